@@ -1,0 +1,17 @@
+"""One exception hierarchy for haven; messages say what the user can do about it."""
+
+
+class HavenError(Exception):
+    """Base of every error haven raises on purpose."""
+
+
+class EvidenceError(HavenError):
+    """Evidence could not be opened or read."""
+
+
+class HashSetFormatError(HavenError):
+    """A hash-set file is not in the format asked for (or none could be detected)."""
+
+
+class CaseStoreError(HavenError):
+    """The case directory or its store is missing, locked or inconsistent."""

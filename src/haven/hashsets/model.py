@@ -1,0 +1,41 @@
+"""What a hash-set importer yields: entries, malformed lines, and the category scheme."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class HashEntry:
+    """One known signal set (any of md5/sha1/sha256/pdq) with its labels.
+
+    Hex digests are lower-case. `category` is kept as the source wrote it (a string) under
+    `scheme` (e.g. "vics-us", "vics-uk", "industry", "baseline", "icse", "pytx"); numbers are
+    never compared across schemes.
+    """
+
+    md5: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    pdq: str | None = None
+    category: str | None = None
+    scheme: str | None = None
+    series: str | None = None
+    victim_identified: bool | None = None
+    line: int | None = None  # line/row/record number in the source, 1-based
+    extra: dict = field(default_factory=dict)  # anything else worth keeping (ids, tags, size)
+
+
+@dataclass
+class Malformed:
+    line: int
+    reason: str
+
+
+@dataclass
+class ImportResult:
+    format: str
+    entries: list[HashEntry] = field(default_factory=list)
+    malformed: list[Malformed] = field(default_factory=list)
+    scheme: str | None = None
+    known_good_hint: bool = False  # the format itself says known-good (NSRL, VICS 1.2 list)
