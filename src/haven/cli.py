@@ -1,0 +1,273 @@
+"""The `haven` command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from haven.errors import HavenError
+
+app = typer.Typer(
+    help="haven: triage seized media offline. Scan evidence by content, match known hash sets, "
+    "surface fresh material.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+hashsets_app = typer.Typer(help="Import, list and export hash sets of a case.", no_args_is_help=True)
+app.add_typer(hashsets_app, name="hashsets")
+console = Console(stderr=True)
+out = Console()
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(2)
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def print_summary(summary: dict, case_dir: Path) -> None:
+    table = Table(title="Findings")
+    table.add_column("finding")
+    table.add_column("items", justify="right")
+    table.add_column("distinct contents", justify="right")
+    for k, v in summary["by_finding"].items():
+        table.add_row(k, str(v), str(summary["distinct_by_finding"][k]))
+    table.add_row("total", str(summary["items"]), str(summary["distinct_contents"]), style="bold")
+    out.print(table)
+    if summary["extension_mismatches"]:
+        out.print(f"Extension mismatches: {summary['extension_mismatches']}")
+    out.print(f"Report: {case_dir.resolve() / 'report.html'}")
+    out.print(f"Findings: {case_dir.resolve() / 'findings.jsonl'}")
+
+
+@app.command()
+def scan(
+    evidence: list[Path] = typer.Argument(..., help="Folders, files, archives or ISO images."),
+    case: Path = typer.Option(..., "--case", help="Case directory (created if missing)."),
+    hashset: Optional[list[str]] = typer.Option(
+        None, "--hashset", help="Hash set to match (repeatable; default: every set in the case)."
+    ),
+    threshold: int = typer.Option(31, help="PDQ Hamming distance for a near match."),
+    workers: int = typer.Option(0, help="Worker processes (0: one per CPU)."),
+    full_res: bool = typer.Option(
+        False, "--full-res", help="Hash images at full resolution (slower; the fast path is the default)."
+    ),
+    max_ratio: float = typer.Option(200.0, help="Archive bomb guard: largest expanded/compressed ratio."),
+    max_item_size: int = typer.Option(64 * 1024**3, help="Archive bomb guard: largest extracted item, bytes."),
+    max_total: int = typer.Option(1024**4, help="Archive bomb guard: most bytes one archive may expand to."),
+    max_depth: int = typer.Option(16, help="Deepest nesting of containers."),
+) -> None:
+    """Scan evidence into a case: type by content, digests, PDQ, matching, findings.
+
+    Example: haven scan /evidence/laptop /evidence/cd1.iso --case cases/op-rose
+
+    Writes CASE/findings.jsonl, findings.csv, summary.json and report.html. Run it again after
+    an interruption: it resumes and skips what is already stored.
+    """
+    from haven.evidence.base import Limits
+    from haven.report.findings import write_reports
+    from haven.scan.pipeline import ScanOptions
+    from haven.scan.pipeline import scan as run_scan
+    from haven.store.case import CaseStore
+
+    for ev in evidence:
+        if not ev.exists():
+            _fail(HavenError(f"evidence {ev} does not exist"))
+    try:
+        store = CaseStore(case, create=True)
+        options = ScanOptions(
+            hashsets=hashset or None, threshold=threshold, workers=workers, fast=not full_res,
+            limits=Limits(max_ratio=max_ratio, max_item_size=max_item_size,
+                          max_total_extracted=max_total, max_depth=max_depth),
+        )
+        with Progress(
+            SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
+            TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), console=console,
+            transient=False,
+        ) as bar:
+            task = bar.add_task("scanning", total=None, stats="")
+
+            def show(p) -> None:
+                counts = " ".join(f"{k}={v}" for k, v in sorted(p.counts.items()))
+                bar.update(task, description=f"scanning {p.seizure}",
+                           stats=f"{p.items} items, {_human(p.bytes)}, skipped {p.skipped} | {counts}")
+
+            result = run_scan([str(e) for e in evidence], store, options, show)
+            show(result)
+            bar.update(task, total=1, completed=1)
+        summary = write_reports(store)
+    except HavenError as exc:
+        _fail(exc)
+    print_summary(summary, case)
+
+
+@app.command()
+def report(case: Path = typer.Option(..., "--case", help="Case directory.")) -> None:
+    """Rewrite the report files of a case from its store.
+
+    Example: haven report --case cases/op-rose
+    """
+    from haven.report.findings import write_reports
+    from haven.store.case import CaseStore
+
+    try:
+        summary = write_reports(CaseStore(case))
+    except HavenError as exc:
+        _fail(exc)
+    print_summary(summary, case)
+
+
+@hashsets_app.command("import")
+def hashsets_import(
+    file: Path = typer.Argument(..., help="Hash-set file."),
+    name: str = typer.Option(..., "--name", help="Name of the set in the case (re-import replaces it)."),
+    case: Path = typer.Option(..., "--case", help="Case directory (created if missing)."),
+    format: str = typer.Option("auto", "--format", help="auto, txt, csv, vics, icse, nsrl or hma."),
+    known_good: bool = typer.Option(False, "--known-good", help="Known-good list (excluded from review)."),
+    scheme: Optional[str] = typer.Option(None, help="Category scheme of a CSV set (e.g. industry, baseline)."),
+) -> None:
+    """Import a hash set into a case.
+
+    Example: haven hashsets import vics_export.json --name projectvic --case cases/op-rose
+
+    Formats: plain md5/sha1/sha256 lists, CSV with a header (md5, sha1, sha256, pdq, category,
+    series), Project VIC VICS JSON 1.x/2.0, INTERPOL ICSE CSV, NSRL RDS v3 SQLite (known-good),
+    python-threatexchange/HMA signal files. Malformed lines are counted and listed; the rest imports.
+    """
+    from haven.hashsets.formats.registry import read_hashset
+    from haven.store.case import CaseStore
+
+    if not file.is_file():
+        _fail(HavenError(f"hash-set file {file} does not exist"))
+    try:
+        kwargs = {"scheme": scheme} if scheme else {}
+        with console.status(f"reading {file}"):
+            result = read_hashset(str(file), format, **kwargs)
+        is_good = known_good or result.known_good_hint
+        store = CaseStore(case, create=True)
+        with console.status(f"storing {len(result.entries)} entries"):
+            hs = store.import_hashset(result, name=name, source_path=str(file), known_good=is_good)
+    except HavenError as exc:
+        _fail(exc)
+    kind = "known-good" if is_good else "known"
+    out.print(
+        f"Imported {hs.entry_count} entries into {kind} hash set '{name}' "
+        f"(format {result.format}, version {hs.version})."
+    )
+    if result.malformed:
+        out.print(f"[yellow]{len(result.malformed)} malformed line(s) skipped:[/]")
+        for m in result.malformed[:20]:
+            out.print(f"  line {m.line}: {m.reason}")
+        if len(result.malformed) > 20:
+            out.print(f"  … and {len(result.malformed) - 20} more (see `haven hashsets list --problems`)")
+
+
+@hashsets_app.command("list")
+def hashsets_list(
+    case: Path = typer.Option(..., "--case", help="Case directory."),
+    problems: bool = typer.Option(False, "--problems", help="Also list malformed lines."),
+) -> None:
+    """List the hash sets of a case.
+
+    Example: haven hashsets list --case cases/op-rose
+    """
+    from haven.store.case import CaseStore
+
+    try:
+        store = CaseStore(case)
+    except HavenError as exc:
+        _fail(exc)
+    table = Table(title="Hash sets")
+    for col in ("name", "kind", "format", "scheme", "version", "entries", "malformed", "imported"):
+        table.add_column(col)
+    sets = store.hashsets()
+    for h in sets:
+        table.add_row(h.name, "known-good" if h.known_good else "known", h.format, h.scheme or "",
+                      str(h.version), str(h.entry_count), str(h.malformed_count),
+                      h.imported_at.isoformat(timespec="seconds"))
+    out.print(table)
+    if problems:
+        for h in sets:
+            for p in store.import_problems(h.name):
+                out.print(f"{h.name}: line {p.line}: {p.reason}")
+
+
+@hashsets_app.command("export")
+def hashsets_export(
+    case: Path = typer.Option(..., "--case", help="Case directory."),
+    out_file: Path = typer.Option(..., "--out", help="File to write."),
+    format: str = typer.Option("vics", "--format", help="vics (VICS 2.0 case export)."),
+    region: str = typer.Option("Default", help="VICS category region: Default, US or UK."),
+) -> None:
+    """Export a case's findings as a hash set.
+
+    Example: haven hashsets export --case cases/op-rose --format vics --out op-rose.vics.json
+    """
+    from haven.hashsets.vics_export import write_vics_case
+    from haven.report.findings import iter_findings
+    from haven.store.case import CaseStore
+
+    if format != "vics":
+        _fail(HavenError(f"unknown export format {format!r}; supported: vics"))
+    try:
+        store = CaseStore(case)
+        n = write_vics_case(iter_findings(store), str(out_file), case_name=case.name, scheme_region=region)
+    except HavenError as exc:
+        _fail(exc)
+    out.print(f"Wrote {n} media to {out_file}")
+
+
+@app.command()
+def demo(
+    out_dir: Path = typer.Option(Path("demo-out"), "--out", help="Where to build the demo."),
+    workers: int = typer.Option(0, help="Worker processes (0: one per CPU)."),
+) -> None:
+    """Build a small benign demo seizure and hash set, scan it and print the summary.
+
+    Example: haven demo --out demo-out
+    """
+    from haven.demo import build_demo
+
+    try:
+        paths = build_demo(out_dir)
+    except HavenError as exc:
+        _fail(exc)
+    out.print(f"Demo seizure: {paths['evidence']}")
+    case = paths["case"]
+    for name, file, extra in paths["hashsets"]:
+        args = ["hashsets", "import", str(file), "--name", name, "--case", str(case), *extra]
+        _invoke(args)
+    _invoke(["scan", str(paths["evidence"]), "--case", str(case), "--workers", str(workers)])
+
+
+def _invoke(args: list[str]) -> None:
+    from typer.main import get_command
+
+    try:
+        get_command(app).main(args=args, standalone_mode=False)
+    except typer.Exit as exc:
+        if exc.exit_code:
+            raise
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
+

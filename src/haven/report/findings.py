@@ -1,0 +1,155 @@
+"""Findings out of the case store: findings.jsonl, findings.csv, summary.json, report.html.
+
+Every output is derived from the store alone, sorted by path, so re-running a report gives
+byte-identical files apart from the generation time in summary/report.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from haven import __version__
+from haven.store.case import CaseStore, utcnow
+from haven.store.models import HashSet, ItemRow, Seizure
+
+FINDINGS = ("known", "near-known", "known-good", "fresh", "other", "error")
+CSV_COLUMNS = (
+    "path", "size", "mime", "extension_mismatch", "md5", "sha1", "sha256", "pdq",
+    "pdq_quality", "finding", "matches", "error", "notes", "paths",
+)
+
+
+def _match_dict(m) -> dict:
+    return {
+        "hashset": m.hashset,
+        "signal_type": m.signal_type,
+        "distance": m.distance,
+        "category": m.category,
+        "scheme": m.scheme,
+        "series": m.series,
+        "known_good": m.known_good,
+        "matched_signal": m.matched_signal,
+    }
+
+
+def iter_findings(store: CaseStore) -> Iterator[dict]:
+    """One dict per item, sorted by path; `paths` lists every path of identical content."""
+    with store.session() as s:
+        paths_by_sha: dict[str, list[str]] = defaultdict(list)
+        for sha, path in s.execute(
+            select(ItemRow.sha256, ItemRow.path).where(ItemRow.sha256.is_not(None)).order_by(ItemRow.path)
+        ):
+            paths_by_sha[sha].append(path)
+        rows = s.scalars(
+            select(ItemRow).options(selectinload(ItemRow.matches)).order_by(ItemRow.path)
+            .execution_options(yield_per=2000)
+        )
+        for r in rows:
+            yield {
+                "path": r.path,
+                "size": r.size,
+                "mime": r.mime,
+                "media": r.media,
+                "extension_mismatch": bool(r.extension_mismatch),
+                "md5": r.md5,
+                "sha1": r.sha1,
+                "sha256": r.sha256,
+                "pdq": r.pdq,
+                "pdq_quality": r.pdq_quality,
+                "pdq_preprocess": r.pdq_preprocess,
+                "finding": r.finding,
+                "matches": [_match_dict(m) for m in r.matches],
+                "error": r.error,
+                "notes": list(r.notes or []),
+                "flags": dict(r.flags or {}),
+                "paths": paths_by_sha.get(r.sha256, [r.path]) if r.sha256 else [r.path],
+            }
+
+
+def summarise(findings: list[dict], store: CaseStore) -> dict:
+    by_finding = Counter(f["finding"] for f in findings)
+    by_type = Counter(f["mime"] or "unknown" for f in findings)
+    by_category: Counter = Counter()
+    by_series: Counter = Counter()
+    for f in findings:
+        for m in {(m["scheme"], m["category"]) for m in f["matches"] if m["category"] is not None}:
+            by_category[f"{m[0] or 'unscoped'}:{m[1]}"] += 1
+        for series in {m["series"] for m in f["matches"] if m["series"]}:
+            by_series[series] += 1
+    contents: dict[str, str] = {}
+    for f in findings:
+        if f["sha256"]:
+            contents.setdefault(f["sha256"], f["finding"])
+    with store.session() as s:
+        seizures = [
+            {"name": z.name, "source": z.source_path, "sha256": z.sha256, "size": z.size,
+             "finished": z.finished_at is not None}
+            for z in s.scalars(select(Seizure).order_by(Seizure.name))
+        ]
+        hashsets = [
+            {"name": h.name, "known_good": h.known_good, "format": h.format, "scheme": h.scheme,
+             "version": h.version, "entries": h.entry_count, "malformed": h.malformed_count,
+             "source_sha256": h.source_sha256}
+            for h in s.scalars(select(HashSet).order_by(HashSet.name))
+        ]
+    return {
+        "generated_at": utcnow().isoformat(timespec="seconds") + "Z",
+        "haven_version": __version__,
+        "items": len(findings),
+        "distinct_contents": len(contents),
+        "by_finding": {k: by_finding.get(k, 0) for k in FINDINGS},
+        "distinct_by_finding": {k: Counter(contents.values()).get(k, 0) for k in FINDINGS},
+        "by_type": dict(sorted(by_type.items())),
+        "by_category": dict(sorted(by_category.items())),
+        "by_series": dict(sorted(by_series.items())),
+        "extension_mismatches": sum(1 for f in findings if f["extension_mismatch"]),
+        "seizures": seizures,
+        "hashsets": hashsets,
+    }
+
+
+def _csv_cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, dict)):
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    text = str(value)
+    # A spreadsheet must never run a path or note as a formula.
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        text = "'" + text
+    return text
+
+
+def write_reports(store: CaseStore) -> dict:
+    """Write all four report files into the case directory; returns the summary."""
+    from haven.report.html import render_report
+
+    findings = list(iter_findings(store))
+    out = store.dir
+    tmp = out / "findings.jsonl.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for f in findings:
+            fh.write(json.dumps(f, ensure_ascii=False, sort_keys=True) + "\n")
+    tmp.replace(out / "findings.jsonl")
+    tmp = out / "findings.csv.tmp"
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(CSV_COLUMNS)
+        for f in findings:
+            w.writerow([_csv_cell(f[c]) for c in CSV_COLUMNS])
+    tmp.replace(out / "findings.csv")
+    summary = summarise(findings, store)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    (out / "report.html").write_text(render_report(summary, findings), encoding="utf-8")
+    return summary
+
+
+def report_paths(case_dir: Path) -> dict[str, Path]:
+    return {n: case_dir / n for n in ("findings.jsonl", "findings.csv", "summary.json", "report.html")}

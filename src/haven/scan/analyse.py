@@ -1,0 +1,94 @@
+"""Per-item analysis: type from content, the three digests, and PDQ for images.
+
+`analyse` is pure with respect to the case (no store, no hash sets), so it runs in worker
+processes; it takes either a path on disk or the item's bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+from haven.errors import HavenError
+from haven.signals.digests import digest_bytes, digest_stream
+from haven.sniff import HEAD_SIZE, sniff
+
+# Images up to this size are read whole once (digests and decoder share the buffer).
+IMAGE_IN_MEMORY = 512 * 1024 * 1024
+
+
+@dataclass
+class Analysis:
+    path: str
+    size: int | None = None
+    mime: str | None = None
+    media: str | None = None
+    extension_mismatch: bool = False
+    md5: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    pdq: str | None = None
+    pdq_quality: int | None = None
+    pdq_trusted: bool | None = None
+    pdq_preprocess: str | None = None
+    query_hexes: list[str] = field(default_factory=list)  # what near matching searches with
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+    flags: dict = field(default_factory=dict)
+    elapsed: float = 0.0
+
+
+def _image_signals(result: Analysis, data: bytes, fast: bool) -> None:
+    from haven.signals import pdq  # imported lazily: workers without images never load PIL
+
+    try:
+        sig = pdq.pdq_from_bytes(data, fast=fast)
+    except HavenError as exc:
+        result.error = f"image not decodable: {exc}"
+        return
+    result.pdq, result.pdq_quality = sig.hex, sig.quality
+    result.pdq_trusted, result.pdq_preprocess = sig.trusted, sig.preprocess
+    if sig.trusted:
+        result.query_hexes = pdq.query_hexes(data, sig, fast=fast)
+    else:
+        result.notes.append(
+            f"PDQ quality {sig.quality} < 50: hashed but not trusted for near matching"
+        )
+
+
+def analyse(path: str, *, fs_path: str | None = None, data: bytes | None = None,
+            fast: bool = True, flags: dict | None = None) -> Analysis:
+    """Analyse one item given its evidence path and either `fs_path` or `data`."""
+    started = time.perf_counter()
+    result = Analysis(path=path, flags=dict(flags or {}))
+    try:
+        if data is None:
+            assert fs_path is not None
+            with open(fs_path, "rb") as fh:
+                head = fh.read(HEAD_SIZE)
+                info = sniff(head, path)
+                size_hint = os.fstat(fh.fileno()).st_size
+                if info.media == "image" and (size_hint or 0) <= IMAGE_IN_MEMORY:
+                    data = head + fh.read()
+                else:
+                    d = digest_stream(fh, size_hint, head=head)
+        else:
+            info = sniff(data[:HEAD_SIZE], path)
+        if data is not None:
+            d = digest_bytes(data)
+        result.mime, result.media, result.extension_mismatch = info.mime, info.media, info.extension_mismatch
+        result.size, result.md5, result.sha1, result.sha256 = d.size, d.md5, d.sha1, d.sha256
+        if info.extension_mismatch:
+            result.notes.append(f"content is {info.mime} but the name says otherwise")
+        if info.media == "image":
+            if data is None:
+                result.notes.append("image larger than the in-memory limit: not perceptually hashed")
+            else:
+                _image_signals(result, data, fast)
+        elif info.media == "video":
+            result.notes.append("video: perceptual (vPDQ) hashing is not implemented yet")
+    except OSError as exc:
+        result.error = f"unreadable: {exc.strerror or exc}"
+    result.elapsed = time.perf_counter() - started
+    return result

@@ -1,0 +1,255 @@
+"""The triage scan: walk evidence, analyse items in worker processes, match, store findings.
+
+Resumable: every finding is committed in small batches, and a scan run again over the same
+evidence skips the paths already in the store. Walker problems (corrupt or encrypted
+archives, bombs, traversal names) are applied once the items of a seizure are stored, and are
+re-applied idempotently on a re-run, so a kill at any point loses nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Callable
+
+from sqlalchemy import select
+
+from haven.evidence.base import Item, Limits, Problem
+from haven.evidence.walk import top_level_sha256, walk
+from haven.match.library import MatchLibrary, decide
+from haven.scan.analyse import Analysis, analyse
+from haven.store.case import CaseStore, utcnow
+from haven.store.models import ItemRow, MatchRow, Seizure
+
+IN_MEMORY_MEMBER = 64 * 1024 * 1024  # archive members up to this are handed over as bytes
+FLUSH_ITEMS = 256
+FLUSH_SECONDS = 2.0
+
+
+@dataclass
+class ScanOptions:
+    hashsets: list[str] | None = None  # None: every hash set in the case
+    threshold: int = 31
+    limits: Limits = field(default_factory=Limits)
+    workers: int = 0  # 0: one per CPU; 1: analyse in this process
+    fast: bool = True
+
+
+@dataclass
+class ScanProgress:
+    seizure: str = ""
+    items: int = 0
+    bytes: int = 0
+    skipped: int = 0
+    problems: int = 0
+    current: str = ""
+    counts: dict = field(default_factory=dict)
+
+
+ProgressFn = Callable[[ScanProgress], None]
+
+
+def _read_member(item: Item, tmpdir: str) -> tuple[bytes | None, str | None, str | None]:
+    """(data, temp_path, error) for an item that has no file of its own on disk."""
+    try:
+        if item.size is not None and item.size > IN_MEMORY_MEMBER:
+            fd, tmp = tempfile.mkstemp(dir=tmpdir, prefix="member-")
+            with os.fdopen(fd, "wb") as out, item.open() as src:
+                while chunk := src.read(1024 * 1024):
+                    out.write(chunk)
+            return None, tmp, None
+        return item.read_all(), None, None
+    except Exception as exc:  # untrusted archive data: any decoder error is a finding
+        return None, None, f"corrupt: cannot read member ({type(exc).__name__}: {exc})"
+
+
+def _seizure_name(store: CaseStore, source: Path) -> str:
+    """Root of item paths: the evidence's base name, made unique within the case."""
+    base = source.name or str(source)
+    with store.session() as s:
+        taken = {
+            name: src for name, src in s.execute(select(Seizure.name, Seizure.source_path))
+        }
+    name, n = base, 1
+    while name in taken and taken[name] != str(source):
+        n += 1
+        name = f"{base}~{n}"
+    return name
+
+
+class _Writer:
+    """Buffers analysed items and writes them with their matches in batches."""
+
+    def __init__(self, store: CaseStore, library: MatchLibrary, progress: ScanProgress,
+                 on_progress: ProgressFn | None):
+        self.store, self.library = store, library
+        self.progress, self.on_progress = progress, on_progress
+        self.buffer: list[Analysis] = []
+        self.last_flush = time.monotonic()
+        self.seizure_id = 0
+
+    def add(self, a: Analysis) -> None:
+        self.buffer.append(a)
+        p = self.progress
+        p.items += 1
+        p.bytes += a.size or 0
+        p.current = a.path
+        if len(self.buffer) >= FLUSH_ITEMS or time.monotonic() - self.last_flush > FLUSH_SECONDS:
+            self.flush()
+        elif self.on_progress:
+            self.on_progress(p)
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        with self.store.session() as s, s.begin():
+            for a in self.buffer:
+                matches = self.library.match(
+                    {"md5": a.md5, "sha1": a.sha1, "sha256": a.sha256}, a.query_hexes
+                )
+                decodable = a.media == "video" or (a.pdq is not None)
+                finding = decide(a.media, a.error, decodable, matches)
+                row = ItemRow(
+                    seizure_id=self.seizure_id, path=a.path, size=a.size, mime=a.mime,
+                    media=a.media, extension_mismatch=a.extension_mismatch, md5=a.md5,
+                    sha1=a.sha1, sha256=a.sha256, pdq=a.pdq, pdq_quality=a.pdq_quality,
+                    pdq_preprocess=a.pdq_preprocess, finding=finding, error=a.error,
+                    notes=a.notes, flags=a.flags, elapsed=a.elapsed,
+                )
+                row.matches = [
+                    MatchRow(
+                        hashset_id=m.entry.hashset_id, entry_id=m.entry.entry_id,
+                        signal_type=m.signal_type, distance=m.distance, hashset=m.entry.hashset,
+                        known_good=m.entry.known_good, category=m.entry.category,
+                        scheme=m.entry.scheme, series=m.entry.series,
+                        matched_signal=m.matched_signal,
+                    )
+                    for m in matches
+                ]
+                s.add(row)
+                counts = self.progress.counts
+                counts[finding] = counts.get(finding, 0) + 1
+        self.buffer.clear()
+        self.last_flush = time.monotonic()
+        if self.on_progress:
+            self.on_progress(self.progress)
+
+    def apply_problems(self, problems: list[Problem]) -> None:
+        """Record walker problems: on the item of the same path, or as an item of their own."""
+        if not problems:
+            return
+        with self.store.session() as s, s.begin():
+            for pb in problems:
+                message = f"{pb.kind}: {pb.reason}"
+                row = s.scalar(select(ItemRow).where(ItemRow.path == pb.path))
+                if row is None:
+                    s.add(ItemRow(
+                        seizure_id=self.seizure_id, path=pb.path, size=pb.size, finding="error",
+                        error=message, notes=[], flags={"problem": pb.kind},
+                    ))
+                    counts = self.progress.counts
+                    counts["error"] = counts.get("error", 0) + 1
+                    continue
+                if row.error and message in row.error:
+                    continue
+                row.error = f"{row.error}; {message}" if row.error else message
+                row.flags = {**(row.flags or {}), "problem": pb.kind}
+                if row.finding not in ("known", "near-known", "known-good"):
+                    row.finding = "error"
+
+
+def scan(evidence: list[str], store: CaseStore, options: ScanOptions | None = None,
+         on_progress: ProgressFn | None = None) -> ScanProgress:
+    """Scan every evidence path into the case store; returns the final counters."""
+    options = options or ScanOptions()
+    library = MatchLibrary(store, options.hashsets, options.threshold)
+    progress = ScanProgress()
+    writer = _Writer(store, library, progress, on_progress)
+    workers = options.workers or os.cpu_count() or 1
+    pool = None
+    if workers > 1:
+        pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+    tmpdir = tempfile.mkdtemp(prefix="scan-tmp-", dir=store.dir)
+    try:
+        for ev in evidence:
+            _scan_seizure(Path(ev).resolve(), store, options, writer, pool, tmpdir)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        for leftover in Path(tmpdir).glob("*"):
+            leftover.unlink(missing_ok=True)
+        os.rmdir(tmpdir)
+    return progress
+
+
+def _scan_seizure(source: Path, store: CaseStore, options: ScanOptions, writer: _Writer,
+                  pool: ProcessPoolExecutor | None, tmpdir: str) -> None:
+    progress = writer.progress
+    name = _seizure_name(store, source)
+    with store.session() as s, s.begin():
+        seizure = s.scalar(select(Seizure).where(Seizure.name == name))
+        if seizure is None:
+            seizure = Seizure(name=name, source_path=str(source), started_at=utcnow())
+            if source.is_file():
+                seizure.sha256 = top_level_sha256(str(source))
+                seizure.size = source.stat().st_size
+            s.add(seizure)
+            s.flush()
+        writer.seizure_id = seizure.id
+        done = set(s.scalars(select(ItemRow.path).where(ItemRow.seizure_id == seizure.id)))
+    progress.seizure = name
+    walked_root = source.name or str(source)
+    problems: list[Problem] = []
+    pending: dict[Future, str | None] = {}
+    window = 4 * (pool._max_workers if pool else 1)
+
+    def collect(block: bool) -> None:
+        if not pending:
+            return
+        finished, _ = wait(list(pending), timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        for fut in finished:
+            tmp = pending.pop(fut)
+            writer.add(fut.result())
+            if tmp:
+                os.unlink(tmp)
+
+    for entry in walk([str(source)], options.limits):
+        if name != walked_root:
+            entry.path = name + entry.path[len(walked_root):]
+        if isinstance(entry, Problem):
+            problems.append(entry)
+            progress.problems += 1
+            continue
+        if entry.path in done:
+            progress.skipped += 1
+            continue
+        done.add(entry.path)
+        kwargs: dict = {"fast": options.fast, "flags": entry.flags}
+        tmp = None
+        if entry.fs_path is not None:
+            kwargs["fs_path"] = entry.fs_path
+        else:
+            data, tmp, error = _read_member(entry, tmpdir)
+            if error:
+                writer.add(Analysis(path=entry.path, size=entry.size, error=error, flags=entry.flags))
+                continue
+            kwargs["data"], kwargs["fs_path"] = data, tmp
+        if pool is None:
+            writer.add(analyse(entry.path, **kwargs))
+            if tmp:
+                os.unlink(tmp)
+            continue
+        pending[pool.submit(analyse, entry.path, **kwargs)] = tmp
+        while len(pending) >= window:
+            collect(block=True)
+    while pending:
+        collect(block=True)
+    writer.flush()
+    writer.apply_problems(problems)
+    with store.session() as s, s.begin():
+        s.get(Seizure, writer.seizure_id).finished_at = utcnow()

@@ -1,0 +1,125 @@
+"""SQLAlchemy 2 tables of a case store (SQLite file `CASE_DIR/case.db` by default)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class HashSet(Base):
+    __tablename__ = "hashsets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    known_good: Mapped[bool] = mapped_column(Boolean, default=False)
+    format: Mapped[str] = mapped_column(String(20))
+    scheme: Mapped[str | None] = mapped_column(String(40))
+    source_path: Mapped[str] = mapped_column(Text)
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)  # bumped on each re-import
+    imported_at: Mapped[datetime] = mapped_column(DateTime)
+    entry_count: Mapped[int] = mapped_column(Integer, default=0)
+    malformed_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    entries: Mapped[list[HashEntryRow]] = relationship(
+        back_populates="hashset", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class HashEntryRow(Base):
+    __tablename__ = "hash_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hashset_id: Mapped[int] = mapped_column(ForeignKey("hashsets.id", ondelete="CASCADE"), index=True)
+    md5: Mapped[str | None] = mapped_column(String(32), index=True)
+    sha1: Mapped[str | None] = mapped_column(String(40), index=True)
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    pdq: Mapped[str | None] = mapped_column(String(64))
+    category: Mapped[str | None] = mapped_column(String(60))
+    scheme: Mapped[str | None] = mapped_column(String(40))
+    series: Mapped[str | None] = mapped_column(Text)
+    victim_identified: Mapped[bool | None] = mapped_column(Boolean)
+    line: Mapped[int | None] = mapped_column(Integer)
+    added_at: Mapped[datetime] = mapped_column(DateTime)
+    extra: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    hashset: Mapped[HashSet] = relationship(back_populates="entries")
+
+
+class ImportProblem(Base):
+    """A malformed line of a hash-set file, kept so the analyst can fix the source."""
+
+    __tablename__ = "import_problems"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hashset_id: Mapped[int] = mapped_column(ForeignKey("hashsets.id", ondelete="CASCADE"), index=True)
+    line: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class Seizure(Base):
+    __tablename__ = "seizures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)  # root of every item path
+    source_path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str | None] = mapped_column(String(64))  # of a top-level evidence file
+    size: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ItemRow(Base):
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seizure_id: Mapped[int] = mapped_column(ForeignKey("seizures.id"), index=True)
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    size: Mapped[int | None] = mapped_column(Integer)
+    mime: Mapped[str | None] = mapped_column(String(80))
+    media: Mapped[str | None] = mapped_column(String(10))
+    extension_mismatch: Mapped[bool] = mapped_column(Boolean, default=False)
+    md5: Mapped[str | None] = mapped_column(String(32))
+    sha1: Mapped[str | None] = mapped_column(String(40))
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    pdq: Mapped[str | None] = mapped_column(String(64))
+    pdq_quality: Mapped[int | None] = mapped_column(Integer)
+    pdq_preprocess: Mapped[str | None] = mapped_column(String(80))
+    finding: Mapped[str] = mapped_column(String(20), index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[list] = mapped_column(JSON, default=list)
+    flags: Mapped[dict] = mapped_column(JSON, default=dict)
+    elapsed: Mapped[float | None] = mapped_column(Float)
+
+    matches: Mapped[list[MatchRow]] = relationship(
+        back_populates="item", cascade="all, delete-orphan", order_by="MatchRow.id"
+    )
+
+
+class MatchRow(Base):
+    __tablename__ = "matches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    hashset_id: Mapped[int] = mapped_column(ForeignKey("hashsets.id"))
+    entry_id: Mapped[int] = mapped_column(Integer)
+    signal_type: Mapped[str] = mapped_column(String(20))
+    distance: Mapped[int] = mapped_column(Integer, default=0)
+    # Copied from the entry so a finding keeps its evidence if the hash set is re-imported.
+    hashset: Mapped[str] = mapped_column(String(200))
+    known_good: Mapped[bool] = mapped_column(Boolean, default=False)
+    category: Mapped[str | None] = mapped_column(String(60))
+    scheme: Mapped[str | None] = mapped_column(String(40))
+    series: Mapped[str | None] = mapped_column(Text)
+    matched_signal: Mapped[str | None] = mapped_column(String(80))  # e.g. "pdq-c90" for a crop hash
+
+    item: Mapped[ItemRow] = relationship(back_populates="matches")
+
+
+Index("ix_items_finding_path", ItemRow.finding, ItemRow.path)
