@@ -1,0 +1,105 @@
+"""Generic CSV hash sets: a header naming md5/sha1/sha256/pdq columns, labels optional.
+
+The delimiter (comma, semicolon, tab) is sniffed from the header. Categories in a generic CSV
+mean whatever its distributor says, so the caller names the scheme (`--scheme`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from haven.errors import HashSetFormatError
+from haven.hashsets.formats import fields
+from haven.hashsets.formats.registry import register
+from haven.hashsets.formats.table import column_key, first_line, read_table, split_header
+from haven.hashsets.model import HashEntry, ImportResult, Malformed
+
+DEFAULT_SCHEME = "csv"
+
+
+def _hash_aliases(algorithm: str, *spellings: str) -> set[str]:
+    keys = set()
+    for base in (algorithm, *spellings):
+        keys |= {base, f"{base}hash", f"{base}sum", f"{base}digest", f"{base}value", f"hash{base}"}
+    return keys
+
+
+# column_key(header cell) -> HashEntry field
+COLUMNS: dict[str, str] = {}
+for _field, _keys in {
+    "md5": _hash_aliases("md5"),
+    "sha1": _hash_aliases("sha1"),
+    "sha256": _hash_aliases("sha256"),
+    "pdq": _hash_aliases("pdq") | {"pdqsignal"},
+    "category": {"category", "cat", "classification", "class"},
+    "series": {"series", "seriesname"},
+    "victim_identified": {"victimidentified", "isvictimidentified", "identifiedvictim"},
+}.items():
+    for _key in _keys:
+        COLUMNS[_key] = _field
+
+HASH_FIELDS = ("md5", "sha1", "sha256", "pdq")
+
+
+def column_fields(header: list[str]) -> dict[str, str]:
+    """Header cell -> HashEntry field for the cells haven understands (first one wins)."""
+    mapping: dict[str, str] = {}
+    for cell in header:
+        field = COLUMNS.get(column_key(cell))
+        if field and field not in mapping.values():
+            mapping[cell] = field
+    return mapping
+
+
+@register
+class CsvReader:
+    name = "csv"
+    priority = 80  # generic: after the CSV dialects with fixed headers (icse, hma)
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        if fields.looks_binary(head):
+            return False
+        header = split_header(first_line(fields.head_text(head)))
+        return any(f in HASH_FIELDS for f in column_fields(header).values())
+
+    def read(self, path: Path, *, scheme: str | None = None) -> ImportResult:
+        scheme = scheme or DEFAULT_SCHEME
+        result = ImportResult(format=self.name, scheme=scheme)
+        header, rows = read_table(path)
+        mapping = column_fields(header)
+        if not any(f in HASH_FIELDS for f in mapping.values()):
+            raise HashSetFormatError(
+                f"{path.name}: the header names no hash column (wanted md5, sha1, sha256 or pdq; "
+                f"found {', '.join(header) or 'nothing'})"
+            )
+        for row in rows:
+            if any(c.strip() for c in row.surplus):
+                result.malformed.append(Malformed(
+                    row.line, f"{len(header) + len(row.surplus)} values, the header has {len(header)}"
+                ))
+                continue
+            try:
+                entry = self._entry(row.values, mapping, scheme)
+            except ValueError as exc:
+                result.malformed.append(Malformed(row.line, str(exc)))
+                continue
+            entry.line = row.line
+            result.entries.append(entry)
+        return result
+
+    @staticmethod
+    def _entry(values: dict[str, str], mapping: dict[str, str], scheme: str) -> HashEntry:
+        entry = HashEntry(scheme=scheme)
+        for cell, value in values.items():
+            field = mapping.get(cell)
+            if field in HASH_FIELDS:
+                setattr(entry, field, fields.hex_digest(value, field))
+            elif field == "victim_identified":
+                entry.victim_identified = fields.flag(value, cell)
+            elif field in ("category", "series"):
+                setattr(entry, field, fields.text(value))
+            elif value.strip():
+                entry.extra[cell] = value.strip()
+        if not any(getattr(entry, f) for f in HASH_FIELDS):
+            raise ValueError("no hash value in the row")
+        return entry

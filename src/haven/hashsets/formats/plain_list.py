@@ -1,0 +1,52 @@
+"""Plain hash lists: one hex digest per line, the algorithm told by its length.
+
+32 hex = MD5, 40 = SHA-1, 64 = SHA-256 (a 64-hex line is never taken for PDQ: a plain list
+cannot say so). Blank lines and `#` comments are skipped; anything else is malformed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from haven.hashsets.formats import fields
+from haven.hashsets.formats.registry import register
+from haven.hashsets.model import HashEntry, ImportResult, Malformed
+
+
+def _data_lines(text: str):
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            yield stripped
+
+
+@register
+class PlainListReader:
+    name = "txt"
+    priority = 90  # the most permissive shape goes last
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        if fields.looks_binary(head):
+            return False
+        first = next(_data_lines(fields.head_text(head)), None)
+        return first is not None and fields.algorithm_of(first) is not None
+
+    def read(self, path: Path, *, scheme: str | None = None) -> ImportResult:
+        result = ImportResult(format=self.name, scheme=scheme)
+        with fields.open_text(path) as fh:
+            for number, line in enumerate(fh, start=1):
+                # newline="" leaves a lone "\r" as a line end; splitlines-style strip covers it
+                text = line.strip()
+                if not text or text.startswith("#"):
+                    continue
+                algorithm = fields.algorithm_of(text)
+                if algorithm is None:
+                    shown = text if len(text) <= 80 else text[:77] + "..."
+                    result.malformed.append(
+                        Malformed(number, f"{shown!r} is not a 32, 40 or 64 character hex digest")
+                    )
+                    continue
+                entry = HashEntry(scheme=scheme, line=number)
+                setattr(entry, algorithm, text.lower())
+                result.entries.append(entry)
+        return result

@@ -1,0 +1,128 @@
+"""One registry of hash-set readers: pick one by name, or detect it from the file's content.
+
+A reader is a small class decorated with `@register`. It names its format, says whether a file
+looks like it (`sniff`, given the first bytes) and reads it into an `ImportResult`. A new format
+is one new module in this package; nothing else changes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from haven.errors import HashSetFormatError
+from haven.hashsets.model import ImportResult
+
+HEAD_BYTES = 64 * 1024  # enough for any header, odata context or first hash lines
+
+PathLike = str | os.PathLike
+
+
+@runtime_checkable
+class HashSetReader(Protocol):
+    """What a format module registers."""
+
+    name: str
+    # Lower runs first under auto-detection: specific shapes (ICSE, pytx CSV) ahead of the
+    # generic CSV and plain-list readers that would also accept them.
+    priority: int
+
+    def sniff(self, path: Path, head: bytes) -> bool: ...
+
+    def read(self, path: Path, *, scheme: str | None = None) -> ImportResult: ...
+
+
+_READERS: dict[str, HashSetReader] = {}
+
+
+def register(cls: type) -> type:
+    """Class decorator: instantiate a reader and add it to the registry under its `name`."""
+    reader = cls()
+    if not isinstance(reader, HashSetReader):
+        raise TypeError(f"{cls.__name__} lacks name/priority/sniff/read")
+    if reader.name in _READERS and type(_READERS[reader.name]) is not cls:
+        raise ValueError(f"two hash-set readers claim the name {reader.name!r}")
+    _READERS[reader.name] = reader
+    return cls
+
+
+def _load_readers() -> None:
+    # Importing every module in this package runs its @register; idempotent.
+    package = importlib.import_module(__package__)
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{__package__}.{module.name}")
+
+
+def readers() -> list[HashSetReader]:
+    """All registered readers in detection order."""
+    _load_readers()
+    return sorted(_READERS.values(), key=lambda r: (r.priority, r.name))
+
+
+def format_names() -> list[str]:
+    """Names accepted by `read_hashset(fmt=...)`, in detection order."""
+    return [r.name for r in readers()]
+
+
+def get_reader(fmt: str) -> HashSetReader:
+    """The reader registered as `fmt`; HashSetFormatError naming the known formats otherwise."""
+    _load_readers()
+    try:
+        return _READERS[fmt.lower()]
+    except KeyError:
+        raise HashSetFormatError(
+            f"unknown hash-set format {fmt!r}; known formats: {', '.join(format_names())}"
+        ) from None
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(HEAD_BYTES)
+    except OSError as exc:
+        raise HashSetFormatError(f"cannot read hash set {path}: {exc.strerror or exc}") from exc
+
+
+def detect(path: PathLike) -> HashSetReader:
+    """The first reader whose sniff accepts the file (for `--format auto`)."""
+    path = Path(path)
+    if path.is_dir():
+        raise HashSetFormatError(f"{path} is a directory, not a hash-set file")
+    head = _head(path)
+    tried = readers()
+    for reader in tried:
+        if reader.sniff(path, head):
+            return reader
+    raise HashSetFormatError(
+        f"{path.name}: not a hash-set format haven recognises{_looks_like(head)} "
+        f"(tried {', '.join(r.name for r in tried)}); "
+        "name the format with --format if you know it"
+    )
+
+
+def _looks_like(head: bytes) -> str:
+    # A hint so the user knows what they handed over, e.g. an NCMEC XML feed.
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not text:
+        return " (the file is empty)"
+    if text.startswith(b"<"):
+        return "; it looks like XML, which no hash-set reader takes yet"
+    if text[:1] in (b"{", b"["):
+        return "; it is JSON but neither VICS nor an HMA signal body"
+    return ""
+
+
+def read_hashset(path: PathLike, fmt: str = "auto", *, scheme: str | None = None) -> ImportResult:
+    """Read a hash-set file in format `fmt` ("auto" detects it from the content).
+
+    `scheme` overrides the category scheme the format would otherwise set (needed for generic
+    CSV, whose categories mean whatever the distributor says they mean).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise HashSetFormatError(f"hash set {path} does not exist")
+    reader = detect(path) if fmt == "auto" else get_reader(fmt)
+    return reader.read(path, scheme=scheme)

@@ -1,0 +1,38 @@
+"""Fixtures for hash-set tests: the shared example files, read in place (never copied in)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The project's shared/ directory: $HAVEN_SHARED, else ../shared beside the repo."""
+    env = os.environ.get("HAVEN_SHARED")
+    path = Path(env) if env else Path(__file__).parents[3] / "shared"
+    if not (path / "ref" / "formats").is_dir():
+        pytest.skip(f"shared reference formats not found under {path}; set HAVEN_SHARED")
+    return path
+
+
+@pytest.fixture(scope="session")
+def formats_dir(shared_dir: Path) -> Path:
+    return shared_dir / "ref" / "formats"
+
+
+@pytest.fixture
+def nsrl_db(formats_dir: Path, tmp_path: Path) -> Path:
+    """An RDS v3 SQLite file built from the shared minimal schema and sample rows."""
+    db = tmp_path / "RDS_sample.db"
+    sql = (formats_dir / "nsrl" / "rdsv3_minimal_schema_and_sample.sql").read_text()
+    conn = sqlite3.connect(db)
+    try:
+        conn.executescript(sql)
+        conn.commit()
+    finally:
+        conn.close()
+    return db
