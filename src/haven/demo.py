@@ -70,7 +70,7 @@ def _iso_bytes(members: dict[str, bytes]) -> bytes:
     import pycdlib
 
     iso = pycdlib.PyCdlib()
-    iso.new(interchange=3, joliet=3)
+    iso.new(interchange_level=3, joliet=3)
     for i, (name, data) in enumerate(members.items()):
         iso.add_fp(io.BytesIO(data), len(data), f"/FILE{i}.;1", joliet_path="/" + name)
     buf = io.BytesIO()

@@ -24,6 +24,10 @@ class Limits:
     max_items: int = 10_000_000  # items one container may hold
     max_name_length: int = 4096  # characters of one member name
     spool_limit: int = 256 * 1024**2  # nested containers above this spill to a temp file
+    # Small, repetitive files (logs, blank bitmaps) compress far beyond any sane ratio; only
+    # members at least this large are called bombs by ratio alone.
+    ratio_min_size: int = 1024**2
+    spool_dir: str | None = None  # where spilled data goes (never next to the evidence); None: system temp
 
 
 @dataclass
@@ -57,8 +61,8 @@ class Item:
 class Problem:
     """Bad input found while walking evidence; becomes an `error` finding, never a crash.
 
-    `kind` is one of: corrupt, truncated, encrypted, bomb, traversal, bad-name, symlink-loop,
-    unreadable, too-deep, unsupported.
+    `kind` is one of: corrupt, truncated, encrypted, bomb, traversal, bad-name, symlink,
+    symlink-loop, unreadable, too-deep, unsupported.
     """
 
     path: str
@@ -80,6 +84,66 @@ class Container(Protocol):
     def members(self, item: Item, limits: Limits) -> Iterator[Item | Problem]:
         """The direct members of the container `item` (paths prefixed with item.path)."""
         ...
+
+
+def problem_from(path: str, exc: BaseException, size: int | None = None) -> Problem:
+    """The problem a decoder error on untrusted data stands for (truncated, unsupported or corrupt).
+
+    Decoders disagree on how they say "the data ran out" (EOFError, ReadError "unexpected end
+    of data", BadZipFile "truncated"), so the kind is read from the type and the message.
+    """
+    text = str(exc)
+    lowered = text.lower()
+    if isinstance(exc, EOFError) or "truncat" in lowered or "end of data" in lowered \
+            or "end-of-stream" in lowered or "ended before" in lowered:
+        kind = "truncated"
+    elif isinstance(exc, NotImplementedError):
+        kind = "unsupported"
+    else:
+        kind = "corrupt"
+    return Problem(path, kind, f"{type(exc).__name__}: {text}" if text else type(exc).__name__, size)
+
+
+class SpoolView(io.RawIOBase):
+    """An independent read position over a shared spool; closing it leaves the spool open.
+
+    Containers that copy a member out once (nested archives, solid 7z blocks) hand out
+    any number of these instead of the spool itself, so one reader cannot move another.
+    """
+
+    def __init__(self, spool, size: int):
+        super().__init__()
+        self._spool, self._size, self._pos = spool, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(base + offset, 0)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def read(self, size: int | None = -1) -> bytes:
+        left = max(self._size - self._pos, 0)
+        size = left if size is None or size < 0 else min(size, left)
+        self._spool.seek(self._pos)
+        data = self._spool.read(size)
+        self._pos += len(data)
+        return data
+
+    def readall(self) -> bytes:
+        return self.read()
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def bytes_opener(data: bytes) -> Callable[[], BinaryIO]:

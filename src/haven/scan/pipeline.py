@@ -9,6 +9,7 @@ re-applied idempotently on a re-run, so a kill at any point loses nothing.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -27,8 +28,11 @@ from haven.store.case import CaseStore, utcnow
 from haven.store.models import ItemRow, MatchRow, Seizure
 
 IN_MEMORY_MEMBER = 64 * 1024 * 1024  # archive members up to this are handed over as bytes
-FLUSH_ITEMS = 256
+# HAVEN_FLUSH_ITEMS lets tests make batches small enough to kill a scan between them.
+FLUSH_ITEMS = int(os.environ.get("HAVEN_FLUSH_ITEMS", "256"))
 FLUSH_SECONDS = 2.0
+# Problems that describe the evidence rather than damage it: noted, not an error finding.
+INFORMATIONAL_PROBLEMS = frozenset({"symlink"})
 
 
 @dataclass
@@ -147,6 +151,13 @@ class _Writer:
             for pb in problems:
                 message = f"{pb.kind}: {pb.reason}"
                 row = s.scalar(select(ItemRow).where(ItemRow.path == pb.path))
+                if pb.kind in INFORMATIONAL_PROBLEMS:
+                    if row is None:
+                        s.add(ItemRow(
+                            seizure_id=self.seizure_id, path=pb.path, size=pb.size,
+                            finding="other", notes=[message], flags={"problem": pb.kind},
+                        ))
+                    continue
                 if row is None:
                     s.add(ItemRow(
                         seizure_id=self.seizure_id, path=pb.path, size=pb.size, finding="error",
@@ -181,9 +192,7 @@ def scan(evidence: list[str], store: CaseStore, options: ScanOptions | None = No
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-        for leftover in Path(tmpdir).glob("*"):
-            leftover.unlink(missing_ok=True)
-        os.rmdir(tmpdir)
+        shutil.rmtree(tmpdir, ignore_errors=True)
     return progress
 
 
@@ -218,7 +227,7 @@ def _scan_seizure(source: Path, store: CaseStore, options: ScanOptions, writer: 
             if tmp:
                 os.unlink(tmp)
 
-    for entry in walk([str(source)], options.limits):
+    for entry in walk([str(source)], options.limits, tmpdir=tmpdir):
         if name != walked_root:
             entry.path = name + entry.path[len(walked_root):]
         if isinstance(entry, Problem):

@@ -1,0 +1,272 @@
+"""ZIP archives (and everything built on them: docx, xlsx, epub, apk, jar, cbz).
+
+Members are listed from the central directory. Before a member is handed out its header is
+checked: encrypted members (flag bit 0; ZipCrypto and AES alike) are a Problem "encrypted";
+a member that would expand beyond `max_item_size`, or (when at least `ratio_min_size` big)
+beyond `max_ratio` times its compressed size, or whose data overlaps another member's (the
+overlapping-entry bomb) is a Problem "bomb". None of these is decompressed.
+
+A zip without a readable central directory (a download or a copy cut short) is salvaged:
+local file headers are read front to back and every member whose data is complete is still
+yielded, flagged `salvaged`; the archive gets a Problem "truncated" (no end record at all) or
+"corrupt". CRC mismatches surface when a member is read (zipfile checks at the end of data).
+"""
+
+from __future__ import annotations
+
+import io
+import stat
+import struct
+import zipfile
+import zlib
+from functools import partial
+from typing import BinaryIO, ClassVar, Iterator
+
+from haven.evidence.base import Item, Limits, Problem
+from haven.evidence.names import MemberNames
+from haven.evidence.registry import register
+
+_LOCAL = b"PK\x03\x04"
+_LOCAL_FIXED = struct.Struct("<4sHHHHHIIIHH")
+_DESCRIPTOR = b"PK\x07\x08"
+_STORED, _DEFLATED = 0, 8
+_CHUNK = 1024 * 1024
+
+
+def _bomb_reason(size: int, compressed: int, limits: Limits) -> str | None:
+    if size > limits.max_item_size:
+        return f"member declares {size} bytes, above the limit of {limits.max_item_size}"
+    if size >= limits.ratio_min_size and size > limits.max_ratio * max(compressed, 1):
+        return (f"member expands {size / max(compressed, 1):.0f} times "
+                f"({compressed} -> {size} bytes), above the limit of {limits.max_ratio:g}")
+    return None
+
+
+@register
+class Zip:
+    name: ClassVar[str] = "zip"
+
+    @classmethod
+    def sniff(cls, head: bytes, size: int | None) -> bool:
+        return head[:4] in (_LOCAL, b"PK\x05\x06", _DESCRIPTOR)
+
+    def members(self, item: Item, limits: Limits) -> Iterator[Item | Problem]:
+        names = MemberNames(item.path, limits)
+        with item.open() as stream:
+            try:
+                archive = zipfile.ZipFile(stream)
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error) as exc:
+                yield from _salvage(stream, item, names, limits, exc)
+                return
+            with archive:
+                yield from _listed(archive, names, limits)
+
+
+def _listed(archive: zipfile.ZipFile, names: MemberNames,
+            limits: Limits) -> Iterator[Item | Problem]:
+    infos = archive.infolist()
+    overlapping = _overlapping(infos)
+    for info in infos:
+        if info.is_dir():
+            continue
+        path, name_problems = names.place(info.filename)
+        yield _entry(archive, info, path, overlapping, limits)
+        yield from name_problems
+
+
+def _entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, overlapping: set[int],
+           limits: Limits) -> Item | Problem:
+    """The member as an item, or the problem that keeps it from being extracted."""
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return Problem(path, "symlink", "symbolic link stored in the archive; not followed",
+                       info.file_size)
+    if info.flag_bits & 0x1:
+        return Problem(path, "encrypted", "member is encrypted; its content cannot be scanned",
+                       info.file_size)
+    reason = _bomb_reason(info.file_size, info.compress_size, limits)
+    if reason is None and id(info) in overlapping:
+        reason = "member data overlaps another member's (overlapping-entry bomb)"
+    if reason is not None:
+        return Problem(path, "bomb", f"{reason}; not extracted", info.file_size)
+    return Item(path, info.file_size, opener=partial(archive.open, info))
+
+
+def _overlapping(infos: list[zipfile.ZipInfo]) -> set[int]:
+    """ids of members whose data starts inside the previous member's data."""
+    result: set[int] = set()
+    end = 0
+    for info in sorted(infos, key=lambda i: i.header_offset):
+        if info.header_offset < end:
+            result.add(id(info))
+        # The local header is at least 30 bytes plus the name; its extra field may add more.
+        end = max(end, info.header_offset + 30 + len(info.orig_filename.encode("utf-8", "replace"))
+                  + info.compress_size)
+    return result
+
+
+# -- salvage: reading local headers when the central directory is gone -------------------------
+
+def _salvage(stream: BinaryIO, item: Item, names: MemberNames, limits: Limits,
+             cause: BaseException) -> Iterator[Item | Problem]:
+    stream.seek(0, io.SEEK_END)
+    end = stream.tell()
+    stream.seek(max(end - 65536 - 22, 0))
+    has_end_record = b"PK\x05\x06" in stream.read()
+    recovered = 0
+    offset = 0
+    while offset + _LOCAL_FIXED.size <= end:
+        stream.seek(offset)
+        fixed = stream.read(_LOCAL_FIXED.size)
+        if fixed[:4] != _LOCAL:
+            break  # the central directory, or garbage: nothing more to salvage
+        _, _, flags, method, _, _, crc, csize, usize, name_len, extra_len = _LOCAL_FIXED.unpack(fixed)
+        raw_name = stream.read(name_len)
+        extra = stream.read(extra_len)
+        name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "surrogateescape")
+        if 0xFFFFFFFF in (csize, usize):
+            usize, csize = _zip64_sizes(extra, usize, csize)
+        data_start = offset + _LOCAL_FIXED.size + name_len + extra_len
+        after = 0
+        if flags & 0x8:
+            if method != _DEFLATED or flags & 0x1:
+                yield Problem(item.path, "unsupported",
+                              f"cannot find where member {name!r} ends without the central directory")
+                break
+            csize, usize_seen = _deflate_extent(stream, data_start, end, limits)
+            if csize is None:
+                path, _ = names.place(name)
+                yield Problem(path, "truncated", "member data is cut off", None)
+                break
+            crc, usize, after = _descriptor(stream, data_start + csize, usize_seen)
+        next_offset = data_start + csize + after
+        if name.endswith("/"):
+            offset = next_offset
+            continue
+        path, name_problems = names.place(name)
+        if data_start + csize > end:
+            yield Problem(path, "truncated", "member data is cut off", usize)
+            break
+        if flags & 0x1:
+            yield Problem(path, "encrypted", "member is encrypted; its content cannot be scanned", usize)
+        elif method not in (_STORED, _DEFLATED):
+            yield Problem(path, "unsupported",
+                          f"compression method {method} cannot be salvaged without the central directory",
+                          usize)
+        elif reason := _bomb_reason(usize, csize, limits):
+            yield Problem(path, "bomb", f"{reason}; not extracted", usize)
+        else:
+            recovered += 1
+            yield Item(path, usize, flags={"salvaged": True},
+                       opener=partial(_SalvagedMember, stream, data_start, csize, method, crc, usize))
+        yield from name_problems
+        offset = next_offset
+    kind = "corrupt" if has_end_record else "truncated"
+    yield Problem(item.path, kind,
+                  f"central directory unreadable ({cause}); {recovered} member(s) recovered from "
+                  "local headers", item.size)
+
+
+def _zip64_sizes(extra: bytes, usize: int, csize: int) -> tuple[int, int]:
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, length = struct.unpack_from("<HH", extra, pos)
+        if tag == 0x0001:
+            values = list(struct.unpack_from(f"<{length // 8}Q", extra, pos + 4))
+            if usize == 0xFFFFFFFF and values:
+                usize = values.pop(0)
+            if csize == 0xFFFFFFFF and values:
+                csize = values.pop(0)
+            break
+        pos += 4 + length
+    return usize, csize
+
+
+def _deflate_extent(stream: BinaryIO, start: int, end: int,
+                    limits: Limits) -> tuple[int | None, int]:
+    """(compressed length, expanded length) of the deflate stream at `start`; None if cut off."""
+    inflater = zlib.decompressobj(-15)
+    stream.seek(start)
+    consumed = produced = 0
+    while not inflater.eof:
+        chunk = stream.read(min(_CHUNK, end - start - consumed))
+        if not chunk:
+            return None, produced
+        consumed += len(chunk)
+        data = inflater.decompress(chunk, _CHUNK)
+        produced += len(data)
+        while inflater.unconsumed_tail and not inflater.eof:
+            data = inflater.decompress(inflater.unconsumed_tail, _CHUNK)
+            produced += len(data)
+            if produced > limits.max_item_size:
+                return None, produced
+    return consumed - len(inflater.unused_data) - len(inflater.unconsumed_tail), produced
+
+
+def _descriptor(stream: BinaryIO, at: int, usize_seen: int) -> tuple[int, int, int]:
+    """(crc, size, length) of the data descriptor after a member's data."""
+    stream.seek(at)
+    raw = stream.read(16)
+    start = 4 if raw[:4] == _DESCRIPTOR else 0
+    if len(raw) < start + 12:
+        return 0, usize_seen, len(raw)
+    crc, _, usize = struct.unpack_from("<III", raw, start)
+    return crc, usize if usize == usize_seen else usize_seen, start + 12
+
+
+class _SalvagedMember(io.RawIOBase):
+    """A member read straight from its local header's data, CRC checked at the end."""
+
+    def __init__(self, stream: BinaryIO, start: int, csize: int, method: int, crc: int,
+                 size: int):
+        super().__init__()
+        self._stream, self._pos, self._left = stream, start, csize
+        self._inflater = zlib.decompressobj(-15) if method == _DEFLATED else None
+        self._crc_expected, self._crc, self._out_left = crc, 0, size
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def _more(self) -> bytes:
+        if self._left > 0:
+            self._stream.seek(self._pos)
+            chunk = self._stream.read(min(_CHUNK, self._left))
+            if not chunk:
+                raise EOFError("salvaged member data ended early")
+            self._pos += len(chunk)
+            self._left -= len(chunk)
+        else:
+            chunk = b""
+        if self._inflater is None:
+            return chunk
+        data = self._inflater.decompress(self._inflater.unconsumed_tail + chunk, _CHUNK)
+        if not data and not chunk and not self._inflater.unconsumed_tail:
+            data = self._inflater.flush()
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        want = self._out_left if size is None or size < 0 else min(size, self._out_left)
+        parts, have = [self._pending], len(self._pending)
+        while have < want:
+            data = self._more()
+            if not data:
+                break
+            parts.append(data)
+            have += len(data)
+        buffer = b"".join(parts)
+        out, self._pending = buffer[:want], buffer[want:]
+        self._out_left -= len(out)
+        self._crc = zlib.crc32(out, self._crc)
+        if self._out_left == 0 and want and self._crc != self._crc_expected:
+            raise zipfile.BadZipFile("Bad CRC-32 for salvaged member")
+        if len(out) < want:
+            raise EOFError("salvaged member data ended early")
+        return out
+
+    def readall(self) -> bytes:
+        return self.read()
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
