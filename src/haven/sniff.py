@@ -1,7 +1,7 @@
 """Content type from magic bytes, never from the name; extension mismatches reported.
 
 The signature table is data: one row per type. `sniff(head, name)` looks at the first
-`HEAD_SIZE` bytes only, so it works on a stream before the rest is read.
+`HEAD_SIZE` bytes only (36 KiB), so it works on a stream before the rest is read.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
-HEAD_SIZE = 4096
+HEAD_SIZE = 36 * 1024  # ISO 9660 keeps its signature at 32 KiB
 
 
 @dataclass(frozen=True)
