@@ -21,6 +21,15 @@ app = typer.Typer(
 )
 hashsets_app = typer.Typer(help="Import, list and export hash sets of a case.", no_args_is_help=True)
 app.add_typer(hashsets_app, name="hashsets")
+
+
+def _register_intel() -> None:
+    from haven.intel.cli import intel_app
+
+    app.add_typer(intel_app, name="intel")
+
+
+_register_intel()
 console = Console(stderr=True)
 out = Console()
 

@@ -1,0 +1,187 @@
+"""`haven intel …`: load seized lists, resolve them into subjects, attribute subjects to countries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from haven.errors import HavenError
+
+intel_app = typer.Typer(
+    help="Seized customer/account lists → subjects → countries. Each step works in an "
+    "operation directory (--op) and can be re-run safely.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+console = Console(stderr=True)
+out = Console()
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(2)
+
+
+def _progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                    TextColumn("{task.completed:,.0f}"), TimeElapsedColumn(), console=console,
+                    transient=True)
+
+
+@intel_app.command()
+def load(
+    files: list[Path] = typer.Argument(..., help="CSV, XLSX, JSON/JSONL or SQLite files.",
+                                       exists=True, dir_okay=False, readable=True),
+    op: Path = typer.Option(..., "--op", help="Operation directory (created if missing)."),
+    mapping: Optional[Path] = typer.Option(
+        None, "--mapping", help="Column mapping YAML; wins over the guessed mapping.",
+        exists=True, dir_okay=False),
+) -> None:
+    """Load record files into an operation, keeping file, row and SHA-256 of every record.
+
+    The column mapping is guessed from the headers and written to OP/mapping.yaml (edit it
+    and load again, or pass --mapping). Rows that cannot be read are listed with their line
+    numbers in OP/load_problems.jsonl. Loading the same file again replaces its records.
+
+    Example: haven intel load customers.csv accounts.xlsx --op op-nightfall
+    """
+    from haven.intel.load import load_files
+
+    try:
+        with _progress() as progress:
+            task = progress.add_task("loading", total=None)
+
+            def on_rows(name: str, n: int) -> None:
+                progress.update(task, description=f"loading {name}", completed=n)
+
+            results = load_files(files, op, mapping, on_rows)
+    except HavenError as exc:
+        _fail(exc)
+        return
+    table = Table(title="Loaded")
+    for col in ("file", "format", "encoding", "rows", "records", "problems", "warnings"):
+        table.add_column(col, justify="right" if col in ("rows", "records", "problems") else "left")
+    for r in results:
+        warn = ", ".join(f"{k} {v}" for k, v in r.warnings.items()) or "-"
+        table.add_row(r.file + (" (replaced)" if r.replaced else ""), r.format, r.encoding or "-",
+                      str(r.rows), str(r.records), str(r.problems), warn)
+    out.print(table)
+    problems = sum(r.problems for r in results)
+    warnings = sum(sum(r.warnings.values()) for r in results)
+    out.print(f"records: {sum(r.records for r in results)}  unreadable rows: {problems}  "
+              f"warnings: {warnings}")
+    for r in results:
+        for note in r.notes:
+            out.print(f"  {r.file}: {note}")
+    out.print(f"Mapping: {(op / 'mapping.yaml').resolve()}")
+    if problems or warnings:
+        out.print(f"Problems: {(op / 'load_problems.jsonl').resolve()}")
+
+
+@intel_app.command()
+def resolve(
+    op: Path = typer.Option(..., "--op", help="Operation directory holding loaded records."),
+    threshold: float = typer.Option(6.0, help="Least match weight for a link to merge rows."),
+    max_size: int = typer.Option(30, help="Largest subject the clustering may build."),
+) -> None:
+    """Normalise records and resolve them into subjects (Splink, DuckDB backend).
+
+    Writes OP/model.json (the trained model, every m/u value) and keeps each link's match
+    weights per field. Manual decisions in OP/decisions.yaml (see 'haven intel merge' and
+    'haven intel split') are applied on every run.
+
+    Example: haven intel resolve --op op-nightfall
+    """
+    from haven.intel.cluster import ClusterParams
+    from haven.intel.resolve import resolve_operation
+
+    try:
+        with _progress() as progress:
+            task = progress.add_task("resolving", total=None)
+            summary = resolve_operation(
+                op, ClusterParams(threshold=threshold, max_size=max_size),
+                on_stage=lambda s: progress.update(task, description=s),
+            )
+    except HavenError as exc:
+        _fail(exc)
+        return
+    out.print(f"records: {summary.records}  subjects: {summary.subjects}  "
+              f"multi-record subjects: {summary.multi_record_subjects}  "
+              f"largest subject: {summary.largest_subject}  links used: {summary.links}")
+    if summary.decisions_merge or summary.decisions_split:
+        out.print(f"manual decisions applied: {summary.decisions_merge} merge, "
+                  f"{summary.decisions_split} split")
+
+
+@intel_app.command()
+def attribute(
+    op: Path = typer.Option(..., "--op", help="Operation directory after 'resolve'."),
+) -> None:
+    """Give each subject a country with its evidence, conflicts and fraud indicators.
+
+    Writes OP/subjects.jsonl (one subject a line: subject_id, records, country, confidence,
+    countries, evidence, indicators, links …) and OP/attribution.json (IP database, weights).
+    Subjects whose evidence is split get no country and review: true.
+
+    Example: haven intel attribute --op op-nightfall
+    """
+    from haven.intel.attribute import attribute_operation
+
+    try:
+        with _progress() as progress:
+            task = progress.add_task("attributing", total=None)
+            meta = attribute_operation(
+                op, on_progress=lambda n, t: progress.update(task, completed=n, total=t))
+    except HavenError as exc:
+        _fail(exc)
+        return
+    c = meta["counts"]
+    out.print(f"subjects: {c.get('subjects', 0)}  attributed: {c.get('attributed', 0)}  "
+              f"review: {c.get('review', 0)}  shared: {c.get('shared', 0)}  "
+              f"with indicators: {c.get('with_indicators', 0)}")
+    out.print(f"IP database: iptocc {meta['ip_database']['version']}")
+    out.print(f"Subjects: {(op / 'subjects.jsonl').resolve()}")
+
+
+def _decide(kind: str, op: Path, records: list[str], note: Optional[str]) -> None:
+    from haven.intel.decisions import add_decision
+
+    try:
+        add_decision(op, kind, records, note)
+    except HavenError as exc:
+        _fail(exc)
+        return
+    out.print(f"{kind} recorded in {(op / 'decisions.yaml').resolve()}; run 'haven intel "
+              f"resolve --op {op}' to apply it")
+
+
+@intel_app.command()
+def merge(
+    records: list[str] = typer.Argument(..., help="Records as FILE:ROW."),
+    op: Path = typer.Option(..., "--op", help="Operation directory."),
+    note: Optional[str] = typer.Option(None, help="Why (kept with the decision)."),
+) -> None:
+    """Record that these records are one subject; survives every re-run of resolve.
+
+    Example: haven intel merge customers.csv:12 accounts.jsonl:40 --op op-nightfall
+    """
+    _decide("merge", op, records, note)
+
+
+@intel_app.command()
+def split(
+    records: list[str] = typer.Argument(..., help="Records as FILE:ROW."),
+    op: Path = typer.Option(..., "--op", help="Operation directory."),
+    note: Optional[str] = typer.Option(None, help="Why (kept with the decision)."),
+) -> None:
+    """Record that these records are a subject of their own, apart from all others.
+
+    Example: haven intel split customers.csv:77 --op op-nightfall
+    """
+    _decide("split", op, records, note)

@@ -1,0 +1,202 @@
+"""`intel load`: record files → records in the operation store, with provenance and problems."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from haven.intel.fields import (
+    FIELDS,
+    check_mapping,
+    guess_mapping,
+    mapping_for,
+    read_mapping_file,
+    write_mapping_file,
+)
+from haven.intel.readers import RawRow, RowProblem, read_table
+from haven.intel.store import open_store
+
+MAPPING_NAME = "mapping.yaml"
+PROBLEMS_NAME = "load_problems.jsonl"
+_BATCH = 20_000
+
+
+@dataclass
+class FileLoad:
+    """What loading one file did."""
+
+    file: str
+    path: str
+    sha256: str
+    format: str
+    encoding: str | None
+    rows: int
+    records: int
+    problems: int
+    warnings: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    mapping: dict[str, str] = field(default_factory=dict)
+    replaced: bool = False
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def record_id(sha256: str, row: int) -> str:
+    """Stable id of a record: which file content, which data row."""
+    return f"{sha256[:16]}-{row}"
+
+
+def load_files(
+    paths: Iterable[Path],
+    op_dir: Path,
+    mapping_path: Path | None = None,
+    on_rows: Callable[[str, int], None] | None = None,
+) -> list[FileLoad]:
+    """Load record files into `op_dir`; loading the same file again replaces its records.
+
+    The mapping for each file is, in order: its entry in `mapping_path`, its entry in the
+    operation's own mapping.yaml (which the analyst may have edited), a guess from headers.
+    """
+    op_dir.mkdir(parents=True, exist_ok=True)
+    given = read_mapping_file(mapping_path) if mapping_path else {"files": {}, "default": {}}
+    op_mapping_path = op_dir / MAPPING_NAME
+    kept = read_mapping_file(op_mapping_path) if op_mapping_path.exists() else {"files": {}}
+    kept_files = dict(kept.get("files", {}))
+    results: list[FileLoad] = []
+    con = open_store(op_dir, create=True)
+    try:
+        for path in paths:
+            path = Path(path)
+            digest = sha256_of(path)
+            table = read_table(path)
+            name = path.name
+            mapping = mapping_for(given, name)
+            if mapping is None:
+                mapping = mapping_for({"files": kept_files}, name)
+            if mapping is None:
+                mapping = guess_mapping(table.headers)
+            check_mapping(mapping, table.headers, name)
+            kept_files[name] = mapping
+            replaced = bool(
+                con.execute("SELECT count(*) FROM files WHERE sha256 = ?", [digest]).fetchall()[0][0]
+            )
+            con.execute("BEGIN")
+            for t in ("records", "problems", "files"):
+                con.execute(f"DELETE FROM {t} WHERE sha256 = ?", [digest])
+            result = _insert(con, table, name, digest, mapping, on_rows)
+            result.path = str(path.resolve())
+            result.replaced = replaced
+            problems_rows = [
+                (digest, name, None, None, "warning", kind, _warning_text(kind, n), None)
+                for kind, n in sorted(result.warnings.items())
+            ]
+            if problems_rows:
+                con.executemany("INSERT INTO problems VALUES (?,?,?,?,?,?,?,?)", problems_rows)
+            con.execute(
+                "INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [digest, name, result.path, result.format, result.encoding, result.rows,
+                 result.records, result.problems, json.dumps(result.warnings, sort_keys=True),
+                 json.dumps(result.notes), json.dumps(mapping, sort_keys=True)],
+            )
+            con.execute("COMMIT")
+            results.append(result)
+        write_mapping_file(op_mapping_path, {"files": kept_files, "default": given.get("default", {})})
+        _write_problems(con, op_dir / PROBLEMS_NAME)
+    finally:
+        con.close()
+    return results
+
+
+def _warning_text(kind: str, n: int) -> str:
+    return f"{n} × {kind.replace('_', ' ')}"
+
+
+def _insert(con, table, name: str, digest: str, mapping: dict[str, str], on_rows) -> FileLoad:  # type: ignore[no-untyped-def]
+    mapped_cols = set(mapping.values())
+    columns: dict[str, list] = {k: [] for k in ("record_id", "sha256", "file", "row", "line")}
+    for f in FIELDS:
+        columns[f] = []
+    columns["extra"] = []
+    problems: list[tuple] = []
+    rows = records = 0
+
+    def flush() -> None:
+        if not columns["record_id"]:
+            return
+        batch = pa.table({k: pa.array(v, type=pa.int64() if k in ("row", "line") else pa.string())
+                          for k, v in columns.items()})
+        con.register("_haven_batch", batch)
+        con.execute("INSERT INTO records SELECT * FROM _haven_batch")
+        con.unregister("_haven_batch")
+        for v in columns.values():
+            v.clear()
+
+    for item in table.rows:
+        if isinstance(item, RowProblem):
+            problems.append((digest, name, item.row, item.line, "error", item.kind,
+                             item.message, item.raw))
+            rows = max(rows, item.row or 0)
+            continue
+        assert isinstance(item, RawRow)
+        rows = max(rows, item.row)
+        records += 1
+        v = item.values
+        columns["record_id"].append(record_id(digest, item.row))
+        columns["sha256"].append(digest)
+        columns["file"].append(name)
+        columns["row"].append(item.row)
+        columns["line"].append(item.line)
+        for f in FIELDS:
+            col = mapping.get(f)
+            val = v.get(col) if col else None
+            columns[f].append(val.strip() if isinstance(val, str) else val)
+        extra = {k: x for k, x in v.items() if k not in mapped_cols and x is not None}
+        columns["extra"].append(json.dumps(extra, ensure_ascii=False) if extra else None)
+        if len(columns["record_id"]) >= _BATCH:
+            flush()
+            if on_rows:
+                on_rows(name, records)
+    flush()
+    if on_rows:
+        on_rows(name, records)
+    if problems:
+        con.executemany("INSERT INTO problems VALUES (?,?,?,?,?,?,?,?)", problems)
+    return FileLoad(
+        file=name, path="", sha256=digest, format=table.format, encoding=table.encoding,
+        rows=rows, records=records, problems=len(problems),
+        warnings=dict(sorted(table.warnings.items())), notes=list(table.notes), mapping=mapping,
+    )
+
+
+def _write_problems(con, path: Path) -> None:  # type: ignore[no-untyped-def]
+    rows = con.execute(
+        "SELECT file, sha256, row, line, level, kind, message, raw FROM problems "
+        "ORDER BY file, sha256, level, row NULLS FIRST, kind"
+    ).fetchall()
+    with path.open("w", encoding="utf-8") as fh:
+        for file, sha, row, line, level, kind, message, raw in rows:
+            obj = {"file": file, "sha256": sha, "row": row, "line": line, "level": level,
+                   "kind": kind, "message": message}
+            if raw is not None:
+                obj["raw"] = raw
+            fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+def problem_counts(results: Iterable[FileLoad]) -> Counter:
+    c: Counter = Counter()
+    for r in results:
+        c["problems"] += r.problems
+        c["warnings"] += sum(r.warnings.values())
+    return c

@@ -1,0 +1,49 @@
+"""Record-file readers: one module per format, one registry, detection by content."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from haven.intel.errors import RecordFileError
+from haven.intel.readers.base import RawRow, RecordReader, RowProblem, Table
+from haven.intel.readers.csv_reader import CsvReader
+from haven.intel.readers.json_reader import JsonReader
+from haven.intel.readers.sqlite import SqliteReader
+from haven.intel.readers.xlsx import XlsxReader
+
+#: Tried in order; CSV accepts any text, so it comes last.
+READERS: tuple[RecordReader, ...] = (SqliteReader(), XlsxReader(), JsonReader(), CsvReader())
+
+_REFUSED = {
+    b"\xd0\xcf\x11\xe0": "an old binary Office file (.xls); save it as .xlsx or .csv",
+    b"%PDF": "a PDF; extract the table to CSV first",
+    b"\x1f\x8b": "gzip-compressed; decompress it first",
+}
+
+
+def reader_for(path: Path) -> RecordReader:
+    """The reader for a file, chosen from its first bytes, not its name."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise RecordFileError(f"cannot open {path}: {exc.strerror or exc}") from exc
+    if not head:
+        raise RecordFileError(f"{path}: file is empty")
+    for magic, why in _REFUSED.items():
+        if head.startswith(magic):
+            raise RecordFileError(f"{path}: {why}")
+    if head.startswith(b"PK\x03\x04") and not READERS[1].sniff(head, path):
+        raise RecordFileError(f"{path}: a ZIP archive that is not an XLSX workbook; unpack it")
+    for reader in READERS:
+        if reader.sniff(head, path):
+            return reader
+    raise RecordFileError(f"{path}: format not recognised")  # pragma: no cover
+
+
+def read_table(path: Path) -> Table:
+    """Open a record file of any supported format."""
+    return reader_for(path).read(path)
+
+
+__all__ = ["RawRow", "RowProblem", "Table", "RecordReader", "READERS", "reader_for", "read_table"]

@@ -1,0 +1,367 @@
+"""`intel resolve`: records → normalised records → scored links (Splink, DuckDB) → subjects.
+
+The Splink model is trained on the operation's own records (u by seeded random sampling,
+m by expectation maximisation on two blocking rules), so no labels are needed; it is saved
+as OPERATION_DIR/model.json so an analyst (or a later run) can see every m/u value. Links
+keep their per-comparison match weights, so "why are these rows one subject" is answerable.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from haven.intel.cluster import ClusterParams, Link, cluster, groups
+from haven.intel.countries import cctld_country, provider_country
+from haven.intel.decisions import DecisionsError, read_decisions
+from haven.intel.normalise import (
+    email_domain,
+    iban_country,
+    name_parts,
+    normalise_card,
+    normalise_country,
+    normalise_date,
+    normalise_email,
+    normalise_ip,
+    normalise_phone,
+    normalise_postcode,
+    normalise_username,
+    fold_name,
+)
+from haven.intel.store import open_store
+
+MODEL_NAME = "model.json"
+SEED = 20240601
+
+#: Columns of the `normalised` table, in order.
+NORMALISED_COLUMNS = (
+    "record_id", "file", "row", "full_name", "first_f", "last_f", "full_f", "email",
+    "email_domain", "username", "phone", "phone_region", "phone_explicit", "phone_valid",
+    "dob", "street_f", "city_f", "postcode", "country", "declared_country", "card",
+    "card_country", "iban_country", "ip", "ip_version", "ip_nonpublic",
+)
+# Comparisons whose exact agreement makes a link "strong" (allowed to join two groups).
+_STRONG = ("email", "phone", "username", "dob")
+
+
+@dataclass
+class ResolveSummary:
+    records: int
+    subjects: int
+    links: int
+    largest_subject: int
+    multi_record_subjects: int
+    decisions_merge: int = 0
+    decisions_split: int = 0
+
+
+def normalise_record(rec: dict) -> dict:
+    """One stored record → its normalised form (pure)."""
+    parts = name_parts(rec.get("full_name"), rec.get("first_name"), rec.get("last_name"))
+    email = normalise_email(rec.get("email"))
+    domain = email_domain(email)
+    country = normalise_country(rec.get("country"))
+    declared = normalise_country(rec.get("declared_country"))
+    card = normalise_card(rec.get("card"))
+    card_country = normalise_country(rec.get("card_country"))
+    iban = iban_country(card)
+    hints = (country, declared, card_country, iban,
+             provider_country(domain) if domain else None,
+             cctld_country(domain) if domain else None)
+    phone = normalise_phone(rec.get("phone"), hints)
+    ip = normalise_ip(rec.get("ip"))
+    return {
+        "record_id": rec["record_id"],
+        "file": rec["file"],
+        "row": rec["row"],
+        "full_name": parts.full,
+        "first_f": parts.first_folded,
+        "last_f": parts.last_folded,
+        "full_f": parts.full_folded,
+        "email": email,
+        "email_domain": domain,
+        "username": normalise_username(rec.get("username")),
+        "phone": phone.e164 if phone and phone.valid else None,
+        "phone_region": phone.region if phone and phone.valid else None,
+        "phone_explicit": bool(phone and phone.explicit_cc),
+        "phone_valid": bool(phone and phone.valid),
+        "dob": normalise_date(rec.get("dob")),
+        "street_f": fold_name(rec.get("street")),
+        "city_f": fold_name(rec.get("city")),
+        "postcode": normalise_postcode(rec.get("postcode")),
+        "country": country,
+        "declared_country": declared,
+        "card": card,
+        "card_country": card_country,
+        "iban_country": iban,
+        "ip": ip.address if ip else None,
+        "ip_version": ip.version if ip else None,
+        "ip_nonpublic": ip.non_public if ip else None,
+    }
+
+
+# Prior m/u per comparison level (exact first, "else" last). Lists too small to train on
+# (fewer than MIN_TRAIN records) are scored with these alone; larger lists re-estimate u
+# by random sampling and m by expectation maximisation, starting from them.
+MIN_TRAIN = 1000
+PRIORS: dict[str, tuple[list[float], list[float]]] = {
+    "first_f": ([0.82, 0.06, 0.03, 0.09], [0.001, 0.0005, 0.004, 0.9945]),
+    "last_f": ([0.88, 0.07, 0.02, 0.03], [0.001, 0.0003, 0.002, 0.9967]),
+    "email": ([0.75, 0.25], [0.0001, 0.9999]),
+    "phone": ([0.7, 0.3], [0.0001, 0.9999]),
+    "username": ([0.8, 0.05, 0.15], [0.0001, 0.0002, 0.9997]),
+    "dob": ([0.8, 0.05, 0.15], [0.00005, 0.0005, 0.99945]),
+    "postcode": ([0.8, 0.2], [0.001, 0.999]),
+    "city_f": ([0.8, 0.2], [0.005, 0.995]),
+    "street_f": ([0.7, 0.1, 0.2], [0.0005, 0.0005, 0.999]),
+    "ip": ([0.4, 0.6], [0.0001, 0.9999]),
+    "card": ([0.5, 0.5], [0.0001, 0.9999]),
+}
+
+
+def _settings(columns_present: set[str], use_tf: bool = True):  # type: ignore[no-untyped-def]
+    """Splink settings; term-frequency adjustments only on lists big enough to count terms."""
+    import splink.comparison_library as cl
+    from splink import SettingsCreator, block_on
+
+    def prior(col: str, comp, tf: bool = True):  # type: ignore[no-untyped-def]
+        m, u = PRIORS[col]
+        return comp.configure(term_frequency_adjustments=tf and use_tf, m_probabilities=m,
+                              u_probabilities=u)
+
+    makers = {
+        "first_f": lambda: prior("first_f", cl.JaroWinklerAtThresholds("first_f", [0.92, 0.8])),
+        "last_f": lambda: prior("last_f", cl.JaroWinklerAtThresholds("last_f", [0.92, 0.8])),
+        "email": lambda: prior("email", cl.ExactMatch("email")),
+        "phone": lambda: prior("phone", cl.ExactMatch("phone")),
+        "username": lambda: prior("username", cl.LevenshteinAtThresholds("username", [1]), False),
+        "dob": lambda: prior("dob", cl.LevenshteinAtThresholds("dob", [1]), False),
+        "postcode": lambda: prior("postcode", cl.ExactMatch("postcode")),
+        "city_f": lambda: prior("city_f", cl.ExactMatch("city_f")),
+        "street_f": lambda: prior("street_f", cl.JaroWinklerAtThresholds("street_f", [0.9]), False),
+        "ip": lambda: prior("ip", cl.ExactMatch("ip")),
+        "card": lambda: prior("card", cl.ExactMatch("card")),
+    }
+    always = ("first_f", "last_f", "email", "phone")
+    comparisons = [make() for col, make in makers.items()
+                   if col in always or col in columns_present]
+    rules = [block_on("email"), block_on("phone"), block_on("first_f", "last_f")]
+    if "username" in columns_present:
+        rules.append(block_on("username"))
+    if "postcode" in columns_present:
+        rules.append(block_on("last_f", "postcode"))
+        rules.append(block_on("first_f", "postcode"))
+    if "dob" in columns_present:
+        rules.append(block_on("dob", "last_f"))
+        rules.append(block_on("dob", "first_f"))
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="record_id",
+        comparisons=comparisons,
+        blocking_rules_to_generate_predictions=rules,
+        probability_two_random_records_match=0.0001,
+        retain_intermediate_calculation_columns=True,
+        retain_matching_columns=False,
+    )
+
+
+def score_links(
+    normalised: pa.Table,
+    model_path: Path | None = None,
+    threshold: float = 0.0,
+    on_stage: Callable[[str], None] | None = None,
+) -> tuple[list[Link], pa.Table, dict]:
+    """Train a Splink model on `normalised` and score the blocked pairs (DuckDB backend).
+
+    Returns the links at or above `threshold` (match weight), a table of them with each
+    comparison's weight, and the trained model as a dict.
+    """
+    from splink import DuckDBAPI, Linker, block_on
+
+    stage = on_stage or (lambda s: None)
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    present = {c for c in normalised.column_names
+               if normalised.column(c).null_count < normalised.num_rows}
+    con = duckdb.connect(":memory:")
+    con.execute("SET threads TO 2")
+    db = DuckDBAPI(connection=con)
+    table = normalised.select([c for c in normalised.column_names
+                               if c not in ("phone_explicit", "phone_valid", "ip_version")])
+    sdf = db.register(table, table_name="haven_records")
+    n = normalised.num_rows
+    linker = Linker(sdf, _settings(present, use_tf=n >= MIN_TRAIN), log_level=None)
+    if n >= MIN_TRAIN:
+        stage("estimating u (random sampling)")
+        linker.training.estimate_probability_two_random_records_match(
+            [block_on("email"), block_on("phone")], recall=0.7
+        )
+        linker.training.estimate_u_using_random_sampling(
+            max_pairs=max(1e5, min(5e6, n * 50.0)), seed=SEED
+        )
+        stage("estimating m (expectation maximisation)")
+        for rule in (block_on("email"), block_on("first_f", "last_f")):
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    rule, estimate_without_term_frequencies=True
+                )
+            except Exception as exc:  # noqa: BLE001 — Splink raises bare Exceptions here
+                # Too few pairs for this rule: the priors stand for what it would estimate.
+                logging.getLogger(__name__).info("EM on %s skipped: %s", rule, exc)
+    stage("scoring blocked pairs")
+    pred = linker.inference.predict(threshold_match_weight=threshold)
+    arrow = con.sql(f"SELECT * FROM {pred.physical_name}").to_arrow_table()
+    model = linker.misc.save_model_to_json(str(model_path), overwrite=True) if model_path \
+        else linker.misc.save_model_to_json()
+    links, table_out = _links_from_predictions(arrow, normalised)
+    con.close()
+    return links, table_out, model
+
+
+def _links_from_predictions(arrow: pa.Table, normalised: pa.Table) -> tuple[list[Link], pa.Table]:
+    # Splink 5 returns one match-weight column per comparison (mw_X) and its term-frequency
+    # adjustment (mw_tf_adj_X); their sum is that comparison's part of the link's weight.
+    cols = arrow.column_names
+    names = [c[3:] for c in cols if c.startswith("mw_") and not c.startswith("mw_tf_adj_")]
+    data = arrow.to_pydict()
+    rows = arrow.num_rows
+    strong_values = {
+        c: dict(zip(normalised.column("record_id").to_pylist(), normalised.column(c).to_pylist()))
+        for c in _STRONG if c in normalised.column_names
+    }
+    lefts, rights, weights, probs, whys, strongs, vetoes = [], [], [], [], [], [], []
+    links: list[Link] = []
+    for i in range(rows):
+        l, r = data["record_id_l"][i], data["record_id_r"][i]
+        if l > r:
+            l, r = r, l
+        why: dict[str, float] = {}
+        for name in names:
+            w = (data[f"mw_{name}"][i] or 0.0) + (data.get(f"mw_tf_adj_{name}", [0.0] * rows)[i] or 0.0)
+            if abs(w) >= 0.05:
+                why[name] = round(w, 2)
+        strong = any(
+            vals.get(l) is not None and vals.get(l) == vals.get(r) for vals in strong_values.values()
+        )
+        # Both first names present and unlike each other: a different person of the same
+        # household (shared e-mail, phone, address) far more often than a typo.
+        veto = (data.get("mw_first_f", [0.0] * rows)[i] or 0.0) < 0
+        weight = float(data["match_weight"][i])
+        links.append(Link(l, r, weight, strong, veto))
+        lefts.append(l)
+        rights.append(r)
+        weights.append(round(weight, 3))
+        probs.append(round(float(data["match_probability"][i]), 6))
+        whys.append(json.dumps(dict(sorted(why.items(), key=lambda kv: (-abs(kv[1]), kv[0])))))
+        strongs.append(strong)
+        vetoes.append(veto)
+    out = pa.table({"record_id_l": pa.array(lefts, pa.string()),
+                    "record_id_r": pa.array(rights, pa.string()),
+                    "match_weight": pa.array(weights, pa.float64()),
+                    "match_probability": pa.array(probs, pa.float64()),
+                    "why": pa.array(whys, pa.string()),
+                    "strong": pa.array(strongs, pa.bool_()),
+                    "veto": pa.array(vetoes, pa.bool_())})
+    return links, out
+
+
+def resolve_operation(
+    op_dir: Path,
+    params: ClusterParams = ClusterParams(),
+    on_stage: Callable[[str], None] | None = None,
+) -> ResolveSummary:
+    """Normalise the operation's records, score links with Splink, cluster into subjects."""
+    stage = on_stage or (lambda s: None)
+    con = open_store(op_dir)
+    try:
+        stage("normalising records")
+        rel = con.sql("SELECT * FROM records ORDER BY file, sha256, row")
+        rows = [dict(zip(rel.columns, r)) for r in rel.fetchall()]
+        # Phones are validated grouped by country hint: phonenumbers' metadata stays warm.
+        rows.sort(key=lambda r: (r.get("country") or "", r.get("declared_country") or ""))
+        normalised = [normalise_record(r) for r in rows]
+        normalised.sort(key=lambda r: r["record_id"])
+        table = pa.Table.from_pylist(normalised, schema=_normalised_schema())
+        con.execute("DROP TABLE IF EXISTS normalised")
+        con.register("_haven_norm", table)
+        con.execute("CREATE TABLE normalised AS SELECT * FROM _haven_norm")
+        con.unregister("_haven_norm")
+
+        decisions = read_decisions(op_dir)
+        ref_to_id = {(r["file"], r["row"]): r["record_id"] for r in normalised}
+        merges = [_ids(g, ref_to_id) for g in decisions.merge]
+        splits = [_ids(g, ref_to_id) for g in decisions.split]
+
+        if len(normalised) >= 2:
+            links, link_table, _ = score_links(
+                table, model_path=op_dir / MODEL_NAME, threshold=min(0.0, params.threshold),
+                on_stage=stage,
+            )
+        else:
+            links, link_table = [], pa.table({"record_id_l": pa.array([], pa.string())})
+        stage("clustering")
+        assignment = cluster((r["record_id"] for r in normalised), links, params, merges, splits)
+        subj = pa.table({"record_id": list(assignment), "subject_id": list(assignment.values())})
+        con.execute("DROP TABLE IF EXISTS subject_records")
+        con.register("_haven_subj", subj)
+        con.execute("CREATE TABLE subject_records AS SELECT * FROM _haven_subj ORDER BY "
+                    "subject_id, record_id")
+        con.unregister("_haven_subj")
+        con.execute("DROP TABLE IF EXISTS links")
+        if link_table.num_columns > 1:
+            con.register("_haven_links", link_table)
+            con.execute(
+                "CREATE TABLE links AS SELECT l.*, s1.subject_id AS subject_id, "
+                "s1.subject_id = s2.subject_id AS same_subject FROM _haven_links l "
+                "JOIN subject_records s1 ON s1.record_id = l.record_id_l "
+                "JOIN subject_records s2 ON s2.record_id = l.record_id_r "
+                "ORDER BY record_id_l, record_id_r"
+            )
+            con.unregister("_haven_links")
+        else:
+            con.execute("CREATE TABLE links (record_id_l VARCHAR, record_id_r VARCHAR, "
+                        "match_weight DOUBLE, match_probability DOUBLE, why VARCHAR, "
+                        "strong BOOLEAN, veto BOOLEAN, "
+                        "subject_id VARCHAR, same_subject BOOLEAN)")
+        con.execute("DROP TABLE IF EXISTS resolve_params")
+        con.execute("CREATE TABLE resolve_params AS SELECT ? AS params",
+                    [json.dumps(asdict(params))])
+        sizes = [len(v) for v in groups(assignment).values()]
+        return ResolveSummary(
+            records=len(normalised),
+            subjects=len(sizes),
+            links=sum(1 for lk in links if lk.weight >= params.threshold),
+            largest_subject=max(sizes, default=0),
+            multi_record_subjects=sum(1 for s in sizes if s > 1),
+            decisions_merge=len(merges),
+            decisions_split=len(splits),
+        )
+    finally:
+        con.close()
+
+
+def _ids(group: list[tuple[str, int]], ref_to_id: dict) -> list[str]:
+    out = []
+    for ref in group:
+        if ref not in ref_to_id:
+            raise DecisionsError(
+                f"decisions.yaml names {ref[0]}:{ref[1]}, which is not a loaded record"
+            )
+        out.append(ref_to_id[ref])
+    return out
+
+
+def _normalised_schema() -> pa.Schema:
+    types = {"row": pa.int64(), "phone_explicit": pa.bool_(), "phone_valid": pa.bool_(),
+             "ip_version": pa.int64()}
+    return pa.schema([(c, types.get(c, pa.string())) for c in NORMALISED_COLUMNS])
+
+
+def iter_normalised(rows: Iterable[dict]) -> list[dict]:
+    """Normalise many stored records (pure; convenient for tests and benchmarks)."""
+    return [normalise_record(r) for r in rows]

@@ -1,0 +1,172 @@
+"""Loading record files: formats, encodings, bad rows with line numbers, idempotent re-runs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import duckdb
+import openpyxl
+import pytest
+import yaml
+
+from haven.errors import HavenError
+from haven.intel.errors import MappingError, RecordFileError
+from haven.intel.load import load_files
+
+CSV = (
+    "Name,E-mail,Phone,Country\n"
+    "José Núñez,jose@example.es,612345678,España\n"
+    "Anna Berg,anna@web.de,030 1234567,Deutschland\n"
+)
+
+
+def _records(op):
+    con = duckdb.connect(str(op / "intel.duckdb"), read_only=True)
+    rel = con.sql("SELECT file, row, line, full_name, email, phone, country, sha256, extra "
+                  "FROM records ORDER BY file, row")
+    rows = [dict(zip(rel.columns, r)) for r in rel.fetchall()]
+    con.close()
+    return rows
+
+
+def _problems(op):
+    return [json.loads(ln) for ln in (op / "load_problems.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("encoding,warning", [
+    ("utf-8", None), ("utf-8-sig", "utf8_bom"), ("latin-1", "encoding_not_utf8"),
+    ("utf-16", "encoding_utf16"), ("utf-16-le", "encoding_utf16_no_bom"),
+])
+def test_csv_encodings_decode_names_and_count_a_warning(tmp_path, encoding, warning):
+    f = tmp_path / "list.csv"
+    f.write_bytes(CSV.encode(encoding))
+    [res] = load_files([f], tmp_path / "op")
+    recs = _records(tmp_path / "op")
+    assert [r["full_name"] for r in recs] == ["José Núñez", "Anna Berg"]
+    assert [r["row"] for r in recs] == [1, 2]
+    if warning:
+        assert res.warnings.get(warning) == 1
+    else:
+        assert res.warnings == {}
+
+
+def test_bad_csv_rows_are_reported_with_row_and_line_and_the_rest_is_kept(tmp_path):
+    f = tmp_path / "list.csv"
+    f.write_text(
+        "Name,E-mail,Phone\n"
+        "A One,a@x.org,1\n"
+        '"B Two,b@x.org,2\n'      # stray quote: must not swallow the rows below
+        "C Three,c@x.org,3\n"
+        "\n"
+        "D,four,fields,here\n"
+        "E Five,e@x.org,5\n",
+        encoding="utf-8",
+    )
+    [res] = load_files([f], tmp_path / "op")
+    recs = _records(tmp_path / "op")
+    assert [(r["row"], r["line"], r["full_name"]) for r in recs] == [
+        (1, 2, "A One"), (3, 4, "C Three"), (6, 7, "E Five")]
+    errors = [p for p in _problems(tmp_path / "op") if p["level"] == "error"]
+    assert [(p["row"], p["line"], p["kind"]) for p in errors] == [
+        (2, 3, "field_count"), (5, 6, "field_count")]
+    assert res.problems == 2 and res.warnings["blank_row"] == 1
+
+
+def test_duplicate_headers_and_huge_fields_are_counted_and_kept(tmp_path):
+    f = tmp_path / "list.csv"
+    f.write_text("Name,Name,Note\nA,B," + "x" * 200_001 + "\n", encoding="utf-8")
+    [res] = load_files([f], tmp_path / "op")
+    assert res.warnings == {"duplicate_header": 1, "huge_field": 1}
+    [rec] = _records(tmp_path / "op")
+    assert json.loads(rec["extra"]) == {"Name (2)": "B", "Note": "x" * 200_001}
+
+
+def test_xlsx_rows_are_numbered_as_the_sheet_shows_them(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["First name", "Surname", "Telefon"])
+    ws.append(["Ola", "Nordmann", 4791234567])
+    ws.append([])
+    ws.append(["Kari", "Nordmann", "+47 912 34 567"])
+    wb.create_sheet("other")
+    wb.save(tmp_path / "c.xlsx")
+    [res] = load_files([tmp_path / "c.xlsx"], tmp_path / "op")
+    assert res.format == "xlsx" and res.records == 2
+    assert res.warnings == {"blank_row": 1, "other_sheets_ignored": 1}
+    assert [r["row"] for r in _records(tmp_path / "op")] == [1, 3]
+    assert res.mapping == {"first_name": "First name", "last_name": "Surname", "phone": "Telefon"}
+
+
+def test_json_array_and_jsonl_with_a_bad_line(tmp_path):
+    (tmp_path / "a.json").write_text(json.dumps(
+        [{"name": "A", "contact": {"email": "a@x.org"}}, 7, {"name": "B"}]), encoding="utf-8")
+    (tmp_path / "b.jsonl").write_text('{"name": "C"}\n{oops\n\n{"name": "D"}\n', encoding="utf-8")
+    res = load_files([tmp_path / "a.json", tmp_path / "b.jsonl"], tmp_path / "op")
+    assert [(r.format, r.records, r.problems) for r in res] == [("json", 2, 1), ("jsonl", 2, 1)]
+    recs = _records(tmp_path / "op")
+    assert [(r["file"], r["row"]) for r in recs] == [("a.json", 1), ("a.json", 3), ("b.jsonl", 1),
+                                                     ("b.jsonl", 4)]
+    assert recs[0]["email"] == "a@x.org"  # nested "contact.email" flattened and mapped
+    errors = {(p["file"], p["row"], p["kind"]) for p in _problems(tmp_path / "op")
+              if p["level"] == "error"}
+    assert errors == {("a.json", 2, "not_an_object"), ("b.jsonl", 2, "json_error")}
+
+
+def test_sqlite_single_table_is_read_and_not_written(tmp_path):
+    db = tmp_path / "dump.sqlite"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE users (id INTEGER, username TEXT, email TEXT, ip TEXT)")
+    con.executemany("INSERT INTO users VALUES (?,?,?,?)",
+                    [(1, "u1", "u1@mail.ru", "5.3.3.3"), (2, "u2", None, "::1")])
+    con.commit()
+    con.close()
+    before = db.read_bytes()
+    [res] = load_files([db], tmp_path / "op")
+    assert (res.format, res.records) == ("sqlite", 2)
+    assert db.read_bytes() == before
+
+
+def test_sqlite_with_several_tables_is_a_clear_error(tmp_path):
+    db = tmp_path / "two.sqlite"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE a (x)")
+    con.execute("CREATE TABLE b (y)")
+    con.commit()
+    con.close()
+    with pytest.raises(RecordFileError, match="2 tables"):
+        load_files([db], tmp_path / "op")
+
+
+def test_old_xls_and_empty_files_are_refused_with_a_reason(tmp_path):
+    (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0" + b"\0" * 100)
+    (tmp_path / "empty.csv").write_bytes(b"")
+    with pytest.raises(HavenError, match="xlsx"):
+        load_files([tmp_path / "old.xls"], tmp_path / "op")
+    with pytest.raises(HavenError, match="empty"):
+        load_files([tmp_path / "empty.csv"], tmp_path / "op")
+
+
+def test_reloading_the_same_file_replaces_its_records(tmp_path):
+    f = tmp_path / "list.csv"
+    f.write_text(CSV, encoding="utf-8")
+    load_files([f], tmp_path / "op")
+    [res] = load_files([f], tmp_path / "op")
+    assert res.replaced
+    recs = _records(tmp_path / "op")
+    assert len(recs) == 2
+    assert {r["sha256"] for r in recs} == {res.sha256}
+
+
+def test_given_mapping_wins_and_mapping_yaml_is_written(tmp_path):
+    f = tmp_path / "list.csv"
+    f.write_text(CSV, encoding="utf-8")
+    m = tmp_path / "m.yaml"
+    m.write_text(yaml.safe_dump({"files": {"list.csv": {"full_name": "E-mail"}}}))
+    load_files([f], tmp_path / "op", m)
+    assert _records(tmp_path / "op")[0]["full_name"] == "jose@example.es"
+    written = yaml.safe_load((tmp_path / "op" / "mapping.yaml").read_text())
+    assert written["files"]["list.csv"] == {"full_name": "E-mail"}
+    m.write_text(yaml.safe_dump({"files": {"list.csv": {"full_name": "Nope"}}}))
+    with pytest.raises(MappingError, match="Nope"):
+        load_files([f], tmp_path / "op", m)
