@@ -25,6 +25,7 @@ demo: $(VENV)/.installed
 	$(BIN)/haven demo --out demo-out
 
 test: $(VENV)/.installed-test
+	@[ ! -x scripts/test-deps.sh ] || scripts/test-deps.sh
 	$(BIN)/pytest -q
 
 bench: $(VENV)/.installed-test
