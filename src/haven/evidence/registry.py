@@ -19,6 +19,9 @@ _BUILTIN = (
     "haven.evidence.sevenzip",
     "haven.evidence.tar",
     "haven.evidence.iso",
+    # After iso: hybrid ISO images carry an MBR too and are read as discs.
+    "haven.evidence.disk",
+    "haven.evidence.ewf",
 )
 _CONTAINERS: list[type[Container]] = []
 _loaded = False

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian tools the tests use to BUILD evidence (disk images, E01), only the missing ones.
+# haven itself never calls them: it reads images with pytsk3 and pyewf.
+set -euo pipefail
+# package -> a command it provides (present command = package installed)
+declare -A provides=(
+  [dosfstools]=mkfs.vfat
+  [mtools]=mcopy
+  [fdisk]=sfdisk
+  [e2fsprogs]=mkfs.ext4
+  [ntfs-3g]=mkntfs
+  [exfatprogs]=mkfs.exfat
+  [ewf-tools]=ewfacquire
+  [sleuthkit]=fls
+)
+need=()
+for pkg in dosfstools mtools fdisk e2fsprogs ntfs-3g exfatprogs ewf-tools sleuthkit; do
+  cmd=${provides[$pkg]}
+  # sbin tools are not on a normal user's PATH; dpkg-query settles it either way.
+  if command -v "$cmd" >/dev/null 2>&1 || [ -x "/sbin/$cmd" ] || [ -x "/usr/sbin/$cmd" ] \
+     || dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    continue
+  fi
+  need+=("$pkg")
+done
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "installing test tools: ${need[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"

@@ -1,0 +1,164 @@
+"""Builders for small, real disk images made on the fly with Debian's file-system tools.
+
+Nothing is mounted: FAT is filled with mtools, ext4 with `mkfs.ext4 -d` and `debugfs`, NTFS
+with `ntfscp`; partition tables with `sfdisk`; E01 with `ewfacquire`. A test needing a tool
+that is missing is skipped with the Debian package to install (`scripts/test-deps.sh`
+installs them all).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+MiB = 1024 * 1024
+_SBIN = ("/usr/sbin", "/sbin")
+
+PACKAGES = {
+    "mkfs.vfat": "dosfstools", "mmd": "mtools", "mcopy": "mtools", "mdel": "mtools",
+    "sfdisk": "fdisk", "mkfs.ext4": "e2fsprogs", "debugfs": "e2fsprogs",
+    "mkntfs": "ntfs-3g", "ntfscp": "ntfs-3g", "mkfs.exfat": "exfatprogs",
+    "ewfacquire": "ewf-tools",
+}
+
+
+def tool(name: str) -> str:
+    """Full path of a build tool, or skip the test naming the package that provides it."""
+    found = shutil.which(name) or next(
+        (f"{d}/{name}" for d in _SBIN if os.access(f"{d}/{name}", os.X_OK)), None)
+    if found is None:
+        pytest.skip(f"needs `{name}` from the Debian package {PACKAGES.get(name, '?')} "
+                    "(run scripts/test-deps.sh)")
+    return found
+
+
+def run(*args: str | Path) -> None:
+    command = [tool(str(args[0])), *map(str, args[1:])]
+    done = subprocess.run(command, capture_output=True, text=True,
+                          env={**os.environ, "MTOOLS_SKIP_CHECK": "1"})
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed: {done.stderr or done.stdout}")
+
+
+def picture(seed: int, fmt: str = "JPEG", size: tuple[int, int] = (96, 64)) -> bytes:
+    """A small benign picture of coloured noise; the seed makes each one distinct."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", size)
+    image.putdata([(rng.randrange(256), rng.randrange(256), rng.randrange(256))
+                   for _ in range(size[0] * size[1])])
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return out.getvalue()
+
+
+def blank(path: Path, size: int) -> Path:
+    with open(path, "wb") as fh:
+        fh.truncate(size)
+    return path
+
+
+def write_at(path: Path, offset: int, data: bytes) -> None:
+    """Write raw bytes into an image without changing its size (as into free space)."""
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        fh.write(data)
+
+
+def _staged(tmp: Path, files: dict[str, bytes]) -> Path:
+    tmp.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        target = tmp / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return tmp
+
+
+def fat_image(path: Path, files: dict[str, bytes], deleted: list[str] = (),
+              size: int = 4 * MiB, fat: int | None = None) -> Path:
+    """A FAT file system holding `files` (path -> bytes), then `deleted` removed again."""
+    blank(path, size)
+    run("mkfs.vfat", *(["-F", str(fat)] if fat else []), "-n", "HAVEN", path)
+    stage = _staged(path.parent / (path.name + ".stage"), files)
+    made: set[str] = set()
+    for name in files:
+        parts = name.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            directory = "/".join(parts[:depth])
+            if directory not in made:
+                run("mmd", "-i", path, f"::/{directory}")
+                made.add(directory)
+        run("mcopy", "-i", path, stage / name, f"::/{name}")
+    for name in deleted:
+        run("mdel", "-i", path, f"::/{name}")
+    shutil.rmtree(stage)
+    return path
+
+
+def ext4_image(path: Path, files: dict[str, bytes], deleted: list[str] = (),
+               size: int = 8 * MiB) -> Path:
+    """An ext4 file system made from `files` with `mkfs.ext4 -d`, then `deleted` removed."""
+    stage = _staged(path.parent / (path.name + ".stage"), files)
+    blank(path, size)
+    run("mkfs.ext4", "-q", "-F", "-E", "root_owner=0:0", "-d", stage, path)
+    for name in deleted:
+        run("debugfs", "-w", "-R", f"rm /{name}", path)
+    shutil.rmtree(stage)
+    return path
+
+
+def ntfs_image(path: Path, files: dict[str, bytes], size: int = 8 * MiB) -> Path:
+    """An NTFS file system holding `files` in its root directory (ntfscp needs no mount)."""
+    blank(path, size)
+    run("mkntfs", "-F", "-q", "-Q", "-L", "HAVEN", path)
+    stage = _staged(path.parent / (path.name + ".stage"), files)
+    for name in files:
+        run("ntfscp", "-q", path, stage / name, f"/{name}")
+    shutil.rmtree(stage)
+    return path
+
+
+def exfat_image(path: Path, size: int = 8 * MiB) -> Path:
+    """An empty exFAT file system (exfatprogs has no tool to add files without mounting)."""
+    blank(path, size)
+    run("mkfs.exfat", path)
+    return path
+
+
+def partitioned(path: Path, volumes: list[Path | bytes | None], label: str = "dos",
+                gap: int = 1 * MiB) -> list[int]:
+    """A disk image with one partition per volume image, each written at its start.
+
+    A `bytes` volume is written as is, `None` leaves the partition blank. Returns the byte
+    offset of each partition. Partitions are 1 MiB aligned with `gap` bytes after each.
+    """
+    sizes = [v.stat().st_size if isinstance(v, Path) else (len(v) if v else MiB) for v in volumes]
+    offsets, pos = [], MiB
+    for size in sizes:
+        offsets.append(pos)
+        pos += -(-size // MiB) * MiB + gap
+    blank(path, pos + MiB)  # room for the GPT backup at the end
+    script = [f"label: {label}", ""]
+    for offset, size in zip(offsets, sizes):
+        script.append(f"start={offset // 512}, size={size // 512}, "
+                      f"type={'linux' if label == 'gpt' else '83'}")
+    command = [tool("sfdisk"), "--no-reread", "--no-tell-kernel", "-q", str(path)]
+    done = subprocess.run(command, input="\n".join(script) + "\n", capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"sfdisk failed: {done.stderr}")
+    for offset, volume in zip(offsets, volumes):
+        if volume is not None:
+            write_at(path, offset, volume.read_bytes() if isinstance(volume, Path) else volume)
+    return offsets
+
+
+def e01(raw: Path, target: Path, segment_size: int = 20 * MiB) -> list[Path]:
+    """An EnCase image of `raw` at `target`.E01 (+ .E02... when larger than `segment_size`)."""
+    run("ewfacquire", "-u", "-q", "-t", target, "-c", "fast", "-S", str(segment_size), raw)
+    return sorted(target.parent.glob(target.name + ".E*"))
