@@ -308,3 +308,24 @@ def test_scan_pipeline_reports_disk_files_deleted_and_carved(tmp_path, mbr_disk)
     assert carved["sha256"] == sha(CARVED) and carved["flags"]["carved"] is True
     assert carved["finding"] != "error"  # a real picture, decoded and hashed
     assert not [p for p, row in f.items() if row["finding"] == "error"]
+
+
+def test_disk_members_do_not_spend_the_archive_bomb_budget(tmp_path, mbr_disk):
+    """A disk holding more than max_total_extracted is not a bomb; a zip of the same is."""
+    import io
+    import zipfile
+
+    from haven.evidence.base import Limits
+
+    path, _ = mbr_disk
+    limits = Limits(max_total_extracted=1024)  # far below what the disk's files hold
+    disk_entries = list(walk([str(path)], limits))
+    assert not [e for e in disk_entries if isinstance(e, Problem) and e.kind == "bomb"]
+    assert len([e for e in disk_entries if isinstance(e, Item)]) > 3
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for i in range(3):
+            z.writestr(f"{i}.bin", bytes([i]) * 1000)
+    (tmp_path / "many.zip").write_bytes(buf.getvalue())
+    zip_entries = list(walk([str(tmp_path / "many.zip")], limits))
+    assert [e.kind for e in zip_entries if isinstance(e, Problem)] == ["bomb"]

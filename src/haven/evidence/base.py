@@ -75,6 +75,9 @@ class Container(Protocol):
     """Opens one kind of container; `walk` yields what it holds, recursively or not."""
 
     name: ClassVar[str]
+    # False for containers whose members cannot add up to more than the container itself
+    # (disk images, ISO): they are exempt from the archive-bomb expansion budget.
+    expands: ClassVar[bool]
 
     @classmethod
     def sniff(cls, head: bytes, size: int | None) -> bool:

@@ -727,6 +727,7 @@ class _FileSystemWalk:
 @register
 class RawDisk:
     name: ClassVar[str] = "disk"
+    expands: ClassVar[bool] = False
 
     @classmethod
     def sniff(cls, head: bytes, size: int | None) -> bool:

@@ -85,6 +85,7 @@ def _segments(fs_path: str) -> list[str]:
 @register
 class Ewf:
     name: ClassVar[str] = "e01"
+    expands: ClassVar[bool] = False
 
     @classmethod
     def sniff(cls, head: bytes, size: int | None) -> bool:

@@ -28,6 +28,7 @@ _UDF_MARKS = (b"BEA01", b"NSR02", b"NSR03", b"TEA01")
 @register
 class Iso:
     name: ClassVar[str] = "iso"
+    expands: ClassVar[bool] = False
 
     @classmethod
     def sniff(cls, head: bytes, size: int | None) -> bool:

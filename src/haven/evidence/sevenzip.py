@@ -108,6 +108,7 @@ class _MemberSpool(Py7zIO):
 @register
 class SevenZip:
     name: ClassVar[str] = "7z"
+    expands: ClassVar[bool] = True
 
     @classmethod
     def sniff(cls, head: bytes, size: int | None) -> bool:

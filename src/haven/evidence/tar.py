@@ -131,6 +131,7 @@ class _Decompressed(io.RawIOBase):
 @register
 class Tar:
     name: ClassVar[str] = "tar"
+    expands: ClassVar[bool] = True
 
     @classmethod
     def sniff(cls, head: bytes, size: int | None) -> bool:

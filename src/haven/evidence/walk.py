@@ -339,7 +339,7 @@ class _Walker:
                     continue
                 if budget.spent:
                     return
-                if not budget.spend(entry.size or 0):
+                if container.expands and not budget.spend(entry.size or 0):
                     yield Problem(entry.path, "bomb",
                                   "the archive expands beyond "
                                   f"{self.limits.max_total_extracted} bytes in total; this member "

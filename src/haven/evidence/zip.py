@@ -45,6 +45,7 @@ def _bomb_reason(size: int, compressed: int, limits: Limits) -> str | None:
 @register
 class Zip:
     name: ClassVar[str] = "zip"
+    expands: ClassVar[bool] = True
 
     @classmethod
     def sniff(cls, head: bytes, size: int | None) -> bool:
