@@ -23,13 +23,15 @@ hashsets_app = typer.Typer(help="Import, list and export hash sets of a case.", 
 app.add_typer(hashsets_app, name="hashsets")
 
 
-def _register_intel() -> None:
+def _register_subcommands() -> None:
     from haven.intel.cli import intel_app
+    from haven.refer.cli import refer_app
 
     app.add_typer(intel_app, name="intel")
+    app.add_typer(refer_app, name="refer")
 
 
-_register_intel()
+_register_subcommands()
 console = Console(stderr=True)
 out = Console()
 

@@ -1,0 +1,1 @@
+"""Referral packages: attributed subjects → one signed (and optionally encrypted) package per country."""

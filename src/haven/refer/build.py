@@ -1,0 +1,275 @@
+"""`refer build`: one signed package per country (and one for the coordinator).
+
+Subjects are streamed from subjects.jsonl and routed (haven.refer.routing) into one spool
+file per package, then each package is built on its own — in worker processes when asked —
+fetching only its records. A package is written to a hidden folder and renamed into place
+when complete, so an interrupted build never leaves a half package under a country's name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from haven.refer.errors import ReferError
+from haven.refer.formats import registry
+from haven.refer.formats.pdf_summary import pdf_available
+from haven.refer.i18n import language_for
+from haven.refer.manifest import MANIFEST_NAME, SIGNATURE_NAME, file_entry, manifest_bytes
+from haven.refer.operation import RecordSource, built_at, iter_subjects, provenance
+from haven.refer.package import Package, package_subject
+from haven.refer.routing import COORDINATOR, country_name, route
+from haven.refer.sealing import ARCHIVE_SUFFIX, read_recipients, recipients_file, seal
+from haven.refer.signing import key_id, operation_signer, signature_document
+
+INDEX_NAME = "build.json"
+SPOOL_DIR = ".spool"
+
+
+@dataclass
+class BuildOptions:
+    keys_dir: Path | None = None
+    signing_key: Path | None = None
+    no_legislation: frozenset[str] = frozenset()
+    timestamp: str | None = None
+    encrypted_only: bool = False
+    workers: int = 1
+    pdf: bool = False
+
+
+@dataclass
+class PackageResult:
+    code: str
+    name: str
+    language: str
+    subjects: int
+    records: int
+    shared: int
+    directory: str | None
+    archive: str | None
+    manifest_sha256: str
+    files: list[str]
+
+
+@dataclass
+class BuildSummary:
+    out_dir: Path
+    built_at: str
+    signer_key_id: str
+    signer_path: str
+    key_created: bool
+    packages: list[PackageResult] = field(default_factory=list)
+    kept_aside: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def subjects_routed(self) -> int:
+        return sum(p.subjects for p in self.packages)
+
+
+def build_packages(op_dir: Path, out_dir: Path, options: BuildOptions | None = None,
+                   on_progress: Callable[[str, int, int], None] | None = None) -> BuildSummary:
+    """Build every package of an attributed operation into `out_dir`."""
+    options = options or BuildOptions()
+    if options.keys_dir is not None and not options.keys_dir.is_dir():
+        raise ReferError(f"--countries-keys {options.keys_dir} is not a folder (it should hold "
+                         "<CC>.age.pub files)")
+    ts = built_at(op_dir, options.timestamp)
+    prov = provenance(op_dir, ts)
+    signer = operation_signer(op_dir, options.signing_key)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spool = out_dir / SPOOL_DIR
+    shutil.rmtree(spool, ignore_errors=True)
+    spool.mkdir()
+    try:
+        counts, kept_aside = _spool(op_dir, spool, options.no_legislation, on_progress)
+        recipients = {code: recipients_file(options.keys_dir, code) for code in counts}
+        for code, path in recipients.items():
+            if path is not None:
+                read_recipients(path)     # fail before building anything on a bad key file
+        notes = []
+        pdf = options.pdf
+        if pdf:
+            pdf, why = pdf_available()
+            if not pdf:
+                notes.append(f"summary.pdf skipped: {why}")
+        jobs = [_Job(op_dir, out_dir, code, ts, prov, signer.private_bytes(),
+                     str(recipients[code]) if recipients[code] else None,
+                     options.encrypted_only, notes, pdf) for code in sorted(counts)]
+        results = _run(jobs, options.workers, on_progress)
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+    summary = BuildSummary(out_dir, prov["built_at"], signer.key_id, str(signer.path),
+                           signer.created, sorted(results, key=lambda r: r.code),
+                           dict(sorted(kept_aside.items())), notes)
+    _write_index(out_dir, summary)
+    return summary
+
+
+def _spool(op_dir: Path, spool: Path, no_legislation: frozenset[str],
+           on_progress: Callable[[str, int, int], None] | None) -> tuple[Counter, Counter]:
+    """Route every subject into spool/<CODE>.jsonl; counts per package and kept aside."""
+    handles: dict[str, TextIO] = {}
+    counts: Counter = Counter()
+    kept_aside: Counter = Counter()
+    try:
+        for n, subject in enumerate(iter_subjects(op_dir), start=1):
+            if subject.get("country"):
+                concerned = {subject["country"], *(subject.get("countries") or [])}
+                for cc in concerned & no_legislation:
+                    kept_aside[cc] += 1
+            for d in route(subject, no_legislation):
+                fh = handles.get(d.package)
+                if fh is None:
+                    fh = handles[d.package] = (spool / f"{d.package}.jsonl").open(
+                        "w", encoding="utf-8")
+                fh.write(json.dumps(package_subject(subject, d.shared_with, d.note),
+                                    ensure_ascii=False) + "\n")
+                counts[d.package] += 1
+            if on_progress and n % 5000 == 0:
+                on_progress("routing subjects", n, 0)
+    finally:
+        for fh in handles.values():
+            fh.close()
+    return counts, kept_aside
+
+
+@dataclass
+class _Job:
+    op_dir: Path
+    out_dir: Path
+    code: str
+    timestamp: datetime
+    provenance: dict
+    signing_seed: bytes
+    recipients: str | None
+    encrypted_only: bool
+    notes: list[str]
+    pdf: bool = False
+
+
+def _run(jobs: list[_Job], workers: int,
+         on_progress: Callable[[str, int, int], None] | None) -> list[PackageResult]:
+    results = []
+    if not jobs:
+        return results
+    if workers <= 1 or len(jobs) <= 1:
+        source = RecordSource(jobs[0].op_dir)
+        try:
+            for n, job in enumerate(jobs, start=1):
+                results.append(build_one(job, source))
+                if on_progress:
+                    on_progress(f"package {job.code}", n, len(jobs))
+        finally:
+            source.close()
+        return results
+    # Biggest packages first so the pool does not end waiting on one large country.
+    order = sorted(jobs, key=lambda j: -(j.out_dir / SPOOL_DIR / f"{j.code}.jsonl").stat().st_size)
+    with ProcessPoolExecutor(max_workers=workers, initializer=_open_worker_source,
+                             initargs=(jobs[0].op_dir,)) as pool:
+        futures = {pool.submit(_build_in_worker, job): job.code for job in order}
+        for n, fut in enumerate(as_completed(futures), start=1):
+            results.append(fut.result())
+            if on_progress:
+                on_progress(f"package {futures[fut]}", n, len(jobs))
+    return results
+
+
+_WORKER_SOURCE: RecordSource | None = None
+
+
+def _open_worker_source(op_dir: Path) -> None:
+    global _WORKER_SOURCE
+    _WORKER_SOURCE = RecordSource(op_dir)
+
+
+def _build_in_worker(job: _Job) -> PackageResult:
+    assert _WORKER_SOURCE is not None
+    return build_one(job, _WORKER_SOURCE)
+
+
+def build_one(job: _Job, source: RecordSource) -> PackageResult:
+    """Build, sign and (when a recipient key exists) seal one package."""
+    with (job.out_dir / SPOOL_DIR / f"{job.code}.jsonl").open(encoding="utf-8") as fh:
+        subjects = [json.loads(line) for line in fh]
+    subjects.sort(key=lambda s: s["subject_id"])
+    refs = [(r["file"], r["row"]) for s in subjects for r in s.get("records") or []]
+    found = source.fetch(refs)
+    records = []
+    missing = 0
+    for s in subjects:
+        for r in s.get("records") or []:
+            rec = found.get((r["file"], r["row"]))
+            if rec is None:
+                missing += 1
+                continue
+            records.append({"subject_id": s["subject_id"], **rec})
+    package = Package(job.code, language_for(job.code), job.timestamp, job.provenance,
+                      subjects, records)
+    final = job.out_dir / job.code
+    work = job.out_dir / f".{job.code}.partial"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    written: list[str] = []
+    for fmt in registry(pdf=job.pdf):
+        written.extend(fmt.write(package, work))
+    notes = list(job.notes)
+    if missing:
+        notes.append(f"{missing} source record(s) of these subjects were not found in the "
+                     "operation store; re-run 'haven intel resolve' and 'attribute'")
+    private = Ed25519PrivateKey.from_private_bytes(job.signing_seed)
+    info = {"code": job.code, "name": country_name(job.code), "language": package.language,
+            "coordinator": package.coordinator, "counts": package.counts(),
+            "files_written": sorted(written)}
+    signer = {"algorithm": "Ed25519", "key_id": key_id(private.public_key())}
+    manifest = manifest_bytes(info, job.provenance, signer,
+                              (file_entry(work / name) for name in written), notes)
+    (work / MANIFEST_NAME).write_bytes(manifest)
+    (work / SIGNATURE_NAME).write_bytes(signature_document(private, manifest))
+    shutil.rmtree(final, ignore_errors=True)
+    work.rename(final)
+    archive = None
+    archive_path = job.out_dir / f"{job.code}{ARCHIVE_SUFFIX}"
+    archive_path.unlink(missing_ok=True)     # never leave an archive of an earlier build
+    if job.recipients:
+        seal(final, job.timestamp, read_recipients(Path(job.recipients)), archive_path)
+        archive = archive_path.name
+        if job.encrypted_only:
+            shutil.rmtree(final)
+    c = package.counts()
+    return PackageResult(job.code, package.name, package.language, c["subjects"], c["records"],
+                         c["shared"], None if (archive and job.encrypted_only) else job.code,
+                         archive, hashlib.sha256(manifest).hexdigest(),
+                         sorted(written) + [MANIFEST_NAME, SIGNATURE_NAME])
+
+
+def _write_index(out_dir: Path, summary: BuildSummary) -> None:
+    """PACKAGES_DIR/build.json for the coordinator; packages of an earlier build that this one
+    did not produce are removed so a re-run never leaves a stale country behind."""
+    index = out_dir / INDEX_NAME
+    built = {p.code for p in summary.packages}
+    if index.is_file():
+        try:
+            old = json.loads(index.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            old = {}
+        for p in old.get("packages", []):
+            code = p.get("code")
+            if not isinstance(code, str) or code in built or "/" in code or code.startswith("."):
+                continue
+            shutil.rmtree(out_dir / code, ignore_errors=True)
+            (out_dir / f"{code}{ARCHIVE_SUFFIX}").unlink(missing_ok=True)
+    doc = {"built_at": summary.built_at, "signer_key_id": summary.signer_key_id,
+           "packages": [asdict(p) for p in summary.packages], "kept_aside": summary.kept_aside,
+           "coordinator": COORDINATOR, "notes": summary.notes}
+    index.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -1,0 +1,201 @@
+"""`haven refer …`: per-country referral packages from an attributed operation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from haven.errors import HavenError
+
+refer_app = typer.Typer(
+    help="Referral packages: one signed package per country from an attributed operation "
+    "(after 'haven intel attribute'); verify them; see what goes where.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+console = Console(stderr=True)
+out = Console()
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    raise typer.Exit(2)
+
+
+def _no_legislation(op: Path, path: Optional[Path], codes: Optional[list[str]]) -> frozenset[str]:
+    from haven.refer.routing import default_no_legislation, read_no_legislation
+
+    return read_no_legislation(path or default_no_legislation(op), codes or [])
+
+
+_NO_LEG_HELP = ("File of countries with no legislation flag (alpha-2, one a line); default "
+                "OP/no_legislation.txt when present. Their subjects go to the coordinator.")
+
+
+@refer_app.command()
+def build(
+    op: Path = typer.Option(..., "--op", help="Operation directory after 'haven intel attribute'.",
+                            exists=True, file_okay=False),
+    out_dir: Path = typer.Option(..., "--out", help="Folder for the packages (created)."),
+    countries_keys: Optional[Path] = typer.Option(
+        None, "--countries-keys", help="Folder of age recipients, <CC>.age.pub (XX.age.pub for "
+        "the coordinator); a package whose file exists is also written as <CC>.tar.age.",
+        exists=True, file_okay=False),
+    signing_key: Optional[Path] = typer.Option(
+        None, "--signing-key", help="Ed25519 private key (PEM/OpenSSH); default "
+        "OP/keys/signing-ed25519.pem, made on first use.", exists=True, dir_okay=False),
+    no_legislation: Optional[Path] = typer.Option(None, "--no-legislation", help=_NO_LEG_HELP,
+                                                  exists=True, dir_okay=False),
+    no_legislation_country: Optional[list[str]] = typer.Option(
+        None, "--no-legislation-country", help="A country with no legislation flag (repeatable)."),
+    timestamp: Optional[str] = typer.Option(
+        None, "--timestamp", help="Package time (ISO 8601); default $SOURCE_DATE_EPOCH, else "
+        "the time subjects.jsonl was written, so rebuilds give identical files."),
+    encrypted_only: bool = typer.Option(
+        False, "--encrypted-only", help="Keep only the .tar.age of packages that have a key."),
+    workers: int = typer.Option(1, help="Processes building packages in parallel."),
+    pdf: bool = typer.Option(False, "--pdf", help="Also write summary.pdf (fpdf2 and a "
+                             "Unicode font needed; ~0.4 s more per package)."),
+) -> None:
+    """Build one package per country: CSV, XLSX, JSON, CASE/UCO JSON-LD, HTML (and PDF) summary,
+    manifest.json (SHA-256 of every file, provenance) and manifest.sig (Ed25519).
+
+    A country gets its own subjects only; subjects with several countries go to each
+    (marked shared); review, unattributed and no-legislation subjects go to the coordinator
+    package XX.
+
+    Example: haven refer build --op op-nightfall --out packages --countries-keys keys/
+    """
+    from haven.refer.build import BuildOptions, build_packages
+
+    try:
+        options = BuildOptions(countries_keys, signing_key,
+                               _no_legislation(op, no_legislation, no_legislation_country),
+                               timestamp, encrypted_only, workers, pdf)
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                      TextColumn("{task.completed:,.0f}"),
+                      TimeElapsedColumn(), console=console, transient=True) as progress:
+            task = progress.add_task("routing subjects", total=None)
+
+            def on_progress(what: str, n: int, total: int) -> None:
+                progress.update(task, description=what, completed=n, total=total or None)
+
+            summary = build_packages(op, out_dir, options, on_progress)
+    except HavenError as exc:
+        _fail(exc)
+        return
+    table = Table(title=f"Packages in {out_dir}")
+    for col in ("package", "country", "language", "subjects", "shared", "records", "archive"):
+        table.add_column(col, justify="right" if col in ("subjects", "shared", "records")
+                         else "left")
+    for p in summary.packages:
+        table.add_row(p.code, p.name, p.language, str(p.subjects), str(p.shared),
+                      str(p.records), p.archive or "-")
+    out.print(table)
+    out.print(f"packages: {len(summary.packages)}  built at: {summary.built_at}  signed by key "
+              f"{summary.signer_key_id} ({summary.signer_path}"
+              f"{', new' if summary.key_created else ''})")
+    for cc, n in summary.kept_aside.items():
+        out.print(f"kept aside (no legislation flag): {cc}: {n} subject(s), sent to the "
+                  "coordinator")
+    for note in summary.notes:
+        out.print(f"note: {note}")
+
+
+@refer_app.command()
+def verify(
+    package: Path = typer.Argument(..., help="A package folder, .tar, or .tar.age."),
+    identity: Optional[Path] = typer.Option(
+        None, "--identity", help="age identity file to decrypt a .tar.age first.",
+        exists=True, dir_okay=False),
+    public_key: Optional[Path] = typer.Option(
+        None, "--public-key", help="The sender's Ed25519 public key to require (PEM, OpenSSH "
+        "or base64).", exists=True, dir_okay=False),
+) -> None:
+    """Check a package's signature and the SHA-256 of every file; exit 1 on any mismatch.
+
+    Example: haven refer verify packages/FR.tar.age --identity fr-key.txt
+    """
+    from haven.refer.verify import verify_package
+
+    try:
+        report = verify_package(package, identity, public_key)
+    except HavenError as exc:
+        _fail(exc)
+        return
+    if report.ok:
+        out.print(f"OK: {package} (package {report.code}): signature by key {report.key_id} "
+                  f"valid, {report.files_checked} files match the manifest", highlight=False)
+        for note in report.notes:
+            out.print(f"note: {note}", highlight=False)
+        return
+    console.print(f"[bold red]FAILED:[/] {package}: {len(report.problems)} problem(s)",
+                  highlight=False)
+    for p in report.problems:
+        console.print(f"  - {p}", highlight=False)
+    raise typer.Exit(1)
+
+
+@refer_app.command()
+def stats(
+    op: Path = typer.Option(..., "--op", help="Operation directory after 'haven intel attribute'.",
+                            exists=True, file_okay=False),
+    no_legislation: Optional[Path] = typer.Option(None, "--no-legislation", help=_NO_LEG_HELP,
+                                                  exists=True, dir_okay=False),
+    no_legislation_country: Optional[list[str]] = typer.Option(
+        None, "--no-legislation-country", help="A country with no legislation flag (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+) -> None:
+    """Subjects and records per country, confidence distribution, indicators, and the
+    countries kept aside for having no legislation flag.
+
+    Example: haven refer stats --op op-nightfall --no-legislation-country JM
+    """
+    from haven.refer.operation import iter_subjects
+    from haven.refer.stats import operation_stats
+
+    try:
+        figures = operation_stats(iter_subjects(op),
+                                  _no_legislation(op, no_legislation, no_legislation_country))
+    except HavenError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        out.print_json(json.dumps(figures))
+        return
+    t = figures["totals"]
+    out.print(f"subjects: {t['subjects']}  records: {t['records']}  attributed: "
+              f"{t['attributed']}  review: {t['review']}  unattributed: {t['unattributed']}  "
+              f"shared: {t['shared']}  with indicators: {t['with_indicators']}  countries: "
+              f"{figures['countries']}")
+    table = Table(title="Per package (XX = coordinator)")
+    for col in ("package", "subjects", "primary", "shared in", "records", "mean confidence"):
+        table.add_column(col, justify="left" if col == "package" else "right")
+    for code, row in figures["packages"].items():
+        mc = row.get("mean_confidence")
+        table.add_row(code, str(row["subjects"]), str(row.get("primary", "-")),
+                      str(row.get("shared_in", "-")), str(row["records"]),
+                      "-" if mc is None else f"{mc:.3f}")
+    out.print(table)
+    conf = Table(title="Confidence (attributed subjects)")
+    conf.add_column("range")
+    conf.add_column("subjects", justify="right")
+    for k, v in figures["confidence"].items():
+        conf.add_row(k, str(v))
+    out.print(conf)
+    ind = Table(title="Indicators (subjects with each)")
+    ind.add_column("indicator")
+    ind.add_column("subjects", justify="right")
+    for k, v in figures["indicators"].items():
+        ind.add_row(k, str(v))
+    out.print(ind)
+    for cc, row in figures["no_legislation"].items():
+        out.print(f"no legislation flag: {cc}: {row['subjects']} subject(s), {row['records']} "
+                  "record(s) kept aside for the coordinator")
