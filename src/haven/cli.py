@@ -76,6 +76,7 @@ def scan(
     full_res: bool = typer.Option(
         False, "--full-res", help="Hash images at full resolution (slower; the fast path is the default)."
     ),
+    video_fps: float = typer.Option(1.0, help="Video frames hashed per second (vPDQ)."),
     max_ratio: float = typer.Option(200.0, help="Archive bomb guard: largest expanded/compressed ratio."),
     max_item_size: int = typer.Option(64 * 1024**3, help="Archive bomb guard: largest extracted item, bytes."),
     max_total: int = typer.Option(1024**4, help="Archive bomb guard: most bytes one archive may expand to."),
@@ -101,6 +102,7 @@ def scan(
         store = CaseStore(case, create=True)
         options = ScanOptions(
             hashsets=hashset or None, threshold=threshold, workers=workers, fast=not full_res,
+            video_fps=video_fps,
             limits=Limits(max_ratio=max_ratio, max_item_size=max_item_size,
                           max_total_extracted=max_total, max_depth=max_depth),
         )
@@ -143,10 +145,10 @@ def report(case: Path = typer.Option(..., "--case", help="Case directory.")) -> 
 
 @hashsets_app.command("import")
 def hashsets_import(
-    file: Path = typer.Argument(..., help="Hash-set file."),
+    file: Path = typer.Argument(..., help="Hash-set file (or a directory of vPDQ text files)."),
     name: str = typer.Option(..., "--name", help="Name of the set in the case (re-import replaces it)."),
     case: Path = typer.Option(..., "--case", help="Case directory (created if missing)."),
-    format: str = typer.Option("auto", "--format", help="auto, txt, csv, vics, icse, nsrl or hma."),
+    format: str = typer.Option("auto", "--format", help="auto, txt, csv, vics, icse, nsrl, hma or vpdq."),
     known_good: bool = typer.Option(False, "--known-good", help="Known-good list (excluded from review)."),
     scheme: Optional[str] = typer.Option(None, help="Category scheme of a CSV set (e.g. industry, baseline)."),
 ) -> None:
@@ -156,12 +158,13 @@ def hashsets_import(
 
     Formats: plain md5/sha1/sha256 lists, CSV with a header (md5, sha1, sha256, pdq, category,
     series), Project VIC VICS JSON 1.x/2.0, INTERPOL ICSE CSV, NSRL RDS v3 SQLite (known-good),
-    python-threatexchange/HMA signal files. Malformed lines are counted and listed; the rest imports.
+    python-threatexchange/HMA signal files, vPDQ text (one file per video, or a directory of
+    them). Malformed lines are counted and listed; the rest imports.
     """
     from haven.hashsets.formats.registry import read_hashset
     from haven.store.case import CaseStore
 
-    if not file.is_file():
+    if not file.exists():
         _fail(HavenError(f"hash-set file {file} does not exist"))
     try:
         kwargs = {"scheme": scheme} if scheme else {}

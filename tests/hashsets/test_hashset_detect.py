@@ -33,7 +33,7 @@ NOT_HASH_SETS = [
 
 
 def test_every_format_is_registered():
-    assert set(format_names()) == {"txt", "csv", "vics", "icse", "nsrl", "hma"}
+    assert set(format_names()) == {"txt", "csv", "vics", "icse", "nsrl", "hma", "vpdq"}
 
 
 @pytest.mark.parametrize(("relative", "expected"), EXAMPLES)

@@ -29,12 +29,18 @@ class EntryRef:
     series: str | None
 
 
+#: Signal types whose matches are perceptual (near), not exact digests.
+NEAR_SIGNALS = frozenset({"pdq", "vpdq"})
+
+
 @dataclass(frozen=True)
 class Match:
     entry: EntryRef
-    signal_type: str  # md5 | sha1 | sha256 | pdq
+    signal_type: str  # md5 | sha1 | sha256 | pdq | vpdq
     distance: int = 0
-    matched_signal: str | None = None  # which enrolled hash matched (e.g. a crop hash)
+    matched_signal: str | None = None  # which enrolled hash matched, or where in a video
+    query_share: float | None = None  # vPDQ: share of the item's frames matched
+    known_share: float | None = None  # vPDQ: share of the known video's frames matched
 
 
 class MatchLibrary:
@@ -42,11 +48,13 @@ class MatchLibrary:
 
     def __init__(self, store: CaseStore, names: list[str] | None = None, threshold: int = 31):
         from haven.match.near import NearIndex
+        from haven.match.video import VideoLibrary
 
         self.threshold = threshold
         self.exact: dict[str, dict[str, list[EntryRef]]] = {d: defaultdict(list) for d in DIGESTS}
         self.refs: dict[int, EntryRef] = {}
         self.near = NearIndex()
+        self.video = VideoLibrary()
         self.hashset_names: list[str] = []
         with store.session() as s:
             q = select(HashSet)
@@ -78,20 +86,30 @@ class MatchLibrary:
                 for name, value in (("md5", md5), ("sha1", sha1), ("sha256", sha256)):
                     if value:
                         self.exact[name][value].append(ref)
-                if pdq and not hs.known_good:
+                if hs.known_good:
+                    continue  # known-good sets exclude exact copies only
+                if pdq:
                     near_hexes.append(pdq)
                     near_ids.append(eid)
                     for extra_hex in (extra or {}).get("pdq_enrolment", {}).values():
                         near_hexes.append(extra_hex)
                         near_ids.append(eid)
+                if extra and extra.get("vpdq"):
+                    self.video.add_video(eid, extra["vpdq"])
             if near_hexes:
                 self.near.add(near_hexes, near_ids)
 
     def __len__(self) -> int:
         return len(self.refs)
 
-    def match(self, digests: dict[str, str | None], query_hexes: list[str]) -> list[Match]:
-        """Exact matches on any digest, then PDQ near matches (skipping entries already exact)."""
+    def match(self, digests: dict[str, str | None], query_hexes: list[str],
+              video_frames: list[list] | None = None) -> list[Match]:
+        """Exact matches on any digest, then perceptual ones (skipping entries already matched).
+
+        `query_hexes` are an image's query hashes (PDQ, dihedral); `video_frames` a video's
+        vPDQ rows. Images are also looked up among known video frames, and videos among known
+        images (a known image seen as a frame).
+        """
         out: list[Match] = []
         seen: set[int] = set()
         for name in DIGESTS:
@@ -102,11 +120,37 @@ class MatchLibrary:
                 if ref.entry_id not in seen:
                     seen.add(ref.entry_id)
                     out.append(Match(ref, name))
+        def add(m: Match) -> None:
+            if m.entry.entry_id not in seen:
+                seen.add(m.entry.entry_id)
+                out.append(m)
+
         if query_hexes and len(self.near):
             for eid, dist in self.near.search(query_hexes, self.threshold):
-                if eid not in seen:
-                    seen.add(eid)
-                    out.append(Match(self.refs[eid], "pdq", dist))
+                add(Match(self.refs[eid], "pdq", dist))
+        if query_hexes and len(self.video):
+            for k in self.video.match_image(query_hexes, self.threshold):
+                add(Match(self.refs[k.video_id], "vpdq", k.distance,
+                          f"image is frame {k.frame} ({k.timestamp:.1f}s) of the known video"))
+        if video_frames:
+            from haven.match.video import frame_links
+
+            if len(self.video):
+                for v in self.video.match(video_frames, self.threshold):
+                    add(Match(
+                        self.refs[v.video_id], "vpdq", v.distance,
+                        f"item {v.query_span[0]:.0f}-{v.query_span[1]:.0f}s ~ known "
+                        f"{v.known_span[0]:.0f}-{v.known_span[1]:.0f}s",
+                        round(v.query_share, 4), round(v.known_share, 4),
+                    ))
+            if len(self.near):
+                trusted = sum(1 for row in video_frames if row[1] >= 50) or 1
+                for link in frame_links(self.near, video_frames, self.threshold):
+                    add(Match(
+                        self.refs[link.entry_id], "vpdq", link.distance,
+                        f"known image at frame {link.frame} ({link.timestamp:.1f}s)",
+                        round(link.frames / trusted, 4), 1.0,
+                    ))
         return out
 
 
@@ -117,7 +161,7 @@ def decide(media: str | None, error: str | None, decodable: bool, matches: list[
     even when a known-good list carries the same digest (the conflict stays visible in
     `matches`); a corrupt file that still matches a known digest is reported as known.
     """
-    if any(not m.entry.known_good and m.signal_type != "pdq" for m in matches):
+    if any(not m.entry.known_good and m.signal_type not in NEAR_SIGNALS for m in matches):
         return "known"
     if any(not m.entry.known_good for m in matches):
         return "near-known"

@@ -36,6 +36,8 @@ def _match_dict(m) -> dict:
         "series": m.series,
         "known_good": m.known_good,
         "matched_signal": m.matched_signal,
+        "query_share": m.query_share,
+        "known_share": m.known_share,
     }
 
 
@@ -64,6 +66,9 @@ def iter_findings(store: CaseStore) -> Iterator[dict]:
                 "pdq": r.pdq,
                 "pdq_quality": r.pdq_quality,
                 "pdq_preprocess": r.pdq_preprocess,
+                "vpdq": r.vpdq,
+                "vpdq_preprocess": r.vpdq_preprocess,
+                "video": r.video,
                 "finding": r.finding,
                 "matches": [_match_dict(m) for m in r.matches],
                 "error": r.error,

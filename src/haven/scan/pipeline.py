@@ -42,6 +42,7 @@ class ScanOptions:
     limits: Limits = field(default_factory=Limits)
     workers: int = 0  # 0: one per CPU; 1: analyse in this process
     fast: bool = True
+    video_fps: float = 1.0  # frames per second hashed in videos
 
 
 @dataclass
@@ -114,15 +115,16 @@ class _Writer:
         with self.store.session() as s, s.begin():
             for a in self.buffer:
                 matches = self.library.match(
-                    {"md5": a.md5, "sha1": a.sha1, "sha256": a.sha256}, a.query_hexes
+                    {"md5": a.md5, "sha1": a.sha1, "sha256": a.sha256}, a.query_hexes, a.vpdq
                 )
-                decodable = a.media == "video" or (a.pdq is not None)
+                decodable = a.pdq is not None or bool(a.vpdq)
                 finding = decide(a.media, a.error, decodable, matches)
                 row = ItemRow(
                     seizure_id=self.seizure_id, path=a.path, size=a.size, mime=a.mime,
                     media=a.media, extension_mismatch=a.extension_mismatch, md5=a.md5,
                     sha1=a.sha1, sha256=a.sha256, pdq=a.pdq, pdq_quality=a.pdq_quality,
-                    pdq_preprocess=a.pdq_preprocess, finding=finding, error=a.error,
+                    pdq_preprocess=a.pdq_preprocess, vpdq=a.vpdq,
+                    vpdq_preprocess=a.vpdq_preprocess, video=a.video, finding=finding, error=a.error,
                     notes=a.notes, flags=a.flags, elapsed=a.elapsed,
                 )
                 row.matches = [
@@ -131,7 +133,8 @@ class _Writer:
                         signal_type=m.signal_type, distance=m.distance, hashset=m.entry.hashset,
                         known_good=m.entry.known_good, category=m.entry.category,
                         scheme=m.entry.scheme, series=m.entry.series,
-                        matched_signal=m.matched_signal,
+                        matched_signal=m.matched_signal, query_share=m.query_share,
+                        known_share=m.known_share,
                     )
                     for m in matches
                 ]
@@ -238,7 +241,7 @@ def _scan_seizure(source: Path, store: CaseStore, options: ScanOptions, writer: 
             progress.skipped += 1
             continue
         done.add(entry.path)
-        kwargs: dict = {"fast": options.fast, "flags": entry.flags}
+        kwargs: dict = {"fast": options.fast, "flags": entry.flags, "video_fps": options.video_fps}
         tmp = None
         if entry.fs_path is not None:
             kwargs["fs_path"] = entry.fs_path

@@ -39,6 +39,19 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def source_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a hash-set source: the file, or for a directory of files (vPDQ sets) the
+    SHA-256 of its sorted `sha256  relative/path` lines."""
+    root = Path(path)
+    if root.is_file():
+        return file_sha256(root)
+    lines = [
+        f"{file_sha256(p)}  {p.relative_to(root).as_posix()}\n"
+        for p in sorted(root.rglob("*")) if p.is_file()
+    ]
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
 class CaseStore:
     """A case directory and its database; create it with `CaseStore(dir, create=True)`."""
 
@@ -93,7 +106,7 @@ class CaseStore:
             hs.format = result.format
             hs.scheme = result.scheme
             hs.source_path = str(Path(source_path).resolve())
-            hs.source_sha256 = file_sha256(source_path)
+            hs.source_sha256 = source_sha256(source_path)
             hs.version = version
             hs.imported_at = now
             hs.entry_count = len(result.entries)

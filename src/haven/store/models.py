@@ -91,6 +91,9 @@ class ItemRow(Base):
     pdq: Mapped[str | None] = mapped_column(String(64))
     pdq_quality: Mapped[int | None] = mapped_column(Integer)
     pdq_preprocess: Mapped[str | None] = mapped_column(String(80))
+    vpdq: Mapped[list | None] = mapped_column(JSON)  # [frame, quality, hex, timestamp] rows
+    vpdq_preprocess: Mapped[str | None] = mapped_column(String(80))
+    video: Mapped[dict | None] = mapped_column(JSON)
     finding: Mapped[str] = mapped_column(String(20), index=True)
     error: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[list] = mapped_column(JSON, default=list)
@@ -117,7 +120,9 @@ class MatchRow(Base):
     category: Mapped[str | None] = mapped_column(String(60))
     scheme: Mapped[str | None] = mapped_column(String(40))
     series: Mapped[str | None] = mapped_column(Text)
-    matched_signal: Mapped[str | None] = mapped_column(String(80))  # e.g. "pdq-c90" for a crop hash
+    matched_signal: Mapped[str | None] = mapped_column(Text)  # e.g. "pdq-c84", or a video span
+    query_share: Mapped[float | None] = mapped_column(Float)  # vPDQ: share of the item's frames matched
+    known_share: Mapped[float | None] = mapped_column(Float)  # vPDQ: share of the known video's frames
 
     item: Mapped[ItemRow] = relationship(back_populates="matches")
 

@@ -90,7 +90,8 @@ def detect(path: PathLike) -> HashSetReader:
     """The first reader whose sniff accepts the file (for `--format auto`)."""
     path = Path(path)
     if path.is_dir():
-        raise HashSetFormatError(f"{path} is a directory, not a hash-set file")
+        raise HashSetFormatError(f"{path} is a directory, not a hash-set file (a directory of vPDQ "
+                                 "text files needs --format vpdq)")
     head = _head(path)
     tried = readers()
     for reader in tried:

@@ -1,0 +1,108 @@
+"""Videos through the whole scan: vPDQ hashes, known-video matches with shares, image↔frame links."""
+
+import json
+import zipfile
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from haven.cli import app
+from haven.hashsets.formats.vpdq_text import write_vpdq_text
+from haven.signals.pdq import pdq_from_image
+from haven.signals.vpdq import vpdq_from_path
+
+RATE, SIZE = 5, (320, 180)
+
+
+def frame(seed: int, t: float) -> np.ndarray:
+    """Benign procedural frame: a striped gradient with discs, a new layout every 2 s."""
+    w, h = SIZE
+    rng = np.random.default_rng([seed, int(t // 2)])
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    xx, yy = xx / w, yy / h
+    a, b = rng.uniform(0, 255, (2, 3))
+    img = a * (1 - xx[..., None]) + b * xx[..., None]
+    img = img + 40 * np.sin(2 * np.pi * (rng.uniform(2, 6) * xx + rng.uniform(2, 6) * yy))[..., None]
+    for _ in range(5):
+        cx, cy, r = rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.9), rng.uniform(0.08, 0.25)
+        disc = (((xx - cx) ** 2 + ((yy - cy) * h / w) ** 2) < r * r)[..., None]
+        img = np.where(disc, rng.uniform(0, 255, 3), img)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def encode(path, frames, crf=20):
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=RATE)
+        s.width, s.height, s.pix_fmt = SIZE[0], SIZE[1], "yuv420p"
+        s.options = {"crf": str(crf), "preset": "ultrafast"}
+        for rgb in frames:
+            for p in s.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    return path
+
+
+def run(*args):
+    r = CliRunner().invoke(app, [str(a) for a in args])
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+@pytest.fixture(scope="module")
+def findings(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("video")
+    known = encode(tmp / "known.mp4", (frame(1, n / RATE) for n in range(30 * RATE)))
+    known_dir = tmp / "known-videos"
+    known_dir.mkdir()
+    write_vpdq_text(vpdq_from_path(known).frames, known_dir / "known-video-1.txt")
+    still = frame(7, 0.0)  # a known image that a scanned video shows
+    (tmp / "images.csv").write_text("pdq\n" + pdq_from_image(Image.fromarray(still), fast=False).hex + "\n")
+    case = tmp / "case"
+    run("hashsets", "import", known_dir, "--name", "videos", "--format", "vpdq", "--case", case)
+    run("hashsets", "import", tmp / "images.csv", "--name", "stills", "--case", case)
+
+    ev = tmp / "seizure"
+    ev.mkdir()
+    # an 8-second clip of the known video, re-encoded at lower quality, hidden in a zip
+    clip = encode(tmp / "clip.mp4", (frame(1, n / RATE) for n in range(10 * RATE, 18 * RATE)), crf=30)
+    with zipfile.ZipFile(ev / "backup.zip", "w") as z:
+        z.write(clip, "movies/holiday.dat")
+    encode(ev / "other.mp4", (frame(2, n / RATE) for n in range(10 * RATE)))
+    encode(ev / "shows-still.mkv", [still] * (4 * RATE) + [frame(3, n / RATE) for n in range(4 * RATE)])
+    (ev / "broken.mp4").write_bytes(clip.read_bytes()[:2000])
+    run("scan", ev, "--case", case, "--workers", "1")
+    with open(case / "findings.jsonl") as fh:
+        return {json.loads(l)["path"]: json.loads(l) for l in fh}
+
+
+def test_clip_of_known_video_is_near_known_with_vpdq_shares(findings):
+    f = findings["seizure/backup.zip/movies/holiday.dat"]
+    assert f["mime"] == "video/mp4" and f["extension_mismatch"] is True
+    assert f["finding"] == "near-known"
+    [m] = [m for m in f["matches"] if m["hashset"] == "videos"]
+    assert m["signal_type"] == "vpdq"
+    assert m["query_share"] >= 0.9 and m["known_share"] <= 0.4
+    assert f["vpdq"] and len(f["vpdq"]) == 8  # 1 frame per second
+
+
+def test_unrelated_video_is_fresh_with_its_frames_hashed(findings):
+    f = findings["seizure/other.mp4"]
+    assert f["finding"] == "fresh" and f["matches"] == []
+    assert len(f["vpdq"]) == 10 and f["video"]["width"] == 320
+
+
+def test_known_image_shown_in_a_video_is_linked_to_its_frames(findings):
+    f = findings["seizure/shows-still.mkv"]
+    assert f["finding"] == "near-known"
+    [m] = [m for m in f["matches"] if m["hashset"] == "stills"]
+    assert m["signal_type"] == "vpdq" and "frame 0" in m["matched_signal"]
+    assert 0.4 <= m["query_share"] <= 0.6  # the still fills the first half
+
+
+def test_broken_video_is_an_error_with_a_reason(findings):
+    f = findings["seizure/broken.mp4"]
+    assert f["finding"] == "error" and f["error"].startswith("video not decodable")
