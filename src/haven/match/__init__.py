@@ -1,0 +1,1 @@
+"""Matching signals against hash sets: exact digests and PDQ near matching (`near`)."""

@@ -1,0 +1,299 @@
+"""PDQ perceptual hash of images, with one pinned pre-processing recorded beside every hash.
+
+Two paths, both hashing what the file stores (EXIF orientation is ignored, as the reference
+implementations do; rotated copies are caught by dihedral matching):
+
+- full (`PREPROCESS_FULL`): decode at full size, convert to RGB, `pdqhash.compute`. Bit-identical
+  to pdqhash 0.2.8 / the Java and python-threatexchange reference hashes.
+- fast (`PREPROCESS`, the default): JPEGs are decoded with libjpeg DCT scaling (`Image.draft`) and
+  other formats are area-reduced (`Image.reduce`) by the largest integer factor that keeps the
+  short side at least `FAST_SHORT_SIDE` pixels. 512 is measured, not guessed: at ~256 px
+  (1/8 DCT scale of a 12 MP photo) PDQ drifts up to 12 bits from the full-size hash on the
+  reference photos; at >= 512 px it stays within 6 (docs/benchmarks.md).
+
+Hashes are 64 lowercase hex digits, bit order as `numpy.packbits` of pdqhash's 256-bit vector,
+which is the reference hex encoding.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from typing import BinaryIO, Union
+
+import numpy as np
+import pdqhash
+import PIL
+from PIL import Image, UnidentifiedImageError
+
+from haven.errors import HavenError
+
+try:  # HEIC/HEIF (phones) when pillow-heif is installed
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:  # pragma: no cover - optional decoder
+    pass
+
+_PIL_MAJOR = PIL.__version__.split(".")[0]
+
+#: Short side (pixels) the fast path keeps at least; see the module docstring.
+FAST_SHORT_SIDE = 512
+#: The pre-processing of the fast path: Pillow major version, RGB conversion, JPEG DCT-scaled
+#: decode / integer box reduction keeping the short side >= 512, then pdqhash on that.
+PREPROCESS = f"pil{_PIL_MAJOR}:rgb:dct-or-reduce-short{FAST_SHORT_SIDE}:pdqhash:v1"
+#: The pre-processing of the full-resolution path (reference-identical hashes).
+PREPROCESS_FULL = f"pil{_PIL_MAJOR}:rgb:full:pdqhash:v1"
+
+#: PDQ quality below which a hash is kept but not trusted for near matching (upstream rule).
+MIN_TRUSTED_QUALITY = 50
+
+#: Images larger than this many pixels are refused as decompression bombs. 2**28 (268 MP) lets
+#: the largest phone photos (200 MP) through; a full decode at this size needs ~800 MB of RGB.
+MAX_PIXELS = 2**28
+
+# Pillow's own guard must not fire below ours (it raises above 2x its limit and warns above it).
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+# Formats haven decodes. An allow-list, because some Pillow plugins hand the file to external
+# programs (EPS runs Ghostscript) — never acceptable on seized material.
+_FORMATS = (
+    "JPEG", "MPO", "PNG", "GIF", "BMP", "DIB", "TIFF", "WEBP", "HEIF", "AVIF", "PPM", "ICO", "TGA",
+    "JPEG2000",
+)
+
+#: Crop windows enrolled for KNOWN images, as fractions of the image (see `enrolment_hexes`).
+#: A copy cropped by 3-8 % per side (independently) keeps 84-94 % of each side and moves its
+#: centre by up to 2.5 %; PDQ tolerates about 0.5 % of shift and 1.5 % of scale per axis
+#: (measured, docs/benchmarks.md), so the grid steps 4 % in size and 1 % in centre per axis.
+ENROL_WINDOW_SIZES = (0.85, 0.89, 0.93)
+ENROL_WINDOW_SHIFTS = (-0.02, -0.01, 0.0, 0.01, 0.02)
+#: Central crop hashed on BOTH sides: drops banners/captions along the edges.
+CENTRAL_CROP = 0.84
+#: Central windows the query side hashes (each with its 8 dihedral versions). 0.89 and 0.93 are
+#: also grid windows of the enrolment, so they cost nothing there; they lift recall on copies
+#: with a caption near an edge from 98.8 % to 99.4 % (bench/recall.py).
+QUERY_WINDOWS = (CENTRAL_CROP, 0.89, 0.93)
+#: Windows are area-resampled to PDQ's own working size before hashing (fast, sub-pixel exact).
+WINDOW_SIDE = 64
+
+class ImageDecodeError(HavenError):
+    """An image could not be decoded (unknown format, truncated, corrupt, or a decompression bomb)."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        self.reason = reason
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+@dataclass(frozen=True)
+class PdqSignal:
+    hex: str
+    quality: int
+    preprocess: str
+    trusted: bool  # quality >= 50: usable for near matching
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """The RGB pixels PDQ is computed on, with the pre-processing that produced them."""
+
+    pixels: np.ndarray  # H x W x 3 uint8
+    preprocess: str
+
+
+ImageSource = Union[Image.Image, bytes, str, os.PathLike, PreparedImage]
+
+
+def _hex(bits) -> str:
+    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex()
+
+
+def hamming(a_hex: str, b_hex: str) -> int:
+    """Number of differing bits between two 64-hex PDQ hashes."""
+    return (int(a_hex, 16) ^ int(b_hex, 16)).bit_count()
+
+
+def _allowed_formats() -> list[str]:
+    Image.init()
+    return [f for f in _FORMATS if f in Image.OPEN]
+
+
+def _open(fp: BinaryIO | str | os.PathLike) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(fp, formats=_allowed_formats())
+    except Image.DecompressionBombError as exc:
+        raise ImageDecodeError("decompression bomb", str(exc)) from exc
+    except UnidentifiedImageError as exc:
+        raise ImageDecodeError("not an image format haven decodes") from exc
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise ImageDecodeError("corrupt image header", str(exc)) from exc
+    _check_size(img)
+    return img
+
+
+def _check_size(img: Image.Image) -> None:
+    w, h = img.size
+    if w <= 0 or h <= 0:
+        raise ImageDecodeError("corrupt image header", f"size {w}x{h}")
+    if w * h > MAX_PIXELS:
+        raise ImageDecodeError("decompression bomb", f"{w}x{h} pixels is over the {MAX_PIXELS} limit")
+
+
+def prepare(img: Image.Image, *, fast: bool = True) -> PreparedImage:
+    """Decode (reduced when `fast`) and convert to the RGB array PDQ hashes.
+
+    Call on a freshly opened, not yet loaded image for the JPEG DCT scaling to take effect.
+    """
+    _check_size(img)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # palette-transparency and bomb warnings
+            if fast:
+                w, h = img.size
+                short = min(w, h)
+                if img.format in ("JPEG", "MPO") and short > FAST_SHORT_SIDE:
+                    scale = FAST_SHORT_SIDE / short
+                    # draft picks the strongest DCT scaling whose size is still >= the request
+                    img.draft("RGB", (math.ceil(w * scale), math.ceil(h * scale)))
+                rgb = img.convert("RGB")
+                factor = min(rgb.size) // FAST_SHORT_SIDE
+                if factor >= 2:
+                    rgb = rgb.reduce(factor)
+                preprocess = PREPROCESS
+            else:
+                rgb = img.convert("RGB")
+                preprocess = PREPROCESS_FULL
+    except Image.DecompressionBombError as exc:
+        raise ImageDecodeError("decompression bomb", str(exc)) from exc
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        reason = "truncated image" if "truncated" in str(exc) else "corrupt image data"
+        raise ImageDecodeError(reason, str(exc)) from exc
+    return PreparedImage(np.asarray(rgb), preprocess)
+
+
+# The last bytes decoded and their pixels: the scan calls `pdq_from_bytes(data)` then
+# `query_hexes(data, ...)` on the same object, which must not decode the image twice.
+_last_decoded: tuple[bytes, bool, PreparedImage] | None = None
+
+
+def _prepared(source: ImageSource, fast: bool) -> PreparedImage:
+    global _last_decoded
+    if isinstance(source, PreparedImage):
+        return source
+    if isinstance(source, Image.Image):
+        return prepare(source, fast=fast)
+    if isinstance(source, bytes):
+        last = _last_decoded
+        if last is not None and last[0] is source and last[1] == fast:
+            return last[2]
+        with _open(io.BytesIO(source)) as img:
+            prep = prepare(img, fast=fast)
+        _last_decoded = (source, fast, prep)
+        return prep
+    if isinstance(source, (bytearray, memoryview)):
+        with _open(io.BytesIO(source)) as img:
+            return prepare(img, fast=fast)
+    with _open(source) as img:
+        return prepare(img, fast=fast)
+
+
+def pdq_from_prepared(prep: PreparedImage) -> PdqSignal:
+    """PDQ of already prepared pixels."""
+    bits, quality = pdqhash.compute(prep.pixels)
+    quality = int(quality)
+    return PdqSignal(_hex(bits), quality, prep.preprocess, quality >= MIN_TRUSTED_QUALITY)
+
+
+def pdq_from_image(img: Image.Image, *, fast: bool = True) -> PdqSignal:
+    """PDQ of a PIL image (fast: reduced decode when the image is not loaded yet)."""
+    return pdq_from_prepared(prepare(img, fast=fast))
+
+
+def pdq_from_bytes(data: bytes, *, fast: bool = True) -> PdqSignal:
+    """PDQ of an encoded image; raises `ImageDecodeError` with the reason when it cannot."""
+    return pdq_from_prepared(_prepared(data, fast))
+
+
+def pdq_from_path(path: str | os.PathLike, *, fast: bool = True) -> PdqSignal:
+    """PDQ of an image file; raises `ImageDecodeError` with the reason when it cannot."""
+    return pdq_from_prepared(_prepared(path, fast))
+
+
+def dihedral_hexes(source: ImageSource, *, fast: bool = True) -> list[str]:
+    """The 8 dihedral PDQ hashes (rotations and mirrors) of the same prepared pixels.
+
+    Order as pdqhash: original, rot90, rot180, rot270, flip-x, flip-y, flip+1, flip-1.
+    Accepts a PIL image, encoded bytes, a path or a `PreparedImage`.
+    """
+    bits_list, _quality = pdqhash.compute_dihedral(_prepared(source, fast).pixels)
+    return [_hex(b) for b in bits_list]
+
+
+def window_box(width: int, height: int, fw: float, fh: float, cx: float = 0.0, cy: float = 0.0
+               ) -> tuple[float, float, float, float]:
+    """Pixel box of a window keeping fractions fw x fh of the image, centre moved by (cx, cy)."""
+    return (width * (0.5 + cx - fw / 2), height * (0.5 + cy - fh / 2),
+            width * (0.5 + cx + fw / 2), height * (0.5 + cy + fh / 2))
+
+
+def _window_pixels(img: Image.Image, box: tuple[float, float, float, float]) -> np.ndarray:
+    return np.asarray(img.resize((WINDOW_SIDE, WINDOW_SIDE), Image.BOX, box=box))
+
+
+def enrol_windows() -> list[tuple[str, tuple[float, float, float, float]]]:
+    """(name, (fw, fh, cx, cy)) of every crop window enrolled besides the full image."""
+    out = [(f"pdq-c{round(CENTRAL_CROP * 100)}", (CENTRAL_CROP, CENTRAL_CROP, 0.0, 0.0))]
+    for fw in ENROL_WINDOW_SIZES:
+        for fh in ENROL_WINDOW_SIZES:
+            for cx in ENROL_WINDOW_SHIFTS:
+                for cy in ENROL_WINDOW_SHIFTS:
+                    if abs(cx) + fw / 2 <= 0.5 and abs(cy) + fh / 2 <= 0.5:
+                        name = f"pdq-w{round(fw * 100)}x{round(fh * 100)}{round(cx * 100):+d}{round(cy * 100):+d}"
+                        out.append((name, (fw, fh, cx, cy)))
+    return out
+
+
+def enrolment_hexes(source: ImageSource, *, fast: bool = True) -> dict[str, str]:
+    """Hashes to enrol for a KNOWN image: `pdq` plus crop-window hashes (`pdq-c84`, `pdq-w85x89+1-2`, ...).
+
+    The windows (`enrol_windows`) cover copies cropped by 3-8 % per side and the central crop
+    that the query side also hashes (banners, captions). Only possible where the known image
+    itself is at hand; hash-only sets get `pdq` alone. ~0.25 s per image.
+    """
+    prep = _prepared(source, fast)
+    out = {"pdq": pdq_from_prepared(prep).hex}
+    img = Image.fromarray(prep.pixels)
+    w, h = img.size
+    for name, (fw, fh, cx, cy) in enrol_windows():
+        bits, _q = pdqhash.compute(_window_pixels(img, window_box(w, h, fw, fh, cx, cy)))
+        out[name] = _hex(bits)
+    return out
+
+
+def query_hexes(source: ImageSource, sig: PdqSignal | None = None, *, fast: bool = True) -> list[str]:
+    """What near matching searches with for one item: 32 hashes.
+
+    The 8 dihedral hashes of the image, then the 8 dihedral hashes of each central window in
+    `QUERY_WINDOWS` (they line up with enrolled windows through banners and edge captions).
+    `sig` is accepted for the scan's call site; when `source` is the very bytes object just
+    given to `pdq_from_bytes`, its decoded pixels are reused instead of decoding again.
+    """
+    prep = _prepared(source, fast)
+    out = dihedral_hexes(prep)
+    img = Image.fromarray(prep.pixels)
+    for fraction in QUERY_WINDOWS:
+        box = window_box(img.width, img.height, fraction, fraction)
+        bits_list, _q = pdqhash.compute_dihedral(_window_pixels(img, box))
+        out.extend(_hex(b) for b in bits_list)
+    return out
+
+
+def pdq_and_query_from_bytes(data: bytes, *, fast: bool = True) -> tuple[PdqSignal, list[str]]:
+    """The item's PDQ signal and its `query_hexes`, from one decode."""
+    prep = _prepared(data, fast)
+    return pdq_from_prepared(prep), query_hexes(prep)

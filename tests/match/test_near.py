@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from haven.match.near import NearIndex, NearIndexError, RobustPdq
+
+
+def _shared() -> Path:
+    env = os.environ.get("HAVEN_SHARED")
+    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared"
+
+
+REG = _shared() / "testdata" / "pdq" / "data" / "reg-test-input"
+
+
+def _hexes(codes: np.ndarray) -> list[str]:
+    return [bytes(row).hex() for row in codes]
+
+
+def _brute(query: np.ndarray, haystack: np.ndarray, ids: np.ndarray, threshold: int) -> list[tuple[int, int]]:
+    """(id, min distance) by numpy popcount, the slow obvious way."""
+    x = np.bitwise_xor(query[:, None, :], haystack[None, :, :])
+    d = np.unpackbits(x, axis=-1).sum(-1).min(0)
+    best: dict[int, int] = {}
+    for ident, dist in zip(ids.tolist(), d.tolist()):
+        if dist <= threshold and (ident not in best or dist < best[ident]):
+            best[ident] = dist
+    return sorted(best.items(), key=lambda t: (t[1], t[0]))
+
+
+def test_empty_index_finds_nothing():
+    index = NearIndex()
+    assert len(index) == 0
+    assert index.search(["0" * 64]) == []
+    index.add([], [])
+    assert len(index) == 0
+
+
+def test_threshold_is_inclusive():
+    index = NearIndex()
+    index.add(["0" * 64], [7])
+    q = "7fffffff" + "0" * 56  # 31 bits set
+    assert index.search([q], 31) == [(7, 31)]
+    assert index.search([q], 30) == []
+
+
+def test_search_equals_brute_force_on_random_codes_with_shared_ids():
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 256, (400, 32), dtype=np.uint8)
+    ids = rng.integers(0, 150, 400)  # several hashes per id, as crop windows are enrolled
+    index = NearIndex()
+    index.add(_hexes(base), ids.tolist())
+    for k in range(20):
+        # 8 query hashes near random haystack rows: flip a few bits
+        rows = base[rng.integers(0, 400, 8)].copy()
+        flips = rng.integers(0, 256, (8, int(rng.integers(0, 60))))
+        for r, bits in enumerate(flips):
+            for b in bits:
+                rows[r, b // 8] ^= 1 << (b % 8)
+        for threshold in (0, 31, 50):
+            assert index.search(_hexes(rows), threshold) == _brute(rows, base, ids, threshold)
+
+
+def test_search_rows_report_which_enrolled_hash_matched():
+    index = NearIndex()
+    index.add(["0" * 64, "f" * 64], [1, 1], ["pdq", "pdq-c84"])
+    assert index.search_rows(["f" * 64]) == [(1, 0, "pdq-c84")]
+
+
+def test_bad_hash_is_refused_with_a_clear_error():
+    with pytest.raises(NearIndexError, match="64 hex"):
+        NearIndex().add(["abc"], [1])
+
+
+@pytest.mark.skipif(not (REG / "needles.txt").exists(), reason=f"shared PDQ reference lists not found under {REG}")
+def test_reference_needles_and_haystack_agree_with_brute_force():
+    hay = [l.strip() for l in (REG / "haystack.txt").read_text().split() if l.strip()]
+    needles = [l.strip() for l in (REG / "needles.txt").read_text().split() if l.strip()]
+    index = NearIndex()
+    index.add(hay, list(range(len(hay))))
+    hay_codes = np.array([np.frombuffer(bytes.fromhex(h), np.uint8) for h in hay])
+    found = 0
+    for n in needles:
+        q = np.frombuffer(bytes.fromhex(n), np.uint8)[None]
+        got = index.search([n], 31)
+        assert got == _brute(q, hay_codes, np.arange(len(hay)), 31)
+        found += bool(got)
+    assert found == len(needles)  # every needle is a near-duplicate of some haystack entry
+
+
+def test_robust_method_finds_a_cropped_copy_and_not_an_unrelated_image():
+    from PIL import Image
+    from skimage import data
+
+    known = Image.fromarray(data.astronaut())
+    other = Image.fromarray(data.coffee())
+    method = RobustPdq()
+    index = NearIndex()
+    added = method.enrol(index, known, 42)
+    assert added == len(index) > 200
+    w, h = known.size
+    cropped = known.crop((int(w * 0.07), int(h * 0.03), int(w * 0.95), int(h * 0.92)))
+    assert [i for i, _d in method.search(index, cropped)] == [42]
+    assert method.search(index, other) == []
