@@ -189,6 +189,44 @@ def hashsets_import(
             out.print(f"  … and {len(result.malformed) - 20} more (see `haven hashsets list --problems`)")
 
 
+@hashsets_app.command("add-media")
+def hashsets_add_media(
+    media: list[Path] = typer.Argument(..., help="Folders, files or archives of known images/videos."),
+    name: str = typer.Option(..., "--name", help="Name of the set in the case (re-adding replaces it)."),
+    case: Path = typer.Option(..., "--case", help="Case directory (created if missing)."),
+    category: Optional[str] = typer.Option(None, help="Category given to every entry."),
+    scheme: Optional[str] = typer.Option(None, help="Scheme of that category (e.g. vics-us)."),
+    series: Optional[str] = typer.Option(None, help="Series given to every entry."),
+    known_good: bool = typer.Option(False, "--known-good", help="Known-good media (excluded from review)."),
+) -> None:
+    """Make a known hash set from media at hand, enrolled for robust near matching.
+
+    Example: haven hashsets add-media /library/series-rose --name rose --series ROSE --case cases/op-rose
+
+    Each image is enrolled with its digests, PDQ and crop-window hashes (finds copies cropped by
+    a few percent or carrying a banner); each video with its digests and vPDQ frame hashes.
+    """
+    from haven.hashsets.media import enrol_media
+    from haven.store.case import CaseStore
+
+    for m in media:
+        if not m.exists():
+            _fail(HavenError(f"{m} does not exist"))
+    try:
+        with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"),
+                      TextColumn("{task.completed} items"), console=console) as bar:
+            task = bar.add_task("enrolling", total=None)
+            result = enrol_media([str(m) for m in media], category=category, scheme=scheme,
+                                 series=series, on_item=lambda _p: bar.advance(task))
+        store = CaseStore(case, create=True)
+        hs = store.import_hashset(result, name=name, source_path=str(media[0]), known_good=known_good)
+    except HavenError as exc:
+        _fail(exc)
+    out.print(f"Enrolled {hs.entry_count} media into hash set '{name}' (version {hs.version}).")
+    for m in result.malformed[:20]:
+        out.print(f"  [yellow]{m.reason}[/]")
+
+
 @hashsets_app.command("list")
 def hashsets_list(
     case: Path = typer.Option(..., "--case", help="Case directory."),

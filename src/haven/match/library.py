@@ -72,6 +72,7 @@ class MatchLibrary:
             self.hashset_names = sorted(hs.name for hs in sets.values())
             near_hexes: list[str] = []
             near_ids: list[int] = []
+            near_tags: list[str] = []
             rows = s.execute(
                 select(
                     HashEntryRow.id, HashEntryRow.hashset_id, HashEntryRow.md5, HashEntryRow.sha1,
@@ -91,13 +92,15 @@ class MatchLibrary:
                 if pdq:
                     near_hexes.append(pdq)
                     near_ids.append(eid)
-                    for extra_hex in (extra or {}).get("pdq_enrolment", {}).values():
+                    near_tags.append("pdq")
+                    for tag, extra_hex in (extra or {}).get("pdq_enrolment", {}).items():
                         near_hexes.append(extra_hex)
                         near_ids.append(eid)
+                        near_tags.append(tag)
                 if extra and extra.get("vpdq"):
                     self.video.add_video(eid, extra["vpdq"])
             if near_hexes:
-                self.near.add(near_hexes, near_ids)
+                self.near.add(near_hexes, near_ids, near_tags)
 
     def __len__(self) -> int:
         return len(self.refs)
@@ -126,8 +129,9 @@ class MatchLibrary:
                 out.append(m)
 
         if query_hexes and len(self.near):
-            for eid, dist in self.near.search(query_hexes, self.threshold):
-                add(Match(self.refs[eid], "pdq", dist))
+            # search_rows is sorted by distance: the first row of an entry is its best one
+            for eid, dist, tag in self.near.search_rows(query_hexes, self.threshold):
+                add(Match(self.refs[eid], "pdq", dist, tag))
         if query_hexes and len(self.video):
             for k in self.video.match_image(query_hexes, self.threshold):
                 add(Match(self.refs[k.video_id], "vpdq", k.distance,

@@ -46,14 +46,14 @@ def _image_signals(result: Analysis, data: bytes, fast: bool) -> None:
     from haven.signals import pdq  # imported lazily: workers without images never load PIL
 
     try:
-        sig = pdq.pdq_from_bytes(data, fast=fast)
+        sig, query = pdq.pdq_and_query_from_bytes(data, fast=fast)  # one decode for both
     except HavenError as exc:
         result.error = f"image not decodable: {exc}"
         return
     result.pdq, result.pdq_quality = sig.hex, sig.quality
     result.pdq_trusted, result.pdq_preprocess = sig.trusted, sig.preprocess
     if sig.trusted:
-        result.query_hexes = pdq.query_hexes(data, sig, fast=fast)
+        result.query_hexes = query
     else:
         result.notes.append(
             f"PDQ quality {sig.quality} < 50: hashed but not trusted for near matching"
