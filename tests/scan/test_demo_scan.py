@@ -10,16 +10,29 @@ from haven.cli import app
 from haven.demo import build_demo
 
 
+def _snapshot(root):
+    """Every path under root with its bytes' SHA-256, size, mode and modification time."""
+    import hashlib
+
+    return {
+        str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None,
+                                   p.stat().st_size, p.stat().st_mode, p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+    }
+
+
 @pytest.fixture(scope="module")
 def demo_case(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     paths = build_demo(out)
+    before = _snapshot(paths["evidence"])
     runner = CliRunner()
     for name, file, extra in paths["hashsets"]:
         r = runner.invoke(app, ["hashsets", "import", str(file), "--name", name, "--case", str(paths["case"]), *extra])
         assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["scan", str(paths["evidence"]), "--case", str(paths["case"]), "--workers", "1"])
     assert r.exit_code == 0, r.output
+    assert _snapshot(paths["evidence"]) == before, "the scan changed the evidence"
     findings = {}
     with open(paths["case"] / "findings.jsonl") as fh:
         for line in fh:
