@@ -26,9 +26,12 @@ app.add_typer(hashsets_app, name="hashsets")
 def _register_subcommands() -> None:
     from haven.intel.cli import intel_app
     from haven.refer.cli import refer_app
+    from haven.victimid.cli import index_command, victimid_app
 
     app.add_typer(intel_app, name="intel")
     app.add_typer(refer_app, name="refer")
+    app.command("index")(index_command)
+    app.add_typer(victimid_app, name="victimid")
 
 
 _register_subcommands()

@@ -1,0 +1,411 @@
+"""Command line of victim identification: `index` and the `victimid` sub-commands.
+
+Register with `app.command("index")(index)` and `app.add_typer(victimid_app, name="victimid")`
+(`index_command` is the same function, exported for that).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from haven.errors import HavenError
+
+victimid_app = typer.Typer(
+    help="Victim identification: timeline, map, same-scene search, faces, text search, series.\n\n"
+    "Run `haven index --case DIR EVIDENCE...` first.",
+    no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+)
+faces_app = typer.Typer(help="Faces of a case: list, find, confirm/reject, cluster.", no_args_is_help=True)
+series_app = typer.Typer(help="Series: build from links, list, merge, split, name, export.", no_args_is_help=True)
+victimid_app.add_typer(faces_app, name="faces")
+victimid_app.add_typer(series_app, name="series")
+err = Console(stderr=True)
+out = Console()
+CASE = typer.Option(..., "--case", help="Case directory.")
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(2)
+
+
+def _store(case: Path, create: bool = False):
+    from haven.victimid.store import VictimStore
+
+    return VictimStore(case, create=create)
+
+
+def _region(value: Optional[str]) -> tuple[int, int, int, int] | None:
+    if not value:
+        return None
+    try:
+        x, y, w, h = (int(v) for v in value.split(","))
+    except ValueError:
+        raise typer.BadParameter("region is X,Y,WIDTH,HEIGHT in pixels, e.g. 100,80,400,300") from None
+    return x, y, w, h
+
+
+def index_command(
+    evidence: list[Path] = typer.Argument(..., help="Folders, files, archives or disk images (as for scan)."),
+    case: Path = typer.Option(..., "--case", help="Case directory (created if missing)."),
+    parts: str = typer.Option("metadata,scene,faces,ocr", help="What to index, comma-separated."),
+    face_models: Optional[Path] = typer.Option(None, help="Directory of face model files (default: $HAVEN_FACE_MODELS or face-recognition-models)."),
+    ocr_lang: str = typer.Option("eng", help="Tesseract language(s), e.g. eng+deu."),
+) -> None:
+    """Index evidence for victim identification: metadata, scene features, faces, text.
+
+    A separate step after `haven scan`, so triage stays fast; re-running resumes.
+
+    Example: haven index --case case1 /evidence/seizure1 --parts metadata,scene
+    """
+    from haven.victimid.indexer import Indexer, IndexOptions
+
+    try:
+        vs = _store(case, create=True)
+        opts = IndexOptions(tuple(p.strip() for p in parts.split(",") if p.strip()),
+                            str(face_models) if face_models else None, ocr_lang)
+        stats = Indexer(vs, opts).run([str(e) for e in evidence])
+    except HavenError as exc:
+        _fail(exc)
+    out.print(f"indexed {stats.indexed}, skipped {stats.skipped}, with errors {stats.errors}; "
+              f"faces {stats.faces}, images with text {stats.texts}")
+    out.print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in stats.seconds.items()))
+
+
+@victimid_app.command()
+def timeline(case: Path = CASE, output: Optional[Path] = typer.Option(None, "--out", help="Write JSON here.")) -> None:
+    """Media by capture time (UTC when the offset or GPS time is known).
+
+    Example: haven victimid timeline --case case1 --out timeline.json
+    """
+    from haven.victimid.timeline import timeline as tl, write_json
+
+    try:
+        rows = tl(_store(case))
+    except HavenError as exc:
+        _fail(exc)
+    if output:
+        write_json(rows, output)
+        out.print(f"{len(rows)} media -> {output}")
+        return
+    t = Table("time", "utc", "camera", "serial", "path")
+    for r in rows:
+        t.add_row(r["sort_time"], "yes" if r["utc_known"] else "no", " ".join(filter(None, [r["make"], r["model"]])),
+                  r["body_serial"] or "", r["path"])
+    out.print(t)
+
+
+@victimid_app.command()
+def geojson(case: Path = CASE, output: Path = typer.Option(..., "--out", help="GeoJSON file to write.")) -> None:
+    """Map of geotagged media as GeoJSON (open in QGIS, geojson.io offline copies, ...).
+
+    Example: haven victimid geojson --case case1 --out places.geojson
+    """
+    from haven.victimid.timeline import geojson as gj, write_json
+
+    try:
+        doc = gj(_store(case))
+    except HavenError as exc:
+        _fail(exc)
+    write_json(doc, output)
+    out.print(f"{len(doc['features'])} geotagged media -> {output}")
+
+
+@victimid_app.command()
+def scene(
+    image: Optional[Path] = typer.Argument(None, help="Query image (a file outside the case)."),
+    case: Path = CASE,
+    media: Optional[int] = typer.Option(None, help="Query with an indexed media id instead of a file."),
+    region: Optional[str] = typer.Option(None, help="Only this part of the query image: X,Y,WIDTH,HEIGHT."),
+    top: int = typer.Option(20, help="Results to show."),
+    verify_top: int = typer.Option(50, help="Candidates checked geometrically (RANSAC)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Rank the case's images by how likely they show the same place.
+
+    Example: haven victimid scene --case case1 photo.jpg --region 0,200,640,280
+    """
+    from haven.victimid.search import SceneSearch, image_pixels
+
+    try:
+        vs = _store(case)
+        search = SceneSearch(vs)
+        if media is not None:
+            hits = search.query_media(media, top=top, verify_top=verify_top)
+        elif image is not None:
+            hits = search.query(image_pixels(image.read_bytes(), _region(region)), top=top, verify_top=verify_top)
+        else:
+            raise typer.BadParameter("give a query IMAGE or --media ID")
+        paths = {m.id: m.path for m in vs.all_media()}
+    except HavenError as exc:
+        _fail(exc)
+    rows = [{"media_id": h.media_id, "path": paths.get(h.media_id), "verified": h.verified, "inliers": h.inliers,
+             "similarity": round(h.similarity, 4), "reason": h.reason} for h in hits]
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    t = Table("media", "verified", "inliers", "similarity", "path")
+    for r in rows:
+        t.add_row(str(r["media_id"]), "yes" if r["verified"] else "", str(r["inliers"]), f"{r['similarity']:.2f}", r["path"])
+    out.print(t)
+
+
+@victimid_app.command("ocr-search")
+def ocr_search(
+    query: str = typer.Argument(..., help="Words to find (all must occur)."),
+    case: Path = CASE,
+    raw: bool = typer.Option(False, help="Use SQLite FTS5 syntax: \"exact phrase\", OR, NEAR, prefix*."),
+    limit: int = typer.Option(50),
+) -> None:
+    """Full-text search of the text read in a case's images.
+
+    Example: haven victimid ocr-search --case case1 "hotel room"
+    """
+    from haven.victimid.ocr import search
+
+    try:
+        vs = _store(case)
+        with vs.engine.connect() as conn:
+            hits = search(conn, query, limit, raw)
+    except HavenError as exc:
+        _fail(exc)
+    for h in hits:
+        out.print(f"#{h.media_id}  {h.path}\n    {h.snippet}")
+    if not hits:
+        out.print("no match")
+
+
+@faces_app.command("list")
+def faces_list(case: Path = CASE, cluster: Optional[int] = typer.Option(None, help="Only this cluster.")) -> None:
+    """Faces found in the case, with their media and cluster.
+
+    Example: haven victimid faces list --case case1
+    """
+    from sqlalchemy import select
+
+    from haven.victimid.models import FaceRow, MediaRow
+
+    try:
+        vs = _store(case)
+        with vs.session() as s:
+            stmt = select(FaceRow, MediaRow.path).join(MediaRow, MediaRow.id == FaceRow.media_id).order_by(FaceRow.id)
+            if cluster is not None:
+                stmt = stmt.where(FaceRow.cluster == cluster)
+            rows = s.execute(stmt).all()
+    except HavenError as exc:
+        _fail(exc)
+    t = Table("face", "cluster", "box", "path")
+    for f, path in rows:
+        t.add_row(str(f.id), "" if f.cluster is None else str(f.cluster), f"{f.left},{f.top},{f.right},{f.bottom}", path)
+    out.print(t)
+
+
+@faces_app.command("cluster")
+def faces_cluster(case: Path = CASE, max_distance: float = typer.Option(0.5, help="Join faces closer than this.")) -> None:
+    """Group the case's faces into clusters (confirmed pairs always together).
+
+    Example: haven victimid faces cluster --case case1
+    """
+    from haven.victimid.search import cluster_faces
+
+    try:
+        clusters = cluster_faces(_store(case), max_distance)
+    except HavenError as exc:
+        _fail(exc)
+    multi = {k: v for k, v in clusters.items() if len(v) > 1}
+    out.print(f"{len(clusters)} clusters, {len(multi)} with more than one face")
+    for k, v in sorted(multi.items(), key=lambda kv: -len(kv[1])):
+        out.print(f"cluster {k}: faces {', '.join(map(str, v))}")
+
+
+@faces_app.command("find")
+def faces_find(
+    image: Optional[Path] = typer.Argument(None, help="Image with the face to find (largest face is used)."),
+    case: Path = CASE,
+    face: Optional[int] = typer.Option(None, help="Find this stored face id instead."),
+    top: int = typer.Option(20),
+    max_distance: float = typer.Option(0.8, help="Leave out faces farther than this (0.6: dlib's same-person point)."),
+    face_models: Optional[Path] = typer.Option(None, help="Face model directory."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Find a face across the case, with distances, similarity and earlier analyst verdicts.
+
+    Example: haven victimid faces find --case case1 --face 12
+    """
+    from haven.victimid import search as S
+    from haven.victimid.faces import FaceModel
+
+    try:
+        vs = _store(case)
+        if face is not None:
+            hits = S.find_face(vs, face_id=face, top=top, max_distance=max_distance)
+        elif image is not None:
+            model = FaceModel(face_models)
+            found = S.faces_in_image(model, image.read_bytes())
+            if not found:
+                raise HavenError(f"no face found in {image}")
+            hits = S.find_face(vs, embedding=found[0].embedding, model=model.name, top=top, max_distance=max_distance)
+        else:
+            raise typer.BadParameter("give an IMAGE or --face ID")
+    except HavenError as exc:
+        _fail(exc)
+    rows = [h.__dict__ for h in hits]
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    t = Table("face", "media", "distance", "similarity", "decision", "path")
+    for h in hits:
+        t.add_row(str(h.face_id), str(h.media_id), f"{h.distance:.3f}", f"{h.similarity:.2f}",
+                  f"{h.decision} ({h.decided_by})" if h.decision else "", h.path)
+    out.print(t)
+
+
+def _decide(decision: str, face_a: int, face_b: int, case: Path, user: Optional[str], note: Optional[str]) -> None:
+    from haven.victimid.search import decide
+
+    try:
+        row = decide(_store(case), face_a, face_b, decision, user, note)
+    except HavenError as exc:
+        _fail(exc)
+    out.print(f"{decision}ed faces #{row.face_a} and #{row.face_b} (distance {row.distance:.3f}) as {row.user}")
+
+
+@faces_app.command("confirm")
+def faces_confirm(face_a: int, face_b: int, case: Path = CASE, user: Optional[str] = typer.Option(None, help="Analyst (default $HAVEN_USER or login)."),
+                  note: Optional[str] = typer.Option(None)) -> None:
+    """Record that two faces are the same person (stored with user and time, logged).
+
+    Example: haven victimid faces confirm 12 40 --case case1 --user analyst1
+    """
+    _decide("confirm", face_a, face_b, case, user, note)
+
+
+@faces_app.command("reject")
+def faces_reject(face_a: int, face_b: int, case: Path = CASE, user: Optional[str] = typer.Option(None),
+                 note: Optional[str] = typer.Option(None)) -> None:
+    """Record that two faces are NOT the same person; the pair is hidden from later searches.
+
+    Example: haven victimid faces reject 12 41 --case case1 --user analyst1
+    """
+    _decide("reject", face_a, face_b, case, user, note)
+
+
+@series_app.command("build")
+def series_build(
+    case: Path = CASE,
+    kinds: str = typer.Option("pdq,scene,face,serial", help="Link kinds that join a series."),
+    time_window: float = typer.Option(2.0, help="Seconds apart for a capture-time link."),
+) -> None:
+    """Recompute links (PDQ, scene, confirmed faces, serial, time) and the automatic series.
+
+    Example: haven victimid series build --case case1
+    """
+    from haven.victimid import series as S
+
+    try:
+        vs = _store(case)
+        counts = S.build_links(vs, time_window=time_window)
+        made = S.build_series(vs, tuple(k.strip() for k in kinds.split(",") if k.strip()))
+    except HavenError as exc:
+        _fail(exc)
+    out.print("links: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    out.print(f"{len(made)} automatic series")
+
+
+@series_app.command("list")
+def series_list(case: Path = CASE, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Series with members and why each belongs.
+
+    Example: haven victimid series list --case case1
+    """
+    from haven.victimid.series import list_series
+
+    try:
+        data = list_series(_store(case))
+    except HavenError as exc:
+        _fail(exc)
+    if as_json:
+        out.print_json(json.dumps(data))
+        return
+    for x in data:
+        flag = " [victim identified]" if x["victim_identified"] else ""
+        out.print(f"#{x['id']} {x['name']} ({x['origin']}, {len(x['members'])} media){flag}")
+        for m in x["members"]:
+            out.print(f"   #{m['media_id']} {m['path']}")
+            for r in m["reasons"]:
+                out.print(f"      - {r}")
+
+
+@series_app.command("merge")
+def series_merge(series_ids: list[int], case: Path = CASE, name: Optional[str] = typer.Option(None),
+                 user: Optional[str] = typer.Option(None)) -> None:
+    """Merge series into the first one given.
+
+    Example: haven victimid series merge 3 7 --case case1 --name "blue room"
+    """
+    from haven.victimid.series import merge
+
+    try:
+        row = merge(_store(case), series_ids, user, name)
+    except HavenError as exc:
+        _fail(exc)
+    out.print(f"merged into #{row.id} {row.name}")
+
+
+@series_app.command("split")
+def series_split(series_id: int, media_ids: list[int], case: Path = CASE, name: Optional[str] = typer.Option(None),
+                 user: Optional[str] = typer.Option(None)) -> None:
+    """Move some media of a series into a new series.
+
+    Example: haven victimid series split 3 15 16 --case case1 --name "second room"
+    """
+    from haven.victimid.series import split
+
+    try:
+        row = split(_store(case), series_id, media_ids, user, name)
+    except HavenError as exc:
+        _fail(exc)
+    out.print(f"new series #{row.id} {row.name}")
+
+
+@series_app.command("set")
+def series_set(series_id: int, case: Path = CASE, name: Optional[str] = typer.Option(None),
+               identified: Optional[bool] = typer.Option(None, "--identified/--not-identified", help="Victim-identified status."),
+               user: Optional[str] = typer.Option(None)) -> None:
+    """Name a series or set its victim-identified status.
+
+    Example: haven victimid series set 3 --case case1 --name "blue room" --identified
+    """
+    from haven.victimid.series import update
+
+    try:
+        row = update(_store(case), series_id, name=name, victim_identified=identified, user=user)
+    except HavenError as exc:
+        _fail(exc)
+    out.print(f"#{row.id} {row.name} victim identified: {row.victim_identified}")
+
+
+@series_app.command("export")
+def series_export(case: Path = CASE, output: Path = typer.Option(..., "--out"),
+                  case_name: Optional[str] = typer.Option(None, help="Case number in the export (default: case dir name).")) -> None:
+    """Export series and victim-identified status as VICS 2.0 JSON.
+
+    Example: haven victimid series export --case case1 --out series.json
+    """
+    from haven.victimid.series import export_vics
+
+    try:
+        n = export_vics(_store(case), output, case_name or case.resolve().name)
+    except HavenError as exc:
+        _fail(exc)
+    out.print(f"{n} media -> {output}")
+
+
+# Also reachable as `haven victimid index` so the sub-app works on its own.
+victimid_app.command("index")(index_command)

@@ -1,0 +1,302 @@
+"""`haven index`: read each item of the evidence once and store what victim identification
+needs — metadata, scene features, faces, text — in the case.
+
+A separate step from the triage scan (so the scan's speed is untouched). Items are matched to
+the scan's rows by evidence path (the seizure's name in the case replaces the evidence's base
+name, as the scan does) and carry their SHA-256 either way. Re-running skips items already
+indexed with the same content and parts, so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+from sqlalchemy import delete, select
+
+from haven.evidence.base import Item, Problem
+from haven.evidence.walk import walk
+from haven.signals.pdq import ImageDecodeError, pdq_from_image
+from haven.sniff import sniff
+from haven.store.case import utcnow
+from haven.store.models import ItemRow, Seizure
+from haven.victimid import metadata, ocr, scene
+from haven.victimid.errors import VictimIdError
+from haven.victimid.models import FaceRow, MediaRow, OcrRow, SceneRow, VocabularyRow
+from haven.victimid.store import VictimStore
+
+PARTS = ("metadata", "scene", "faces", "ocr")
+MAX_IMAGE_BYTES = 512 * 1024**2
+MAX_PIXELS = 2**28
+DECODE_LONG_SIDE = 2400  # pixels kept for faces/OCR; JPEGs are DCT-scaled down to about this
+_FORMATS = ["JPEG", "MPO", "PNG", "GIF", "BMP", "DIB", "TIFF", "WEBP", "HEIF", "AVIF", "PPM", "TGA"]
+
+
+@dataclass
+class IndexOptions:
+    parts: tuple[str, ...] = PARTS
+    face_model_dir: str | None = None
+    ocr_lang: str = "eng"
+
+
+@dataclass
+class IndexStats:
+    seen: int = 0
+    indexed: int = 0
+    skipped: int = 0  # already indexed, or not an image/video
+    errors: int = 0
+    faces: int = 0
+    texts: int = 0
+    seconds: dict = field(default_factory=lambda: {p: 0.0 for p in ("read", *PARTS)})
+
+    @property
+    def rate(self) -> float:
+        total = sum(self.seconds.values())
+        return self.indexed / total if total else 0.0
+
+
+def _seizure_names(vs: VictimStore) -> dict[str, str]:
+    with vs.session() as s:
+        return {src: name for name, src in s.execute(select(Seizure.name, Seizure.source_path))}
+
+
+def _formats() -> list[str]:
+    # An allow-list: some Pillow plugins hand data to external programs (EPS -> Ghostscript).
+    Image.init()
+    return [f for f in _FORMATS if f in Image.OPEN]
+
+
+def _decode(data: bytes) -> tuple[Image.Image, np.ndarray]:
+    """(header-only image for metadata, RGB pixels scaled to at most DECODE_LONG_SIDE)."""
+    formats = _formats()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            head = Image.open(io.BytesIO(data), formats=formats)
+            if head.width * head.height > MAX_PIXELS:
+                raise VictimIdError(f"image of {head.width}x{head.height} pixels refused (decompression bomb guard)")
+            img = Image.open(io.BytesIO(data), formats=formats)
+            if img.format == "JPEG":
+                img.draft("RGB", (DECODE_LONG_SIDE, DECODE_LONG_SIDE))
+            img = img.convert("RGB")
+        except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+            raise VictimIdError(f"image not decodable: {exc}") from exc
+    if max(img.size) > DECODE_LONG_SIDE:
+        img.thumbnail((DECODE_LONG_SIDE, DECODE_LONG_SIDE), Image.LANCZOS)
+    return head, np.asarray(img)
+
+
+class Indexer:
+    """Indexes items into a `VictimStore`; keeps the face model loaded between items."""
+
+    def __init__(self, vs: VictimStore, options: IndexOptions | None = None):
+        self.vs = vs
+        self.options = options or IndexOptions()
+        unknown = set(self.options.parts) - set(PARTS)
+        if unknown:
+            raise VictimIdError(f"unknown index parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
+        self._extractor = scene.OrbExtractor() if "scene" in self.options.parts else None
+        self._faces = None
+        if "faces" in self.options.parts:
+            from haven.victimid.faces import FaceModel
+
+            self._faces = FaceModel(self.options.face_model_dir)
+        if "ocr" in self.options.parts:
+            ocr.tesseract_path()  # fail before reading any evidence
+        self.stats = IndexStats()
+
+    def run(self, evidence: list[str], on_item: Callable[[IndexStats, str], None] | None = None) -> IndexStats:
+        names = _seizure_names(self.vs)
+        for ev in evidence:
+            source = Path(ev).resolve()
+            root = source.name or str(source)
+            case_root = names.get(str(source), root)
+            for entry in walk([str(source)]):
+                if isinstance(entry, Problem):
+                    continue
+                if case_root != root:
+                    entry.path = case_root + entry.path[len(root):]
+                self.index_item(entry)
+                if on_item:
+                    on_item(self.stats, entry.path)
+        if self._extractor is not None:
+            encode_scene_vectors(self.vs)
+        return self.stats
+
+    def index_item(self, item: Item) -> MediaRow | None:
+        st = self.stats
+        st.seen += 1
+        t0 = time.perf_counter()
+        if item.size is not None and item.size > MAX_IMAGE_BYTES:
+            st.skipped += 1
+            return None
+        try:
+            with item.open() as fh:
+                head = fh.read(4096)
+        except OSError:
+            st.errors += 1
+            return None
+        kind = sniff(head, item.path)
+        if kind.media not in ("image", "video"):
+            st.skipped += 1
+            return None
+        try:
+            data = item.read_all()
+        except OSError:
+            st.errors += 1
+            return None
+        sha256 = hashlib.sha256(data).hexdigest()
+        wanted = set(self.options.parts) if kind.media == "image" else {"metadata"}
+        with self.vs.session() as s:
+            row = s.scalar(select(MediaRow).where(MediaRow.path == item.path))
+            if row is not None and row.sha256 == sha256 and wanted <= set(k for k, v in row.parts.items() if v):
+                st.skipped += 1
+                return row
+            item_id = s.scalar(select(ItemRow.id).where(ItemRow.path == item.path))
+        st.seconds["read"] += time.perf_counter() - t0
+        fields = {
+            "item_id": item_id, "path": item.path, "sha256": sha256,
+            "md5": hashlib.md5(data).hexdigest(), "sha1": hashlib.sha1(data).hexdigest(),
+            "size": len(data), "mime": kind.mime, "media": kind.media, "indexed_at": utcnow(),
+        }
+        errors: dict = {}
+        parts: dict = {}
+        features = faces = text = None
+        meta = None
+        if kind.media == "video":
+            t0 = time.perf_counter()
+            try:
+                meta = metadata.from_video(io.BytesIO(data))
+                parts["metadata"] = True
+            except VictimIdError as exc:
+                errors["metadata"] = str(exc)
+            st.seconds["metadata"] += time.perf_counter() - t0
+        else:
+            try:
+                t0 = time.perf_counter()
+                head_img, rgb = _decode(data)
+                st.seconds["read"] += time.perf_counter() - t0
+            except VictimIdError as exc:
+                errors["decode"] = str(exc)
+                head_img = rgb = None
+            if head_img is not None:
+                t0 = time.perf_counter()
+                try:
+                    meta = metadata.from_image(head_img)
+                    parts["metadata"] = True
+                except Exception as exc:  # untrusted tags: any parser failure is recorded
+                    errors["metadata"] = f"{type(exc).__name__}: {exc}"
+                try:
+                    fields["pdq"] = pdq_from_image(Image.fromarray(rgb)).hex
+                except ImageDecodeError as exc:
+                    errors["pdq"] = str(exc)
+                st.seconds["metadata"] += time.perf_counter() - t0
+                if self._extractor is not None:
+                    t0 = time.perf_counter()
+                    features = self._extractor.extract(rgb)
+                    parts["scene"] = True
+                    st.seconds["scene"] += time.perf_counter() - t0
+                if self._faces is not None:
+                    t0 = time.perf_counter()
+                    faces = self._faces.faces(rgb)
+                    parts["faces"] = True
+                    st.seconds["faces"] += time.perf_counter() - t0
+                if "ocr" in wanted:
+                    t0 = time.perf_counter()
+                    try:
+                        text = ocr.read_text(rgb, self.options.ocr_lang)
+                        parts["ocr"] = True
+                    except VictimIdError as exc:
+                        errors["ocr"] = str(exc)
+                    st.seconds["ocr"] += time.perf_counter() - t0
+        if meta is not None:
+            fields.update(
+                width=meta.width, height=meta.height, make=meta.make, model=meta.model,
+                body_serial=meta.body_serial, lens=meta.lens, lens_serial=meta.lens_serial,
+                software=meta.software, owner=meta.owner, unique_id=meta.unique_id,
+                captured_local=meta.captured_local, captured_offset=meta.captured_offset,
+                captured_utc=meta.captured_utc, gps_lat=meta.gps_lat, gps_lon=meta.gps_lon,
+                gps_alt=meta.gps_alt, meta={**meta.tags, "utc_source": meta.utc_source},
+            )
+        fields["parts"], fields["errors"] = parts, errors
+        with self.vs.session() as s, s.begin():
+            row = s.scalar(select(MediaRow).where(MediaRow.path == item.path))
+            if row is None:
+                row = MediaRow(**fields)
+                s.add(row)
+            else:
+                for k, v in fields.items():
+                    setattr(row, k, v)
+            s.flush()
+            if features is not None:
+                s.execute(delete(SceneRow).where(SceneRow.media_id == row.id))
+                kp, desc = features.to_blobs()
+                s.add(SceneRow(media_id=row.id, extractor=features.extractor, keypoints=kp, descriptors=desc))
+            if faces is not None:
+                s.execute(delete(FaceRow).where(FaceRow.media_id == row.id))
+                for f in faces:
+                    s.add(FaceRow(media_id=row.id, model=self._faces.name, left=f.box[0], top=f.box[1],
+                                  right=f.box[2], bottom=f.box[3], detector_score=f.score,
+                                  embedding=f.embedding.astype(np.float32).tobytes()))
+                st.faces += len(faces)
+            if text is not None:
+                store_text(self.vs, s, row.id, text)
+                st.texts += bool(text.text)
+        st.indexed += 1
+        if errors:
+            st.errors += 1
+        return row
+
+
+def store_text(vs: VictimStore, s, media_id: int, text: ocr.OcrText) -> None:
+    """Replace the OCR text of one media, in the table and in the FTS index."""
+    from sqlalchemy import text as sql
+
+    s.execute(delete(OcrRow).where(OcrRow.media_id == media_id))
+    s.add(OcrRow(media_id=media_id, engine=text.engine, text=text.text, confidence=text.confidence))
+    if vs.fts:
+        s.execute(sql("DELETE FROM vi_ocr_fts WHERE media_id = :m"), {"m": media_id})
+        if text.text:
+            s.execute(sql("INSERT INTO vi_ocr_fts(text, media_id) VALUES (:t, :m)"), {"t": text.text, "m": media_id})
+
+
+def load_vocabulary(vs: VictimStore) -> scene.Vocabulary | None:
+    with vs.session() as s:
+        row = s.scalar(select(VocabularyRow).order_by(VocabularyRow.id.desc()).limit(1))
+    if row is None:
+        return None
+    return scene.Vocabulary(np.frombuffer(row.centroids, dtype=np.float32).reshape(row.k, -1))
+
+
+def encode_scene_vectors(vs: VictimStore, retrain: bool = False, sample: int = 200_000) -> int:
+    """Train the case's vocabulary if it has none (or `retrain`), then give every image
+    without a global vector one. Returns the number encoded."""
+    vocab = None if retrain else load_vocabulary(vs)
+    with vs.session() as s, s.begin():
+        if vocab is None:
+            blobs = [b for (b,) in s.execute(select(SceneRow.descriptors))]
+            if not blobs:
+                return 0
+            desc = np.concatenate([np.frombuffer(b, dtype=np.uint8).reshape(-1, 32) for b in blobs])
+            rng = np.random.default_rng(0)
+            desc = desc[rng.permutation(len(desc))[:sample]]
+            try:
+                vocab = scene.Vocabulary.train(desc)
+            except VictimIdError:
+                return 0  # too few features yet; a later run trains it
+            s.add(VocabularyRow(extractor=scene.OrbExtractor.name, centroids=vocab.centroids.tobytes(),
+                                k=vocab.k, trained_on=len(desc), created_at=utcnow()))
+            s.execute(SceneRow.__table__.update().values(vector=None))
+        n = 0
+        for row in s.scalars(select(SceneRow).where(SceneRow.vector.is_(None))):
+            desc = np.frombuffer(row.descriptors, dtype=np.uint8).reshape(-1, 32)
+            row.vector = vocab.encode(desc).tobytes()
+            n += 1
+    return n

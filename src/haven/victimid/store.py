@@ -1,0 +1,87 @@
+"""The workspace's view of a case: the case store plus the `vi_*` tables and an FTS5 index."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from haven.store.case import CaseStore, utcnow
+from haven.victimid.errors import VictimIdError
+from haven.victimid.models import EventRow, MediaRow, VictimIdBase
+
+# Standalone FTS5 table: media_id is stored but not tokenised; kept in step with vi_ocr by
+# `ocr.store_text`. SQLite-only: on PostgreSQL full-text search would use tsvector instead.
+_FTS_DDL = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS vi_ocr_fts USING fts5("
+    "text, media_id UNINDEXED, tokenize='unicode61 remove_diacritics 2')"
+)
+
+
+def _event_hash(prev: str, at: datetime, user: str, action: str, detail: dict) -> str:
+    body = json.dumps([prev, at.isoformat(), user, action, detail], sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def default_user() -> str:
+    """The analyst recorded with a decision when none is given: $HAVEN_USER, else the login."""
+    return os.environ.get("HAVEN_USER") or os.environ.get("USER") or "unknown"
+
+
+class VictimStore:
+    """A case directory opened for victim identification (tables created on first use)."""
+
+    def __init__(self, case: CaseStore | str | os.PathLike, create: bool = False):
+        self.case = case if isinstance(case, CaseStore) else CaseStore(case, create=create)
+        self.engine = self.case.engine
+        VictimIdBase.metadata.create_all(self.engine)
+        self.fts = self.engine.dialect.name == "sqlite"
+        if self.fts:
+            with self.engine.begin() as conn:
+                conn.execute(text(_FTS_DDL))
+
+    @property
+    def dir(self):
+        return self.case.dir
+
+    def session(self) -> Session:
+        return self.case.session()
+
+    def close(self) -> None:
+        self.case.close()
+
+    def media_by_id(self, media_id: int) -> MediaRow:
+        with self.session() as s:
+            row = s.get(MediaRow, media_id)
+        if row is None:
+            raise VictimIdError(f"no indexed media #{media_id} in this case; run `haven index` first")
+        return row
+
+    def all_media(self) -> list[MediaRow]:
+        with self.session() as s:
+            return list(s.scalars(select(MediaRow).order_by(MediaRow.id)))
+
+    def log(self, s: Session, user: str, action: str, detail: dict) -> EventRow:
+        """Append one analyst action to the hash-chained event log (inside the caller's
+        transaction, so the action and its record commit together)."""
+        last = s.scalar(select(EventRow).order_by(EventRow.id.desc()).limit(1))
+        prev = last.hash if last else "0" * 64
+        at = utcnow()
+        row = EventRow(at=at, user=user, action=action, detail=detail, prev_hash=prev,
+                       hash=_event_hash(prev, at, user, action, detail))
+        s.add(row)
+        return row
+
+    def verify_log(self) -> bool:
+        """True when every event's hash matches its content and its predecessor."""
+        prev = "0" * 64
+        with self.session() as s:
+            for ev in s.scalars(select(EventRow).order_by(EventRow.id)):
+                if ev.prev_hash != prev or ev.hash != _event_hash(prev, ev.at, ev.user, ev.action, ev.detail):
+                    return False
+                prev = ev.hash
+        return True
