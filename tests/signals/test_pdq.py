@@ -183,3 +183,19 @@ def test_query_hexes_are_32_and_reuse_the_decode_of_the_same_bytes(photo, monkey
     monkeypatch.undo()
     sig2, q2 = pdq.pdq_and_query_from_bytes(_jpeg(photo, 89))
     assert len(q2) == 32 and q2[0] == sig2.hex
+
+
+def test_signal_and_query_from_one_pass_equal_the_separate_calls(shared_dir):
+    """pdq_and_query_from_bytes takes the signal from the dihedral pass; it must not differ."""
+    from haven.signals.pdq import pdq_and_query_from_bytes, pdq_from_bytes, query_hexes
+
+    data_dir = shared_dir / "testdata" / "pdq" / "data"
+    files = sorted(p for p in data_dir.rglob("*") if p.suffix.lower() in (".jpg", ".png", ".webp"))
+    assert len(files) > 20
+    for path in files:
+        data = path.read_bytes()
+        # the full-resolution path on the 12 MP phone photos would add seconds for nothing new
+        for fast in (True, False) if len(data) < 1_000_000 else (True,):
+            sig, query = pdq_and_query_from_bytes(data, fast=fast)
+            assert sig == pdq_from_bytes(data, fast=fast), path
+            assert query == query_hexes(data, fast=fast), path

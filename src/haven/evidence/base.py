@@ -107,19 +107,31 @@ def problem_from(path: str, exc: BaseException, size: int | None = None) -> Prob
     return Problem(path, kind, f"{type(exc).__name__}: {text}" if text else type(exc).__name__, size)
 
 
-class SpoolView(io.RawIOBase):
-    """An independent read position over a shared spool; closing it leaves the spool open.
-
-    Containers that copy a member out once (nested archives, solid 7z blocks) hand out
-    any number of these instead of the spool itself, so one reader cannot move another.
-    """
-
-    def __init__(self, spool, size: int):
-        super().__init__()
-        self._spool, self._size, self._pos = spool, size, 0
+class ReadStream(io.RawIOBase):
+    """Base of the evidence layer's read-only streams: a subclass defines `read(size)`."""
 
     def readable(self) -> bool:
         return True
+
+    def readall(self) -> bytes:
+        return self.read()
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class WindowStream(ReadStream):
+    """A read-only, seekable stream of `size` bytes; a subclass fetches them with `_fetch`."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self._size, self._pos = size, 0
+
+    def _fetch(self, pos: int, length: int) -> bytes:
+        """`length` bytes from position `pos` (both within the window)."""
+        raise NotImplementedError
 
     def seekable(self) -> bool:
         return True
@@ -135,18 +147,25 @@ class SpoolView(io.RawIOBase):
     def read(self, size: int | None = -1) -> bytes:
         left = max(self._size - self._pos, 0)
         size = left if size is None or size < 0 else min(size, left)
-        self._spool.seek(self._pos)
-        data = self._spool.read(size)
+        data = self._fetch(self._pos, size) if size else b""
         self._pos += len(data)
         return data
 
-    def readall(self) -> bytes:
-        return self.read()
 
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+class SpoolView(WindowStream):
+    """An independent read position over a shared spool; closing it leaves the spool open.
+
+    Containers that copy a member out once (nested archives, solid 7z blocks) hand out
+    any number of these instead of the spool itself, so one reader cannot move another.
+    """
+
+    def __init__(self, spool, size: int):
+        super().__init__(size)
+        self._spool = spool
+
+    def _fetch(self, pos: int, length: int) -> bytes:
+        self._spool.seek(pos)
+        return self._spool.read(length)
 
 
 def bytes_opener(data: bytes) -> Callable[[], BinaryIO]:

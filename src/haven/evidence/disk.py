@@ -42,7 +42,7 @@ from typing import BinaryIO, Callable, ClassVar, Iterator, Protocol
 
 import pytsk3
 
-from haven.evidence.base import Item, Limits, Problem
+from haven.evidence.base import Item, Limits, Problem, WindowStream
 from haven.evidence.carve import carve
 from haven.evidence.names import MemberNames
 from haven.evidence.registry import register
@@ -223,48 +223,24 @@ class _TskImage(pytsk3.Img_Info):
         return self._medium.size
 
 
-class _RangeStream(io.RawIOBase):
+class _RangeStream(WindowStream):
     """A read-only, seekable window [start, start + size) over a reader function."""
 
     def __init__(self, read: Callable[[int, int], bytes], start: int, size: int):
-        super().__init__()
-        self._read, self._start, self._size, self._pos = read, start, size, 0
+        super().__init__(size)
+        self._read, self._start = read, start
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(base + offset, 0)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-    def read(self, size: int | None = -1) -> bytes:
-        left = max(self._size - self._pos, 0)
-        size = left if size is None or size < 0 else min(size, left)
+    def _fetch(self, pos: int, length: int) -> bytes:
         parts = []
-        while size > 0:
-            piece = self._read(self._start + self._pos, min(size, 4 * 1024**2))
+        while length > 0:
+            piece = self._read(self._start + pos, min(length, 4 * 1024**2))
             if not piece:
-                raise EOFError(f"content ends {self._pos} bytes into a {self._size}-byte file "
+                raise EOFError(f"content ends {pos} bytes into a {self._size}-byte file "
                                "(truncated image or damaged file system)")
             parts.append(piece)
-            self._pos += len(piece)
-            size -= len(piece)
+            pos += len(piece)
+            length -= len(piece)
         return b"".join(parts)
-
-    def readall(self) -> bytes:
-        return self.read()
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 class _FileReader:

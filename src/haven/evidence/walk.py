@@ -43,7 +43,7 @@ import tempfile
 from typing import BinaryIO, Callable, Iterator
 
 from haven.errors import EvidenceError
-from haven.evidence.base import Item, Limits, Problem, SpoolView, problem_from
+from haven.evidence.base import Item, Limits, Problem, ReadStream, SpoolView, problem_from
 from haven.evidence.names import escape_name
 from haven.evidence.registry import HEAD_SIZE, find_container
 
@@ -121,7 +121,7 @@ class _ReadWatch:
         self.error: BaseException | None = None
 
 
-class _WatchedStream(io.RawIOBase):
+class _WatchedStream(ReadStream):
     """Forwards reads to a member stream and notes the first decoder error (then re-raises)."""
 
     def __init__(self, inner: BinaryIO, watch: _ReadWatch):
@@ -140,17 +140,6 @@ class _WatchedStream(io.RawIOBase):
         if size is None or size < 0:
             return self._guard(self._inner.read)
         return self._guard(self._inner.read, size)
-
-    def readall(self) -> bytes:
-        return self.read()
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def readable(self) -> bool:
-        return True
 
     def seekable(self) -> bool:
         return self._inner.seekable()

@@ -22,7 +22,7 @@ import zlib
 from functools import partial
 from typing import BinaryIO, ClassVar, Iterator
 
-from haven.evidence.base import Item, Limits, Problem
+from haven.evidence.base import Item, Limits, Problem, ReadStream
 from haven.evidence.names import MemberNames
 from haven.evidence.registry import register
 
@@ -214,7 +214,7 @@ def _descriptor(stream: BinaryIO, at: int, usize_seen: int) -> tuple[int, int, i
     return crc, usize if usize == usize_seen else usize_seen, start + 12
 
 
-class _SalvagedMember(io.RawIOBase):
+class _SalvagedMember(ReadStream):
     """A member read straight from its local header's data, CRC checked at the end."""
 
     def __init__(self, stream: BinaryIO, start: int, csize: int, method: int, crc: int,
@@ -224,9 +224,6 @@ class _SalvagedMember(io.RawIOBase):
         self._inflater = zlib.decompressobj(-15) if method == _DEFLATED else None
         self._crc_expected, self._crc, self._out_left = crc, 0, size
         self._pending = b""
-
-    def readable(self) -> bool:
-        return True
 
     def _more(self) -> bytes:
         if self._left > 0:
@@ -264,10 +261,3 @@ class _SalvagedMember(io.RawIOBase):
             raise EOFError("salvaged member data ended early")
         return out
 
-    def readall(self) -> bytes:
-        return self.read()
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)

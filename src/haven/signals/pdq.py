@@ -275,6 +275,17 @@ def enrolment_hexes(source: ImageSource, *, fast: bool = True) -> dict[str, str]
     return out
 
 
+def _window_query_hexes(prep: PreparedImage) -> list[str]:
+    """The 8 dihedral hashes of each central window in `QUERY_WINDOWS`."""
+    img = Image.fromarray(prep.pixels)
+    out: list[str] = []
+    for fraction in QUERY_WINDOWS:
+        box = window_box(img.width, img.height, fraction, fraction)
+        bits_list, _q = pdqhash.compute_dihedral(_window_pixels(img, box))
+        out.extend(_hex(b) for b in bits_list)
+    return out
+
+
 def query_hexes(source: ImageSource, sig: PdqSignal | None = None, *, fast: bool = True) -> list[str]:
     """What near matching searches with for one item: 32 hashes.
 
@@ -284,16 +295,18 @@ def query_hexes(source: ImageSource, sig: PdqSignal | None = None, *, fast: bool
     given to `pdq_from_bytes`, its decoded pixels are reused instead of decoding again.
     """
     prep = _prepared(source, fast)
-    out = dihedral_hexes(prep)
-    img = Image.fromarray(prep.pixels)
-    for fraction in QUERY_WINDOWS:
-        box = window_box(img.width, img.height, fraction, fraction)
-        bits_list, _q = pdqhash.compute_dihedral(_window_pixels(img, box))
-        out.extend(_hex(b) for b in bits_list)
-    return out
+    return dihedral_hexes(prep) + _window_query_hexes(prep)
 
 
 def pdq_and_query_from_bytes(data: bytes, *, fast: bool = True) -> tuple[PdqSignal, list[str]]:
-    """The item's PDQ signal and its `query_hexes`, from one decode."""
+    """The item's PDQ signal and its `query_hexes`, from one decode and one dihedral pass.
+
+    pdqhash's first dihedral hash and its quality are exactly `pdqhash.compute`'s (checked on
+    the reference images in tests/signals/test_pdq.py), so the signal costs nothing extra.
+    """
     prep = _prepared(data, fast)
-    return pdq_from_prepared(prep), query_hexes(prep)
+    bits_list, quality = pdqhash.compute_dihedral(prep.pixels)
+    quality = int(quality)
+    dihedral = [_hex(b) for b in bits_list]
+    sig = PdqSignal(dihedral[0], quality, prep.preprocess, quality >= MIN_TRUSTED_QUALITY)
+    return sig, dihedral + _window_query_hexes(prep)
