@@ -26,12 +26,16 @@ app.add_typer(hashsets_app, name="hashsets")
 def _register_subcommands() -> None:
     from haven.intel.cli import intel_app
     from haven.refer.cli import refer_app
+    from haven.service.cli import audit_app, serve, service_app
     from haven.victimid.cli import index_command, victimid_app
 
     app.add_typer(intel_app, name="intel")
     app.add_typer(refer_app, name="refer")
     app.command("index")(index_command)
     app.add_typer(victimid_app, name="victimid")
+    app.command("serve")(serve)
+    app.add_typer(service_app, name="service")
+    app.add_typer(audit_app, name="audit")
 
 
 _register_subcommands()

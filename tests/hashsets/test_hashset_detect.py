@@ -17,10 +17,10 @@ EXAMPLES = [
     ("vics/vics_2.0_Default_hashset.json", "vics"),
     ("vics/vics_1.3_case_export.json", "vics"),
     ("vics/vics_1.2_media_knowngood_list.json", "vics"),
+    ("hashlists/ncmec_hashsharing_v2_entries_synthetic.xml", "ncmec-xml"),
 ]
 
 NOT_HASH_SETS = [
-    "hashlists/ncmec_hashsharing_v2_entries_synthetic.xml",
     "ncmec/cybertipline_report_example.xml",
     "dfxml/haven_example.dfxml",
     "case/haven_hash_match_example.jsonld",
@@ -33,7 +33,7 @@ NOT_HASH_SETS = [
 
 
 def test_every_format_is_registered():
-    assert set(format_names()) == {"txt", "csv", "vics", "icse", "nsrl", "hma", "vpdq"}
+    assert set(format_names()) == {"txt", "csv", "vics", "icse", "nsrl", "hma", "vpdq", "ncmec-xml"}
 
 
 @pytest.mark.parametrize(("relative", "expected"), EXAMPLES)
@@ -61,9 +61,9 @@ def test_files_that_are_no_hash_set_fail_auto_with_the_formats_tried(formats_dir
     assert "tried" in message and "vics" in message and "txt" in message
 
 
-def test_ncmec_xml_is_called_xml_in_the_error(formats_dir):
+def test_xml_that_is_no_hash_set_is_called_xml_in_the_error(formats_dir):
     with pytest.raises(HashSetFormatError, match="looks like XML"):
-        read_hashset(formats_dir / "hashlists" / "ncmec_hashsharing_v2_entries_synthetic.xml")
+        read_hashset(formats_dir / "ncmec" / "cybertipline_report_example.xml")
 
 
 def test_an_unknown_format_name_lists_the_known_ones(formats_dir):

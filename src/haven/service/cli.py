@@ -1,0 +1,250 @@
+"""`haven serve`, `haven service …` (accounts, cases, hash sets) and `haven audit verify`.
+
+Register in haven/cli.py with:
+    app.command("serve")(serve)
+    app.add_typer(service_app, name="service")
+    app.add_typer(audit_app, name="audit")
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from haven.errors import HavenError
+
+console = Console(stderr=True)
+out = Console()
+
+service_app = typer.Typer(
+    help="Accounts, API keys, cases and hash sets of the coordination service "
+    "(same database as 'haven serve': --data-dir / $HAVEN_DATA_DIR, $HAVEN_DATABASE_URL).",
+    no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+audit_app = typer.Typer(help="The service's hash-chained audit log.", no_args_is_help=True,
+                        add_completion=False, rich_markup_mode=None)
+
+
+
+@audit_app.callback()
+def _audit_group() -> None:
+    """The service's hash-chained audit log."""
+
+
+DATA_DIR = typer.Option(None, "--data-dir", help="Service data folder (default "
+                        "$HAVEN_DATA_DIR or ./haven-service).", file_okay=False)
+DB_URL = typer.Option(None, "--database-url", help="SQLAlchemy URL (default "
+                      "$HAVEN_DATABASE_URL or SQLite in the data folder).")
+
+
+def _settings(data_dir: Optional[Path], database_url: Optional[str]):
+    from haven.service.settings import Settings
+
+    return Settings.from_env(data_dir=data_dir, database_url=database_url)
+
+
+def _open(data_dir: Optional[Path], database_url: Optional[str]):
+    from haven.service.db import make_engine, session_factory, upgrade
+
+    settings = _settings(data_dir, database_url)
+    settings.prepare()
+    engine = make_engine(settings.url)
+    upgrade(engine)
+    return settings, session_factory(engine)
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    raise typer.Exit(2)
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to bind (loopback by default)."),
+    port: int = typer.Option(8080, help="TCP port."),
+    data_dir: Optional[Path] = DATA_DIR,
+    database_url: Optional[str] = DB_URL,
+) -> None:
+    """Run the coordination service and matching API (migrates the database first).
+
+    Example: haven serve --host 127.0.0.1 --port 8080 --data-dir /srv/haven
+    """
+    import uvicorn
+
+    from haven.service.app import create_app
+
+    try:
+        app = create_app(_settings(data_dir, database_url))
+    except HavenError as exc:
+        _fail(exc)
+    # One process: the lookup library lives in memory and is reloaded on import.
+    uvicorn.run(app, host=host, port=port, workers=1, log_level="info")
+
+
+@service_app.command("create-user")
+def create_user_cmd(
+    username: str = typer.Argument(..., help="Login name."),
+    role: str = typer.Option(..., help="coordinator, liaison or analyst."),
+    country: Optional[str] = typer.Option(None, help="Liaison's country (alpha-2)."),
+    case: Optional[str] = typer.Option(None, help="Analyst's case (see add-case)."),
+    password_env: str = typer.Option("HAVEN_NEW_PASSWORD", help="Environment variable holding "
+                                     "the password; asked for when unset."),
+    data_dir: Optional[Path] = DATA_DIR,
+    database_url: Optional[str] = DB_URL,
+) -> None:
+    """Create an account (password hashed with argon2id).
+
+    Example: haven service create-user fr-liaison --role liaison --country FR
+    """
+    from haven.service import audit
+    from haven.service.accounts import create_user
+
+    password = os.environ.get(password_env) or getpass.getpass(f"password for {username}: ")
+    _, sessions = _open(data_dir, database_url)
+    try:
+        with sessions() as s:
+            user = create_user(s, username, password, role, country=country, case_name=case)
+            audit.record(s, "cli", "user.create", f"user:{user.username}", role=user.role,
+                         country=user.country, case_id=user.case_id)
+            s.commit()
+    except HavenError as exc:
+        _fail(exc)
+    out.print(f"created {role} {username}" + (f" ({user.country})" if user.country else ""))
+
+
+@service_app.command("create-api-key")
+def create_api_key_cmd(
+    name: str = typer.Argument(..., help="Who the key is for (e.g. hotline-x)."),
+    data_dir: Optional[Path] = DATA_DIR,
+    database_url: Optional[str] = DB_URL,
+) -> None:
+    """Create a lookup-only API key; it is printed once and stored hashed.
+
+    Example: haven service create-api-key hotline-x
+    """
+    from haven.service import audit
+    from haven.service.accounts import create_api_key
+
+    _, sessions = _open(data_dir, database_url)
+    try:
+        with sessions() as s:
+            key, secret = create_api_key(s, name)
+            audit.record(s, "cli", "apikey.create", f"key:{key.name}", prefix=key.prefix)
+            s.commit()
+    except HavenError as exc:
+        _fail(exc)
+    out.print(secret)
+
+
+@service_app.command("add-case")
+def add_case_cmd(
+    name: str = typer.Argument(..., help="Case name analysts are assigned to."),
+    case_dir: Path = typer.Argument(..., exists=True, file_okay=False,
+                                    help="The haven case directory (holds case.db)."),
+    data_dir: Optional[Path] = DATA_DIR,
+    database_url: Optional[str] = DB_URL,
+) -> None:
+    """Register a case directory so an analyst account can be given it.
+
+    Example: haven service add-case case-0421 cases/0421
+    """
+    from haven.service import audit
+    from haven.service.accounts import utcnow
+    from haven.service.models import Case
+
+    _, sessions = _open(data_dir, database_url)
+    with sessions() as s:
+        case = Case(name=name, directory=str(case_dir.resolve()), created_at=utcnow())
+        s.add(case)
+        s.flush()
+        audit.record(s, "cli", "case.add", f"case:{case.id}", name=name)
+        s.commit()
+    out.print(f"case {name} registered (id {case.id})")
+
+
+@service_app.command("import-hashset")
+def import_hashset_cmd(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Hash-set file."),
+    name: str = typer.Option(..., help="Hash set (bank) name shown in matches."),
+    fmt: str = typer.Option("auto", "--format", help="A haven hash-set format (ncmec-xml, "
+                            "hma, vics, csv, txt, …) or auto."),
+    known_good: bool = typer.Option(False, "--known-good", help="A known-good list."),
+    append: bool = typer.Option(False, "--append", help="Add to the set (incremental feed; "
+                                "NCMEC tombstones delete entries)."),
+    data_dir: Optional[Path] = DATA_DIR,
+    database_url: Optional[str] = DB_URL,
+) -> None:
+    """Import a hash set for the matching API (a running server picks it up on restart).
+
+    Example: haven service import-hashset ncmec-2026-01-10.xml --name ncmec --append
+    """
+    from haven.service import audit
+    from haven.service.lookup import import_file
+
+    _, sessions = _open(data_dir, database_url)
+    try:
+        with sessions() as s:
+            hs, result, tombstones = import_file(s, path, name=name, fmt=fmt,
+                                                 known_good=known_good, append=append)
+            audit.record(s, "cli", "hashset.import", f"hashset:{hs.name}", version=hs.version,
+                         format=result.format, entries=len(result.entries),
+                         malformed=len(result.malformed), tombstones=tombstones,
+                         source_sha256=hs.source_sha256)
+            s.commit()
+    except HavenError as exc:
+        _fail(exc)
+    out.print(f"{hs.name} v{hs.version}: {hs.entry_count} entries ({len(result.entries)} read, "
+              f"{len(result.malformed)} malformed, {tombstones} tombstones)")
+
+
+@service_app.command("import-case-hashsets")
+def import_case_hashsets_cmd(
+    case_dir: Path = typer.Argument(..., exists=True, file_okay=False),
+    name: Optional[list[str]] = typer.Option(None, "--name", help="Only these sets (repeatable)."),
+    data_dir: Optional[Path] = DATA_DIR,
+    database_url: Optional[str] = DB_URL,
+) -> None:
+    """Copy hash sets of a haven case store into the matching API.
+
+    Example: haven service import-case-hashsets cases/0421 --name icse
+    """
+    from haven.service import audit
+    from haven.service.lookup import import_case_store
+
+    _, sessions = _open(data_dir, database_url)
+    try:
+        with sessions() as s:
+            sets = import_case_store(s, case_dir, name or None)
+            for hs in sets:
+                audit.record(s, "cli", "hashset.import", f"hashset:{hs.name}",
+                             version=hs.version, source=str(case_dir), entries=hs.entry_count)
+            s.commit()
+    except HavenError as exc:
+        _fail(exc)
+    for hs in sets:
+        out.print(f"{hs.name} v{hs.version}: {hs.entry_count} entries")
+
+
+@audit_app.command("verify")
+def audit_verify_cmd(
+    data_dir: Optional[Path] = DATA_DIR,
+    database_url: Optional[str] = DB_URL,
+) -> None:
+    """Recompute the audit chain; exit 1 naming every entry that was changed or removed.
+
+    Example: haven audit verify --data-dir /srv/haven
+    """
+    from haven.service import audit
+
+    _, sessions = _open(data_dir, database_url)
+    with sessions() as s:
+        report = audit.verify(s)
+    if report.ok:
+        out.print(f"OK: {report.entries} entries, chain intact")
+        return
+    for problem in report.problems:
+        out.print(f"TAMPERED: {problem}", highlight=False)
+    raise typer.Exit(1)

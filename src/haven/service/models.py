@@ -1,0 +1,214 @@
+"""The service's own tables (SQLAlchemy 2). Alembic migrations in `migrations/` create them.
+
+Table names are prefixed `svc_` so the service can share a PostgreSQL database with nothing
+else colliding. Times are naive UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+ROLES = ("coordinator", "liaison", "analyst", "lookup")
+
+
+class User(Base):
+    __tablename__ = "svc_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(20))
+    country: Mapped[str | None] = mapped_column(String(2))      # liaison only
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("svc_cases.id"))  # analyst only
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SessionToken(Base):
+    __tablename__ = "svc_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("svc_users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ApiKey(Base):
+    __tablename__ = "svc_api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(20), default="lookup")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Case(Base):
+    __tablename__ = "svc_cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    directory: Mapped[str] = mapped_column(Text)  # a haven case directory (case.db)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Operation(Base):
+    __tablename__ = "svc_operations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[int] = mapped_column(ForeignKey("svc_users.id"))
+
+
+class Package(Base):
+    """One country's referral package inside an operation, and where it is in the workflow."""
+
+    __tablename__ = "svc_packages"
+    # One package per country per operation; also what makes two concurrent attaches safe.
+    __table_args__ = (UniqueConstraint("operation_id", "country"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operation_id: Mapped[int] = mapped_column(ForeignKey("svc_operations.id"), index=True)
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    storage: Mapped[str] = mapped_column(Text)          # folder name under packages_dir
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    signer_key_id: Mapped[str | None] = mapped_column(String(80))
+    subject_count: Mapped[int] = mapped_column(Integer, default=0)
+    record_count: Mapped[int] = mapped_column(Integer, default=0)
+    has_archive: Mapped[bool] = mapped_column(Boolean, default=False)
+    imported_at: Mapped[datetime] = mapped_column(DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    downloaded_at: Mapped[datetime | None] = mapped_column(DateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    outcomes_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Subject(Base):
+    __tablename__ = "svc_subjects"
+    __table_args__ = (UniqueConstraint("package_id", "subject_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("svc_packages.id"), index=True)
+    subject_id: Mapped[str] = mapped_column(String(80))
+    country: Mapped[str] = mapped_column(String(2))     # the package's country
+    confidence: Mapped[float | None]
+    names: Mapped[list] = mapped_column(JSON, default=list)
+    shared_with: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class Identifier(Base):
+    """A subject's identifier as a keyed hash (HMAC-SHA256), never the value itself."""
+
+    __tablename__ = "svc_identifiers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_row_id: Mapped[int] = mapped_column(ForeignKey("svc_subjects.id"), index=True)
+    country: Mapped[str] = mapped_column(String(2))
+    kind: Mapped[str] = mapped_column(String(20))       # email | phone | ip | card | media
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class Overlap(Base):
+    """Two subjects of different countries sharing an identifier kind (deconfliction)."""
+
+    __tablename__ = "svc_overlaps"
+    __table_args__ = (UniqueConstraint("subject_a", "subject_b", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_a: Mapped[int] = mapped_column(ForeignKey("svc_subjects.id"), index=True)
+    country_a: Mapped[str] = mapped_column(String(2))
+    subject_b: Mapped[int] = mapped_column(ForeignKey("svc_subjects.id"), index=True)
+    country_b: Mapped[str] = mapped_column(String(2))
+    kind: Mapped[str] = mapped_column(String(20))
+    found_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Outcome(Base):
+    """What a country reported: per subject (subject_row_id set) or in total (null)."""
+
+    __tablename__ = "svc_outcomes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("svc_packages.id"), index=True)
+    subject_row_id: Mapped[int | None] = mapped_column(ForeignKey("svc_subjects.id"))
+    searches: Mapped[int] = mapped_column(Integer, default=0)
+    arrests: Mapped[int] = mapped_column(Integer, default=0)
+    cases_opened: Mapped[int] = mapped_column(Integer, default=0)
+    children_safeguarded: Mapped[int] = mapped_column(Integer, default=0)
+    material_seized: Mapped[int] = mapped_column(Integer, default=0)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    reported_at: Mapped[datetime] = mapped_column(DateTime)
+    reported_by: Mapped[int] = mapped_column(ForeignKey("svc_users.id"))
+
+
+class AuditEntry(Base):
+    """Append-only, hash-chained: entry_hash = SHA-256(canonical JSON incl. prev_hash)."""
+
+    __tablename__ = "svc_audit"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(60))
+    target: Mapped[str] = mapped_column(String(200), default="")
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """One row: the chain's tip. Updating it first serialises concurrent appends."""
+
+    __tablename__ = "svc_audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class LookupHashSet(Base):
+    __tablename__ = "svc_hashsets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    format: Mapped[str] = mapped_column(String(40))
+    scheme: Mapped[str | None] = mapped_column(String(40))
+    known_good: Mapped[bool] = mapped_column(Boolean, default=False)
+    source_sha256: Mapped[str | None] = mapped_column(String(64))
+    imported_at: Mapped[datetime] = mapped_column(DateTime)
+    entry_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LookupEntry(Base):
+    __tablename__ = "svc_hash_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hashset_id: Mapped[int] = mapped_column(ForeignKey("svc_hashsets.id", ondelete="CASCADE"),
+                                            index=True)
+    md5: Mapped[str | None] = mapped_column(String(32))
+    sha1: Mapped[str | None] = mapped_column(String(40))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    pdq: Mapped[str | None] = mapped_column(String(64))
+    category: Mapped[str | None] = mapped_column(String(60))
+    source_id: Mapped[str | None] = mapped_column(String(200))   # e.g. an NCMEC image id
+    added_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+Index("ix_svc_hash_entries_source", LookupEntry.hashset_id, LookupEntry.source_id)
+Index("ix_svc_packages_op_country", Package.operation_id, Package.country)

@@ -1,0 +1,74 @@
+"""Service settings: from the environment (`HAVEN_*`) or given to `create_app` by tests."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path("haven-service")
+
+
+@dataclass
+class Settings:
+    """Where the service keeps its data and how strict it is.
+
+    `database_url` defaults to SQLite in `data_dir/service.db`; PostgreSQL via
+    `HAVEN_DATABASE_URL=postgresql+psycopg://…`. `identifier_key` keys the HMAC used to compare
+    identifiers across countries (deconfliction); it is made once and kept in
+    `data_dir/identifier.key` unless given.
+    """
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str | None = None
+    session_hours: float = 8.0
+    max_upload_bytes: int = 200 * 1024 * 1024
+    max_json_bytes: int = 8 * 1024 * 1024
+    max_lookup_signals: int = 10_000
+    pdq_threshold: int = 31
+    reminder_days: int = 7
+    cookie_secure: bool = False
+    identifier_key: bytes | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        env = os.environ
+        s = cls(
+            data_dir=Path(env.get("HAVEN_DATA_DIR", str(DEFAULT_DATA_DIR))),
+            database_url=env.get("HAVEN_DATABASE_URL") or None,
+        )
+        if env.get("HAVEN_SESSION_HOURS"):
+            s.session_hours = float(env["HAVEN_SESSION_HOURS"])
+        if env.get("HAVEN_MAX_UPLOAD_BYTES"):
+            s.max_upload_bytes = int(env["HAVEN_MAX_UPLOAD_BYTES"])
+        for k, v in overrides.items():
+            if v is not None:
+                setattr(s, k, v)
+        return s
+
+    @property
+    def url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'service.db').resolve()}"
+
+    @property
+    def packages_dir(self) -> Path:
+        return self.data_dir / "packages"
+
+    @property
+    def staging_dir(self) -> Path:
+        # Same file system as packages_dir, so the final rename is atomic.
+        return self.data_dir / "staging"
+
+    def prepare(self) -> None:
+        """Create the data folders and the identifier key (mode 0600) if missing."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.packages_dir.mkdir(exist_ok=True)
+        self.staging_dir.mkdir(exist_ok=True)
+        if self.identifier_key is None:
+            key_path = self.data_dir / "identifier.key"
+            if not key_path.exists():
+                fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_hex(32))
+            self.identifier_key = bytes.fromhex(key_path.read_text().strip())

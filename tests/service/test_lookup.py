@@ -1,0 +1,112 @@
+"""The matching API: signal batches, file uploads, HMA's shape, NCMEC XML with tombstones."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+NCMEC = Path("ref/formats/hashlists/ncmec_hashsharing_v2_entries_synthetic.xml")
+MD5 = "360ebe8964fab73553a60189969cc478"
+PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+
+
+def flip(hex_hash: str, bits: int) -> str:
+    value = int(hex_hash, 16) ^ ((1 << bits) - 1)
+    return f"{value:064x}"
+
+
+def upload(svc, name: str, data: bytes, **form):
+    return svc.client.post("/api/v1/hashsets", headers=svc.h("coord"),
+                           files={"file": ("set", data, "application/octet-stream")},
+                           data={"name": name, **form})
+
+
+def lookup(svc, signals):
+    return svc.client.post("/api/v1/lookup", headers=svc.h("lookup"),
+                           json={"signals": [{"signal_type": t, "signal": v} for t, v in signals]})
+
+
+def test_ncmec_xml_import_then_exact_and_near_matches_carry_their_evidence(service, shared_dir):
+    r = upload(service, "ncmec", (shared_dir / NCMEC).read_bytes())
+    assert r.status_code == 201, r.text
+    assert r.json()["format"] == "ncmec-xml" and r.json()["entries"] == 1
+    assert r.json()["tombstones"] == 1
+    r = lookup(service, [("md5", MD5.upper()), ("pdq", flip(PDQ, 10)), ("sha1", "0" * 40),
+                         ("pdq", flip(PDQ, 40))])
+    assert r.status_code == 200, r.text
+    md5, near, none, far = r.json()["results"]
+    m = md5["matches"][0]
+    assert (m["hashset"], m["hashset_version"], m["category"], m["algorithm"], m["distance"],
+            m["threshold"]) == ("ncmec", 1, "A1", "md5", 0, 0)
+    assert m["added_at"].endswith("Z")
+    assert near["matches"][0]["distance"] == 10 and near["matches"][0]["threshold"] == 31
+    assert none["matches"] == [] and far["matches"] == []
+
+
+def test_an_incremental_feed_tombstone_deletes_the_earlier_entry(service, tmp_path):
+    first = b"""<?xml version="1.0"?>
+<queryResult xmlns="https://hashsharing.ncmec.org/hashsharing/v2"><images count="1">
+<image><id>img-7</id><classification>B1</classification>
+<fingerprints><md5>aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa</md5></fingerprints></image>
+</images></queryResult>"""
+    later = b"""<?xml version="1.0"?>
+<queryResult xmlns="https://hashsharing.ncmec.org/hashsharing/v2"><images count="1">
+<deletedImage><id>img-7</id></deletedImage></images></queryResult>"""
+    assert upload(service, "feed", first, append="true").json()["entries"] == 1
+    assert lookup(service, [("md5", "a" * 32)]).json()["results"][0]["matches"]
+    r = upload(service, "feed", later, append="true").json()
+    assert r["entries"] == 0 and r["version"] == 2
+    assert lookup(service, [("md5", "a" * 32)]).json()["results"][0]["matches"] == []
+
+
+def test_hma_lookup_groups_matches_by_bank(service, shared_dir):
+    upload(service, "ncmec", (shared_dir / NCMEC).read_bytes())
+    upload(service, "local", f"pdq {flip(PDQ, 3)}\n".encode(), format="hma")
+    r = service.client.get("/m/lookup", params={"signal": PDQ, "signal_type": "pdq"},
+                           headers=service.h("lookup"))
+    assert r.status_code == 200, r.text
+    banks = r.json()
+    assert set(banks) == {"ncmec", "local"}
+    assert banks["local"][0]["distance"] == "3" and isinstance(banks["local"][0]["bank_content_id"], int)
+    r = service.client.get("/m/lookup", params={"signal": "zz", "signal_type": "pdq"},
+                           headers=service.h("lookup"))
+    assert r.status_code == 422
+
+
+def test_a_batch_of_10000_signals_is_answered_and_10001_refused(service):
+    upload(service, "list", (MD5 + "\n").encode(), format="txt")
+    batch = [("md5", f"{i:032x}") for i in range(9_999)] + [("md5", MD5)]
+    r = lookup(service, batch)
+    assert r.status_code == 200
+    assert sum(1 for x in r.json()["results"] if x["matches"]) == 1
+    r = lookup(service, batch + [("md5", MD5)])
+    assert r.status_code == 413 and "10000" in r.json()["detail"]
+
+
+def test_an_uploaded_image_is_hashed_and_matched(service):
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (256, 256), "white")
+    d = ImageDraw.Draw(img)
+    for k in range(0, 256, 32):
+        d.rectangle([k, k // 2, k + 20, 255 - k // 3], fill=(k, 255 - k, (k * 7) % 255))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    data = buf.getvalue()
+    from haven.scan.analyse import analyse
+
+    a = analyse("x.png", data=data)
+    upload(service, "pictures", f"pdq {a.pdq}\n".encode(), format="hma")
+    r = service.client.post("/api/v1/lookup", headers=service.h("lookup"),
+                            files={"file": ("upload.png", data, "image/png")})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["file"]["sha256"] == a.sha256 and body["file"]["pdq"] == a.pdq
+    assert body["matches"][0]["hashset"] == "pictures" and body["matches"][0]["distance"] == 0
+
+
+def test_bad_signals_are_422(service):
+    for signal_type, signal in (("md5", "abc"), ("crc32", "00"), ("sha1", "' OR 1=1 --"),
+                                ("pdq", "<script>")):
+        r = lookup(service, [(signal_type, signal)])
+        assert r.status_code == 422 and r.json()["detail"], signal
