@@ -267,26 +267,40 @@ def hashsets_list(
 @hashsets_app.command("export")
 def hashsets_export(
     case: Path = typer.Option(..., "--case", help="Case directory."),
-    out_file: Path = typer.Option(..., "--out", help="File to write."),
-    format: str = typer.Option("vics", "--format", help="vics (VICS 2.0 case export)."),
+    out_file: Path = typer.Option(..., "--out", help="File (vics) or directory (vpdq) to write."),
+    format: str = typer.Option("vics", "--format", help="vics (VICS 2.0 case export) or vpdq (video hashes)."),
     region: str = typer.Option("Default", help="VICS category region: Default, US or UK."),
 ) -> None:
     """Export a case's findings as a hash set.
 
     Example: haven hashsets export --case cases/op-rose --format vics --out op-rose.vics.json
+
+    With --format vpdq, every hashed video becomes `<sha256>.txt` in the --out directory, in the
+    vPDQ text format that `haven hashsets import --format vpdq` reads.
     """
+    from haven.hashsets.formats.vpdq_text import write_vpdq_text
     from haven.hashsets.vics_export import write_vics_case
     from haven.report.findings import iter_findings
     from haven.store.case import CaseStore
 
-    if format != "vics":
-        _fail(HavenError(f"unknown export format {format!r}; supported: vics"))
+    if format not in ("vics", "vpdq"):
+        _fail(HavenError(f"unknown export format {format!r}; supported: vics, vpdq"))
     try:
         store = CaseStore(case)
-        n = write_vics_case(iter_findings(store), str(out_file), case_name=case.name, scheme_region=region)
+        if format == "vics":
+            n = write_vics_case(iter_findings(store), str(out_file), case_name=case.name,
+                                scheme_region=region)
+            out.print(f"Wrote {n} media to {out_file}")
+            return
+        out_file.mkdir(parents=True, exist_ok=True)
+        written: set[str] = set()
+        for f in iter_findings(store):
+            if f["vpdq"] and f["sha256"] not in written:
+                write_vpdq_text(f["vpdq"], out_file / f"{f['sha256']}.txt")
+                written.add(f["sha256"])
     except HavenError as exc:
         _fail(exc)
-    out.print(f"Wrote {n} media to {out_file}")
+    out.print(f"Wrote {len(written)} video hash file(s) to {out_file}")
 
 
 @app.command()

@@ -53,7 +53,7 @@ def run(*args):
 
 
 @pytest.fixture(scope="module")
-def findings(tmp_path_factory):
+def scanned(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("video")
     known = encode(tmp / "known.mp4", (frame(1, n / RATE) for n in range(30 * RATE)))
     known_dir = tmp / "known-videos"
@@ -76,7 +76,12 @@ def findings(tmp_path_factory):
     (ev / "broken.mp4").write_bytes(clip.read_bytes()[:2000])
     run("scan", ev, "--case", case, "--workers", "1")
     with open(case / "findings.jsonl") as fh:
-        return {json.loads(l)["path"]: json.loads(l) for l in fh}
+        return case, {json.loads(l)["path"]: json.loads(l) for l in fh}
+
+
+@pytest.fixture(scope="module")
+def findings(scanned):
+    return scanned[1]
 
 
 def test_clip_of_known_video_is_near_known_with_vpdq_shares(findings):
@@ -106,3 +111,24 @@ def test_known_image_shown_in_a_video_is_linked_to_its_frames(findings):
 def test_broken_video_is_an_error_with_a_reason(findings):
     f = findings["seizure/broken.mp4"]
     assert f["finding"] == "error" and f["error"].startswith("video not decodable")
+
+
+def test_video_hashes_export_and_reimport_as_a_known_set(scanned, tmp_path):
+    case, f = scanned
+    out = tmp_path / "exported"
+    run("hashsets", "export", "--case", case, "--format", "vpdq", "--out", out)
+    other = f["seizure/other.mp4"]
+    exported = out / f"{other['sha256']}.txt"
+    assert exported.is_file()
+    rows = [line.split(",") for line in exported.read_text().splitlines()]
+    assert [int(r[0]) for r in rows] == [row[0] for row in other["vpdq"]]
+    assert [r[2] for r in rows] == [row[2] for row in other["vpdq"]]
+    # Re-imported as known videos, the same file now matches itself in full.
+    again = tmp_path / "case2"
+    run("hashsets", "import", out, "--name", "exported", "--format", "vpdq", "--case", again)
+    run("scan", case.parent / "seizure" / "other.mp4", "--case", again, "--workers", "1")
+    with open(again / "findings.jsonl") as fh:
+        [item] = [json.loads(l) for l in fh]
+    assert item["finding"] == "near-known"
+    [m] = item["matches"]
+    assert m["signal_type"] == "vpdq" and m["query_share"] == 1.0 and m["known_share"] == 1.0
