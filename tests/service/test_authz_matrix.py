@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import pytest
 from conftest import PASSWORD, make_service, tar_of, database_url
+from web_fixtures import fields
+
+from haven.service.web.routes import csrf_for
 
 ROLES = ("anon", "coord", "fr", "de", "analyst", "lookup")
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
@@ -26,6 +29,17 @@ def only(status_ok: int, *allowed: str, other: int = 403, **special: int) -> dic
 
 PUBLIC = {r: 200 for r in ROLES}
 PKG_READ = only(200, "coord", "fr", de=404)
+NO_FOLLOW = {"follow_redirects": False}
+
+
+def form(**values):
+    """A page form as role `r` posts it: its own session's CSRF token, redirects not followed."""
+    def make(w, r):
+        token = w["svc"].tokens.get(r)
+        return {**fields(csrf=csrf_for(token) if token else "", **values), **NO_FOLLOW}
+    return lambda w, r: make(w, r)
+
+
 # (method, path) → (request kwargs factory(world, role), expected per role)
 MATRIX = {
     ("GET", "/openapi.json"): (None, PUBLIC),
@@ -76,17 +90,52 @@ MATRIX = {
         only(200, "lookup")),
     ("GET", "/m/lookup"): (None, only(200, "lookup")),
     ("GET", "/api/v1/audit/verify"): (None, only(200, "coord")),
+    # -- server-rendered pages (haven.service.web): same authz, HTML answers --------------
+    ("GET", "/static/haven.css"): (None, PUBLIC),
+    ("GET", "/language"): (lambda w, r: NO_FOLLOW, {r: 303 for r in ROLES}),
+    ("GET", "/login"): (None, PUBLIC),
+    ("POST", "/login"): (
+        lambda w, r: {**fields(csrf="n0nce", username="coord", password=PASSWORD),
+                      "cookies": {"haven_login_csrf": "n0nce"}, **NO_FOLLOW},
+        {r: 303 for r in ROLES}),
+    ("GET", "/"): (lambda w, r: NO_FOLLOW, only(303, "coord", "fr", "de", "analyst")),
+    ("GET", "/operations"): (None, only(200, "coord")),
+    ("POST", "/operations"): (lambda w, r: form(name=f"op-web-{r}")(w, r), only(303, "coord")),
+    ("GET", "/operations/{operation_id}"): (None, only(200, "coord")),
+    ("POST", "/operations/{operation_id}/attach"): (
+        lambda w, r: form(path=str(w["refer"]))(w, r), only(200, "coord")),
+    ("POST", "/operations/{operation_id}/disseminate"): (form(country="FR"), only(303, "coord")),
+    ("GET", "/operations/{operation_id}/dashboard"): (None, only(200, "coord")),
+    ("GET", "/packages"): (None, only(200, "coord", "fr", "de")),
+    ("GET", "/packages/{package_id}"): (None, PKG_READ),
+    ("POST", "/packages/{package_id}/download"): (form(), PKG_READ),
+    ("POST", "/packages/{package_id}/acknowledge"): (form(), only(303, "fr", de=404)),
+    ("POST", "/packages/{package_id}/outcomes"): (
+        form(**{"t.arrests": 1, "notes": "page report"}), only(303, "fr", de=404)),
+    ("GET", "/cases"): (None, only(200, "coord", "analyst")),
+    ("GET", "/cases/{case_id}"): (None, only(200, "analyst")),
     # last: it ends the sessions used above
     ("POST", "/api/v1/auth/logout"): (None, only(200, "coord", "fr", "de", "analyst", "lookup")),
+    # after the API logout: a page logout without a live cookie session just goes to /login
+    ("POST", "/logout"): (form(), {r: 303 for r in ROLES}),
 }
 
 
 def app_routes(app) -> set[tuple[str, str]]:
+    return _routes_of(app.routes, "")
+
+
+def _routes_of(routes, prefix: str) -> set[tuple[str, str]]:
     out = set()
-    for route in app.routes:
+    for route in routes:
+        # FastAPI >= 0.16x keeps an included router as one entry (the pages' router)
+        context = getattr(route, "include_context", None)
+        if context is not None:
+            out |= _routes_of(context.included_router.routes, prefix + context.prefix)
+            continue
         for method in getattr(route, "methods", None) or ():
             if method != "HEAD":
-                out.add((method, route.path))
+                out.add((method, prefix + route.path))
     return out
 
 
@@ -103,7 +152,7 @@ def world(backend, pg_cluster, refer_output, tmp_path_factory):
             c.get(f"/api/v1/operations/{op['id']}", headers=h("coord")).json()["packages"]}
     assert c.get(f"/api/v1/packages/{pkgs['FR']}/download", headers=h("fr")).status_code == 200
     case_id = c.get("/api/v1/cases", headers=h("analyst")).json()[0]["id"]
-    yield {"svc": svc, "tar": tar, "params": {
+    yield {"svc": svc, "tar": tar, "refer": refer_output, "params": {
         "operation_id": op["id"], "package_id": pkgs["FR"], "subject_id": "S-fr0000000001",
         "case_id": case_id}, "packages": pkgs}
     svc.app.state.svc.engine.dispose()

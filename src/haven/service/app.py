@@ -38,6 +38,7 @@ from haven.service.models import (LookupHashSet, Operation, Outcome, Overlap, Pa
 from haven.service.schemas import (ApiKeyIn, DisseminateIn, LoginIn, LookupIn, OperationIn,
                                    OutcomesIn, UserIn)
 from haven.service.settings import Settings
+from haven.service.web import router as web_router
 
 COOKIE = "haven_session"
 API = "/api/v1"
@@ -192,6 +193,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestLimits, settings=settings)
     _handlers(app)
     _routes(app)
+    app.include_router(web_router)
     return app
 
 

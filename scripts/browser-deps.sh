@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs Debian's Chromium for the browser test (tests/service/test_web_browser.py), only
+# when /usr/bin/chromium is missing. Playwright's own browser download is never used.
+set -euo pipefail
+if [ -x /usr/bin/chromium ]; then
+  exit 0
+fi
+echo "installing system package: chromium"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends chromium

@@ -1,0 +1,540 @@
+"""Page routes: thin handlers that go through `authz` and `workflow`, exactly as the JSON API.
+
+Authentication is the session cookie set by `/login` (HttpOnly, SameSite=Lax), or a bearer
+token as for the API. Every POST form carries a CSRF token: for a session, an HMAC of the
+session token (stateless, changes with every login); for the login form, a double-submitted
+random cookie. Forms are sent as multipart/form-data (the service accepts JSON and multipart
+bodies only).
+
+Refusals are HTML pages with the same statuses as the API: 401 shows the login form, 403 a
+role that may never use the page, 404 anything outside the caller's scope (another
+country's package looks exactly like an absent one); 403/404 are audited as `denied`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+
+from haven.errors import HavenError
+from haven.service import audit, authz, workflow
+from haven.service.accounts import (Principal, authenticate, close_session, open_session,
+                                    principal_for_api_key, principal_for_token)
+from haven.service.deconflict import overlaps_for_subjects
+from haven.service.errors import BadInput, Forbidden, NotAuthenticated, NotFound, ServiceError
+from haven.service.models import Operation, Outcome, Package, Subject
+from haven.service.schemas import DisseminateIn, LoginIn, OperationIn, OutcomesIn
+from haven.service.web import i18n
+
+HERE = Path(__file__).parent
+COOKIE = "haven_session"          # the same session cookie the JSON API reads
+LOGIN_CSRF_COOKIE = "haven_login_csrf"
+_env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+
+
+def csrf_for(token: str) -> str:
+    """The CSRF token of a session: an HMAC keyed by the (secret) session token."""
+    return hmac.new(token.encode(), b"haven-web-csrf-v1", hashlib.sha256).hexdigest()
+
+
+def _local(target: str | None, default: str = "/") -> str:
+    """A redirect target that stays on this site."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default
+
+
+# -- rendering -----------------------------------------------------------------------------------
+
+def _lang(request: Request) -> str:
+    return i18n.negotiate(request.cookies.get(i18n.LANG_COOKIE),
+                          request.headers.get("accept-language"))
+
+
+def render(request: Request, name: str, http_status: int = 200, **context) -> HTMLResponse:
+    lang = _lang(request)
+    p: Principal | None = getattr(request.state, "principal", None)
+    token = getattr(request.state, "web_token", None)
+    html = _env.get_template(name).render(
+        request=request, user=p, lang=lang, languages=i18n.languages(),
+        _=i18n.translator(lang), csrf=csrf_for(token) if token else "",
+        here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        done=request.query_params.get("done"), **context)
+    response = HTMLResponse(html, status_code=http_status)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'")
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+def login_page(request: Request, status: int = 200, error: str | None = None,
+               next_url: str | None = None) -> HTMLResponse:
+    nonce = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+    response = render(request, "login.html", status, error=error, login_csrf=nonce,
+                      next_url=_local(next_url))
+    response.set_cookie(LOGIN_CSRF_COOKIE, nonce, httponly=True, samesite="lax",
+                        secure=request.app.state.svc.settings.cookie_secure, max_age=3600)
+    return response
+
+
+class PageRoute(APIRoute):
+    """Turns service errors into HTML pages (the app's handlers answer JSON)."""
+
+    def get_route_handler(self) -> Callable:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                return await original(request)
+            except NotAuthenticated as exc:
+                request.state.principal = None
+                request.state.web_token = None
+                target = request.url.path if request.method == "GET" else "/"
+                return login_page(request, 401, error=None if "log in" in str(exc) else
+                                  str(exc), next_url=target)
+            except ServiceError as exc:
+                return _error(request, exc.status, str(exc))
+            except (RequestValidationError, ValidationError) as exc:
+                problems = [f"{'.'.join(str(x) for x in e.get('loc', ()))}: {e.get('msg')}"
+                            for e in exc.errors()]
+                return _error(request, 422, "; ".join(problems)[:2000])
+            except HavenError as exc:
+                return _error(request, 422, str(exc))
+
+        return handler
+
+
+def _error(request: Request, status: int, detail: str) -> HTMLResponse:
+    p = getattr(request.state, "principal", None)
+    if p is not None and status in (403, 404):
+        with request.app.state.svc.sessions() as s:
+            audit.record(s, p.actor, "denied", request.url.path, method=request.method,
+                         status=status, via="web")
+            s.commit()
+    return render(request, "error.html", status, status=status, detail=detail)
+
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+# -- dependencies --------------------------------------------------------------------------------
+
+def db(request: Request) -> Iterator[Session]:
+    s = request.app.state.svc.sessions()
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def principal(request: Request, s: Annotated[Session, Depends(db)]) -> Principal:
+    """The session cookie, or (for scripts) a bearer token or API key as the API takes them."""
+    request.state.principal = None
+    request.state.web_token = None
+    auth = request.headers.get("authorization", "")
+    token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+    key = request.headers.get("x-api-key")
+    if key or (token and token.startswith("hvk_")):
+        p = principal_for_api_key(s, key or token)
+        token = key or token
+    else:
+        token = token or request.cookies.get(COOKIE)
+        if not token:
+            raise NotAuthenticated("log in")
+        p = principal_for_token(s, token)
+    request.state.principal = p
+    request.state.web_token = token
+    return p
+
+
+async def form(request: Request) -> FormData:
+    return await request.form(max_files=0, max_fields=20_000)
+
+
+DB = Annotated[Session, Depends(db)]
+Who = Annotated[Principal, Depends(principal)]
+Form = Annotated[FormData, Depends(form)]
+
+
+def check_csrf(request: Request, data: FormData) -> None:
+    token = getattr(request.state, "web_token", None)
+    sent = data.get("csrf")
+    if not token or not isinstance(sent, str) or not hmac.compare_digest(sent, csrf_for(token)):
+        raise Forbidden("this form has expired or did not come from this site; reload the "
+                        "page and try again")
+
+
+def _text(data: FormData, name: str, default: str = "") -> str:
+    value = data.get(name, default)
+    if not isinstance(value, str):
+        raise BadInput(f"{name} must be text")
+    return value
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+# -- public: style, language, login --------------------------------------------------------------
+
+@router.get("/static/haven.css")
+def stylesheet() -> FileResponse:
+    return FileResponse(HERE / "static" / "haven.css", media_type="text/css",
+                        headers={"Cache-Control": "max-age=3600"})
+
+
+@router.get("/language")
+def language(request: Request, lang: Annotated[str, Query(pattern=r"^[a-z]{2}$")] = "en",
+             next: Annotated[str, Query(max_length=500)] = "/") -> Response:
+    response = redirect(_local(next))
+    if lang in i18n.languages():
+        response.set_cookie(i18n.LANG_COOKIE, lang, samesite="lax", max_age=365 * 86400,
+                            secure=request.app.state.svc.settings.cookie_secure)
+    return response
+
+
+@router.get("/login")
+def login_form(request: Request,
+               next: Annotated[str, Query(max_length=500)] = "/") -> Response:
+    return login_page(request, next_url=next)
+
+
+@router.post("/login")
+def login(request: Request, s: DB, data: Form) -> Response:
+    nonce = request.cookies.get(LOGIN_CSRF_COOKIE)
+    sent = data.get("csrf")
+    if not nonce or not isinstance(sent, str) or not hmac.compare_digest(sent, nonce):
+        return login_page(request, 403, error=i18n.translator(_lang(request))(
+            "The login form expired. Please try again."))
+    try:
+        body = LoginIn(username=_text(data, "username"), password=_text(data, "password"))
+        user = authenticate(s, body.username, body.password)
+    except (ValidationError, NotAuthenticated, BadInput):
+        audit.record(s, f"user:{_text(data, 'username')[:80]}", "login.failed", via="web",
+                     client=request.client.host if request.client else None)
+        s.commit()
+        return login_page(request, 401, next_url=_text(data, "next"),
+                          error=i18n.translator(_lang(request))("Wrong user name or password."))
+    settings = request.app.state.svc.settings
+    token, _ = open_session(s, user, settings.session_hours)
+    audit.record(s, f"user:{user.username}", "login", via="web",
+                 client=request.client.host if request.client else None)
+    s.commit()
+    response = redirect(_local(_text(data, "next"), "/"))
+    response.set_cookie(COOKIE, token, httponly=True, samesite="lax",
+                        secure=settings.cookie_secure, max_age=int(settings.session_hours * 3600))
+    response.delete_cookie(LOGIN_CSRF_COOKIE)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, s: DB, data: Form) -> Response:
+    """Ends the cookie's session (a valid one needs the CSRF token); always back to login."""
+    token = request.cookies.get(COOKIE)
+    if token:
+        try:
+            p = principal_for_token(s, token)
+        except NotAuthenticated:
+            p = None
+        if p is not None:
+            request.state.principal, request.state.web_token = p, token
+            check_csrf(request, data)
+            close_session(s, token)
+            audit.record(s, p.actor, "logout", via="web")
+            s.commit()
+    response = redirect("/login")
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("/")
+def home(p: Who) -> Response:
+    if p.role == authz.COORDINATOR:
+        return redirect("/operations")
+    if p.role == authz.LIAISON:
+        return redirect("/packages")
+    if p.role == authz.ANALYST:
+        return redirect("/cases")
+    raise Forbidden(f"a {p.role} has no pages; use the API")
+
+
+# -- coordinator: operations ---------------------------------------------------------------------
+
+@router.get("/operations")
+def operations(request: Request, p: Who, s: DB) -> Response:
+    authz.coordinator(p)
+    counts = dict(s.execute(select(Package.operation_id, func.count(Package.id))
+                            .group_by(Package.operation_id)).all())
+    ops = [{"op": o, "packages": counts.get(o.id, 0)}
+           for o in s.scalars(select(Operation).order_by(Operation.id.desc()))]
+    return render(request, "operations.html", operations=ops)
+
+
+@router.post("/operations")
+def create_operation(request: Request, p: Who, s: DB, data: Form) -> Response:
+    authz.coordinator(p)
+    check_csrf(request, data)
+    body = OperationIn(name=_text(data, "name").strip(),
+                       description=_text(data, "description"))
+    op = workflow.create_operation(s, body.name, body.description, p.id)
+    audit.record(s, p.actor, "operation.create", f"operation:{op.id}", name=op.name, via="web")
+    s.commit()
+    return redirect(f"/operations/{op.id}?done=created")
+
+
+def _operation_page(request: Request, s: Session, op: Operation, days: int | None,
+                    report: workflow.AttachReport | None = None, status: int = 200) -> Response:
+    settings = request.app.state.svc.settings
+    n = settings.reminder_days if days is None else days
+    pkgs = list(s.scalars(select(Package).where(Package.operation_id == op.id)
+                          .order_by(Package.country)))
+    reported = dict(s.execute(select(Outcome.package_id, func.count(Outcome.id))
+                              .join(Package, Package.id == Outcome.package_id)
+                              .where(Package.operation_id == op.id)
+                              .group_by(Outcome.package_id)).all())
+    return render(request, "operation.html", status, op=op, packages=pkgs,
+                  status_of=workflow.status, reports=reported, report=report,
+                  reminders=workflow.reminders(s, op, n), days=n)
+
+
+@router.get("/operations/{operation_id}")
+def operation(request: Request, operation_id: int, p: Who, s: DB,
+              days: Annotated[int | None, Query(ge=0, le=3650)] = None) -> Response:
+    op = authz.operation(s, p, operation_id)
+    audit.record(s, p.actor, "operation.view", f"operation:{op.id}", via="web")
+    s.commit()
+    return _operation_page(request, s, op, days)
+
+
+@router.post("/operations/{operation_id}/attach")
+def attach(request: Request, operation_id: int, p: Who, s: DB, data: Form) -> Response:
+    """Attach the folder `haven refer build --out` wrote, given as a path on the server."""
+    op = authz.operation(s, p, operation_id)
+    check_csrf(request, data)
+    raw = _text(data, "path").strip()
+    folder = Path(raw).expanduser() if raw else None
+    if folder is None or not folder.is_absolute() or not folder.is_dir():
+        raise BadInput("give the full path of the folder 'haven refer build --out' wrote, "
+                       "on the server")
+    settings = request.app.state.svc.settings
+    report = workflow.attach(s, settings, op, folder)
+    audit.record(s, p.actor, "operation.attach", f"operation:{op.id}", source=str(folder),
+                 attached=report.attached, rejected=report.rejected, skipped=report.skipped,
+                 via="web")
+    try:
+        s.commit()
+    except BaseException:
+        report.discard()
+        raise
+    return _operation_page(request, s, op, None, report)
+
+
+@router.post("/operations/{operation_id}/disseminate")
+def disseminate(request: Request, operation_id: int, p: Who, s: DB, data: Form) -> Response:
+    op = authz.operation(s, p, operation_id)
+    check_csrf(request, data)
+    chosen = [c for c in data.getlist("country") if isinstance(c, str)]
+    if not chosen:
+        raise BadInput("tick at least one country to send its package")
+    body = DisseminateIn(countries=chosen)
+    sent = workflow.disseminate(s, op, body.countries)
+    for pkg in sent:
+        audit.record(s, p.actor, "package.disseminate", f"package:{pkg.id}",
+                     country=pkg.country, via="web")
+    s.commit()
+    return redirect(f"/operations/{op.id}?done=sent")
+
+
+METRICS = workflow.OUTCOME_FIELDS
+COLOURS = ("#1f5f8b", "#c0392b", "#7d3c98", "#1e8449", "#b9770e")
+
+
+def _over_time_chart(over_time: list[dict]) -> dict:
+    """Geometry of a grouped column chart (one group per day, one column per metric)."""
+    days = [{"date": d["date"], **{k: sum(c[k] for c in d["by_country"].values())
+                                   for k in METRICS}} for d in over_time]
+    top = max([day[k] for day in days for k in METRICS] + [1])
+    col, gap, height = 12, 18, 160
+    width = max(len(days) * (col * len(METRICS) + gap) + gap, 200)
+    bars = []
+    for i, day in enumerate(days):
+        x0 = gap + i * (col * len(METRICS) + gap)
+        for j, k in enumerate(METRICS):
+            h = round(day[k] / top * height)
+            bars.append({"x": x0 + j * col, "y": 10 + height - h, "h": h, "w": col - 2,
+                         "colour": COLOURS[j], "label": f"{day['date']} {k}: {day[k]}"})
+    labels = [{"x": gap + i * (col * len(METRICS) + gap), "text": day["date"]}
+              for i, day in enumerate(days)]
+    return {"width": width, "height": height + 40, "bars": bars, "labels": labels,
+            "base": 10 + height, "top": top, "days": days}
+
+
+@router.get("/operations/{operation_id}/dashboard")
+def dashboard(request: Request, operation_id: int, p: Who, s: DB) -> Response:
+    op = authz.operation(s, p, operation_id)
+    data = workflow.dashboard(s, op)
+    audit.record(s, p.actor, "operation.dashboard.view", f"operation:{op.id}", via="web")
+    s.commit()
+    peaks = {k: max([c[k] for c in data["by_country"].values()] + [1]) for k in METRICS}
+    return render(request, "dashboard.html", op=op, data=data, metrics=METRICS,
+                  colours=dict(zip(METRICS, COLOURS)), peaks=peaks,
+                  chart=_over_time_chart(data["over_time"]))
+
+
+# -- packages: coordinator and the receiving liaison ---------------------------------------------
+
+@router.get("/packages")
+def packages(request: Request, p: Who, s: DB) -> Response:
+    rows = list(s.scalars(authz.packages(p)))
+    names = {}
+    if p.role == authz.COORDINATOR:
+        names = dict(s.execute(select(Operation.id, Operation.name)).all())
+    return render(request, "packages.html", packages=rows, status_of=workflow.status,
+                  operation_names=names)
+
+
+@router.get("/packages/{package_id}")
+def package(request: Request, package_id: int, p: Who, s: DB) -> Response:
+    pkg = authz.package(s, p, package_id)
+    subjects = list(s.scalars(select(Subject).where(Subject.package_id == pkg.id)
+                              .order_by(Subject.subject_id)))
+    overlaps = overlaps_for_subjects(s, [r.id for r in subjects])
+    rows = s.execute(select(Outcome, Subject.subject_id)
+                     .outerjoin(Subject, Subject.id == Outcome.subject_row_id)
+                     .where(Outcome.package_id == pkg.id).order_by(Outcome.id))
+    outcomes = [workflow.outcome_dict(o, sid) for o, sid in rows]
+    audit.record(s, p.actor, "package.view", f"package:{pkg.id}", via="web")
+    s.commit()
+    return render(request, "package.html", pkg=pkg, status=workflow.status(pkg),
+                  subjects=subjects, overlaps=overlaps, outcomes=outcomes, metrics=METRICS,
+                  is_owner=p.role == authz.LIAISON and p.country == pkg.country)
+
+
+@router.post("/packages/{package_id}/download")
+def download(request: Request, package_id: int, p: Who, s: DB, data: Form) -> Response:
+    pkg = authz.package(s, p, package_id)
+    check_csrf(request, data)
+    settings = request.app.state.svc.settings
+    if data.get("encrypted") == "1":
+        if not pkg.has_archive:
+            raise NotFound("this package has no encrypted archive")
+        body = workflow.archive_path(settings, pkg).read_bytes()
+        name, media = f"{pkg.country}.tar.age", "application/octet-stream"
+    else:
+        body = workflow.package_tar(settings, pkg)
+        name, media = f"{pkg.country}.tar", "application/x-tar"
+    if p.role == authz.LIAISON:
+        workflow.mark_downloaded(pkg)
+    audit.record(s, p.actor, "package.download", f"package:{pkg.id}", file=name,
+                 bytes=len(body), manifest_sha256=pkg.manifest_sha256, via="web")
+    s.commit()
+    return Response(body, media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+@router.post("/packages/{package_id}/acknowledge")
+def acknowledge(request: Request, package_id: int, p: Who, s: DB, data: Form) -> Response:
+    pkg = authz.package(s, p, package_id)
+    authz.liaison_of(p, pkg)
+    check_csrf(request, data)
+    workflow.acknowledge(pkg)
+    audit.record(s, p.actor, "package.acknowledge", f"package:{pkg.id}", via="web")
+    s.commit()
+    return redirect(f"/packages/{pkg.id}?done=acknowledged")
+
+
+def _count(data: FormData, name: str) -> int:
+    raw = _text(data, name).strip()
+    if not raw:
+        return 0
+    if not raw.isdigit() or int(raw) > 1_000_000:
+        raise BadInput(f"{name}: give a whole number from 0 to 1,000,000")
+    return int(raw)
+
+
+@router.post("/packages/{package_id}/outcomes")
+def report_outcomes(request: Request, package_id: int, p: Who, s: DB, data: Form) -> Response:
+    """Fields `t.<metric>` (totals), `s.<subject_id>.<metric>` and `s.<subject_id>.notes`."""
+    pkg = authz.package(s, p, package_id)
+    authz.liaison_of(p, pkg)
+    check_csrf(request, data)
+    totals = {k: _count(data, f"t.{k}") for k in METRICS}
+    known = list(s.scalars(select(Subject.subject_id).where(Subject.package_id == pkg.id)))
+    per_subject = []
+    for sid in known:
+        counts = {k: _count(data, f"s.{sid}.{k}") for k in METRICS}
+        note = _text(data, f"s.{sid}.notes")
+        if any(counts.values()) or note.strip():
+            per_subject.append({"subject_id": sid, **counts, "notes": note})
+    notes = _text(data, "notes")
+    body = OutcomesIn(totals=totals if any(totals.values()) else None, subjects=per_subject,
+                      notes=notes)
+    rows = workflow.report_outcomes(s, pkg, p.id,
+                                    body.totals.model_dump() if body.totals else None,
+                                    [x.model_dump() for x in body.subjects], body.notes)
+    audit.record(s, p.actor, "outcome.report", f"package:{pkg.id}", rows=len(rows),
+                 totals=body.totals.model_dump() if body.totals else None,
+                 subjects=len(body.subjects), via="web")
+    s.commit()
+    return redirect(f"/packages/{pkg.id}?done=reported")
+
+
+# -- analyst: case findings ----------------------------------------------------------------------
+
+@router.get("/cases")
+def cases(request: Request, p: Who, s: DB) -> Response:
+    return render(request, "cases.html", cases=list(s.scalars(authz.cases(p))))
+
+
+SORTS = ("path", "size", "finding", "media", "mime")
+
+
+@router.get("/cases/{case_id}")
+def case(request: Request, case_id: int, p: Who, s: DB,
+         finding: Annotated[str, Query(pattern=r"^[a-z-]{0,20}$")] = "",
+         q: Annotated[str, Query(max_length=200)] = "",
+         sort: Annotated[str, Query(pattern=r"^(path|size|finding|media|mime)$")] = "path",
+         order: Annotated[str, Query(pattern=r"^(asc|desc)$")] = "asc",
+         page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
+    from haven.report.findings import iter_findings
+    from haven.store.case import CaseStore
+
+    c = authz.case(s, p, case_id)
+    store = CaseStore(c.directory)
+    try:
+        every = list(iter_findings(store))
+    finally:
+        store.close()
+    kinds = sorted({f["finding"] for f in every if f.get("finding")})
+    rows = [f for f in every if (not finding or f["finding"] == finding)
+            and (not q or q.lower() in (f.get("path") or "").lower())]
+    rows.sort(key=lambda f: (f.get(sort) is None, (f.get(sort) or 0) if sort == "size"
+                             else str(f.get(sort) or "")), reverse=order == "desc")
+    per_page = 100
+    pages = max(1, -(-len(rows) // per_page))
+    shown = rows[(page - 1) * per_page:page * per_page]
+    audit.record(s, p.actor, "case.findings.view", f"case:{c.id}", finding=finding or None,
+                 q=q or None, via="web")
+    s.commit()
+    return render(request, "case.html", case=c, rows=shown, total=len(rows), kinds=kinds,
+                  finding=finding, q=q, sort=sort, order=order, page=page, pages=pages,
+                  sorts=SORTS, quote=quote)
