@@ -25,7 +25,7 @@ demo: $(VENV)/.installed
 	$(BIN)/haven demo --out demo-out
 
 test: $(VENV)/.installed-test
-	@for s in scripts/test-deps.sh scripts/victimid-deps.sh scripts/browser-deps.sh; do [ ! -x $$s ] || $$s; done
+	@for s in scripts/test-deps.sh scripts/victimid-deps.sh scripts/browser-deps.sh scripts/spark-deps.sh; do [ ! -x $$s ] || $$s; done
 	$(BIN)/pytest -q
 
 bench: $(VENV)/.installed-test

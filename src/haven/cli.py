@@ -88,10 +88,20 @@ def scan(
     max_item_size: int = typer.Option(64 * 1024**3, help="Archive bomb guard: largest extracted item, bytes."),
     max_total: int = typer.Option(1024**4, help="Archive bomb guard: most bytes one archive may expand to."),
     max_depth: int = typer.Option(16, help="Deepest nesting of containers."),
+    engine: str = typer.Option(
+        "local", "--engine", help="local (worker processes on this machine) or spark (Apache Spark)."
+    ),
+    master: str = typer.Option(
+        "local[2]", "--master", help="Spark master URL with --engine spark, e.g. spark://host:7077."
+    ),
 ) -> None:
     """Scan evidence into a case: type by content, digests, PDQ, matching, findings.
 
     Example: haven scan /evidence/laptop /evidence/cd1.iso --case cases/op-rose
+
+    On a Spark cluster (evidence and case directory on storage every executor mounts at the
+    same path; see docs/spark.md):
+    haven scan /mnt/evidence/laptop --case /mnt/cases/op-rose --engine spark --master spark://head:7077
 
     Writes CASE/findings.jsonl, findings.csv, summary.json and report.html. Run it again after
     an interruption: it resumes and skips what is already stored.
@@ -102,6 +112,8 @@ def scan(
     from haven.scan.pipeline import scan as run_scan
     from haven.store.case import CaseStore
 
+    if engine not in ("local", "spark"):
+        _fail(HavenError(f"unknown engine {engine!r}: use local or spark"))
     for ev in evidence:
         if not ev.exists():
             _fail(HavenError(f"evidence {ev} does not exist"))
@@ -125,7 +137,12 @@ def scan(
                 bar.update(task, description=f"scanning {p.seizure}",
                            stats=f"{p.items} items, {_human(p.bytes)}, skipped {p.skipped} | {counts}")
 
-            result = run_scan([str(e) for e in evidence], store, options, show)
+            if engine == "spark":
+                from haven.scan.spark import scan_spark
+
+                result = scan_spark([str(e) for e in evidence], store, options, master, show)
+            else:
+                result = run_scan([str(e) for e in evidence], store, options, show)
             show(result)
             bar.update(task, total=1, completed=1)
         summary = write_reports(store)

@@ -199,9 +199,8 @@ def scan(evidence: list[str], store: CaseStore, options: ScanOptions | None = No
     return progress
 
 
-def _scan_seizure(source: Path, store: CaseStore, options: ScanOptions, writer: _Writer,
-                  pool: ProcessPoolExecutor | None, tmpdir: str) -> None:
-    progress = writer.progress
+def _begin_seizure(store: CaseStore, source: Path, writer: _Writer) -> tuple[str, set[str]]:
+    """The seizure row of `source` (created if new) and the item paths already stored."""
     name = _seizure_name(store, source)
     with store.session() as s, s.begin():
         seizure = s.scalar(select(Seizure).where(Seizure.name == name))
@@ -214,7 +213,22 @@ def _scan_seizure(source: Path, store: CaseStore, options: ScanOptions, writer: 
             s.flush()
         writer.seizure_id = seizure.id
         done = set(s.scalars(select(ItemRow.path).where(ItemRow.seizure_id == seizure.id)))
-    progress.seizure = name
+    writer.progress.seizure = name
+    return name, done
+
+
+def _end_seizure(store: CaseStore, writer: _Writer, problems: list[Problem]) -> None:
+    """Store what is buffered, then the walker's problems, and mark the seizure finished."""
+    writer.flush()
+    writer.apply_problems(problems)
+    with store.session() as s, s.begin():
+        s.get(Seizure, writer.seizure_id).finished_at = utcnow()
+
+
+def _scan_seizure(source: Path, store: CaseStore, options: ScanOptions, writer: _Writer,
+                  pool: ProcessPoolExecutor | None, tmpdir: str) -> None:
+    progress = writer.progress
+    name, done = _begin_seizure(store, source, writer)
     walked_root = source.name or str(source)
     problems: list[Problem] = []
     pending: dict[Future, str | None] = {}
@@ -261,7 +275,4 @@ def _scan_seizure(source: Path, store: CaseStore, options: ScanOptions, writer: 
             collect(block=True)
     while pending:
         collect(block=True)
-    writer.flush()
-    writer.apply_problems(problems)
-    with store.session() as s, s.begin():
-        s.get(Seizure, writer.seizure_id).finished_at = utcnow()
+    _end_seizure(store, writer, problems)

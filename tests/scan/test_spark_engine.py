@@ -1,0 +1,122 @@
+"""The Spark engine (local[2]) gives the same findings as the local scan on the same evidence."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from haven.cli import app
+from haven.demo import build_demo, jpeg_bytes, make_image
+from haven.report.findings import write_reports
+from haven.scan import spark as spark_engine
+from haven.scan.pipeline import ScanOptions, scan
+from haven.store.case import CaseStore
+
+pyspark = pytest.importorskip(
+    "pyspark", reason="PySpark is not installed (scripts/spark-deps.sh installs it)"
+)
+if not spark_engine._java_available():
+    pytest.skip("no Java runtime for Spark (scripts/spark-deps.sh installs one)",
+                allow_module_level=True)
+
+# Spark's JVM start-up is part of the budget; the whole module runs in ~20 s here.
+pytestmark = pytest.mark.timeout(120)
+
+# Members above this go through the staging directory, below it travel as bytes: the demo's
+# images are larger, its text files smaller, so both routes are taken.
+INLINE_LIMIT = 4096
+
+
+@pytest.fixture(scope="module")
+def sc():
+    context = spark_engine.spark_context("local[2]", app_name="haven-test")
+    yield context
+    context.stop()
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def evidence(tmp_path_factory):
+    """The demo seizure plus a corrupt zip, and a second seizure that is a zip file itself."""
+    root = tmp_path_factory.mktemp("spark-ev")
+    paths = build_demo(root / "demo")
+    ev = paths["evidence"]
+    (ev / "Documents" / "letter.txt").write_text("Dear team, the picnic is on Saturday.\n")
+    good = _zip({"a.jpg": jpeg_bytes(make_image(700)), "b.txt": b"hello\n"})
+    (ev / "Downloads" / "damaged.zip").write_bytes(good[: len(good) // 2])  # a walker problem
+    second = root / "phone-export.zip"
+    second.write_bytes(_zip({
+        "DCIM/img_1.jpg": jpeg_bytes(make_image(701)),
+        "DCIM/img_2.jpg": jpeg_bytes(make_image(702)),
+        "DCIM/corrupt.jpg": jpeg_bytes(make_image(703))[:900],
+        "notes/todo.txt": b"buy stamps\n",
+    }))
+    return paths, [str(ev), str(second)]
+
+
+def _new_case(paths: dict, case: Path) -> CaseStore:
+    runner = CliRunner()
+    for name, file, extra in paths["hashsets"]:
+        r = runner.invoke(app, ["hashsets", "import", str(file), "--name", name, "--case", str(case), *extra])
+        assert r.exit_code == 0, r.output
+    return CaseStore(case)
+
+
+def _lines(case: Path) -> list[str]:
+    return (case / "findings.jsonl").read_text().splitlines()
+
+
+def test_spark_findings_equal_local_findings(evidence, sc, tmp_path, monkeypatch):
+    paths, sources = evidence
+    local_case, spark_case = tmp_path / "local", tmp_path / "spark"
+
+    local = _new_case(paths, local_case)
+    scan(sources, local, ScanOptions(workers=1))
+    write_reports(local)
+
+    routes = {"bytes": 0, "staged": 0}
+    real_stage = spark_engine._stage_member
+
+    def counting_stage(item, staging, inline_limit):
+        task, staged, error = real_stage(item, staging, inline_limit)
+        if task is not None:
+            routes["staged" if staged else "bytes"] += 1
+        return task, staged, error
+
+    monkeypatch.setattr(spark_engine, "_stage_member", counting_stage)
+    store = _new_case(paths, spark_case)
+    progress = spark_engine.scan_spark(sources, store, ScanOptions(), sc=sc,
+                                       inline_limit=INLINE_LIMIT, batch_items=8)
+    write_reports(store)
+
+    local_lines, spark_lines = _lines(local_case), _lines(spark_case)
+    assert len(spark_lines) == len(local_lines) > 25
+    for a, b in zip(local_lines, spark_lines):
+        assert a == b
+    assert routes["bytes"] > 0 and routes["staged"] > 0, routes
+    assert progress.counts.get("known") and progress.counts.get("near-known")
+    assert progress.counts.get("error")
+    # The staging directory under the case is gone once the scan ends.
+    assert not list(spark_case.glob("spark-staging-*"))
+    # Findings cover every kind the local scan gives, walker problems included.
+    text = "\n".join(spark_lines)
+    assert "damaged.zip" in text and "phone-export.zip/DCIM/corrupt.jpg" in text
+
+    # A second Spark run over the same evidence resumes: nothing new, findings unchanged.
+    again = spark_engine.scan_spark(sources, store, ScanOptions(), sc=sc)
+    assert again.items == 0 and again.skipped == progress.items
+    write_reports(store)
+    assert _lines(spark_case) == spark_lines
+    shutil.rmtree(paths["case"], ignore_errors=True)
