@@ -1,8 +1,9 @@
 """The hash sets a scan matches against, loaded once: exact digests and a PDQ near index.
 
-Exact matching is a dict per digest type; near matching goes through `NearIndex` (FAISS
-binary). Issue 7 replaces these internals for national-scale libraries; the interface
-(`MatchLibrary.match(analysis)`) stays.
+Exact matching is a dict per digest type for small libraries and, above `EXACT_TABLE_MIN`
+digests of a type, a sorted in-memory `haven.library.DigestTable` (~10x less RAM than a dict of
+hex strings, same answers). Near matching goes through `NearIndex` (flat scan when small,
+exact multi-index segments when large; issue 7). The interface (`MatchLibrary.match`) stays.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from haven.store.case import CaseStore
 from haven.store.models import HashEntryRow, HashSet
 
 DIGESTS = ("md5", "sha1", "sha256")
+#: From this many digests of one type on, exact matching uses a sorted table, not a dict.
+EXACT_TABLE_MIN = 200_000
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,20 @@ class MatchLibrary:
                     self.video.add_video(eid, extra["vpdq"])
             if near_hexes:
                 self.near.add(near_hexes, near_ids, near_tags)
+                self.near.compact()  # one segment for the whole library before scanning
+        self._tabulate()
+
+    def _tabulate(self) -> None:
+        """Swap large digest dicts for sorted tables (entry ids map back through `refs`)."""
+        from haven.library import DigestTable
+
+        for name in DIGESTS:
+            table = self.exact[name]
+            if len(table) < EXACT_TABLE_MIN:
+                continue
+            digests = [d for d, refs in table.items() for _ in refs]
+            ids = [ref.entry_id for refs in table.values() for ref in refs]
+            self.exact[name] = _TableLookup(DigestTable(name, digests, ids), self.refs)
 
     def __len__(self) -> int:
         return len(self.refs)
@@ -156,6 +173,21 @@ class MatchLibrary:
                         round(link.frames / trusted, 4), 1.0,
                     ))
         return out
+
+
+class _TableLookup:
+    """`dict.get`-shaped view of a `DigestTable`, answering EntryRefs as the dict did."""
+
+    def __init__(self, table, refs: dict[int, EntryRef]) -> None:
+        self.table = table
+        self.refs = refs
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def get(self, digest: str, default=()) -> list[EntryRef]:
+        found = self.table.get(digest.lower())
+        return [self.refs[i] for i in found] if found else list(default)
 
 
 def decide(media: str | None, error: str | None, decodable: bool, matches: list[Match]) -> str:

@@ -1,9 +1,16 @@
 """PDQ near matching: a Hamming-range index over 256-bit hashes, and the robust method on top.
 
 `NearIndex` answers "which known entries have a hash within `threshold` bits of any of these
-query hashes" (FAISS binary index, exact). Several enrolled hashes may share one entry id
-(an image's PDQ plus its central-crop hashes); results come back once per id, at the best
-distance.
+query hashes", exactly. Several enrolled hashes may share one entry id (an image's PDQ plus its
+crop-window hashes); results come back once per id, at the best distance.
+
+Inside, rows live in an LSM-like stack (issue 7): a small flat tail (FAISS
+`IndexBinaryFlat`, brute force, new hashes are searchable the moment `add` returns) and
+sealed segments, each an exact multi-index (`haven.match.multiindex`). When the tail reaches
+`flat_limit` rows it is sealed; segments of similar size are merged, so a library of n
+hashes has O(log n) segments and each row is rebuilt O(log n) times in all. Sealing can run
+in a background thread (`background=True`): searches keep using the previous segments and the
+tail until the new segment is swapped in.
 
 `RobustPdq` is the matching method haven measures in bench/recall.py and the scan uses: which
 hashes to enrol for a known image and which to compute for a queried item.
@@ -11,15 +18,21 @@ hashes to enrol for a known image and which to compute for a queried item.
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass
+
 import faiss
 import numpy as np
 
 from haven.errors import HavenError
+from haven.match.multiindex import MAX_RADIUS, MultiIndex, flat_search
 
 HASH_BITS = 256
 HASH_BYTES = HASH_BITS // 8
 #: The upstream PDQ matching threshold (inclusive).
 DEFAULT_THRESHOLD = 31
+#: Below this many rows a flat scan beats the multi-index (bench/library_pdq.py).
+FLAT_LIMIT = 32_768
 
 
 class NearIndexError(HavenError):
@@ -28,47 +41,222 @@ class NearIndexError(HavenError):
 
 def hexes_to_codes(hexes: list[str]) -> np.ndarray:
     """64-hex PDQ hashes as an (n, 32) uint8 array of packed bits, as FAISS wants them."""
-    codes = np.empty((len(hexes), HASH_BYTES), dtype=np.uint8)
-    for row, value in enumerate(hexes):
+    try:
+        raw = bytes.fromhex("".join(hexes))
+        ok = len(raw) == HASH_BYTES * len(hexes) and all(len(h) == 2 * HASH_BYTES for h in hexes)
+    except (TypeError, ValueError):
+        ok = False
+    if ok:
+        return np.frombuffer(raw, dtype=np.uint8).reshape(len(hexes), HASH_BYTES).copy()
+    for value in hexes:  # find the culprit for the message
         try:
-            raw = bytes.fromhex(value)
+            good = len(bytes.fromhex(value)) == HASH_BYTES
         except (TypeError, ValueError):
-            raw = b""
-        if len(raw) != HASH_BYTES:
+            good = False
+        if not good:
             raise NearIndexError(f"not a PDQ hash (need 64 hex digits): {value!r}")
-        codes[row] = np.frombuffer(raw, dtype=np.uint8)
-    return codes
+    raise NearIndexError("not PDQ hashes (need 64 hex digits each)")
+
+
+@dataclass(frozen=True)
+class _Segment:
+    start: int  # first global row
+    index: MultiIndex
+
+
+@dataclass(frozen=True)
+class _View:
+    """What a search reads: swapped as a whole, so a search never sees half a seal."""
+
+    segments: tuple[_Segment, ...]
+    tail_start: int
+    tail: faiss.IndexBinaryFlat  # rows tail_start .. tail_start + tail.ntotal - 1
+
+
+class _Growable:
+    """An append-only numpy array with amortised O(1) appends."""
+
+    def __init__(self, dtype, width: int | None = None) -> None:
+        shape = (1024,) if width is None else (1024, width)
+        self._data = np.empty(shape, dtype=dtype)
+        self.n = 0
+
+    def extend(self, values: np.ndarray) -> None:
+        need = self.n + len(values)
+        if need > len(self._data):
+            grown = np.empty((max(need, 2 * len(self._data)),) + self._data.shape[1:],
+                             dtype=self._data.dtype)
+            grown[:self.n] = self._data[:self.n]
+            self._data = grown
+        self._data[self.n:need] = values
+        self.n = need
+
+    def view(self) -> np.ndarray:
+        return self._data[:self.n]
 
 
 class NearIndex:
     """Exact Hamming-range search over PDQ hashes, many hashes per id allowed.
 
-    Backed by `faiss.IndexBinaryFlat` (brute force, ~1 ms per query per million hashes per
-    core order of magnitude); `_make_index` is the one place to swap in a faster FAISS index
-    (IVF / multi-hash) for national-scale libraries, as long as it supports `range_search`.
+    Rows below `flat_limit` are scanned flat; larger sets go to multi-index segments (exact
+    up to distance 31; a larger threshold falls back to a flat scan). `add` may be called at
+    any time, also while other threads search.
     """
 
-    def __init__(self) -> None:
-        self._index = self._make_index()
-        self._ids = np.empty(0, dtype=np.int64)
-        self._tags: list[str | None] = []
+    def __init__(self, *, flat_limit: int = FLAT_LIMIT, background: bool = False,
+                 n_chunks: int | None = None) -> None:
+        self.flat_limit = flat_limit
+        self.background = background
+        self.n_chunks = n_chunks
+        self._lock = threading.Lock()
+        self._codes = _Growable(np.uint8, HASH_BYTES)  # rows not yet in a segment live here too
+        self._ids = _Growable(np.int64)
+        self._tag_codes = _Growable(np.int32)
+        self._tag_names: list[str | None] = [None]
+        self._tag_number: dict[str | None, int] = {None: 0}
+        self._view = _View((), 0, faiss.IndexBinaryFlat(HASH_BITS))
+        self._sealing: threading.Thread | None = None
 
-    @staticmethod
-    def _make_index() -> faiss.IndexBinary:
-        return faiss.IndexBinaryFlat(HASH_BITS)
-
+    # -- writing -------------------------------------------------------------------------
     def add(self, hexes: list[str], ids: list[int], tags: list[str] | None = None) -> None:
         """Enrol `hexes[k]` under `ids[k]`; `tags` optionally names each hash (e.g. `pdq-c88`)."""
         if len(hexes) != len(ids) or (tags is not None and len(tags) != len(hexes)):
             raise ValueError("hexes, ids (and tags) must have the same length")
         if not hexes:
             return
-        self._index.add(hexes_to_codes(hexes))
-        self._ids = np.concatenate([self._ids, np.asarray(ids, dtype=np.int64)])
-        self._tags.extend(tags if tags is not None else [None] * len(hexes))
+        self.add_codes(hexes_to_codes(hexes), np.asarray(ids, dtype=np.int64), tags)
 
+    def add_codes(self, codes: np.ndarray, ids: np.ndarray, tags: list[str | None] | None = None
+                  ) -> None:
+        """`add` for (n, 32) uint8 codes already decoded (bulk loads, benchmarks)."""
+        codes = np.ascontiguousarray(codes, dtype=np.uint8).reshape(-1, HASH_BYTES)
+        with self._lock:
+            if tags is None:
+                tag_codes = np.zeros(len(codes), dtype=np.int32)
+            else:
+                tag_codes = np.fromiter((self._tag(t) for t in tags), dtype=np.int32,
+                                        count=len(tags))
+            self._codes.extend(codes)
+            self._ids.extend(np.asarray(ids, dtype=np.int64))
+            self._tag_codes.extend(tag_codes)
+            view = self._view
+            view.tail.add(codes)  # searchable from now on
+            due = view.tail.ntotal >= self.flat_limit and self._sealing is None
+            if due and self.background:
+                self._sealing = threading.Thread(target=self._seal, daemon=True)
+        if due:
+            if self.background:
+                self._sealing.start()
+            else:
+                self._seal()
+
+    def _tag(self, tag: str | None) -> int:
+        number = self._tag_number.get(tag)
+        if number is None:
+            number = self._tag_number[tag] = len(self._tag_names)
+            self._tag_names.append(tag)
+        return number
+
+    def _seal(self) -> None:
+        """Turn the tail into a segment, merging segments of similar size (LSM levels)."""
+        try:
+            with self._lock:
+                view = self._view
+                end = self._codes.n
+                segments = list(view.segments)
+                start = view.tail_start
+                codes = self._codes.view()
+            # merge while the segment below is not more than twice the size of what we seal
+            while segments and segments[-1].index.n <= 2 * (end - start):
+                start = segments.pop().start
+            # a view, not a copy: if the buffer grows later the segment keeps the old one
+            # alive until its next merge, at worst doubling the codes' RAM for a while
+            merged = _Segment(start, MultiIndex(codes[start:end], self.n_chunks))
+            with self._lock:
+                tail = faiss.IndexBinaryFlat(HASH_BITS)
+                if self._codes.n > end:  # rows added while we were building
+                    tail.add(self._codes.view()[end:])
+                self._view = _View(tuple(segments) + (merged,), end, tail)
+        finally:
+            self._sealing = None
+
+    def wait(self) -> None:
+        """Block until a background seal (if any) has been swapped in."""
+        thread = self._sealing
+        if thread is not None:
+            thread.join()
+
+    def compact(self) -> None:
+        """Seal everything into one segment now (after a bulk load, before serving).
+
+        Below `flat_limit` rows nothing changes: the flat scan is faster there.
+        """
+        self.wait()
+        with self._lock:
+            end = self._codes.n
+            codes = self._codes.view()
+            if end < self.flat_limit or self.segment_sizes == [end, 0]:
+                return
+        index = MultiIndex(codes[:end], self.n_chunks)
+        with self._lock:
+            tail = faiss.IndexBinaryFlat(HASH_BITS)
+            if self._codes.n > end:
+                tail.add(self._codes.view()[end:])
+            self._view = _View((_Segment(0, index),), end, tail)
+
+    # -- reading -------------------------------------------------------------------------
     def __len__(self) -> int:
-        return int(self._index.ntotal)
+        return self._ids.n
+
+    @property
+    def segment_sizes(self) -> list[int]:
+        """Rows per multi-index segment, oldest first, then the flat tail's."""
+        view = self._view
+        return [s.index.n for s in view.segments] + [int(view.tail.ntotal)]
+
+    @property
+    def nbytes(self) -> int:
+        """RAM for codes, indexes, ids and tags (the flat tail's FAISS copy included)."""
+        view = self._view
+        return int(self._codes._data.nbytes + self._ids._data.nbytes + self._tag_codes._data.nbytes
+                   + sum(s.index.nbytes - s.index.codes.nbytes for s in view.segments)
+                   + view.tail.ntotal * HASH_BYTES)
+
+    def search_codes(self, qcodes: np.ndarray, threshold: int = DEFAULT_THRESHOLD
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """(row, best distance) of every enrolled row within `threshold` of any query code."""
+        view = self._view
+        qcodes = np.ascontiguousarray(qcodes, dtype=np.uint8).reshape(-1, HASH_BYTES)
+        rows, dists = [], []
+        if threshold > MAX_RADIUS and view.segments:
+            end = view.tail_start
+            _q, r, d = flat_search(self._codes.view()[:end].view(np.uint64).reshape(-1, 4),
+                                   qcodes, threshold)
+            rows.append(r)
+            dists.append(d)
+        else:
+            for seg in view.segments:
+                _q, r, d = seg.index.search(qcodes, threshold)
+                rows.append(r + seg.start)
+                dists.append(d)
+        if view.tail.ntotal:
+            # FAISS range search keeps distances strictly below the radius; under the lock
+            # because `add` grows the tail in place (it is small: <= flat_limit rows)
+            with self._lock:
+                _lims, d, r = view.tail.range_search(qcodes, int(threshold) + 1)
+            rows.append(r.astype(np.int64) + view.tail_start)
+            dists.append(d.astype(np.int64))
+        if not rows:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty
+        rows_a, dists_a = np.concatenate(rows), np.concatenate(dists)
+        if rows_a.size > 1:  # best distance per row over all query hashes
+            order = np.lexsort((dists_a, rows_a))
+            rows_a, dists_a = rows_a[order], dists_a[order]
+            first = np.ones(rows_a.size, dtype=bool)
+            first[1:] = rows_a[1:] != rows_a[:-1]
+            rows_a, dists_a = rows_a[first], dists_a[first]
+        return rows_a, dists_a
 
     def search_rows(self, query_hexes: list[str], threshold: int = DEFAULT_THRESHOLD
                     ) -> list[tuple[int, int, str | None]]:
@@ -78,16 +266,11 @@ class NearIndex:
         """
         if not query_hexes or len(self) == 0:
             return []
-        # FAISS range search keeps distances strictly below the radius
-        lims, dists, rows = self._index.range_search(hexes_to_codes(query_hexes), int(threshold) + 1)
-        best: dict[int, int] = {}
-        for row, dist in zip(rows.tolist(), dists.tolist()):
-            d = int(dist)
-            if row not in best or d < best[row]:
-                best[row] = d
-        out = [(int(self._ids[row]), d, self._tags[row]) for row, d in best.items()]
-        out.sort(key=lambda t: (t[1], t[0]))
-        return out
+        rows, dists = self.search_codes(hexes_to_codes(query_hexes), threshold)
+        ids = self._ids.view()[rows]
+        tag_codes = self._tag_codes.view()[rows]
+        order = np.lexsort((rows, ids, dists))
+        return [(int(ids[k]), int(dists[k]), self._tag_names[tag_codes[k]]) for k in order]
 
     def search(self, query_hexes: list[str], threshold: int = DEFAULT_THRESHOLD) -> list[tuple[int, int]]:
         """(id, distance) of each id with a hash within `threshold` of any query hash.

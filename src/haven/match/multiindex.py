@@ -1,0 +1,244 @@
+"""Exact Hamming-range search over 256-bit codes by multi-index hashing, in numpy.
+
+Why it is exact: split the 256 bits into `m` disjoint chunks. If two codes differ in at most
+`T` bits, the differences spread over `m` chunks, so at least one chunk differs in at most
+`T // m` bits (pigeonhole). For each chunk we keep a table from chunk value to the rows that
+have it; a query probes, in every table, each value within `T // m` bits of its own chunk.
+Every row within `T` of the query is reached through at least one table, and every candidate
+is then verified on all 256 bits, so nothing outside `T` is returned either.
+
+Layout (all flat numpy arrays, no Python objects per row):
+
+- `codes`: (n, 4) uint64, the codes themselves, used only to verify candidates;
+- per chunk a CSR table: `offsets` (2**bits + 1 entries) into `postings` (n row numbers,
+  grouped by chunk value). The postings of all tables live in one array, so one gather
+  fetches the candidates of every probe of every query hash at once.
+
+The number of chunks trades probes against candidates: more, shorter chunks mean fewer probe
+values per table but fuller buckets. `choose_chunks` picks it from the table size with a cost
+model fitted on this machine (see docs/library.md); benchmarks can force it.
+
+An index is immutable once built; `haven.match.near.NearIndex` stacks several of them (and a
+small flat tail) to take appends while serving.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from itertools import combinations
+from math import comb
+
+import numpy as np
+
+CODE_BITS = 256
+#: Largest threshold an index answers by probing; larger ones need a flat scan.
+MAX_RADIUS = 31
+
+
+def code_words(codes: np.ndarray) -> np.ndarray:
+    """(n, 32) uint8 packed codes as (n, 4) uint64 big-endian words (bit 0 = first byte's MSB)."""
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    return codes.view(">u8").astype(np.uint64)
+
+
+def chunk_layout(m: int) -> list[tuple[int, int]]:
+    """(start bit, length) of `m` chunks as equal as possible, covering all 256 bits."""
+    if not 1 <= m <= CODE_BITS:
+        raise ValueError(f"chunk count must be 1..{CODE_BITS}, got {m}")
+    base, extra = divmod(CODE_BITS, m)
+    out, start = [], 0
+    for k in range(m):
+        length = base + (1 if k < extra else 0)
+        out.append((start, length))
+        start += length
+    return out
+
+
+def chunk_values(words: np.ndarray, start: int, length: int) -> np.ndarray:
+    """The `length`-bit chunk beginning at bit `start` of each code, as int64."""
+    if length > 32:
+        raise ValueError("chunks longer than 32 bits are not supported")
+    w, off = divmod(start, 64)
+    if off + length <= 64:
+        v = words[:, w] >> np.uint64(64 - off - length)
+    else:
+        head = 64 - off  # bits taken from word w; the rest from the top of word w + 1
+        tail = length - head
+        v = ((words[:, w] & np.uint64((1 << head) - 1)) << np.uint64(tail)) | (
+            words[:, w + 1] >> np.uint64(64 - tail))
+    return (v & np.uint64((1 << length) - 1)).astype(np.int64)
+
+
+@lru_cache(maxsize=None)
+def flip_masks(length: int, radius: int) -> np.ndarray:
+    """Every `length`-bit value with at most `radius` bits set (XOR masks for probing)."""
+    masks = [0]
+    for k in range(1, radius + 1):
+        for bits in combinations(range(length), k):
+            v = 0
+            for b in bits:
+                v |= 1 << b
+            masks.append(v)
+    return np.asarray(masks, dtype=np.int64)
+
+
+def estimated_cost(n: int, m: int, radius: int = MAX_RADIUS) -> float:
+    """Relative per-query-hash cost of `m` chunks over `n` uniform codes (probes + candidates)."""
+    lengths = [length for _s, length in chunk_layout(m)]
+    r = radius // m
+    probes = sum(sum(comb(length, k) for k in range(r + 1)) for length in lengths)
+    candidates = sum(sum(comb(length, k) for k in range(r + 1)) * n / 2 ** length
+                     for length in lengths)
+    # a probe is two random reads of the offsets plus numpy bookkeeping; a candidate is one
+    # postings read plus one code gather: about the same price (measured, docs/library.md)
+    return probes + candidates
+
+
+def choose_chunks(n: int, radius: int = MAX_RADIUS, max_offset_bytes_per_code: float = 48.0
+                  ) -> int:
+    """The chunk count with the lowest estimated cost whose offsets stay within budget."""
+    best, best_cost = 16, float("inf")
+    for m in range(8, 33):
+        lengths = [length for _s, length in chunk_layout(m)]
+        if max(lengths) > 32:
+            continue
+        offset_bytes = sum(2 ** length + 1 for length in lengths) * 4
+        if offset_bytes > max(64 << 20, max_offset_bytes_per_code * n):
+            continue
+        cost = estimated_cost(n, m, radius)
+        if cost < best_cost:
+            best, best_cost = m, cost
+    return best
+
+
+class MultiIndex:
+    """An immutable exact range index over (n, 32) uint8 codes; rows are 0..n-1."""
+
+    def __init__(self, codes: np.ndarray, n_chunks: int | None = None,
+                 max_radius: int = MAX_RADIUS) -> None:
+        codes = np.ascontiguousarray(codes, dtype=np.uint8)
+        if codes.ndim != 2 or codes.shape[1] != CODE_BITS // 8:
+            raise ValueError("codes must be an (n, 32) uint8 array")
+        n = codes.shape[0]
+        self.n = n
+        self.max_radius = max_radius
+        self.m = n_chunks or choose_chunks(n, max_radius)
+        self.chunks = chunk_layout(self.m)
+        self.codes = codes.view(np.uint64).reshape(n, 4)  # native words: XOR/popcount only
+        words = code_words(codes)
+        pos_dtype = np.uint32 if n < 2 ** 32 else np.uint64
+        # all tables' offsets in one array, all postings in another: a query's probes of every
+        # table become one vectorised gather (no Python loop per table at query time)
+        sizes = [2 ** length + 1 for _s, length in self.chunks]
+        self._key_base = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self._offsets = np.zeros(sum(sizes), dtype=pos_dtype)
+        postings = np.empty(self.m * n, dtype=pos_dtype)
+        for t, (start, length) in enumerate(self.chunks):
+            keys = chunk_values(words, start, length)
+            postings[t * n:(t + 1) * n] = np.argsort(keys, kind="stable")
+            counts = np.bincount(keys, minlength=2 ** length)
+            base = self._key_base[t]
+            np.cumsum(counts, out=self._offsets[base + 1:base + sizes[t]])
+            del keys, counts
+        self._postings = postings
+        # bit weights: chunk values of a few query codes as one small matrix product
+        self._weights = np.zeros((CODE_BITS, self.m), dtype=np.int64)
+        for t, (start, length) in enumerate(self.chunks):
+            self._weights[start:start + length, t] = 1 << np.arange(length - 1, -1, -1)
+        self._probes: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def nbytes(self) -> int:
+        """RAM held by this index, codes included."""
+        return int(self.codes.nbytes + self._postings.nbytes + self._offsets.nbytes)
+
+    def _probe_plan(self, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(table, XOR mask, postings base) of every probe of one query hash at chunk radius r."""
+        plan = self._probes.get(r)
+        if plan is None:
+            tables, masks = [], []
+            for t, (_start, length) in enumerate(self.chunks):
+                m = flip_masks(length, r)
+                tables.append(np.full(m.size, t, dtype=np.int64))
+                masks.append(m)
+            table = np.concatenate(tables)
+            plan = (table, np.concatenate(masks), table * self.n)
+            self._probes[r] = plan
+        return plan
+
+    def candidates(self, qcodes: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray]:
+        """(query number, row) of every probed row; may repeat, includes non-matches."""
+        table, masks, pbase = self._probe_plan(threshold // self.m)
+        values = np.unpackbits(qcodes, axis=1).astype(np.int64) @ self._weights  # (q, m)
+        keys = (values[:, table] ^ masks[None, :]) + self._key_base[table][None, :]
+        keys = keys.ravel()
+        s = np.take(self._offsets, keys).astype(np.int64)
+        lens = np.take(self._offsets, keys + 1).astype(np.int64) - s
+        hit = np.nonzero(lens)[0]
+        lens = lens[hit]
+        total = int(lens.sum())
+        if total == 0:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty
+        s = s[hit] + np.tile(pbase, qcodes.shape[0])[hit]
+        # positions s[k], s[k]+1, ..., s[k]+lens[k]-1 for every probe k, without a Python loop
+        first = np.cumsum(lens) - lens
+        pos = np.repeat(s - first, lens) + np.arange(total, dtype=np.int64)
+        rows = np.take(self._postings, pos).astype(np.int64)
+        return np.repeat(hit // masks.size, lens), rows
+
+    def search(self, qcodes: np.ndarray, threshold: int = MAX_RADIUS
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(query number, row, distance) of every row within `threshold` of a query code.
+
+        Each (query, row) pair appears once. `threshold` must not exceed `max_radius`.
+        """
+        if threshold > self.max_radius:
+            raise ValueError(f"index built for distances up to {self.max_radius}, asked {threshold}")
+        qcodes = np.ascontiguousarray(qcodes, dtype=np.uint8).reshape(-1, CODE_BITS // 8)
+        empty = np.empty(0, dtype=np.int64)
+        if self.n == 0 or qcodes.shape[0] == 0 or threshold < 0:
+            return empty, empty, empty
+        qnum, rows = self.candidates(qcodes, threshold)
+        if rows.size == 0:
+            return empty, empty, empty
+        dist = hamming_rows(self.codes, rows, qcodes.view(np.uint64).reshape(-1, 4), qnum)
+        keep = dist <= threshold
+        qnum, rows, dist = qnum[keep], rows[keep], dist[keep]
+        if rows.size > 1:  # a pair found through several chunks is reported once
+            key = qnum * self.n + rows
+            _, first = np.unique(key, return_index=True)
+            qnum, rows, dist = qnum[first], rows[first], dist[first]
+        return qnum, rows, dist
+
+
+def hamming_rows(codes64: np.ndarray, rows: np.ndarray, q64: np.ndarray, qnum: np.ndarray
+                 ) -> np.ndarray:
+    """Distance between `codes64[rows[k]]` and `q64[qnum[k]]` for every k, as int64."""
+    # np.take is ~10x faster than fancy indexing on (n, 4) arrays; popcount in place
+    x = np.take(codes64, rows, axis=0)
+    x ^= np.take(q64, qnum, axis=0)
+    np.bitwise_count(x, out=x)
+    return (x[:, 0] + x[:, 1] + x[:, 2] + x[:, 3]).astype(np.int64)
+
+
+def flat_search(codes64: np.ndarray, qcodes: np.ndarray, threshold: int, block: int = 1 << 16
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Brute-force (query number, row, distance) within `threshold`: the reference and the fallback."""
+    q64 = np.ascontiguousarray(qcodes, dtype=np.uint8).reshape(-1, 32).view(np.uint64).reshape(-1, 4)
+    qs, rs, ds = [], [], []
+    for lo in range(0, codes64.shape[0], block):
+        part = codes64[lo:lo + block]
+        d = np.bitwise_count(part[None, :, :] ^ q64[:, None, :]).sum(axis=2, dtype=np.int64)
+        qi, ri = np.nonzero(d <= threshold)
+        qs.append(qi)
+        rs.append(ri + lo)
+        ds.append(d[qi, ri])
+    if not qs:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, empty
+    return (np.concatenate(qs).astype(np.int64), np.concatenate(rs).astype(np.int64),
+            np.concatenate(ds).astype(np.int64))

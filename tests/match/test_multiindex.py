@@ -1,0 +1,180 @@
+"""The multi-index and the segmented NearIndex answer exactly what a brute-force scan answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from haven.match.multiindex import (
+    MultiIndex,
+    chunk_layout,
+    chunk_values,
+    code_words,
+    flat_search,
+)
+from haven.match.near import NearIndex
+
+
+def _pairs(result) -> set[tuple[int, int, int]]:
+    q, r, d = result
+    return set(zip(q.tolist(), r.tolist(), d.tolist()))
+
+
+def _flip(rng, rows: np.ndarray, k: int) -> np.ndarray:
+    out = rows.copy()
+    for r in range(len(out)):
+        for b in rng.choice(256, k, replace=False):
+            out[r, b // 8] ^= 1 << (b % 8)
+    return out
+
+
+def _clustered(rng, n: int) -> np.ndarray:
+    """Few centres, many rows 0-40 bits from them, plus a crowd of identical 'blank' hashes."""
+    centres = rng.integers(0, 256, (20, 32), dtype=np.uint8)
+    rows = np.repeat(centres, n // 20, axis=0)
+    for r in range(len(rows)):
+        rows[r] = _flip(rng, rows[r:r + 1], int(rng.integers(0, 41)))[0]
+    blank = np.zeros((n // 10, 32), dtype=np.uint8)
+    blank[:, ::3] = 0x2C
+    return np.concatenate([rows, blank])
+
+
+def test_chunks_cover_every_bit_once_and_values_match_the_bits():
+    for m in (8, 11, 12, 16, 32):
+        layout = chunk_layout(m)
+        assert sum(length for _s, length in layout) == 256
+        assert [s for s, _l in layout] == list(np.cumsum([0] + [l for _s, l in layout])[:-1])
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 256, (50, 32), dtype=np.uint8)
+    bits = np.unpackbits(codes, axis=1)
+    words = code_words(codes)
+    for start, length in chunk_layout(11):  # 23/24-bit chunks straddle the 64-bit words
+        want = bits[:, start:start + length] @ (1 << np.arange(length - 1, -1, -1))
+        assert (chunk_values(words, start, length) == want).all()
+
+
+@pytest.mark.parametrize("m", [11, 12, 16, 20, 32])
+def test_multiindex_equals_brute_force_on_random_codes(m):
+    rng = np.random.default_rng(m)
+    codes = rng.integers(0, 256, (3000, 32), dtype=np.uint8)
+    index = MultiIndex(codes, m)
+    c64 = codes.view(np.uint64).reshape(-1, 4)
+    for k in (0, 5, 20, 30, 31, 32, 33, 45):
+        q = _flip(rng, codes[rng.integers(0, len(codes), 8)], k)
+        for threshold in (0, 15, 31):
+            assert _pairs(index.search(q, threshold)) == _pairs(flat_search(c64, q, threshold))
+
+
+def test_multiindex_equals_brute_force_on_clustered_codes_with_a_crowded_bucket():
+    rng = np.random.default_rng(7)
+    codes = _clustered(rng, 4000)
+    index = MultiIndex(codes, 11)
+    c64 = codes.view(np.uint64).reshape(-1, 4)
+    queries = np.concatenate([_flip(rng, codes[rng.integers(0, len(codes), 12)], 25), codes[-3:]])
+    got, want = _pairs(index.search(queries, 31)), _pairs(flat_search(c64, queries, 31))
+    assert got == want and len(want) > 400  # the blank crowd comes back whole
+
+
+def test_threshold_is_inclusive_in_the_multiindex():
+    codes = np.zeros((1, 32), dtype=np.uint8)
+    index = MultiIndex(np.repeat(codes, 100, axis=0), 16)
+    q = np.zeros((2, 32), dtype=np.uint8)
+    q[0, :4] = [0xFF, 0xFF, 0xFF, 0xFE]  # 31 bits
+    q[1, :4] = 0xFF  # 32 bits
+    qn, rows, d = index.search(q, 31)
+    assert set(qn.tolist()) == {0} and set(d.tolist()) == {31} and len(rows) == 100
+
+
+def _hexes(codes: np.ndarray) -> list[str]:
+    return [bytes(row).hex() for row in codes]
+
+
+def _brute_ids(queries, haystack, ids, threshold):
+    d = np.unpackbits(queries[:, None, :] ^ haystack[None, :, :], axis=-1).sum(-1).min(0)
+    best: dict[int, int] = {}
+    for ident, dist in zip(ids.tolist(), d.tolist()):
+        if dist <= threshold and (ident not in best or dist < best[ident]):
+            best[ident] = dist
+    return sorted(best.items(), key=lambda t: (t[1], t[0]))
+
+
+def test_segmented_near_index_with_dihedral_style_queries_equals_brute_force():
+    rng = np.random.default_rng(11)
+    base = np.concatenate([rng.integers(0, 256, (1500, 32), dtype=np.uint8), _clustered(rng, 600)])
+    ids = rng.integers(0, 900, len(base))
+    index = NearIndex(flat_limit=256)  # many small segments plus a flat tail
+    for lo in range(0, len(base), 333):
+        index.add(_hexes(base[lo:lo + 333]), ids[lo:lo + 333].tolist())
+    sizes = index.segment_sizes
+    assert len(sizes) >= 2 and sum(sizes) == len(base)
+    for k in range(12):
+        # 8 query hashes like an item's dihedral set: one near a row, seven unrelated
+        q = rng.integers(0, 256, (8, 32), dtype=np.uint8)
+        q[0] = _flip(rng, base[rng.integers(0, len(base))][None], int(rng.integers(0, 40)))[0]
+        for threshold in (31, 20, 50):  # 50 is beyond the multi-index: flat fallback
+            assert index.search(_hexes(q), threshold) == _brute_ids(q, base, ids, threshold)
+
+
+def test_near_index_threshold_inclusive_across_segments_and_tail():
+    index = NearIndex(flat_limit=64)
+    index.add(["0" * 64] * 100, list(range(100)))  # sealed into a segment
+    index.add(["0" * 64], [500])  # stays in the flat tail
+    assert index.segment_sizes == [100, 1]
+    q31 = "7fffffff" + "0" * 56
+    q32 = "ffffffff" + "0" * 56
+    assert {d for _i, d in index.search([q31])} == {31} and len(index.search([q31])) == 101
+    assert index.search([q32]) == []
+
+
+def test_added_hashes_are_found_at_once_while_a_background_seal_runs():
+    rng = np.random.default_rng(5)
+    codes = rng.integers(0, 256, (5000, 32), dtype=np.uint8)
+    index = NearIndex(flat_limit=1000, background=True)
+    for lo in range(0, 5000, 500):
+        index.add(_hexes(codes[lo:lo + 500]), list(range(lo, lo + 500)))
+        # every hash added so far is searchable immediately, sealed or not
+        probe = codes[lo + 499]
+        assert index.search([bytes(probe).hex()], 0) == [(lo + 499, 0)]
+    index.wait()
+    assert sum(index.segment_sizes) == 5000
+    index.compact()
+    assert index.segment_sizes == [5000, 0]
+    assert index.search([bytes(codes[1234]).hex()], 0) == [(1234, 0)]
+
+
+def test_search_rows_keeps_tags_through_segments():
+    index = NearIndex(flat_limit=2)
+    index.add(["0" * 64, "f" * 64, "0" * 63 + "1"], [1, 1, 2], ["pdq", "pdq-c84", None])
+    assert index.segment_sizes[0] == 3
+    assert index.search_rows(["f" * 64], 0) == [(1, 0, "pdq-c84")]
+    assert index.search_rows(["0" * 64], 1) == [(1, 0, "pdq"), (2, 1, None)]
+
+
+def test_searches_from_another_thread_during_appends_and_seals_stay_correct():
+    import threading
+
+    rng = np.random.default_rng(8)
+    codes = rng.integers(0, 256, (6000, 32), dtype=np.uint8)
+    index = NearIndex(flat_limit=700, background=True)
+    index.add(_hexes(codes[:1]), [0])
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def searcher():
+        while not stop.is_set():
+            got = index.search([bytes(codes[0]).hex()], 0)
+            if got != [(0, 0)]:
+                errors.append(repr(got))
+
+    t = threading.Thread(target=searcher)
+    t.start()
+    for lo in range(1, 6000, 250):
+        index.add(_hexes(codes[lo:lo + 250]), list(range(lo, min(lo + 250, 6000))))
+    stop.set()
+    t.join()
+    index.wait()
+    assert not errors
+    q = codes[rng.integers(0, 6000, 8)]
+    rows, dists = index.search_codes(q, 31)
+    want_q, want_rows, want_d = flat_search(codes.view(np.uint64).reshape(-1, 4), q, 31)
+    assert set(rows.tolist()) == set(want_rows.tolist())
