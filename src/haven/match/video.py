@@ -15,7 +15,7 @@ part on either side, neither as matches nor in the denominators (upstream rule).
 match within `threshold` bits inclusive (haven's PDQ convention, as `NearIndex`; upstream's
 tool tests `< 31`, one bit stricter).
 
-The frames of all known videos live in one `NearIndex` (FAISS binary, exact), row -> (video,
+The frames of all known videos live in one `NearIndex` (exact: a flat tail plus multi-index segments, see docs/library.md), row -> (video,
 frame): one batched search per query video finds every candidate video and its matched frames.
 
 Image <-> frame links: `frame_links` finds known IMAGES (any `NearIndex` of image hashes, e.g.
