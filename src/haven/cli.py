@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from haven.terminal import console, fail as _fail, out
 from haven.errors import HavenError
 
 app = typer.Typer(
@@ -39,13 +39,8 @@ def _register_subcommands() -> None:
 
 
 _register_subcommands()
-console = Console(stderr=True)
-out = Console()
 
 
-def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}")
-    raise typer.Exit(2)
 
 
 def _human(n: float) -> str:

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from haven.terminal import console, fail as _fail, out
 from haven.errors import HavenError
 
 refer_app = typer.Typer(
@@ -20,13 +20,8 @@ refer_app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
-console = Console(stderr=True)
-out = Console()
 
 
-def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}", highlight=False)
-    raise typer.Exit(2)
 
 
 def _no_legislation(op: Path, path: Optional[Path], codes: Optional[list[str]]) -> frozenset[str]:

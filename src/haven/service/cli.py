@@ -14,12 +14,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
+from haven.terminal import console, fail as _fail, out
 from haven.errors import HavenError
 
-console = Console(stderr=True)
-out = Console()
 
 service_app = typer.Typer(
     help="Accounts, API keys, cases and hash sets of the coordination service "
@@ -57,9 +55,6 @@ def _open(data_dir: Optional[Path], database_url: Optional[str]):
     return settings, session_factory(engine)
 
 
-def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}", highlight=False)
-    raise typer.Exit(2)
 
 
 def serve(

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from haven.terminal import console as err, fail as _fail, out
 from haven.errors import HavenError
 
 victimid_app = typer.Typer(
@@ -25,14 +25,9 @@ faces_app = typer.Typer(help="Faces of a case: list, find, confirm/reject, clust
 series_app = typer.Typer(help="Series: build from links, list, merge, split, name, export.", no_args_is_help=True)
 victimid_app.add_typer(faces_app, name="faces")
 victimid_app.add_typer(series_app, name="series")
-err = Console(stderr=True)
-out = Console()
 CASE = typer.Option(..., "--case", help="Case directory.")
 
 
-def _fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {exc}")
-    raise typer.Exit(2)
 
 
 def _store(case: Path, create: bool = False):
