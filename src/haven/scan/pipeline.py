@@ -13,10 +13,10 @@ import shutil
 import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from sqlalchemy import select
 
@@ -225,11 +225,30 @@ def _end_seizure(store: CaseStore, writer: _Writer, problems: list[Problem]) -> 
         s.get(Seizure, writer.seizure_id).finished_at = utcnow()
 
 
+def _new_items(source: Path, name: str, done: set[str], options: ScanOptions, tmpdir: str,
+               progress: ScanProgress, problems: list[Problem]) -> Iterator[Item]:
+    """The seizure's items not stored yet, renamed under the seizure's name (both engines).
+
+    Problems go to `problems`, to be applied once the seizure's items are stored.
+    """
+    walked_root = source.name or str(source)
+    for entry in walk([str(source)], options.limits, tmpdir=tmpdir):
+        if name != walked_root:
+            entry.path = name + entry.path[len(walked_root):]
+        if isinstance(entry, Problem):
+            problems.append(entry)
+            progress.problems += 1
+            continue
+        if entry.path in done:
+            progress.skipped += 1
+            continue
+        done.add(entry.path)
+        yield entry
+
+
 def _scan_seizure(source: Path, store: CaseStore, options: ScanOptions, writer: _Writer,
                   pool: ProcessPoolExecutor | None, tmpdir: str) -> None:
-    progress = writer.progress
     name, done = _begin_seizure(store, source, writer)
-    walked_root = source.name or str(source)
     problems: list[Problem] = []
     pending: dict[Future, str | None] = {}
     window = 4 * (pool._max_workers if pool else 1)
@@ -244,17 +263,7 @@ def _scan_seizure(source: Path, store: CaseStore, options: ScanOptions, writer: 
             if tmp:
                 os.unlink(tmp)
 
-    for entry in walk([str(source)], options.limits, tmpdir=tmpdir):
-        if name != walked_root:
-            entry.path = name + entry.path[len(walked_root):]
-        if isinstance(entry, Problem):
-            problems.append(entry)
-            progress.problems += 1
-            continue
-        if entry.path in done:
-            progress.skipped += 1
-            continue
-        done.add(entry.path)
+    for entry in _new_items(source, name, done, options, tmpdir, writer.progress, problems):
         kwargs: dict = {"fast": options.fast, "flags": entry.flags, "video_fps": options.video_fps}
         tmp = None
         if entry.fs_path is not None:

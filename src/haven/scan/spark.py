@@ -35,7 +35,6 @@ from typing import Any
 
 from haven.errors import HavenError
 from haven.evidence.base import Item, Problem
-from haven.evidence.walk import walk
 from haven.match.library import MatchLibrary
 from haven.scan.analyse import Analysis, analyse
 from haven.scan.pipeline import (
@@ -44,6 +43,7 @@ from haven.scan.pipeline import (
     ScanProgress,
     _begin_seizure,
     _end_seizure,
+    _new_items,
     _Writer,
 )
 from haven.store.case import CaseStore
@@ -245,20 +245,8 @@ def scan_spark(evidence: list[str], store: CaseStore, options: ScanOptions | Non
 def _scan_seizure(source: Path, store: CaseStore, options: ScanOptions, writer: _Writer,
                   batches: _Batches, staging: str, inline_limit: int) -> None:
     name, done = _begin_seizure(store, source, writer)
-    progress = writer.progress
-    walked_root = source.name or str(source)
     problems: list[Problem] = []
-    for entry in walk([str(source)], options.limits, tmpdir=staging):
-        if name != walked_root:
-            entry.path = name + entry.path[len(walked_root):]
-        if isinstance(entry, Problem):
-            problems.append(entry)
-            progress.problems += 1
-            continue
-        if entry.path in done:
-            progress.skipped += 1
-            continue
-        done.add(entry.path)
+    for entry in _new_items(source, name, done, options, staging, writer.progress, problems):
         if entry.fs_path is not None:
             batches.add(_Task(entry.path, fs_path=entry.fs_path, flags=entry.flags))
             continue

@@ -15,7 +15,7 @@ from typing import Optional
 
 import typer
 
-from haven.terminal import console, fail as _fail, out
+from haven.terminal import fail as _fail, out
 from haven.errors import HavenError
 
 

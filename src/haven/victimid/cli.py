@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from haven.terminal import console as err, fail as _fail, out
+from haven.terminal import fail as _fail, out
 from haven.errors import HavenError
 
 victimid_app = typer.Typer(
