@@ -87,15 +87,15 @@ def test_spark_findings_equal_local_findings(evidence, sc, tmp_path, monkeypatch
     write_reports(local)
 
     routes = {"bytes": 0, "staged": 0}
-    real_stage = spark_engine._stage_member
+    real_read = spark_engine._read_member
 
-    def counting_stage(item, staging, inline_limit):
-        task, staged, error = real_stage(item, staging, inline_limit)
-        if task is not None:
+    def counting_read(item, staging, inline_limit):
+        data, staged, error = real_read(item, staging, inline_limit)
+        if error is None:
             routes["staged" if staged else "bytes"] += 1
-        return task, staged, error
+        return data, staged, error
 
-    monkeypatch.setattr(spark_engine, "_stage_member", counting_stage)
+    monkeypatch.setattr(spark_engine, "_read_member", counting_read)
     store = _new_case(paths, spark_case)
     progress = spark_engine.scan_spark(sources, store, ScanOptions(), sc=sc,
                                        inline_limit=INLINE_LIMIT, batch_items=8)

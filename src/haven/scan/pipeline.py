@@ -59,10 +59,15 @@ class ScanProgress:
 ProgressFn = Callable[[ScanProgress], None]
 
 
-def _read_member(item: Item, tmpdir: str) -> tuple[bytes | None, str | None, str | None]:
-    """(data, temp_path, error) for an item that has no file of its own on disk."""
+def _read_member(item: Item, tmpdir: str, in_memory: int = IN_MEMORY_MEMBER
+                 ) -> tuple[bytes | None, str | None, str | None]:
+    """(data, temp_path, error) for an item that has no file of its own on disk.
+
+    Members up to `in_memory` bytes come back as bytes, larger ones as a copy in `tmpdir`;
+    read now, while the member's container is open.
+    """
     try:
-        if item.size is not None and item.size > IN_MEMORY_MEMBER:
+        if item.size is not None and item.size > in_memory:
             fd, tmp = tempfile.mkstemp(dir=tmpdir, prefix="member-")
             with os.fdopen(fd, "wb") as out, item.open() as src:
                 while chunk := src.read(1024 * 1024):

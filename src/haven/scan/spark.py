@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from haven.errors import HavenError
-from haven.evidence.base import Item, Problem
+from haven.evidence.base import Problem
 from haven.match.library import MatchLibrary
 from haven.scan.analyse import Analysis, analyse
 from haven.scan.pipeline import (
@@ -44,6 +44,7 @@ from haven.scan.pipeline import (
     _begin_seizure,
     _end_seizure,
     _new_items,
+    _read_member,
     _Writer,
 )
 from haven.store.case import CaseStore
@@ -191,23 +192,6 @@ class _Batches:
         self.jobs.shutdown(wait=True, cancel_futures=True)
 
 
-def _stage_member(item: Item, staging: str, inline_limit: int) -> tuple[_Task | None, str | None, str | None]:
-    """(task, staged file, error) for a member with no file of its own: bytes or a staged copy.
-
-    Read now, on the driver, while its container is open (as `pipeline._read_member` does).
-    """
-    try:
-        if item.size is not None and item.size > inline_limit:
-            fd, tmp = tempfile.mkstemp(dir=staging, prefix="member-")
-            with os.fdopen(fd, "wb") as out, item.open() as src:
-                while chunk := src.read(1024 * 1024):
-                    out.write(chunk)
-            return _Task(item.path, fs_path=tmp, flags=item.flags), tmp, None
-        return _Task(item.path, data=item.read_all(), flags=item.flags), None, None
-    except Exception as exc:  # untrusted archive data: any decoder error is a finding
-        return None, None, f"corrupt: cannot read member ({type(exc).__name__}: {exc})"
-
-
 def scan_spark(evidence: list[str], store: CaseStore, options: ScanOptions | None = None,
                master: str = "local[2]", on_progress: ProgressFn | None = None, *,
                sc: Any = None, conf: dict[str, str] | None = None,
@@ -250,10 +234,10 @@ def _scan_seizure(source: Path, store: CaseStore, options: ScanOptions, writer: 
         if entry.fs_path is not None:
             batches.add(_Task(entry.path, fs_path=entry.fs_path, flags=entry.flags))
             continue
-        task, staged, error = _stage_member(entry, staging, inline_limit)
+        data, staged, error = _read_member(entry, staging, inline_limit)
         if error:
             writer.add(Analysis(path=entry.path, size=entry.size, error=error, flags=entry.flags))
             continue
-        batches.add(task, staged)
+        batches.add(_Task(entry.path, fs_path=staged, data=data, flags=entry.flags), staged)
     batches.finish()  # every item of this seizure stored before its problems are applied
     _end_seizure(store, writer, problems)
