@@ -53,11 +53,12 @@ def test_chunks_cover_every_bit_once_and_values_match_the_bits():
         assert (chunk_values(words, start, length) == want).all()
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["numba", "numpy"])
 @pytest.mark.parametrize("m", [11, 12, 16, 20, 32])
-def test_multiindex_equals_brute_force_on_random_codes(m):
+def test_multiindex_equals_brute_force_on_random_codes(m, compiled):
     rng = np.random.default_rng(m)
     codes = rng.integers(0, 256, (3000, 32), dtype=np.uint8)
-    index = MultiIndex(codes, m)
+    index = MultiIndex(codes, m, compiled=compiled)
     c64 = codes.view(np.uint64).reshape(-1, 4)
     for k in (0, 5, 20, 30, 31, 32, 33, 45):
         q = _flip(rng, codes[rng.integers(0, len(codes), 8)], k)
@@ -65,10 +66,17 @@ def test_multiindex_equals_brute_force_on_random_codes(m):
             assert _pairs(index.search(q, threshold)) == _pairs(flat_search(c64, q, threshold))
 
 
-def test_multiindex_equals_brute_force_on_clustered_codes_with_a_crowded_bucket():
+def test_compiled_search_is_installed():
+    from haven.match import kernels
+
+    assert kernels.available(), "numba is a dependency: the compiled search must be in use"
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["numba", "numpy"])
+def test_multiindex_equals_brute_force_on_clustered_codes_with_a_crowded_bucket(compiled):
     rng = np.random.default_rng(7)
     codes = _clustered(rng, 4000)
-    index = MultiIndex(codes, 11)
+    index = MultiIndex(codes, 11, compiled=compiled)
     c64 = codes.view(np.uint64).reshape(-1, 4)
     queries = np.concatenate([_flip(rng, codes[rng.integers(0, len(codes), 12)], 25), codes[-3:]])
     got, want = _pairs(index.search(queries, 31)), _pairs(flat_search(c64, queries, 31))

@@ -30,6 +30,8 @@ from math import comb
 
 import numpy as np
 
+from haven.match import kernels
+
 CODE_BITS = 256
 #: Largest threshold an index answers by probing; larger ones need a flat scan.
 MAX_RADIUS = 31
@@ -115,13 +117,15 @@ class MultiIndex:
     """An immutable exact range index over (n, 32) uint8 codes; rows are 0..n-1."""
 
     def __init__(self, codes: np.ndarray, n_chunks: int | None = None,
-                 max_radius: int = MAX_RADIUS) -> None:
+                 max_radius: int = MAX_RADIUS, compiled: bool = True) -> None:
         codes = np.ascontiguousarray(codes, dtype=np.uint8)
         if codes.ndim != 2 or codes.shape[1] != CODE_BITS // 8:
             raise ValueError("codes must be an (n, 32) uint8 array")
         n = codes.shape[0]
         self.n = n
         self.max_radius = max_radius
+        #: search with the numba kernel when it is available (False: the numpy path)
+        self.compiled = compiled
         self.m = n_chunks or choose_chunks(n, max_radius)
         self.chunks = chunk_layout(self.m)
         self.codes = codes.view(np.uint64).reshape(n, 4)  # native words: XOR/popcount only
@@ -146,6 +150,36 @@ class MultiIndex:
         for t, (start, length) in enumerate(self.chunks):
             self._weights[start:start + length, t] = 1 << np.arange(length - 1, -1, -1)
         self._probes: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    @classmethod
+    def from_arrays(cls, codes64: np.ndarray, offsets: np.ndarray, postings: np.ndarray,
+                    n_chunks: int, max_radius: int = MAX_RADIUS, compiled: bool = True
+                    ) -> MultiIndex:
+        """An index over arrays saved by `arrays()` (e.g. memory-mapped files), not rebuilt."""
+        self = cls.__new__(cls)
+        n = int(codes64.shape[0])
+        self.n = n
+        self.max_radius = max_radius
+        self.compiled = compiled
+        self.m = n_chunks
+        self.chunks = chunk_layout(n_chunks)
+        sizes = [2 ** length + 1 for _s, length in self.chunks]
+        if codes64.ndim != 2 or codes64.shape[1] != 4 or offsets.shape != (sum(sizes),) \
+                or postings.shape != (n_chunks * n,):
+            raise ValueError("saved multi-index arrays do not fit together")
+        self.codes = codes64
+        self._key_base = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self._offsets = offsets
+        self._postings = postings
+        self._weights = np.zeros((CODE_BITS, self.m), dtype=np.int64)
+        for t, (start, length) in enumerate(self.chunks):
+            self._weights[start:start + length, t] = 1 << np.arange(length - 1, -1, -1)
+        self._probes = {}
+        return self
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays `from_arrays` needs besides the chunk count (`self.m`)."""
+        return {"codes": self.codes, "offsets": self._offsets, "postings": self._postings}
 
     def __len__(self) -> int:
         return self.n
@@ -202,12 +236,19 @@ class MultiIndex:
         empty = np.empty(0, dtype=np.int64)
         if self.n == 0 or qcodes.shape[0] == 0 or threshold < 0:
             return empty, empty, empty
-        qnum, rows = self.candidates(qcodes, threshold)
-        if rows.size == 0:
-            return empty, empty, empty
-        dist = hamming_rows(self.codes, rows, qcodes.view(np.uint64).reshape(-1, 4), qnum)
-        keep = dist <= threshold
-        qnum, rows, dist = qnum[keep], rows[keep], dist[keep]
+        if self.compiled and kernels.available():
+            table, masks, _pbase = self._probe_plan(threshold // self.m)
+            values = np.unpackbits(qcodes, axis=1).astype(np.int64) @ self._weights
+            qnum, rows, dist = kernels.range_search(
+                self.codes, self._offsets, self._postings, self.n, self._key_base, values,
+                qcodes.view(np.uint64).reshape(-1, 4), table, masks, threshold)
+        else:
+            qnum, rows = self.candidates(qcodes, threshold)
+            if rows.size == 0:
+                return empty, empty, empty
+            dist = hamming_rows(self.codes, rows, qcodes.view(np.uint64).reshape(-1, 4), qnum)
+            keep = dist <= threshold
+            qnum, rows, dist = qnum[keep], rows[keep], dist[keep]
         if rows.size > 1:  # a pair found through several chunks is reported once
             key = qnum * self.n + rows
             _, first = np.unique(key, return_index=True)

@@ -1,0 +1,153 @@
+"""Compiled inner loop of the multi-index search (numba), with a pure-numpy fallback elsewhere.
+
+The numpy search of `haven.match.multiindex` materialises every probe, every candidate and
+every candidate's code as temporary arrays; at 100M rows a query hash has ~3 000 probes and
+~30 000 candidates, and most of the time goes to those temporaries and to cache misses
+taken one array at a time. This kernel walks probe → bucket → candidate → popcount in one
+loop, so each candidate costs one postings read and one 32-byte code read, and nothing is
+allocated but the answer.
+
+numba compiles it on first use (~1 s, cached on disk next to this file when the directory is
+writable). Without numba (`HAVEN_NO_NUMBA=1`, or the import fails) `available()` is false and
+the numpy path runs; both give the same answers (tests/match/test_multiindex.py checks).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+try:
+    if os.environ.get("HAVEN_NO_NUMBA"):
+        raise ImportError("disabled by HAVEN_NO_NUMBA")
+    from numba import njit, types
+    from numba.extending import intrinsic
+except ImportError:  # pragma: no cover - exercised when numba is absent
+    njit = None
+
+
+def available() -> bool:
+    """True when the compiled search can run."""
+    return njit is not None
+
+
+if njit is not None:
+
+    @intrinsic
+    def _popcount(typingctx, x):
+        """LLVM's ctpop on a uint64 (one POPCNT instruction on x86-64)."""
+        sig = types.uint64(types.uint64)
+
+        def codegen(context, builder, signature, args):
+            return builder.ctpop(args[0])
+
+        return sig, codegen
+
+    @njit(cache=True, nogil=True)
+    def range_search(codes, offsets, postings, n, key_base, qvals, q64, tables, masks,
+                     threshold):
+        """(query number, row, distance) of every row within `threshold`, found by probing.
+
+        codes (n, 4) uint64; offsets / postings: the CSR tables of all chunks; key_base[t]:
+        where table t's offsets start; qvals (q, m) chunk values of the query codes; q64
+        (q, 4) uint64 query words; tables[k] / masks[k]: the table and XOR mask of probe k.
+        A pair reachable through several tables appears once per table.
+        """
+        cap = 256
+        out_q = np.empty(cap, np.int64)
+        out_r = np.empty(cap, np.int64)
+        out_d = np.empty(cap, np.int64)
+        cnt = 0
+        nq = qvals.shape[0]
+        nprobe = tables.shape[0]
+        for qi in range(nq):
+            a0 = q64[qi, 0]
+            a1 = q64[qi, 1]
+            a2 = q64[qi, 2]
+            a3 = q64[qi, 3]
+            for k in range(nprobe):
+                t = tables[k]
+                key = (qvals[qi, t] ^ masks[k]) + key_base[t]
+                s = np.int64(offsets[key])
+                e = np.int64(offsets[key + 1])
+                base = np.int64(t) * n
+                for j in range(s, e):
+                    row = np.int64(postings[base + j])
+                    d = _popcount(codes[row, 0] ^ a0)
+                    if d > threshold:
+                        continue
+                    d += _popcount(codes[row, 1] ^ a1)
+                    if d > threshold:
+                        continue
+                    d += _popcount(codes[row, 2] ^ a2) + _popcount(codes[row, 3] ^ a3)
+                    if d > threshold:
+                        continue
+                    if cnt == cap:
+                        cap *= 2
+                        nq_, nr_, nd_ = (np.empty(cap, np.int64), np.empty(cap, np.int64),
+                                         np.empty(cap, np.int64))
+                        nq_[:cnt] = out_q[:cnt]
+                        nr_[:cnt] = out_r[:cnt]
+                        nd_[:cnt] = out_d[:cnt]
+                        out_q, out_r, out_d = nq_, nr_, nd_
+                    out_q[cnt] = qi
+                    out_r[cnt] = row
+                    out_d[cnt] = d
+                    cnt += 1
+        return out_q[:cnt], out_r[:cnt], out_d[:cnt]
+
+    @njit(cache=True, nogil=True)
+    def range_search_phased(codes, offsets, postings, n, key_base, qvals, q64, tables, masks,
+                            threshold):
+        """Same answers as `range_search`, in three passes with independent loads in each
+        (bucket bounds of every probe, then candidate rows, then their codes), so the CPU
+        keeps many cache misses in flight instead of following one chain at a time."""
+        nq = qvals.shape[0]
+        nprobe = tables.shape[0]
+        total = nq * nprobe
+        starts = np.empty(total, np.int64)
+        lens = np.empty(total, np.int64)
+        for qi in range(nq):
+            for k in range(nprobe):
+                t = tables[k]
+                key = (qvals[qi, t] ^ masks[k]) + key_base[t]
+                starts[qi * nprobe + k] = np.int64(offsets[key]) + np.int64(t) * n
+        for qi in range(nq):
+            for k in range(nprobe):
+                t = tables[k]
+                key = (qvals[qi, t] ^ masks[k]) + key_base[t] + 1
+                lens[qi * nprobe + k] = np.int64(offsets[key]) + np.int64(t) * n - starts[qi * nprobe + k]
+        ncand = 0
+        for i in range(total):
+            ncand += lens[i]
+        cq = np.empty(ncand, np.int64)
+        cr = np.empty(ncand, np.int64)
+        c = 0
+        for i in range(total):
+            s = starts[i]
+            qi = i // nprobe
+            for j in range(lens[i]):
+                cq[c] = qi
+                cr[c] = np.int64(postings[s + j])
+                c += 1
+        out_q = np.empty(ncand, np.int64)
+        out_r = np.empty(ncand, np.int64)
+        out_d = np.empty(ncand, np.int64)
+        cnt = 0
+        for c in range(ncand):
+            row = cr[c]
+            qi = cq[c]
+            d = (_popcount(codes[row, 0] ^ q64[qi, 0]) + _popcount(codes[row, 1] ^ q64[qi, 1])
+                 + _popcount(codes[row, 2] ^ q64[qi, 2]) + _popcount(codes[row, 3] ^ q64[qi, 3]))
+            if d <= threshold:
+                out_q[cnt] = qi
+                out_r[cnt] = row
+                out_d[cnt] = d
+                cnt += 1
+        return out_q[:cnt].copy(), out_r[:cnt].copy(), out_d[:cnt].copy()
+
+else:  # pragma: no cover
+
+    def range_search(*_args, **_kw):
+        raise RuntimeError("numba is not available")
