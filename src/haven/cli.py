@@ -25,11 +25,13 @@ app.add_typer(hashsets_app, name="hashsets")
 
 def _register_subcommands() -> None:
     from haven.intel.cli import intel_app
+    from haven.library.cli import library_app
     from haven.refer.cli import refer_app
     from haven.service.cli import audit_app, serve, service_app
     from haven.victimid.cli import index_command, victimid_app
 
     app.add_typer(intel_app, name="intel")
+    app.add_typer(library_app, name="library")
     app.add_typer(refer_app, name="refer")
     app.command("index")(index_command)
     app.add_typer(victimid_app, name="victimid")
@@ -74,6 +76,10 @@ def scan(
         None, "--hashset", help="Hash set to match (repeatable; default: every set in the case)."
     ),
     threshold: int = typer.Option(31, help="PDQ Hamming distance for a near match."),
+    library: Optional[list[Path]] = typer.Option(
+        None, "--library", help="National hash library directory (`haven library`) to match "
+        "against as well (repeatable).",
+    ),
     workers: int = typer.Option(0, help="Worker processes (0: one per CPU)."),
     full_res: bool = typer.Option(
         False, "--full-res", help="Hash images at full resolution (slower; the fast path is the default)."
@@ -116,7 +122,7 @@ def scan(
         store = CaseStore(case, create=True)
         options = ScanOptions(
             hashsets=hashset or None, threshold=threshold, workers=workers, fast=not full_res,
-            video_fps=video_fps,
+            video_fps=video_fps, libraries=[str(p) for p in library or ()],
             limits=Limits(max_ratio=max_ratio, max_item_size=max_item_size,
                           max_total_extracted=max_total, max_depth=max_depth),
         )

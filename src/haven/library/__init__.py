@@ -1,4 +1,5 @@
-"""National-scale hash libraries kept on disk: exact digests (`digests`) for a billion entries."""
+"""National-scale hash libraries kept on disk: exact digests (`digests`) for a billion entries,
+and a whole library of sets with PDQ segments and labels (`national`)."""
 
 from haven.library.digests import (
     DIGEST_WIDTHS,

@@ -611,20 +611,30 @@ class DigestStore:
             self._log.close()
             self._log = open(self.root / "delta.log", "wb")
 
-    def compact(self, kind: str | None = None) -> None:
-        """Merge each kind's segments into one, applying and then forgetting its tombstones."""
+    def compact(self, kind: str | None = None, drop_ids: np.ndarray | None = None) -> None:
+        """Merge each kind's segments into one, applying and then forgetting its tombstones.
+
+        `drop_ids` (entry ids) are dropped as well: the owner of the ids knows which are dead
+        (e.g. a replaced hash set) without having their digests at hand.
+        """
+        drop = np.unique(np.asarray(drop_ids if drop_ids is not None else [], dtype=np.uint64))
         with self._lock:
             self.flush()
             for k in [kind] if kind else list(DIGEST_WIDTHS):
                 segs = tuple(s for s in self.segments if s.kind == k)
-                if not segs or (len(segs) == 1 and not self._tombs.get(k)):
+                dropped = {id(seg): (np.nonzero(np.isin(np.asarray(seg.ids, dtype=np.uint64),
+                                                        drop))[0] if drop.size else
+                                     np.empty(0, np.int64)) for seg in segs}
+                if not segs or (len(segs) == 1 and not self._tombs.get(k)
+                                and not dropped[id(segs[0])].size):
                     continue
                 parts = []
                 for seg in segs:
                     dead = sorted(pos for d in self._tombs.get(k, {})
                                   for pos in seg.positions_one(d)
                                   if self._dead(k, d, int(seg.ids[pos]), seg.seq))
-                    parts.append((seg, np.asarray(dead, dtype=np.int64)))
+                    dead = np.union1d(np.asarray(dead, dtype=np.int64), dropped[id(seg)])
+                    parts.append((seg, dead.astype(np.int64)))
                 tombs = dict(self._tombs)
                 tombs.pop(k, None)
                 self.seq += 1

@@ -49,11 +49,15 @@ class Match:
 class MatchLibrary:
     """All entries of the chosen hash sets of a case."""
 
-    def __init__(self, store: CaseStore, names: list[str] | None = None, threshold: int = 31):
+    def __init__(self, store: CaseStore, names: list[str] | None = None, threshold: int = 31,
+                 libraries: list | None = None):
         from haven.match.near import NearIndex
         from haven.match.video import VideoLibrary
 
         self.threshold = threshold
+        #: national libraries (`haven.library.HashLibrary`) consulted after the case's sets
+        self.libraries = list(libraries or ())
+        self._lib_sets: list[dict[int, int]] = [lib.attach(store) for lib in self.libraries]
         self.exact: dict[str, dict[str, list[EntryRef]]] = {d: defaultdict(list) for d in DIGESTS}
         self.refs: dict[int, EntryRef] = {}
         self.near = NearIndex()
@@ -120,7 +124,11 @@ class MatchLibrary:
             self.exact[name] = _TableLookup(DigestTable(name, digests, ids), self.refs)
 
     def __len__(self) -> int:
-        return len(self.refs)
+        return len(self.refs) + sum(lib.stats()["entries"] for lib in self.libraries)
+
+    def _lib_ref(self, k: int, lab) -> EntryRef:
+        return EntryRef(lab.entry_id, self._lib_sets[k][lab.set_id], lab.hashset, lab.known_good,
+                        lab.category, lab.scheme, lab.series)
 
     def match(self, digests: dict[str, str | None], query_hexes: list[str],
               video_frames: list[list] | None = None) -> list[Match]:
@@ -131,24 +139,32 @@ class MatchLibrary:
         images (a known image seen as a frame).
         """
         out: list[Match] = []
-        seen: set[int] = set()
+        seen: set[tuple[int, int]] = set()  # (hash set, entry): library ids restart at 1
+
+        def add(m: Match) -> None:
+            key = (m.entry.hashset_id, m.entry.entry_id)
+            if key not in seen:
+                seen.add(key)
+                out.append(m)
+
         for name in DIGESTS:
             value = digests.get(name)
             if not value:
                 continue
             for ref in self.exact[name].get(value, ()):
-                if ref.entry_id not in seen:
-                    seen.add(ref.entry_id)
-                    out.append(Match(ref, name))
-        def add(m: Match) -> None:
-            if m.entry.entry_id not in seen:
-                seen.add(m.entry.entry_id)
-                out.append(m)
+                add(Match(ref, name))
+            for k, lib in enumerate(self.libraries):
+                for lab in lib.lookup(name, value):
+                    add(Match(self._lib_ref(k, lab), name))
 
         if query_hexes and len(self.near):
             # search_rows is sorted by distance: the first row of an entry is its best one
             for eid, dist, tag in self.near.search_rows(query_hexes, self.threshold):
                 add(Match(self.refs[eid], "pdq", dist, tag))
+        if query_hexes:
+            for k, lib in enumerate(self.libraries):
+                for lab, dist in lib.near(query_hexes, self.threshold):
+                    add(Match(self._lib_ref(k, lab), "pdq", dist, "pdq"))
         if query_hexes and len(self.video):
             for k in self.video.match_image(query_hexes, self.threshold):
                 add(Match(self.refs[k.video_id], "vpdq", k.distance,

@@ -43,6 +43,7 @@ class ScanOptions:
     workers: int = 0  # 0: one per CPU; 1: analyse in this process
     fast: bool = True
     video_fps: float = 1.0  # frames per second hashed in videos
+    libraries: list[str] = field(default_factory=list)  # national hash library directories
 
 
 @dataclass
@@ -182,11 +183,21 @@ class _Writer:
                     row.finding = "error"
 
 
+def open_library(store: CaseStore, options: ScanOptions) -> MatchLibrary:
+    """The case's chosen hash sets plus any national libraries named in `options`."""
+    libs = []
+    if options.libraries:
+        from haven.library.national import HashLibrary
+
+        libs = [HashLibrary(Path(p)) for p in options.libraries]
+    return MatchLibrary(store, options.hashsets, options.threshold, libraries=libs)
+
+
 def scan(evidence: list[str], store: CaseStore, options: ScanOptions | None = None,
          on_progress: ProgressFn | None = None) -> ScanProgress:
     """Scan every evidence path into the case store; returns the final counters."""
     options = options or ScanOptions()
-    library = MatchLibrary(store, options.hashsets, options.threshold)
+    library = open_library(store, options)
     progress = ScanProgress()
     writer = _Writer(store, library, progress, on_progress)
     workers = options.workers or os.cpu_count() or 1

@@ -35,7 +35,6 @@ from typing import Any
 
 from haven.errors import HavenError
 from haven.evidence.base import Problem
-from haven.match.library import MatchLibrary
 from haven.scan.analyse import Analysis, analyse
 from haven.scan.pipeline import (
     ProgressFn,
@@ -44,6 +43,7 @@ from haven.scan.pipeline import (
     _begin_seizure,
     _end_seizure,
     _new_items,
+    open_library,
     _read_member,
     _Writer,
 )
@@ -209,7 +209,7 @@ def scan_spark(evidence: list[str], store: CaseStore, options: ScanOptions | Non
     own_sc = sc is None
     if own_sc:
         sc = spark_context(master, conf=conf)
-    library = MatchLibrary(store, options.hashsets, options.threshold)
+    library = open_library(store, options)
     progress = ScanProgress()
     writer = _Writer(store, library, progress, on_progress)
     # Both under the case directory: on a cluster it is the shared storage executors can read.

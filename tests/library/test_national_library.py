@@ -1,0 +1,160 @@
+"""The national hash library on disk: import, exact and near lookups, attachment to a scan,
+replacement, retraction, compaction and refusal of damaged files."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from haven.cli import app
+from haven.hashsets.model import HashEntry, ImportResult
+from haven.library import LibraryCorruptError
+from haven.library.national import FLAT_LIMIT, HashLibrary
+from haven.match.multiindex import flat_search
+from haven.signals.pdq import pdq_from_bytes
+
+runner = CliRunner()
+
+
+def _image(name: str, quality: int = 92) -> bytes:
+    """A benign photo shipped by scikit-image, as JPEG bytes."""
+    from skimage import data
+
+    buf = io.BytesIO()
+    Image.fromarray(getattr(data, name)()).convert("RGB").save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def _random_hexes(rng, n: int) -> list[str]:
+    return [bytes(r).hex() for r in rng.integers(0, 256, (n, 32), dtype=np.uint8)]
+
+
+def test_import_and_near_search_is_exact_on_a_multi_index_segment(tmp_path):
+    rng = np.random.default_rng(7)
+    hexes = _random_hexes(rng, FLAT_LIMIT + 500)  # large enough for a saved multi-index
+    lib = HashLibrary.create(tmp_path / "lib")
+    lib.import_result(ImportResult("test", [HashEntry(pdq=h, category="1") for h in hexes]),
+                      name="big")
+    lib.close()
+    lib = HashLibrary(tmp_path / "lib")  # reopened: tables mapped, not rebuilt
+    seg = lib.segments[0]
+    assert seg.index is not None and seg.n == len(hexes)
+    codes = np.frombuffer(bytes.fromhex("".join(hexes)), np.uint8).reshape(-1, 32)
+    queries = codes[rng.integers(0, len(hexes), 20)].copy()
+    for q in queries:  # 10-40 bits away: both sides of the threshold
+        for b in rng.choice(256, int(rng.integers(10, 41)), replace=False):
+            q[b // 8] ^= 1 << (b % 8)
+    qhex = [bytes(q).hex() for q in queries]
+    ids, dists = lib.search_pdq(qhex, 31)
+    _q, rows, d = flat_search(codes.view(np.uint64).reshape(-1, 4), queries, 31)
+    want = {}
+    for r, dd in zip(rows.tolist(), d.tolist()):
+        want[r + 1] = min(dd, want.get(r + 1, 99))  # entry ids start at 1, in file order
+    assert dict(zip(ids.tolist(), dists.tolist())) == want
+    assert 0 < len(want) < 20
+    lab = lib.label(int(ids[0]))
+    assert lab.hashset == "big" and lab.category == "1"
+    lib.close()
+
+
+def _hashset_csv(path, rows):
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["md5", "sha256", "pdq", "category", "series"])
+        w.writerows(rows)
+
+
+def test_scan_with_library_reports_known_near_and_fresh(tmp_path):
+    ev = tmp_path / "evidence"
+    ev.mkdir()
+    exact, near_src, fresh = _image("coffee"), _image("chelsea"), _image("rocket")
+    (ev / "a.jpg").write_bytes(exact)
+    (ev / "b.jpg").write_bytes(_image("chelsea", quality=40))  # re-encoded copy of a known image
+    (ev / "c.jpg").write_bytes(fresh)
+    listing = tmp_path / "national.csv"
+    _hashset_csv(listing, [
+        [hashlib.md5(exact).hexdigest(), "", "", "1", "ROSE"],
+        ["", hashlib.sha256(b"something else").hexdigest(), pdq_from_bytes(near_src).hex, "2", ""],
+    ])
+    lib = tmp_path / "national"
+    assert runner.invoke(app, ["library", "create", str(lib)]).exit_code == 0
+    r = runner.invoke(app, ["library", "import", str(lib), str(listing), "--name", "national",
+                            "--format", "csv"])
+    assert r.exit_code == 0, r.output
+    case = tmp_path / "case"
+    r = runner.invoke(app, ["scan", str(ev), "--case", str(case), "--library", str(lib),
+                            "--workers", "1"])
+    assert r.exit_code == 0, r.output
+    findings = {json.loads(line)["paths"][0].rsplit("/", 1)[-1]: json.loads(line)
+                for line in (case / "findings.jsonl").read_text().splitlines()}
+    assert findings["a.jpg"]["finding"] == "known"
+    assert findings["b.jpg"]["finding"] == "near-known"
+    assert findings["c.jpg"]["finding"] == "fresh"
+    m = findings["a.jpg"]["matches"][0]
+    assert m["hashset"] == "national" and m["category"] == "1" and m["series"] == "ROSE"
+    assert findings["b.jpg"]["matches"][0]["hashset"] == "national"
+
+    # the same scan without the library finds nothing known
+    case2 = tmp_path / "case2"
+    r = runner.invoke(app, ["scan", str(ev), "--case", str(case2), "--workers", "1"])
+    assert r.exit_code == 0, r.output
+    assert all(json.loads(line)["finding"] == "fresh"
+               for line in (case2 / "findings.jsonl").read_text().splitlines())
+
+
+def test_reimport_replaces_retract_hides_compact_drops(tmp_path):
+    lib = HashLibrary.create(tmp_path / "lib")
+    a, b, c = (hashlib.md5(x).hexdigest() for x in (b"a", b"b", b"c"))
+    lib.import_result(ImportResult("t", [HashEntry(md5=a), HashEntry(md5=b)]), name="feed")
+    assert [e.hashset_version for e in lib.lookup("md5", a)] == [1]
+    lib.import_result(ImportResult("t", [HashEntry(md5=b), HashEntry(md5=c)]), name="feed")
+    assert lib.lookup("md5", a) == []  # gone with version 1
+    assert [e.hashset_version for e in lib.lookup("md5", b)] == [2]
+    assert lib.retract(ImportResult("t", [HashEntry(md5=c)]), name="feed") == 1
+    assert lib.lookup("md5", c) == []
+    assert lib.stats()["entries"] == 1
+    lib.compact()
+    assert len(lib.digests) == 1 and lib.lookup("md5", b)
+    lib.close()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_damaged_pdq_segment_is_refused(tmp_path, damage):
+    rng = np.random.default_rng(3)
+    lib = HashLibrary.create(tmp_path / "lib")
+    lib.import_result(ImportResult("t", [HashEntry(pdq=h) for h in _random_hexes(rng, FLAT_LIMIT)]),
+                      name="big")
+    lib.close()
+    target = next((tmp_path / "lib" / "pdq").glob("seg-*")) / "postings.npy"
+    data = bytearray(target.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    else:
+        data[len(data) // 2] ^= 0x40
+    target.write_bytes(bytes(data))
+    with pytest.raises(LibraryCorruptError, match="postings.npy"):
+        HashLibrary(tmp_path / "lib")
+    r = runner.invoke(app, ["library", "info", str(tmp_path / "lib")])
+    assert r.exit_code == 2 and "postings.npy" in r.output
+
+
+def test_case_set_with_the_same_name_is_not_silently_merged(tmp_path):
+    from haven.store.case import CaseStore
+
+    lib = HashLibrary.create(tmp_path / "lib")
+    lib.import_result(ImportResult("t", [HashEntry(md5=hashlib.md5(b"x").hexdigest())]), name="icse")
+    store = CaseStore(tmp_path / "case", create=True)
+    store.import_hashset(ImportResult("t", [HashEntry(md5=hashlib.md5(b"y").hexdigest())]),
+                         name="icse", source_path=__file__, known_good=False)
+    from haven.errors import CaseStoreError
+
+    with pytest.raises(CaseStoreError, match="icse"):
+        lib.attach(store)
+    lib.close()
