@@ -1,11 +1,14 @@
 """Exact Hamming-range search over 256-bit codes by multi-index hashing, in numpy.
 
-Why it is exact: split the 256 bits into `m` disjoint chunks. If two codes differ in at most
-`T` bits, the differences spread over `m` chunks, so at least one chunk differs in at most
-`T // m` bits (pigeonhole). For each chunk we keep a table from chunk value to the rows that
-have it; a query probes, in every table, each value within `T // m` bits of its own chunk.
-Every row within `T` of the query is reached through at least one table, and every candidate
-is then verified on all 256 bits, so nothing outside `T` is returned either.
+Why it is exact: split the 256 bits into `m` disjoint chunks and give chunk i a radius t_i
+with sum(t_i) = T - m + 1 (the generalised pigeonhole principle). If two codes differed in
+more than t_i bits of every chunk, they would differ in at least sum(t_i + 1) = T + 1 bits; so
+two codes within `T` bits agree to within t_i bits on at least one chunk i. For each chunk we
+keep a table from chunk value to the rows that have it; a query probes, in table i, each value
+within t_i bits of its own chunk (t_i = -1: table i is not probed). Every row within `T` of the
+query is reached through at least one table, and every candidate is then verified on all 256
+bits, so nothing outside `T` is returned either. (Plain pigeonhole, t_i = T // m everywhere,
+probes more: at T = 31, m = 11 it gives every table radius 2 where ten suffice.)
 
 Layout (all flat numpy arrays, no Python objects per row):
 
@@ -84,13 +87,22 @@ def flip_masks(length: int, radius: int) -> np.ndarray:
     return np.asarray(masks, dtype=np.int64)
 
 
-def estimated_cost(n: int, m: int, radius: int = MAX_RADIUS) -> float:
+def chunk_radii(m: int, threshold: int) -> list[int]:
+    """Probe radius of each of `m` chunks for `threshold`: they sum to threshold - m + 1,
+    as equal as possible, the larger ones on the later (shorter or equal) chunks; -1 means
+    the chunk's table is not probed at all."""
+    budget = threshold - m + 1
+    base, extra = divmod(budget, m)  # floor division: base may be -1
+    return [base + (1 if k >= m - extra else 0) for k in range(m)]
+
+
+def estimated_cost(n: int, m: int, radius: int = MAX_RADIUS, generalised: bool = True) -> float:
     """Relative per-query-hash cost of `m` chunks over `n` uniform codes (probes + candidates)."""
     lengths = [length for _s, length in chunk_layout(m)]
-    r = radius // m
-    probes = sum(sum(comb(length, k) for k in range(r + 1)) for length in lengths)
+    radii = chunk_radii(m, radius) if generalised else [radius // m] * m
+    probes = sum(sum(comb(length, k) for k in range(r + 1)) for length, r in zip(lengths, radii))
     candidates = sum(sum(comb(length, k) for k in range(r + 1)) * n / 2 ** length
-                     for length in lengths)
+                     for length, r in zip(lengths, radii))
     # a probe is two random reads of the offsets plus numpy bookkeeping; a candidate is one
     # postings read plus one code gather: about the same price (measured, docs/library.md)
     return probes + candidates
@@ -107,7 +119,10 @@ def choose_chunks(n: int, radius: int = MAX_RADIUS, max_offset_bytes_per_code: f
         offset_bytes = sum(2 ** length + 1 for length in lengths) * 4
         if offset_bytes > max(64 << 20, max_offset_bytes_per_code * n):
             continue
-        cost = estimated_cost(n, m, radius)
+        # chosen on the plain-pigeonhole cost (every chunk at radius // m), which favours
+        # fewer, cheaper offset tables; the generalised radii only lower the cost afterwards
+        # (measured choices in docs/library.md: m=16 at 1M, m=11 at 10M and 100M)
+        cost = estimated_cost(n, m, radius, generalised=False)
         if cost < best_cost:
             best, best_cost = m, cost
     return best
@@ -189,23 +204,26 @@ class MultiIndex:
         """RAM held by this index, codes included."""
         return int(self.codes.nbytes + self._postings.nbytes + self._offsets.nbytes)
 
-    def _probe_plan(self, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(table, XOR mask, postings base) of every probe of one query hash at chunk radius r."""
-        plan = self._probes.get(r)
+    def _probe_plan(self, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(table, XOR mask, postings base) of every probe of one query hash at `threshold`."""
+        plan = self._probes.get(threshold)
         if plan is None:
             tables, masks = [], []
-            for t, (_start, length) in enumerate(self.chunks):
+            radii = chunk_radii(self.m, threshold)
+            for t, ((_start, length), r) in enumerate(zip(self.chunks, radii)):
+                if r < 0:
+                    continue
                 m = flip_masks(length, r)
                 tables.append(np.full(m.size, t, dtype=np.int64))
                 masks.append(m)
             table = np.concatenate(tables)
             plan = (table, np.concatenate(masks), table * self.n)
-            self._probes[r] = plan
+            self._probes[threshold] = plan
         return plan
 
     def candidates(self, qcodes: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray]:
         """(query number, row) of every probed row; may repeat, includes non-matches."""
-        table, masks, pbase = self._probe_plan(threshold // self.m)
+        table, masks, pbase = self._probe_plan(threshold)
         values = np.unpackbits(qcodes, axis=1).astype(np.int64) @ self._weights  # (q, m)
         keys = (values[:, table] ^ masks[None, :]) + self._key_base[table][None, :]
         keys = keys.ravel()
@@ -237,7 +255,7 @@ class MultiIndex:
         if self.n == 0 or qcodes.shape[0] == 0 or threshold < 0:
             return empty, empty, empty
         if self.compiled and kernels.available():
-            table, masks, _pbase = self._probe_plan(threshold // self.m)
+            table, masks, _pbase = self._probe_plan(threshold)
             values = np.unpackbits(qcodes, axis=1).astype(np.int64) @ self._weights
             qnum, rows, dist = kernels.range_search(
                 self.codes, self._offsets, self._postings, self.n, self._key_base, values,
