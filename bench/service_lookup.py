@@ -1,26 +1,32 @@
 """Load benchmark of the matching API: single-signal PDQ lookups against `haven serve`.
 
-Loads N random PDQ hashes into a fresh service data folder, starts the server on
-127.0.0.1 in its own process, then sends a bounded number of `GET /m/lookup` requests from
-a fixed number of client threads (each a keep-alive connection) and prints throughput and
-latency percentiles. Half the queries are enrolled hashes with a few bits flipped (matches),
-half random (no match).
+Loads N random PDQ hashes into a fresh service data folder, starts `haven serve` (its own
+processes, 127.0.0.1), then sends a bounded load: a fixed number of `GET /m/lookup`
+requests over a fixed number of keep-alive HTTP/1.1 connections, from one asyncio process
+that writes pre-built request bytes and reads raw responses (no HTTP library), so the client
+takes as little as possible of the CPU it shares with the server. Half the queries are
+enrolled hashes with 8 bits flipped (matches), half random (no match). Prints throughput,
+latency percentiles, the CPU time of client and server, the server's memory, and checks
+afterwards that every lookup has its own entry in the audit chain and the chain verifies.
 
-    .venv/bin/python bench/service_lookup.py --hashes 1000000 --requests 20000 --clients 8
+    .venv/bin/python bench/service_lookup.py --hashes 1000000 --requests 20000 --connections 16 --workers 2
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import random
+import resource
+import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+import urllib.request
 from pathlib import Path
 
 
@@ -60,83 +66,180 @@ def _flip(hex_hash: str, rng: random.Random, bits: int) -> str:
     return f"{value:064x}"
 
 
+def _proc_tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                kids = Path(f"/proc/{p}/task/{task}/children").read_text().split()
+                todo.extend(int(k) for k in kids)
+        except OSError:
+            pass
+    return out
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except OSError:
+            pass
+    return total / tick
+
+
+def _rss_mb(pids: list[int]) -> dict[int, float]:
+    out = {}
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    out[p] = int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return out
+
+
+async def _drive(port: int, requests: list[bytes], connections: int) -> tuple[list[float], int]:
+    """Send every request once over `connections` keep-alive connections; latencies in s."""
+    latencies: list[float] = []
+    errors = 0
+    nxt = 0
+
+    async def one_connection() -> None:
+        nonlocal nxt, errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while nxt < len(requests):
+                req = requests[nxt]
+                nxt += 1
+                t0 = time.perf_counter()
+                writer.write(req)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                if length:
+                    await reader.readexactly(length)
+                latencies.append(time.perf_counter() - t0)
+                if head[9:12] != b"200":
+                    errors += 1
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(one_connection() for _ in range(connections)))
+    return latencies, errors
+
+
+def _request(signal_hex: str, key: str) -> bytes:
+    return (f"GET /m/lookup?signal={signal_hex}&signal_type=pdq HTTP/1.1\r\n"
+            f"Host: 127.0.0.1\r\nX-API-Key: {key}\r\n\r\n").encode()
+
+
+def _audit_check(data_dir: Path) -> tuple[int, bool]:
+    from sqlalchemy import func, select
+
+    from haven.service import audit
+    from haven.service.db import make_engine, session_factory
+    from haven.service.models import AuditEntry
+    from haven.service.settings import Settings
+
+    engine = make_engine(Settings(data_dir=data_dir).url)
+    try:
+        with session_factory(engine)() as s:
+            n = s.scalar(select(func.count()).select_from(AuditEntry)
+                         .where(AuditEntry.action == "lookup.hma"))
+            return n, audit.verify(s).ok
+    finally:
+        engine.dispose()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hashes", type=int, default=100_000)
-    ap.add_argument("--requests", type=int, default=5_000)
-    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--requests", type=int, default=10_000)
+    ap.add_argument("--warmup", type=int, default=500, help="requests sent first, not timed")
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--workers", type=int, default=2, help="haven serve --workers")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--skip-lookup-audit", action="store_true",
-                    help="measurement only: patch the server so lookups write no audit entry, "
-                    "to see what the per-lookup audit commit costs")
     args = ap.parse_args()
-
-    import httpx
+    try:
+        import uvloop  # a cheaper event loop for the client too
+        uvloop.install()
+    except ImportError:
+        pass
 
     with tempfile.TemporaryDirectory(prefix="haven-bench-") as tmp:
         data_dir = Path(tmp) / "svc"
         started = time.perf_counter()
         hexes, key = _load(data_dir, args.hashes, args.seed)
-        print(f"loaded {args.hashes} PDQ hashes in {time.perf_counter() - started:.1f} s")
+        print(f"loaded {args.hashes} PDQ hashes into SQLite in {time.perf_counter() - started:.1f} s")
         port = _free_port()
         env = {**os.environ, "HAVEN_DATA_DIR": str(data_dir)}
         env.pop("HAVEN_DATABASE_URL", None)
-        code = ("import typer; from haven.service.cli import serve; "
-                "app = typer.Typer(); app.command()(serve); app()")
-        if args.skip_lookup_audit:
-            code = ("from haven.service import audit; _r = audit.record; "
-                    "audit.record = lambda s, actor, action, *a, **k: None "
-                    "if action.startswith('lookup') else _r(s, actor, action, *a, **k); " + code)
-        server = subprocess.Popen([sys.executable, "-c", code, "--port", str(port)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        code = "from haven.cli import app; app()"
+        server = subprocess.Popen([sys.executable, "-c", code, "serve", "--port", str(port),
+                                   "--workers", str(args.workers)], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  start_new_session=True)
         base = f"http://127.0.0.1:{port}"
         try:
             started = time.perf_counter()
-            while True:
+            while True:  # one worker answers with the whole library loaded
                 try:
-                    httpx.get(f"{base}/health", timeout=2)
+                    with urllib.request.urlopen(f"{base}/health", timeout=2) as r:
+                        if json.load(r)["hash_entries"] == args.hashes:
+                            break
+                except OSError:
+                    pass
+                if server.poll() is not None or time.perf_counter() - started > 1200:
+                    raise SystemExit("server did not start")
+                time.sleep(0.5)
+            while True:  # ... and the others have finished loading: the server is idle
+                before = _cpu_seconds(_proc_tree(server.pid))
+                time.sleep(1)
+                if _cpu_seconds(_proc_tree(server.pid)) - before < 0.1:
                     break
-                except httpx.TransportError:
-                    if server.poll() is not None or time.perf_counter() - started > 600:
-                        raise SystemExit("server did not start")
-                    time.sleep(0.5)
             print(f"server ready in {time.perf_counter() - started:.1f} s")
+            pids = _proc_tree(server.pid)
+            rss = _rss_mb(pids)
+            print("server RSS MB: " + ", ".join(f"{v:.0f}" for v in rss.values())
+                  + f" (total {sum(rss.values()):.0f})")
             rng = random.Random(args.seed + 1)
             queries = [(_flip(rng.choice(hexes), rng, 8) if i % 2 == 0
-                        else f"{rng.getrandbits(256):064x}") for i in range(args.requests)]
-            latencies: list[float] = []
-            errors = [0]
-            lock = threading.Lock()
-            per_client = [queries[k::args.clients] for k in range(args.clients)]
-
-            def run(mine: list[str]) -> None:
-                with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30) as c:
-                    local = []
-                    for q in mine:
-                        t0 = time.perf_counter()
-                        r = c.get("/m/lookup", params={"signal": q, "signal_type": "pdq"})
-                        local.append(time.perf_counter() - t0)
-                        if r.status_code != 200:
-                            errors[0] += 1
-                with lock:
-                    latencies.extend(local)
-
-            threads = [threading.Thread(target=run, args=(m,)) for m in per_client]
+                        else f"{rng.getrandbits(256):064x}")
+                       for i in range(args.requests + args.warmup)]
+            reqs = [_request(q, key) for q in queries]
+            asyncio.run(_drive(port, reqs[:args.warmup], args.connections))
+            load_before = os.getloadavg()
+            cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+            srv0 = _cpu_seconds(pids)
             t0 = time.perf_counter()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            latencies, errors = asyncio.run(_drive(port, reqs[args.warmup:], args.connections))
             wall = time.perf_counter() - t0
+            cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+            srv = _cpu_seconds(pids) - srv0
+            client = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
             latencies.sort()
             pct = lambda p: latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000  # noqa: E731
-            print(f"{len(latencies)} lookups, {args.clients} clients, {wall:.1f} s: "
-                  f"{len(latencies) / wall:.0f} lookups/s; latency ms p50 {pct(0.50):.1f} "
-                  f"p95 {pct(0.95):.1f} p99 {pct(0.99):.1f} mean "
-                  f"{statistics.fmean(latencies) * 1000:.1f}; errors {errors[0]}")
+            print(f"{len(latencies)} lookups, {args.connections} connections, "
+                  f"{args.workers} workers, {wall:.2f} s: {len(latencies) / wall:.0f} lookups/s; "
+                  f"latency ms p50 {pct(0.50):.1f} p95 {pct(0.95):.1f} p99 {pct(0.99):.1f} "
+                  f"max {latencies[-1] * 1000:.1f}; errors {errors}")
+            print(f"CPU: client {client:.2f} s ({100 * client / wall:.0f} % of one core), "
+                  f"server {srv:.2f} s ({100 * srv / wall:.0f} %); load average before "
+                  f"{load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}")
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            os.killpg(server.pid, signal.SIGTERM)  # clean shutdown: the audit queue is written
+            server.wait(timeout=120)
+        n, ok = _audit_check(data_dir)
+        print(f"audit: {n} lookup.hma entries for {args.requests + args.warmup} lookups; "
+              f"chain {'verifies' if ok else 'BROKEN'}")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,11 @@ analyst (case-1), and a lookup API key.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import PASSWORD, make_service, tar_of, database_url
+from vi_case import case_copy
 from web_fixtures import fields
 
 from haven.service.web.routes import csrf_for
@@ -114,6 +117,21 @@ MATRIX = {
         form(**{"t.arrests": 1, "notes": "page report"}), only(303, "fr", de=404)),
     ("GET", "/cases"): (None, only(200, "coord", "analyst")),
     ("GET", "/cases/{case_id}"): (None, only(200, "analyst")),
+    # wellness settings (every signed-in person) and the analyst's media pages
+    ("GET", "/settings"): (None, only(200, "coord", "fr", "de", "analyst")),
+    ("POST", "/settings"): (form(blur=1, grey=1), only(303, "coord", "fr", "de", "analyst")),
+    ("GET", "/cases/{case_id}/media/{media_id}"): (None, only(200, "analyst")),
+    ("GET", "/cases/{case_id}/media/{media_id}/thumb"): (None, only(200, "analyst")),
+    ("POST", "/cases/{case_id}/media/{media_id}/unblur"): (form(), only(303, "analyst")),
+    ("POST", "/cases/{case_id}/media/{media_id}/reblur"): (form(), only(303, "analyst")),
+    ("GET", "/cases/{case_id}/media/{media_id}/scene"): (None, only(200, "analyst")),
+    ("GET", "/cases/{case_id}/faces/{face_id}"): (None, only(200, "analyst")),
+    ("POST", "/cases/{case_id}/faces/{face_id}/decide"): (
+        lambda w, r: form(other=w["params"]["other_face_id"], decision="confirm")(w, r),
+        only(303, "analyst")),
+    ("GET", "/cases/{case_id}/series"): (None, only(200, "analyst")),
+    ("GET", "/cases/{case_id}/series/{series_id}"): (None, only(200, "analyst")),
+    ("GET", "/cases/{case_id}/text"): (None, only(200, "analyst")),
     # last: it ends the sessions used above
     ("POST", "/api/v1/auth/logout"): (None, only(200, "coord", "fr", "de", "analyst", "lookup")),
     # after the API logout: a page logout without a live cookie session just goes to /login
@@ -152,9 +170,14 @@ def world(backend, pg_cluster, refer_output, tmp_path_factory):
             c.get(f"/api/v1/operations/{op['id']}", headers=h("coord")).json()["packages"]}
     assert c.get(f"/api/v1/packages/{pkgs['FR']}/download", headers=h("fr")).status_code == 200
     case_id = c.get("/api/v1/cases", headers=h("analyst")).json()[0]["id"]
+    with svc.session() as s:
+        from haven.service.models import Case
+        ids = case_copy(Path(s.get(Case, case_id).directory))  # scanned and indexed
     yield {"svc": svc, "tar": tar, "refer": refer_output, "params": {
         "operation_id": op["id"], "package_id": pkgs["FR"], "subject_id": "S-fr0000000001",
-        "case_id": case_id}, "packages": pkgs}
+        "case_id": case_id, "media_id": ids["room_1.jpg"], "series_id": 1,
+        "face_id": ids["face:astronaut.png"], "other_face_id": ids["face:chelsea.jpg"]},
+        "packages": pkgs}
     svc.app.state.svc.engine.dispose()
 
 
@@ -186,7 +209,8 @@ def test_every_role_gets_the_expected_status_on_every_route(world):
     failures = []
     for (method, path), (make, expected) in MATRIX.items():
         url = path.format(**world["params"])
-        query = {"signal": PDQ, "signal_type": "pdq"} if path == "/m/lookup" else None
+        query = ({"signal": PDQ, "signal_type": "pdq"} if path == "/m/lookup"
+                 else {"q": "pension"} if path == "/cases/{case_id}/text" else None)
         # refusals first, so a successful call by one role cannot change what the next sees
         for role in sorted(ROLES, key=lambda r: expected[r] < 300):
             kwargs = make(world, role) if make else {}

@@ -110,3 +110,109 @@ def test_bad_signals_are_422(service):
                                 ("pdq", "<script>")):
         r = lookup(service, [(signal_type, signal)])
         assert r.status_code == 422 and r.json()["detail"], signal
+
+
+def _lookup_entries(svc) -> list[dict]:
+    from sqlalchemy import select
+
+    from haven.service.models import AuditEntry
+
+    svc.app.state.svc.audit_writer.flush()
+    with svc.session() as s:
+        return [{"actor": e.actor, **e.detail} for e in s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "lookup.hma").order_by(AuditEntry.seq))]
+
+
+def test_the_fast_path_answers_and_audits_exactly_as_the_route(service, shared_dir):
+    upload(service, "ncmec", (shared_dir / NCMEC).read_bytes())
+    keys = service.app.state.svc.api_keys
+    params = {"signal": flip(PDQ, 5), "signal_type": "pdq"}
+    assert keys.get(service.tokens["lookup"]) is None
+    first = service.client.get("/m/lookup", params=params, headers=service.h("lookup"))
+    assert keys.get(service.tokens["lookup"]) is not None  # the route verified and cached it
+    second = service.client.get("/m/lookup", params=params, headers=service.h("lookup"))
+    assert first.status_code == second.status_code == 200
+    assert first.content == second.content and first.headers["content-type"] == \
+        second.headers["content-type"] == "application/json"
+    assert first.json()["ncmec"][0]["distance"] == "5"
+    one, two = _lookup_entries(service)
+    assert one == two == {"actor": "key:hotline", "signal_type": "pdq",
+                          "signal": params["signal"], "banks": 1, "matches": 1}
+    # what the fast path does not handle goes on to the route: its errors, its leniency
+    for bad in ({"signal": "zz"}, {"signal": PDQ, "signal_type": "crc32"}, {}):
+        r = service.client.get("/m/lookup", params=bad, headers=service.h("lookup"))
+        assert r.status_code == 422, bad
+    r = service.client.get("/m/lookup", params={**params, "extra": "1"},
+                           headers=service.h("lookup"))
+    assert r.status_code == 200 and r.content == first.content
+    r = service.client.get("/m/lookup", params=params, headers=service.h("coord"))
+    assert r.status_code == 403
+    assert len(_lookup_entries(service)) == 3
+
+
+def test_a_deactivated_api_key_stops_working_when_its_cache_entry_expires(tmp_path, backend,
+                                                                         pg_cluster):
+    import time
+
+    from sqlalchemy import update
+
+    from conftest import database_url, make_service
+    from haven.service.models import ApiKey
+
+    svc = make_service(tmp_path, database_url(backend, pg_cluster), api_key_cache_seconds=0.5)
+    try:
+        get = lambda: svc.client.get("/m/lookup", params={"signal": PDQ},  # noqa: E731
+                                     headers=svc.h("lookup"))
+        assert get().status_code == 200
+        with svc.session() as s:
+            s.execute(update(ApiKey).values(active=False))
+            s.commit()
+        time.sleep(0.6)
+        r = get()
+        assert r.status_code == 401 and "revoked" in r.json()["detail"]
+    finally:
+        svc.app.state.svc.engine.dispose()
+
+
+def test_a_hash_set_stored_by_another_process_reaches_the_library(tmp_path, backend, pg_cluster):
+    """What a second server worker or `haven service import-hashset` does: write the tables."""
+    import time
+
+    from conftest import database_url, make_service
+    from haven.hashsets.model import HashEntry, ImportResult
+    from haven.service.lookup import store_hashset
+
+    svc = make_service(tmp_path, database_url(backend, pg_cluster), library_poll_seconds=0.2)
+    state = svc.app.state.svc
+    state.library_sync.start()
+    try:
+        with svc.session() as s:
+            store_hashset(s, ImportResult(format="txt", entries=[HashEntry(md5=MD5)]),
+                          name="elsewhere", source_sha256=None)
+            s.commit()
+        deadline = time.monotonic() + 30
+        while not lookup(svc, [("md5", MD5)]).json()["results"][0]["matches"]:
+            assert time.monotonic() < deadline, "the library never picked up the new set"
+            time.sleep(0.1)
+        with svc.session() as s:
+            assert state.library.sync(s) is False  # nothing changed since
+    finally:
+        state.library_sync.stop()
+        state.engine.dispose()
+
+
+def test_a_lookup_answered_before_the_writer_flushes_is_audited_once(service):
+    for _ in range(3):
+        assert lookup(service, [("md5", MD5), ("sha1", "0" * 40)]).status_code == 200
+    from sqlalchemy import select
+
+    from haven.service import audit
+    from haven.service.models import AuditEntry
+
+    service.app.state.svc.audit_writer.flush()
+    with service.session() as s:
+        details = list(s.scalars(select(AuditEntry.detail)
+                                 .where(AuditEntry.action == "lookup.signals")))
+        assert audit.verify(s).ok
+    assert len(details) == 3 and {d["signals"] for d in details} == {2}
+    assert len({d["signals_sha256"] for d in details}) == 1

@@ -164,3 +164,48 @@ def test_the_operation_flow_in_a_real_browser(served, browser):
         _shot(page, "dashboard")
     finally:
         ctx.close()
+
+
+def test_an_analyst_sees_blurred_pictures_and_unblurs_one(served, browser):
+    """The case view in a browser: pictures come blurred and grey; one click unblurs one."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+    from sqlalchemy import select
+    from vi_case import case_copy
+
+    from haven.service.models import Case
+
+    base, svc, _, _ = served
+    with svc.session() as s:
+        case = s.scalar(select(Case).where(Case.name == "case-1"))
+    ids = case_copy(Path(case.directory))
+    ctx = browser.new_context(viewport={"width": 1200, "height": 800}, locale="en-GB")
+    page = ctx.new_page()
+
+    def spread(media_id: int) -> float:
+        r = ctx.request.get(f"{base}/cases/{case.id}/media/{media_id}/thumb")
+        assert r.status == 200 and r.headers["cache-control"] == "no-store"
+        a = np.asarray(Image.open(io.BytesIO(r.body())).convert("RGB"), dtype=np.int16)
+        return float(np.abs(a[..., 0] - a[..., 1]).mean() + np.abs(a[..., 1] - a[..., 2]).mean())
+
+    try:
+        _login(page, base, "analyst")
+        page.goto(f"{base}/cases/{case.id}")
+        pictures = page.locator("figure.pic.blurred img")
+        assert pictures.count() == 6
+        page.wait_for_load_state("load")
+        assert pictures.evaluate_all("els => els.every(i => i.complete && i.naturalWidth > 0)")
+        _shot(page, "case-view")
+        coffee = ids["coffee.jpg"]
+        assert spread(coffee) < 1
+        page.click(f"form[action='/cases/{case.id}/media/{coffee}/unblur'] button")
+        assert page.url.endswith(f"/cases/{case.id}")
+        assert page.locator("figure.pic.blurred img").count() == 5
+        assert spread(coffee) > 10
+        page.goto(f"{base}/cases/{case.id}/media/{ids['room_1.jpg']}")
+        assert "SER-7731" in page.inner_text("main")
+        _shot(page, "victimid-item")
+    finally:
+        ctx.close()

@@ -143,3 +143,21 @@ def principal_for_api_key(s: Session, presented: str) -> Principal:
     if key is None or not key.active or not hmac.compare_digest(key.key_hash, token_digest(secret)):
         raise NotAuthenticated("unknown or revoked API key")
     return Principal("key", key.id, key.name, key.role)
+
+
+def wellness(s: Session, p: Principal) -> tuple[bool, bool]:
+    """(blur, greyscale): how media views start for `p`; blurred and grey when unknown."""
+    user = s.get(User, p.id) if p.kind == "user" else None
+    if user is None:
+        return True, True
+    return bool(user.blur_media), bool(user.grey_media)
+
+
+def set_wellness(s: Session, p: Principal, *, blur: bool, grey: bool) -> tuple[bool, bool]:
+    """Store `p`'s defaults; returns the previous (blur, greyscale)."""
+    user = s.get(User, p.id) if p.kind == "user" else None
+    if user is None:
+        raise BadInput("only a user account has media view settings")
+    before = bool(user.blur_media), bool(user.grey_media)
+    user.blur_media, user.grey_media = blur, grey
+    return before

@@ -8,18 +8,24 @@ beside them and reuse the same domain functions and `authz`.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import parse_qsl
 
 from fastapi import (Depends, FastAPI, File, Form, HTTPException, Query, Request, Response,
                      UploadFile)
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,20 +34,44 @@ from haven.errors import HashSetFormatError, HavenError
 from haven.service import audit, authz, workflow
 from haven.service.accounts import (Principal, authenticate, close_session, create_api_key,
                                     create_user, open_session, principal_for_api_key,
-                                    principal_for_token)
+                                    principal_for_token, token_digest)
 from haven.service.db import make_engine, session_factory, upgrade
 from haven.service.deconflict import overlaps_for_subjects
 from haven.service.errors import BadInput, NotAuthenticated, NotFound, ServiceError, TooLarge
-from haven.service.lookup import LookupLibrary, check_signal, import_file
+from haven.service.lookup import (LibrarySync, LookupLibrary, check_signal, import_file,
+                                  serve_single_threaded)
 from haven.service.models import (LookupHashSet, Operation, Outcome, Overlap, Package, Subject,
                                   User)
 from haven.service.schemas import (ApiKeyIn, DisseminateIn, LoginIn, LookupIn, OperationIn,
                                    OutcomesIn, UserIn)
-from haven.service.settings import Settings
+from haven.service.settings import Settings, pause_point
 from haven.service.web import router as web_router
 
 COOKIE = "haven_session"
 API = "/api/v1"
+
+
+class ApiKeyCache:
+    """API keys verified in the last `ttl` seconds, by the SHA-256 of the presented key.
+
+    A lookup then costs no database read. Only verified keys are kept (at most one entry
+    per issued key); a key made inactive or deleted stops working within `ttl` in every
+    worker, since each entry expires and the row is read again.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._keys: dict[str, tuple[Principal, float]] = {}
+
+    def get(self, presented: str) -> Principal | None:
+        hit = self._keys.get(token_digest(presented))
+        if hit is not None and hit[1] > time.monotonic():
+            return hit[0]
+        return None
+
+    def put(self, presented: str, p: Principal) -> None:
+        if self.ttl > 0:
+            self._keys[token_digest(presented)] = (p, time.monotonic() + self.ttl)
 
 
 @dataclass
@@ -50,6 +80,9 @@ class ServiceState:
     engine: Engine
     sessions: sessionmaker[Session]
     library: LookupLibrary
+    audit_writer: audit.AuditWriter
+    api_keys: ApiKeyCache
+    library_sync: LibrarySync
 
 
 # -- request limits ------------------------------------------------------------------------------
@@ -79,9 +112,11 @@ class RequestLimits:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
-        ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         length = headers.get(b"content-length")
         has_body = (length not in (None, b"0")) or b"transfer-encoding" in headers
+        if not has_body:  # nothing to count (most GETs, every lookup by GET): no wrapping
+            return await self.app(scope, receive, send)
+        ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         if scope["method"] in ("POST", "PUT", "PATCH") and has_body and ctype not in self.ACCEPTED:
             return await _plain(send, 415, "send application/json (or multipart/form-data for "
                                 f"file uploads), not {ctype.decode('latin-1') or 'no type'}")
@@ -114,6 +149,64 @@ class RequestLimits:
                 await _plain(send, 413, f"request body over the limit of {limit} bytes")
 
 
+class LookupFastPath:
+    """ASGI middleware answering the plain case of `GET /m/lookup` without FastAPI.
+
+    The plain case: a cached API key (see `ApiKeyCache`), `signal` and at most
+    `signal_type`, each once, and a valid signal. It gets the same answer and the same audit
+    entry as the route (`LookupLibrary.hma`), at a fraction of the cost: routing through
+    every route, dependency solving and validation took more CPU than the search. Anything
+    else (no or unknown key, bad or extra parameters) goes on to the route, which answers
+    it, errors included, as documented.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if (scope["type"] == "http" and scope["path"] == "/m/lookup"
+                and scope["method"] == "GET"):
+            body = self._answer(scope)
+            if body is not None:
+                await send({"type": "http.response.start", "status": 200,
+                            "headers": [(b"content-type", b"application/json"),
+                                        (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+    def _answer(self, scope) -> bytes | None:
+        svc: ServiceState = scope["app"].state.svc  # Starlette sets scope["app"] first
+        key = None
+        for name, value in scope["headers"]:
+            if name == b"x-api-key":
+                key = value.decode("latin-1")
+            elif name == b"authorization" and value[:11].lower() == b"bearer hvk_":
+                key = key or value[7:].decode("latin-1").strip()
+        p = svc.api_keys.get(key) if key else None
+        if p is None or p.role != authz.LOOKUP:
+            return None
+        try:
+            params = parse_qsl(scope["query_string"].decode("latin-1"), strict_parsing=True)
+        except ValueError:
+            return None
+        names = [k for k, _ in params]
+        if ("signal" not in names or len(set(names)) != len(names)
+                or not set(names) <= {"signal", "signal_type"}):
+            return None
+        q = dict(params)
+        signal, signal_type = q["signal"], q.get("signal_type", "pdq")
+        if len(signal) > 200 or len(signal_type) > 20:
+            return None
+        try:
+            hma_type, value, banks, n = svc.library.hma(signal_type, signal)
+        except BadInput:
+            return None
+        svc.audit_writer.submit(p.actor, "lookup.hma", "", signal_type=hma_type, signal=value,
+                                banks=len(banks), matches=n)
+        return json.dumps(banks, separators=(",", ":")).encode()
+
+
 async def _plain(send, status: int, detail: str) -> None:
     body = json.dumps({"detail": detail}).encode()
     await send({"type": "http.response.start", "status": status,
@@ -136,13 +229,26 @@ def db(request: Request) -> Iterator[Session]:
         s.close()
 
 
+def _api_key_of(request: Request) -> str | None:
+    key = request.headers.get("x-api-key")
+    if key:
+        return key
+    auth = request.headers.get("authorization", "")
+    token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+    return token if token and token.startswith("hvk_") else None
+
+
 def principal(request: Request, s: Annotated[Session, Depends(db)]) -> Principal:
     """Who calls: `Authorization: Bearer` (session token or API key), `X-API-Key`, or cookie."""
     auth = request.headers.get("authorization", "")
     token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
-    key = request.headers.get("x-api-key")
-    if key or (token and token.startswith("hvk_")):
-        p = principal_for_api_key(s, key or token)
+    key = _api_key_of(request)
+    if key:
+        keys = state(request).api_keys
+        p = keys.get(key)
+        if p is None:
+            p = principal_for_api_key(s, key)
+            keys.put(key, p)
     elif token:
         p = principal_for_token(s, token)
     elif request.cookies.get(COOKIE):
@@ -153,8 +259,26 @@ def principal(request: Request, s: Annotated[Session, Depends(db)]) -> Principal
     return p
 
 
+def _principal_with_session(request: Request) -> Principal:
+    with state(request).sessions() as s:
+        return principal(request, s)
+
+
+async def lookup_caller(request: Request) -> Principal:
+    """`principal` for the matching routes: a cached API key costs no thread hop and no
+    database session; anything else is resolved as usual, off the event loop."""
+    key = _api_key_of(request)
+    if key:
+        p = state(request).api_keys.get(key)
+        if p is not None:
+            request.state.principal = p
+            return p
+    return await run_in_threadpool(_principal_with_session, request)
+
+
 DB = Annotated[Session, Depends(db)]
 Who = Annotated[Principal, Depends(principal)]
+LookupCaller = Annotated[Principal, Depends(lookup_caller)]
 
 
 def _pkg_json(pkg: Package, p: Principal) -> dict:
@@ -176,25 +300,69 @@ def _iso(value) -> str | None:
 
 # -- the app -------------------------------------------------------------------------------------
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The service app for `settings` (default: from the environment); migrates on creation."""
-    settings = settings or Settings.from_env()
+def recover(settings: Settings) -> list[str]:
+    """Start-up recovery, once per server (not per worker): migrate, remove what an
+    interrupted attach or upload left (staging, unreferenced package folders)."""
     settings.prepare()
     engine = make_engine(settings.url)
-    upgrade(engine)
+    try:
+        upgrade(engine)
+        with session_factory(engine)() as s:
+            return workflow.sweep(s, settings)
+    finally:
+        engine.dispose()
+
+
+def create_app(settings: Settings | None = None, *, recover_first: bool = True) -> FastAPI:
+    """The service app for `settings` (default: from the environment); migrates on creation.
+
+    `recover_first=False` is for the workers of a multi-process server, whose parent ran
+    `recover` before starting them: a worker restarted later must not sweep the staging
+    folder under another worker's upload.
+    """
+    settings = settings or Settings.from_env()
+    if recover_first:
+        recover(settings)
+    settings.prepare()
+    engine = make_engine(settings.url)
+    if not recover_first:
+        upgrade(engine)  # a no-op at head; kept so a worker never runs on an old schema
     sessions = session_factory(engine)
+    serve_single_threaded()
     library = LookupLibrary(settings.pdq_threshold)
     with sessions() as s:
-        workflow.sweep(s, settings)
         library.reload(s)
-    app = FastAPI(title="haven coordination service", version="1",
+    writer = audit.AuditWriter(sessions, interval=settings.audit_flush_seconds)
+    sync = LibrarySync(library, sessions, settings.library_poll_seconds)
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        sync.start()
+        try:
+            yield
+        finally:  # clean shutdown: every queued lookup entry reaches the chain
+            sync.stop()
+            await run_in_threadpool(writer.close)
+
+    app = FastAPI(title="haven coordination service", version="1", lifespan=lifespan,
                   description="Referral dissemination, outcomes and hash matching (haven issue 5).")
-    app.state.svc = ServiceState(settings, engine, sessions, library)
+    app.state.svc = ServiceState(settings, engine, sessions, library, writer,
+                                 ApiKeyCache(settings.api_key_cache_seconds), sync)
     app.add_middleware(RequestLimits, settings=settings)
+    app.add_middleware(LookupFastPath)  # outermost: the plain lookup skips everything else
     _handlers(app)
     _routes(app)
     app.include_router(web_router)
     return app
+
+
+def create_worker_app() -> FastAPI:
+    """Factory for the workers of `haven serve --workers N` (settings from the environment)."""
+    return create_app(Settings.from_env(), recover_first=False)
+
+
+def _json(doc) -> Response:
+    return Response(json.dumps(doc, separators=(",", ":")).encode(), media_type="application/json")
 
 
 def _handlers(app: FastAPI) -> None:
@@ -227,7 +395,9 @@ def _handlers(app: FastAPI) -> None:
 def _routes(app: FastAPI) -> None:  # noqa: C901 - one flat list of thin routes reads best
     @app.get("/health", tags=["service"])
     def health(request: Request) -> dict:
-        return {"status": "ok", "hash_entries": len(state(request).library)}
+        st = state(request)
+        return {"status": "ok", "hash_entries": len(st.library),
+                "audit_pending": st.audit_writer.pending(), "worker": os.getpid()}
 
     # -- accounts ----------------------------------------------------------------------------
     @app.post(f"{API}/auth/login", tags=["accounts"])
@@ -376,7 +546,9 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one flat list of thin routes 
         for pkg in sent:
             audit.record(s, p.actor, "package.disseminate", f"package:{pkg.id}",
                          country=pkg.country)
-        s.commit()
+        s.flush()
+        pause_point("disseminate")  # tests kill the server here: all written, not committed
+        s.commit()  # every package of the call is sent, with its audit entry, or none is
         return {"sent": [{"package_id": k.id, "country": k.country} for k in sent]}
 
     @app.get(f"{API}/operations/{{operation_id}}/dashboard", tags=["operations"])
@@ -543,7 +715,7 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one flat list of thin routes 
                                                                    "format": "binary"}}}}}}}
 
     @app.post(f"{API}/lookup", tags=["matching"], openapi_extra=lookup_body)
-    async def lookup(request: Request, p: Who, s: DB) -> dict:
+    async def lookup(request: Request, p: LookupCaller) -> Response:
         """Match up to 10,000 signals (JSON `{"signals": [{"signal_type", "signal"}]}`) or one
         uploaded file (multipart field `file`: hashed here, PDQ for images)."""
         authz.lookup(p)
@@ -557,15 +729,15 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one flat list of thin routes 
             data = await upload.read()
             from haven.scan.analyse import analyse
 
-            a = analyse(upload.filename or "upload", data=data)
+            # hashing and PDQ are CPU work: off the event loop, or every lookup waits
+            a = await run_in_threadpool(analyse, upload.filename or "upload", data=data)
             result = {"file": {"size": a.size, "mime": a.mime, "md5": a.md5, "sha1": a.sha1,
                                "sha256": a.sha256, "pdq": a.pdq, "pdq_quality": a.pdq_quality,
                                "error": a.error, "notes": a.notes},
                       "matches": st.library.match_analysis(a)}
-            audit.record(s, p.actor, "lookup.file", "", sha256=a.sha256,
-                         matches=len(result["matches"]))
-            s.commit()
-            return result
+            st.audit_writer.submit(p.actor, "lookup.file", "", sha256=a.sha256,
+                                   matches=len(result["matches"]))
+            return _json(result)
         try:
             body = LookupIn.model_validate_json(await request.body())
         except ValueError as exc:
@@ -577,31 +749,30 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one flat list of thin routes 
                    for x in body.signals]
         results = [{"signal_type": t, "signal": v, "matches": st.library.match(t, v)}
                    for t, v in checked]
-        audit.record(s, p.actor, "lookup.signals", "", signals=len(results),
-                     matched=sum(1 for r in results if r["matches"]))
-        s.commit()
-        return {"results": results}
+        # one entry per call; the signals themselves by digest (a batch holds up to 10,000)
+        st.audit_writer.submit(
+            p.actor, "lookup.signals", "", signals=len(results),
+            matched=sum(1 for r in results if r["matches"]),
+            signals_sha256=hashlib.sha256("\n".join(f"{t}:{v}" for t, v in checked)
+                                          .encode()).hexdigest())
+        return _json({"results": results})
 
     @app.get("/m/lookup", tags=["matching"])
-    def hma_lookup(p: Who, s: DB, request: Request,
-                   signal: Annotated[str, Query(max_length=200)],
-                   signal_type: Annotated[str, Query(max_length=20)] = "pdq") -> dict:
+    async def hma_lookup(p: LookupCaller, request: Request,
+                         signal: Annotated[str, Query(max_length=200)],
+                         signal_type: Annotated[str, Query(max_length=20)] = "pdq") -> Response:
         """HMA's lookup shape: `{bank name: [{bank_content_id, distance, …evidence}]}`."""
         authz.lookup(p)
         st = state(request)
-        hma_type = "md5" if signal_type == "video_md5" else signal_type
-        value = check_signal(hma_type, signal)
-        banks: dict[str, list[dict]] = {}
-        for m in st.library.match(hma_type.lower(), value):
-            banks.setdefault(m["hashset"], []).append(
-                {**m, "bank_content_id": m["entry_id"], "distance": str(m["distance"])})
-        audit.record(s, p.actor, "lookup.hma", "", signal_type=hma_type, banks=len(banks))
-        s.commit()
-        return banks
+        hma_type, value, banks, n = st.library.hma(signal_type, signal)
+        st.audit_writer.submit(p.actor, "lookup.hma", "", signal_type=hma_type, signal=value,
+                               banks=len(banks), matches=n)
+        return _json(banks)
 
     # -- audit -------------------------------------------------------------------------------
     @app.get(f"{API}/audit/verify", tags=["audit"])
-    def audit_verify(p: Who, s: DB) -> dict:
+    def audit_verify(p: Who, s: DB, request: Request) -> dict:
         authz.coordinator(p)
+        state(request).audit_writer.flush()  # lookups answered so far are part of the chain
         report = audit.verify(s)
         return {"ok": report.ok, "entries": report.entries, "problems": report.problems}

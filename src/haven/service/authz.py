@@ -99,3 +99,16 @@ def cases(p: Principal) -> Select:
 
 def lookup(p: Principal) -> None:
     require(p, LOOKUP)
+
+
+def user_pages(p: Principal) -> None:
+    """Pages every signed-in person has (their own settings); not API keys."""
+    require(p, COORDINATOR, LIAISON, ANALYST)
+
+
+def in_case(row, what: str, ident) -> object:
+    """An object of a case the caller already holds through `case()` (media, face, series):
+    absent is 404, as for an object of another case."""
+    if row is None:
+        raise NotFound(f"no {what} {ident} in this case")
+    return row

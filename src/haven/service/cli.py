@@ -60,23 +60,41 @@ def _open(data_dir: Optional[Path], database_url: Optional[str]):
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to bind (loopback by default)."),
     port: int = typer.Option(8080, help="TCP port."),
+    workers: int = typer.Option(1, min=1, max=64, help="Server processes. Each holds the whole "
+                                "lookup library in memory (~250 MB, plus ~130 MB per "
+                                "million PDQ hashes); hash-set changes reach every worker within "
+                                "$HAVEN_LIBRARY_POLL_SECONDS (5 s)."),
+    access_log: bool = typer.Option(False, "--access-log/--no-access-log",
+                                    help="Log every request line (costly at thousands of "
+                                    "lookups a second; the audit log records them anyway)."),
     data_dir: Optional[Path] = DATA_DIR,
     database_url: Optional[str] = DB_URL,
 ) -> None:
     """Run the coordination service and matching API (migrates the database first).
 
-    Example: haven serve --host 127.0.0.1 --port 8080 --data-dir /srv/haven
+    Example: haven serve --host 127.0.0.1 --port 8080 --workers 2 --data-dir /srv/haven
     """
     import uvicorn
 
-    from haven.service.app import create_app
+    from haven.service.app import create_app, recover
 
+    settings = _settings(data_dir, database_url)
+    # uvloop and httptools when installed (uvicorn[standard]); asyncio and h11 otherwise.
+    options = dict(host=host, port=port, log_level="info", access_log=access_log,
+                   loop="auto", http="auto", timeout_graceful_shutdown=30)
     try:
-        app = create_app(_settings(data_dir, database_url))
+        if workers == 1:
+            uvicorn.run(create_app(settings), workers=1, **options)
+            return
+        # Recovery (migrations, sweeping an interrupted upload) runs once, here; the workers
+        # read the same settings from the environment and only load the library.
+        recover(settings)
     except HavenError as exc:
         _fail(exc)
-    # One process: the lookup library lives in memory and is reloaded on import.
-    uvicorn.run(app, host=host, port=port, workers=1, log_level="info")
+    os.environ["HAVEN_DATA_DIR"] = str(settings.data_dir.resolve())
+    if settings.database_url:
+        os.environ["HAVEN_DATABASE_URL"] = settings.database_url
+    uvicorn.run("haven.service.app:create_worker_app", factory=True, workers=workers, **options)
 
 
 @service_app.command("create-user")

@@ -1,19 +1,25 @@
 """The matching API's library: the service's hash sets in memory, exact dicts + PDQ index.
 
-Loaded from the service tables once and rebuilt when a hash set changes (import, re-import,
-tombstones). Every answer carries its evidence: algorithm, hash set name and version,
+Loaded from the service tables at start and rebuilt when a hash set changes: at once in the
+process that imported it, and within `library_poll_seconds` in every other server worker
+(and after a CLI import) through `LibrarySync`, which compares the sets' versions with the
+ones loaded. A rebuild swaps the whole library, so a lookup sees the old or the new one,
+never half. Every answer carries its evidence: algorithm, hash set name and version,
 category, distance, threshold and when the entry was added.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import threading
+from array import array
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -22,6 +28,7 @@ from haven.match.near import NearIndex
 from haven.service.accounts import utcnow
 from haven.service.errors import BadInput
 from haven.service.models import LookupEntry, LookupHashSet
+from haven.service.settings import pause_point
 
 SIGNAL_TYPES = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
 _HEX = re.compile(r"[0-9a-f]+")
@@ -39,7 +46,10 @@ def check_signal(signal_type: str, signal: str) -> str:
     return value
 
 
-@dataclass(frozen=True)
+_log = logging.getLogger("haven.service.lookup")
+
+
+@dataclass(frozen=True, slots=True)
 class EntryInfo:
     entry_id: int
     hashset: str
@@ -58,49 +68,162 @@ def match_dict(info: EntryInfo, algorithm: str, distance: int, threshold: int) -
             "added_at": info.added_at.isoformat() + "Z"}
 
 
+def library_stamp(s: Session) -> tuple:
+    """What the library was built from: every hash set's (id, version); any change bumps it."""
+    return tuple(s.execute(select(LookupHashSet.id, LookupHashSet.version)
+                           .order_by(LookupHashSet.id)).all())
+
+
+def serve_single_threaded() -> None:
+    """One OpenMP thread for FAISS in a server process.
+
+    A single-hash search is ~0.1 ms on one thread; with OpenMP's team of threads it measured
+    0.7-7 ms on 2 busy cores (the threads spin and wait for each other), which alone capped
+    the service below 150 lookups/s. Parallelism comes from server workers instead.
+    """
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+
+
+class _Entries:
+    """Every entry's evidence in flat arrays, found by entry id (binary search).
+
+    A dict of one `EntryInfo` object per entry cost ~160 MB per million entries in every
+    worker; these arrays cost ~20 MB. `EntryInfo` is built for the matches only.
+    """
+
+    __slots__ = ("ids", "set_of", "category_of", "time_of", "sets", "categories", "times")
+
+    def __init__(self, ids, set_of, category_of, time_of, sets, categories, times) -> None:
+        self.ids = np.frombuffer(ids, dtype=np.int64) if len(ids) else np.zeros(0, np.int64)
+        self.set_of, self.category_of, self.time_of = set_of, category_of, time_of
+        self.sets, self.categories, self.times = sets, categories, times
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def info(self, entry_id: int) -> EntryInfo:
+        k = int(np.searchsorted(self.ids, entry_id))
+        name, version, known_good, scheme = self.sets[self.set_of[k]]
+        return EntryInfo(int(entry_id), name, version, known_good,
+                         self.categories[self.category_of[k]], scheme,
+                         self.times[self.time_of[k]])
+
+
+class _Index:
+    """The library as one value, so a lookup reads the dicts, entries and index of one build."""
+
+    __slots__ = ("exact", "entries", "near")
+
+    def __init__(self, exact: dict, entries: _Entries, near: NearIndex) -> None:
+        self.exact, self.entries, self.near = exact, entries, near
+
+
+def _numbered(index: dict, values: list, value) -> int:
+    k = index.get(value)
+    if k is None:
+        k = index[value] = len(values)
+        values.append(value)
+    return k
+
+
 class LookupLibrary:
     """All service hash sets; `match` answers one signal, `reload` rebuilds from the tables."""
 
     def __init__(self, threshold: int = 31) -> None:
         self.threshold = threshold
-        self._lock = threading.Lock()
-        self._exact: dict[str, dict[str, list[int]]] = {k: {} for k in ("md5", "sha1", "sha256")}
-        self._info: dict[int, EntryInfo] = {}
-        self._near = NearIndex()
+        self._index = _Index({k: {} for k in ("md5", "sha1", "sha256")},
+                             _Entries(array("q"), array("i"), array("i"), array("i"), [], [], []),
+                             NearIndex())
+        self.stamp: tuple | None = None
+        self._reload_lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self._info)
+        return len(self._index.entries)
+
+    def sync(self, s: Session) -> bool:
+        """Rebuild if a hash set changed since the last build; True when it did."""
+        if library_stamp(s) == self.stamp:
+            return False
+        self.reload(s)
+        return True
 
     def reload(self, s: Session) -> None:
+        with self._reload_lock:  # two rebuilds at once would only double the memory
+            self._reload(s)
+
+    def _reload(self, s: Session) -> None:
+        stamp = library_stamp(s)  # read first: rows newer than it only cause one more rebuild
         exact: dict[str, dict[str, list[int]]] = {k: {} for k in ("md5", "sha1", "sha256")}
-        info: dict[int, EntryInfo] = {}
-        near = NearIndex()
-        sets = {h.id: h for h in s.scalars(select(LookupHashSet))}
-        hexes, ids = [], []
+        hashsets = {h.id: (h.name, h.version, h.known_good, h.scheme)
+                    for h in s.scalars(select(LookupHashSet))}
+        ids, set_of, category_of, time_of = array("q"), array("i"), array("i"), array("i")
+        set_index: dict = {}
+        sets: list = []
+        category_index: dict = {}
+        categories: list = []
+        time_index: dict = {}
+        times: list = []
+        codes, pdq_ids = bytearray(), array("q")
+        # Streamed in id order (a server-side cursor on PostgreSQL): no million-row list.
         rows = s.execute(select(LookupEntry.id, LookupEntry.hashset_id, LookupEntry.md5,
                                 LookupEntry.sha1, LookupEntry.sha256, LookupEntry.pdq,
-                                LookupEntry.category, LookupEntry.added_at))
+                                LookupEntry.category, LookupEntry.added_at)
+                         .order_by(LookupEntry.id).execution_options(yield_per=20_000))
         for eid, hsid, md5, sha1, sha256, pdq, category, added in rows:
-            hs = sets[hsid]
-            info[eid] = EntryInfo(eid, hs.name, hs.version, hs.known_good, category, hs.scheme,
-                                  added)
-            for name, value in (("md5", md5), ("sha1", sha1), ("sha256", sha256)):
-                if value:
-                    exact[name].setdefault(value, []).append(eid)
+            ids.append(eid)
+            set_of.append(_numbered(set_index, sets, hashsets[hsid]))
+            category_of.append(_numbered(category_index, categories, category))
+            time_of.append(_numbered(time_index, times, added))
+            if md5:
+                exact["md5"].setdefault(md5, []).append(eid)
+            if sha1:
+                exact["sha1"].setdefault(sha1, []).append(eid)
+            if sha256:
+                exact["sha256"].setdefault(sha256, []).append(eid)
             if pdq:
-                hexes.append(pdq)
-                ids.append(eid)
-        if hexes:
-            near.add(hexes, ids)
-        with self._lock:  # swap whole structures so readers never see half a library
-            self._exact, self._info, self._near = exact, info, near
+                try:
+                    raw = bytes.fromhex(pdq)
+                except ValueError:
+                    raw = b""
+                if len(raw) != 32:
+                    _log.warning("entry %s: stored PDQ %r is not 64 hex digits; skipped",
+                                 eid, pdq[:80])
+                    continue
+                codes += raw
+                pdq_ids.append(eid)
+        near = NearIndex()
+        if pdq_ids:
+            near.add_codes(np.frombuffer(bytes(codes), dtype=np.uint8).reshape(-1, 32),
+                           np.frombuffer(pdq_ids, dtype=np.int64))
+            # One search before serving: the index's kernels are compiled (numba) at first use,
+            # which otherwise lands on the first lookups as a multi-second delay.
+            near.search(["0" * 64], self.threshold)
+        entries = _Entries(ids, set_of, category_of, time_of, sets, categories, times)
+        self._index = _Index(exact, entries, near)  # one assignment: readers never see half
+        self.stamp = stamp
 
     def match(self, signal_type: str, value: str, query_hexes: list[str] | None = None) -> list[dict]:
-        exact, info, near = self._exact, self._info, self._near
+        index = self._index
         if signal_type == "pdq":
+            near = index.near
             hits = near.search(query_hexes or [value], self.threshold) if len(near) else []
-            return [match_dict(info[eid], "pdq", d, self.threshold) for eid, d in hits]
-        return [match_dict(info[eid], signal_type, 0, 0) for eid in exact[signal_type].get(value, ())]
+            return [match_dict(index.entries.info(eid), "pdq", d, self.threshold)
+                    for eid, d in hits]
+        return [match_dict(index.entries.info(eid), signal_type, 0, 0)
+                for eid in index.exact[signal_type].get(value, ())]
+
+    def hma(self, signal_type: str, signal: str) -> tuple[str, str, dict[str, list[dict]], int]:
+        """HMA's lookup answer: (type, normalised signal, {bank: [match…]}, match count)."""
+        hma_type = "md5" if signal_type == "video_md5" else signal_type
+        value = check_signal(hma_type, signal)
+        banks: dict[str, list[dict]] = {}
+        matches = self.match(hma_type.lower(), value)
+        for m in matches:
+            banks.setdefault(m["hashset"], []).append(
+                {**m, "bank_content_id": m["entry_id"], "distance": str(m["distance"])})
+        return hma_type, value, banks, len(matches)
 
     def match_analysis(self, analysis) -> list[dict]:
         """Matches of an uploaded file: its three digests, then PDQ near matches."""
@@ -117,6 +240,36 @@ class LookupLibrary:
                     seen.add(m["entry_id"])
                     out.append(m)
         return out
+
+
+class LibrarySync:
+    """A thread that keeps one process's library in step with the hash-set tables."""
+
+    def __init__(self, library: LookupLibrary, sessions, interval: float) -> None:
+        self.library, self.sessions, self.interval = library, sessions, interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.interval > 0 and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="haven-library-sync",
+                                            daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                with self.sessions() as s:
+                    if self.library.sync(s):
+                        _log.info("hash sets changed: library rebuilt (%d entries)",
+                                  len(self.library))
+            except Exception:  # noqa: BLE001 - keep serving the library we have
+                _log.exception("library sync failed; keeping the current library")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
 
 def store_hashset(s: Session, result: ImportResult, *, name: str, source_sha256: str | None,
@@ -159,6 +312,7 @@ def store_hashset(s: Session, result: ImportResult, *, name: str, source_sha256:
                                                 LookupEntry.source_id.in_(ids[start:start + 500])))
     for start in range(0, len(rows), 20_000):
         s.execute(LookupEntry.__table__.insert(), rows[start:start + 20_000])
+        pause_point("hashset.store")  # tests kill the server here, half the rows written
     hs.entry_count = s.scalar(select(func.count(LookupEntry.id))
                               .where(LookupEntry.hashset_id == hs.id)) or 0
     return hs

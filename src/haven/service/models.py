@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+                        UniqueConstraint, true)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -31,6 +31,10 @@ class User(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("svc_cases.id"))  # analyst only
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # Wellness: how media views start for this user (blurred and greyscale unless turned off;
+    # every clear view is audited either way).
+    blur_media: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    grey_media: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class SessionToken(Base):
@@ -63,6 +67,21 @@ class Case(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     directory: Mapped[str] = mapped_column(Text)  # a haven case directory (case.db)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class UnblurGrant(Base):
+    """A viewer deliberately unblurred one media item of a case (audited): for this session
+    and until `expires_at`, that item's pictures are sent clear."""
+
+    __tablename__ = "svc_unblur_grants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("svc_users.id", ondelete="CASCADE"))
+    session_hash: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int] = mapped_column(ForeignKey("svc_cases.id", ondelete="CASCADE"))
+    media_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class Operation(Base):
@@ -211,4 +230,6 @@ class LookupEntry(Base):
 
 
 Index("ix_svc_hash_entries_source", LookupEntry.hashset_id, LookupEntry.source_id)
+Index("ix_svc_unblur_grants_lookup", UnblurGrant.session_hash, UnblurGrant.case_id,
+      UnblurGrant.media_id)
 Index("ix_svc_packages_op_country", Package.operation_id, Package.country)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,12 @@ class Settings:
     pdq_threshold: int = 31
     reminder_days: int = 7
     cookie_secure: bool = False
+    # Lookup audit entries are written in batches at most this far apart (see audit.py).
+    audit_flush_seconds: float = 0.2
+    # A verified API key is trusted this long before its row is read again (revocation delay).
+    api_key_cache_seconds: float = 5.0
+    # How often each worker checks whether a hash set changed (another worker, the CLI).
+    library_poll_seconds: float = 5.0
     identifier_key: bytes | None = field(default=None, repr=False)
 
     @classmethod
@@ -42,6 +49,9 @@ class Settings:
             s.session_hours = float(env["HAVEN_SESSION_HOURS"])
         if env.get("HAVEN_MAX_UPLOAD_BYTES"):
             s.max_upload_bytes = int(env["HAVEN_MAX_UPLOAD_BYTES"])
+        for name in ("audit_flush_seconds", "api_key_cache_seconds", "library_poll_seconds"):
+            if env.get(f"HAVEN_{name.upper()}"):
+                setattr(s, name, float(env[f"HAVEN_{name.upper()}"]))
         for k, v in overrides.items():
             if v is not None:
                 setattr(s, k, v)
@@ -72,3 +82,19 @@ class Settings:
                 with os.fdopen(fd, "w") as fh:
                     fh.write(secrets.token_hex(32))
             self.identifier_key = bytes.fromhex(key_path.read_text().strip())
+
+
+def pause_point(name: str) -> None:
+    """Test hook: stop at a named point of a long write so a test can kill the server there.
+
+    Active only when `HAVEN_TEST_PAUSE_AT` names this point: the process writes
+    `HAVEN_TEST_PAUSE_FILE` (so the test knows it got there) and sleeps
+    `HAVEN_TEST_PAUSE_SECONDS` (default 60). Unset in production, it costs one dict lookup.
+    """
+    if os.environ.get("HAVEN_TEST_PAUSE_AT") != name:
+        return
+    marker = os.environ.get("HAVEN_TEST_PAUSE_FILE")
+    if marker:
+        with open(marker, "w", encoding="utf-8") as fh:
+            fh.write(f"{name} {os.getpid()}\n")
+    time.sleep(float(os.environ.get("HAVEN_TEST_PAUSE_SECONDS", "60")))

@@ -5,6 +5,11 @@ Package files are copied into the service's data folder atomically: staged in
 into `packages/`; the database row is written last. A crash at any point leaves either no
 trace or an unreferenced folder that `sweep` removes on the next start, never a half package
 a country could download.
+
+Every step is one database transaction with its audit entries: an attach (all its packages,
+subjects, identifiers and overlaps), a dissemination (every package it sends), a hash-set
+import. Killed before the commit, the database rolls it back and the step can simply be
+repeated; tests/service/test_restart.py kills a real server at these points.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from haven.service.accounts import utcnow
 from haven.service.deconflict import record_subject
 from haven.service.errors import BadInput, Conflict
 from haven.service.models import Operation, Outcome, Package, Subject
-from haven.service.settings import Settings
+from haven.service.settings import Settings, pause_point
 
 # A stored package: FILES_DIR holds exactly the signed package folder (so it verifies as
 # built); the age archive, when the build made one, sits beside it.
@@ -198,6 +203,7 @@ def _attach_one(s: Session, settings: Settings, op: Operation, folder: Path,
     report.attached.append({"package_id": pkg.id, "country": code,
                             "subjects": len(subjects), "overlaps": overlaps,
                             "signer_key_id": verdict.key_id})
+    pause_point("attach")  # tests kill the server here: a package stored, rows not committed
 
 
 def extract_upload(settings: Settings, data: io.BufferedIOBase, limit_files: int = 10_000,

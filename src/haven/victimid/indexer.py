@@ -1,5 +1,5 @@
 """`haven index`: read each item of the evidence once and store what victim identification
-needs — metadata, scene features, faces, text — in the case.
+needs — metadata, scene features, faces, text, a small thumbnail — in the case.
 
 A separate step from the triage scan (so the scan's speed is untouched). Items are matched to
 the scan's rows by evidence path (the seizure's name in the case replaces the evidence's base
@@ -27,12 +27,12 @@ from haven.signals.pdq import ImageDecodeError, pdq_from_image
 from haven.sniff import sniff
 from haven.store.case import utcnow
 from haven.store.models import ItemRow, Seizure
-from haven.victimid import metadata, ocr, scene
+from haven.victimid import metadata, ocr, scene, thumbs
 from haven.victimid.errors import VictimIdError
-from haven.victimid.models import FaceRow, MediaRow, OcrRow, SceneRow, VocabularyRow
+from haven.victimid.models import FaceRow, MediaRow, OcrRow, SceneRow, ThumbRow, VocabularyRow
 from haven.victimid.store import VictimStore
 
-PARTS = ("metadata", "scene", "faces", "ocr")
+PARTS = ("metadata", "scene", "faces", "ocr", "thumbs")
 MAX_IMAGE_BYTES = 512 * 1024**2
 MAX_PIXELS = 2**28
 DECODE_LONG_SIDE = 2400  # pixels kept for faces/OCR; JPEGs are DCT-scaled down to about this
@@ -168,7 +168,7 @@ class Indexer:
         }
         errors: dict = {}
         parts: dict = {}
-        features = faces = text = None
+        features = faces = text = thumb = None
         meta = None
         if kind.media == "video":
             t0 = time.perf_counter()
@@ -208,6 +208,11 @@ class Indexer:
                     faces = self._faces.faces(rgb)
                     parts["faces"] = True
                     st.seconds["faces"] += time.perf_counter() - t0
+                if "thumbs" in wanted:
+                    t0 = time.perf_counter()
+                    thumb = thumbs.make(rgb)  # from the pixels already decoded
+                    parts["thumbs"] = True
+                    st.seconds["thumbs"] += time.perf_counter() - t0
                 if "ocr" in wanted:
                     t0 = time.perf_counter()
                     try:
@@ -246,6 +251,9 @@ class Indexer:
                                   right=f.box[2], bottom=f.box[3], detector_score=f.score,
                                   embedding=f.embedding.astype(np.float32).tobytes()))
                 st.faces += len(faces)
+            if thumb is not None:
+                s.execute(delete(ThumbRow).where(ThumbRow.media_id == row.id))
+                s.add(ThumbRow(media_id=row.id, jpeg=thumb[0], width=thumb[1], height=thumb[2]))
             if text is not None:
                 store_text(self.vs, s, row.id, text)
                 st.texts += bool(text.text)

@@ -169,3 +169,17 @@ class EventRow(VictimIdBase):
 
 
 Index("ix_vi_media_serial_time", MediaRow.body_serial, MediaRow.captured_utc)
+
+
+class ThumbRow(VictimIdBase):
+    """A small JPEG of one image (long side <= 320 px) for the analysts' web views.
+
+    Stored clear; every view of it goes through `thumbs.render`, which blurs and greys it
+    unless the viewer deliberately (and audited) asked for the clear picture."""
+
+    __tablename__ = "vi_thumbs"
+
+    media_id: Mapped[int] = mapped_column(ForeignKey("vi_media.id", ondelete="CASCADE"), primary_key=True)
+    jpeg: Mapped[bytes] = mapped_column(LargeBinary)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)

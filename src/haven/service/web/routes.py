@@ -518,23 +518,31 @@ def case(request: Request, case_id: int, p: Who, s: DB,
     from haven.report.findings import iter_findings
     from haven.store.case import CaseStore
 
+    from haven.service.web.casework import thumbs_by_path, view_state
+    from haven.victimid.store import VictimStore
+
     c = authz.case(s, p, case_id)
     store = CaseStore(c.directory)
     try:
         every = list(iter_findings(store))
+        kinds = sorted({f["finding"] for f in every if f.get("finding")})
+        rows = [f for f in every if (not finding or f["finding"] == finding)
+                and (not q or q.lower() in (f.get("path") or "").lower())]
+        rows.sort(key=lambda f: (f.get(sort) is None, (f.get(sort) or 0) if sort == "size"
+                                 else str(f.get(sort) or "")), reverse=order == "desc")
+        per_page = 100
+        pages = max(1, -(-len(rows) // per_page))
+        shown = rows[(page - 1) * per_page:page * per_page]
+        # pictures of the shown items that `haven index` made (blurred unless unblurred)
+        pics = thumbs_by_path(VictimStore(store), [f["path"] for f in shown if f.get("path")])
     finally:
         store.close()
-    kinds = sorted({f["finding"] for f in every if f.get("finding")})
-    rows = [f for f in every if (not finding or f["finding"] == finding)
-            and (not q or q.lower() in (f.get("path") or "").lower())]
-    rows.sort(key=lambda f: (f.get(sort) is None, (f.get(sort) or 0) if sort == "size"
-                             else str(f.get(sort) or "")), reverse=order == "desc")
-    per_page = 100
-    pages = max(1, -(-len(rows) // per_page))
-    shown = rows[(page - 1) * per_page:page * per_page]
+    states = view_state(request, s, p, c, [x["media_id"] for x in pics.values()])
+    for x in pics.values():
+        x.update(states[x["media_id"]])
     audit.record(s, p.actor, "case.findings.view", f"case:{c.id}", finding=finding or None,
                  q=q or None, via="web")
     s.commit()
     return render(request, "case.html", case=c, rows=shown, total=len(rows), kinds=kinds,
                   finding=finding, q=q, sort=sort, order=order, page=page, pages=pages,
-                  sorts=SORTS, quote=quote)
+                  sorts=SORTS, quote=quote, pics=pics)
