@@ -19,18 +19,7 @@ java_bin() {
 }
 
 if [ -z "$(java_bin)" ]; then
-    if [ "$(id -u)" -eq 0 ]; then
-        SUDO=""
-    elif command -v sudo >/dev/null 2>&1; then
-        SUDO="sudo"
-    else
-        say "no java found and no root/sudo to install openjdk-17-jre-headless"
-        exit 1
-    fi
-    say "installing openjdk-17-jre-headless"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-        openjdk-17-jre-headless
+    "$(dirname "$0")/apt-install.sh" openjdk-17-jre-headless
 else
     say "java present: $(java_bin)"
 fi

@@ -14,9 +14,4 @@ command -v gcc >/dev/null 2>&1 || need+=(gcc)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
-echo "installing system packages: ${need[*]}"
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq "${need[@]}"
+exec "$(dirname "$0")/apt-install.sh" "${need[@]}"

@@ -28,9 +28,4 @@ done
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
-echo "installing test tools: ${need[*]}"
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+exec "$(dirname "$0")/apt-install.sh" "${need[@]}"

@@ -17,16 +17,5 @@ if [ -z "$missing" ]; then
     exit 0
 fi
 
-if [ "$(id -u)" -eq 0 ]; then
-    SUDO=""
-elif command -v sudo >/dev/null 2>&1; then
-    SUDO="sudo"
-else
-    echo "victimid-deps: need root (or sudo) to install:$missing" >&2
-    exit 1
-fi
-
-echo "victimid-deps: installing$missing"
-$SUDO apt-get update -qq
 # shellcheck disable=SC2086
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+exec "$(dirname "$0")/apt-install.sh" $missing
