@@ -95,6 +95,13 @@ def scan(
     master: str = typer.Option(
         "local[2]", "--master", help="Spark master URL with --engine spark, e.g. spark://host:7077."
     ),
+    victim_id: bool = typer.Option(
+        False, "--victim-id",
+        help="After the scan, index the same evidence for victim identification (as `haven index`).",
+    ),
+    victim_id_parts: Optional[str] = typer.Option(
+        None, help="With --victim-id: parts to index, comma-separated (default: all, as `haven index`).",
+    ),
 ) -> None:
     """Scan evidence into a case: type by content, digests, PDQ, matching, findings.
 
@@ -106,6 +113,9 @@ def scan(
 
     Writes CASE/findings.jsonl, findings.csv, summary.json and report.html. Run it again after
     an interruption: it resumes and skips what is already stored.
+
+    With --victim-id the evidence is then indexed for victim identification too:
+    haven scan /evidence/laptop --case cases/op-rose --victim-id
     """
     from haven.evidence.base import Limits
     from haven.report.findings import write_reports
@@ -120,6 +130,9 @@ def scan(
             _fail(HavenError(f"evidence {ev} does not exist"))
     try:
         store = CaseStore(case, create=True)
+        # Victim-ID code is imported only on request; the indexer is built before the scan so
+        # a missing face model or Tesseract stops the run before any evidence is read.
+        indexer = _victim_indexer(store, victim_id_parts) if victim_id else None
         options = ScanOptions(
             hashsets=hashset or None, threshold=threshold, workers=workers, fast=not full_res,
             video_fps=video_fps, libraries=[str(p) for p in library or ()],
@@ -147,9 +160,28 @@ def scan(
             show(result)
             bar.update(task, total=1, completed=1)
         summary = write_reports(store)
+        if indexer is not None:
+            with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"),
+                          TimeElapsedColumn(), console=console) as bar:
+                task = bar.add_task("victim-ID index", total=None)
+                vstats = indexer.run([str(e) for e in evidence],
+                                     lambda st, path: bar.update(task, description=f"victim-ID index: {st.seen} items"))
     except HavenError as exc:
         _fail(exc)
     print_summary(summary, case)
+    if indexer is not None:
+        out.print(f"Victim-ID index: indexed {vstats.indexed}, skipped {vstats.skipped}, "
+                  f"with errors {vstats.errors}; faces {vstats.faces}, images with text {vstats.texts}")
+
+
+def _victim_indexer(store, parts: Optional[str]):
+    from haven.victimid.indexer import IndexOptions, Indexer
+    from haven.victimid.store import VictimStore
+
+    options = IndexOptions()
+    if parts:
+        options.parts = tuple(p.strip() for p in parts.split(",") if p.strip())
+    return Indexer(VictimStore(store), options)
 
 
 @app.command()

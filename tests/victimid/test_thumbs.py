@@ -65,3 +65,14 @@ def test_the_indexer_stores_thumbnails_of_images_only(tmp_path):
         assert again.skipped == 3 and thumbs.thumbnail(vs, ids["camera.jpg"]) is not None
     finally:
         vs.close()
+
+
+def test_index_command_default_parts_are_every_part():
+    """`haven index` without --parts indexes what the library's default does (thumbnails too)."""
+    import inspect
+
+    from haven.victimid.cli import index_command
+    from haven.victimid.indexer import PARTS
+
+    default = inspect.signature(index_command).parameters["parts"].default.default
+    assert tuple(default.split(",")) == PARTS

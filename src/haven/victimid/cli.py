@@ -28,6 +28,13 @@ victimid_app.add_typer(series_app, name="series")
 CASE = typer.Option(..., "--case", help="Case directory.")
 
 
+def _library_option():
+    return typer.Option(
+        None, "--library",
+        help="Known victim-ID library to search as well: a directory built with `haven index` "
+        "(repeatable; NAME=DIR names it, default: the directory's name).")
+
+
 
 
 def _store(case: Path, create: bool = False):
@@ -49,7 +56,7 @@ def _region(value: Optional[str]) -> tuple[int, int, int, int] | None:
 def index_command(
     evidence: list[Path] = typer.Argument(..., help="Folders, files, archives or disk images (as for scan)."),
     case: Path = typer.Option(..., "--case", help="Case directory (created if missing)."),
-    parts: str = typer.Option("metadata,scene,faces,ocr", help="What to index, comma-separated."),
+    parts: str = typer.Option("metadata,scene,faces,ocr,thumbs", help="What to index, comma-separated (thumbs: small pictures for the web views)."),
     face_models: Optional[Path] = typer.Option(None, help="Directory of face model files (default: $HAVEN_FACE_MODELS or face-recognition-models)."),
     ocr_lang: str = typer.Option("eng", help="Tesseract language(s), e.g. eng+deu."),
 ) -> None:
@@ -118,37 +125,55 @@ def scene(
     case: Path = CASE,
     media: Optional[int] = typer.Option(None, help="Query with an indexed media id instead of a file."),
     region: Optional[str] = typer.Option(None, help="Only this part of the query image: X,Y,WIDTH,HEIGHT."),
+    library: Optional[list[str]] = _library_option(),
     top: int = typer.Option(20, help="Results to show."),
-    verify_top: int = typer.Option(50, help="Candidates checked geometrically (RANSAC)."),
+    verify_top: int = typer.Option(50, help="Candidates checked geometrically (RANSAC), per store."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Rank the case's images by how likely they show the same place.
+    """Rank the case's images (and known libraries') by how likely they show the same place.
 
-    Example: haven victimid scene --case case1 photo.jpg --region 0,200,640,280
+    Example: haven victimid scene --case case1 photo.jpg --region 0,200,640,280 --library known/
     """
-    from haven.victimid.search import SceneSearch, image_pixels
+    from haven.victimid.search import SceneSearch, image_pixels, open_libraries
 
     try:
         vs = _store(case)
-        search = SceneSearch(vs)
+        search = SceneSearch(vs, open_libraries(library or []))
         if media is not None:
-            hits = search.query_media(media, top=top, verify_top=verify_top)
+            hits = search.find_media(media, top=top, verify_top=verify_top)
         elif image is not None:
-            hits = search.query(image_pixels(image.read_bytes(), _region(region)), top=top, verify_top=verify_top)
+            hits = search.find(image_pixels(image.read_bytes(), _region(region)), top=top, verify_top=verify_top)
         else:
             raise typer.BadParameter("give a query IMAGE or --media ID")
-        paths = {m.id: m.path for m in vs.all_media()}
     except HavenError as exc:
         _fail(exc)
-    rows = [{"media_id": h.media_id, "path": paths.get(h.media_id), "verified": h.verified, "inliers": h.inliers,
-             "similarity": round(h.similarity, 4), "reason": h.reason} for h in hits]
+    rows = [{"source": h.source, "media_id": h.media_id, "path": h.path, "sha256": h.sha256,
+             "verified": h.verified, "inliers": h.inliers, "similarity": round(h.similarity, 4),
+             "reason": h.reason, "series": h.series} for h in hits]
     if as_json:
         out.print_json(json.dumps(rows))
         return
-    t = Table("media", "verified", "inliers", "similarity", "path")
+    cols = _columns(bool(library), any(r["series"] for r in rows))
+    t = Table(*[c for c in ("source", "media", "verified", "inliers", "similarity", "series") if c in cols])
+    t.add_column("path", overflow="fold")  # evidence paths are never cut short
     for r in rows:
-        t.add_row(str(r["media_id"]), "yes" if r["verified"] else "", str(r["inliers"]), f"{r['similarity']:.2f}", r["path"])
+        cells = {"source": r["source"], "media": str(r["media_id"]), "verified": "yes" if r["verified"] else "",
+                 "inliers": str(r["inliers"]), "similarity": f"{r['similarity']:.2f}",
+                 "series": _series_label(r["series"])}
+        t.add_row(*[v for k, v in cells.items() if k in cols], r["path"])
     out.print(t)
+
+
+def _columns(libraries: bool, series: bool) -> set[str]:
+    """Table columns: source only when libraries are attached, series only when a hit has one."""
+    cols = {"media", "face", "verified", "inliers", "similarity", "distance", "decision"}
+    return cols | ({"source"} if libraries else set()) | ({"series"} if series else set())
+
+
+def _series_label(series: Optional[dict]) -> str:
+    if not series:
+        return ""
+    return series["name"] + (" (victim identified)" if series["victim_identified"] else "")
 
 
 @victimid_app.command("ocr-search")
@@ -224,28 +249,33 @@ def faces_find(
     image: Optional[Path] = typer.Argument(None, help="Image with the face to find (largest face is used)."),
     case: Path = CASE,
     face: Optional[int] = typer.Option(None, help="Find this stored face id instead."),
+    library: Optional[list[str]] = _library_option(),
     top: int = typer.Option(20),
     max_distance: float = typer.Option(0.8, help="Leave out faces farther than this (0.6: dlib's same-person point)."),
     face_models: Optional[Path] = typer.Option(None, help="Face model directory."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Find a face across the case, with distances, similarity and earlier analyst verdicts.
+    """Find a face across the case (and known libraries), with distances, similarity and
+    earlier analyst verdicts.
 
-    Example: haven victimid faces find --case case1 --face 12
+    Example: haven victimid faces find --case case1 --face 12 --library known/
     """
     from haven.victimid import search as S
-    from haven.victimid.faces import FaceModel
 
     try:
         vs = _store(case)
+        libs = S.open_libraries(library or [])
         if face is not None:
-            hits = S.find_face(vs, face_id=face, top=top, max_distance=max_distance)
+            hits = S.find_face(vs, face_id=face, top=top, max_distance=max_distance, libraries=libs)
         elif image is not None:
+            from haven.victimid.faces import FaceModel
+
             model = FaceModel(face_models)
             found = S.faces_in_image(model, image.read_bytes())
             if not found:
                 raise HavenError(f"no face found in {image}")
-            hits = S.find_face(vs, embedding=found[0].embedding, model=model.name, top=top, max_distance=max_distance)
+            hits = S.find_face(vs, embedding=found[0].embedding, model=model.name, top=top,
+                               max_distance=max_distance, libraries=libs)
         else:
             raise typer.BadParameter("give an IMAGE or --face ID")
     except HavenError as exc:
@@ -254,10 +284,14 @@ def faces_find(
     if as_json:
         out.print_json(json.dumps(rows))
         return
-    t = Table("face", "media", "distance", "similarity", "decision", "path")
+    cols = _columns(bool(library), any(h.series for h in hits))
+    heads = ("source", "face", "media", "distance", "similarity", "decision", "series")
+    t = Table(*[c for c in heads if c in cols])
+    t.add_column("path", overflow="fold")
     for h in hits:
-        t.add_row(str(h.face_id), str(h.media_id), f"{h.distance:.3f}", f"{h.similarity:.2f}",
-                  f"{h.decision} ({h.decided_by})" if h.decision else "", h.path)
+        cells = (h.source, str(h.face_id), str(h.media_id), f"{h.distance:.3f}", f"{h.similarity:.2f}",
+                 f"{h.decision} ({h.decided_by})" if h.decision else "", _series_label(h.series))
+        t.add_row(*[v for k, v in zip(heads, cells) if k in cols], h.path)
     out.print(t)
 
 
@@ -329,7 +363,7 @@ def series_list(case: Path = CASE, as_json: bool = typer.Option(False, "--json")
         out.print_json(json.dumps(data))
         return
     for x in data:
-        flag = " [victim identified]" if x["victim_identified"] else ""
+        flag = " (victim identified)" if x["victim_identified"] else ""  # not [..]: rich markup
         out.print(f"#{x['id']} {x['name']} ({x['origin']}, {len(x['members'])} media){flag}")
         for m in x["members"]:
             out.print(f"   #{m['media_id']} {m['path']}")

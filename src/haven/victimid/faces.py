@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,3 +142,48 @@ def cluster(embeddings: np.ndarray, max_distance: float = CLUSTER_DISTANCE,
         union(a, b)
     roots: dict[int, int] = {}
     return [roots.setdefault(find(i), len(roots)) for i in range(n)]
+
+
+class FaceIndex:
+    """Embeddings of many faces under integer ids; exact Euclidean search (FAISS flat).
+
+    Exact on purpose: a missed face is a missed victim, and a flat scan of 1M 128-d
+    embeddings stays in the tens of milliseconds (docs/benchmarks.md)."""
+
+    def __init__(self, ids: Sequence[int] | np.ndarray, embeddings: np.ndarray):
+        x = np.ascontiguousarray(embeddings, dtype=np.float32).reshape(len(ids), -1) if len(ids) else \
+            np.empty((0, 128), np.float32)
+        self._ids = np.asarray(ids, dtype=np.int64)
+        self._index = faiss.IndexFlatL2(x.shape[1])
+        self._index.add(x)
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def nearest(self, embedding: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """(face id, distance) of the k closest faces, closest first."""
+        if len(self) == 0 or k <= 0:
+            return []
+        d2, rows = self._index.search(np.asarray(embedding, np.float32).reshape(1, -1), min(k, len(self)))
+        return [(int(self._ids[r]), float(np.sqrt(max(0.0, d)))) for r, d in zip(rows[0], d2[0]) if r >= 0]
+
+    def save(self, path: str | os.PathLike) -> None:
+        """The FAISS index at `path`, its ids beside it; each renamed into place, ids first."""
+        path = Path(path)
+        tmp = f".tmp{os.getpid()}"
+        ids_path = path.with_name(path.name + ".ids.npy")
+        with open(ids_path.with_name(ids_path.name + tmp), "wb") as fh:
+            np.save(fh, self._ids)
+        os.replace(ids_path.with_name(ids_path.name + tmp), ids_path)
+        faiss.write_index(self._index, str(path.with_name(path.name + tmp)))
+        os.replace(path.with_name(path.name + tmp), path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "FaceIndex":
+        path = Path(path)
+        self = cls.__new__(cls)
+        self._index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)  # memory-mapped
+        self._ids = np.load(path.with_name(path.name + ".ids.npy"))
+        if len(self._ids) != self._index.ntotal:
+            raise ValueError(f"face index cache {path} does not match its ids")
+        return self

@@ -12,8 +12,7 @@ The pipeline, in the order a query runs it:
    (small cases have too few images for one). The centroids are trained per case on a sample
    of its own descriptors (`train_vocabulary`) and stored in the case.
 3. `SceneIndex` holds the vectors in FAISS (exact inner product up to `IVF_FROM` vectors,
-   an IVF index above, so 1M items stay in the milliseconds) and returns `shortlist`
-   candidates.
+   an IVF index above) and returns `shortlist` candidates.
 4. `verify` matches the query's descriptors to each of the top `verify_top` candidates'
    (Hamming, Lowe ratio test) and fits a homography with RANSAC; the inlier count is the
    evidence. Rooms are mostly planes (walls, floor, bed, posters), so a homography holds for
@@ -26,7 +25,10 @@ similarity.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import faiss
@@ -39,7 +41,10 @@ N_FEATURES = 1000
 VOCAB_K = 32
 GLOBAL_DIM = 512
 MIN_INLIERS = 15
-IVF_FROM = 200_000  # vectors; below this exact search is faster than training an IVF
+# Exact search up to 2M vectors: at 1M it answers in ~250 ms on one core with every neighbour,
+# while an IVF needs half its lists probed for recall@10 0.98 and 45 s to train after every
+# change; the RANSAC stage after it takes ~1 s anyway (docs/benchmarks.md).
+IVF_FROM = 2_000_000
 _PROJECTION_SEED = 20240607  # fixed: vectors of every case and version stay comparable
 
 
@@ -92,6 +97,7 @@ def _bits(desc: np.ndarray) -> np.ndarray:
     return np.unpackbits(desc, axis=1).astype(np.float32)
 
 
+@lru_cache(maxsize=2)  # a QR of 8192 x 512: seconds; every store's vocabulary shares it
 def _projection(in_dim: int, out_dim: int) -> np.ndarray:
     rng = np.random.default_rng(_PROJECTION_SEED)
     q, _ = np.linalg.qr(rng.standard_normal((in_dim, out_dim)).astype(np.float32))
@@ -206,15 +212,45 @@ class SceneIndex:
         self = cls(vectors.shape[1])
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if len(vectors) >= IVF_FROM or nlist:
-            nlist = nlist or int(4 * np.sqrt(len(vectors)))
+            # sqrt(n) lists: at 1M vectors training takes seconds where 4*sqrt(n) took minutes
+            # (k-means cost grows with nlist twice: more centroids and a bigger sample), and
+            # every rebuild after the case changed pays it (docs/benchmarks.md).
+            nlist = nlist or int(np.sqrt(len(vectors)))
             quantiser = faiss.IndexFlatIP(self.dim)
             ivf = faiss.IndexIVFFlat(quantiser, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
             sample = vectors[np.random.default_rng(0).permutation(len(vectors))[: nlist * 40]]
             ivf.train(sample)
-            ivf.nprobe = max(8, nlist // 32)
+            ivf.nprobe = max(16, nlist // 4)  # recall@10 vs exact 0.91 at 1M (docs/benchmarks.md)
             self._index = ivf
         self._index.add(vectors)
         self._ids = np.asarray(ids, dtype=np.int64)
+        return self
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the index to `path` and its ids beside it (`path.ids.npy`).
+
+        Each file is written under a temporary name and renamed, ids first: a reader that
+        finds `path` also finds the ids that belong to it."""
+        path = Path(path)
+        tmp = f".tmp{os.getpid()}"
+        ids_path = path.with_name(path.name + ".ids.npy")
+        with open(ids_path.with_name(ids_path.name + tmp), "wb") as fh:
+            np.save(fh, self._ids)
+        os.replace(ids_path.with_name(ids_path.name + tmp), ids_path)
+        faiss.write_index(self._index, str(path.with_name(path.name + tmp)))
+        os.replace(path.with_name(path.name + tmp), path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "SceneIndex":
+        path = Path(path)
+        # Memory-mapped: a 1M-image index (2 GB) opens in milliseconds and the page cache is
+        # shared between queries instead of being copied into each process.
+        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+        self = cls(index.d)
+        self._index = index
+        self._ids = np.load(path.with_name(path.name + ".ids.npy"))
+        if len(self._ids) != index.ntotal:
+            raise VictimIdError(f"scene index cache {path} does not match its ids; delete it to rebuild")
         return self
 
     def search(self, vector: np.ndarray, top: int) -> list[tuple[int, float]]:

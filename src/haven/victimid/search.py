@@ -1,21 +1,43 @@
-"""Case-level queries: same-scene search, "find this face", face clusters and decisions."""
+"""Case-level queries: same-scene search, "find this face", face clusters and decisions.
+
+Queries run over the case and, when given, known victim-ID **libraries**: directories built
+with the same `haven index` over known or previously identified media (`open_library`).
+Every hit says where it came from (`source`: "case" or the library's name), with the item's
+path and SHA-256 and the series it belongs to in its own store (name, victim identified).
+
+Each store keeps its own scene vocabulary (trained on its own images), so a query's ORB
+features are extracted once and encoded into a VLAD vector once **per store**, with that
+store's vocabulary, and searched in that store's index only; global similarities of
+different stores are never compared. What is compared across stores is the RANSAC
+verification (inliers between the query's and the candidate's own features), which does
+not depend on any vocabulary. Face embeddings of one model are comparable everywhere.
+
+Search indexes are derived data cached in each store's `victimid-cache/` (FAISS files named
+by the store's generation counter, see `VictimStore.generation`): the first query after the
+store changed rebuilds from the database, later ones load the file.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from sqlalchemy import or_, select
 
-from haven.store.case import utcnow
+from haven.store.case import DB_NAME, utcnow
 from haven.victimid import faces as facemod
 from haven.victimid import scene
 from haven.victimid.errors import VictimIdError
 from haven.victimid.indexer import _decode, load_vocabulary
-from haven.victimid.models import FaceDecisionRow, FaceRow, MediaRow, SceneRow
+from haven.victimid.models import (FaceDecisionRow, FaceRow, MediaRow, SceneRow, SeriesMemberRow,
+                                   SeriesRow)
 from haven.victimid.store import VictimStore, default_user
 
 DECISIONS = ("confirm", "reject")
+CASE = "case"
 
 
 def image_pixels(data: bytes, region: tuple[int, int, int, int] | None = None) -> np.ndarray:
@@ -32,40 +54,206 @@ def image_pixels(data: bytes, region: tuple[int, int, int, int] | None = None) -
     return rgb
 
 
-class SceneSearch:
-    """The case's scene index, loaded once; `query` ranks media by same-scene likelihood."""
+# -- sources: the case and known libraries ------------------------------------------------------
 
-    def __init__(self, vs: VictimStore):
-        self.vs = vs
-        self.vocab = load_vocabulary(vs)
-        if self.vocab is None:
-            raise VictimIdError("this case has no scene index yet; run `haven index --case DIR EVIDENCE` first")
+
+@dataclass
+class Source:
+    """A store queries run over: the case itself, or a known victim-ID library."""
+
+    name: str
+    vs: VictimStore
+    library: bool = False
+
+
+def open_library(spec: str | Path) -> Source:
+    """A library given as `DIR` or `NAME=DIR`: a directory indexed with `haven index`.
+
+    The name (default: the directory's name) labels its hits."""
+    text = str(spec)
+    name, sep, path = text.partition("=")
+    if not sep or not name or "/" in name:
+        name, path = "", text
+    root = Path(path)
+    if not (root / DB_NAME).is_file():
+        raise VictimIdError(f"library {root} is not an indexed directory; build it with "
+                            f"`haven index --case {root} KNOWN_MEDIA...`")
+    name = name or root.resolve().name
+    if name == CASE:
+        raise VictimIdError('a library cannot be named "case"; give it another name with NAME=DIR')
+    return Source(name, VictimStore(root), library=True)
+
+
+def open_libraries(specs: Sequence[str | Path]) -> list[Source]:
+    out = [open_library(s) for s in specs]
+    names = [s.name for s in out]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise VictimIdError(f"two libraries are named {sorted(dup)}; name them with NAME=DIR")
+    return out
+
+
+@dataclass
+class MediaLabel:
+    path: str
+    sha256: str
+    series: dict | None  # {"id", "name", "victim_identified"} in the hit's own store
+
+
+def labels(vs: VictimStore, media_ids: Sequence[int]) -> dict[int, MediaLabel]:
+    """Path, SHA-256 and series of media of one store."""
+    ids = sorted(set(int(i) for i in media_ids))
+    if not ids:
+        return {}
+    with vs.session() as s:
+        media = s.execute(select(MediaRow.id, MediaRow.path, MediaRow.sha256).where(MediaRow.id.in_(ids))).all()
+        series = s.execute(select(SeriesMemberRow.media_id, SeriesRow.id, SeriesRow.name, SeriesRow.victim_identified)
+                           .join(SeriesRow, SeriesRow.id == SeriesMemberRow.series_id)
+                           .where(SeriesMemberRow.media_id.in_(ids))).all()
+    of = {m: {"id": sid, "name": name, "victim_identified": bool(vi)} for m, sid, name, vi in series}
+    return {i: MediaLabel(p, h, of.get(i)) for i, p, h in media}
+
+
+# -- cached indexes -----------------------------------------------------------------------------
+
+
+def _cached(vs: VictimStore, kind: str, key: str, build, load, save):
+    """The index `kind`/`key` of a store from its cache when current, else built and cached.
+
+    The generation is read before and after the build; a store that changed meanwhile gets
+    no cache file (the next query builds again)."""
+    gen = vs.generation(kind)
+    if gen is None:
+        return build()
+    path = vs.cache_dir / f"{kind}-{key}-{gen}.index"
+    if path.is_file():
+        try:
+            return load(path)
+        except (OSError, RuntimeError, ValueError, VictimIdError):
+            pass  # a damaged cache is rebuilt
+    index = build()
+    if vs.generation(kind) == gen:
+        try:
+            vs.cache_dir.mkdir(exist_ok=True)
+            save(index, path)
+            for old in vs.cache_dir.glob(f"{kind}-{key}-*"):
+                if not old.name.startswith(path.name):
+                    old.unlink(missing_ok=True)
+        except OSError:
+            pass  # read-only library: searches still work, without a cache
+    return index
+
+
+def _scene_index(vs: VictimStore) -> scene.SceneIndex:
+    def build() -> scene.SceneIndex:
         with vs.session() as s:
             rows = s.execute(select(SceneRow.media_id, SceneRow.vector).where(SceneRow.vector.is_not(None))).all()
-        ids = np.array([r[0] for r in rows], dtype=np.int64)
-        vecs = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows]) if rows else np.empty((0, scene.GLOBAL_DIM), np.float32)
-        self.index = scene.SceneIndex.build(ids, vecs)
-        self.extractor = scene.OrbExtractor()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vecs = np.empty((len(rows), scene.GLOBAL_DIM), np.float32)
+        for k, r in enumerate(rows):
+            vecs[k] = np.frombuffer(r[1], dtype=np.float32)
+        return scene.SceneIndex.build(ids, vecs)
 
-    def _features(self, media_id: int) -> scene.Features:
+    return _cached(vs, "scene", "vlad", build, scene.SceneIndex.load, lambda ix, p: ix.save(p))
+
+
+# -- same scene --------------------------------------------------------------------------------
+
+
+class StoreScenes:
+    """One store's scene index: its vocabulary, the FAISS shortlist, its stored features."""
+
+    def __init__(self, vs: VictimStore, name: str = CASE):
+        self.vs, self.name = vs, name
+        self.vocab = load_vocabulary(vs)
+        if self.vocab is None:
+            what = "this case has" if name == CASE else f"library {name} has"
+            raise VictimIdError(f"{what} no scene index yet; run `haven index --case {vs.dir} EVIDENCE` first")
+        self.index = _scene_index(vs)
+
+    def features(self, media_id: int) -> scene.Features:
         with self.vs.session() as s:
             row = s.get(SceneRow, media_id)
+        if row is None:
+            raise VictimIdError(f"media #{media_id} has no scene features; index it with --parts scene")
         return scene.Features.from_blobs(row.extractor, row.keypoints, row.descriptors)
 
-    def query(self, rgb: np.ndarray, top: int = 20, verify_top: int = 50, exclude: set[int] | None = None
-              ) -> list[scene.SceneHit]:
-        q = self.extractor.extract(rgb)
-        hits = scene.rank(q, self.vocab, self.index, self._features, shortlist=max(top, verify_top),
+    def rank(self, feats: scene.Features, top: int = 20, verify_top: int = 50,
+             exclude: set[int] | None = None) -> list[scene.SceneHit]:
+        hits = scene.rank(feats, self.vocab, self.index, self.features, shortlist=max(top, verify_top),
                           verify_top=verify_top, exclude=exclude)
         return hits[:top]
 
+
+@dataclass
+class SceneMatch:
+    """A same-scene hit labelled with its store."""
+
+    source: str  # "case" or the library's name
+    library: bool
+    media_id: int  # in its own store
+    path: str
+    sha256: str
+    similarity: float  # global similarity in its own store's vocabulary
+    inliers: int
+    verified: bool
+    reason: str
+    series: dict | None = None
+    rank_in_source: int = 0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def merge_scene_hits(per_source: list[tuple[Source, list[scene.SceneHit]]], top: int) -> list[SceneMatch]:
+    """One ranking over several stores: verified hits by inliers (comparable everywhere),
+    then unverified ones by their rank in their own store (global similarities of different
+    vocabularies are not comparable), ties by similarity."""
+    out: list[SceneMatch] = []
+    for src, hits in per_source:
+        lab = labels(src.vs, [h.media_id for h in hits])
+        for pos, h in enumerate(hits):
+            m = lab.get(h.media_id)
+            out.append(SceneMatch(src.name, src.library, h.media_id, m.path if m else "", m.sha256 if m else "",
+                                  h.similarity, h.inliers, h.verified, h.reason, m.series if m else None, pos))
+    out.sort(key=lambda x: (not x.verified, -x.inliers if x.verified else x.rank_in_source, -x.similarity))
+    return out[:top]
+
+
+class SceneSearch:
+    """Same-scene search over the case (`query`, `query_media`: case only, unlabelled) and,
+    with `find` / `find_media`, over the case and the attached libraries together."""
+
+    def __init__(self, vs: VictimStore, libraries: Sequence[Source] = ()):
+        self.vs = vs
+        self.case = StoreScenes(vs)
+        self.vocab, self.index = self.case.vocab, self.case.index
+        self.libraries = [(src, StoreScenes(src.vs, src.name)) for src in libraries]
+        self.extractor = scene.OrbExtractor()
+
+    def _features(self, media_id: int) -> scene.Features:
+        return self.case.features(media_id)
+
+    def query(self, rgb: np.ndarray, top: int = 20, verify_top: int = 50, exclude: set[int] | None = None
+              ) -> list[scene.SceneHit]:
+        return self.case.rank(self.extractor.extract(rgb), top, verify_top, exclude)
+
     def query_media(self, media_id: int, **kw) -> list[scene.SceneHit]:
         """Rank against a media already in the case (its stored features; itself excluded)."""
-        feats = self._features(media_id)
-        hits = scene.rank(feats, self.vocab, self.index, self._features,
-                          shortlist=max(kw.get("top", 20), kw.get("verify_top", 50)),
-                          verify_top=kw.get("verify_top", 50), exclude={media_id})
-        return hits[: kw.get("top", 20)]
+        return self.case.rank(self._features(media_id), kw.get("top", 20), kw.get("verify_top", 50), {media_id})
+
+    def find(self, rgb: np.ndarray, top: int = 20, verify_top: int = 50) -> list[SceneMatch]:
+        """The case's and the libraries' images of the query's scene, labelled, best first."""
+        return self._find(self.extractor.extract(rgb), top, verify_top, None)
+
+    def find_media(self, media_id: int, top: int = 20, verify_top: int = 50) -> list[SceneMatch]:
+        """As `find`, for a media of the case (left out of its own results)."""
+        return self._find(self._features(media_id), top, verify_top, media_id)
+
+    def _find(self, feats: scene.Features, top: int, verify_top: int, self_id: int | None) -> list[SceneMatch]:
+        per = [(Source(CASE, self.vs), self.case.rank(feats, top, verify_top, {self_id} if self_id else None))]
+        per += [(src, st.rank(feats, top, verify_top)) for src, st in self.libraries]
+        return merge_scene_hits(per, top)
 
 
 # -- faces ----------------------------------------------------------------------------------
@@ -73,14 +261,18 @@ class SceneSearch:
 
 @dataclass
 class FaceHit:
-    face_id: int
+    face_id: int  # in its own store
     media_id: int
     path: str
     box: tuple[int, int, int, int]
     distance: float
     similarity: float
-    decision: str | None  # an analyst's earlier verdict on (query face, this face)
+    decision: str | None  # an analyst's earlier verdict on (query face, this face); case only
     decided_by: str | None
+    source: str = CASE  # "case" or the library's name
+    library: bool = False
+    sha256: str = ""
+    series: dict | None = None
 
 
 def _embedding(row: FaceRow) -> np.ndarray:
@@ -102,46 +294,69 @@ def decisions_for(vs: VictimStore, face_id: int) -> dict[int, FaceDecisionRow]:
     return out
 
 
+def face_index(vs: VictimStore, model: str | None) -> facemod.FaceIndex:
+    """The store's faces of `model` (every model when None) in an exact index, cached."""
+    def build() -> facemod.FaceIndex:
+        stmt = select(FaceRow.id, FaceRow.embedding)
+        if model:
+            stmt = stmt.where(FaceRow.model == model)
+        with vs.session() as s:
+            rows = s.execute(stmt).all()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1) if rows else \
+            np.empty((0, 128), np.float32)
+        return facemod.FaceIndex(ids, mat)
+
+    key = hashlib.sha256((model or "*").encode()).hexdigest()[:12]
+    return _cached(vs, "faces", key, build, facemod.FaceIndex.load, lambda ix, p: ix.save(p))
+
+
+def _nearest_faces(vs: VictimStore, embedding: np.ndarray, model: str | None, k: int, max_distance: float
+                   ) -> list[tuple[FaceRow, str, float]]:
+    near = [(i, d) for i, d in face_index(vs, model).nearest(embedding, k) if d <= max_distance]
+    if not near:
+        return []
+    with vs.session() as s:
+        rows = {r.id: (r, p) for r, p in s.execute(
+            select(FaceRow, MediaRow.path).join(MediaRow, MediaRow.id == FaceRow.media_id)
+            .where(FaceRow.id.in_([i for i, _ in near]))).all()}
+    return [(rows[i][0], rows[i][1], d) for i, d in near if i in rows]
+
+
 def find_face(vs: VictimStore, *, face_id: int | None = None, embedding: np.ndarray | None = None,
               model: str | None = None, top: int = 20, max_distance: float = 0.8,
-              include_rejected: bool = False) -> list[FaceHit]:
-    """Faces of the case closest to a stored face (`face_id`) or an embedding, best first.
+              include_rejected: bool = False, libraries: Sequence[Source] = ()) -> list[FaceHit]:
+    """Faces closest to a stored face of the case (`face_id`) or an embedding, best first,
+    in the case and in the given libraries (faces of the same model only).
 
     Pairs an analyst rejected are left out unless `include_rejected`; earlier verdicts are
-    returned with each hit so the analyst never judges the same pair twice."""
-    with vs.session() as s:
-        if face_id is not None:
+    returned with each hit so the analyst never judges the same pair twice. Confirmed pairs
+    come first; the rest by distance, which is comparable across stores."""
+    if face_id is not None:
+        with vs.session() as s:
             qrow = s.get(FaceRow, face_id)
             if qrow is None:
                 raise VictimIdError(f"no face #{face_id} in this case; list faces with `haven victimid faces list`")
             embedding, model = _embedding(qrow), qrow.model
-        if embedding is None:
-            raise VictimIdError("give a face id or an image with a face")
-        stmt = select(FaceRow, MediaRow.path).join(MediaRow, MediaRow.id == FaceRow.media_id)
-        if model:
-            stmt = stmt.where(FaceRow.model == model)
-        rows = s.execute(stmt).all()
-    if not rows:
-        return []
-    mat = np.stack([_embedding(r[0]) for r in rows])
-    dist = np.linalg.norm(mat - embedding[None, :], axis=1)
+    if embedding is None:
+        raise VictimIdError("give a face id or an image with a face")
     prior = decisions_for(vs, face_id) if face_id is not None else {}
-    hits = []
-    for k in np.argsort(dist):
-        row, path = rows[k]
-        if row.id == face_id or dist[k] > max_distance:
-            continue
-        d = prior.get(row.id)
-        if d is not None and d.decision == "reject" and not include_rejected:
-            continue
-        hits.append(FaceHit(row.id, row.media_id, path, (row.left, row.top, row.right, row.bottom),
-                            float(dist[k]), facemod.similarity(float(dist[k])),
-                            d.decision if d else None, d.user if d else None))
-        if len(hits) >= top:
-            break
+    hidden = {i for i, d in prior.items() if d.decision == "reject"} if not include_rejected else set()
+    hits: list[FaceHit] = []
+    for src in [Source(CASE, vs), *libraries]:
+        skip = (hidden | {face_id}) if not src.library else set()
+        near = _nearest_faces(src.vs, embedding, model, top + len(skip), max_distance)
+        near = [n for n in near if n[0].id not in skip][:top]
+        lab = labels(src.vs, [r.media_id for r, _p, _d in near])
+        for row, path, dist in near:
+            d = prior.get(row.id) if not src.library else None
+            m = lab.get(row.media_id)
+            hits.append(FaceHit(row.id, row.media_id, path, (row.left, row.top, row.right, row.bottom),
+                                dist, facemod.similarity(dist), d.decision if d else None, d.user if d else None,
+                                src.name, src.library, m.sha256 if m else "", m.series if m else None))
     # Confirmed pairs first: the analyst already said they are the same person.
     hits.sort(key=lambda h: (h.decision != "confirm", h.distance))
-    return hits
+    return hits[:top]
 
 
 def decide(vs: VictimStore, face_a: int, face_b: int, decision: str, user: str | None = None,

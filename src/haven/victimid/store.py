@@ -22,6 +22,29 @@ _FTS_DDL = (
 )
 
 
+# Generation counters of what the search caches are built from (`vi_scene` + `vi_vocabulary`
+# for the scene index, `vi_faces` for faces), kept by triggers so any writer — the indexer,
+# a re-train, a delete — makes a cached index stale without the writer knowing about caches.
+# 'instance' is a random number fixed at creation: a re-created database never matches a
+# cache built for an earlier one.
+_STATE_DDL = (
+    "CREATE TABLE IF NOT EXISTS vi_search_state (name TEXT PRIMARY KEY, generation INTEGER NOT NULL)",
+    "INSERT OR IGNORE INTO vi_search_state VALUES ('instance', abs(random())), ('scene', 0), ('faces', 0)",
+)
+_WATCHED = {"vi_scene": "scene", "vi_vocabulary": "scene", "vi_faces": "faces"}
+
+
+def _trigger_ddl() -> list[str]:
+    out = []
+    for table, name in _WATCHED.items():
+        for op in ("INSERT", "UPDATE", "DELETE"):
+            out.append(
+                f"CREATE TRIGGER IF NOT EXISTS {table}_gen_{op.lower()} AFTER {op} ON {table} BEGIN "
+                f"UPDATE vi_search_state SET generation = generation + 1 WHERE name = '{name}'; END"
+            )
+    return out
+
+
 def _event_hash(prev: str, at: datetime, user: str, action: str, detail: dict) -> str:
     body = json.dumps([prev, at.isoformat(), user, action, detail], sort_keys=True, default=str)
     return hashlib.sha256(body.encode()).hexdigest()
@@ -43,16 +66,33 @@ class VictimStore:
         if self.fts:
             with self.engine.begin() as conn:
                 conn.execute(text(_FTS_DDL))
+                for ddl in (*_STATE_DDL, *_trigger_ddl()):
+                    conn.execute(text(ddl))
 
     @property
     def dir(self):
         return self.case.dir
+
+    @property
+    def cache_dir(self):
+        """Derived search indexes (FAISS files), rebuilt from the database whenever stale;
+        deleting the directory loses nothing."""
+        return self.case.dir / "victimid-cache"
 
     def session(self) -> Session:
         return self.case.session()
 
     def close(self) -> None:
         self.case.close()
+
+    def generation(self, name: str) -> str | None:
+        """A token that changes whenever the rows behind search cache `name` ('scene' or
+        'faces') change; None where it is not tracked (non-SQLite databases: no caching)."""
+        if not self.fts:
+            return None
+        with self.engine.connect() as conn:
+            rows = dict(conn.execute(text("SELECT name, generation FROM vi_search_state")).all())
+        return f"{rows['instance']:x}-{rows[name]}"
 
     def media_by_id(self, media_id: int) -> MediaRow:
         with self.session() as s:
