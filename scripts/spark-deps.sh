@@ -40,6 +40,8 @@ else
     say "installing $PYSPARK_SPEC into $PYTHON"
     "$PYTHON" -m pip install -q "$PYSPARK_SPEC" >&2
 fi
+# the intel Spark backend scores Jaro-Winkler with jellyfish (same values as DuckDB)
+"$PYTHON" -c "import jellyfish" >/dev/null 2>&1 || "$PYTHON" -m pip install -q "jellyfish>=1.0" >&2
 
 if [ "${1:-}" = "--env" ]; then
     echo "export JAVA_HOME='$JAVA_HOME_FOUND'"

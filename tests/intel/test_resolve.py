@@ -102,3 +102,41 @@ def test_clustering_guards_against_chains_and_honours_vetoes():
     # A veto (first names unlike) is never merged over.
     out = cluster("xy", [Link("x", "y", 40, True, veto=True)])
     assert out["x"] != out["y"]
+
+
+def test_reused_model_scores_without_training_and_gives_the_same_subjects(resolved):
+    _, op, _ = resolved
+    before = _assignment(op)
+    model = json.loads((op / "model.json").read_text())
+    res = runner.invoke(intel_app, ["resolve", "--op", str(op), "--reuse-model"])
+    assert res.exit_code == 0, res.output
+    assert _assignment(op) == before
+    again = json.loads((op / "model.json").read_text())
+    assert again["comparisons"] == model["comparisons"]
+    assert again["probability_two_random_records_match"] == \
+        model["probability_two_random_records_match"]
+
+
+def test_reuse_model_without_a_saved_model_says_what_to_run(tmp_path):
+    synth = generate(20, seed=3)
+    write_list(synth, tmp_path / "list.csv", tmp_path / "truth.csv")
+    op = tmp_path / "op"
+    assert runner.invoke(intel_app, ["load", str(tmp_path / "list.csv"), "--op", str(op)]).exit_code == 0
+    res = runner.invoke(intel_app, ["resolve", "--op", str(op), "--reuse-model"])
+    assert res.exit_code == 2
+    assert "without --reuse-model" in " ".join(res.output.split())  # the console wraps lines
+
+
+def test_unknown_backend_and_missing_spark_are_clear_errors(resolved, monkeypatch):
+    _, op, _ = resolved
+    res = runner.invoke(intel_app, ["resolve", "--op", str(op), "--backend", "sqlite"])
+    assert res.exit_code == 2 and "duckdb, spark" in res.output
+    from haven.scan import spark as spark_engine
+
+    # No Java (or no PySpark): the command stops with the install hint, nothing half-written.
+    monkeypatch.setattr(spark_engine, "_java_available", lambda: False)
+    before = _assignment(op)
+    res = runner.invoke(intel_app, ["resolve", "--op", str(op), "--backend", "spark"])
+    assert res.exit_code == 2
+    assert "spark-deps.sh" in " ".join(res.output.split())
+    assert _assignment(op) == before

@@ -11,18 +11,20 @@ name, so ten rows with one IP do not outvote one postal address):
 A clear winner (≥ 2× the runner-up) is the country; runners-up with ≥ 20 % of the weight
 make the subject shared with them. Anything closer goes to review with no country: split
 evidence is never guessed. Fraud/stolen-identity indicators lower the confidence and are
-listed; a card seen with several names counts only a quarter.
+listed; a card seen with several names counts only a quarter, an IP on a Tor exit list a
+tenth and an IP in a hosting/VPN range a quarter (anonymisers.py: offline lists only).
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from haven.intel.anonymisers import HOSTING_RANGE, TOR_EXIT, AnonymiserIndex, Hit
 from haven.intel.countries import cctld_country, postcode_countries, provider_country
 from haven.intel.disposable import is_disposable
 from haven.intel.store import open_store, require_table
@@ -45,6 +47,8 @@ SECONDARY_SHARE = 0.2
 POSTCODE_BONUS = 0.2
 INDICATOR_FACTOR = 0.8
 STOLEN_CARD_FACTOR = 0.25
+#: IP evidence from an anonymising network says little about where the person is.
+ANONYMISED_IP_FACTOR = {TOR_EXIT: 0.1, HOSTING_RANGE: 0.25}
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,12 @@ class Context:
     card_names: Mapping[str, int]       # card → distinct names across the list
     ip_subjects: Mapping[str, int]      # public IP → distinct subjects behind it
     shared_ip_min: int = 3
+    anonymised: Mapping[str, Sequence[Hit]] = field(default_factory=dict)  # IP → list hits
+
+    def ip_factor(self, ip: str | None) -> float:
+        """How much an IP's registry country counts: 1, or less for anonymising networks."""
+        hits = self.anonymised.get(ip or "")
+        return min((ANONYMISED_IP_FACTOR[h.kind] for h in hits), default=1.0) if hits else 1.0
 
 
 def record_evidence(rec: Mapping, ctx: Context) -> list[Evidence]:
@@ -106,7 +116,9 @@ def record_evidence(rec: Mapping, ctx: Context) -> list[Evidence]:
         rec.get("card_country") or rec.get("iban_country"))
     ip = rec.get("ip")
     if ip and not rec.get("ip_nonpublic"):
-        add("ip", ctx.ip_country.get(ip), ip)
+        cc = ctx.ip_country.get(ip)
+        if cc:
+            out.append(Evidence("ip", cc, f, r, ip, WEIGHTS["ip"] * ctx.ip_factor(ip)))
     domain = rec.get("email_domain")
     if domain:
         prov = provider_country(domain)
@@ -132,11 +144,15 @@ def subject_indicators(records: list[Mapping], evidence: list[Evidence], ctx: Co
             out.append(Indicator("disposable_email", f"disposable e-mail domain {domain}",
                                  ((rec["file"], rec["row"]),)))
         ip = rec.get("ip")
+        for hit in ctx.anonymised.get(ip or "", ()):
+            out.append(Indicator(hit.kind, _hit_detail(ip, hit), ((rec["file"], rec["row"]),)))
         if ip and not rec.get("ip_nonpublic") and ctx.ip_subjects.get(ip, 0) >= ctx.shared_ip_min:
             out.append(Indicator("shared_ip", f"IP {ip} is behind {ctx.ip_subjects[ip]} subjects",
                                  ((rec["file"], rec["row"]),)))
     by_kind: dict[str, set[str]] = defaultdict(set)
     for ev in evidence:
+        if ev.kind == "ip" and ev.value in ctx.anonymised:
+            continue  # an anonymiser's country disagreeing is expected, not a mismatch
         by_kind[ev.kind].add(ev.country)
     trio = {k: by_kind.get(k, set()) for k in ("ip", "card", "address")}
     named = set().union(*trio.values())
@@ -150,6 +166,14 @@ def subject_indicators(records: list[Mapping], evidence: list[Evidence], ctx: Co
     return [Indicator(k, d, tuple(sorted(rs))) for (k, d), rs in sorted(merged.items())]
 
 
+def _hit_detail(ip: str, hit: Hit) -> str:
+    if hit.kind == TOR_EXIT:
+        return f"IP {ip} is a Tor exit ({hit.file})"
+    where = hit.entry if hit.entry != ip else "a listed address"
+    name = f" {hit.name}" if hit.name else ""
+    return f"IP {ip} is in hosting/VPN range {where}{name} ({hit.file})"
+
+
 def attribute_subject(subject_id: str, records: list[Mapping], ctx: Context) -> Attribution:
     """Weigh one subject's evidence into a country, a confidence and its conflicts (pure)."""
     evidence = [e for rec in records for e in record_evidence(rec, ctx)]
@@ -158,6 +182,8 @@ def attribute_subject(subject_id: str, records: list[Mapping], ctx: Context) -> 
     by_kind: dict[str, Counter] = defaultdict(Counter)
     for ev in evidence:
         factor = STOLEN_CARD_FACTOR if ev.kind == "card" and (ev.file, ev.row) in stolen else 1.0
+        if ev.kind == "ip":
+            factor = ctx.ip_factor(ev.value)
         by_kind[ev.kind][ev.country] += factor
     scores: Counter = Counter()
     for kind, counts in by_kind.items():
@@ -220,11 +246,14 @@ def attribute_subject(subject_id: str, records: list[Mapping], ctx: Context) -> 
 
 
 def build_context(records: Iterable[Mapping], subject_of: Mapping[str, str],
-                  shared_ip_min: int = 3) -> Context:
-    """IP countries (one batched iptocc lookup) and the list-wide counts indicators use."""
+                  shared_ip_min: int = 3, anonymisers: AnonymiserIndex | None = None) -> Context:
+    """IP countries (one batched iptocc lookup), anonymiser hits and the list-wide counts."""
     import iptocc
 
     recs = list(records)
+    # Every valid address is checked, public or not: the lists are the analyst's authority.
+    anonymised = (anonymisers.lookup(sorted({r["ip"] for r in recs if r.get("ip")}))
+                  if anonymisers is not None and anonymisers.sources else {})
     ips = sorted({r["ip"] for r in recs if r.get("ip") and not r.get("ip_nonpublic")})
     ip_country = dict(zip(ips, iptocc.country_code(ips))) if ips else {}
     names: dict[str, set] = defaultdict(set)
@@ -238,7 +267,7 @@ def build_context(records: Iterable[Mapping], subject_of: Mapping[str, str],
     # sorted tokens' initials so "Jane Frick" and "Frick, Jane" and "jane fick" count once.
     card_names = {c: len({_name_key(n) for n in ns}) for c, ns in names.items()}
     return Context(ip_country, card_names, {ip: len(s) for ip, s in ip_subj.items()},
-                   shared_ip_min)
+                   shared_ip_min, anonymised)
 
 
 def _name_key(folded: str) -> str:
@@ -258,9 +287,13 @@ def iptocc_provenance() -> dict:
                     "package version identifies the snapshot"}
 
 
-def attribute_operation(op_dir: Path, on_progress: Callable[[int, int], None] | None = None
-                        ) -> dict:
-    """Attribute every subject of a resolved operation; writes subjects.jsonl."""
+def attribute_operation(op_dir: Path, on_progress: Callable[[int, int], None] | None = None,
+                        anonymisers: AnonymiserIndex | None = None) -> dict:
+    """Attribute every subject of a resolved operation; writes subjects.jsonl.
+
+    `anonymisers` holds the offline Tor exit and hosting-range lists; each list's file name,
+    SHA-256 and line count go into attribution.json (and from there into every package).
+    """
     con = open_store(op_dir)
     try:
         require_table(con, "subject_records", "resolve", op_dir)
@@ -275,7 +308,7 @@ def attribute_operation(op_dir: Path, on_progress: Callable[[int, int], None] | 
         con.close()
     subject_of = {r["record_id"]: r["subject_id"] for r in recs}
     ref = {r["record_id"]: {"file": r["file"], "row": r["row"]} for r in recs}
-    ctx = build_context(recs, subject_of)
+    ctx = build_context(recs, subject_of, anonymisers=anonymisers)
     by_subject: dict[str, list[dict]] = defaultdict(list)
     for r in recs:
         by_subject[r["subject_id"]].append(r)
@@ -299,11 +332,20 @@ def attribute_operation(op_dir: Path, on_progress: Callable[[int, int], None] | 
             counts["shared"] += att.shared
             counts["attributed"] += att.country is not None
             counts["with_indicators"] += bool(att.indicators)
+            for kind in {i["kind"] for i in att.indicators} & {TOR_EXIT, HOSTING_RANGE}:
+                counts[f"with_{kind}"] += 1
             if on_progress and (n % 2000 == 0 or n == total):
                 on_progress(n, total)
     tmp.replace(out_path)
+    sources = anonymisers.sources if anonymisers is not None else []
+    counts["anonymised_ips"] = len(ctx.anonymised)
     meta = {"ip_database": iptocc_provenance(), "weights": WEIGHTS, "clear_ratio": CLEAR_RATIO,
-            "secondary_share": SECONDARY_SHARE, "counts": dict(counts)}
+            "secondary_share": SECONDARY_SHARE, "counts": dict(counts),
+            "anonymiser_lists": [
+                {"kind": src.kind, "file": src.file, "sha256": src.sha256, "format": src.format,
+                 "lines": src.lines, "entries": src.entries, "bad_lines": src.bad_lines}
+                for src in sources],
+            "anonymised_ip_factor": ANONYMISED_IP_FACTOR}
     (op_dir / META_NAME).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n",
                                     encoding="utf-8")
     return meta

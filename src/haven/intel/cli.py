@@ -31,12 +31,14 @@ def _progress() -> Progress:
 
 @intel_app.command()
 def load(
-    files: list[Path] = typer.Argument(..., help="CSV, XLSX, JSON/JSONL or SQLite files.",
+    files: list[Path] = typer.Argument(..., help="CSV, XLSX, JSON/JSONL, SQLite or SQL dump files.",
                                        exists=True, dir_okay=False, readable=True),
     op: Path = typer.Option(..., "--op", help="Operation directory (created if missing)."),
     mapping: Optional[Path] = typer.Option(
         None, "--mapping", help="Column mapping YAML; wins over the guessed mapping.",
         exists=True, dir_okay=False),
+    table: Optional[str] = typer.Option(
+        None, "--table", metavar="NAME", help="Table to read from an SQLite file or SQL dump holding several."),
 ) -> None:
     """Load record files into an operation, keeping file, row and SHA-256 of every record.
 
@@ -44,7 +46,11 @@ def load(
     and load again, or pass --mapping). Rows that cannot be read are listed with their line
     numbers in OP/load_problems.jsonl. Loading the same file again replaces its records.
 
+    SQL dumps (mysqldump, pg_dump, sqlite3 .dump) are parsed, never executed.
+
     Example: haven intel load customers.csv accounts.xlsx --op op-nightfall
+
+    Example: haven intel load shop.sql --table customers --op op-nightfall
     """
     from haven.intel.load import load_files
 
@@ -55,7 +61,7 @@ def load(
             def on_rows(name: str, n: int) -> None:
                 progress.update(task, description=f"loading {name}", completed=n)
 
-            results = load_files(files, op, mapping, on_rows)
+            results = load_files(files, op, mapping, on_rows, table=table)
     except HavenError as exc:
         _fail(exc)
         return
@@ -84,31 +90,58 @@ def resolve(
     op: Path = typer.Option(..., "--op", help="Operation directory holding loaded records."),
     threshold: float = typer.Option(6.0, help="Least match weight for a link to merge rows."),
     max_size: int = typer.Option(30, help="Largest subject the clustering may build."),
+    backend: str = typer.Option(
+        "duckdb", "--backend",
+        help="Where blocked pairs are scored: duckdb (in process) or spark. Same model, same "
+        "subjects."),
+    master: str = typer.Option(
+        "local[2]", "--master",
+        help="Spark master URL with --backend spark (local[N], spark://host:7077, yarn …)."),
+    spark_conf: Optional[list[str]] = typer.Option(
+        None, "--spark-conf", help="KEY=VALUE Spark setting, repeatable "
+        "(e.g. spark.driver.memory=6g)."),
+    reuse_model: bool = typer.Option(
+        False, "--reuse-model",
+        help="Score with OP/model.json as it is (e.g. trained by an earlier run) instead of "
+        "training again."),
 ) -> None:
-    """Normalise records and resolve them into subjects (Splink, DuckDB backend).
+    """Normalise records and resolve them into subjects (Splink; DuckDB or Spark backend).
 
     Writes OP/model.json (the trained model, every m/u value) and keeps each link's match
     weights per field. Manual decisions in OP/decisions.yaml (see 'haven intel merge' and
-    'haven intel split') are applied on every run.
+    'haven intel split') are applied on every run. The model is trained in process; with
+    --backend spark the blocked pairs are scored on Spark with that same model (docs/intel.md).
 
     Example: haven intel resolve --op op-nightfall
+    Example: haven intel resolve --op op-nightfall --backend spark --master 'local[2]'
     """
     from haven.intel.cluster import ClusterParams
-    from haven.intel.resolve import resolve_operation
+    from haven.intel.errors import OperationError
+    from haven.intel.resolve import BACKENDS, resolve_operation
 
     try:
+        if backend not in BACKENDS:
+            raise OperationError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        conf: dict[str, str] = {}
+        for item in spark_conf or []:
+            key, eq, value = item.partition("=")
+            if not eq or not key.strip():
+                raise OperationError(f"--spark-conf takes KEY=VALUE, not {item!r}")
+            conf[key.strip()] = value.strip()
         with _progress() as progress:
             task = progress.add_task("resolving", total=None)
             summary = resolve_operation(
                 op, ClusterParams(threshold=threshold, max_size=max_size),
                 on_stage=lambda s: progress.update(task, description=s),
+                backend=backend, master=master, spark_conf=conf, reuse_model=reuse_model,
             )
     except HavenError as exc:
         _fail(exc)
         return
     out.print(f"records: {summary.records}  subjects: {summary.subjects}  "
               f"multi-record subjects: {summary.multi_record_subjects}  "
-              f"largest subject: {summary.largest_subject}  links used: {summary.links}")
+              f"largest subject: {summary.largest_subject}  links used: {summary.links}  "
+              f"backend: {backend}")
     if summary.decisions_merge or summary.decisions_split:
         out.print(f"manual decisions applied: {summary.decisions_merge} merge, "
                   f"{summary.decisions_split} split")
@@ -117,22 +150,35 @@ def resolve(
 @intel_app.command()
 def attribute(
     op: Path = typer.Option(..., "--op", help="Operation directory after 'resolve'."),
+    tor_exits: list[Path] = typer.Option(
+        [], "--tor-exits", exists=True, dir_okay=False, metavar="FILE",
+        help="Tor exit list saved beforehand (bulk exit list or exit-addresses); repeatable."),
+    hosting_ranges: list[Path] = typer.Option(
+        [], "--hosting-ranges", exists=True, dir_okay=False, metavar="FILE",
+        help="Hosting/VPN/cloud ranges, one CIDR a line with an optional name; repeatable."),
 ) -> None:
     """Give each subject a country with its evidence, conflicts and fraud indicators.
 
     Writes OP/subjects.jsonl (one subject a line: subject_id, records, country, confidence,
     countries, evidence, indicators, links …) and OP/attribution.json (IP database, weights).
-    Subjects whose evidence is split get no country and review: true.
+    Subjects whose evidence is split get no country and review: true. IPs on the given
+    Tor exit or hosting-range lists are indicators (tor_exit, hosting_range) and their
+    registry country counts little; the lists' names and SHA-256 go into attribution.json.
 
     Example: haven intel attribute --op op-nightfall
+
+    Example: haven intel attribute --op op-nightfall --tor-exits exits.txt --hosting-ranges cloud.txt
     """
+    from haven.intel.anonymisers import load_index
     from haven.intel.attribute import attribute_operation
 
     try:
+        index = load_index(tor_exits, hosting_ranges)
         with _progress() as progress:
             task = progress.add_task("attributing", total=None)
             meta = attribute_operation(
-                op, on_progress=lambda n, t: progress.update(task, completed=n, total=t))
+                op, on_progress=lambda n, t: progress.update(task, completed=n, total=t),
+                anonymisers=index)
     except HavenError as exc:
         _fail(exc)
         return
@@ -141,6 +187,12 @@ def attribute(
               f"review: {c.get('review', 0)}  shared: {c.get('shared', 0)}  "
               f"with indicators: {c.get('with_indicators', 0)}")
     out.print(f"IP database: iptocc {meta['ip_database']['version']}")
+    for src in meta.get("anonymiser_lists") or []:
+        bad = f", {src['bad_lines']} unreadable lines" if src["bad_lines"] else ""
+        out.print(f"{src['kind']} list: {src['file']} ({src['entries']} entries{bad})")
+    if meta.get("anonymiser_lists"):
+        out.print(f"subjects behind a Tor exit: {c.get('with_tor_exit', 0)}  in a hosting "
+                  f"range: {c.get('with_hosting_range', 0)}")
     out.print(f"Subjects: {(op / 'subjects.jsonl').resolve()}")
 
 

@@ -63,8 +63,11 @@ def load_files(
     op_dir: Path,
     mapping_path: Path | None = None,
     on_rows: Callable[[str, int], None] | None = None,
+    table: str | None = None,
 ) -> list[FileLoad]:
     """Load record files into `op_dir`; loading the same file again replaces its records.
+
+    `table` chooses the table of an SQLite file or SQL dump that holds several.
 
     The mapping for each file is, in order: its entry in `mapping_path`, its entry in the
     operation's own mapping.yaml (which the analyst may have edited), a guess from headers.
@@ -77,17 +80,18 @@ def load_files(
     results: list[FileLoad] = []
     con = open_store(op_dir, create=True)
     try:
+        _add_new_fields(con)
         for path in paths:
             path = Path(path)
             digest = sha256_of(path)
-            table = read_table(path)
+            table_read = read_table(path, table)
             name = path.name
             mapping = mapping_for(given, name)
             if mapping is None:
                 mapping = mapping_for({"files": kept_files}, name)
             if mapping is None:
-                mapping = guess_mapping(table.headers)
-            check_mapping(mapping, table.headers, name)
+                mapping = guess_mapping(table_read.headers)
+            check_mapping(mapping, table_read.headers, name)
             kept_files[name] = mapping
             replaced = bool(
                 con.execute("SELECT count(*) FROM files WHERE sha256 = ?", [digest]).fetchall()[0][0]
@@ -95,7 +99,7 @@ def load_files(
             con.execute("BEGIN")
             for t in ("records", "problems", "files"):
                 con.execute(f"DELETE FROM {t} WHERE sha256 = ?", [digest])
-            result = _insert(con, table, name, digest, mapping, on_rows)
+            result = _insert(con, table_read, name, digest, mapping, on_rows)
             result.path = str(path.resolve())
             result.replaced = replaced
             problems_rows = [
@@ -119,6 +123,16 @@ def load_files(
     return results
 
 
+def _add_new_fields(con) -> None:  # type: ignore[no-untyped-def]
+    """A store made by an older haven gets the fields added since (e.g. national_id)."""
+    have = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'records'"
+    ).fetchall()}
+    for f in FIELDS:
+        if f not in have:
+            con.execute(f"ALTER TABLE records ADD COLUMN {f} VARCHAR")
+
+
 def _warning_text(kind: str, n: int) -> str:
     return f"{n} × {kind.replace('_', ' ')}"
 
@@ -138,7 +152,7 @@ def _insert(con, table, name: str, digest: str, mapping: dict[str, str], on_rows
         batch = pa.table({k: pa.array(v, type=pa.int64() if k in ("row", "line") else pa.string())
                           for k, v in columns.items()})
         con.register("_haven_batch", batch)
-        con.execute("INSERT INTO records SELECT * FROM _haven_batch")
+        con.execute("INSERT INTO records BY NAME SELECT * FROM _haven_batch")
         con.unregister("_haven_batch")
         for v in columns.values():
             v.clear()

@@ -164,11 +164,14 @@ def normalise_ip(text: str | None) -> IP | None:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
     kind = None
-    for attr in ("is_loopback", "is_link_local", "is_multicast", "is_unspecified",
-                 "is_private", "is_reserved"):
-        if getattr(ip, attr):
-            kind = attr[3:]
-            break
+    if any(ip.version == net.version and ip in net for net in _DOCUMENTATION):
+        kind = "documentation"
+    else:
+        for attr in ("is_loopback", "is_link_local", "is_multicast", "is_unspecified",
+                     "is_private", "is_reserved"):
+            if getattr(ip, attr):
+                kind = attr[3:]
+                break
     if kind is None and isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
         kind = "shared_cgnat"
     if kind is None and not ip.is_global:
@@ -177,6 +180,9 @@ def normalise_ip(text: str | None) -> IP | None:
 
 
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+#: RFC 5737 / RFC 3849 example addresses: never a real user; named so, not "private".
+_DOCUMENTATION = tuple(ipaddress.ip_network(n) for n in (
+    "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"))
 
 
 def normalise_country(text: str | None) -> str | None:
@@ -195,6 +201,14 @@ def normalise_username(text: str | None) -> str | None:
     if not text:
         return None
     out = unicodedata.normalize("NFKC", text).strip().casefold()
+    return out or None
+
+
+def normalise_national_id(text: str | None) -> str | None:
+    """National identity numbers (SSN, NIN, PESEL …) compared as upper-case letters and digits."""
+    if not text:
+        return None
+    out = re.sub(r"[\W_]", "", unicodedata.normalize("NFKC", text)).upper()
     return out or None
 
 
@@ -224,6 +238,9 @@ def normalise_date(text: str | None) -> str | None:
     if m:
         y, mo, d = m.groups()
         return f"{int(y):04d}-{int(mo):02d}-{int(d):02d}"
+    m = re.match(r"^(\d{4})(\d{2})(\d{2})$", value)   # compact YYYYMMDD
+    if m and 1 <= int(m.group(2)) <= 12 and 1 <= int(m.group(3)) <= 31:
+        return f"{m.group(1)}-{m.group(2)}-{m.group(3)}"
     m = re.match(r"^(\d{1,2})[./](\d{1,2})[./](\d{4})$", value)
     if m:
         d, mo, y = m.groups()

@@ -1,9 +1,14 @@
-"""`intel resolve`: records → normalised records → scored links (Splink, DuckDB) → subjects.
+"""`intel resolve`: records → normalised records → scored links (Splink) → subjects.
 
 The Splink model is trained on the operation's own records (u by seeded random sampling,
 m by expectation maximisation on two blocking rules), so no labels are needed; it is saved
 as OPERATION_DIR/model.json so an analyst (or a later run) can see every m/u value. Links
 keep their per-comparison match weights, so "why are these rows one subject" is answerable.
+
+Backends: training always runs in process on DuckDB (it is bounded: sampled pairs and two
+blocks). Prediction over every blocked pair runs on DuckDB (default) or on Spark
+(`backend="spark"`, `haven.intel.spark_backend`) from the same trained m/u values, so both
+give the same links and, through the same clustering, the same subjects.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -20,6 +26,7 @@ import pyarrow as pa
 from haven.intel.cluster import ClusterParams, Link, cluster, groups
 from haven.intel.countries import cctld_country, provider_country
 from haven.intel.decisions import DecisionsError, read_decisions
+from haven.intel.errors import OperationError
 from haven.intel.normalise import (
     email_domain,
     iban_country,
@@ -29,6 +36,7 @@ from haven.intel.normalise import (
     normalise_date,
     normalise_email,
     normalise_ip,
+    normalise_national_id,
     normalise_phone,
     normalise_postcode,
     normalise_username,
@@ -38,16 +46,21 @@ from haven.intel.store import open_store
 
 MODEL_NAME = "model.json"
 SEED = 20240601
+BACKENDS = ("duckdb", "spark")
+# Link weights are rounded before clustering: the merge order (strongest first, ties by
+# record ids) and the threshold tests must not depend on the last bits of a float, which
+# DuckDB and Spark may sum in a different order.
+WEIGHT_DECIMALS = 6
 
 #: Columns of the `normalised` table, in order.
 NORMALISED_COLUMNS = (
     "record_id", "file", "row", "full_name", "first_f", "last_f", "full_f", "email",
     "email_domain", "username", "phone", "phone_region", "phone_explicit", "phone_valid",
     "dob", "street_f", "city_f", "postcode", "country", "declared_country", "card",
-    "card_country", "iban_country", "ip", "ip_version", "ip_nonpublic",
+    "card_country", "iban_country", "ip", "ip_version", "ip_nonpublic", "national_id",
 )
 # Comparisons whose exact agreement makes a link "strong" (allowed to join two groups).
-_STRONG = ("email", "phone", "username", "dob")
+_STRONG = ("email", "phone", "username", "dob", "national_id")
 
 
 @dataclass
@@ -103,6 +116,7 @@ def normalise_record(rec: dict) -> dict:
         "ip": ip.address if ip else None,
         "ip_version": ip.version if ip else None,
         "ip_nonpublic": ip.non_public if ip else None,
+        "national_id": normalise_national_id(rec.get("national_id")),
     }
 
 
@@ -122,16 +136,47 @@ PRIORS: dict[str, tuple[list[float], list[float]]] = {
     "street_f": ([0.7, 0.1, 0.2], [0.0005, 0.0005, 0.999]),
     "ip": ([0.4, 0.6], [0.0001, 0.9999]),
     "card": ([0.5, 0.5], [0.0001, 0.9999]),
+    "national_id": ([0.85, 0.1, 0.05], [0.00005, 0.0002, 0.99975]),
 }
 
 
-def _settings(columns_present: set[str], use_tf: bool = True):  # type: ignore[no-untyped-def]
-    """Splink settings; term-frequency adjustments only on lists big enough to count terms."""
+@dataclass(frozen=True)
+class ModelParameters:
+    """A trained model's numbers: per comparison column, m and u of each non-null level."""
+
+    levels: dict[str, tuple[list[float], list[float]]]
+    probability_two_random_records_match: float
+
+
+def model_parameters(model: dict) -> ModelParameters:
+    """Read m/u per comparison level from a Splink model (the dict of model.json)."""
+    levels: dict[str, tuple[list[float], list[float]]] = {}
+    for comp in model.get("comparisons", []):
+        col = comp.get("output_column_name")
+        lv = [x for x in comp.get("comparison_levels", []) if not x.get("is_null_level")]
+        if col not in PRIORS or len(lv) != len(PRIORS[col][0]):
+            continue  # a comparison this version does not define the same way: priors stand
+        pm, pu = PRIORS[col]
+        levels[col] = (
+            [x.get("m_probability", d) for x, d in zip(lv, pm)],
+            [x.get("u_probability", d) for x, d in zip(lv, pu)],
+        )
+    return ModelParameters(levels, float(model.get("probability_two_random_records_match",
+                                                   0.0001)))
+
+
+def _settings(columns_present: set[str], use_tf: bool = True,  # type: ignore[no-untyped-def]
+              trained: ModelParameters | None = None):
+    """Splink settings; term-frequency adjustments only on lists big enough to count terms.
+
+    With `trained`, each comparison starts from (and, unless trained again, keeps) the
+    trained m/u instead of the priors: how one model is carried to another backend.
+    """
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
 
     def prior(col: str, comp, tf: bool = True):  # type: ignore[no-untyped-def]
-        m, u = PRIORS[col]
+        m, u = trained.levels.get(col, PRIORS[col]) if trained else PRIORS[col]
         return comp.configure(term_frequency_adjustments=tf and use_tf, m_probabilities=m,
                               u_probabilities=u)
 
@@ -147,25 +192,33 @@ def _settings(columns_present: set[str], use_tf: bool = True):  # type: ignore[n
         "street_f": lambda: prior("street_f", cl.JaroWinklerAtThresholds("street_f", [0.9]), False),
         "ip": lambda: prior("ip", cl.ExactMatch("ip")),
         "card": lambda: prior("card", cl.ExactMatch("card")),
+        "national_id": lambda: prior(
+            "national_id", cl.LevenshteinAtThresholds("national_id", [1]), False),
     }
     always = ("first_f", "last_f", "email", "phone")
     comparisons = [make() for col, make in makers.items()
                    if col in always or col in columns_present]
-    rules = [block_on("email"), block_on("phone"), block_on("first_f", "last_f")]
+    rules = [block_on("email"), block_on("phone"), block_on("first_f", "last_f"),
+             "l.first_f = r.last_f AND l.last_f = r.first_f"]   # given name and surname swapped
     if "username" in columns_present:
         rules.append(block_on("username"))
     if "postcode" in columns_present:
         rules.append(block_on("last_f", "postcode"))
         rules.append(block_on("first_f", "postcode"))
+    if "national_id" in columns_present:
+        rules.append(block_on("national_id"))
     if "dob" in columns_present:
         rules.append(block_on("dob", "last_f"))
         rules.append(block_on("dob", "first_f"))
+        if "postcode" in columns_present:
+            rules.append(block_on("dob", "postcode"))   # both names mistyped or replaced
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="record_id",
         comparisons=comparisons,
         blocking_rules_to_generate_predictions=rules,
-        probability_two_random_records_match=0.0001,
+        probability_two_random_records_match=(
+            trained.probability_two_random_records_match if trained else 0.0001),
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=False,
     )
@@ -176,14 +229,21 @@ def score_links(
     model_path: Path | None = None,
     threshold: float = 0.0,
     on_stage: Callable[[str], None] | None = None,
+    backend: str = "duckdb",
+    spark: Any = None,
+    model: dict | None = None,
 ) -> tuple[list[Link], pa.Table, dict]:
-    """Train a Splink model on `normalised` and score the blocked pairs (DuckDB backend).
+    """Train a Splink model on `normalised` (DuckDB) and score the blocked pairs.
 
-    Returns the links at or above `threshold` (match weight), a table of them with each
-    comparison's weight, and the trained model as a dict.
+    `backend` picks where the blocked pairs are scored: "duckdb" in process, or "spark" on
+    the session `spark`, from the same trained m/u. With `model` (a saved model.json as a
+    dict) training is skipped and that model scores the pairs. Returns the links at or above
+    `threshold` (match weight), a table of them with each comparison's weight, and the model.
     """
     from splink import DuckDBAPI, Linker, block_on
 
+    if backend not in BACKENDS:
+        raise OperationError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     stage = on_stage or (lambda s: None)
     logging.getLogger("splink").setLevel(logging.ERROR)
     present = {c for c in normalised.column_names
@@ -195,12 +255,17 @@ def score_links(
                                if c not in ("phone_explicit", "phone_valid", "ip_version")])
     sdf = db.register(table, table_name="haven_records")
     n = normalised.num_rows
-    linker = Linker(sdf, _settings(present, use_tf=n >= MIN_TRAIN), log_level=None)
-    if n >= MIN_TRAIN:
+    use_tf = n >= MIN_TRAIN
+    given = model_parameters(model) if model is not None else None
+    linker = Linker(sdf, _settings(present, use_tf=use_tf, trained=given), log_level=None)
+    if given is None and n >= MIN_TRAIN:
         stage("estimating u (random sampling)")
-        linker.training.estimate_probability_two_random_records_match(
-            [block_on("email"), block_on("phone")], recall=0.7
-        )
+        # Sure-match rules from the identifiers the list has (a list with no e-mail and no
+        # phone would estimate 0 and break the log-odds).
+        sure = [block_on(c) for c in ("email", "phone") if c in present] or (
+            [block_on("first_f", "last_f", "dob")] if "dob" in present else [])
+        if sure:
+            linker.training.estimate_probability_two_random_records_match(sure, recall=0.7)
         linker.training.estimate_u_using_random_sampling(
             max_pairs=max(1e5, min(5e6, n * 50.0)), seed=SEED
         )
@@ -213,14 +278,22 @@ def score_links(
             except Exception as exc:  # noqa: BLE001 — Splink raises bare Exceptions here
                 # Too few pairs for this rule: the priors stand for what it would estimate.
                 logging.getLogger(__name__).info("EM on %s skipped: %s", rule, exc)
-    stage("scoring blocked pairs")
-    pred = linker.inference.predict(threshold_match_weight=threshold)
-    arrow = con.sql(f"SELECT * FROM {pred.physical_name}").to_arrow_table()
-    model = linker.misc.save_model_to_json(str(model_path), overwrite=True) if model_path \
+    trained = linker.misc.save_model_to_json(str(model_path), overwrite=True) if model_path \
         else linker.misc.save_model_to_json()
+    if backend == "duckdb":
+        stage("scoring blocked pairs")
+        pred = linker.inference.predict(threshold_match_weight=threshold)
+        arrow = con.sql(f"SELECT * FROM {pred.physical_name}").to_arrow_table()
+    else:
+        from haven.intel import spark_backend
+
+        con.close()
+        stage("scoring blocked pairs (Spark)")
+        settings = _settings(present, use_tf=use_tf, trained=model_parameters(trained))
+        arrow = spark_backend.predict(normalised, settings, threshold, spark)
     links, table_out = _links_from_predictions(arrow, normalised)
     con.close()
-    return links, table_out, model
+    return links, table_out, trained
 
 
 def _links_from_predictions(arrow: pa.Table, normalised: pa.Table) -> tuple[list[Link], pa.Table]:
@@ -234,6 +307,8 @@ def _links_from_predictions(arrow: pa.Table, normalised: pa.Table) -> tuple[list
         c: dict(zip(normalised.column("record_id").to_pylist(), normalised.column(c).to_pylist()))
         for c in _STRONG if c in normalised.column_names
     }
+    given_family = {c: dict(zip(normalised.column("record_id").to_pylist(),
+                                normalised.column(c).to_pylist())) for c in ("first_f", "last_f")}
     lefts, rights, weights, probs, whys, strongs, vetoes = [], [], [], [], [], [], []
     links: list[Link] = []
     for i in range(rows):
@@ -249,9 +324,12 @@ def _links_from_predictions(arrow: pa.Table, normalised: pa.Table) -> tuple[list
             vals.get(l) is not None and vals.get(l) == vals.get(r) for vals in strong_values.values()
         )
         # Both first names present and unlike each other: a different person of the same
-        # household (shared e-mail, phone, address) far more often than a typo.
-        veto = (data.get("mw_first_f", [0.0] * rows)[i] or 0.0) < 0
-        weight = float(data["match_weight"][i])
+        # household (shared e-mail, phone, address) far more often than a typo — unless
+        # the names are the same two swapped, or a personal identifier (national id, never
+        # shared in a household) agrees.
+        veto = ((data.get("mw_first_f", [0.0] * rows)[i] or 0.0) < 0
+                and not _same_person_despite_first_name(l, r, strong_values, given_family))
+        weight = round(float(data["match_weight"][i]), WEIGHT_DECIMALS)
         links.append(Link(l, r, weight, strong, veto))
         lefts.append(l)
         rights.append(r)
@@ -270,14 +348,46 @@ def _links_from_predictions(arrow: pa.Table, normalised: pa.Table) -> tuple[list
     return links, out
 
 
+def _same_person_despite_first_name(l: str, r: str, strong_values: dict, names: dict) -> bool:
+    """Lift the household veto: national ids agree, or given name and surname are swapped."""
+    nid = strong_values.get("national_id", {})
+    if nid.get(l) is not None and nid.get(l) == nid.get(r):
+        return True
+    fl, ll = names["first_f"].get(l), names["last_f"].get(l)
+    fr, lr = names["first_f"].get(r), names["last_f"].get(r)
+    if not (fl and ll and fr and lr):
+        return False
+    from difflib import SequenceMatcher
+
+    def alike(x: str, y: str) -> bool:
+        x, y = x.replace(" ", ""), y.replace(" ", "")
+        return x == y or SequenceMatcher(None, x, y).ratio() >= 0.8
+
+    return alike(fl, lr) and alike(ll, fr)
+
+
 def resolve_operation(
     op_dir: Path,
     params: ClusterParams = ClusterParams(),
     on_stage: Callable[[str], None] | None = None,
+    backend: str = "duckdb",
+    master: str = "local[2]",
+    spark: Any = None,
+    spark_conf: dict[str, str] | None = None,
+    reuse_model: bool = False,
 ) -> ResolveSummary:
-    """Normalise the operation's records, score links with Splink, cluster into subjects."""
+    """Normalise the operation's records, score links with Splink, cluster into subjects.
+
+    `backend="spark"` scores the blocked pairs on Spark: on `spark` (a SparkSession, left
+    running) or on a session started for `master` with `spark_conf` (stopped at the end).
+    `reuse_model` scores with OP/model.json as it is instead of training again.
+    """
     stage = on_stage or (lambda s: None)
+    if backend not in BACKENDS:
+        raise OperationError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    model = _read_model(op_dir) if reuse_model else None
     con = open_store(op_dir)
+    own_spark = None
     try:
         stage("normalising records")
         rel = con.sql("SELECT * FROM records ORDER BY file, sha256, row")
@@ -298,9 +408,16 @@ def resolve_operation(
         splits = [_ids(g, ref_to_id) for g in decisions.split]
 
         if len(normalised) >= 2:
+            if backend == "spark" and spark is None:
+                from haven.intel.spark_backend import running, spark_session
+
+                stage(f"starting Spark ({master})")
+                joined = running()
+                spark = spark_session(master, spark_conf)
+                own_spark = None if joined else spark
             links, link_table, _ = score_links(
                 table, model_path=op_dir / MODEL_NAME, threshold=min(0.0, params.threshold),
-                on_stage=stage,
+                on_stage=stage, backend=backend, spark=spark, model=model,
             )
         else:
             links, link_table = [], pa.table({"record_id_l": pa.array([], pa.string())})
@@ -330,7 +447,8 @@ def resolve_operation(
                         "subject_id VARCHAR, same_subject BOOLEAN)")
         con.execute("DROP TABLE IF EXISTS resolve_params")
         con.execute("CREATE TABLE resolve_params AS SELECT ? AS params",
-                    [json.dumps(asdict(params))])
+                    [json.dumps({**asdict(params), "backend": backend,
+                                 "reused_model": reuse_model})])
         sizes = [len(v) for v in groups(assignment).values()]
         return ResolveSummary(
             records=len(normalised),
@@ -343,6 +461,19 @@ def resolve_operation(
         )
     finally:
         con.close()
+        if own_spark is not None:
+            own_spark.stop()
+
+
+def _read_model(op_dir: Path) -> dict:
+    path = op_dir / MODEL_NAME
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OperationError(f"{path} does not exist: run 'haven intel resolve --op {op_dir}' "
+                             "once without --reuse-model to train one") from None
+    except (OSError, ValueError) as exc:
+        raise OperationError(f"cannot read the model {path}: {exc}") from exc
 
 
 def _ids(group: list[tuple[str, int]], ref_to_id: dict) -> list[str]:

@@ -8,11 +8,15 @@ from haven.intel.errors import RecordFileError
 from haven.intel.readers.base import RawRow, RecordReader, RowProblem, Table
 from haven.intel.readers.csv_reader import CsvReader
 from haven.intel.readers.json_reader import JsonReader
+from haven.intel.readers.sqldump import SqlDumpReader
 from haven.intel.readers.sqlite import SqliteReader
 from haven.intel.readers.xlsx import XlsxReader
 
 #: Tried in order; CSV accepts any text, so it comes last.
-READERS: tuple[RecordReader, ...] = (SqliteReader(), XlsxReader(), JsonReader(), CsvReader())
+READERS: tuple[RecordReader, ...] = (SqliteReader(), XlsxReader(), SqlDumpReader(), JsonReader(),
+                                     CsvReader())
+#: Readers of files that can hold several tables; they take `table=` to choose one.
+_MULTI_TABLE = (SqliteReader, SqlDumpReader)
 
 _REFUSED = {
     b"\xd0\xcf\x11\xe0": "an old binary Office file (.xls); save it as .xlsx or .csv",
@@ -41,9 +45,15 @@ def reader_for(path: Path) -> RecordReader:
     raise RecordFileError(f"{path}: format not recognised")  # pragma: no cover
 
 
-def read_table(path: Path) -> Table:
-    """Open a record file of any supported format."""
-    return reader_for(path).read(path)
+def read_table(path: Path, table: str | None = None) -> Table:
+    """Open a record file of any supported format; `table` chooses one in an SQLite file or dump.
+
+    Files that hold one table only (CSV, XLSX, JSON) ignore `table`.
+    """
+    reader = reader_for(path)
+    if isinstance(reader, _MULTI_TABLE):
+        return reader.read(path, table=table)
+    return reader.read(path)
 
 
 __all__ = ["RawRow", "RowProblem", "Table", "RecordReader", "READERS", "reader_for", "read_table"]

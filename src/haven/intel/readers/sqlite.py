@@ -19,7 +19,7 @@ class SqliteReader:
     def sniff(self, head: bytes, path: Path) -> bool:
         return head.startswith(_MAGIC)
 
-    def read(self, path: Path) -> Table:
+    def read(self, path: Path, table: str | None = None) -> Table:
         warnings: Counter = Counter()
         notes: list[str] = []
         # Evidence is never written to: immutable read-only URI, no journal, no WAL.
@@ -35,19 +35,30 @@ class SqliteReader:
             ]
         except sqlite3.DatabaseError as exc:
             raise RecordFileError(f"{path}: not a readable SQLite database ({exc})") from exc
-        if len(tables) != 1:
+        if not tables:
             con.close()
-            if not tables:
-                raise RecordFileError(f"{path}: the SQLite database has no table")
+            raise RecordFileError(f"{path}: the SQLite database has no table")
+        if table is not None:
+            chosen = [t for t in tables if t.casefold() == table.casefold()]
+            if not chosen:
+                con.close()
+                raise RecordFileError(f"{path}: the SQLite database has no table {table!r}; "
+                                      f"its tables: {', '.join(tables)}")
+            table = chosen[0]
+        elif len(tables) != 1:
+            con.close()
             raise RecordFileError(
                 f"{path}: the SQLite database has {len(tables)} tables ({', '.join(tables)}); "
-                "export the customer table alone (sqlite3 DB '.dump TABLE') and load that"
+                "choose one with --table NAME"
             )
-        table = tables[0]
-        cur = con.execute(f'SELECT * FROM "{table}" LIMIT 0')
+        else:
+            table = tables[0]
+        quoted = table.replace('"', '""')
+        cur = con.execute(f'SELECT * FROM "{quoted}" LIMIT 0')
         headers = unique_headers([d[0] for d in cur.description], warnings, notes)
         notes.append(f"table {table!r}")
-        return Table("sqlite", headers, _rows(con, table, headers, warnings), None, warnings, notes)
+        return Table("sqlite", headers, _rows(con, quoted, headers, warnings), None, warnings,
+                     notes)
 
 
 def _text(value: object, warnings: Counter) -> str | None:
