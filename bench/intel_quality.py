@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/intel_quality.py --rows 20000
     .venv/bin/python bench/intel_quality.py --rows 400000 --keep /tmp/intel400k   # the target size
+    .venv/bin/python bench/intel_quality.py --reuse /tmp/intel400k   # its list.csv + truth.csv again
 
 Prints pairwise and B³ precision/recall/F1, the largest subject (chaining), attribution
 accuracy and review rate, timings, and the same links clustered without the chaining guards.
@@ -33,23 +34,70 @@ def _fmt(prf) -> str:  # type: ignore[no-untyped-def]
     return f"P {prf.precision:.4f}  R {prf.recall:.4f}  F1 {prf.f1:.4f}"
 
 
+def read_truth(truth_csv: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """truth.csv → ({"file:row": person_id}, {person_id: country})."""
+    truth: dict[str, str] = {}
+    truth_cc: dict[str, str] = {}
+    with truth_csv.open(encoding="utf-8", newline="") as fh:
+        for t in csv.DictReader(fh):
+            truth[f"{t['file']}:{t['row']}"] = t["person_id"]
+            truth_cc[t["person_id"]] = t["country"]
+    return truth, truth_cc
+
+
+def quality_figures(op: Path, truth_csv: Path) -> dict:
+    """Pairwise and B³ F1 and attribution accuracy of an attributed operation against truth.csv
+    (used by bench/refer_scale.py --reuse)."""
+    truth, truth_cc = read_truth(truth_csv)
+    con = duckdb.connect(str(op / "intel.duckdb"), read_only=True)
+    pred = dict(con.sql("SELECT r.file || ':' || r.row, s.subject_id FROM subject_records s "
+                        "JOIN records r USING (record_id)").fetchall())
+    con.close()
+    n = ok = review = 0
+    with (op / "subjects.jsonl").open(encoding="utf-8") as fh:
+        for line in fh:
+            s = json.loads(line)
+            owners = Counter(truth[f"{r['file']}:{r['row']}"] for r in s["records"])
+            n += 1
+            if s["review"] or s["country"] is None:
+                review += 1
+            else:
+                ok += s["country"] == truth_cc[owners.most_common(1)[0][0]]
+    pw, b3 = pairwise(pred, truth), bcubed(pred, truth)
+    size, ppl = largest_cluster_people(pred, truth)
+    return {"pairwise_precision": pw.precision, "pairwise_recall": pw.recall,
+            "pairwise_f1": pw.f1, "bcubed_precision": b3.precision, "bcubed_recall": b3.recall,
+            "bcubed_f1": b3.f1, "subjects": n, "review": review,
+            "review_rate": review / max(n, 1), "attributed_correct": ok,
+            "attribution_accuracy": ok / max(n - review, 1),
+            "largest_subject_rows": size, "largest_subject_people": ppl,
+            "people": len(truth_cc), "countries": len(set(truth_cc.values()))}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--rows", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", type=Path, help="work directory to keep (default: a temp dir)")
+    ap.add_argument("--reuse", type=Path,
+                    help="work in DIR on its list.csv + truth.csv (no generation)")
     args = ap.parse_args()
-    work = args.keep or Path(tempfile.mkdtemp(prefix="intel_quality_"))
+    work = args.reuse or args.keep or Path(tempfile.mkdtemp(prefix="intel_quality_"))
     work.mkdir(parents=True, exist_ok=True)
     op = work / "op"
     if op.exists():
         shutil.rmtree(op)
     t0 = time.time()
-    synth = generate(args.rows, seed=args.seed)
-    write_list(synth, work / "list.csv", work / "truth.csv")
+    if args.reuse:
+        truth, truth_cc = read_truth(work / "truth.csv")
+        args.rows = len(truth)
+    else:
+        synth = generate(args.rows, seed=args.seed)
+        write_list(synth, work / "list.csv", work / "truth.csv")
+        truth = {f"list.csv:{t['row']}": t["person_id"] for t in synth.truth}
+        truth_cc = {t["person_id"]: t["country"] for t in synth.truth}
+        del synth
     t_gen = time.time() - t0
-    truth = {f"list.csv:{t['row']}": t["person_id"] for t in synth.truth}
-    truth_cc = {t["person_id"]: t["country"] for t in synth.truth}
     people = len(set(truth.values()))
     countries = len(set(truth_cc.values()))
 
@@ -109,7 +157,7 @@ def main() -> None:
     worst = sorted(per_country.items(), key=lambda kv: kv[1]["ok"] / max(1, kv[1]["ok"] + kv[1]["wrong"]))[:5]
     print("lowest per-country accuracy: " + ", ".join(
         f"{cc} {c['ok']}/{c['ok'] + c['wrong']}" for cc, c in worst))
-    if not args.keep:
+    if not (args.keep or args.reuse):
         shutil.rmtree(work)
 
 

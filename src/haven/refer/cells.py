@@ -10,10 +10,13 @@ number stays `+49…`) and editing the cell cannot turn it into a formula.
 from __future__ import annotations
 
 RISKY_FIRST = ("=", "+", "-", "@", "\t", "\r")
+_MAYBE_RISKY = frozenset("=+-@\t\r ")     # first characters worth a closer look
 
 
 def is_risky(text: str) -> bool:
     """True when a spreadsheet could read `text` as a formula."""
+    if not text or text[0] not in _MAYBE_RISKY:
+        return False
     return text.startswith(RISKY_FIRST) or text.lstrip(" ").startswith(RISKY_FIRST[:4])
 
 
@@ -24,6 +27,8 @@ def csv_cell(value: object) -> str:
 
 
 def cell_text(value: object) -> str:
+    if type(value) is str:
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):

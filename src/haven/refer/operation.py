@@ -108,6 +108,7 @@ def provenance(op_dir: Path, timestamp: datetime) -> dict:
         "haven_version": haven.__version__,
         "inputs": inputs,
         "ip_database": meta.get("ip_database"),
+        "anonymiser_lists": meta.get("anonymiser_lists") or [],
         "attribution": {"weights": meta.get("weights"), "clear_ratio": meta.get("clear_ratio"),
                         "secondary_share": meta.get("secondary_share")},
         "model": hashed("model.json"),

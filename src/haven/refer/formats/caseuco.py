@@ -12,6 +12,7 @@ package that holds it and every rebuild gives the same bytes.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import uuid
@@ -37,8 +38,23 @@ CONTEXT = {
 }
 
 
+_NS_SHA1 = hashlib.sha1(_NS.bytes, usedforsecurity=False)
+_ENCODER = json.JSONEncoder(ensure_ascii=False)   # one encoder: json.dumps builds one a call
+_KEY_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
+def uuid5_text(name: str) -> str:
+    """str(uuid.uuid5(_NS, name)), three times faster (a package makes ~20 ids a subject)."""
+    h = _NS_SHA1.copy()
+    h.update(name.encode("utf-8"))
+    n = int.from_bytes(h.digest()[:16], "big")
+    n = (n & ~(0xF000 << 64) | (5 << 76)) & ~(0xC000 << 48) | (0x8000 << 48)
+    x = f"{n:032x}"
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+
+
 def _id(kind: str, *key: object) -> str:
-    return f"kb:{kind}-{uuid.uuid5(_NS, kind + '|' + '|'.join(map(str, key)))}"
+    return f"kb:{kind}-{uuid5_text(kind + '|' + '|'.join(map(str, key)))}"
 
 
 def _ref(node_id: str) -> dict:
@@ -181,7 +197,7 @@ def build_graph(package: Package) -> dict:
                                                    ("postalCode", "postcode"),
                                                    ("country", "country")) if rec.get(f)}
             if address:
-                key = json.dumps(address, sort_keys=True, ensure_ascii=False)
+                key = _KEY_ENCODER.encode(address)
                 loc = g.add({"@id": _id("location", key), "@type": "uco-location:Location",
                              "uco-core:description": f"Postal address in seized row {where}",
                              "uco-core:hasFacet": [{
@@ -247,6 +263,6 @@ class CaseUcoFormat:
             fh.write('{"@context": ' + json.dumps(doc["@context"], indent=1) + ',\n"@graph": [')
             for n, node in enumerate(doc["@graph"]):
                 fh.write(",\n" if n else "\n")
-                fh.write(json.dumps(node, ensure_ascii=False))
+                fh.write(_ENCODER.encode(node))
             fh.write("\n]}\n")
         return [name]

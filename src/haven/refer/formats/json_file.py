@@ -9,6 +9,7 @@ from pathlib import Path
 from haven.refer.package import Package
 
 FORMAT = "haven-referral-subjects/1"
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)   # reused: json.dumps makes one a call
 
 
 class JsonFormat:
@@ -35,7 +36,6 @@ class JsonFormat:
             fh.write(', "subjects": [')
             for n, s in enumerate(package.subjects):
                 fh.write(",\n" if n else "\n")
-                fh.write(json.dumps({**s, "source_records": records.get(s["subject_id"], [])},
-                                    ensure_ascii=False, default=str))
+                fh.write(_ENCODER.encode({**s, "source_records": records.get(s["subject_id"], [])}))
             fh.write("\n]}\n")
         return [name]
