@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -80,6 +80,9 @@ class Attribution:
     scores: dict[str, float]
     evidence: list[dict] = field(default_factory=list)
     indicators: list[dict] = field(default_factory=list)
+
+
+ATTRIBUTION_FIELDS = fields(Attribution)
 
 
 @dataclass(frozen=True)
@@ -323,7 +326,9 @@ def attribute_operation(op_dir: Path, on_progress: Callable[[int, int], None] | 
     with tmp.open("w", encoding="utf-8") as fh:
         for n, (sid, members) in enumerate(sorted(by_subject.items()), start=1):
             att = attribute_subject(sid, members, ctx)
-            obj = asdict(att)
+            # fields are plain lists/dicts already: a shallow copy, not asdict's deep one
+            # (asdict was half of this step's time at 400k rows)
+            obj = {f.name: getattr(att, f.name) for f in ATTRIBUTION_FIELDS}
             obj["names"] = sorted({m["full_name"] for m in members if m.get("full_name")})
             obj["links"] = links_of.get(sid, [])
             fh.write(json.dumps(obj, ensure_ascii=False, sort_keys=False) + "\n")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -46,6 +47,8 @@ from haven.intel.store import open_store
 
 MODEL_NAME = "model.json"
 SEED = 20240601
+#: DuckDB's own memory cap during resolution (HAVEN_DUCKDB_MEMORY overrides it).
+DUCKDB_MEMORY_LIMIT = os.environ.get("HAVEN_DUCKDB_MEMORY", "1500MB")
 BACKENDS = ("duckdb", "spark")
 # Link weights are rounded before clustering: the merge order (strongest first, ties by
 # record ids) and the threshold tests must not depend on the last bits of a float, which
@@ -250,6 +253,9 @@ def score_links(
                if normalised.column(c).null_count < normalised.num_rows}
     con = duckdb.connect(":memory:")
     con.execute("SET threads TO 2")
+    # bounded: DuckDB spills to a temporary directory instead of growing past this
+    # (the 400k-row run peaked at 4.4 GB without it; the issue's budget is 4 GB in all)
+    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
     db = DuckDBAPI(connection=con)
     table = normalised.select([c for c in normalised.column_names
                                if c not in ("phone_explicit", "phone_valid", "ip_version")])
@@ -301,7 +307,10 @@ def _links_from_predictions(arrow: pa.Table, normalised: pa.Table) -> tuple[list
     # adjustment (mw_tf_adj_X); their sum is that comparison's part of the link's weight.
     cols = arrow.column_names
     names = [c[3:] for c in cols if c.startswith("mw_") and not c.startswith("mw_tf_adj_")]
-    data = arrow.to_pydict()
+    # only the columns read below become Python objects (the prediction also carries both
+    # sides' values and every gamma/bf column: most of resolve's peak memory at 400k rows)
+    data = arrow.select([c for c in cols if c.startswith("mw_") or c in (
+        "record_id_l", "record_id_r", "match_weight", "match_probability")]).to_pydict()
     rows = arrow.num_rows
     strong_values = {
         c: dict(zip(normalised.column("record_id").to_pylist(), normalised.column(c).to_pylist()))
@@ -309,6 +318,9 @@ def _links_from_predictions(arrow: pa.Table, normalised: pa.Table) -> tuple[list
     }
     given_family = {c: dict(zip(normalised.column("record_id").to_pylist(),
                                 normalised.column(c).to_pylist())) for c in ("first_f", "last_f")}
+    zeros = [0.0] * rows  # one list for absent columns: a default built per pair is O(n^2)
+    parts = [(name, data[f"mw_{name}"], data.get(f"mw_tf_adj_{name}", zeros)) for name in names]
+    first_w = data.get("mw_first_f", zeros)
     lefts, rights, weights, probs, whys, strongs, vetoes = [], [], [], [], [], [], []
     links: list[Link] = []
     for i in range(rows):
@@ -316,8 +328,8 @@ def _links_from_predictions(arrow: pa.Table, normalised: pa.Table) -> tuple[list
         if l > r:
             l, r = r, l
         why: dict[str, float] = {}
-        for name in names:
-            w = (data[f"mw_{name}"][i] or 0.0) + (data.get(f"mw_tf_adj_{name}", [0.0] * rows)[i] or 0.0)
+        for name, mw, tf in parts:
+            w = (mw[i] or 0.0) + (tf[i] or 0.0)
             if abs(w) >= 0.05:
                 why[name] = round(w, 2)
         strong = any(
@@ -327,7 +339,7 @@ def _links_from_predictions(arrow: pa.Table, normalised: pa.Table) -> tuple[list
         # household (shared e-mail, phone, address) far more often than a typo — unless
         # the names are the same two swapped, or a personal identifier (national id, never
         # shared in a household) agrees.
-        veto = ((data.get("mw_first_f", [0.0] * rows)[i] or 0.0) < 0
+        veto = ((first_w[i] or 0.0) < 0
                 and not _same_person_despite_first_name(l, r, strong_values, given_family))
         weight = round(float(data["match_weight"][i]), WEIGHT_DECIMALS)
         links.append(Link(l, r, weight, strong, veto))
