@@ -31,7 +31,7 @@ from haven.refer.formats.pdf_summary import pdf_available
 from haven.refer.i18n import language_for
 from haven.refer.manifest import MANIFEST_NAME, SIGNATURE_NAME, file_entry, manifest_bytes
 from haven.refer.operation import (RECORD_COLUMNS, STORE_NAME, built_at, iter_subjects,
-                                   provenance)
+                                   provenance, records_by_ref)
 from haven.refer.package import Package, package_subject
 from haven.refer.routing import COORDINATOR, country_name, route
 from haven.refer.sealing import ARCHIVE_SUFFIX, read_recipients, recipients_file, seal
@@ -198,16 +198,7 @@ class SpooledRecords:
             return {}
         glob = str(folder / "*.parquet").replace("'", "''")
         rel = self._con.execute(f"SELECT {', '.join(RECORD_COLUMNS)} FROM read_parquet('{glob}')")
-        out = {}
-        for row in rel.fetchall():
-            rec = dict(zip(RECORD_COLUMNS, row))
-            if isinstance(rec.get("extra"), str):
-                try:
-                    rec["extra"] = json.loads(rec["extra"])
-                except ValueError:
-                    pass
-            out[(rec["file"], rec["row"])] = rec
-        return out
+        return records_by_ref(rel.fetchall())
 
     def close(self) -> None:
         self._con.close()

@@ -117,6 +117,20 @@ def provenance(op_dir: Path, timestamp: datetime) -> dict:
     }
 
 
+def records_by_ref(rows) -> dict[tuple[str, int], dict]:
+    """Rows of `RECORD_COLUMNS` as {(file, row): record}, `extra` decoded from JSON."""
+    out = {}
+    for row in rows:
+        rec = dict(zip(RECORD_COLUMNS, row))
+        if isinstance(rec.get("extra"), str):
+            try:
+                rec["extra"] = json.loads(rec["extra"])
+            except ValueError:
+                pass
+        out[(rec["file"], rec["row"])] = rec
+    return out
+
+
 def _connect(store: Path) -> duckdb.DuckDBPyConnection:
     try:
         return duckdb.connect(str(store), read_only=True)
@@ -143,16 +157,7 @@ class RecordSource:
             rel = self._con.execute(
                 f"SELECT {cols} FROM records r JOIN (SELECT DISTINCT file, row FROM wanted) w "
                 "ON r.file = w.file AND r.row = w.row")
-            out = {}
-            for row in rel.fetchall():
-                rec = dict(zip(RECORD_COLUMNS, row))
-                if isinstance(rec.get("extra"), str):
-                    try:
-                        rec["extra"] = json.loads(rec["extra"])
-                    except ValueError:
-                        pass
-                out[(rec["file"], rec["row"])] = rec
-            return out
+            return records_by_ref(rel.fetchall())
         finally:
             self._con.unregister("wanted")
 
