@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from haven.durable import fsync_dir
 from haven.hashsets.model import ImportResult
 from haven.library.digests import (
     DIGEST_WIDTHS,
@@ -66,14 +67,6 @@ def _crc_file(path: Path) -> int:
     return crc
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_json(path: Path, body: dict) -> None:
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w") as fh:
@@ -81,7 +74,7 @@ def _write_json(path: Path, body: dict) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _now() -> str:
@@ -163,7 +156,7 @@ class PdqSegment:
             meta["files"][name] = {"size": f.stat().st_size, "crc32": _crc_file(f)}
         _write_json(tmp / "meta.json", meta)
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
     def search(self, qcodes: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray]:
         """(entry id, distance) of rows within `threshold` of any query code (repeats allowed)."""

@@ -29,6 +29,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from haven.durable import fsync_dir
 from haven.refer.manifest import MANIFEST_NAME, SIGNATURE_NAME
 from haven.refer.verify import verify_package
 from haven.service.accounts import utcnow
@@ -95,14 +96,6 @@ def package_folders(root: Path) -> list[Path]:
     return found
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _stage(settings: Settings, folder: Path) -> Path:
     """Copy the manifest's files (and the sealed archive) into a fresh staging folder."""
     stage = settings.staging_dir / f"pkg-{uuid.uuid4().hex}"
@@ -122,8 +115,8 @@ def _stage(settings: Settings, folder: Path) -> Path:
             shutil.copyfileobj(src, dst, 1 << 20)
             dst.flush()
             os.fsync(dst.fileno())
-    _fsync_dir(stage / FILES_DIR)
-    _fsync_dir(stage)
+    fsync_dir(stage / FILES_DIR)
+    fsync_dir(stage)
     return stage
 
 
@@ -177,7 +170,7 @@ def _attach_one(s: Session, settings: Settings, op: Operation, folder: Path,
         final = settings.packages_dir / final_name
         os.rename(stage, final)
         report.stored.append(final)
-        _fsync_dir(settings.packages_dir)
+        fsync_dir(settings.packages_dir)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
