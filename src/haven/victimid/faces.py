@@ -25,6 +25,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from haven.victimid import indexfile
 from haven.victimid.errors import ModelMissingError
 
 SHAPE_FILE = "shape_predictor_5_face_landmarks.dat"
@@ -168,22 +169,11 @@ class FaceIndex:
         return [(int(self._ids[r]), float(np.sqrt(max(0.0, d)))) for r, d in zip(rows[0], d2[0]) if r >= 0]
 
     def save(self, path: str | os.PathLike) -> None:
-        """The FAISS index at `path`, its ids beside it; each renamed into place, ids first."""
-        path = Path(path)
-        tmp = f".tmp{os.getpid()}"
-        ids_path = path.with_name(path.name + ".ids.npy")
-        with open(ids_path.with_name(ids_path.name + tmp), "wb") as fh:
-            np.save(fh, self._ids)
-        os.replace(ids_path.with_name(ids_path.name + tmp), ids_path)
-        faiss.write_index(self._index, str(path.with_name(path.name + tmp)))
-        os.replace(path.with_name(path.name + tmp), path)
+        """The FAISS index at `path`, its ids beside it (`indexfile.save`)."""
+        indexfile.save(self._index, self._ids, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "FaceIndex":
-        path = Path(path)
         self = cls.__new__(cls)
-        self._index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)  # memory-mapped
-        self._ids = np.load(path.with_name(path.name + ".ids.npy"))
-        if len(self._ids) != self._index.ntotal:
-            raise ValueError(f"face index cache {path} does not match its ids")
+        self._index, self._ids = indexfile.load(path)
         return self

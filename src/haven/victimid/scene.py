@@ -34,6 +34,7 @@ import cv2
 import faiss
 import numpy as np
 
+from haven.victimid import indexfile
 from haven.victimid.errors import VictimIdError
 
 LONG_SIDE = 640
@@ -227,30 +228,17 @@ class SceneIndex:
         return self
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the index to `path` and its ids beside it (`path.ids.npy`).
-
-        Each file is written under a temporary name and renamed, ids first: a reader that
-        finds `path` also finds the ids that belong to it."""
-        path = Path(path)
-        tmp = f".tmp{os.getpid()}"
-        ids_path = path.with_name(path.name + ".ids.npy")
-        with open(ids_path.with_name(ids_path.name + tmp), "wb") as fh:
-            np.save(fh, self._ids)
-        os.replace(ids_path.with_name(ids_path.name + tmp), ids_path)
-        faiss.write_index(self._index, str(path.with_name(path.name + tmp)))
-        os.replace(path.with_name(path.name + tmp), path)
+        """Write the index to `path` and its ids beside it (`indexfile.save`)."""
+        indexfile.save(self._index, self._ids, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "SceneIndex":
-        path = Path(path)
-        # Memory-mapped: a 1M-image index (2 GB) opens in milliseconds and the page cache is
-        # shared between queries instead of being copied into each process.
-        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+        try:
+            index, ids = indexfile.load(path)
+        except ValueError as exc:
+            raise VictimIdError(f"scene {exc}; delete it to rebuild") from None
         self = cls(index.d)
-        self._index = index
-        self._ids = np.load(path.with_name(path.name + ".ids.npy"))
-        if len(self._ids) != index.ntotal:
-            raise VictimIdError(f"scene index cache {path} does not match its ids; delete it to rebuild")
+        self._index, self._ids = index, ids
         return self
 
     def search(self, vector: np.ndarray, top: int) -> list[tuple[int, float]]:
