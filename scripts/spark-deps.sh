@@ -40,8 +40,8 @@ else
     say "installing $PYSPARK_SPEC into $PYTHON"
     "$PYTHON" -m pip install -q "$PYSPARK_SPEC" >&2
 fi
-# the intel Spark backend scores Jaro-Winkler with jellyfish (same values as DuckDB)
-"$PYTHON" -c "import jellyfish" >/dev/null 2>&1 || "$PYTHON" -m pip install -q "jellyfish>=1.0" >&2
+# the intel Spark backend scores Jaro-Winkler with jellyfish in a pandas UDF (same values as DuckDB)
+"$PYTHON" -c "import jellyfish, pandas" >/dev/null 2>&1 || "$PYTHON" -m pip install -q "jellyfish>=1.0" "pandas>=2.0" >&2
 
 if [ "${1:-}" = "--env" ]; then
     echo "export JAVA_HOME='$JAVA_HOME_FOUND'"

@@ -18,6 +18,7 @@ from haven.scan import spark as spark_engine
 
 pytest.importorskip("pyspark", reason="PySpark is not installed (scripts/spark-deps.sh installs it)")
 pytest.importorskip("jellyfish", reason="jellyfish is not installed (scripts/spark-deps.sh installs it)")
+pytest.importorskip("pandas", reason="pandas is not installed (scripts/spark-deps.sh installs it)")
 if not spark_engine._java_available():
     pytest.skip("no Java runtime for Spark (scripts/spark-deps.sh installs one)",
                 allow_module_level=True)

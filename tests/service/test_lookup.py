@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from conftest import database_url, make_service  # at import: a later conftest takes the name
+
 NCMEC = Path("ref/formats/hashlists/ncmec_hashsharing_v2_entries_synthetic.xml")
 MD5 = "360ebe8964fab73553a60189969cc478"
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
@@ -156,7 +158,6 @@ def test_a_deactivated_api_key_stops_working_when_its_cache_entry_expires(tmp_pa
 
     from sqlalchemy import update
 
-    from conftest import database_url, make_service
     from haven.service.models import ApiKey
 
     svc = make_service(tmp_path, database_url(backend, pg_cluster), api_key_cache_seconds=0.5)
@@ -178,7 +179,6 @@ def test_a_hash_set_stored_by_another_process_reaches_the_library(tmp_path, back
     """What a second server worker or `haven service import-hashset` does: write the tables."""
     import time
 
-    from conftest import database_url, make_service
     from haven.hashsets.model import HashEntry, ImportResult
     from haven.service.lookup import store_hashset
 
