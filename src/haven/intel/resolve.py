@@ -49,6 +49,8 @@ MODEL_NAME = "model.json"
 SEED = 20240601
 #: DuckDB's own memory cap during resolution (HAVEN_DUCKDB_MEMORY overrides it).
 DUCKDB_MEMORY_LIMIT = os.environ.get("HAVEN_DUCKDB_MEMORY", "1500MB")
+#: Prediction columns the links are made of (besides the per-comparison `mw_*` weights).
+PREDICTION_COLUMNS = ("record_id_l", "record_id_r", "match_weight", "match_probability")
 BACKENDS = ("duckdb", "spark")
 # Link weights are rounded before clustering: the merge order (strongest first, ties by
 # record ids) and the threshold tests must not depend on the last bits of a float, which
@@ -289,7 +291,12 @@ def score_links(
     if backend == "duckdb":
         stage("scoring blocked pairs")
         pred = linker.inference.predict(threshold_match_weight=threshold)
-        arrow = con.sql(f"SELECT * FROM {pred.physical_name}").to_arrow_table()
+        # only what the links need: the prediction also holds both sides' values and every
+        # gamma/bf column, which would double the peak memory as an Arrow copy at 400k rows
+        cols = [c for c in con.sql(f"SELECT * FROM {pred.physical_name} LIMIT 0").columns
+                if c.startswith("mw_") or c in PREDICTION_COLUMNS]
+        arrow = con.sql(f"SELECT {', '.join(cols)} FROM {pred.physical_name}").to_arrow_table()
+        con.close()
     else:
         from haven.intel import spark_backend
 
@@ -309,8 +316,8 @@ def _links_from_predictions(arrow: pa.Table, normalised: pa.Table) -> tuple[list
     names = [c[3:] for c in cols if c.startswith("mw_") and not c.startswith("mw_tf_adj_")]
     # only the columns read below become Python objects (the prediction also carries both
     # sides' values and every gamma/bf column: most of resolve's peak memory at 400k rows)
-    data = arrow.select([c for c in cols if c.startswith("mw_") or c in (
-        "record_id_l", "record_id_r", "match_weight", "match_probability")]).to_pydict()
+    data = arrow.select([c for c in cols if c.startswith("mw_") or c in PREDICTION_COLUMNS]
+                        ).to_pydict()
     rows = arrow.num_rows
     strong_values = {
         c: dict(zip(normalised.column("record_id").to_pylist(), normalised.column(c).to_pylist()))
