@@ -45,6 +45,7 @@ from haven.match.near import NearIndex  # noqa: E402
 from haven.signals import pdq  # noqa: E402
 
 THRESHOLD = 31
+THREADS = [1]
 
 
 def _codes(hexes: list[str]) -> np.ndarray:
@@ -156,25 +157,35 @@ def run(name: str, codes: np.ndarray, queries: list[np.ndarray], chunk_options: 
         t = time.perf_counter()
         index = MultiIndex(codes, m)
         build = time.perf_counter() - t
-        t1, t8, found = [], [], 0
-        for k, q in enumerate(queries):
-            t = time.perf_counter()
-            index.search(q[:1], THRESHOLD)
-            t1.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            qn, rows, d = index.search(q, THRESHOLD)
-            t8.append(time.perf_counter() - t)
-            got = set(zip(qn.tolist(), rows.tolist(), d.tolist()))
-            found += len(got)
-            if truth is not None and got != truth[k]:
-                ok = False
-                print(f"  MISMATCH query {k}: haven {len(got)} pairs, flat {len(truth[k])}")
-        exact = "" if truth is None else (" exact=100%" if ok else " exact=FAILED")
-        print(f"{name:9s} n={n:>11,}  haven mih m={index.m:2d}  : 1 hash p50 {_pct(t1, 50):7.2f} ms "
-              f"p95 {_pct(t1, 95):7.2f} | 8 hashes p50 {_pct(t8, 50):7.2f} ms p95 {_pct(t8, 95):7.2f}"
-              f"   RAM {index.nbytes / n:.1f} B/hash build {build:.1f}s pairs={found}{exact}",
-              flush=True)
+        for threads in THREADS:
+            index.threads = threads
+            ok &= _time_index(name, n, index, build, queries, truth)
         del index
+    return ok
+
+
+def _time_index(name, n, index, build, queries, truth) -> bool:
+    """Time one index (at its `threads`) on the queries; False if any answer differs from flat."""
+    ok = True
+    t1, t8, found = [], [], 0
+    index.search(queries[0], THRESHOLD)  # compile / warm the thread pool
+    for k, q in enumerate(queries):
+        t = time.perf_counter()
+        index.search(q[:1], THRESHOLD)
+        t1.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        qn, rows, d = index.search(q, THRESHOLD)
+        t8.append(time.perf_counter() - t)
+        got = set(zip(qn.tolist(), rows.tolist(), d.tolist()))
+        found += len(got)
+        if truth is not None and got != truth[k]:
+            ok = False
+            print(f"  MISMATCH query {k}: haven {len(got)} pairs, flat {len(truth[k])}")
+    exact = "" if truth is None else (" exact=100%" if ok else " exact=FAILED")
+    print(f"{name:9s} n={n:>11,}  haven mih m={index.m:2d} t={index.threads}: 1 hash p50 "
+          f"{_pct(t1, 50):7.2f} ms p95 {_pct(t1, 95):7.2f} | 8 hashes p50 {_pct(t8, 50):7.2f} ms "
+          f"p95 {_pct(t8, 95):7.2f}   RAM {index.nbytes / n:.1f} B/hash build {build:.1f}s "
+          f"pairs={found}{exact}", flush=True)
     return ok
 
 
@@ -206,6 +217,8 @@ def main() -> None:
     ap.add_argument("--chunks", default="auto", help="comma list of chunk counts, or auto")
     ap.add_argument("--no-flat", action="store_true", help="skip the FAISS flat scan (and exactness check)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", default="1",
+                    help="comma list: threads one query may use (its 8 hashes split among them)")
     args = ap.parse_args()
     faiss.omp_set_num_threads(1)
     rng = np.random.default_rng(args.seed)
@@ -217,6 +230,7 @@ def main() -> None:
     print(f"real PDQ hashes: {len(photos)} photos, {len(blanks)} near-blank, "
           f"{len(fresh)} + {len(blank_sets)} query images in {time.perf_counter() - t:.1f}s", flush=True)
     ok = True
+    THREADS[:] = [int(t) for t in args.threads.split(",")]
     for n in [int(s) for s in args.sizes.split(",")]:
         chunk_options = [None if c == "auto" else int(c) for c in args.chunks.split(",")]
         for dist in args.dists.split(","):

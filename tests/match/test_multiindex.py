@@ -53,12 +53,13 @@ def test_chunks_cover_every_bit_once_and_values_match_the_bits():
         assert (chunk_values(words, start, length) == want).all()
 
 
-@pytest.mark.parametrize("compiled", [True, False], ids=["numba", "numpy"])
+@pytest.mark.parametrize("compiled,threads", [(True, 1), (True, 2), (False, 1)],
+                         ids=["numba", "numba-2-threads", "numpy"])
 @pytest.mark.parametrize("m", [11, 12, 16, 20, 32])
-def test_multiindex_equals_brute_force_on_random_codes(m, compiled):
+def test_multiindex_equals_brute_force_on_random_codes(m, compiled, threads):
     rng = np.random.default_rng(m)
     codes = rng.integers(0, 256, (3000, 32), dtype=np.uint8)
-    index = MultiIndex(codes, m, compiled=compiled)
+    index = MultiIndex(codes, m, compiled=compiled, threads=threads)
     c64 = codes.view(np.uint64).reshape(-1, 4)
     for k in (0, 5, 20, 30, 31, 32, 33, 45):
         q = _flip(rng, codes[rng.integers(0, len(codes), 8)], k)

@@ -27,6 +27,7 @@ small flat tail) to take appends while serving.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from itertools import combinations
 from math import comb
@@ -132,7 +133,7 @@ class MultiIndex:
     """An immutable exact range index over (n, 32) uint8 codes; rows are 0..n-1."""
 
     def __init__(self, codes: np.ndarray, n_chunks: int | None = None,
-                 max_radius: int = MAX_RADIUS, compiled: bool = True) -> None:
+                 max_radius: int = MAX_RADIUS, compiled: bool = True, threads: int = 1) -> None:
         codes = np.ascontiguousarray(codes, dtype=np.uint8)
         if codes.ndim != 2 or codes.shape[1] != CODE_BITS // 8:
             raise ValueError("codes must be an (n, 32) uint8 array")
@@ -141,6 +142,8 @@ class MultiIndex:
         self.max_radius = max_radius
         #: search with the numba kernel when it is available (False: the numpy path)
         self.compiled = compiled
+        #: threads one search may use (compiled path): a query's hashes are split among them
+        self.threads = threads
         self.m = n_chunks or choose_chunks(n, max_radius)
         self.chunks = chunk_layout(self.m)
         self.codes = codes.view(np.uint64).reshape(n, 4)  # native words: XOR/popcount only
@@ -176,6 +179,7 @@ class MultiIndex:
         self.n = n
         self.max_radius = max_radius
         self.compiled = compiled
+        self.threads = 1
         self.m = n_chunks
         self.chunks = chunk_layout(n_chunks)
         sizes = [2 ** length + 1 for _s, length in self.chunks]
@@ -257,9 +261,21 @@ class MultiIndex:
         if self.compiled and kernels.available():
             table, masks, _pbase = self._probe_plan(threshold)
             values = np.unpackbits(qcodes, axis=1).astype(np.int64) @ self._weights
-            qnum, rows, dist = kernels.range_search(
-                self.codes, self._offsets, self._postings, self.n, self._key_base, values,
-                qcodes.view(np.uint64).reshape(-1, 4), table, masks, threshold)
+            q64 = qcodes.view(np.uint64).reshape(-1, 4)
+
+            def run(lo: int, hi: int):
+                q, r, d = kernels.range_search(
+                    self.codes, self._offsets, self._postings, self.n, self._key_base,
+                    values[lo:hi], q64[lo:hi], table, masks, threshold)
+                return q + lo, r, d
+
+            parts = min(self.threads, len(qcodes))
+            if parts > 1:  # the kernel releases the GIL: query hashes split over threads
+                cuts = np.linspace(0, len(qcodes), parts + 1).astype(int)
+                done = list(_pool(parts).map(run, cuts[:-1], cuts[1:]))
+                qnum, rows, dist = (np.concatenate([x[k] for x in done]) for k in range(3))
+            else:
+                qnum, rows, dist = run(0, len(qcodes))
         else:
             qnum, rows = self.candidates(qcodes, threshold)
             if rows.size == 0:
@@ -272,6 +288,12 @@ class MultiIndex:
             _, first = np.unique(key, return_index=True)
             qnum, rows, dist = qnum[first], rows[first], dist[first]
         return qnum, rows, dist
+
+
+@lru_cache(maxsize=None)
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """One shared pool per thread count (searches are short; a pool per search would cost more)."""
+    return ThreadPoolExecutor(threads, thread_name_prefix="haven-mih")
 
 
 def hamming_rows(codes64: np.ndarray, rows: np.ndarray, q64: np.ndarray, qnum: np.ndarray
