@@ -145,6 +145,18 @@ def test_damaged_pdq_segment_is_refused(tmp_path, damage):
     assert r.exit_code == 2 and "postings.npy" in r.output
 
 
+def test_altered_pdq_manifest_is_refused(tmp_path):
+    lib = HashLibrary.create(tmp_path / "lib")
+    lib.import_result(ImportResult("t", [HashEntry(pdq="ab" * 32)]), name="small")
+    lib.close()
+    manifest = tmp_path / "lib" / "pdq" / "manifest.json"
+    doc = json.loads(manifest.read_text())
+    doc["body"]["segments"] = []  # still valid JSON, but no longer what was written
+    manifest.write_text(json.dumps(doc))
+    with pytest.raises(LibraryCorruptError, match="manifest"):
+        HashLibrary(tmp_path / "lib")
+
+
 def test_case_set_with_the_same_name_is_not_silently_merged(tmp_path):
     from haven.store.case import CaseStore
 

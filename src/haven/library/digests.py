@@ -39,6 +39,7 @@ from typing import Iterable
 
 import numpy as np
 
+from haven.durable import fsync_dir
 from haven.errors import HavenError
 
 DIGEST_WIDTHS = {"md5": 16, "sha1": 20, "sha256": 32}
@@ -422,7 +423,7 @@ class DigestStore:
         self.root = Path(root)
         self.flush_limit = flush_limit
         self._lock = threading.RLock()
-        manifest = self._read_manifest()
+        manifest = read_manifest(self.root)
         self.seq: int = manifest["seq"]
         self._next_file: int = manifest["next_file"]
         self.segments: list[Segment] = []
@@ -458,7 +459,7 @@ class DigestStore:
         root.mkdir(parents=True, exist_ok=True)
         if (root / MANIFEST).exists():
             raise LibraryError(f"a library already exists in {root}")
-        _write_manifest(root, {"format": FORMAT_VERSION, "seq": 0, "next_file": 1,
+        write_manifest(root, {"format": FORMAT_VERSION, "seq": 0, "next_file": 1,
                                "segments": [], "tombstones": []})
         return cls(root, **kw)
 
@@ -466,25 +467,6 @@ class DigestStore:
     def open(cls, root: Path, **kw) -> DigestStore:
         """Open a library; `verify=False` skips the full checksum pass (sizes still checked)."""
         return cls(root, **kw)
-
-    def _read_manifest(self) -> dict:
-        path = self.root / MANIFEST
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise LibraryError(f"no hash library in {self.root} ({exc.strerror})") from exc
-        try:
-            doc = json.loads(text)
-            body = doc["body"]
-            if zlib.crc32(json.dumps(body, sort_keys=True).encode()) != doc["crc32"]:
-                raise ValueError("checksum mismatch")
-            if body["format"] != FORMAT_VERSION:
-                raise LibraryError(f"library {self.root} has format {body['format']}, "
-                                   f"this haven reads {FORMAT_VERSION}")
-            return body
-        except (ValueError, KeyError, TypeError) as exc:
-            raise LibraryCorruptError(f"library manifest {path} is corrupt ({exc}); restore it "
-                                      f"from a copy") from exc
 
     def _replay_log(self) -> None:
         path = self.root / "delta.log"
@@ -589,7 +571,7 @@ class DigestStore:
     def _save_manifest(self) -> None:
         tombs = [[kind, d.hex(), i, s] for kind, by in self._tombs.items()
                  for d, lst in by.items() for i, s in lst]
-        _write_manifest(self.root, {
+        write_manifest(self.root, {
             "format": FORMAT_VERSION, "seq": self.seq, "next_file": self._next_file,
             "segments": [{"file": s.path.name, "kind": s.kind, "count": s.count, "seq": s.seq}
                          for s in self.segments],
@@ -721,7 +703,9 @@ class DigestStore:
         self.close()
 
 
-def _write_manifest(root: Path, body: dict) -> None:
+def write_manifest(root: Path, body: dict) -> None:
+    """`root/manifest.json` = body + its CRC-32, written under a temporary name, fsynced,
+    renamed into place and the directory fsynced (shared by every library manifest)."""
     doc = {"body": body, "crc32": zlib.crc32(json.dumps(body, sort_keys=True).encode())}
     tmp = root / (MANIFEST + ".tmp")
     with open(tmp, "w") as f:
@@ -729,3 +713,26 @@ def _write_manifest(root: Path, body: dict) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, root / MANIFEST)
+    fsync_dir(root)
+
+
+def read_manifest(root: Path) -> dict:
+    """The body `write_manifest` wrote in `root`; a missing, altered or truncated manifest
+    raises LibraryError / LibraryCorruptError naming it."""
+    path = root / MANIFEST
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise LibraryError(f"no hash library in {root} ({exc.strerror})") from exc
+    try:
+        doc = json.loads(text)
+        body = doc["body"]
+        if zlib.crc32(json.dumps(body, sort_keys=True).encode()) != doc["crc32"]:
+            raise ValueError("checksum mismatch")
+        if body["format"] != FORMAT_VERSION:
+            raise LibraryError(f"library {root} has format {body['format']}, "
+                               f"this haven reads {FORMAT_VERSION}")
+        return body
+    except (ValueError, KeyError, TypeError) as exc:
+        raise LibraryCorruptError(f"library manifest {path} is corrupt ({exc}); restore it "
+                                  f"from a copy") from exc

@@ -8,7 +8,7 @@ Layout of a library directory:
   `ids.npy` (entry id per row) and, from `FLAT_LIMIT` rows on, the multi-index tables
   `offsets.npy` and `postings.npy`, so opening reads them instead of rebuilding; `meta.json`
   holds the chunk count and the size and CRC-32 of every file; `pdq/manifest.json` lists the
-  live segments (switched last, atomically);
+  live segments (checksummed like the digest store's manifest, switched last, atomically);
 - `entries.db`: SQLite, the hash sets (name, version, scheme, known-good, source, state) and one
   row of labels per entry (category, scheme, series, victim-identified, added, retracted).
 
@@ -40,6 +40,8 @@ from haven.library.digests import (
     LibraryCorruptError,
     LibraryError,
     digest_array,
+    read_manifest,
+    write_manifest,
 )
 from haven.match.multiindex import MAX_RADIUS, MultiIndex, flat_search
 
@@ -198,7 +200,7 @@ class HashLibrary:
         root.mkdir(parents=True, exist_ok=True)
         DigestStore.create(root / "digests").close()
         (root / "pdq").mkdir(exist_ok=True)
-        _write_json(root / "pdq" / "manifest.json", {"format": FORMAT, "segments": [], "next": 1})
+        write_manifest(root / "pdq", {"format": FORMAT, "segments": [], "next": 1})
         db = sqlite3.connect(root / "entries.db")
         db.executescript(_SCHEMA)
         db.execute("INSERT OR REPLACE INTO info VALUES ('format', ?)", (str(FORMAT),))
@@ -207,12 +209,7 @@ class HashLibrary:
         return cls(root)
 
     def _pdq_manifest(self) -> dict:
-        path = self.root / "pdq" / "manifest.json"
-        try:
-            return json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise LibraryCorruptError(f"{path}: unreadable ({exc}); restore the library from a "
-                                      "copy") from None
+        return read_manifest(self.root / "pdq")
 
     def _load_pdq(self) -> None:
         manifest = self._pdq_manifest()
@@ -280,7 +277,7 @@ class HashLibrary:
         PdqSegment.write(self.root / "pdq" / name, codes, ids)
         manifest["segments"].append(name)
         manifest["next"] += 1
-        _write_json(self.root / "pdq" / "manifest.json", manifest)
+        write_manifest(self.root / "pdq", manifest)
         self.segments.append(PdqSegment(self.root / "pdq" / name, verify=False,
                                         in_memory=self.in_memory))
 
@@ -322,7 +319,7 @@ class HashLibrary:
             segments = [name]
         else:
             segments = []
-        _write_json(self.root / "pdq" / "manifest.json",
+        write_manifest(self.root / "pdq",
                     {"format": FORMAT, "segments": segments, "next": old["next"] + 1})
         for gone in old["segments"]:
             shutil.rmtree(self.root / "pdq" / gone, ignore_errors=True)
