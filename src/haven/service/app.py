@@ -177,12 +177,10 @@ class LookupFastPath:
 
     def _answer(self, scope) -> bytes | None:
         svc: ServiceState = scope["app"].state.svc  # Starlette sets scope["app"] first
-        key = None
-        for name, value in scope["headers"]:
-            if name == b"x-api-key":
-                key = value.decode("latin-1")
-            elif name == b"authorization" and value[:11].lower() == b"bearer hvk_":
-                key = key or value[7:].decode("latin-1").strip()
+        headers = {name: value for name, value in scope["headers"]
+                   if name in (b"x-api-key", b"authorization")}
+        key = api_key_from(*(headers[h].decode("latin-1") if h in headers else None
+                             for h in (b"x-api-key", b"authorization")))
         p = svc.api_keys.get(key) if key else None
         if p is None or p.role != authz.LOOKUP:
             return None
@@ -229,13 +227,17 @@ def db(request: Request) -> Iterator[Session]:
         s.close()
 
 
-def _api_key_of(request: Request) -> str | None:
-    key = request.headers.get("x-api-key")
-    if key:
-        return key
-    auth = request.headers.get("authorization", "")
+def api_key_from(x_api_key: str | None, authorization: str | None) -> str | None:
+    """The API key a request carries: `X-API-Key`, else an `hvk_` bearer token."""
+    if x_api_key:
+        return x_api_key
+    auth = authorization or ""
     token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
     return token if token and token.startswith("hvk_") else None
+
+
+def _api_key_of(request: Request) -> str | None:
+    return api_key_from(request.headers.get("x-api-key"), request.headers.get("authorization"))
 
 
 def principal(request: Request, s: Annotated[Session, Depends(db)]) -> Principal:
