@@ -97,56 +97,6 @@ if njit is not None:
                     cnt += 1
         return out_q[:cnt], out_r[:cnt], out_d[:cnt]
 
-    @njit(cache=True, nogil=True)
-    def range_search_phased(codes, offsets, postings, n, key_base, qvals, q64, tables, masks,
-                            threshold):
-        """Same answers as `range_search`, in three passes with independent loads in each
-        (bucket bounds of every probe, then candidate rows, then their codes), so the CPU
-        keeps many cache misses in flight instead of following one chain at a time."""
-        nq = qvals.shape[0]
-        nprobe = tables.shape[0]
-        total = nq * nprobe
-        starts = np.empty(total, np.int64)
-        lens = np.empty(total, np.int64)
-        for qi in range(nq):
-            for k in range(nprobe):
-                t = tables[k]
-                key = (qvals[qi, t] ^ masks[k]) + key_base[t]
-                starts[qi * nprobe + k] = np.int64(offsets[key]) + np.int64(t) * n
-        for qi in range(nq):
-            for k in range(nprobe):
-                t = tables[k]
-                key = (qvals[qi, t] ^ masks[k]) + key_base[t] + 1
-                lens[qi * nprobe + k] = np.int64(offsets[key]) + np.int64(t) * n - starts[qi * nprobe + k]
-        ncand = 0
-        for i in range(total):
-            ncand += lens[i]
-        cq = np.empty(ncand, np.int64)
-        cr = np.empty(ncand, np.int64)
-        c = 0
-        for i in range(total):
-            s = starts[i]
-            qi = i // nprobe
-            for j in range(lens[i]):
-                cq[c] = qi
-                cr[c] = np.int64(postings[s + j])
-                c += 1
-        out_q = np.empty(ncand, np.int64)
-        out_r = np.empty(ncand, np.int64)
-        out_d = np.empty(ncand, np.int64)
-        cnt = 0
-        for c in range(ncand):
-            row = cr[c]
-            qi = cq[c]
-            d = (_popcount(codes[row, 0] ^ q64[qi, 0]) + _popcount(codes[row, 1] ^ q64[qi, 1])
-                 + _popcount(codes[row, 2] ^ q64[qi, 2]) + _popcount(codes[row, 3] ^ q64[qi, 3]))
-            if d <= threshold:
-                out_q[cnt] = qi
-                out_r[cnt] = row
-                out_d[cnt] = d
-                cnt += 1
-        return out_q[:cnt].copy(), out_r[:cnt].copy(), out_d[:cnt].copy()
-
 else:  # pragma: no cover
 
     def range_search(*_args, **_kw):
