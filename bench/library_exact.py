@@ -17,6 +17,11 @@ entry ids 0..n-1. Queries: half stored digests, half absent. Measured:
 - feed updates: add 10k, delete 1k, flush, compact (compaction rewrites the kind: its time
   is the cost of a merge, which runs rarely and off the scan path).
 
+Beyond RAM (`--n 1000000000 --segment-rows 100000000 --baseline-n 10000000 --no-sqlite`), the
+digests are generated and imported one bulk segment at a time (each from its own seeded
+generator, so nothing holds all of them), lookups are measured over the segments, then over
+the single segment a streaming `compact` merges them into.
+
 Files go to --dir (default a temporary directory on the same disk as /tmp), removed after.
 The page cache is warm (files were just written); a cold first scan pays disk reads for
 about 30 prefix pages per lookup until the radix and hot prefix pages are cached.
@@ -47,6 +52,49 @@ def _rate(count: int, seconds: float) -> str:
     return f"{count / seconds:>12,.0f}/s"
 
 
+def _build_in_segments(store: DigestStore, args, width: int, n_hits: int):
+    """Import n rows as bulk segments generated one at a time; measure lookups over them.
+
+    Returns (the first segment's digests, for the baselines and deletions; `n_hits` stored
+    digests sampled across all segments; seconds spent sorting and writing, compaction included).
+    """
+    parts = -(-args.n // args.segment_rows)
+    hits, first, build = [], None, 0.0
+    for i in range(parts):
+        lo = i * args.segment_rows
+        rows = min(args.segment_rows, args.n - lo)
+        rng = np.random.default_rng([args.seed, 1 + i])  # [s, 0] would repeat seed s
+        chunk = rng.integers(0, 256, (rows, width), dtype=np.uint8)
+        hits.append(chunk[rng.integers(0, rows, -(-n_hits // parts))])
+        if first is None:
+            first = chunk[:args.baseline_n or args.segment_rows].copy()
+        t = time.perf_counter()
+        store.add_segment(args.kind, chunk, np.arange(lo, lo + rows))
+        build += time.perf_counter() - t
+        del chunk
+        print(f"haven  segment {i + 1}/{parts}: {lo + rows:,} rows, build so far {build:.0f} s",
+              flush=True)
+    hit = np.concatenate(hits)[:n_hits]
+    probe = np.concatenate([hit, np.random.default_rng(args.seed + 1).integers(
+        0, 256, (n_hits, width), dtype=np.uint8)])
+    store.lookup_many(args.kind, probe[:1000])
+    t = time.perf_counter()
+    qn, _ = store.lookup_many(args.kind, probe)
+    tb = time.perf_counter() - t
+    assert len(set(qn.tolist()) & set(range(n_hits))) == n_hits, "missed stored digests"
+    t = time.perf_counter()
+    for q in probe[::40]:
+        store.lookup(args.kind, bytes(q).hex())
+    ts = time.perf_counter() - t
+    print(f"haven  over {parts} segments, lookups batched: {_rate(len(probe), tb)}   one by one: "
+          f"{_rate(len(probe[::40]), ts)}", flush=True)
+    t = time.perf_counter()
+    store.compact(args.kind)
+    t_merge = time.perf_counter() - t
+    print(f"haven  compact {parts} segments into one: {t_merge:.1f} s", flush=True)
+    return first, hit, build + t_merge
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=10_000_000)
@@ -57,6 +105,9 @@ def main() -> None:
     ap.add_argument("--sqlite-n", type=int, default=2_000_000,
                     help="entries for SQLite (its inserts take ~20 s a million here)")
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--segment-rows", type=int, default=None,
+                    help="import in bulk segments of this many rows, generated one at a time, "
+                         "then compact them into one (for --n beyond RAM)")
     args = ap.parse_args()
     width = DIGEST_WIDTHS[args.kind]
     rng = np.random.default_rng(args.seed)
@@ -64,18 +115,19 @@ def main() -> None:
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} on {os.cpu_count()} cores; "
           f"{args.kind}, n={args.n:,}; files in {base}", flush=True)
     try:
-        digests = rng.integers(0, 256, (args.n, width), dtype=np.uint8)
         batch = 100_000
-        hits = digests[rng.integers(0, args.n, batch // 2)]
+        store = DigestStore.create(base / "lib")
+        if args.segment_rows and args.segment_rows < args.n:
+            digests, hits, build = _build_in_segments(store, args, width, batch // 2)
+        else:
+            digests = rng.integers(0, 256, (args.n, width), dtype=np.uint8)
+            hits = digests[rng.integers(0, args.n, batch // 2)]
+            t = time.perf_counter()
+            store.add_segment(args.kind, digests, np.arange(args.n))
+            build = time.perf_counter() - t
         misses = rng.integers(0, 256, (batch // 2, width), dtype=np.uint8)
         queries = np.concatenate([hits, misses])[rng.permutation(batch)]
         singles = [bytes(q).hex() for q in queries[:5000]]
-
-        # -- haven ---------------------------------------------------------------------------
-        store = DigestStore.create(base / "lib")
-        t = time.perf_counter()
-        store.add_segment(args.kind, digests, np.arange(args.n))
-        build = time.perf_counter() - t
         store.close()
         for verify in (True, False):
             t = time.perf_counter()
