@@ -14,7 +14,7 @@ from pathlib import Path
 import py7zr
 import pycdlib
 import pytest
-from conftest import items, problems, read_walk, tar_bytes, zip_bytes
+from evidencekit import items, problems, read_walk, tar_bytes, zip_bytes
 
 from haven.evidence.base import Limits
 from haven.evidence.walk import walk

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import items, problems, read_walk, tar_bytes, zip_bytes
+from evidencekit import items, problems, read_walk, tar_bytes, zip_bytes
 
 from haven.errors import EvidenceError
 from haven.evidence import walk as walk_module

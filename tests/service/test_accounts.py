@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from conftest import PASSWORD
+from servicekit import PASSWORD
 from haven.service.accounts import utcnow
 from haven.service.models import ApiKey, SessionToken, User
 

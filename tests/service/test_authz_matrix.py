@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, make_service, tar_of, database_url
+from servicekit import PASSWORD, make_service, tar_of, database_url
 from vi_case import case_copy
 from web_fixtures import fields
 

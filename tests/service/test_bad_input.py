@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from sqlalchemy import func, inspect, select
 
-from conftest import make_service, database_url, tar_of
+from servicekit import make_service, database_url, tar_of
 from haven.service.models import Base
 
 INJECTIONS = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from conftest import database_url, make_service  # at import: a later conftest takes the name
+from servicekit import database_url, make_service
 
 NCMEC = Path("ref/formats/hashlists/ncmec_hashsharing_v2_entries_synthetic.xml")
 MD5 = "360ebe8964fab73553a60189969cc478"

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select
 
-from conftest import database_url, make_service
+from servicekit import database_url, make_service
 from haven.service.db import alembic_config, make_engine, upgrade
 from haven.service.models import Base, Operation
 

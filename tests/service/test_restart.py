@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import PASSWORD, database_url, tar_of
+from servicekit import PASSWORD, database_url, tar_of
 from sqlalchemy import func, select
 
 from haven.service import audit

@@ -11,7 +11,7 @@ import time
 import httpx
 from typer.testing import CliRunner
 
-from conftest import PASSWORD
+from servicekit import PASSWORD
 from haven.service.cli import service_app
 
 NCMEC = "ref/formats/hashlists/ncmec_hashsharing_v2_entries_synthetic.xml"

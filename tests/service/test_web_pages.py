@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import PASSWORD, make_service
+from servicekit import PASSWORD, make_service
 from web_fixtures import csrf_of, fields, page_login
 
 XSS = '<script>alert("x")</script>'

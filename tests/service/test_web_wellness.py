@@ -12,7 +12,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import PASSWORD, database_url, make_service
+from servicekit import PASSWORD, database_url, make_service
 from PIL import Image
 from sqlalchemy import select
 from typer.testing import CliRunner

@@ -8,7 +8,7 @@ import shutil
 import tarfile
 
 import pytest
-from conftest import tar_of
+from servicekit import tar_of
 
 
 def attach(svc, refer_output, name="op-nightfall"):
