@@ -170,3 +170,104 @@ def test_case_set_with_the_same_name_is_not_silently_merged(tmp_path):
     with pytest.raises(CaseStoreError, match="icse"):
         lib.attach(store)
     lib.close()
+
+
+def _pdq_rows(rng, n):
+    return [HashEntry(pdq=h) for h in _random_hexes(rng, n)]
+
+
+def test_an_open_library_takes_in_other_processes_changes_without_reloading(tmp_path):
+    """A scan or service keeps its library open while a feed is imported, retracted and
+    compacted by `haven library` commands: `refresh` takes each change in, keeping the PDQ
+    segments it already has."""
+    rng = np.random.default_rng(11)
+    root = tmp_path / "lib"
+    first = _random_hexes(rng, FLAT_LIMIT + 10)  # a multi-index segment, the costly part
+    a, b = hashlib.md5(b"a").hexdigest(), hashlib.md5(b"b").hexdigest()
+    p_new = _random_hexes(rng, 1)[0]
+    with HashLibrary.create(root) as w:
+        w.import_result(ImportResult("t", [HashEntry(md5=a), *(HashEntry(pdq=h) for h in first)]),
+                        name="base")
+    reader = HashLibrary(root, verify=False)
+    big = reader.segments[0]
+    assert reader.refresh() is False  # nothing changed
+
+    listing = tmp_path / "feed.csv"
+    _hashset_csv(listing, [[b, "", p_new, "3", "LAKE"]])
+    r = runner.invoke(app, ["library", "import", str(root), str(listing), "--name", "feed",
+                            "--format", "csv"])
+    assert r.exit_code == 0, r.output
+    assert reader.lookup("md5", b) == [] and reader.near([p_new]) == []  # not yet seen
+    assert reader.refresh() is True
+    assert [e.hashset for e in reader.lookup("md5", b)] == ["feed"]
+    assert [(e.hashset, d) for e, d in reader.near([p_new])] == [("feed", 0)]
+    assert reader.segments[0] is big and len(reader.segments) == 2  # only the new one read
+
+    tomb = tmp_path / "tomb.csv"
+    _hashset_csv(tomb, [[b, "", "", "", ""]])
+    r = runner.invoke(app, ["library", "retract", str(root), str(tomb), "--name", "feed",
+                            "--format", "csv"])
+    assert r.exit_code == 0, r.output
+    assert reader.refresh() is True
+    assert reader.lookup("md5", b) == []  # retraction counts at once (labels re-read)
+
+    r = runner.invoke(app, ["library", "compact", str(root)])
+    assert r.exit_code == 0, r.output
+    assert reader.refresh() is True
+    assert len(reader.segments) == 1 and reader.segments[0] is not big
+    assert [e.hashset for e in reader.lookup("md5", a)] == ["base"]
+    assert reader.near([first[5]])[0][1] == 0 and reader.lookup("md5", b) == []
+    reader.close()
+
+
+def test_a_running_scans_library_registers_sets_imported_meanwhile(tmp_path):
+    from haven.scan.pipeline import ScanOptions, open_library
+    from haven.store.case import CaseStore
+
+    root = tmp_path / "lib"
+    a, c = hashlib.md5(b"a").hexdigest(), hashlib.md5(b"c").hexdigest()
+    with HashLibrary.create(root) as w:
+        w.import_result(ImportResult("t", [HashEntry(md5=a)]), name="base")
+    store = CaseStore(tmp_path / "case", create=True)
+    library = open_library(store, ScanOptions(libraries=[str(root)]))
+    assert library.match({"md5": c}, []) == []
+    with HashLibrary(root) as w:  # another process imports a new set
+        w.import_result(ImportResult("t", [HashEntry(md5=c, category="2")]), name="late")
+    assert library.refresh() is True
+    (m,) = library.match({"md5": c}, [])
+    assert m.entry.hashset == "late" and m.entry.category == "2"
+    names = {hs.id: hs.name for hs in store.hashsets()}
+    assert names[m.entry.hashset_id] == "late"  # registered in the case, findings can name it
+    assert library.refresh() is False
+    store.close()
+
+
+def test_a_feed_imported_during_a_scan_matches_the_items_after_it(tmp_path, monkeypatch):
+    from haven.scan import pipeline
+    from haven.store.case import CaseStore
+    from haven.store.models import ItemRow
+
+    monkeypatch.setattr(pipeline, "FLUSH_ITEMS", 1)
+    monkeypatch.setattr(pipeline, "LIBRARY_REFRESH_SECONDS", 0.0)
+    ev = tmp_path / "evidence"
+    ev.mkdir()
+    (ev / "1-first.txt").write_bytes(b"first benign note")
+    (ev / "2-second.txt").write_bytes(b"second benign note")
+    root = tmp_path / "lib"
+    HashLibrary.create(root).close()
+    fed = []
+
+    def feed_arrives(progress):  # after the first item is written, a feed is imported
+        if progress.items == 1 and not fed:
+            with HashLibrary(root) as w:
+                w.import_result(ImportResult("t", [HashEntry(
+                    md5=hashlib.md5(b"second benign note").hexdigest())]), name="feed")
+            fed.append(True)
+
+    store = CaseStore(tmp_path / "case", create=True)
+    pipeline.scan([str(ev)], store, pipeline.ScanOptions(libraries=[str(root)], workers=1),
+                  on_progress=feed_arrives)
+    with store.session() as s:
+        got = {i.path.rsplit("/", 1)[-1]: i.finding for i in s.query(ItemRow)}
+    assert fed and got == {"1-first.txt": "other", "2-second.txt": "known"}
+    store.close()

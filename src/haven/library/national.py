@@ -190,6 +190,7 @@ class HashLibrary:
         self.segments: list[PdqSegment] = []
         self._load_pdq()
         self._labels: dict[int, LibraryEntry | None] = {}
+        self._seen = self._versions()
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
@@ -216,6 +217,44 @@ class HashLibrary:
         self.segments = [PdqSegment(self.root / "pdq" / name, verify=self.verify_on_open,
                                     in_memory=self.in_memory)
                          for name in manifest["segments"]]
+
+    def _versions(self) -> tuple:
+        """What says whether another process changed the library: the two manifests' segment
+        lists and SQLite's data version (bumped by every commit of another connection)."""
+        digests = read_manifest(self.root / "digests")
+        return (tuple(self._pdq_manifest()["segments"]), digests["seq"],
+                tuple(m["file"] for m in digests["segments"]),
+                self.db.execute("PRAGMA data_version").fetchone()[0])
+
+    def refresh(self) -> bool:
+        """Take in what another process (`haven library import`, `retract`, `compact`) changed
+        since this one opened or last refreshed; True if anything did.
+
+        PDQ segments already loaded are kept and only new ones are read (no index rebuild);
+        the digest store is re-opened (its segments are memory-mapped: no load); cached labels
+        are dropped, so retractions and newly ready sets count at once. A change that lands
+        while this runs is picked up by the next call.
+        """
+        seen = self._versions()
+        if seen == self._seen:
+            return False
+        for attempt in range(3):  # a concurrent compact may remove a segment just listed
+            try:
+                loaded = {seg.path.name: seg for seg in self.segments}
+                names = self._pdq_manifest()["segments"]
+                self.segments = [loaded.get(name) or PdqSegment(
+                    self.root / "pdq" / name, verify=self.verify_on_open, in_memory=self.in_memory)
+                    for name in names]
+                digests = DigestStore.open(self.root / "digests", verify=False)
+                break
+            except LibraryCorruptError:
+                if attempt == 2:
+                    raise
+        old, self.digests = self.digests, digests
+        old.close()
+        self._labels.clear()
+        self._seen = seen
+        return True
 
     def close(self) -> None:
         self.digests.close()

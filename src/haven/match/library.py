@@ -57,6 +57,7 @@ class MatchLibrary:
         self.threshold = threshold
         #: national libraries (`haven.library.HashLibrary`) consulted after the case's sets
         self.libraries = list(libraries or ())
+        self._store = store
         self._lib_sets: list[dict[int, int]] = [lib.attach(store) for lib in self.libraries]
         self.exact: dict[str, dict[str, list[EntryRef]]] = {d: defaultdict(list) for d in DIGESTS}
         self.refs: dict[int, EntryRef] = {}
@@ -129,6 +130,17 @@ class MatchLibrary:
     def _lib_ref(self, k: int, lab) -> EntryRef:
         return EntryRef(lab.entry_id, self._lib_sets[k][lab.set_id], lab.hashset, lab.known_good,
                         lab.category, lab.scheme, lab.series)
+
+    def refresh(self) -> bool:
+        """Take in what other processes changed in the national libraries (new sets, retractions,
+        compactions: `HashLibrary.refresh`), registering new sets in the case; True if any did.
+        Call it outside an open case-store transaction."""
+        changed = False
+        for k, lib in enumerate(self.libraries):
+            if lib.refresh():
+                self._lib_sets[k] = lib.attach(self._store)
+                changed = True
+        return changed
 
     def match(self, digests: dict[str, str | None], query_hexes: list[str],
               video_frames: list[list] | None = None) -> list[Match]:

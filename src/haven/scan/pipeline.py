@@ -31,6 +31,8 @@ IN_MEMORY_MEMBER = 64 * 1024 * 1024  # archive members up to this are handed ove
 # HAVEN_FLUSH_ITEMS lets tests make batches small enough to kill a scan between them.
 FLUSH_ITEMS = int(os.environ.get("HAVEN_FLUSH_ITEMS", "256"))
 FLUSH_SECONDS = 2.0
+# national libraries are checked this often for imports/retractions by other processes
+LIBRARY_REFRESH_SECONDS = 10.0
 # Problems that describe the evidence rather than damage it: noted, not an error finding.
 INFORMATIONAL_PROBLEMS = frozenset({"symlink"})
 
@@ -102,6 +104,7 @@ class _Writer:
         self.progress, self.on_progress = progress, on_progress
         self.buffer: list[Analysis] = []
         self.last_flush = time.monotonic()
+        self.last_refresh = time.monotonic()
         self.seizure_id = 0
 
     def add(self, a: Analysis) -> None:
@@ -118,6 +121,10 @@ class _Writer:
     def flush(self) -> None:
         if not self.buffer:
             return
+        if (self.library.libraries
+                and time.monotonic() - self.last_refresh > LIBRARY_REFRESH_SECONDS):
+            self.library.refresh()  # a feed imported meanwhile matches from this batch on
+            self.last_refresh = time.monotonic()
         with self.store.session() as s, s.begin():
             for a in self.buffer:
                 matches = self.library.match(
