@@ -80,6 +80,11 @@ def scan(
         None, "--library", help="National hash library directory (`haven library`) to match "
         "against as well (repeatable).",
     ),
+    match_threads: int = typer.Option(
+        1, "--match-threads", min=1,
+        help="Threads for each PDQ search in a --library: an item's hashes are split among them "
+        "(worth it with 100M-hash libraries and idle cores, e.g. a Spark driver).",
+    ),
     workers: int = typer.Option(0, help="Worker processes (0: one per CPU)."),
     full_res: bool = typer.Option(
         False, "--full-res", help="Hash images at full resolution (slower; the fast path is the default)."
@@ -136,6 +141,7 @@ def scan(
         options = ScanOptions(
             hashsets=hashset or None, threshold=threshold, workers=workers, fast=not full_res,
             video_fps=video_fps, libraries=[str(p) for p in library or ()],
+            match_threads=match_threads,
             limits=Limits(max_ratio=max_ratio, max_item_size=max_item_size,
                           max_total_extracted=max_total, max_depth=max_depth),
         )

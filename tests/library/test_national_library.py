@@ -62,6 +62,10 @@ def test_import_and_near_search_is_exact_on_a_multi_index_segment(tmp_path):
     lab = lib.label(int(ids[0]))
     assert lab.hashset == "big" and lab.category == "1"
     lib.close()
+    with HashLibrary(tmp_path / "lib", threads=2) as lib2:  # hashes split over two threads
+        assert lib2.segments[0].index.threads == 2
+        ids2, dists2 = lib2.search_pdq(qhex, 31)
+        assert dict(zip(ids2.tolist(), dists2.tolist())) == want
 
 
 def _hashset_csv(path, rows):
@@ -90,7 +94,7 @@ def test_scan_with_library_reports_known_near_and_fresh(tmp_path):
     assert r.exit_code == 0, r.output
     case = tmp_path / "case"
     r = runner.invoke(app, ["scan", str(ev), "--case", str(case), "--library", str(lib),
-                            "--workers", "1"])
+                            "--workers", "1", "--match-threads", "2"])
     assert r.exit_code == 0, r.output
     findings = {json.loads(line)["paths"][0].rsplit("/", 1)[-1]: json.loads(line)
                 for line in (case / "findings.jsonl").read_text().splitlines()}

@@ -172,10 +172,13 @@ class PdqSegment:
 class HashLibrary:
     """A national hash library directory (see the module docstring)."""
 
-    def __init__(self, root: Path, *, verify: bool = True, in_memory: bool = True) -> None:
+    def __init__(self, root: Path, *, verify: bool = True, in_memory: bool = True,
+                 threads: int = 1) -> None:
         self.root = Path(root)
         self.verify_on_open = verify
         self.in_memory = in_memory
+        #: threads each PDQ search may use: a query's hashes are split among them
+        self.threads = max(1, int(threads))
         if not (self.root / "entries.db").is_file():
             raise LibraryError(f"{self.root} is not a hash library (no entries.db); create one "
                                "with `haven library create`")
@@ -212,10 +215,15 @@ class HashLibrary:
     def _pdq_manifest(self) -> dict:
         return read_manifest(self.root / "pdq")
 
+    def _segment(self, name: str, verify: bool) -> PdqSegment:
+        seg = PdqSegment(self.root / "pdq" / name, verify=verify, in_memory=self.in_memory)
+        if seg.index is not None:
+            seg.index.threads = self.threads
+        return seg
+
     def _load_pdq(self) -> None:
         manifest = self._pdq_manifest()
-        self.segments = [PdqSegment(self.root / "pdq" / name, verify=self.verify_on_open,
-                                    in_memory=self.in_memory)
+        self.segments = [self._segment(name, self.verify_on_open)
                          for name in manifest["segments"]]
 
     def _versions(self) -> tuple:
@@ -242,9 +250,8 @@ class HashLibrary:
             try:
                 loaded = {seg.path.name: seg for seg in self.segments}
                 names = self._pdq_manifest()["segments"]
-                self.segments = [loaded.get(name) or PdqSegment(
-                    self.root / "pdq" / name, verify=self.verify_on_open, in_memory=self.in_memory)
-                    for name in names]
+                self.segments = [loaded.get(name) or self._segment(name, self.verify_on_open)
+                                 for name in names]
                 digests = DigestStore.open(self.root / "digests", verify=False)
                 break
             except LibraryCorruptError:
@@ -317,8 +324,7 @@ class HashLibrary:
         manifest["segments"].append(name)
         manifest["next"] += 1
         write_manifest(self.root / "pdq", manifest)
-        self.segments.append(PdqSegment(self.root / "pdq" / name, verify=False,
-                                        in_memory=self.in_memory))
+        self.segments.append(self._segment(name, verify=False))
 
     def retract(self, result: ImportResult, *, name: str) -> int:
         """Retract the entries of set `name` that carry any signal of `result` (a feed's

@@ -46,6 +46,7 @@ class ScanOptions:
     fast: bool = True
     video_fps: float = 1.0  # frames per second hashed in videos
     libraries: list[str] = field(default_factory=list)  # national hash library directories
+    match_threads: int = 1  # threads per PDQ search in those libraries
 
 
 @dataclass
@@ -196,7 +197,7 @@ def open_library(store: CaseStore, options: ScanOptions) -> MatchLibrary:
     if options.libraries:
         from haven.library.national import HashLibrary
 
-        libs = [HashLibrary(Path(p)) for p in options.libraries]
+        libs = [HashLibrary(Path(p), threads=options.match_threads) for p in options.libraries]
     return MatchLibrary(store, options.hashsets, options.threshold, libraries=libs)
 
 
