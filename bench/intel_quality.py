@@ -125,9 +125,11 @@ def main() -> None:
     # The same links clustered with guards removed: what the guards buy.
     ids = list(rid_ref)
     for label, params in (
+        ("weak links may grow subjects (no weak-join rule)", ClusterParams(weak_join_max_size=None)),
         ("no veto", ClusterParams(honour_veto=False)),
         ("no guards (plain connected components at weight 6)",
-         ClusterParams(honour_veto=False, require_strong_between_groups=False, max_size=10**9)),
+         ClusterParams(honour_veto=False, require_strong_between_groups=False, max_size=10**9,
+                       weak_join_max_size=None)),
     ):
         alt = {rid_ref[r]: s for r, s in cluster(ids, links, params).items()}
         size, ppl = largest_cluster_people(alt, truth)

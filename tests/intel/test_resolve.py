@@ -104,6 +104,28 @@ def test_clustering_guards_against_chains_and_honours_vetoes():
     assert out["x"] != out["y"]
 
 
+def test_namesakes_do_not_attach_one_by_one_to_a_subject_through_weak_links():
+    # h1-h2 are one person (shared e-mail: strong). n1..n5 are namesakes in the same city:
+    # each links to h1 on name + city alone (weak, 9.5 < strong_weight). Measured on a 1M-row
+    # list: such singletons chained 26 rows of 23 people into one subject.
+    hub = [Link("h1", "h2", 60, True)]
+    weak = [Link(f"n{i}", "h1", 9.5, False) for i in range(1, 6)]
+    ids = ["h1", "h2"] + [f"n{i}" for i in range(1, 6)]
+    out = cluster(ids, hub + weak, ClusterParams(threshold=6))
+    assert out["h1"] == out["h2"]
+    assert all(out[f"n{i}"] != out["h1"] for i in range(1, 6))
+    # the old rule (weak links may grow any subject up to max_size) chains them all
+    old = cluster(ids, hub + weak, ClusterParams(threshold=6, weak_join_max_size=None))
+    assert len(set(old.values())) == 1
+    # a weak link still pairs two single records, and a strong one still joins a subject
+    out = cluster(ids, hub + weak + [Link("n1", "n2", 9.5, False), Link("n3", "h2", 9.5, True)],
+                  ClusterParams(threshold=6))
+    assert out["n1"] == out["n2"] != out["h1"] and out["n3"] == out["h1"]
+    # ... as does a weak-looking link whose weight alone is decisive (>= strong_weight)
+    out = cluster(ids, hub + [Link("n4", "h1", 25, False)], ClusterParams(threshold=6))
+    assert out["n4"] == out["h1"]
+
+
 def test_reused_model_scores_without_training_and_gives_the_same_subjects(resolved):
     _, op, _ = resolved
     before = _assignment(op)
