@@ -216,3 +216,72 @@ def test_a_lookup_answered_before_the_writer_flushes_is_audited_once(service):
         assert audit.verify(s).ok
     assert len(details) == 3 and {d["signals"] for d in details} == {2}
     assert len({d["signals_sha256"] for d in details}) == 1
+
+
+def test_hash_set_changes_are_applied_to_the_loaded_library_without_a_rebuild(service):
+    """An appended feed, a replaced set and tombstones change the loaded library in place:
+    new entries answer, removed ones stop, every entry reports its set's new version, and the
+    PDQ index object stays the same (no rebuild). Deleting a set rebuilds."""
+    import numpy as np
+
+    from haven.hashsets.model import HashEntry, ImportResult
+    from haven.service.lookup import LookupLibrary, store_hashset
+    from haven.service.models import LookupHashSet
+
+    rng = np.random.default_rng(5)
+    pdqs = [bytes(r).hex() for r in rng.integers(0, 256, (40_000, 32), dtype=np.uint8)]
+    md5s = [f"{i:032x}" for i in range(4)]
+
+    def store(name, entries, **kw):
+        with service.session() as s:
+            store_hashset(s, ImportResult(format="csv", entries=entries), name=name,
+                          source_sha256=None, **kw)
+            s.commit()
+
+    def hits(kind, value):
+        return [(m["hashset"], m["hashset_version"]) for m in lib.match(kind, value)]
+
+    store("big", [HashEntry(pdq=p, extra={"id": f"b{i}"}) for i, p in enumerate(pdqs)])
+    store("feed", [HashEntry(md5=md5s[0], pdq=pdqs[0], extra={"id": "f0"})], append=True)
+    lib = LookupLibrary()
+    with service.session() as s:
+        lib.reload(s)
+    near = lib._index.near
+    assert near.segment_sizes and hits("md5", md5s[0]) == [("feed", 1)]
+
+    store("feed", [HashEntry(md5=md5s[1], pdq=flip(pdqs[1], 3), extra={"id": "f1"})],
+          append=True)
+    assert hits("md5", md5s[1]) == []  # not yet taken in
+    with service.session() as s:
+        assert lib.sync(s) is True
+    assert lib._index.near is near  # extended, not rebuilt
+    assert hits("md5", md5s[1]) == [("feed", 2)]
+    assert hits("md5", md5s[0]) == [("feed", 2)]  # the older entry reports the new version
+    assert ("feed", 2) in hits("pdq", pdqs[1]) and ("big", 1) in hits("pdq", pdqs[1])
+
+    store("feed", [], append=True, tombstones=["f0"])  # a feed's deletion
+    with service.session() as s:
+        assert lib.sync(s) is True
+    assert hits("md5", md5s[0]) == [] and hits("pdq", pdqs[0]) == [("big", 1)]
+    assert lib._index.near is near
+
+    store("feed", [HashEntry(md5=md5s[2])])  # replaced: only the new entry remains
+    with service.session() as s:
+        assert lib.sync(s) is True
+        assert lib.sync(s) is False
+    assert hits("md5", md5s[1]) == [] and hits("md5", md5s[2]) == [("feed", 4)]
+    # (SQLite gives the new row the deleted top row's id: told apart by its time, rebuilt)
+
+    fresh = LookupLibrary()  # a full build from the tables answers the same
+    with service.session() as s:
+        fresh.reload(s)
+    for kind, value in [("md5", m) for m in md5s] + [("pdq", p) for p in pdqs[:3]]:
+        assert sorted(map(tuple, (sorted(d.items()) for d in lib.match(kind, value)))) == \
+            sorted(map(tuple, (sorted(d.items()) for d in fresh.match(kind, value))))
+
+    near = lib._index.near
+    with service.session() as s:  # a deleted set: rebuilt from the tables
+        s.delete(s.query(LookupHashSet).filter_by(name="feed").one())
+        s.commit()
+        assert lib.sync(s) is True
+    assert lib._index.near is not near and hits("md5", md5s[2]) == []

@@ -704,7 +704,7 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one flat list of thin routes 
                          malformed=len(result.malformed), tombstones=tombstones,
                          source_sha256=hs.source_sha256)
             s.commit()
-        st.library.reload(s)
+        st.library.sync(s)  # the new entries only (a full rebuild when needed)
         return {"name": hs.name, "version": hs.version, "format": result.format,
                 "entries": hs.entry_count, "imported": len(result.entries),
                 "malformed": [{"line": m.line, "reason": m.reason} for m in result.malformed[:100]],

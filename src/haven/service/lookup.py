@@ -31,6 +31,8 @@ from haven.service.models import LookupEntry, LookupHashSet
 from haven.service.settings import pause_point
 
 SIGNAL_TYPES = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
+#: retired (deleted or replaced) entries kept filtered in memory before a full rebuild
+MAX_RETIRED_SHARE = 0.2
 _HEX = re.compile(r"[0-9a-f]+")
 
 
@@ -103,8 +105,12 @@ class _Entries:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def info(self, entry_id: int) -> EntryInfo:
+    def info(self, entry_id: int) -> EntryInfo | None:
+        """The entry's evidence; None when this build does not hold it (an index shared with
+        a newer build may already answer ids this one has not loaded)."""
         k = int(np.searchsorted(self.ids, entry_id))
+        if k >= len(self.ids) or self.ids[k] != entry_id:
+            return None
         name, version, known_good, scheme = self.sets[self.set_of[k]]
         return EntryInfo(int(entry_id), name, version, known_good,
                          self.categories[self.category_of[k]], scheme,
@@ -112,12 +118,34 @@ class _Entries:
 
 
 class _Index:
-    """The library as one value, so a lookup reads the dicts, entries and index of one build."""
+    """The library as one value: the entries (evidence) and the set of retired ids of one
+    build, with the exact dicts and PDQ index, which later incremental builds extend in place
+    (append only). A hit counts only if this build holds its id and has not retired it."""
 
-    __slots__ = ("exact", "entries", "near")
+    __slots__ = ("exact", "entries", "near", "dead")
 
-    def __init__(self, exact: dict, entries: _Entries, near: NearIndex) -> None:
-        self.exact, self.entries, self.near = exact, entries, near
+    def __init__(self, exact: dict, entries: _Entries, near: NearIndex,
+                 dead: frozenset = frozenset()) -> None:
+        self.exact, self.entries, self.near, self.dead = exact, entries, near, dead
+
+    def info(self, entry_id: int) -> EntryInfo | None:
+        if entry_id in self.dead:
+            return None
+        return self.entries.info(entry_id)
+
+
+def _pdq_bytes(eid: int, pdq: str | None) -> bytes:
+    """A stored PDQ hash as 32 bytes; b"" (logged) when it is not 64 hex digits."""
+    if not pdq:
+        return b""
+    try:
+        raw = bytes.fromhex(pdq)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        _log.warning("entry %s: stored PDQ %r is not 64 hex digits; skipped", eid, pdq[:80])
+        return b""
+    return raw
 
 
 def _numbered(index: dict, values: list, value) -> int:
@@ -143,10 +171,18 @@ class LookupLibrary:
         return len(self._index.entries)
 
     def sync(self, s: Session) -> bool:
-        """Rebuild if a hash set changed since the last build; True when it did."""
+        """Take in hash-set changes since the last build; True when there were any.
+
+        Added and removed entries of the changed sets are applied to the loaded library
+        (`_update`: new entries appended to the exact dicts and the PDQ index, removed ones
+        retired, the sets' new versions reported); a full rebuild only when a set was deleted,
+        an id came back, or retired entries pile up beyond `MAX_RETIRED_SHARE`.
+        """
         if library_stamp(s) == self.stamp:
             return False
-        self.reload(s)
+        with self._reload_lock:
+            if not self._update(s):
+                self._reload(s)
         return True
 
     def reload(self, s: Session) -> None:
@@ -165,6 +201,7 @@ class LookupLibrary:
         categories: list = []
         time_index: dict = {}
         times: list = []
+        hs_of = array("i")
         codes, pdq_ids = bytearray(), array("q")
         # Streamed in id order (a server-side cursor on PostgreSQL): no million-row list.
         rows = s.execute(select(LookupEntry.id, LookupEntry.hashset_id, LookupEntry.md5,
@@ -173,6 +210,7 @@ class LookupLibrary:
                          .order_by(LookupEntry.id).execution_options(yield_per=20_000))
         for eid, hsid, md5, sha1, sha256, pdq, category, added in rows:
             ids.append(eid)
+            hs_of.append(hsid)
             set_of.append(_numbered(set_index, sets, hashsets[hsid]))
             category_of.append(_numbered(category_index, categories, category))
             time_of.append(_numbered(time_index, times, added))
@@ -182,15 +220,8 @@ class LookupLibrary:
                 exact["sha1"].setdefault(sha1, []).append(eid)
             if sha256:
                 exact["sha256"].setdefault(sha256, []).append(eid)
-            if pdq:
-                try:
-                    raw = bytes.fromhex(pdq)
-                except ValueError:
-                    raw = b""
-                if len(raw) != 32:
-                    _log.warning("entry %s: stored PDQ %r is not 64 hex digits; skipped",
-                                 eid, pdq[:80])
-                    continue
+            raw = _pdq_bytes(eid, pdq)
+            if raw:
                 codes += raw
                 pdq_ids.append(eid)
         near = NearIndex()
@@ -202,17 +233,99 @@ class LookupLibrary:
             near.search(["0" * 64], self.threshold)
         entries = _Entries(ids, set_of, category_of, time_of, sets, categories, times)
         self._index = _Index(exact, entries, near)  # one assignment: readers never see half
+        self._numbering = (set_index, category_index, time_index)
+        self._hs_of = np.frombuffer(hs_of, dtype=np.int32) if len(hs_of) else np.zeros(0, np.int32)
         self.stamp = stamp
+
+    def _update(self, s: Session) -> bool:
+        """Apply the changed sets' added and removed entries to the loaded library; False
+        when only a full rebuild will do (nothing loaded yet, a set deleted, an id reused,
+        too many retired entries)."""
+        stamp = library_stamp(s)  # read first: later changes only cause one more update
+        if self.stamp is None:
+            return False
+        old_versions, new_versions = dict(self.stamp), dict(stamp)
+        if set(old_versions) - set(new_versions):
+            return False  # a set was deleted
+        changed = sorted(h for h, v in new_versions.items() if old_versions.get(h) != v)
+        index, entries = self._index, self._index.entries
+        hashsets = {h.id: (h.name, h.version, h.known_good, h.scheme)
+                    for h in s.scalars(select(LookupHashSet))}
+        ids = entries.ids
+        in_changed = np.isin(self._hs_of, np.asarray(changed, dtype=np.int32))
+        loaded = set(ids[in_changed].tolist())
+        current = dict(s.execute(select(LookupEntry.id, LookupEntry.added_at).where(
+            LookupEntry.hashset_id.in_(changed))).all())
+        removed, added = loaded - current.keys(), current.keys() - loaded
+        dead = index.dead | removed
+        if added & index.dead or len(dead) > MAX_RETIRED_SHARE * max(len(ids), 1):
+            return False
+        # SQLite hands a deleted top id to the next row: same id, another entry. Its
+        # `added_at` (the import's time) tells them apart; then only a rebuild is right.
+        kept = np.asarray(sorted(loaded & current.keys()), dtype=np.int64)
+        at = np.searchsorted(ids, kept)
+        if any(entries.times[entries.time_of[k]] != current[i]
+               for k, i in zip(at.tolist(), kept.tolist())):
+            return False
+        set_index, category_index, time_index = self._numbering
+        sets, categories, times = entries.sets, entries.categories, entries.times
+        set_of = np.array(entries.set_of, dtype=np.int32)
+        for h in changed:  # every entry of a changed set now reports its new version
+            set_of[in_changed & (self._hs_of == h)] = _numbered(set_index, sets, hashsets[h])
+        new_rows = []
+        rows = s.execute(select(LookupEntry.id, LookupEntry.hashset_id, LookupEntry.md5,
+                                LookupEntry.sha1, LookupEntry.sha256, LookupEntry.pdq,
+                                LookupEntry.category, LookupEntry.added_at)
+                         .where(LookupEntry.hashset_id.in_(changed))
+                         .order_by(LookupEntry.id).execution_options(yield_per=20_000))
+        codes, pdq_ids = bytearray(), array("q")
+        for eid, hsid, md5, sha1, sha256, pdq, category, added_at in rows:
+            if eid not in added:
+                continue
+            new_rows.append((eid, hsid, _numbered(set_index, sets, hashsets[hsid]),
+                             _numbered(category_index, categories, category),
+                             _numbered(time_index, times, added_at)))
+            raw = _pdq_bytes(eid, pdq)
+            if raw:
+                codes += raw
+                pdq_ids.append(eid)
+            for kind, value in (("md5", md5), ("sha1", sha1), ("sha256", sha256)):
+                if value:
+                    new_rows.append((kind, value, eid))
+        # the new build's entries first, then the shared dicts and index (append only): a
+        # reader of the old build skips ids it does not hold
+        fresh = [r for r in new_rows if isinstance(r[0], int)]
+        all_ids = np.concatenate([ids, np.asarray([r[0] for r in fresh], dtype=np.int64)])
+        order = np.argsort(all_ids, kind="stable")
+
+        def merged(old, col, dtype=np.int32):
+            return np.concatenate([np.asarray(old, dtype=dtype),
+                                   np.asarray([r[col] for r in fresh], dtype=dtype)])[order]
+
+        new_entries = _Entries(array("q", all_ids[order].tobytes()), merged(set_of, 2),
+                               merged(entries.category_of, 3), merged(entries.time_of, 4),
+                               sets, categories, times)
+        self._hs_of = merged(self._hs_of, 1)
+        self._index = _Index(index.exact, new_entries, index.near, frozenset(dead))
+        for r in new_rows:
+            if isinstance(r[0], str):
+                index.exact[r[0]].setdefault(r[1], []).append(r[2])
+        if pdq_ids:
+            index.near.add_codes(np.frombuffer(bytes(codes), dtype=np.uint8).reshape(-1, 32),
+                                 np.frombuffer(pdq_ids, dtype=np.int64))
+        self.stamp = stamp
+        return True
 
     def match(self, signal_type: str, value: str, query_hexes: list[str] | None = None) -> list[dict]:
         index = self._index
         if signal_type == "pdq":
             near = index.near
             hits = near.search(query_hexes or [value], self.threshold) if len(near) else []
-            return [match_dict(index.entries.info(eid), "pdq", d, self.threshold)
-                    for eid, d in hits]
-        return [match_dict(index.entries.info(eid), signal_type, 0, 0)
-                for eid in index.exact[signal_type].get(value, ())]
+            return [match_dict(info, "pdq", d, self.threshold)
+                    for eid, d in hits if (info := index.info(eid)) is not None]
+        return [match_dict(info, signal_type, 0, 0)
+                for eid in list(index.exact[signal_type].get(value, ()))
+                if (info := index.info(eid)) is not None]
 
     def hma(self, signal_type: str, signal: str) -> tuple[str, str, dict[str, list[dict]], int]:
         """HMA's lookup answer: (type, normalised signal, {bank: [match…]}, match count)."""
