@@ -1,10 +1,11 @@
 """The matching API's library: the service's hash sets in memory, exact dicts + PDQ index.
 
-Loaded from the service tables at start and rebuilt when a hash set changes: at once in the
-process that imported it, and within `library_poll_seconds` in every other server worker
-(and after a CLI import) through `LibrarySync`, which compares the sets' versions with the
-ones loaded. A rebuild swaps the whole library, so a lookup sees the old or the new one,
-never half. Every answer carries its evidence: algorithm, hash set name and version,
+Loaded from the service tables at start. Hash-set changes reach it at once in the process
+that imported them, and within `library_poll_seconds` in every other server worker (and after
+a CLI import) through `LibrarySync`, which compares the sets' versions with the ones loaded.
+Changes are applied in place (`LookupLibrary.sync`): new entries appended, removed ones
+retired; a lookup reads one build's entries, so it sees the old sets or the new ones, never
+half. Every answer carries its evidence: algorithm, hash set name and version,
 category, distance, threshold and when the entry was added.
 """
 
