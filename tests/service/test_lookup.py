@@ -263,7 +263,7 @@ def test_hash_set_changes_are_applied_to_the_loaded_library_without_a_rebuild(se
     with service.session() as s:
         assert lib.sync(s) is True
     assert hits("md5", md5s[0]) == [] and hits("pdq", pdqs[0]) == [("big", 1)]
-    assert lib._index.near is near
+    assert lib._index.near is near and len(lib) == len(pdqs) + 1  # the retired one not counted
 
     store("feed", [HashEntry(md5=md5s[2])])  # replaced: only the new entry remains
     with service.session() as s:

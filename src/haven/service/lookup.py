@@ -169,7 +169,8 @@ class LookupLibrary:
         self._reload_lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self._index.entries)
+        index = self._index
+        return len(index.entries) - len(index.dead)
 
     def sync(self, s: Session) -> bool:
         """Take in hash-set changes since the last build; True when there were any.
