@@ -259,6 +259,15 @@ def test_hash_set_changes_are_applied_to_the_loaded_library_without_a_rebuild(se
     assert hits("md5", md5s[0]) == [("feed", 2)]  # the older entry reports the new version
     assert ("feed", 2) in hits("pdq", pdqs[1]) and ("big", 1) in hits("pdq", pdqs[1])
 
+    # the newest entry tombstoned and another appended in one feed (ids are never reused,
+    # migration 0003, so the new row cannot pass for the old one)
+    store("feed", [HashEntry(md5=md5s[3], extra={"id": "f3"})], append=True, tombstones=["f1"])
+    with service.session() as s:
+        assert lib.sync(s) is True
+    assert hits("md5", md5s[1]) == [] and hits("md5", md5s[3]) == [("feed", 3)]
+    assert hits("pdq", flip(pdqs[1], 3)) == [("big", 1)]  # f1's PDQ went with it
+    assert lib._index.near is near
+
     store("feed", [], append=True, tombstones=["f0"])  # a feed's deletion
     with service.session() as s:
         assert lib.sync(s) is True
@@ -269,8 +278,8 @@ def test_hash_set_changes_are_applied_to_the_loaded_library_without_a_rebuild(se
     with service.session() as s:
         assert lib.sync(s) is True
         assert lib.sync(s) is False
-    assert hits("md5", md5s[1]) == [] and hits("md5", md5s[2]) == [("feed", 4)]
-    # (SQLite gives the new row the deleted top row's id: told apart by its time, rebuilt)
+    assert hits("md5", md5s[3]) == [] and hits("md5", md5s[2]) == [("feed", 5)]
+    assert lib._index.near is near
 
     fresh = LookupLibrary()  # a full build from the tables answers the same
     with service.session() as s:

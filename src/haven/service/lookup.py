@@ -255,19 +255,34 @@ class LookupLibrary:
                     for h in s.scalars(select(LookupHashSet))}
         ids = entries.ids
         in_changed = np.isin(self._hs_of, np.asarray(changed, dtype=np.int32))
-        loaded = set(ids[in_changed].tolist())
-        current = dict(s.execute(select(LookupEntry.id, LookupEntry.added_at).where(
-            LookupEntry.hashset_id.in_(changed))).all())
-        removed, added = loaded - current.keys(), current.keys() - loaded
+        in_set = LookupEntry.hashset_id.in_(changed)
+        top = int(ids[-1]) if len(ids) else 0
+        live = in_changed & ~np.isin(ids, np.fromiter(index.dead, np.int64, len(index.dead)))
+        newest = max((entries.times[k] for k in np.unique(
+            np.asarray(entries.time_of)[live]).tolist()), default=None)
+        n_old, newest_old = s.execute(select(func.count(LookupEntry.id),
+                                             func.max(LookupEntry.added_at))
+                                      .where(in_set, LookupEntry.id <= top)).one()
+        if n_old == int(live.sum()) and (newest_old is None or newest_old <= newest):
+            # appends only (a feed): every loaded row is still there, nothing took an old id
+            removed, added, new_rows_where = set(), None, LookupEntry.id > top
+        else:
+            loaded = set(ids[in_changed].tolist())
+            current = dict(s.execute(select(LookupEntry.id, LookupEntry.added_at)
+                                     .where(in_set)).all())
+            removed, added = loaded - current.keys(), current.keys() - loaded
+            if added & index.dead:
+                return False
+            # SQLite hands a deleted top id to the next row: same id, another entry. Its
+            # `added_at` (the import's time) tells them apart; then only a rebuild is right.
+            kept = np.asarray(sorted(loaded & current.keys()), dtype=np.int64)
+            at = np.searchsorted(ids, kept)
+            if any(entries.times[entries.time_of[k]] != current[i]
+                   for k, i in zip(at.tolist(), kept.tolist())):
+                return False
+            new_rows_where = LookupEntry.id.in_(added) if len(added) <= 500 else None
         dead = index.dead | removed
-        if added & index.dead or len(dead) > MAX_RETIRED_SHARE * max(len(ids), 1):
-            return False
-        # SQLite hands a deleted top id to the next row: same id, another entry. Its
-        # `added_at` (the import's time) tells them apart; then only a rebuild is right.
-        kept = np.asarray(sorted(loaded & current.keys()), dtype=np.int64)
-        at = np.searchsorted(ids, kept)
-        if any(entries.times[entries.time_of[k]] != current[i]
-               for k, i in zip(at.tolist(), kept.tolist())):
+        if len(dead) > MAX_RETIRED_SHARE * max(len(ids), 1):
             return False
         set_index, category_index, time_index = self._numbering
         sets, categories, times = entries.sets, entries.categories, entries.times
@@ -275,14 +290,15 @@ class LookupLibrary:
         for h in changed:  # every entry of a changed set now reports its new version
             set_of[in_changed & (self._hs_of == h)] = _numbered(set_index, sets, hashsets[h])
         new_rows = []
-        rows = s.execute(select(LookupEntry.id, LookupEntry.hashset_id, LookupEntry.md5,
-                                LookupEntry.sha1, LookupEntry.sha256, LookupEntry.pdq,
-                                LookupEntry.category, LookupEntry.added_at)
-                         .where(LookupEntry.hashset_id.in_(changed))
-                         .order_by(LookupEntry.id).execution_options(yield_per=20_000))
+        query = select(LookupEntry.id, LookupEntry.hashset_id, LookupEntry.md5, LookupEntry.sha1,
+                       LookupEntry.sha256, LookupEntry.pdq, LookupEntry.category,
+                       LookupEntry.added_at).where(in_set)
+        if new_rows_where is not None:
+            query = query.where(new_rows_where)
+        rows = s.execute(query.order_by(LookupEntry.id).execution_options(yield_per=20_000))
         codes, pdq_ids = bytearray(), array("q")
         for eid, hsid, md5, sha1, sha256, pdq, category, added_at in rows:
-            if eid not in added:
+            if added is not None and eid not in added:
                 continue
             new_rows.append((eid, hsid, _numbered(set_index, sets, hashsets[hsid]),
                              _numbered(category_index, categories, category),

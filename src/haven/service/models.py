@@ -216,6 +216,8 @@ class LookupHashSet(Base):
 
 class LookupEntry(Base):
     __tablename__ = "svc_hash_entries"
+    # SQLite: ids never reused (migration 0003), so a serving library can apply changes by id
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     hashset_id: Mapped[int] = mapped_column(ForeignKey("svc_hashsets.id", ondelete="CASCADE"),
