@@ -177,8 +177,8 @@ class LookupLibrary:
 
         Added and removed entries of the changed sets are applied to the loaded library
         (`_update`: new entries appended to the exact dicts and the PDQ index, removed ones
-        retired, the sets' new versions reported); a full rebuild only when a set was deleted,
-        an id came back, or retired entries pile up beyond `MAX_RETIRED_SHARE`.
+        retired, the sets' new versions reported); a full rebuild only when a set was deleted
+        or retired entries pile up beyond `MAX_RETIRED_SHARE`.
         """
         if library_stamp(s) == self.stamp:
             return False
@@ -241,8 +241,8 @@ class LookupLibrary:
 
     def _update(self, s: Session) -> bool:
         """Apply the changed sets' added and removed entries to the loaded library; False
-        when only a full rebuild will do (nothing loaded yet, a set deleted, an id reused,
-        too many retired entries)."""
+        when only a full rebuild will do (nothing loaded yet, a set deleted, too many retired
+        entries)."""
         stamp = library_stamp(s)  # read first: later changes only cause one more update
         if self.stamp is None:
             return False
@@ -256,30 +256,18 @@ class LookupLibrary:
         ids = entries.ids
         in_changed = np.isin(self._hs_of, np.asarray(changed, dtype=np.int32))
         in_set = LookupEntry.hashset_id.in_(changed)
+        # Entry ids are never handed out twice (PostgreSQL sequences; SQLite AUTOINCREMENT,
+        # migration 0003), so an id names one entry for good.
         top = int(ids[-1]) if len(ids) else 0
         live = in_changed & ~np.isin(ids, np.fromiter(index.dead, np.int64, len(index.dead)))
-        newest = max((entries.times[k] for k in np.unique(
-            np.asarray(entries.time_of)[live]).tolist()), default=None)
-        n_old, newest_old = s.execute(select(func.count(LookupEntry.id),
-                                             func.max(LookupEntry.added_at))
-                                      .where(in_set, LookupEntry.id <= top)).one()
-        if n_old == int(live.sum()) and (newest_old is None or newest_old <= newest):
-            # appends only (a feed): every loaded row is still there, nothing took an old id
+        n_old = s.scalar(select(func.count(LookupEntry.id)).where(in_set, LookupEntry.id <= top))
+        if n_old == int(live.sum()):
+            # appends only (a feed): every loaded row is still there; read the newer rows only
             removed, added, new_rows_where = set(), None, LookupEntry.id > top
         else:
             loaded = set(ids[in_changed].tolist())
-            current = dict(s.execute(select(LookupEntry.id, LookupEntry.added_at)
-                                     .where(in_set)).all())
-            removed, added = loaded - current.keys(), current.keys() - loaded
-            if added & index.dead:
-                return False
-            # SQLite hands a deleted top id to the next row: same id, another entry. Its
-            # `added_at` (the import's time) tells them apart; then only a rebuild is right.
-            kept = np.asarray(sorted(loaded & current.keys()), dtype=np.int64)
-            at = np.searchsorted(ids, kept)
-            if any(entries.times[entries.time_of[k]] != current[i]
-                   for k, i in zip(at.tolist(), kept.tolist())):
-                return False
+            current = set(s.scalars(select(LookupEntry.id).where(in_set)).all())
+            removed, added = loaded - current, current - loaded
             new_rows_where = LookupEntry.id.in_(added) if len(added) <= 500 else None
         dead = index.dead | removed
         if len(dead) > MAX_RETIRED_SHARE * max(len(ids), 1):
@@ -289,7 +277,7 @@ class LookupLibrary:
         set_of = np.array(entries.set_of, dtype=np.int32)
         for h in changed:  # every entry of a changed set now reports its new version
             set_of[in_changed & (self._hs_of == h)] = _numbered(set_index, sets, hashsets[h])
-        new_rows = []
+        fresh, digests = [], []  # (id, set id, set, category, time); (kind, digest, id)
         query = select(LookupEntry.id, LookupEntry.hashset_id, LookupEntry.md5, LookupEntry.sha1,
                        LookupEntry.sha256, LookupEntry.pdq, LookupEntry.category,
                        LookupEntry.added_at).where(in_set)
@@ -300,19 +288,17 @@ class LookupLibrary:
         for eid, hsid, md5, sha1, sha256, pdq, category, added_at in rows:
             if added is not None and eid not in added:
                 continue
-            new_rows.append((eid, hsid, _numbered(set_index, sets, hashsets[hsid]),
-                             _numbered(category_index, categories, category),
-                             _numbered(time_index, times, added_at)))
+            fresh.append((eid, hsid, _numbered(set_index, sets, hashsets[hsid]),
+                          _numbered(category_index, categories, category),
+                          _numbered(time_index, times, added_at)))
             raw = _pdq_bytes(eid, pdq)
             if raw:
                 codes += raw
                 pdq_ids.append(eid)
-            for kind, value in (("md5", md5), ("sha1", sha1), ("sha256", sha256)):
-                if value:
-                    new_rows.append((kind, value, eid))
+            digests += [(kind, value, eid) for kind, value in
+                        (("md5", md5), ("sha1", sha1), ("sha256", sha256)) if value]
         # the new build's entries first, then the shared dicts and index (append only): a
         # reader of the old build skips ids it does not hold
-        fresh = [r for r in new_rows if isinstance(r[0], int)]
         all_ids = np.concatenate([ids, np.asarray([r[0] for r in fresh], dtype=np.int64)])
         order = np.argsort(all_ids, kind="stable")
 
@@ -325,9 +311,8 @@ class LookupLibrary:
                                sets, categories, times)
         self._hs_of = merged(self._hs_of, 1)
         self._index = _Index(index.exact, new_entries, index.near, frozenset(dead))
-        for r in new_rows:
-            if isinstance(r[0], str):
-                index.exact[r[0]].setdefault(r[1], []).append(r[2])
+        for kind, value, eid in digests:
+            index.exact[kind].setdefault(value, []).append(eid)
         if pdq_ids:
             index.near.add_codes(np.frombuffer(bytes(codes), dtype=np.uint8).reshape(-1, 32),
                                  np.frombuffer(pdq_ids, dtype=np.int64))
