@@ -110,21 +110,12 @@ def cluster(
             continue
         if sets.size[ra] + sets.size[rb] > params.max_size:
             continue
-        if (
-            params.require_strong_between_groups
-            and sets.size[ra] > 1
-            and sets.size[rb] > 1
-            and not lk.strong
-            and lk.weight < params.strong_weight
-        ):
-            continue
-        if (
-            params.weak_join_max_size is not None
-            and max(sets.size[ra], sets.size[rb]) > params.weak_join_max_size
-            and not lk.strong
-            and lk.weight < params.strong_weight
-        ):
-            continue
+        if not lk.strong and lk.weight < params.strong_weight:  # a weak link
+            if params.require_strong_between_groups and min(sets.size[ra], sets.size[rb]) > 1:
+                continue
+            if (params.weak_join_max_size is not None
+                    and max(sets.size[ra], sets.size[rb]) > params.weak_join_max_size):
+                continue
         t = root_tag.get(ra)
         root = sets.union(ra, rb)
         root_tag[root] = t
