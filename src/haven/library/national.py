@@ -252,13 +252,16 @@ class HashLibrary:
                 names = self._pdq_manifest()["segments"]
                 self.segments = [loaded.get(name) or self._segment(name, self.verify_on_open)
                                  for name in names]
-                digests = DigestStore.open(self.root / "digests", verify=False)
+                # the digest store only when its manifest moved (a retraction touches labels)
+                digests = (DigestStore.open(self.root / "digests", verify=False)
+                           if seen[1:3] != self._seen[1:3] else None)
                 break
             except LibraryCorruptError:
                 if attempt == 2:
                     raise
-        old, self.digests = self.digests, digests
-        old.close()
+        if digests is not None:
+            old, self.digests = self.digests, digests
+            old.close()
         self._labels.clear()
         self._seen = seen
         return True
