@@ -200,21 +200,25 @@ def _decide(kind: str, op: Path, records: list[str], note: Optional[str]) -> Non
     from haven.intel.decisions import add_decision
 
     try:
-        add_decision(op, kind, records, note)
+        decision = add_decision(op, kind, records, note)
     except HavenError as exc:
         _fail(exc)
         return
-    out.print(f"{kind} recorded in {(op / 'decisions.yaml').resolve()}; run 'haven intel "
-              f"resolve --op {op}' to apply it")
+    out.print(f"{kind} {decision.id} recorded in {(op / 'decisions.yaml').resolve()}; run "
+              f"'haven intel resolve --op {op}' to apply it ('haven intel decisions undo "
+              f"{decision.id} --op {op}' takes it back)")
 
 
 @intel_app.command()
 def merge(
-    records: list[str] = typer.Argument(..., help="Records as FILE:ROW."),
+    records: list[str] = typer.Argument(..., help="Records as FILE:ROW (at least two)."),
     op: Path = typer.Option(..., "--op", help="Operation directory."),
     note: Optional[str] = typer.Option(None, help="Why (kept with the decision)."),
 ) -> None:
     """Record that these records are one subject; survives every re-run of resolve.
+
+    Every record must have been loaded into the operation; records that were not are named
+    and nothing is recorded.
 
     Example: haven intel merge customers.csv:12 accounts.jsonl:40 --op op-nightfall
     """
@@ -229,6 +233,78 @@ def split(
 ) -> None:
     """Record that these records are a subject of their own, apart from all others.
 
+    Every record must have been loaded into the operation; records that were not are named
+    and nothing is recorded.
+
     Example: haven intel split customers.csv:77 --op op-nightfall
     """
     _decide("split", op, records, note)
+
+
+decisions_app = typer.Typer(
+    help="List and undo the analyst's merge/split decisions (OP/decisions.yaml).",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+intel_app.add_typer(decisions_app, name="decisions")
+
+
+@decisions_app.command("list")
+def decisions_list(
+    op: Path = typer.Option(..., "--op", help="Operation directory."),
+    all_: bool = typer.Option(False, "--all", help="Show undone decisions too."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+) -> None:
+    """List the merge/split decisions: id, time, who, kind, records, note.
+
+    Undone decisions are kept in decisions.yaml for the record; --all shows them.
+
+    Example: haven intel decisions list --op op-nightfall
+    """
+    import json
+    from dataclasses import asdict
+
+    from haven.intel.decisions import list_decisions
+
+    try:
+        decisions = [d for d in list_decisions(op) if all_ or not d.undone]
+    except HavenError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        out.print_json(json.dumps({"decisions": [asdict(d) for d in decisions]}))
+        return
+    if not decisions:
+        out.print(f"no decisions in {op} ('haven intel merge' and 'haven intel split' make them)")
+        return
+    table = Table(title="Decisions")
+    cols = ("id", "time", "by", "kind", "records", "note") + (("undone",) if all_ else ())
+    for col in cols:
+        table.add_column(col, overflow="fold", no_wrap=col in ("id", "time", "undone"))
+    for d in decisions:
+        row = [d.id, d.at or "-", d.by or "-", d.kind, " ".join(d.records), d.note or ""]
+        table.add_row(*row, *([d.undone or ""] if all_ else []))
+    out.print(table)
+
+
+@decisions_app.command("undo")
+def decisions_undo(
+    decision_id: str = typer.Argument(..., metavar="ID", help="Decision id, as listed (D3)."),
+    op: Path = typer.Option(..., "--op", help="Operation directory."),
+) -> None:
+    """Take back one decision; the next 'haven intel resolve' clusters without it.
+
+    The decision stays in decisions.yaml marked undone (with the time), so the trail is kept.
+
+    Example: haven intel decisions undo D3 --op op-nightfall
+    """
+    from haven.intel.decisions import undo_decision
+
+    try:
+        d = undo_decision(op, decision_id)
+    except HavenError as exc:
+        _fail(exc)
+        return
+    out.print(f"{d.kind} {d.id} ({' '.join(d.records)}) undone; run 'haven intel resolve "
+              f"--op {op}' to re-cluster without it")
