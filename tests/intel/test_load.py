@@ -170,3 +170,79 @@ def test_given_mapping_wins_and_mapping_yaml_is_written(tmp_path):
     m.write_text(yaml.safe_dump({"files": {"list.csv": {"full_name": "Nope"}}}))
     with pytest.raises(MappingError, match="Nope"):
         load_files([f], tmp_path / "op", m)
+
+
+def _jpeg_bytes() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("name,content,says", [
+    ("photo.csv", "jpeg", "JPG file (image/jpeg)"),
+    ("blob.csv", b"Name,Email\n" + bytes(range(256)) * 8, "binary data"),
+    ("controls.txt", b"\x01\x02\x03\x04\x05\x06 ab" * 200, "binary data"),
+    ("archive.csv", b"7z\xbc\xaf\x27\x1c" + b"\x00\x04" * 50, "7Z file"),
+])
+def test_binary_files_are_refused_in_one_line_whatever_their_name(tmp_path, name, content, says):
+    f = tmp_path / name
+    f.write_bytes(_jpeg_bytes() if content == "jpeg" else content)
+    with pytest.raises(RecordFileError, match="not a table") as err:
+        load_files([f], tmp_path / "op")
+    assert says in str(err.value)
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "op" / "intel.duckdb").exists() or not _records(tmp_path / "op")
+
+
+def test_a_header_starting_like_a_magic_number_is_still_text(tmp_path):
+    f = tmp_path / "list.csv"
+    f.write_text("MZ code,Name,E-mail\n1,Ana Lima,ana@example.org\n", encoding="utf-8")
+    [res] = load_files([f], tmp_path / "op")
+    assert res.records == 1
+
+
+def test_prose_with_no_delimiter_and_no_known_header_is_not_a_table(tmp_path):
+    f = tmp_path / "notes.txt"
+    f.write_text("Meeting notes from Tuesday\nWe talked about the budget\n", encoding="utf-8")
+    with pytest.raises(RecordFileError, match="not a table"):
+        load_files([f], tmp_path / "op")
+    # a one-column list whose header names a field is a table
+    g = tmp_path / "emails.txt"
+    g.write_text("email\nana@example.org\nbo@example.org\n", encoding="utf-8")
+    [res] = load_files([g], tmp_path / "op")
+    assert res.records == 2 and res.unmapped == []
+
+
+def test_columns_mapped_to_no_field_are_listed_in_file_order(tmp_path):
+    f = tmp_path / "list.csv"
+    f.write_text("Name,Shoe size,E-mail,Favourite colour\nAna Lima,38,ana@example.org,red\n",
+                 encoding="utf-8")
+    [res] = load_files([f], tmp_path / "op")
+    assert res.unmapped == ["Shoe size", "Favourite colour"]
+    assert json.loads(_records(tmp_path / "op")[0]["extra"]) == {
+        "Shoe size": "38", "Favourite colour": "red"}
+
+
+def test_cli_load_names_unmapped_columns_and_refuses_a_jpeg_with_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from haven.intel.cli import intel_app
+
+    f = tmp_path / "list.csv"
+    f.write_text("Name,[internal] note,E-mail\nAna Lima,vip,ana@example.org\n", encoding="utf-8")
+    res = CliRunner().invoke(intel_app, ["load", str(f), "--op", str(tmp_path / "op")])
+    assert res.exit_code == 0, res.output
+    assert "1 column(s) mapped to no field" in res.output
+    assert "[internal] note" in res.output
+    jpg = tmp_path / "photo.csv"
+    jpg.write_bytes(_jpeg_bytes())
+    res = CliRunner().invoke(intel_app, ["load", str(jpg), "--op", str(tmp_path / "op")])
+    assert res.exit_code == 2
+    assert "Traceback" not in res.output
+    # one message (the terminal may wrap it), starting with "error:"
+    assert res.output.count("error:") == 1 and res.output.strip().startswith("error:"), res.output
+    assert "not a table of records" in " ".join(res.output.split())

@@ -80,6 +80,10 @@ def load(
     for r in results:
         for note in r.notes:
             out.print(f"  {r.file}: {note}")
+        if r.unmapped:
+            out.print(f"  {r.file}: {len(r.unmapped)} column(s) mapped to no field (kept as "
+                      f"extra; map them in mapping.yaml): {', '.join(r.unmapped)}",
+                      soft_wrap=True, markup=False, highlight=False)
     out.print(f"Mapping: {(op / 'mapping.yaml').resolve()}")
     if problems or warnings:
         out.print(f"Problems: {(op / 'load_problems.jsonl').resolve()}")

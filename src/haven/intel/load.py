@@ -19,6 +19,7 @@ from haven.intel.fields import (
     read_mapping_file,
     write_mapping_file,
 )
+from haven.intel.errors import RecordFileError
 from haven.intel.readers import RawRow, RowProblem, read_table
 from haven.intel.store import open_store
 
@@ -43,6 +44,8 @@ class FileLoad:
     notes: list[str] = field(default_factory=list)
     mapping: dict[str, str] = field(default_factory=dict)
     replaced: bool = False
+    #: Input columns no field maps to, in file order (kept in each record's `extra`).
+    unmapped: list[str] = field(default_factory=list)
 
 
 def sha256_of(path: Path) -> str:
@@ -92,6 +95,7 @@ def load_files(
             if mapping is None:
                 mapping = guess_mapping(table_read.headers)
             check_mapping(mapping, table_read.headers, name)
+            _refuse_non_table(path, table_read, mapping)
             kept_files[name] = mapping
             replaced = bool(
                 con.execute("SELECT count(*) FROM files WHERE sha256 = ?", [digest]).fetchall()[0][0]
@@ -101,6 +105,8 @@ def load_files(
                 con.execute(f"DELETE FROM {t} WHERE sha256 = ?", [digest])
             result = _insert(con, table_read, name, digest, mapping, on_rows)
             result.path = str(path.resolve())
+            used = set(mapping.values())
+            result.unmapped = [h for h in table_read.headers if h not in used]
             result.replaced = replaced
             problems_rows = [
                 (digest, name, None, None, "warning", kind, _warning_text(kind, n), None)
@@ -121,6 +127,17 @@ def load_files(
     finally:
         con.close()
     return results
+
+
+def _refuse_non_table(path: Path, table, mapping: dict) -> None:  # type: ignore[no-untyped-def]
+    """Delimited text with one column whose header names no field is prose, not a list."""
+    if table.format == "csv" and len(table.headers) <= 1 and not mapping:
+        first = (table.headers or [""])[0]
+        raise RecordFileError(
+            f"{path}: not a table: no delimiter (, ; tab |) found and the first line "
+            f"({first[:60]!r}) names no field; give a mapping with --mapping if it is a "
+            "one-column list"
+        )
 
 
 def _add_new_fields(con) -> None:  # type: ignore[no-untyped-def]

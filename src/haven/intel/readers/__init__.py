@@ -10,11 +10,15 @@ from haven.intel.readers.csv_reader import CsvReader
 from haven.intel.readers.json_reader import JsonReader
 from haven.intel.readers.sqldump import SqlDumpReader
 from haven.intel.readers.sqlite import SqliteReader
+from haven.intel.readers.text import binary_reason
 from haven.intel.readers.xlsx import XlsxReader
+from haven.sniff import signature_for
 
 #: Tried in order; CSV accepts any text, so it comes last.
 READERS: tuple[RecordReader, ...] = (SqliteReader(), XlsxReader(), SqlDumpReader(), JsonReader(),
                                      CsvReader())
+#: Readers of binary formats; every other reader reads text, and refuses binary content.
+_BINARY_READERS = (SqliteReader, XlsxReader)
 #: Readers of files that can hold several tables; they take `table=` to choose one.
 _MULTI_TABLE = (SqliteReader, SqlDumpReader)
 
@@ -40,9 +44,27 @@ def reader_for(path: Path) -> RecordReader:
     if head.startswith(b"PK\x03\x04") and not READERS[1].sniff(head, path):
         raise RecordFileError(f"{path}: a ZIP archive that is not an XLSX workbook; unpack it")
     for reader in READERS:
-        if reader.sniff(head, path):
+        if isinstance(reader, _BINARY_READERS) and reader.sniff(head, path):
+            return reader
+    _refuse_binary(path, head)
+    for reader in READERS:
+        if not isinstance(reader, _BINARY_READERS) and reader.sniff(head, path):
             return reader
     raise RecordFileError(f"{path}: format not recognised")  # pragma: no cover
+
+
+def _refuse_binary(path: Path, head: bytes) -> None:
+    """A known binary type (JPEG, MP4, 7z, EXE …) or binary bytes are not a table: say so."""
+    sig = signature_for(head)
+    why = binary_reason(head)
+    # A two- or three-byte magic ("MZ", "BZh") can begin a text header: binary bytes decide.
+    if sig is not None and (why or len(sig.magic) >= 4):
+        kind = sig.extensions[0].upper() if sig.extensions and sig.extensions[0] else sig.mime
+        raise RecordFileError(f"{path}: a {kind} file ({sig.mime}), not a table of records; "
+                              "load CSV, XLSX, JSON, SQLite or SQL dump files")
+    if why:
+        raise RecordFileError(f"{path}: {why}, not a table of records; load CSV, XLSX, JSON, "
+                              "SQLite or SQL dump files")
 
 
 def read_table(path: Path, table: str | None = None) -> Table:

@@ -65,6 +65,32 @@ def detect_encoding(path: Path, warnings: Counter, notes: list[str]) -> str:
     return "utf-8"
 
 
+_CONTROL = frozenset(range(0x20)) - {0x09, 0x0A, 0x0C, 0x0D, 0x1A}
+
+
+def binary_reason(head: bytes) -> str | None:
+    """Why the first bytes of a file are not text (a table cannot be binary), or None.
+
+    Text in UTF-16/UTF-32 (with a BOM, or UTF-16 told by its NUL pattern) is text. Anything
+    else holding a NUL byte, or more than 1 % control bytes, is binary: an image, an
+    archive, an executable or a database dump written by a program, not a list.
+    """
+    if not head or head.startswith(tuple(bom for bom, _ in _BOMS)):
+        return None
+    sample = head[:4096]
+    if b"\x00" in sample:
+        even, odd = sample[0::2], sample[1::2]
+        # UTF-16 without BOM: (nearly) every other byte is NUL, the others are not.
+        if max(even.count(0), odd.count(0)) >= 0.9 * len(odd) and \
+                min(even.count(0), odd.count(0)) <= 0.1 * len(odd):
+            return None
+        return f"binary data (NUL byte at offset {sample.index(0)})"
+    controls = sum(1 for b in sample if b in _CONTROL)
+    if controls > max(2, len(sample) // 100):
+        return f"binary data ({controls} control bytes in the first {len(sample)})"
+    return None
+
+
 def _line_of(path: Path, offset: int) -> int:
     with path.open("rb") as fh:
         return fh.read(offset).count(b"\n") + 1
