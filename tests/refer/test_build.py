@@ -178,3 +178,83 @@ def test_rebuild_removes_packages_no_longer_produced(operation, tmp_path):
     assert (out / "JM").is_dir()
     build_packages(operation, out, BuildOptions(no_legislation=frozenset({"JM"})))
     assert not (out / "JM").exists() and (out / "XX").is_dir()
+
+
+def _recipient_keys(tmp_path, *codes):
+    import pyrage
+
+    keys = tmp_path / "keys"
+    keys.mkdir(exist_ok=True)
+    for code in codes:
+        (keys / f"{code}.age.pub").write_text(f"{pyrage.x25519.Identity.generate().to_public()}\n")
+    return keys
+
+
+def test_with_keys_a_country_without_one_is_withheld_not_written_in_clear(operation, tmp_path):
+    keys = _recipient_keys(tmp_path, "FR", "XX")
+    out = tmp_path / "out"
+    summary = build_packages(operation, out, BuildOptions(keys_dir=keys))
+    assert {p.code: p.delivery for p in summary.packages} == {"FR": "sealed", "XX": "sealed"}
+    assert summary.withheld == {"DE": 1, "ES": 1, "JM": 1, "US": 1}
+    for code in ("DE", "ES", "JM", "US"):          # no folder, no archive: nothing in clear
+        assert not (out / code).exists() and not (out / f"{code}.tar.age").exists()
+    assert "hans.weberling" not in "".join(p.read_text(errors="ignore")
+                                      for p in out.rglob("*") if p.is_file()
+                                      and not p.name.endswith(".age"))
+    index = json.loads((out / "build.json").read_text())
+    assert index["withheld"] == {"DE": 1, "ES": 1, "JM": 1, "US": 1}
+    assert {p["code"]: p["delivery"] for p in index["packages"]} == {"FR": "sealed",
+                                                                      "XX": "sealed"}
+
+
+def test_allow_plaintext_writes_the_named_countries_in_clear_and_says_so(operation, tmp_path):
+    keys = _recipient_keys(tmp_path, "FR")
+    out = tmp_path / "out"
+    summary = build_packages(operation, out, BuildOptions(
+        keys_dir=keys, allow_plaintext=frozenset({"DE", "XX", "FR", "NO"})))
+    assert {p.code: p.delivery for p in summary.packages} == {
+        "FR": "sealed", "DE": "plaintext-allowed", "XX": "plaintext-allowed"}
+    assert summary.withheld == {"ES": 1, "JM": 1, "US": 1}
+    assert (out / "DE" / "manifest.json").is_file() and not (out / "ES").exists()
+    assert any("NO: no subjects" in n for n in summary.notes)
+    assert any("FR has a key and was sealed" in n for n in summary.notes)
+
+
+def test_a_rebuild_with_keys_removes_the_plain_folder_of_a_now_withheld_country(operation,
+                                                                                 tmp_path):
+    out = tmp_path / "out"
+    build_packages(operation, out)          # no keys at all: every package plain, as before
+    assert (out / "DE").is_dir() and (out / "US").is_dir()
+    build_packages(operation, out, BuildOptions(keys_dir=_recipient_keys(tmp_path, "FR")))
+    assert not (out / "DE").exists() and not (out / "US").exists()
+    assert (out / "FR.tar.age").is_file()
+
+
+def test_allow_plaintext_without_keys_is_refused(operation, tmp_path):
+    from haven.refer.errors import ReferError
+    import pytest
+
+    with pytest.raises(ReferError, match="without --countries-keys"):
+        build_packages(operation, tmp_path / "out", BuildOptions(allow_plaintext=frozenset({"FR"})))
+
+
+def test_build_table_says_which_packages_are_sealed_plain_or_withheld(operation, tmp_path):
+    from typer.testing import CliRunner
+
+    from haven.refer.cli import refer_app
+
+    keys = _recipient_keys(tmp_path, "FR")
+    res = CliRunner().invoke(refer_app, [
+        "build", "--op", str(operation), "--out", str(tmp_path / "out"), "--countries-keys",
+        str(keys), "--allow-plaintext", "de,XX"])
+    assert res.exit_code == 0, res.output
+    rows = {line.split("│")[1].strip(): line for line in res.output.splitlines()
+            if line.count("│") > 3}
+    assert "sealed" in rows["FR"] and "folder" in rows["FR"]
+    assert "plain (allowed)" in rows["DE"] and "plain (allowed)" in rows["XX"]
+    assert "WITHHELD" in rows["ES"] and "WITHHELD" in rows["US"]
+    assert "withheld:" in res.output and "ES, JM, US" in res.output
+    bad = CliRunner().invoke(refer_app, [
+        "build", "--op", str(operation), "--out", str(tmp_path / "out2"), "--countries-keys",
+        str(keys), "--allow-plaintext", "France"])
+    assert bad.exit_code == 2 and "two-letter" in bad.output and "Traceback" not in bad.output

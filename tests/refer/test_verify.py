@@ -136,9 +136,11 @@ def test_age_archive_round_trip(operation, tmp_path):
 def test_encrypted_only_leaves_no_plain_package(operation, tmp_path):
     keys, id_file = _age_keys(tmp_path, "DE")
     out = tmp_path / "out"
-    build_packages(operation, out, BuildOptions(keys_dir=keys, encrypted_only=True))
+    build_packages(operation, out, BuildOptions(keys_dir=keys, encrypted_only=True,
+                                                allow_plaintext=frozenset({"FR"})))
     assert not (out / "DE").exists() and (out / "DE.tar.age").is_file()
-    assert (out / "FR").is_dir()          # no key for FR: plain package only
+    assert (out / "FR").is_dir()          # no key for FR, allowed in clear: plain package only
+    assert not (out / "ES").exists()      # no key, not allowed: withheld
     assert verify_package(out / "DE.tar.age", identity=id_file).ok
 
 

@@ -6,6 +6,10 @@ and written to the spool split by package (Parquet, one folder a package: one sc
 store instead of one per package), and each package is built on its own — in worker
 processes when asked — reading only its own spool. A package is written to a hidden folder and renamed into place
 when complete, so an interrupted build never leaves a half package under a country's name.
+
+With a keys folder, a package is personal data in clear unless it can be sealed: a package
+without a recipient key is withheld (not written at all) unless its code is in
+`allow_plaintext`. Without a keys folder every package is written as a plain folder.
 """
 
 from __future__ import annotations
@@ -52,6 +56,14 @@ class BuildOptions:
     encrypted_only: bool = False
     workers: int = 1
     pdf: bool = False
+    #: packages written as plain folders although `keys_dir` has no key for them
+    allow_plaintext: frozenset[str] = frozenset()
+
+
+#: How a package left the build (PackageResult.delivery).
+SEALED = "sealed"                        # <CC>.tar.age (folder too unless encrypted_only)
+PLAINTEXT = "plaintext"                  # no keys folder given: plain folder only
+PLAINTEXT_ALLOWED = "plaintext-allowed"  # no key, written in clear by --allow-plaintext
 
 
 @dataclass
@@ -66,6 +78,7 @@ class PackageResult:
     archive: str | None
     manifest_sha256: str
     files: list[str]
+    delivery: str = PLAINTEXT
 
 
 @dataclass
@@ -78,6 +91,8 @@ class BuildSummary:
     packages: list[PackageResult] = field(default_factory=list)
     kept_aside: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: packages not written for want of a recipient key: code → subjects it would hold
+    withheld: dict[str, int] = field(default_factory=dict)
 
     @property
     def subjects_routed(self) -> int:
@@ -91,6 +106,10 @@ def build_packages(op_dir: Path, out_dir: Path, options: BuildOptions | None = N
     if options.keys_dir is not None and not options.keys_dir.is_dir():
         raise ReferError(f"--countries-keys {options.keys_dir} is not a folder (it should hold "
                          "<CC>.age.pub files)")
+    if options.allow_plaintext and options.keys_dir is None:
+        raise ReferError("--allow-plaintext names packages to write in clear although "
+                         "--countries-keys has no key for them; without --countries-keys "
+                         "every package is plain already")
     ts = built_at(op_dir, options.timestamp)
     prov = provenance(op_dir, ts)
     signer = operation_signer(op_dir, options.signing_key)
@@ -106,6 +125,10 @@ def build_packages(op_dir: Path, out_dir: Path, options: BuildOptions | None = N
         for code, path in recipients.items():
             if path is not None:
                 read_recipients(path)     # fail before building anything on a bad key file
+        withheld = {}
+        if options.keys_dir is not None:
+            withheld = {code: counts[code] for code in sorted(counts)
+                        if recipients[code] is None and code not in options.allow_plaintext}
         notes = []
         pdf = options.pdf
         if pdf:
@@ -114,15 +137,36 @@ def build_packages(op_dir: Path, out_dir: Path, options: BuildOptions | None = N
                 notes.append(f"summary.pdf skipped: {why}")
         jobs = [_Job(op_dir, out_dir, code, ts, prov, signer.private_bytes(),
                      str(recipients[code]) if recipients[code] else None,
-                     options.encrypted_only, notes, pdf) for code in sorted(counts)]
+                     options.encrypted_only, notes, pdf,
+                     _delivery(options.keys_dir, recipients[code]))
+                for code in sorted(counts) if code not in withheld]
         results = _run(jobs, options.workers, on_progress)
     finally:
         shutil.rmtree(spool, ignore_errors=True)
     summary = BuildSummary(out_dir, prov["built_at"], signer.key_id, str(signer.path),
                            signer.created, sorted(results, key=lambda r: r.code),
-                           dict(sorted(kept_aside.items())), notes)
+                           dict(sorted(kept_aside.items())),
+                           notes + _plaintext_notes(options, counts, recipients), withheld)
     _write_index(out_dir, summary)
     return summary
+
+
+def _plaintext_notes(options: BuildOptions, counts: Counter,
+                     recipients: dict[str, Path | None]) -> list[str]:
+    """Say when --allow-plaintext names a package that is sealed anyway or was not built."""
+    out = []
+    for code in sorted(options.allow_plaintext):
+        if code not in counts:
+            out.append(f"--allow-plaintext {code}: no subjects for {code} in this build")
+        elif recipients.get(code) is not None:
+            out.append(f"--allow-plaintext {code}: {code} has a key and was sealed")
+    return out
+
+
+def _delivery(keys_dir: Path | None, recipients: Path | None) -> str:
+    if recipients is not None:
+        return SEALED
+    return PLAINTEXT if keys_dir is None else PLAINTEXT_ALLOWED
 
 
 def _spool(op_dir: Path, spool: Path, no_legislation: frozenset[str],
@@ -216,6 +260,7 @@ class _Job:
     encrypted_only: bool
     notes: list[str]
     pdf: bool = False
+    delivery: str = PLAINTEXT
 
 
 def _run(jobs: list[_Job], workers: int,
@@ -310,12 +355,13 @@ def build_one(job: _Job, source: SpooledRecords) -> PackageResult:
     return PackageResult(job.code, package.name, package.language, c["subjects"], c["records"],
                          c["shared"], None if (archive and job.encrypted_only) else job.code,
                          archive, hashlib.sha256(manifest).hexdigest(),
-                         sorted(written) + [MANIFEST_NAME, SIGNATURE_NAME])
+                         sorted(written) + [MANIFEST_NAME, SIGNATURE_NAME], job.delivery)
 
 
 def _write_index(out_dir: Path, summary: BuildSummary) -> None:
     """PACKAGES_DIR/build.json for the coordinator; packages of an earlier build that this one
-    did not produce are removed so a re-run never leaves a stale country behind."""
+    did not produce (withheld ones included) are removed so a re-run never leaves a stale
+    country behind, nor a plain folder of a country that is now withheld."""
     index = out_dir / INDEX_NAME
     built = {p.code for p in summary.packages}
     if index.is_file():
@@ -331,5 +377,5 @@ def _write_index(out_dir: Path, summary: BuildSummary) -> None:
             (out_dir / f"{code}{ARCHIVE_SUFFIX}").unlink(missing_ok=True)
     doc = {"built_at": summary.built_at, "signer_key_id": summary.signer_key_id,
            "packages": [asdict(p) for p in summary.packages], "kept_aside": summary.kept_aside,
-           "coordinator": COORDINATOR, "notes": summary.notes}
+           "coordinator": COORDINATOR, "notes": summary.notes, "withheld": summary.withheld}
     index.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -41,8 +41,13 @@ def build(
     out_dir: Path = typer.Option(..., "--out", help="Folder for the packages (created)."),
     countries_keys: Optional[Path] = typer.Option(
         None, "--countries-keys", help="Folder of age recipients, <CC>.age.pub (XX.age.pub for "
-        "the coordinator); a package whose file exists is also written as <CC>.tar.age.",
+        "the coordinator); a package whose file exists is also written as <CC>.tar.age, one "
+        "without is withheld (not written) unless named in --allow-plaintext.",
         exists=True, file_okay=False),
+    allow_plaintext: Optional[list[str]] = typer.Option(
+        None, "--allow-plaintext", metavar="CC,...",
+        help="With --countries-keys: packages to write as plain folders although they have no "
+        "key (comma-separated alpha-2 codes, XX for the coordinator; repeatable)."),
     signing_key: Optional[Path] = typer.Option(
         None, "--signing-key", help="Ed25519 private key (PEM/OpenSSH); default "
         "OP/keys/signing-ed25519.pem, made on first use.", exists=True, dir_okay=False),
@@ -66,14 +71,24 @@ def build(
     (marked shared); review, unattributed and no-legislation subjects go to the coordinator
     package XX.
 
+    With --countries-keys, a package is never left as a plain folder of personal data for
+    want of a key: it is withheld and the table says so; --allow-plaintext names the ones
+    you accept in clear (e.g. handed over on an encrypted drive).
+
     Example: haven refer build --op op-nightfall --out packages --countries-keys keys/
+
+    Example: haven refer build --op op-nightfall --out packages --countries-keys keys/ --allow-plaintext XX,JM
     """
     from haven.refer.build import BuildOptions, build_packages
+    from haven.refer.i18n import language_for
+    from haven.refer.routing import country_name
 
     try:
-        options = BuildOptions(countries_keys, signing_key,
-                               _no_legislation(op, no_legislation, no_legislation_country),
-                               timestamp, encrypted_only, workers, pdf)
+        options = BuildOptions(
+            keys_dir=countries_keys, signing_key=signing_key,
+            no_legislation=_no_legislation(op, no_legislation, no_legislation_country),
+            timestamp=timestamp, encrypted_only=encrypted_only, workers=workers, pdf=pdf,
+            allow_plaintext=_country_codes(allow_plaintext, "--allow-plaintext"))
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                       TextColumn("{task.completed:,.0f}"),
                       TimeElapsedColumn(), console=console, transient=True) as progress:
@@ -87,12 +102,21 @@ def build(
         _fail(exc)
         return
     table = Table(title=f"Packages in {out_dir}")
-    for col in ("package", "country", "language", "subjects", "shared", "records", "archive"):
+    for col in ("package", "country", "language", "subjects", "shared", "records", "archive",
+                "delivery"):
+        # the delivery column is what the operator must read: never cut it short
         table.add_column(col, justify="right" if col in ("subjects", "shared", "records")
-                         else "left")
-    for p in summary.packages:
-        table.add_row(p.code, p.name, p.language, str(p.subjects), str(p.shared),
-                      str(p.records), p.archive or "-")
+                         else "left", no_wrap=col == "delivery", overflow="fold")
+    delivery = {"sealed": "sealed", "plaintext": "plain",
+                "plaintext-allowed": "plain (allowed)"}
+    rows = [(p.code, p.name, p.language, str(p.subjects), str(p.shared), str(p.records),
+             p.archive or "-", delivery.get(p.delivery, p.delivery)
+             + ("+folder" if p.delivery == "sealed" and p.directory else ""))
+            for p in summary.packages]
+    rows += [(code, country_name(code), language_for(code), str(n), "-", "-", "-",
+              "WITHHELD (no key)") for code, n in summary.withheld.items()]
+    for row in sorted(rows):
+        table.add_row(*row)
     out.print(table)
     out.print(f"packages: {len(summary.packages)}  built at: {summary.built_at}  signed by key "
               f"{summary.signer_key_id} ({summary.signer_path}"
@@ -102,6 +126,28 @@ def build(
                   "coordinator")
     for note in summary.notes:
         out.print(f"note: {note}")
+    if summary.withheld:
+        codes = ", ".join(summary.withheld)
+        console.print(f"[bold yellow]withheld:[/] {codes}: no <CC>.age.pub in {countries_keys}, "
+                      "so not written; add their keys, or name them in --allow-plaintext to "
+                      "write them in clear", highlight=False)
+
+
+def _country_codes(values: Optional[list[str]], option: str) -> frozenset[str]:
+    """`FR,de` `XX` → {"FR", "DE", "XX"}; anything but two letters is an error."""
+    from haven.refer.errors import ReferError
+
+    codes = set()
+    for value in values or []:
+        for part in value.split(","):
+            code = part.strip().upper()
+            if not code:
+                continue
+            if len(code) != 2 or not code.isascii() or not code.isalpha():
+                raise ReferError(f"{option} takes two-letter country codes (FR,DE; XX for the "
+                                 f"coordinator), not {part.strip()!r}")
+            codes.add(code)
+    return frozenset(codes)
 
 
 @refer_app.command()
