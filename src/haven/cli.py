@@ -10,7 +10,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from haven.terminal import console, fail as _fail, out
-from haven.errors import HavenError
+from haven.errors import HashSetFormatError, HavenError
 
 app = typer.Typer(
     help="haven: triage seized media offline. Scan evidence by content, match known hash sets, "
@@ -211,9 +211,11 @@ def hashsets_import(
     file: Path = typer.Argument(..., help="Hash-set file (or a directory of vPDQ text files)."),
     name: str = typer.Option(..., "--name", help="Name of the set in the case (re-import replaces it)."),
     case: Path = typer.Option(..., "--case", help="Case directory (created if missing)."),
-    format: str = typer.Option("auto", "--format", help="auto, txt, csv, vics, icse, nsrl, hma or vpdq."),
+    format: str = typer.Option("auto", "--format", help="auto, txt, csv, vics, icse, nsrl, hma, ncmec-xml or vpdq."),
     known_good: bool = typer.Option(False, "--known-good", help="Known-good list (excluded from review)."),
     scheme: Optional[str] = typer.Option(None, help="Category scheme of a CSV set (e.g. industry, baseline)."),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help="Accept a set with 0 entries "
+                                     "(e.g. a re-import that retracts everything)."),
 ) -> None:
     """Import a hash set into a case.
 
@@ -222,7 +224,9 @@ def hashsets_import(
     Formats: plain md5/sha1/sha256 lists, CSV with a header (md5, sha1, sha256, pdq, category,
     series), Project VIC VICS JSON 1.x/2.0, INTERPOL ICSE CSV, NSRL RDS v3 SQLite (known-good),
     python-threatexchange/HMA signal files, vPDQ text (one file per video, or a directory of
-    them). Malformed lines are counted and listed; the rest imports.
+    them). Format names are case-blind. Malformed lines are counted and listed; the rest
+    imports. A file that yields no entry at all is refused (nothing is stored) unless
+    --allow-empty.
     """
     from haven.hashsets.formats.registry import read_hashset
     from haven.store.case import CaseStore
@@ -233,6 +237,8 @@ def hashsets_import(
         kwargs = {"scheme": scheme} if scheme else {}
         with console.status(f"reading {file}"):
             result = read_hashset(str(file), format, **kwargs)
+        if not result.entries and not allow_empty:
+            raise HashSetFormatError(_no_entries(file, result))
         is_good = known_good or result.known_good_hint
         store = CaseStore(case, create=True)
         with console.status(f"storing {len(result.entries)} entries"):
@@ -250,6 +256,17 @@ def hashsets_import(
             out.print(f"  line {m.line}: {m.reason}")
         if len(result.malformed) > 20:
             out.print(f"  … and {len(result.malformed) - 20} more (see `haven hashsets list --problems`)")
+
+
+def _no_entries(file: Path, result) -> str:
+    """Why an import read nothing, with the first malformed line as the hint."""
+    why = f"{file.name}: no hash entries read (format {result.format}"
+    if result.malformed:
+        first = result.malformed[0]
+        why += (f"; {len(result.malformed)} malformed line(s), first line {first.line}: "
+                f"{first.reason}")
+    return why + "); nothing imported. Check --format, or pass --allow-empty to import an " \
+        "empty set on purpose"
 
 
 @hashsets_app.command("add-media")

@@ -89,3 +89,63 @@ def test_a_missing_file_is_a_format_error_not_a_traceback(tmp_path):
 def test_a_wrong_explicit_format_says_what_is_wrong(formats_dir, relative, fmt):
     with pytest.raises(HashSetFormatError):
         read_hashset(formats_dir / relative, fmt)
+
+
+MD5S = ["360ebe8964fab73553a60189969cc478", "59f78a4a8438289df25bf0b0f4449cc5",
+        "d41d8cd98f00b204e9800998ecf8427e", "0cc175b9c0f1b6a831c399e269772661"]
+
+
+def test_auto_detection_tolerates_a_few_malformed_lines_as_format_txt_does(tmp_path):
+    path = tmp_path / "list.txt"
+    path.write_text("MD5 hashes exported by tool X\n" + "\n".join(MD5S[:2]) + "\nnot a hash\n"
+                    + "\n".join(MD5S[2:]) + "\n")
+    auto, explicit = read_hashset(path), read_hashset(path, "txt")
+    assert auto.format == "txt"          # not taken for an HMA "md5 <signal>" line
+    assert [e.md5 for e in auto.entries] == [e.md5 for e in explicit.entries] == MD5S
+    assert [m.line for m in auto.malformed] == [1, 4]
+
+
+def test_auto_detection_still_refuses_mostly_malformed_text(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("meeting notes\n" + MD5S[0] + "\nsee above\nanother line\nand more\n")
+    with pytest.raises(HashSetFormatError, match="not a hash-set format"):
+        read_hashset(path)
+
+
+def test_hma_signal_lines_with_a_stray_line_first_are_still_hma(tmp_path):
+    path = tmp_path / "signals.txt"
+    path.write_text("exported signals\n" + "".join(f"md5 {m}\n" for m in MD5S))
+    result = read_hashset(path)
+    assert result.format == "hma" and len(result.entries) == 4 and len(result.malformed) == 1
+
+
+@pytest.mark.parametrize("name", ["TXT", "Auto", " txt ", "AUTO"])
+def test_format_names_are_case_blind(tmp_path, name):
+    path = tmp_path / "list.txt"
+    path.write_text("\n".join(MD5S) + "\n")
+    assert [e.md5 for e in read_hashset(path, name).entries] == MD5S
+
+
+@pytest.mark.parametrize("fmt", ["csv", "txt", "vics", "icse", "hma", "vpdq", "ncmec-xml"])
+def test_binary_content_is_refused_without_echoing_it(tmp_path, fmt):
+    path = tmp_path / "photo.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8)
+    with pytest.raises(HashSetFormatError) as raised:
+        read_hashset(path, fmt)
+    message = str(raised.value)
+    assert "binary" in message and message.isprintable() and len(message) < 200
+
+
+def test_errors_and_malformed_reasons_are_printable_and_short(tmp_path):
+    # cp1252 garbage without NUL bytes: a header of 300 odd characters and terminal escapes.
+    path = tmp_path / "odd.csv"
+    path.write_bytes(bytes(range(0x80, 0xff)) * 2 + b",\x1b[31mred\x07\n1,2\n")
+    with pytest.raises(HashSetFormatError) as raised:
+        read_hashset(path, "csv")
+    message = str(raised.value)
+    assert message.isprintable() and "\x1b" not in message and len(message) < 400
+    listing = tmp_path / "list.txt"
+    listing.write_text(MD5S[0] + "\n\x1b]0;owned\x07" + "x" * 500 + "\n" + MD5S[1] + "\n")
+    result = read_hashset(listing)
+    reason = result.malformed[0].reason
+    assert reason.isprintable() and "\\x1b" in reason and len(reason) < 120

@@ -70,7 +70,7 @@ class CsvReader:
         if not any(f in HASH_FIELDS for f in mapping.values()):
             raise HashSetFormatError(
                 f"{path.name}: the header names no hash column (wanted md5, sha1, sha256 or pdq; "
-                f"found {', '.join(header) or 'nothing'})"
+                f"found {_shown_header(header)})"
             )
         for row in rows:
             if any(c.strip() for c in row.surplus):
@@ -103,3 +103,11 @@ class CsvReader:
         if not any(getattr(entry, f) for f in HASH_FIELDS):
             raise ValueError("no hash value in the row")
         return entry
+
+
+def _shown_header(header: list[str]) -> str:
+    """The first columns of a header, printable and short (a binary file has no header)."""
+    if not header:
+        return "nothing"
+    shown = ", ".join(fields.printable(c, 30) for c in header[:6])
+    return shown + (f" and {len(header) - 6} more" if len(header) > 6 else "")

@@ -119,6 +119,58 @@ def looks_binary(head: bytes) -> bool:
     return not head.startswith(_UTF16_BOMS) and b"\x00" in head
 
 
+#: Auto-detection of a line-based format looks at up to SNIFF_LINES data lines of the head and
+#: tolerates a few malformed ones (a title line, a stray word), as reading with --format does:
+#: the first line is good, or the malformed ones are at most MAX_SNIFF_MALFORMED (one in
+#: MAX_SNIFF_MALFORMED_SHARE when more) and fewer than the good ones.
+SNIFF_LINES = 200
+MAX_SNIFF_MALFORMED = 3
+MAX_SNIFF_MALFORMED_SHARE = 0.05
+
+
+def reads_as(lines: list[str], is_good) -> bool:
+    """True when sniffed data `lines` read as the format `is_good(line)` recognises, a few
+    malformed lines tolerated (see SNIFF_LINES)."""
+    if not lines:
+        return False
+    if is_good(lines[0]):
+        return True
+    good = sum(1 for line in lines if is_good(line))
+    bad = len(lines) - good
+    return (good > bad
+            and bad <= max(MAX_SNIFF_MALFORMED, int(len(lines) * MAX_SNIFF_MALFORMED_SHARE)))
+
+
+def head_lines(head: bytes, limit: int = SNIFF_LINES) -> list[str]:
+    """Up to `limit` data lines of a sniffed head: stripped, no blanks or `#` comments, and not
+    the last line when the head cut it short."""
+    text = head_text(head)
+    if len(head) >= 64 * 1024 and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+    out = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            out.append(stripped)
+            if len(out) >= limit:
+                break
+    return out
+
+
+def printable(value: object, limit: int = 60) -> str:
+    """`value` fit to echo in a message: control and undecodable characters escaped, cut to
+    `limit` characters with an ellipsis (a binary file's bytes never reach the terminal raw)."""
+    text = str(value)
+    shown = "".join(
+        ch if ch.isprintable() and ch != "\ufffd" else
+        (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+        for ch in text[: limit + 1]
+    )
+    if len(text) > limit or len(shown) > limit:
+        shown = shown[: max(limit - 1, 1)] + "…"
+    return shown
+
+
 def flag_or_text(value: object, field: str) -> bool | str | None:
     """Like `flag`, but an unreadable value is kept as text instead of failing the row.
 

@@ -48,8 +48,25 @@ def _signal_entry(signal_type: str, value: str, line: int) -> HashEntry:
     return entry
 
 
-def _shape(text: str) -> str | None:
-    """"json", "csv" or "local" for sniffed text, None if it is none of them."""
+def _local_line_ok(line: str) -> bool:
+    """A `signal_type signal` line of a known type (with a valid digest when haven imports it)."""
+    match = _LOCAL_LINE.fullmatch(line)
+    if not match or match.group(1).lower() not in KNOWN_SIGNAL_TYPES:
+        return False
+    try:
+        _signal_entry(match.group(1), match.group(2).strip(), 0)
+    except ValueError as exc:
+        return str(exc).startswith("unsupported")  # a known type haven does not match
+    return True
+
+
+def _shape(text: str, sniffing: bool = True) -> str | None:
+    """"json", "csv" or "local" for sniffed text, None if it is none of them.
+
+    Sniffing, "local" tolerates a few malformed lines among the first ones
+    (`fields.reads_as`); read with --format hma, a file is "local" as soon as one of those
+    lines names a known signal type (bad lines are malformed lines then).
+    """
     stripped = text.lstrip()
     if stripped.startswith("{"):
         try:
@@ -63,10 +80,13 @@ def _shape(text: str) -> str | None:
     cells = [column_key(c) for c in line.split(",")]
     if cells[:2] == CSV_HEADER:
         return "csv"
-    match = _LOCAL_LINE.fullmatch(line.strip())
-    if match and match.group(1).lower() in KNOWN_SIGNAL_TYPES:
-        return "local"
-    return None
+    lines = [s for raw in text.splitlines()[: fields.SNIFF_LINES]
+             if (s := raw.strip()) and not s.startswith("#")]
+    if sniffing:
+        return "local" if fields.reads_as(lines, _local_line_ok) else None
+    typed = (m.group(1).lower() in KNOWN_SIGNAL_TYPES
+             for s in lines if (m := _LOCAL_LINE.fullmatch(s)))
+    return "local" if any(typed) else None
 
 
 @register
@@ -83,7 +103,7 @@ class HmaReader:
         scheme = scheme or SCHEME
         result = ImportResult(format=self.name, scheme=scheme)
         with fields.open_text(path) as fh:
-            shape = _shape(fh.read(64 * 1024))
+            shape = _shape(fh.read(64 * 1024), sniffing=False)
         if shape is None:
             raise HashSetFormatError(
                 f"{path.name}: not a threatexchange/HMA signal file "

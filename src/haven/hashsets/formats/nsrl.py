@@ -35,6 +35,7 @@ def _objects(conn: sqlite3.Connection) -> set[str]:
 class NsrlReader:
     name = "nsrl"
     priority = 10
+    binary = True  # an SQLite database, not text
 
     def sniff(self, path: Path, head: bytes) -> bool:
         if not head.startswith(SQLITE_MAGIC):

@@ -2,6 +2,9 @@
 
 32 hex = MD5, 40 = SHA-1, 64 = SHA-256 (a 64-hex line is never taken for PDQ: a plain list
 cannot say so). Blank lines and `#` comments are skipped; anything else is malformed.
+
+Auto-detection reads the first lines of the head and tolerates a few malformed ones (a title
+line, a stray word), as reading with `--format txt` does (`fields.reads_as`).
 """
 
 from __future__ import annotations
@@ -28,8 +31,8 @@ class PlainListReader:
     def sniff(self, path: Path, head: bytes) -> bool:
         if fields.looks_binary(head):
             return False
-        first = next(_data_lines(fields.head_text(head)), None)
-        return first is not None and fields.algorithm_of(first) is not None
+        return fields.reads_as(fields.head_lines(head),
+                               lambda line: fields.algorithm_of(line) is not None)
 
     def read(self, path: Path, *, scheme: str | None = None) -> ImportResult:
         result = ImportResult(format=self.name, scheme=scheme)
@@ -41,10 +44,9 @@ class PlainListReader:
                     continue
                 algorithm = fields.algorithm_of(text)
                 if algorithm is None:
-                    shown = text if len(text) <= 80 else text[:77] + "..."
-                    result.malformed.append(
-                        Malformed(number, f"{shown!r} is not a 32, 40 or 64 character hex digest")
-                    )
+                    result.malformed.append(Malformed(
+                        number, f"'{fields.printable(text)}' is not a 32, 40 or 64 character "
+                        "hex digest"))
                     continue
                 entry = HashEntry(scheme=scheme, line=number)
                 setattr(entry, algorithm, text.lower())

@@ -3,6 +3,11 @@
 A reader is a small class decorated with `@register`. It names its format, says whether a file
 looks like it (`sniff`, given the first bytes) and reads it into an `ImportResult`. A new format
 is one new module in this package; nothing else changes.
+
+Whatever a reader says about a file reaches the user printable and short: `read_hashset`
+escapes control and undecodable characters in its errors and malformed-line reasons, and
+refuses binary content (NUL bytes) for every reader that reads text (`binary = False`, the
+default; the SQLite NSRL reader sets `binary = True`).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from haven.errors import HashSetFormatError
+from haven.hashsets.formats import fields
 from haven.hashsets.model import ImportResult
 
 HEAD_BYTES = 64 * 1024  # enough for any header, odata context or first hash lines
@@ -71,10 +77,11 @@ def get_reader(fmt: str) -> HashSetReader:
     """The reader registered as `fmt`; HashSetFormatError naming the known formats otherwise."""
     _load_readers()
     try:
-        return _READERS[fmt.lower()]
+        return _READERS[fmt.strip().lower()]
     except KeyError:
         raise HashSetFormatError(
-            f"unknown hash-set format {fmt!r}; known formats: {', '.join(format_names())}"
+            f"unknown hash-set format '{fields.printable(fmt, 30)}'; known formats: "
+            f"{', '.join(format_names())}"
         ) from None
 
 
@@ -125,5 +132,19 @@ def read_hashset(path: PathLike, fmt: str = "auto", *, scheme: str | None = None
     path = Path(path)
     if not path.exists():
         raise HashSetFormatError(f"hash set {path} does not exist")
-    reader = detect(path) if fmt == "auto" else get_reader(fmt)
-    return reader.read(path, scheme=scheme)
+    auto = fmt.strip().lower() == "auto"
+    reader = detect(path) if auto else get_reader(fmt)
+    if not auto and not getattr(reader, "binary", False) and path.is_file():
+        head = _head(path)
+        if fields.looks_binary(head):
+            raise HashSetFormatError(
+                f"{path.name}: binary data (NUL bytes), not a {reader.name} hash set; "
+                "check the file, or try --format auto")
+    try:
+        result = reader.read(path, scheme=scheme)
+    except HashSetFormatError as exc:
+        raise HashSetFormatError(fields.printable(str(exc), 400)) from exc
+    for problem in result.malformed:
+        problem.reason = fields.printable(problem.reason, 200)
+    return result
+

@@ -1,0 +1,55 @@
+"""`haven hashsets import`: an import that reads nothing is refused unless --allow-empty."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from haven.cli import app
+
+runner = CliRunner()
+MD5 = "360ebe8964fab73553a60189969cc478"
+
+
+def _import(*args):
+    return runner.invoke(app, ["hashsets", "import", *map(str, args)])
+
+
+def test_an_import_of_zero_entries_is_an_error_and_stores_nothing(tmp_path):
+    path = tmp_path / "junk.txt"
+    path.write_text("garbage line\nzzz\n")
+    case = tmp_path / "case"
+    res = _import(path, "--format", "txt", "--name", "x", "--case", case)
+    assert res.exit_code == 2
+    text = " ".join(res.output.split())
+    assert "no hash entries" in text and "2 malformed" in text and "--allow-empty" in text
+    assert "Traceback" not in res.output
+    assert not case.exists()                 # nothing stored, no case made
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("md5,category\n")
+    assert _import(header_only, "--name", "x", "--case", case).exit_code == 2
+
+
+def test_allow_empty_imports_an_empty_set_on_purpose(tmp_path):
+    path = tmp_path / "header.csv"
+    path.write_text("md5,category\n")
+    case = tmp_path / "case"
+    res = _import(path, "--name", "retracted", "--case", case, "--allow-empty")
+    assert res.exit_code == 0, res.output
+    assert "Imported 0 entries" in res.output
+
+
+def test_format_option_is_case_blind(tmp_path):
+    path = tmp_path / "set.csv"
+    path.write_text(f"md5,category\n{MD5},1\n")
+    res = _import(path, "--format", "CSV", "--name", "x", "--case", tmp_path / "case")
+    assert res.exit_code == 0, res.output
+    assert "Imported 1 entries" in res.output and "format csv" in res.output
+
+
+def test_a_binary_file_is_one_printable_line(tmp_path):
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 4)
+    for fmt in ("auto", "csv"):
+        res = _import(path, "--format", fmt, "--name", "x", "--case", tmp_path / "case")
+        assert res.exit_code == 2 and "Traceback" not in res.output
+        assert all(line.isprintable() for line in res.output.splitlines())
