@@ -134,7 +134,7 @@ def scan(
         if not ev.exists():
             _fail(HavenError(f"evidence {ev} does not exist"))
     try:
-        store = CaseStore(case, create=True)
+        store = CaseStore(case, create=True, evidence=evidence)
         # Victim-ID code is imported only on request; the indexer is built before the scan so
         # a missing face model or Tesseract stops the run before any evidence is read.
         indexer = _victim_indexer(store, victim_id_parts) if victim_id else None
@@ -287,18 +287,19 @@ def hashsets_add_media(
     a few percent or carrying a banner); each video with its digests and vPDQ frame hashes.
     """
     from haven.hashsets.media import enrol_media
-    from haven.store.case import CaseStore
+    from haven.store.case import CaseStore, keep_apart
 
     for m in media:
         if not m.exists():
             _fail(HavenError(f"{m} does not exist"))
     try:
+        keep_apart(case, media)  # before reading anything
         with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"),
                       TextColumn("{task.completed} items"), console=console) as bar:
             task = bar.add_task("enrolling", total=None)
             result = enrol_media([str(m) for m in media], category=category, scheme=scheme,
                                  series=series, on_item=lambda _p: bar.advance(task))
-        store = CaseStore(case, create=True)
+        store = CaseStore(case, create=True, evidence=media)
         hs = store.import_hashset(result, name=name, source_path=str(media[0]), known_good=known_good)
     except HavenError as exc:
         _fail(exc)
@@ -360,6 +361,7 @@ def hashsets_export(
         _fail(HavenError(f"unknown export format {format!r}; supported: vics, vpdq"))
     try:
         store = CaseStore(case)
+        store.check_output(out_file)
         if format == "vics":
             n = write_vics_case(iter_findings(store), str(out_file), case_name=case.name,
                                 scheme_region=region)

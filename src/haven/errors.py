@@ -15,3 +15,11 @@ class HashSetFormatError(HavenError):
 
 class CaseStoreError(HavenError):
     """The case directory or its store is missing, locked or inconsistent."""
+
+
+class NotACaseError(CaseStoreError):
+    """A directory given as a case holds no haven case (no case.db)."""
+
+
+class CaseEvidenceOverlap(CaseStoreError):
+    """A case directory inside the evidence, or evidence inside the case directory."""

@@ -9,7 +9,7 @@ def _fill_case(case_dir) -> None:
     from haven.store.case import CaseStore
     from haven.store.models import ItemRow, Seizure
 
-    store = CaseStore(case_dir)
+    store = CaseStore(case_dir, create=True)
     try:
         with store.session() as s:
             seizure = Seizure(name="ev", source_path="/evidence/ev", started_at=datetime(2026, 1, 1))

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from servicekit import PASSWORD
 from haven.service.cli import service_app
+from haven.store.case import CaseStore
 
 NCMEC = "ref/formats/hashlists/ncmec_hashsharing_v2_entries_synthetic.xml"
 
@@ -22,6 +23,9 @@ def test_accounts_keys_cases_and_hash_sets_from_the_command_line(tmp_path, share
     data = ["--data-dir", str(tmp_path / "svc")]
     env = {"HAVEN_NEW_PASSWORD": PASSWORD}
     (tmp_path / "case").mkdir()
+    r = runner.invoke(service_app, ["add-case", "case-9", str(tmp_path / "case"), *data])
+    assert r.exit_code == 2 and "not a haven case" in " ".join(r.output.split()), r.output
+    CaseStore(tmp_path / "case", create=True).close()
     r = runner.invoke(service_app, ["add-case", "case-9", str(tmp_path / "case"), *data])
     assert r.exit_code == 0, r.output
     r = runner.invoke(service_app, ["create-user", "fr-1", "--role", "liaison", "--country", "fr",

@@ -24,7 +24,7 @@ from haven.evidence.base import Item, Limits, Problem
 from haven.evidence.walk import top_level_sha256, walk
 from haven.match.library import MatchLibrary, decide
 from haven.scan.analyse import Analysis, analyse
-from haven.store.case import CaseStore, utcnow
+from haven.store.case import CaseStore, keep_apart, utcnow
 from haven.store.models import ItemRow, MatchRow, Seizure
 
 IN_MEMORY_MEMBER = 64 * 1024 * 1024  # archive members up to this are handed over as bytes
@@ -205,6 +205,7 @@ def scan(evidence: list[str], store: CaseStore, options: ScanOptions | None = No
          on_progress: ProgressFn | None = None) -> ScanProgress:
     """Scan every evidence path into the case store; returns the final counters."""
     options = options or ScanOptions()
+    keep_apart(store.dir, evidence)  # the scan writes temp files under the case directory
     library = open_library(store, options)
     progress = ScanProgress()
     writer = _Writer(store, library, progress, on_progress)

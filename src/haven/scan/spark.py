@@ -47,7 +47,7 @@ from haven.scan.pipeline import (
     _read_member,
     _Writer,
 )
-from haven.store.case import CaseStore
+from haven.store.case import CaseStore, keep_apart
 
 INLINE_LIMIT = 8 * 1024 * 1024  # members up to this travel inside the task as bytes
 # Items per Spark job: 0 means 128 per executor core (at least 256), bounded by BATCH_BYTES
@@ -206,6 +206,9 @@ def scan_spark(evidence: list[str], store: CaseStore, options: ScanOptions | Non
     executor mounts at the same path.
     """
     options = options or ScanOptions()
+    keep_apart(store.dir, evidence)
+    if staging_dir is not None:
+        keep_apart(staging_dir, evidence)
     own_sc = sc is None
     if own_sc:
         sc = spark_context(master, conf=conf)

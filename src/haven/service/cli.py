@@ -167,7 +167,12 @@ def add_case_cmd(
     from haven.service import audit
     from haven.service.accounts import utcnow
     from haven.service.models import Case
+    from haven.store.case import CaseStore
 
+    try:
+        CaseStore(case_dir).close()  # the one gate: refuses a directory that is no case
+    except HavenError as exc:
+        _fail(exc)
     _, sessions = _open(data_dir, database_url)
     with sessions() as s:
         case = Case(name=name, directory=str(case_dir.resolve()), created_at=utcnow())

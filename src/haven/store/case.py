@@ -1,4 +1,13 @@
-"""The case store: one SQLite database per case directory, through SQLAlchemy 2."""
+"""The case store: one SQLite database per case directory, through SQLAlchemy 2.
+
+`CaseStore` is the one gate every command goes through to open a case: a directory without
+`case.db` is refused ("not a haven case; `haven scan` creates one") unless the command is
+one that creates cases (`scan`, `index`, `hashsets import|add-media`), and a case directory
+inside the evidence, or evidence inside the case directory, is refused before anything is
+written (`keep_apart`). The schema is created by `create_all` and grown in place: a column
+added to a model since a case was made is added to its table when the case is opened
+(`_add_missing_columns`), so older `case.db` files keep working.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +16,18 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import create_engine, delete, event, func, select
+from typing import Iterable
+
+from sqlalchemy import MetaData, create_engine, delete, event, func, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from haven.errors import CaseStoreError
+from haven.errors import CaseEvidenceOverlap, CaseStoreError, NotACaseError
 from haven.hashsets.model import ImportResult
-from haven.store.models import Base, HashEntryRow, HashSet, ImportProblem, ItemRow
+from haven.store.models import Base, HashEntryRow, HashSet, ImportProblem, ItemRow, Seizure
 
 DB_NAME = "case.db"
+NOT_A_CASE = "not a haven case; `haven scan` creates one"
 
 
 def utcnow() -> datetime:
@@ -52,26 +64,96 @@ def source_sha256(path: str | os.PathLike) -> str:
     return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
-class CaseStore:
-    """A case directory and its database; create it with `CaseStore(dir, create=True)`."""
+def _real(path: str | os.PathLike) -> Path:
+    """The absolute path with every symbolic link resolved (the parts that exist)."""
+    return Path(os.path.realpath(os.path.abspath(path)))
 
-    def __init__(self, case_dir: str | os.PathLike, create: bool = False, url: str | None = None):
+
+def keep_apart(case_dir: str | os.PathLike, evidence: Iterable[str | os.PathLike]) -> None:
+    """Raise `CaseEvidenceOverlap` when the case directory and an evidence path overlap.
+
+    A case inside the evidence would write into it (and be read back as evidence); evidence
+    inside the case directory would be scanned together with the case's own files. Links
+    are resolved first, so neither can be reached through a symbolic link either.
+    """
+    case = _real(case_dir)
+    for ev in evidence:
+        source = _real(ev)
+        if case == source or case.is_relative_to(source):
+            raise CaseEvidenceOverlap(
+                f"case directory {case_dir} is inside the evidence {ev}: nothing is ever "
+                "written into evidence; give a case directory outside it"
+            )
+        if source.is_relative_to(case):
+            raise CaseEvidenceOverlap(
+                f"evidence {ev} is inside the case directory {case_dir}: keep evidence and "
+                "cases apart (move the evidence, or give another case directory)"
+            )
+
+
+def _add_missing_columns(engine: Engine, metadata: MetaData) -> None:
+    """Add to existing tables the (nullable) columns the models gained since the case was made."""
+    found = inspect(engine)
+    tables = set(found.get_table_names())
+    for table in metadata.sorted_tables:
+        if table.name not in tables:
+            continue
+        have = {c["name"] for c in found.get_columns(table.name)}
+        missing = [c for c in table.columns if c.name not in have]
+        if not missing:
+            continue
+        with engine.begin() as conn:
+            for column in missing:
+                kind = column.type.compile(dialect=engine.dialect)
+                conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
+
+
+class CaseStore:
+    """A case directory and its database; create it with `CaseStore(dir, create=True)`.
+
+    The one place a case is opened (see the module docstring): `evidence` are the evidence
+    paths the command is about to read, refused when they overlap the case directory.
+    """
+
+    def __init__(self, case_dir: str | os.PathLike, create: bool = False, url: str | None = None,
+                 evidence: Iterable[str | os.PathLike] = ()):
         self.dir = Path(case_dir)
-        if not self.dir.exists():
+        keep_apart(self.dir, evidence)
+        if self.dir.exists() and not self.dir.is_dir():
+            raise NotACaseError(f"{self.dir} is a file: {NOT_A_CASE}")
+        is_case = (self.dir / DB_NAME).is_file() if url is None else self.dir.is_dir()
+        if not is_case:
             if not create:
-                raise CaseStoreError(
-                    f"case directory {self.dir} does not exist; create it by importing a hash set "
-                    "or running a scan with --case"
-                )
-            self.dir.mkdir(parents=True)
-        elif not self.dir.is_dir():
-            raise CaseStoreError(f"{self.dir} is not a directory")
+                raise NotACaseError(f"{self.dir}: {NOT_A_CASE}")
+            self.dir.mkdir(parents=True, exist_ok=True)
         self.url = url or f"sqlite:///{self.dir / DB_NAME}"
         self.engine: Engine = create_engine(self.url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
+        _add_missing_columns(self.engine, Base.metadata)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        try:
+            # A case made inside its own evidence by an older haven is refused as well.
+            keep_apart(self.dir, self.evidence_sources())
+        except CaseStoreError:
+            self.engine.dispose()
+            raise
+
+    def evidence_sources(self) -> list[str]:
+        """The evidence paths scanned into this case (one per seizure)."""
+        with self.session() as s:
+            return list(s.scalars(select(Seizure.source_path).order_by(Seizure.id)))
+
+    def check_output(self, path: str | os.PathLike) -> None:
+        """Refuse an output file or directory that lies inside this case's evidence."""
+        target = _real(path)
+        for source in self.evidence_sources():
+            if target == _real(source) or target.is_relative_to(_real(source)):
+                raise CaseEvidenceOverlap(
+                    f"{path} is inside the evidence {source}: nothing is ever written into "
+                    "evidence; write it somewhere else"
+                )
 
     def session(self) -> Session:
         return self.sessions()

@@ -37,10 +37,18 @@ def _library_option():
 
 
 
-def _store(case: Path, create: bool = False):
+def _store(case: Path, create: bool = False, evidence: tuple = ()):
     from haven.victimid.store import VictimStore
 
-    return VictimStore(case, create=create)
+    return VictimStore(case, create=create, evidence=evidence)
+
+
+def _store_writing(case: Path, output: Optional[Path]):
+    """The case's store, once `output` is known not to lie inside the case's evidence."""
+    vs = _store(case)
+    if output is not None:
+        vs.case.check_output(output)
+    return vs
 
 
 def _region(value: Optional[str]) -> tuple[int, int, int, int] | None:
@@ -69,7 +77,7 @@ def index_command(
     from haven.victimid.indexer import Indexer, IndexOptions
 
     try:
-        vs = _store(case, create=True)
+        vs = _store(case, create=True, evidence=tuple(evidence))
         opts = IndexOptions(tuple(p.strip() for p in parts.split(",") if p.strip()),
                             str(face_models) if face_models else None, ocr_lang)
         stats = Indexer(vs, opts).run([str(e) for e in evidence])
@@ -89,7 +97,7 @@ def timeline(case: Path = CASE, output: Optional[Path] = typer.Option(None, "--o
     from haven.victimid.timeline import timeline as tl, write_json
 
     try:
-        rows = tl(_store(case))
+        rows = tl(_store_writing(case, output))
     except HavenError as exc:
         _fail(exc)
     if output:
@@ -112,7 +120,7 @@ def geojson(case: Path = CASE, output: Path = typer.Option(..., "--out", help="G
     from haven.victimid.timeline import geojson as gj, write_json
 
     try:
-        doc = gj(_store(case))
+        doc = gj(_store_writing(case, output))
     except HavenError as exc:
         _fail(exc)
     write_json(doc, output)
@@ -430,7 +438,7 @@ def series_export(case: Path = CASE, output: Path = typer.Option(..., "--out"),
     from haven.victimid.series import export_vics
 
     try:
-        n = export_vics(_store(case), output, case_name or case.resolve().name)
+        n = export_vics(_store_writing(case, output), output, case_name or case.resolve().name)
     except HavenError as exc:
         _fail(exc)
     out.print(f"{n} media -> {output}")

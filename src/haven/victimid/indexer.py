@@ -25,7 +25,7 @@ from haven.evidence.base import Item, Problem
 from haven.evidence.walk import walk
 from haven.signals.pdq import ImageDecodeError, pdq_from_image
 from haven.sniff import sniff
-from haven.store.case import utcnow
+from haven.store.case import keep_apart, utcnow
 from haven.store.models import ItemRow, Seizure
 from haven.victimid import metadata, ocr, scene, thumbs
 from haven.victimid.errors import VictimIdError
@@ -113,6 +113,7 @@ class Indexer:
         self.stats = IndexStats()
 
     def run(self, evidence: list[str], on_item: Callable[[IndexStats, str], None] | None = None) -> IndexStats:
+        keep_apart(self.vs.dir, evidence)
         names = _seizure_names(self.vs)
         for ev in evidence:
             source = Path(ev).resolve()

@@ -58,8 +58,11 @@ def default_user() -> str:
 class VictimStore:
     """A case directory opened for victim identification (tables created on first use)."""
 
-    def __init__(self, case: CaseStore | str | os.PathLike, create: bool = False):
-        self.case = case if isinstance(case, CaseStore) else CaseStore(case, create=create)
+    def __init__(self, case: CaseStore | str | os.PathLike, create: bool = False,
+                 evidence: tuple = ()):
+        """`evidence`: paths about to be indexed, refused when they overlap the case."""
+        self.case = (case if isinstance(case, CaseStore)
+                     else CaseStore(case, create=create, evidence=evidence))
         self.engine = self.case.engine
         VictimIdBase.metadata.create_all(self.engine)
         self.fts = self.engine.dialect.name == "sqlite"
