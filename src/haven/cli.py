@@ -349,23 +349,34 @@ def hashsets_export(
 
     Example: haven hashsets export --case cases/op-rose --format vics --out op-rose.vics.json
 
+    With --format vics, images and videos are exported (not containers, text or known-good
+    items); their categories come from matches under the --region's scheme.
+
     With --format vpdq, every hashed video becomes `<sha256>.txt` in the --out directory, in the
     vPDQ text format that `haven hashsets import --format vpdq` reads.
     """
+    from collections import Counter
+
     from haven.hashsets.formats.vpdq_text import write_vpdq_text
-    from haven.hashsets.vics_export import write_vics_case
+    from haven.hashsets.vics_export import vics_region, write_vics_case
     from haven.report.findings import iter_findings
     from haven.store.case import CaseStore
 
+    format = format.strip().lower()
     if format not in ("vics", "vpdq"):
         _fail(HavenError(f"unknown export format {format!r}; supported: vics, vpdq"))
     try:
+        if format == "vics":
+            region = vics_region(region)  # before opening anything
         store = CaseStore(case)
         store.check_output(out_file)
         if format == "vics":
+            left_out: Counter = Counter()
             n = write_vics_case(iter_findings(store), str(out_file), case_name=case.name,
-                                scheme_region=region)
-            out.print(f"Wrote {n} media to {out_file}")
+                                scheme_region=region, left_out=left_out)
+            out.print(f"Wrote {n} media to {out_file} (VICS region {region})")
+            if left_out:
+                out.print("Left out: " + ", ".join(f"{v} {k}" for k, v in sorted(left_out.items())))
             return
         out_file.mkdir(parents=True, exist_ok=True)
         written: set[str] = set()

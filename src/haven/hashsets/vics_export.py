@@ -3,7 +3,12 @@
 One Case holds one Media per distinct MD5, each with every path the content was found at
 (`MediaFiles[]`). A Media is precategorised only from a hash-set match whose category scheme is
 the export's region (a "vics-uk" category number means nothing in a US export); exact matches
-are preferred over near (PDQ) ones. Items without an MD5 (unreadable ones) are left out.
+are preferred over near (PDQ) ones.
+
+VICS describes media: only images and videos are exported. Containers (archives, disk
+images), text, documents and anything else are left out, and so is every known-good item (a
+known-good list is not case material); so are items without an MD5 (unreadable ones). The
+region must be one VICS defines (Default, US, UK), else nothing is written.
 """
 
 from __future__ import annotations
@@ -12,14 +17,48 @@ import json
 import os
 import tempfile
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 from haven import __version__
-from haven.hashsets.formats.vics import scheme_for_region
+from haven.errors import HavenError
+from haven.hashsets.formats.vics import DEFAULT_REGION, scheme_for_region
 
 # The context string the example exports and Project VIC's own 2.0 distributions carry.
 CONTEXT = "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/{region}/$metadata#Cases"
+
+
+#: VICS regions (the category scheme of an export), spelt as the context URL spells them.
+REGIONS = (DEFAULT_REGION, "US", "UK")
+#: item media kinds VICS carries (the case store's `media`)
+MEDIA_KINDS = ("image", "video")
+
+
+class VicsExportError(HavenError):
+    """A VICS export was asked for with settings VICS cannot express."""
+
+
+def vics_region(region: str) -> str:
+    """The canonical spelling of a VICS region ("us" → "US"); VicsExportError otherwise."""
+    wanted = (region or "").strip().casefold()
+    for known in REGIONS:
+        if known.casefold() == wanted:
+            return known
+    raise VicsExportError(f"unknown VICS region {region[:20]!r}; choose one of "
+                          f"{', '.join(REGIONS)}")
+
+
+def left_out_reason(finding: dict) -> str | None:
+    """Why a finding is not a VICS Media ("no MD5", "known-good", "not an image or video"),
+    None if it is one."""
+    if not finding.get("md5"):
+        return "no MD5"
+    if finding.get("finding") == "known-good":
+        return "known-good"
+    if finding.get("media") not in MEDIA_KINDS:
+        return "not an image or video"
+    return None
 
 
 def _file_name(path: str) -> str:
@@ -91,19 +130,26 @@ def write_vics_case(
     findings: Iterable[dict],
     out_path: str | os.PathLike,
     case_name: str,
-    scheme_region: str = "Default",
+    scheme_region: str = DEFAULT_REGION,
+    left_out: Counter | None = None,
 ) -> int:
-    """Write `findings` as a VICS 2.0 case export at `out_path`; returns the Media count.
+    """Write the media among `findings` as a VICS 2.0 case export at `out_path`; returns the
+    Media count.
 
-    `scheme_region` ("Default", "US", "UK", ...) names the category scheme of the export; only
-    matches under that scheme precategorise. The file is written whole or not at all.
+    `scheme_region` (Default, US or UK, any case) names the category scheme of the export;
+    only matches under that scheme precategorise. Findings that are no VICS media are
+    counted in `left_out` by reason (see `left_out_reason`). The file is written whole or
+    not at all.
     """
+    scheme_region = vics_region(scheme_region)
     media: dict[str, _Media] = {}
     for finding in findings:
-        md5 = finding.get("md5")
-        if not md5:
+        reason = left_out_reason(finding)
+        if reason is not None:
+            if left_out is not None:
+                left_out[reason] += 1
             continue
-        media.setdefault(md5.lower(), _Media(finding)).add(finding)
+        media.setdefault(finding["md5"].lower(), _Media(finding)).add(finding)
 
     scheme = scheme_for_region(scheme_region)
     records = [m.record(i, scheme) for i, m in enumerate(media.values(), start=1)]
