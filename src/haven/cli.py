@@ -68,6 +68,58 @@ def print_summary(summary: dict, case_dir: Path) -> None:
     out.print(f"Findings: {case_dir.resolve() / 'findings.jsonl'}")
 
 
+def recorded_libraries(store, given: list[Path] | None = None) -> list:
+    """The national libraries to re-match with: those given, plus those the case's sets were
+    attached from (`scan --library`) that are still where they were."""
+    from haven.library.national import HashLibrary
+    from haven.store.models import HashSet
+
+    roots = {Path(p).resolve() for p in given or ()}
+    with store.session() as s:
+        from sqlalchemy import select
+
+        for root in s.scalars(select(HashSet.source_path).where(HashSet.format == "library")):
+            if (Path(root) / "entries.db").is_file():
+                roots.add(Path(root))
+    return [HashLibrary(root, verify=False) for root in sorted(roots)]
+
+
+def print_rematch(result, quiet_if_nothing: bool = True) -> None:
+    """One or two lines on what re-matching changed."""
+    if quiet_if_nothing and not result.items_checked and not result.skipped_libraries:
+        return
+    sets = ", ".join(
+        f"{c.name} {'v' + str(c.from_version) if c.from_version else '(new)'}→v{c.to_version}"
+        for c in result.sets) or "no set changed"
+    changes = "; ".join(f"{k}: {v}" for k, v in sorted(result.changes.items()))
+    out.print(f"Re-matched ({sets}): {result.items_checked} item(s) checked, "
+              f"{result.changed} finding(s) changed{' (' + changes + ')' if changes else ''}, "
+              f"matches +{result.matches_added} −{result.matches_removed} "
+              f"in {result.seconds:.1f} s.", soft_wrap=True)
+    if result.skipped_libraries:
+        out.print(f"[yellow]not re-matched (library not at hand):[/] "
+                  f"{', '.join(result.skipped_libraries)}", soft_wrap=True)
+
+
+def follow_known_material(store, libraries: list[Path] | None = None, *, full: bool = False,
+                          threshold: int = 31):
+    """Re-match a case after its known material changed and rewrite its report files if it
+    has them; returns the `RematchResult`."""
+    from haven.match.rematch import rematch as run_rematch
+    from haven.report.findings import write_reports
+
+    libs = recorded_libraries(store, libraries)
+    try:
+        with console.status("re-matching findings"):
+            result = run_rematch(store, libraries=libs, full=full, threshold=threshold)
+    finally:
+        for lib in libs:
+            lib.close()
+    if (store.dir / "summary.json").exists() and (result.items_checked or result.sets):
+        write_reports(store)
+    return result
+
+
 @app.command()
 def scan(
     evidence: list[Path] = typer.Argument(..., help="Folders, files, archives or ISO images."),
@@ -165,6 +217,9 @@ def scan(
                 result = run_scan([str(e) for e in evidence], store, options, show)
             show(result)
             bar.update(task, total=1, completed=1)
+        for r in result.rematched:
+            if r.items_checked:
+                print_rematch(r)
         summary = write_reports(store)
         if indexer is not None:
             with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"),
@@ -196,14 +251,59 @@ def report(case: Path = typer.Option(..., "--case", help="Case directory.")) -> 
 
     Example: haven report --case cases/op-rose
     """
+    from haven.match.rematch import rematch as run_rematch
     from haven.report.findings import write_reports
     from haven.store.case import CaseStore
 
     try:
-        summary = write_reports(CaseStore(case))
+        store = CaseStore(case)
+        libs = recorded_libraries(store)
+        try:
+            with console.status("checking the hash sets"):
+                result = run_rematch(store, libraries=libs)
+        finally:
+            for lib in libs:
+                lib.close()
+        print_rematch(result)
+        summary = write_reports(store)
     except HavenError as exc:
         _fail(exc)
     print_summary(summary, case)
+
+
+@app.command()
+def rematch(
+    case: Path = typer.Option(..., "--case", help="Case directory."),
+    library: Optional[list[Path]] = typer.Option(
+        None, "--library", help="National hash library to re-match with as well (repeatable; "
+        "the libraries the case was scanned with are used when they are still in place).",
+    ),
+    threshold: int = typer.Option(31, help="PDQ Hamming distance for a near match."),
+    full: bool = typer.Option(
+        False, "--all", help="Look every item up again against every set, not only what changed "
+        "(slow: a scan's matching work, without reading the evidence)."),
+) -> None:
+    """Re-decide a case's findings after its known material changed, without reading evidence.
+
+    Example: haven rematch --case cases/op-rose
+
+    Runs by itself after `hashsets import`, `hashsets add-media`, before and after `scan` and
+    in `report`; run it after `haven library import|retract` on a library the case uses:
+    haven rematch --case cases/op-rose --library /srv/haven/national
+
+    Only what changed is looked at: entries a new version no longer lists (or a library
+    retracted) lose their matches, new entries are looked up among the items' stored digests
+    and PDQ hashes. Changed findings are listed in findings.jsonl under `history`.
+    """
+    from haven.store.case import CaseStore
+
+    if not case.is_dir() or not (case / "case.db").is_file():
+        _fail(HavenError(f"{case} is not a haven case (no case.db); `haven scan` creates one"))
+    try:
+        result = follow_known_material(CaseStore(case), library, full=full, threshold=threshold)
+    except HavenError as exc:
+        _fail(exc)
+    print_rematch(result, quiet_if_nothing=False)
 
 
 @hashsets_app.command("import")
@@ -243,6 +343,7 @@ def hashsets_import(
         store = CaseStore(case, create=True)
         with console.status(f"storing {len(result.entries)} entries"):
             hs = store.import_hashset(result, name=name, source_path=str(file), known_good=is_good)
+        rematched = follow_known_material(store)
     except HavenError as exc:
         _fail(exc)
     kind = "known-good" if is_good else "known"
@@ -250,6 +351,11 @@ def hashsets_import(
         f"Imported {hs.entry_count} entries into {kind} hash set '{name}' "
         f"(format {result.format}, version {hs.version})."
     )
+    if hs.version > 1:
+        c = hs.import_changes
+        out.print(f"Against version {hs.version - 1}: {c['added']} added, {c['removed']} removed, "
+                  f"{c['kept']} kept ({c['relabelled']} with new labels).", soft_wrap=True)
+    print_rematch(rematched)
     if result.malformed:
         out.print(f"[yellow]{len(result.malformed)} malformed line(s) skipped:[/]")
         for m in result.malformed[:20]:
@@ -301,9 +407,11 @@ def hashsets_add_media(
                                  series=series, on_item=lambda _p: bar.advance(task))
         store = CaseStore(case, create=True, evidence=media)
         hs = store.import_hashset(result, name=name, source_path=str(media[0]), known_good=known_good)
+        rematched = follow_known_material(store)
     except HavenError as exc:
         _fail(exc)
     out.print(f"Enrolled {hs.entry_count} media into hash set '{name}' (version {hs.version}).")
+    print_rematch(rematched)
     for m in result.malformed[:20]:
         out.print(f"  [yellow]{m.reason}[/]")
 

@@ -237,3 +237,34 @@ def test_an_older_case_db_gains_new_columns_and_keeps_its_rows(tmp_path):
 
     have = {row[1] for row in con.execute("PRAGMA table_info(items)")}
     assert {c.name for c in ItemRow.__table__.columns} <= have
+
+
+from sqlalchemy import select  # noqa: E402
+
+from haven.hashsets.model import HashEntry, ImportResult  # noqa: E402
+from haven.store.models import HashEntryRow  # noqa: E402
+
+
+def _ids(store: CaseStore) -> dict[str, tuple[int, str | None]]:
+    with store.session() as s:
+        return {r.md5: (r.id, r.category) for r in s.scalars(select(HashEntryRow))}
+
+
+def test_a_reimport_keeps_unchanged_entries_and_says_what_changed(tmp_path):
+    store = CaseStore(tmp_path / "case", create=True)
+    src = tmp_path / "list.txt"
+    src.write_text("x")
+    v1 = ImportResult("csv", [HashEntry(md5=c * 32, category="1") for c in "abc"])
+    hs = store.import_hashset(v1, name="pv", source_path=str(src), known_good=False)
+    assert hs.import_changes == {"kept": 0, "added": 3, "removed": 0, "relabelled": 0}
+    before = _ids(store)
+    v2 = ImportResult("csv", [HashEntry(md5="a" * 32, category="1"),
+                              HashEntry(md5="b" * 32, category="2"),
+                              HashEntry(md5="d" * 32, category="1")])
+    hs = store.import_hashset(v2, name="pv", source_path=str(src), known_good=False)
+    assert hs.version == 2
+    assert hs.import_changes == {"kept": 2, "added": 1, "removed": 1, "relabelled": 1}
+    after = _ids(store)
+    assert after["a" * 32] == before["a" * 32]  # same row: its matches stay valid
+    assert after["b" * 32] == (before["b" * 32][0], "2")  # same row, new label
+    assert "c" * 32 not in after and "d" * 32 in after

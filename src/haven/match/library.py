@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from haven.store.case import CaseStore
-from haven.store.models import HashEntryRow, HashSet
+from haven.store.models import HashEntryRow, HashSet, MatchRow
 
 DIGESTS = ("md5", "sha1", "sha256")
 #: From this many digests of one type on, exact matching uses a sorted table, not a dict.
@@ -30,6 +30,7 @@ class EntryRef:
     category: str | None
     scheme: str | None
     series: str | None
+    version: int | None = None  # of the hash set the entry came from
 
 
 #: Signal types whose matches are perceptual (near), not exact digests.
@@ -45,12 +46,35 @@ class Match:
     query_share: float | None = None  # vPDQ: share of the item's frames matched
     known_share: float | None = None  # vPDQ: share of the known video's frames matched
 
+    def to_row(self) -> MatchRow:
+        """The stored form: the entry's labels and its set's version are copied, so a finding
+        keeps its evidence when the set changes later."""
+        e = self.entry
+        return MatchRow(
+            hashset_id=e.hashset_id, entry_id=e.entry_id, signal_type=self.signal_type,
+            distance=self.distance, hashset=e.hashset, hashset_version=e.version,
+            known_good=e.known_good, category=e.category, scheme=e.scheme, series=e.series,
+            matched_signal=self.matched_signal, query_share=self.query_share,
+            known_share=self.known_share,
+        )
+
+    @classmethod
+    def from_row(cls, row: MatchRow) -> Match:
+        entry = EntryRef(row.entry_id, row.hashset_id, row.hashset, row.known_good, row.category,
+                         row.scheme, row.series, row.hashset_version)
+        return cls(entry, row.signal_type, row.distance, row.matched_signal, row.query_share,
+                   row.known_share)
+
 
 class MatchLibrary:
     """All entries of the chosen hash sets of a case."""
 
     def __init__(self, store: CaseStore, names: list[str] | None = None, threshold: int = 31,
-                 libraries: list | None = None):
+                 libraries: list | None = None, *, entries=None,
+                 library_floors: list[int] | None = None):
+        """`entries` (an SQL condition on `HashEntryRow`) and `library_floors` (per library,
+        only entry ids above it) narrow the library to part of its entries: re-matching
+        (`haven.match.rematch`) matches items against what changed only."""
         from haven.match.near import NearIndex
         from haven.match.video import VideoLibrary
 
@@ -59,6 +83,7 @@ class MatchLibrary:
         self.libraries = list(libraries or ())
         self._store = store
         self._lib_sets: list[dict[int, int]] = [lib.attach(store) for lib in self.libraries]
+        self.library_floors = list(library_floors or [0] * len(self.libraries))
         self.exact: dict[str, dict[str, list[EntryRef]]] = {d: defaultdict(list) for d in DIGESTS}
         self.refs: dict[int, EntryRef] = {}
         self.near = NearIndex()
@@ -86,11 +111,13 @@ class MatchLibrary:
                     HashEntryRow.id, HashEntryRow.hashset_id, HashEntryRow.md5, HashEntryRow.sha1,
                     HashEntryRow.sha256, HashEntryRow.pdq, HashEntryRow.category,
                     HashEntryRow.scheme, HashEntryRow.series, HashEntryRow.extra,
-                ).where(HashEntryRow.hashset_id.in_(list(sets)))
+                ).where(HashEntryRow.hashset_id.in_(list(sets)),
+                        *([entries] if entries is not None else []))
             )
             for eid, hsid, md5, sha1, sha256, pdq, category, scheme, series, extra in rows:
                 hs = sets[hsid]
-                ref = EntryRef(eid, hsid, hs.name, hs.known_good, category, scheme or hs.scheme, series)
+                ref = EntryRef(eid, hsid, hs.name, hs.known_good, category, scheme or hs.scheme,
+                               series, hs.version)
                 self.refs[eid] = ref
                 for name, value in (("md5", md5), ("sha1", sha1), ("sha256", sha256)):
                     if value:
@@ -129,7 +156,7 @@ class MatchLibrary:
 
     def _lib_ref(self, k: int, lab) -> EntryRef:
         return EntryRef(lab.entry_id, self._lib_sets[k][lab.set_id], lab.hashset, lab.known_good,
-                        lab.category, lab.scheme, lab.series)
+                        lab.category, lab.scheme, lab.series, lab.hashset_version)
 
     def refresh(self) -> bool:
         """Take in what other processes changed in the national libraries (new sets, retractions,
@@ -167,7 +194,8 @@ class MatchLibrary:
                 add(Match(ref, name))
             for k, lib in enumerate(self.libraries):
                 for lab in lib.lookup(name, value):
-                    add(Match(self._lib_ref(k, lab), name))
+                    if lab.entry_id > self.library_floors[k]:
+                        add(Match(self._lib_ref(k, lab), name))
 
         if query_hexes and len(self.near):
             # search_rows is sorted by distance: the first row of an entry is its best one
@@ -176,7 +204,8 @@ class MatchLibrary:
         if query_hexes:
             for k, lib in enumerate(self.libraries):
                 for lab, dist in lib.near(query_hexes, self.threshold):
-                    add(Match(self._lib_ref(k, lab), "pdq", dist, "pdq"))
+                    if lab.entry_id > self.library_floors[k]:
+                        add(Match(self._lib_ref(k, lab), "pdq", dist, "pdq"))
         if query_hexes and len(self.video):
             for k in self.video.match_image(query_hexes, self.threshold):
                 add(Match(self.refs[k.video_id], "vpdq", k.distance,

@@ -17,18 +17,23 @@ from sqlalchemy.orm import selectinload
 
 from haven import __version__
 from haven.store.case import CaseStore, utcnow
-from haven.store.models import HashSet, ItemRow, Seizure
+from haven.store.models import FindingChange, HashSet, ItemRow, Seizure
 
 FINDINGS = ("known", "near-known", "known-good", "fresh", "other", "error")
+#: One row per item; an item's matches fill the `match_*` columns in the same order, joined
+#: by MATCH_SEP (no JSON inside cells: the file is read in spreadsheets).
 CSV_COLUMNS = (
-    "path", "size", "mime", "extension_mismatch", "md5", "sha1", "sha256", "pdq",
-    "pdq_quality", "finding", "matches", "error", "notes", "paths",
+    "path", "size", "mime", "extension_mismatch", "deleted", "carved", "md5", "sha1", "sha256",
+    "pdq", "pdq_quality", "finding", "match_set", "match_kind", "match_distance",
+    "match_category", "match_series", "error", "notes", "paths",
 )
+MATCH_SEP = "; "
 
 
 def _match_dict(m) -> dict:
     return {
         "hashset": m.hashset,
+        "hashset_version": m.hashset_version,
         "signal_type": m.signal_type,
         "distance": m.distance,
         "category": m.category,
@@ -49,6 +54,12 @@ def iter_findings(store: CaseStore) -> Iterator[dict]:
             select(ItemRow.sha256, ItemRow.path).where(ItemRow.sha256.is_not(None)).order_by(ItemRow.path)
         ):
             paths_by_sha[sha].append(path)
+        history: dict[int, list[dict]] = defaultdict(list)
+        for c in s.scalars(select(FindingChange).order_by(FindingChange.id)):
+            history[c.item_id].append({
+                "at": c.changed_at.isoformat(timespec="seconds") + "Z", "cause": c.cause,
+                "from": c.old_finding, "to": c.new_finding, "reason": c.reason,
+            })
         rows = s.scalars(
             select(ItemRow).options(selectinload(ItemRow.matches)).order_by(ItemRow.path)
             .execution_options(yield_per=2000)
@@ -75,6 +86,7 @@ def iter_findings(store: CaseStore) -> Iterator[dict]:
                 "notes": list(r.notes or []),
                 "flags": dict(r.flags or {}),
                 "paths": paths_by_sha.get(r.sha256, [r.path]) if r.sha256 else [r.path],
+                "history": history.get(r.id, []),
             }
 
 
@@ -104,6 +116,9 @@ def summarise(findings: list[dict], store: CaseStore) -> dict:
              "source_sha256": h.source_sha256}
             for h in s.scalars(select(HashSet).order_by(HashSet.name))
         ]
+    from haven.match.rematch import match_state
+
+    matching = match_state(store)
     return {
         "generated_at": utcnow().isoformat(timespec="seconds") + "Z",
         "haven_version": __version__,
@@ -117,6 +132,10 @@ def summarise(findings: list[dict], store: CaseStore) -> dict:
         "extension_mismatches": sum(1 for f in findings if f["extension_mismatch"]),
         "seizures": seizures,
         "hashsets": hashsets,
+        # when the findings were last matched, and against which version of each set
+        "matched_at": matching["matched_at"],
+        "matched_sets": matching["sets"],
+        "findings_changed_after_scan": sum(1 for f in findings if f["history"]),
     }
 
 
@@ -130,6 +149,29 @@ def _csv_cell(value) -> str:
     if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
         text = "'" + text
     return text
+
+
+def csv_row(f: dict) -> list[str]:
+    """The findings.csv cells of one finding (see CSV_COLUMNS)."""
+    ms = f["matches"]
+    flags = f["flags"]
+    cells = {
+        **f,
+        "deleted": bool(flags.get("deleted")),
+        "carved": bool(flags.get("carved")),
+        "match_set": MATCH_SEP.join(
+            m["hashset"] + (f" v{m['hashset_version']}" if m["hashset_version"] else "")
+            for m in ms),
+        "match_kind": MATCH_SEP.join(m["signal_type"] for m in ms),
+        "match_distance": MATCH_SEP.join(str(m["distance"]) for m in ms),
+        "match_category": MATCH_SEP.join(
+            (f"{m['scheme']}:{m['category']}" if m["scheme"] else m["category"])
+            if m["category"] is not None else "" for m in ms),
+        "match_series": MATCH_SEP.join(m["series"] or "" for m in ms),
+        "notes": MATCH_SEP.join(f["notes"]),
+        "paths": MATCH_SEP.join(f["paths"]),
+    }
+    return [_csv_cell(cells[c]) for c in CSV_COLUMNS]
 
 
 def write_reports(store: CaseStore) -> dict:
@@ -148,7 +190,7 @@ def write_reports(store: CaseStore) -> dict:
         w = csv.writer(fh)
         w.writerow(CSV_COLUMNS)
         for f in findings:
-            w.writerow([_csv_cell(f[c]) for c in CSV_COLUMNS])
+            w.writerow(csv_row(f))
     tmp.replace(out / "findings.csv")
     summary = summarise(findings, store)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")

@@ -24,8 +24,9 @@ from haven.evidence.base import Item, Limits, Problem
 from haven.evidence.walk import top_level_sha256, walk
 from haven.match.library import MatchLibrary, decide
 from haven.scan.analyse import Analysis, analyse
+from haven.match.queries import item_query_codes
 from haven.store.case import CaseStore, keep_apart, utcnow
-from haven.store.models import ItemRow, MatchRow, Seizure
+from haven.store.models import ItemQueries, ItemRow, Seizure
 
 IN_MEMORY_MEMBER = 64 * 1024 * 1024  # archive members up to this are handed over as bytes
 # HAVEN_FLUSH_ITEMS lets tests make batches small enough to kill a scan between them.
@@ -58,6 +59,9 @@ class ScanProgress:
     problems: int = 0
     current: str = ""
     counts: dict = field(default_factory=dict)
+    #: re-matching of items already in the case (known material changed since): a
+    #: `haven.match.rematch.RematchResult` per run that changed anything
+    rematched: list = field(default_factory=list)
 
 
 ProgressFn = Callable[[ScanProgress], None]
@@ -127,6 +131,7 @@ class _Writer:
             self.library.refresh()  # a feed imported meanwhile matches from this batch on
             self.last_refresh = time.monotonic()
         with self.store.session() as s, s.begin():
+            queries: list[tuple[ItemRow, bytes, str]] = []
             for a in self.buffer:
                 matches = self.library.match(
                     {"md5": a.md5, "sha1": a.sha1, "sha256": a.sha256}, a.query_hexes, a.vpdq
@@ -141,20 +146,17 @@ class _Writer:
                     vpdq_preprocess=a.vpdq_preprocess, video=a.video, finding=finding, error=a.error,
                     notes=a.notes, flags=a.flags, elapsed=a.elapsed,
                 )
-                row.matches = [
-                    MatchRow(
-                        hashset_id=m.entry.hashset_id, entry_id=m.entry.entry_id,
-                        signal_type=m.signal_type, distance=m.distance, hashset=m.entry.hashset,
-                        known_good=m.entry.known_good, category=m.entry.category,
-                        scheme=m.entry.scheme, series=m.entry.series,
-                        matched_signal=m.matched_signal, query_share=m.query_share,
-                        known_share=m.known_share,
-                    )
-                    for m in matches
-                ]
+                row.matches = [m.to_row() for m in matches]
                 s.add(row)
+                codes, source = item_query_codes(a.query_hexes, a.pdq, a.pdq_quality, a.vpdq)
+                if codes:
+                    queries.append((row, codes, source))
                 counts = self.progress.counts
                 counts[finding] = counts.get(finding, 0) + 1
+            if queries:
+                s.flush()  # item ids
+                s.add_all(ItemQueries(item_id=row.id, codes=codes, source=source)
+                          for row, codes, source in queries)
         self.buffer.clear()
         self.last_flush = time.monotonic()
         if self.on_progress:
@@ -201,6 +203,34 @@ def open_library(store: CaseStore, options: ScanOptions) -> MatchLibrary:
     return MatchLibrary(store, options.hashsets, options.threshold, libraries=libs)
 
 
+def follow_hash_sets(store: CaseStore, library: MatchLibrary, options: ScanOptions,
+                     progress: ScanProgress) -> None:
+    """Re-match the items already in the case if its known material changed (before a scan,
+    so old and new items are matched against the same versions; after it, for feeds a
+    library took in meanwhile), and record which versions the findings now follow."""
+    from haven.match.rematch import rematch
+
+    result = rematch(store, libraries=library.libraries, names=options.hashsets,
+                     threshold=options.threshold)
+    if result.items_checked or result.sets:
+        progress.rematched.append(result)
+
+
+def forget_unmatched_sets(store: CaseStore, options: ScanOptions, progress: ScanProgress) -> None:
+    """After a scan limited to some sets (`--hashset`), the new items were not matched against
+    the others: their state is dropped so the next re-match applies them."""
+    if not options.hashsets or not progress.items:
+        return
+    from sqlalchemy import delete
+
+    from haven.store.models import HashSet, MatchedSet
+
+    with store.session() as s, s.begin():
+        others = select(HashSet.id).where(HashSet.name.not_in(options.hashsets),
+                                          HashSet.format != "library")
+        s.execute(delete(MatchedSet).where(MatchedSet.hashset_id.in_(others)))
+
+
 def scan(evidence: list[str], store: CaseStore, options: ScanOptions | None = None,
          on_progress: ProgressFn | None = None) -> ScanProgress:
     """Scan every evidence path into the case store; returns the final counters."""
@@ -208,6 +238,7 @@ def scan(evidence: list[str], store: CaseStore, options: ScanOptions | None = No
     keep_apart(store.dir, evidence)  # the scan writes temp files under the case directory
     library = open_library(store, options)
     progress = ScanProgress()
+    follow_hash_sets(store, library, options, progress)
     writer = _Writer(store, library, progress, on_progress)
     workers = options.workers or os.cpu_count() or 1
     pool = None
@@ -221,6 +252,8 @@ def scan(evidence: list[str], store: CaseStore, options: ScanOptions | None = No
         if pool is not None:
             pool.shutdown(cancel_futures=True)
         shutil.rmtree(tmpdir, ignore_errors=True)
+    follow_hash_sets(store, library, options, progress)
+    forget_unmatched_sets(store, options, progress)
     return progress
 
 

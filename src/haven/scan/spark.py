@@ -43,6 +43,8 @@ from haven.scan.pipeline import (
     _begin_seizure,
     _end_seizure,
     _new_items,
+    follow_hash_sets,
+    forget_unmatched_sets,
     open_library,
     _read_member,
     _Writer,
@@ -214,6 +216,7 @@ def scan_spark(evidence: list[str], store: CaseStore, options: ScanOptions | Non
         sc = spark_context(master, conf=conf)
     library = open_library(store, options)
     progress = ScanProgress()
+    follow_hash_sets(store, library, options, progress)
     writer = _Writer(store, library, progress, on_progress)
     # Both under the case directory: on a cluster it is the shared storage executors can read.
     staging = tempfile.mkdtemp(prefix="spark-staging-", dir=staging_dir or store.dir)
@@ -226,6 +229,8 @@ def scan_spark(evidence: list[str], store: CaseStore, options: ScanOptions | Non
         shutil.rmtree(staging, ignore_errors=True)
         if own_sc:
             sc.stop()
+    follow_hash_sets(store, library, options, progress)
+    forget_unmatched_sets(store, options, progress)
     return progress
 
 

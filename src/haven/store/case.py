@@ -12,19 +12,24 @@ added to a model since a case was made is added to its table when the case is op
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 from typing import Iterable
 
-from sqlalchemy import MetaData, create_engine, delete, event, func, inspect, select, text
+from sqlalchemy import (
+    MetaData, bindparam, create_engine, delete, event, func, inspect, select, text, update,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from haven.errors import CaseEvidenceOverlap, CaseStoreError, NotACaseError
 from haven.hashsets.model import ImportResult
-from haven.store.models import Base, HashEntryRow, HashSet, ImportProblem, ItemRow, Seizure
+from haven.store.models import (
+    Base, HashEntryRow, HashSet, ImportProblem, ItemQueries, ItemRow, Seizure,
+)
 
 DB_NAME = "case.db"
 NOT_A_CASE = "not a haven case; `haven scan` creates one"
@@ -130,9 +135,14 @@ class CaseStore:
         self.engine: Engine = create_engine(self.url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        had_queries = inspect(self.engine).has_table(ItemQueries.__tablename__)
+        had_items = inspect(self.engine).has_table(ItemRow.__tablename__)
         Base.metadata.create_all(self.engine)
         _add_missing_columns(self.engine, Base.metadata)
+        _add_missing_indexes(self.engine, Base.metadata)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if had_items and not had_queries:
+            self._backfill_queries()
         try:
             # A case made inside its own evidence by an older haven is refused as well.
             keep_apart(self.dir, self.evidence_sources())
@@ -155,6 +165,24 @@ class CaseStore:
                     "evidence; write it somewhere else"
                 )
 
+    def _backfill_queries(self) -> None:
+        """A case store from before `item_queries`: its items' stored PDQ (trusted ones) and
+        video frames become their re-matching queries. The scan searched with more (an image's
+        dihedral and window hashes), so re-matching such an older case finds a little less
+        near material than a fresh scan would; exact matching is unaffected."""
+        from haven.match.queries import item_query_codes
+
+        with self.session() as s, s.begin():
+            rows = s.execute(select(ItemRow.id, ItemRow.pdq, ItemRow.pdq_quality, ItemRow.vpdq)
+                             .where((ItemRow.pdq.is_not(None)) | (ItemRow.vpdq.is_not(None))))
+            batch = []
+            for item_id, pdq, quality, vpdq in rows:
+                codes, source = item_query_codes(None, pdq, quality, vpdq)
+                if codes:
+                    batch.append({"item_id": item_id, "codes": codes, "source": source})
+            for start in range(0, len(batch), 50_000):
+                s.execute(ItemQueries.__table__.insert(), batch[start:start + 50_000])
+
     def session(self) -> Session:
         return self.sessions()
 
@@ -171,15 +199,20 @@ class CaseStore:
         source_path: str,
         known_good: bool,
     ) -> HashSet:
-        """Store an imported hash set; a set of the same name is replaced (version + 1)."""
+        """Store an imported hash set; a set of the same name is replaced (version + 1).
+
+        A re-import keeps the rows (and ids) of entries whose signals are unchanged, updating
+        their labels, deletes the entries the new version no longer lists and adds the new
+        ones: re-matching then only looks at what changed (`haven.match.rematch`). What
+        changed is left on the returned set as `import_changes` (kept, added, removed,
+        relabelled).
+        """
         now = utcnow()
         with self.session() as s, s.begin():
             old = s.scalar(select(HashSet).where(HashSet.name == name))
             version = 1
             if old is not None:
                 version = old.version + 1
-                s.execute(delete(HashEntryRow).where(HashEntryRow.hashset_id == old.id))
-                s.execute(delete(ImportProblem).where(ImportProblem.hashset_id == old.id))
                 hs = old
             else:
                 hs = HashSet(name=name)
@@ -211,6 +244,10 @@ class CaseStore:
                 }
                 for e in result.entries
             ]
+            changes = {"kept": 0, "added": len(rows), "removed": 0, "relabelled": 0}
+            if old is not None:
+                s.execute(delete(ImportProblem).where(ImportProblem.hashset_id == old.id))
+                rows, changes = _replace_entries(s, hs.id, rows)
             for start in range(0, len(rows), 50_000):
                 s.execute(HashEntryRow.__table__.insert(), rows[start : start + 50_000])
             if result.malformed:
@@ -218,6 +255,7 @@ class CaseStore:
                     ImportProblem.__table__.insert(),
                     [{"hashset_id": hs.id, "line": m.line, "reason": m.reason} for m in result.malformed],
                 )
+        hs.import_changes = changes
         return hs
 
     def hashsets(self) -> list[HashSet]:
@@ -238,3 +276,61 @@ class CaseStore:
     def item_count(self) -> int:
         with self.session() as s:
             return s.scalar(select(func.count(ItemRow.id))) or 0
+
+
+_SIGNALS = ("md5", "sha1", "sha256", "pdq")
+_LABELS = ("category", "scheme", "series", "victim_identified", "line")
+
+
+def _signature(row) -> tuple:
+    extra = row["extra"] if isinstance(row, dict) else row.extra
+    return tuple((row[k] if isinstance(row, dict) else getattr(row, k)) for k in _SIGNALS) + (
+        json.dumps(extra or {}, sort_keys=True),)
+
+
+def _replace_entries(s: Session, hashset_id: int, rows: list[dict]) -> tuple[list[dict], dict]:
+    """Turn the stored entries of a set into `rows`: unchanged signals keep their row (labels
+    updated), the rest is deleted; returns the rows still to insert and the counts."""
+    stored: dict[tuple, list] = {}
+    cols = [HashEntryRow.id, *(getattr(HashEntryRow, k) for k in _SIGNALS + _LABELS),
+            HashEntryRow.extra]
+    for row in s.execute(select(*cols).where(HashEntryRow.hashset_id == hashset_id)):
+        stored.setdefault(_signature(row), []).append(row)
+    insert, relabel = [], []
+    for new in rows:
+        bucket = stored.get(_signature(new))
+        if not bucket:
+            insert.append(new)
+            continue
+        row = bucket.pop()
+        if not bucket:
+            del stored[_signature(new)]
+        if any(getattr(row, k) != new[k] for k in _LABELS):
+            relabel.append({"b_id": row.id, **{f"b_{k}": new[k] for k in _LABELS}})
+    removed = [row.id for bucket in stored.values() for row in bucket]
+    for start in range(0, len(removed), 50_000):
+        s.execute(delete(HashEntryRow).where(HashEntryRow.id.in_(removed[start:start + 50_000])))
+    if relabel:
+        s.execute(
+            update(HashEntryRow.__table__)
+            .where(HashEntryRow.__table__.c.id == bindparam("b_id"))
+            .values({k: bindparam(f"b_{k}") for k in _LABELS}),
+            relabel,
+        )
+    kept = len(rows) - len(insert)
+    return insert, {"kept": kept, "added": len(insert), "removed": len(removed),
+                    "relabelled": len(relabel)}
+
+
+def _add_missing_indexes(engine: Engine, metadata: MetaData) -> None:
+    """Create the indexes the models gained since the case was made (new tables get theirs
+    from `create_all`)."""
+    found = inspect(engine)
+    tables = set(found.get_table_names())
+    for table in metadata.sorted_tables:
+        if table.name not in tables:
+            continue
+        have = {ix["name"] for ix in found.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in have:
+                index.create(engine)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -116,6 +118,9 @@ class MatchRow(Base):
     distance: Mapped[int] = mapped_column(Integer, default=0)
     # Copied from the entry so a finding keeps its evidence if the hash set is re-imported.
     hashset: Mapped[str] = mapped_column(String(200))
+    # The set's version this match was found (or last confirmed) against; None in case stores
+    # written before versions were recorded on matches.
+    hashset_version: Mapped[int | None] = mapped_column(Integer)
     known_good: Mapped[bool] = mapped_column(Boolean, default=False)
     category: Mapped[str | None] = mapped_column(String(60))
     scheme: Mapped[str | None] = mapped_column(String(40))
@@ -127,4 +132,52 @@ class MatchRow(Base):
     item: Mapped[ItemRow] = relationship(back_populates="matches")
 
 
+class ItemQueries(Base):
+    """The PDQ hashes an item is searched with (an image's query hashes, a video's frame
+    hashes), kept so a change of hash sets re-matches it without reading the evidence again.
+
+    `id` only grows (AUTOINCREMENT): the case's query index (`haven.match.queryindex`) takes
+    in the rows above the highest id it has indexed."""
+
+    __tablename__ = "item_queries"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    codes: Mapped[bytes] = mapped_column(LargeBinary)  # n x 32 bytes, packed PDQ bits
+    source: Mapped[str] = mapped_column(String(10))  # query | frames | pdq (older case stores)
+
+
+class MatchedSet(Base):
+    """Which state of a hash set the case's findings were last matched against."""
+
+    __tablename__ = "matched_sets"
+
+    hashset_id: Mapped[int] = mapped_column(
+        ForeignKey("hashsets.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime] = mapped_column(DateTime)  # of that version
+    # national library sets: highest library entry id taken in (ids there are never reused)
+    max_entry_id: Mapped[int] = mapped_column(Integer, default=0)
+    matched_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class FindingChange(Base):
+    """A finding that changed after the scan (re-matching), with why: the item's history."""
+
+    __tablename__ = "finding_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    changed_at: Mapped[datetime] = mapped_column(DateTime)
+    cause: Mapped[str] = mapped_column(String(20))  # rematch
+    old_finding: Mapped[str] = mapped_column(String(20))
+    new_finding: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+
+
 Index("ix_items_finding_path", ItemRow.finding, ItemRow.path)
+# exact re-matching looks items up by digest; rematch finds the matches of an entry
+Index("ix_items_md5", ItemRow.md5)
+Index("ix_items_sha1", ItemRow.sha1)
+Index("ix_matches_entry", MatchRow.hashset_id, MatchRow.entry_id)
