@@ -297,8 +297,6 @@ def rematch(
     """
     from haven.store.case import CaseStore
 
-    if not case.is_dir() or not (case / "case.db").is_file():
-        _fail(HavenError(f"{case} is not a haven case (no case.db); `haven scan` creates one"))
     try:
         result = follow_known_material(CaseStore(case), library, full=full, threshold=threshold)
     except HavenError as exc:
