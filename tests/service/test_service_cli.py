@@ -52,28 +52,70 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_haven_serve_answers_on_loopback(tmp_path):
+def _start_serve(tmp_path, *args):
     port = _free_port()
     code = ("import typer; from haven.service.cli import serve; "
             "app = typer.Typer(); app.command()(serve); app()")
     env = {**os.environ, "HAVEN_DATA_DIR": str(tmp_path / "svc")}
     env.pop("HAVEN_DATABASE_URL", None)
     proc = subprocess.Popen([sys.executable, "-c", code, "--host", "127.0.0.1", "--port",
-                             str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             str(port), *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return proc, port
+        except httpx.TransportError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise AssertionError(proc.stdout.read().decode())
+            time.sleep(0.2)
+
+
+def _stop(proc) -> str:
+    proc.terminate()
+    proc.wait(timeout=10)
+    return proc.stdout.read().decode()
+
+
+def test_haven_serve_answers_on_loopback(tmp_path):
+    proc, port = _start_serve(tmp_path, "--init")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise AssertionError(proc.stdout.read().decode() if proc.poll() is not None
-                                         else "server did not start in 30 s")
-                time.sleep(0.2)
+        r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
         assert r.json()["status"] == "ok"
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
         assert httpx.get(f"http://127.0.0.1:{port}/api/v1/packages").status_code == 401
         assert (tmp_path / "svc" / "service.db").is_file()
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        output = _stop(proc)
+    # Where to go, and how to make the first account when there is none.
+    assert f"web http://127.0.0.1:{port}/" in output
+    assert f"API docs http://127.0.0.1:{port}/docs" in output
+    assert "no accounts yet" in output
+    assert "haven service create-user NAME --role coordinator" in output
+
+
+def test_haven_serve_with_a_coordinator_does_not_ask_for_one(tmp_path):
+    r = CliRunner().invoke(service_app, ["create-user", "coord", "--role", "coordinator",
+                                         "--data-dir", str(tmp_path / "svc")],
+                           env={"HAVEN_NEW_PASSWORD": PASSWORD})
+    assert r.exit_code == 0, r.output
+    proc, port = _start_serve(tmp_path)          # the folder exists now: no --init needed
+    output = _stop(proc)
+    assert f"http://127.0.0.1:{port}/docs" in output
+    assert "create-user" not in output and "no accounts" not in output
+
+
+def test_haven_serve_refuses_a_data_dir_that_does_not_exist_unless_init(tmp_path):
+    from haven.cli import app
+
+    missing = tmp_path / "typo"
+    r = CliRunner().invoke(app, ["serve", "--data-dir", str(missing), "--port", "1"])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    text = " ".join(r.output.split())
+    assert "does not exist" in text and "--init" in text
+    assert not missing.exists()                  # nothing created
+    (tmp_path / "file").write_text("x")
+    r = CliRunner().invoke(app, ["serve", "--init"], env={"HAVEN_DATA_DIR": str(tmp_path / "file")})
+    assert r.exit_code == 2 and "not a folder" in " ".join(r.output.split())

@@ -15,7 +15,8 @@ from typing import Optional
 
 import typer
 
-from haven.terminal import fail as _fail, out
+from haven.service.settings import DEFAULT_DATA_DIR
+from haven.terminal import console, fail as _fail, out
 from haven.errors import HavenError
 
 
@@ -69,10 +70,18 @@ def serve(
                                     "lookups a second; the audit log records them anyway)."),
     data_dir: Optional[Path] = DATA_DIR,
     database_url: Optional[str] = DB_URL,
+    init: bool = typer.Option(False, "--init", help="Create the data folder when it does not "
+                              "exist yet (a new service). Without it, a missing folder is an "
+                              "error: a typo must not start an empty service."),
 ) -> None:
     """Run the coordination service and matching API (migrates the database first).
 
+    Prints the web and API-docs URLs; with no account yet, says how to create the first
+    coordinator. GET /healthz is the probe for load balancers (no login, no data).
+
     Example: haven serve --host 127.0.0.1 --port 8080 --workers 2 --data-dir /srv/haven
+
+    Example: haven serve --init --data-dir /srv/haven-new
     """
     import uvicorn
 
@@ -83,18 +92,77 @@ def serve(
     options = dict(host=host, port=port, log_level="info", access_log=access_log,
                    loop="auto", http="auto", timeout_graceful_shutdown=30)
     try:
+        _check_data_dir(settings.data_dir, init)
         if workers == 1:
-            uvicorn.run(create_app(settings), workers=1, **options)
+            app = create_app(settings)
+            _announce(host, port, settings, _accounts(app.state.svc.sessions))
+            uvicorn.run(app, workers=1, **options)
             return
         # Recovery (migrations, sweeping an interrupted upload) runs once, here; the workers
         # read the same settings from the environment and only load the library.
         recover(settings)
+        _announce(host, port, settings, _accounts_of(settings))
     except HavenError as exc:
         _fail(exc)
     os.environ["HAVEN_DATA_DIR"] = str(settings.data_dir.resolve())
     if settings.database_url:
         os.environ["HAVEN_DATABASE_URL"] = settings.database_url
     uvicorn.run("haven.service.app:create_worker_app", factory=True, workers=workers, **options)
+
+
+def _check_data_dir(path: Path, init: bool) -> None:
+    from haven.service.errors import ServiceError
+
+    if path.is_dir():
+        return
+    if path.exists():
+        raise ServiceError(f"data folder {path} is not a folder")
+    if not init:
+        raise ServiceError(
+            f"data folder {path} does not exist; pass --init to start a new service there, or "
+            "point --data-dir (or $HAVEN_DATA_DIR) at the existing one")
+
+
+def _accounts(sessions) -> tuple[int, int]:
+    """(active accounts, active coordinators)."""
+    from sqlalchemy import func, select
+
+    from haven.service.models import User
+
+    with sessions() as s:
+        rows = s.execute(select(User.role, func.count()).where(User.active.is_(True))
+                         .group_by(User.role)).all()
+    counts = dict(rows)
+    return sum(counts.values()), counts.get("coordinator", 0)
+
+
+def _accounts_of(settings) -> tuple[int, int]:
+    from haven.service.db import make_engine, session_factory
+
+    engine = make_engine(settings.url)
+    try:
+        return _accounts(session_factory(engine))
+    finally:
+        engine.dispose()
+
+
+def _announce(host: str, port: int, settings, accounts: tuple[int, int]) -> None:
+    """Where to point a browser, the API docs and a probe; how to make the first account."""
+    shown = f"[{host}]" if ":" in host else host
+    if host in ("0.0.0.0", "::"):
+        shown = "127.0.0.1"  # listening everywhere; this host answers on loopback too
+    base = f"http://{shown}:{port}"
+    console.print(f"haven service: web {base}/  API docs {base}/docs  probe {base}/healthz"
+                  f"  (data {settings.data_dir.resolve()})", highlight=False, soft_wrap=True)
+    users, coordinators = accounts
+    data = f" --data-dir {settings.data_dir}" if settings.data_dir != DEFAULT_DATA_DIR else ""
+    create = f"haven service create-user NAME --role coordinator{data}"
+    if users == 0:
+        console.print(f"no accounts yet: nobody can log in. Create the first coordinator "
+                      f"with: {create}", highlight=False, soft_wrap=True)
+    elif coordinators == 0:
+        console.print(f"no active coordinator account: create one with: {create}",
+                      highlight=False, soft_wrap=True)
 
 
 @service_app.command("create-user")
