@@ -9,16 +9,27 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from haven.commandline import HavenGroup, version_callback
 from haven.terminal import console, fail as _fail, out
 from haven.errors import HashSetFormatError, HavenError
 
 app = typer.Typer(
+    name="haven",
+    cls=HavenGroup,
     help="haven: triage seized media offline. Scan evidence by content, match known hash sets, "
-    "surface fresh material.",
+    "surface fresh material.\n\nExample: haven scan /evidence/laptop --case cases/op-rose",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+@app.callback()
+def _haven(version: bool = typer.Option(
+        False, "--version", "-V", is_eager=True, callback=version_callback,
+        help="Print the version and exit.")) -> None:
+    """haven: triage seized media offline."""
 hashsets_app = typer.Typer(help="Import, list and export hash sets of a case.", no_args_is_help=True)
 app.add_typer(hashsets_app, name="hashsets")
 

@@ -80,9 +80,12 @@ def retract(
     library: Path = LIB,
     file: Path = typer.Argument(..., help="The signals to retract (a feed's tombstones)."),
     name: str = typer.Option(..., "--name", help="Set whose entries are retracted."),
-    format: str = typer.Option("auto", "--format"),
+    format: str = typer.Option("auto", "--format", help="auto or a format `haven library import` reads."),
 ) -> None:
-    """Retract entries of a set (they stop matching at once; `compact` drops their rows)."""
+    """Retract entries of a set (they stop matching at once; `compact` drops their rows).
+
+    Example: haven library retract /srv/haven/national ncmec-tombstones.xml --name ncmec
+    """
     from haven.library.national import HashLibrary
 
     try:
@@ -97,7 +100,10 @@ def retract(
 @library_app.command("info")
 def info(library: Path = LIB, verify: bool = typer.Option(
         True, "--verify/--quick", help="Check every byte's checksum (default) or sizes only.")) -> None:
-    """Sets, entries and segments of a library; with --verify (default) every checksum."""
+    """Sets, entries and segments of a library; with --verify (default) every checksum.
+
+    Example: haven library info /srv/haven/national --quick
+    """
     from haven.library.national import HashLibrary
 
     try:
@@ -120,7 +126,10 @@ def info(library: Path = LIB, verify: bool = typer.Option(
 @library_app.command("compact")
 def compact(library: Path = LIB) -> None:
     """Merge PDQ segments into one and compact the digest store (drops replaced and
-    retracted rows)."""
+    retracted rows).
+
+    Example: haven library compact /srv/haven/national
+    """
     from haven.library.national import HashLibrary
 
     try:

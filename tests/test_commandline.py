@@ -1,0 +1,95 @@
+"""The conventions every `haven` command shares: -h, --version, short options, one-line errors."""
+
+from __future__ import annotations
+
+import typer
+from typer.testing import CliRunner
+
+from haven import __version__
+from haven.cli import app
+from haven.commandline import HavenGroup
+from haven.errors import HavenError
+
+runner = CliRunner()
+
+
+def _lines(text: str) -> list[str]:
+    return [ln for ln in text.splitlines() if ln.strip()]
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"haven {__version__}"
+
+
+def test_short_help_on_every_level():
+    for args in (["-h"], ["scan", "-h"], ["victimid", "faces", "find", "-h"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, args
+        assert "Usage: " in result.output and "Example" in result.output
+
+
+def test_short_options_are_the_long_ones(tmp_path):
+    missing = tmp_path / "nowhere"
+    short = runner.invoke(app, ["hashsets", "list", "-c", str(missing)])
+    long = runner.invoke(app, ["hashsets", "list", "--case", str(missing)])
+    assert short.exit_code == long.exit_code == 2
+    assert short.output == long.output
+    assert "-c, --case PATH" in runner.invoke(app, ["scan", "-h"]).output
+
+
+def test_usage_errors_are_one_line():
+    result = runner.invoke(app, ["scan", "--bogus", "x"])
+    assert result.exit_code == 2
+    assert _lines(result.output) == [
+        "error: No such option: --bogus (`haven scan -h` shows the usage)"]
+    result = runner.invoke(app, ["scan", "--case", "c"])
+    assert _lines(result.output) == [
+        "error: Missing argument 'EVIDENCE'. (`haven scan -h` shows the usage)"]
+
+
+def _app_raising(exc: BaseException) -> typer.Typer:
+    demo = typer.Typer(cls=HavenGroup)
+
+    @demo.command()
+    def boom() -> None:
+        """Raise."""
+        raise exc
+
+    @demo.command()
+    def other() -> None:
+        """Another command, so `boom` is a sub-command."""
+
+    return demo
+
+
+def test_unexpected_error_is_one_line_naming_the_details_file(monkeypatch):
+    monkeypatch.delenv("HAVEN_DEBUG", raising=False)
+    result = runner.invoke(_app_raising(ValueError("bad\nthing")), ["boom"])
+    assert result.exit_code == 1
+    lines = _lines(result.output)
+    assert len(lines) == 1 and "Traceback" not in result.output
+    assert lines[0].startswith("error: internal error (ValueError: bad thing)")
+    details = lines[0].split("details in ")[1].split(";")[0]
+    with open(details) as f:
+        assert "Traceback" in f.read()
+
+
+def test_haven_and_os_errors_are_one_line():
+    result = runner.invoke(_app_raising(HavenError("case is locked")), ["boom"])
+    assert (result.exit_code, _lines(result.output)) == (2, ["error: case is locked"])
+    result = runner.invoke(_app_raising(PermissionError(13, "Permission denied", "/ro/x")), ["boom"])
+    assert (result.exit_code, _lines(result.output)) == (2, ["error: Permission denied: /ro/x"])
+
+
+def test_debug_shows_the_exception(monkeypatch):
+    monkeypatch.setenv("HAVEN_DEBUG", "1")
+    result = runner.invoke(_app_raising(ValueError("bad")), ["boom"])
+    assert isinstance(result.exception, ValueError)
+
+
+def test_ctrl_c_exits_130():
+    result = runner.invoke(_app_raising(KeyboardInterrupt()), ["boom"])
+    assert result.exit_code == 130
+    assert _lines(result.output) == ["error: interrupted"]
