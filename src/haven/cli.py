@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -368,7 +369,7 @@ def hashsets_import(
     if result.malformed:
         out.print(f"[yellow]{len(result.malformed)} malformed line(s) skipped:[/]")
         for m in result.malformed[:20]:
-            out.print(f"  line {m.line}: {m.reason}")
+            out.print(f"  line {m.line}: {escape(m.reason)}", highlight=False)
         if len(result.malformed) > 20:
             out.print(f"  … and {len(result.malformed) - 20} more (see `haven hashsets list --problems`)")
 
@@ -452,7 +453,7 @@ def hashsets_list(
     if problems:
         for h in sets:
             for p in store.import_problems(h.name):
-                out.print(f"{h.name}: line {p.line}: {p.reason}")
+                out.print(f"{h.name}: line {p.line}: {escape(p.reason)}", highlight=False)
 
 
 @hashsets_app.command("export")

@@ -53,3 +53,11 @@ def test_a_binary_file_is_one_printable_line(tmp_path):
         res = _import(path, "--format", fmt, "--name", "x", "--case", tmp_path / "case")
         assert res.exit_code == 2 and "Traceback" not in res.output
         assert all(line.isprintable() for line in res.output.splitlines())
+
+
+def test_malformed_lines_are_shown_as_written_never_as_markup(tmp_path):
+    path = tmp_path / "list.txt"
+    path.write_text(f"{MD5}\n[bold red]not a hash[/]\n{MD5}\n")
+    res = _import(path, "--name", "x", "--case", tmp_path / "case")
+    assert res.exit_code == 0, res.output
+    assert "'[bold red]not a hash[/]' is not" in res.output
