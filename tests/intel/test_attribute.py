@@ -8,6 +8,7 @@ import json
 from typer.testing import CliRunner
 
 from haven.intel.attribute import Context, attribute_subject
+from haven.intel.card_use import CardFlag
 from haven.intel.cli import intel_app
 
 runner = CliRunner()
@@ -20,7 +21,7 @@ def rec(row, **kw):
 
 def ctx(**kw):
     base = {"ip_country": {"5.1.1.1": "DE", "8.8.8.8": "US", "2.2.2.2": "FR"},
-            "card_names": {}, "ip_subjects": {}}
+            "card_flags": {}, "ip_subjects": {}}
     return Context(**(base | kw))
 
 
@@ -79,8 +80,11 @@ def test_fraud_indicators_are_listed_and_lower_confidence():
     clean = attribute_subject("S-6", [rec(1, country="DE", email_domain="web.de")], ctx())
     r = rec(1, country="DE", email_domain="mailinator.com", card="4111", card_country="DE",
             ip="5.1.1.1")
-    att = attribute_subject("S-7", [r], ctx(card_names={"4111": 3}, ip_subjects={"5.1.1.1": 5}))
-    assert {i["kind"] for i in att.indicators} == {"card_many_names", "disposable_email",
+    stolen = CardFlag("stolen_card", "card 411111******1111 used by 3 different people",
+                      "411111******1111", 3)
+    att = attribute_subject("S-7", [r], ctx(card_flags={"r1": stolen},
+                                            ip_subjects={"5.1.1.1": 5}))
+    assert {i["kind"] for i in att.indicators} == {"stolen_card", "disposable_email",
                                                    "shared_ip"}
     assert att.indicators[0]["records"] == [{"file": "list.csv", "row": 1}]
     assert att.country == "DE" and att.confidence < clean.confidence

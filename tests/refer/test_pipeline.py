@@ -79,3 +79,42 @@ def test_help_has_an_example_for_every_command():
     for cmd in ("build", "verify", "stats"):
         res = runner.invoke(refer_app, [cmd, "--help"])
         assert res.exit_code == 0 and f"Example: haven refer {cmd}" in res.output
+
+
+def test_no_full_card_number_reaches_the_store_or_any_package(generated):
+    """The generated list holds full PANs (Luhn-valid); they are kept only as keyed hashes."""
+    import re
+
+    import duckdb
+
+    from haven.intel.payment import luhn_valid
+
+    op, out, work = generated
+    rows = list(csv.DictReader((work / "list.csv").open(encoding="utf-8")))
+    pans = {r["Card number"] for r in rows if r["Card number"]}
+    assert pans and all(luhn_valid(p) for p in pans)
+    texts = {}
+    for path in out.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            texts[str(path)] = data.decode("utf-8", "replace")
+            if path.suffix == ".xlsx":
+                texts[str(path)] += "\n".join(package_text(path.parent).values())
+    for path in op.iterdir():
+        if path.is_file() and path.suffix in (".jsonl", ".json", ".yaml"):
+            texts[str(path)] = path.read_text(encoding="utf-8")
+    con = duckdb.connect(str(op / "intel.duckdb"), read_only=True)
+    for (table,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall():
+        texts[f"store:{table}"] = "\n".join(
+            "\t".join(str(v) for v in row) for row in con.execute(f"SELECT * FROM {table}").fetchall())
+    con.close()
+    for name, text in texts.items():
+        flat = re.sub(r"[\s\-]", "", text)
+        for pan in pans:
+            assert pan not in flat, (name, "holds a full card number")
+    # and the cards are still there, masked and comparable
+    subjects = (op / "subjects.jsonl").read_text(encoding="utf-8")
+    con = duckdb.connect(str(op / "intel.duckdb"), read_only=True)
+    kinds = dict(con.execute("SELECT card_kind, count(*) FROM normalised GROUP BY 1").fetchall())
+    con.close()
+    assert kinds.get("pan", 0) > 0 and subjects

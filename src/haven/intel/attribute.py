@@ -11,8 +11,10 @@ name, so ten rows with one IP do not outvote one postal address):
 A clear winner (≥ 2× the runner-up) is the country; runners-up with ≥ 20 % of the weight
 make the subject shared with them. Anything closer goes to review with no country: split
 evidence is never guessed. Fraud/stolen-identity indicators lower the confidence and are
-listed; a card seen with several names counts only a quarter, an IP on a Tor exit list a
-tenth and an IP in a hosting/VPN range a quarter (anonymisers.py: offline lists only).
+listed; a card used by several different people (card_use.py: `stolen_card`) counts only a
+quarter, an IP on a Tor exit list a tenth and an IP in a hosting/VPN range a quarter
+(anonymisers.py: offline lists only). A card shared inside one household (`household_card`)
+is listed but lowers nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from haven.intel.anonymisers import HOSTING_RANGE, TOR_EXIT, AnonymiserIndex, Hit
+from haven.intel.card_use import HOUSEHOLD_CARD, STOLEN_CARD, CardFlag, card_flags
 from haven.intel.countries import cctld_country, postcode_countries, provider_country
 from haven.intel.disposable import is_disposable
 from haven.intel.store import open_store, require_table
@@ -47,6 +50,8 @@ SECONDARY_SHARE = 0.2
 POSTCODE_BONUS = 0.2
 INDICATOR_FACTOR = 0.8
 STOLEN_CARD_FACTOR = 0.25
+#: Indicators listed for the analyst that lower neither confidence nor evidence.
+MILD_INDICATORS = frozenset({HOUSEHOLD_CARD})
 #: IP evidence from an anonymising network says little about where the person is.
 ANONYMISED_IP_FACTOR = {TOR_EXIT: 0.1, HOSTING_RANGE: 0.25}
 
@@ -90,7 +95,7 @@ class Context:
     """Facts about the whole operation that indicators need."""
 
     ip_country: Mapping[str, str | None]
-    card_names: Mapping[str, int]       # card → distinct names across the list
+    card_flags: Mapping[str, CardFlag]  # record_id → its card's indicator (card_use.py)
     ip_subjects: Mapping[str, int]      # public IP → distinct subjects behind it
     shared_ip_min: int = 3
     anonymised: Mapping[str, Sequence[Hit]] = field(default_factory=dict)  # IP → list hits
@@ -137,11 +142,9 @@ def subject_indicators(records: list[Mapping], evidence: list[Evidence], ctx: Co
     """Fraud and stolen-identity signs in one subject's records."""
     out: list[Indicator] = []
     for rec in records:
-        card = rec.get("card")
-        if card and ctx.card_names.get(card, 0) >= 2:
-            out.append(Indicator("card_many_names",
-                                 f"card …{card[-4:]} used with {ctx.card_names[card]} names",
-                                 ((rec["file"], rec["row"]),)))
+        flag = ctx.card_flags.get(rec.get("record_id") or "")
+        if flag is not None:
+            out.append(Indicator(flag.kind, flag.detail, ((rec["file"], rec["row"]),)))
         domain = rec.get("email_domain")
         if domain and is_disposable(domain):
             out.append(Indicator("disposable_email", f"disposable e-mail domain {domain}",
@@ -181,7 +184,7 @@ def attribute_subject(subject_id: str, records: list[Mapping], ctx: Context) -> 
     """Weigh one subject's evidence into a country, a confidence and its conflicts (pure)."""
     evidence = [e for rec in records for e in record_evidence(rec, ctx)]
     indicators = subject_indicators(records, evidence, ctx)
-    stolen = {r for ind in indicators if ind.kind == "card_many_names" for r in ind.records}
+    stolen = {r for ind in indicators if ind.kind == STOLEN_CARD for r in ind.records}
     by_kind: dict[str, Counter] = defaultdict(Counter)
     for ev in evidence:
         factor = STOLEN_CARD_FACTOR if ev.kind == "card" and (ev.file, ev.row) in stolen else 1.0
@@ -218,7 +221,8 @@ def attribute_subject(subject_id: str, records: list[Mapping], ctx: Context) -> 
         if s2 == 0 or s1 >= CLEAR_RATIO * s2 or tie_broken == top:
             country = top
             confidence = (s1 / total) * min(1.0, 0.4 + total / 2.5)
-            confidence *= INDICATOR_FACTOR ** len({i.kind for i in indicators})
+            confidence *= INDICATOR_FACTOR ** len({i.kind for i in indicators
+                                                   if i.kind not in MILD_INDICATORS})
         else:
             review = True
     countries = [cc for cc, s in ranked if total and s / total >= SECONDARY_SHARE]
@@ -259,22 +263,14 @@ def build_context(records: Iterable[Mapping], subject_of: Mapping[str, str],
                   if anonymisers is not None and anonymisers.sources else {})
     ips = sorted({r["ip"] for r in recs if r.get("ip") and not r.get("ip_nonpublic")})
     ip_country = dict(zip(ips, iptocc.country_code(ips))) if ips else {}
-    names: dict[str, set] = defaultdict(set)
     ip_subj: dict[str, set] = defaultdict(set)
     for r in recs:
-        if r.get("card") and r.get("full_f"):
-            names[r["card"]].add(r["full_f"])
         if r.get("ip") and not r.get("ip_nonpublic"):
             ip_subj[r["ip"]].add(subject_of[r["record_id"]])
-    # Names that are variants of each other (typos, order) are one name here: compare by
-    # sorted tokens' initials so "Jane Frick" and "Frick, Jane" and "jane fick" count once.
-    card_names = {c: len({_name_key(n) for n in ns}) for c, ns in names.items()}
-    return Context(ip_country, card_names, {ip: len(s) for ip, s in ip_subj.items()},
+    flags = card_flags({**r, "subject_id": subject_of[r["record_id"]]}
+                       for r in recs if r.get("card"))
+    return Context(ip_country, flags, {ip: len(s) for ip, s in ip_subj.items()},
                    shared_ip_min, anonymised)
-
-
-def _name_key(folded: str) -> str:
-    return " ".join(sorted(t[:1] for t in folded.split()))
 
 
 def iptocc_provenance() -> dict:

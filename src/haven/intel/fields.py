@@ -10,8 +10,14 @@ The mapping is plain YAML an analyst can edit::
     default:            # used for files without their own entry
         email: email
 
+A field may take several columns (a composite): ``card: [card_bin, card_last4, card_exp]``
+combines a split card into one payment identity (haven.intel.payment); any other field joins
+its columns' values with a space (``street: [house_number, street_name]``).
+
 Headers are guessed from a synonym table in several languages; columns that match no field
-are still kept with the record (as `extra`), so nothing in the input is lost.
+are still kept with the record (as `extra`), so nothing in the input is lost. Every column
+naming a card role (card number, BIN, last 4, expiry, token, fingerprint, IBAN, account) is
+guessed into the `card` composite.
 """
 
 from __future__ import annotations
@@ -24,6 +30,10 @@ from pathlib import Path
 import yaml
 
 from haven.intel.errors import MappingError
+from haven.intel.payment import card_columns
+
+#: One field's column, or the columns of a composite field.
+Columns = str | list[str]
 
 #: Canonical fields, in the order they are stored and shown.
 FIELDS: tuple[str, ...] = (
@@ -111,11 +121,12 @@ def _fold_header(header: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text)
 
 
-def guess_mapping(headers: Iterable[str]) -> dict[str, str]:
+def guess_mapping(headers: Iterable[str]) -> dict[str, Columns]:
     """Map canonical field → input header, from header names alone.
 
     The first header that names a field wins; a header is used for one field only.
     """
+    headers = list(headers)
     mapping: dict[str, str] = {}
     for header in headers:
         folded = _fold_header(header)
@@ -128,22 +139,41 @@ def guess_mapping(headers: Iterable[str]) -> dict[str, str]:
                     break
         if field and field not in mapping:
             mapping[field] = header
-    return {f: mapping[f] for f in FIELDS if f in mapping}
+    out: dict[str, Columns] = {f: mapping[f] for f in FIELDS if f in mapping}
+    taken = {h for f, h in out.items() if f != "card"}
+    cards = [h for h in card_columns(headers) if h not in taken]
+    if len(cards) == 1:
+        out["card"] = cards[0]
+    elif cards:
+        out["card"] = cards
+    return {f: out[f] for f in FIELDS if f in out}
 
 
-def check_mapping(mapping: Mapping[str, str], headers: Iterable[str], file: str) -> None:
+def mapped_columns(mapping: Mapping[str, Columns]) -> list[str]:
+    """Every input column a mapping uses, composites flattened."""
+    cols: list[str] = []
+    for value in mapping.values():
+        cols.extend([value] if isinstance(value, str) else value)
+    return cols
+
+
+def check_mapping(mapping: Mapping[str, Columns], headers: Iterable[str], file: str) -> None:
     """Raise `MappingError` when the mapping uses an unknown field or a missing column."""
     known = set(headers)
-    for field, column in mapping.items():
+    for field, columns in mapping.items():
         if field not in FIELDS:
             raise MappingError(
                 f"{file}: mapping names unknown field {field!r}; fields are: {', '.join(FIELDS)}"
             )
-        if column not in known:
-            raise MappingError(
-                f"{file}: mapping puts {field!r} in column {column!r}, which the file does not "
-                f"have. Columns are: {', '.join(sorted(known))}"
-            )
+        if not isinstance(columns, (str, list)) or not columns:
+            raise MappingError(f"{file}: mapping gives {field!r} no column; write a column "
+                               "header or a list of them ([card_bin, card_last4])")
+        for column in [columns] if isinstance(columns, str) else columns:
+            if column not in known:
+                raise MappingError(
+                    f"{file}: mapping puts {field!r} in column {column!r}, which the file does "
+                    f"not have. Columns are: {', '.join(sorted(known))}"
+                )
 
 
 def read_mapping_file(path: Path) -> dict:
@@ -161,19 +191,27 @@ def read_mapping_file(path: Path) -> dict:
     return {"files": {str(k): dict(v or {}) for k, v in files.items()}, "default": dict(default)}
 
 
-def mapping_for(mappings: dict, file_name: str) -> dict[str, str] | None:
+def mapping_for(mappings: dict, file_name: str) -> dict[str, Columns] | None:
     """The mapping a mappings document gives for one file, or None when it gives none."""
     if file_name in mappings.get("files", {}):
-        return {str(k): str(v) for k, v in mappings["files"][file_name].items()}
+        return {str(k): _columns(v) for k, v in mappings["files"][file_name].items()}
     if mappings.get("default"):
-        return {str(k): str(v) for k, v in mappings["default"].items()}
+        return {str(k): _columns(v) for k, v in mappings["default"].items()}
     return None
+
+
+def _columns(value: object) -> Columns:
+    if isinstance(value, (list, tuple)):
+        cols = [str(v) for v in value]
+        return cols[0] if len(cols) == 1 else cols
+    return str(value)
 
 
 def write_mapping_file(path: Path, mappings: dict) -> None:
     """Write the mappings document, with a comment saying how to edit it."""
     head = (
         "# haven intel column mapping: for each input file, field: column header.\n"
+        "# A field may take a list of columns: card: [card_bin, card_last4, card_expiry].\n"
         "# Edit and pass with --mapping to override the guesses. Fields: "
         + ", ".join(FIELDS)
         + "\n"

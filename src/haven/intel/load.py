@@ -13,14 +13,17 @@ import pyarrow as pa
 
 from haven.intel.fields import (
     FIELDS,
+    Columns,
     check_mapping,
     guess_mapping,
+    mapped_columns,
     mapping_for,
     read_mapping_file,
     write_mapping_file,
 )
 from haven.intel.errors import RecordFileError
 from haven.intel.readers import RawRow, RowProblem, read_table
+from haven.intel.payment import operation_key, protect_card, redact_pans
 from haven.intel.store import open_store
 
 MAPPING_NAME = "mapping.yaml"
@@ -42,7 +45,7 @@ class FileLoad:
     problems: int
     warnings: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    mapping: dict[str, str] = field(default_factory=dict)
+    mapping: dict[str, Columns] = field(default_factory=dict)
     replaced: bool = False
     #: Input columns no field maps to, in file order (kept in each record's `extra`).
     unmapped: list[str] = field(default_factory=list)
@@ -82,6 +85,7 @@ def load_files(
     kept_files = dict(kept.get("files", {}))
     results: list[FileLoad] = []
     con = open_store(op_dir, create=True)
+    key = operation_key(op_dir)
     try:
         _add_new_fields(con)
         for path in paths:
@@ -103,9 +107,9 @@ def load_files(
             con.execute("BEGIN")
             for t in ("records", "problems", "files"):
                 con.execute(f"DELETE FROM {t} WHERE sha256 = ?", [digest])
-            result = _insert(con, table_read, name, digest, mapping, on_rows)
+            result = _insert(con, table_read, name, digest, mapping, on_rows, key)
             result.path = str(path.resolve())
-            used = set(mapping.values())
+            used = set(mapped_columns(mapping))
             result.unmapped = [h for h in table_read.headers if h not in used]
             result.replaced = replaced
             problems_rows = [
@@ -154,8 +158,13 @@ def _warning_text(kind: str, n: int) -> str:
     return f"{n} × {kind.replace('_', ' ')}"
 
 
-def _insert(con, table, name: str, digest: str, mapping: dict[str, str], on_rows) -> FileLoad:  # type: ignore[no-untyped-def]
-    mapped_cols = set(mapping.values())
+def _insert(con, table, name: str, digest: str, mapping: dict[str, Columns], on_rows,  # type: ignore[no-untyped-def]
+            key: bytes) -> FileLoad:
+    """Rows → records. Card columns become one protected card text (no full PAN in clear);
+    card numbers anywhere else (unmapped columns, unreadable rows) are masked."""
+    mapped_cols = set(mapped_columns(mapping))
+    card_cols = mapping.get("card")
+    card_cols = [card_cols] if isinstance(card_cols, str) else (card_cols or [])
     columns: dict[str, list] = {k: [] for k in ("record_id", "sha256", "file", "row", "line")}
     for f in FIELDS:
         columns[f] = []
@@ -177,7 +186,7 @@ def _insert(con, table, name: str, digest: str, mapping: dict[str, str], on_rows
     for item in table.rows:
         if isinstance(item, RowProblem):
             problems.append((digest, name, item.row, item.line, "error", item.kind,
-                             item.message, item.raw))
+                             redact_pans(item.message), redact_pans(item.raw)))
             rows = max(rows, item.row or 0)
             continue
         assert isinstance(item, RawRow)
@@ -191,9 +200,16 @@ def _insert(con, table, name: str, digest: str, mapping: dict[str, str], on_rows
         columns["line"].append(item.line)
         for f in FIELDS:
             col = mapping.get(f)
-            val = v.get(col) if col else None
+            if f == "card":
+                val = protect_card([(c, v.get(c)) for c in card_cols], key) if card_cols else None
+            elif isinstance(col, list):
+                val = " ".join(x.strip() for x in (v.get(c) for c in col)
+                               if isinstance(x, str) and x.strip()) or None
+            else:
+                val = v.get(col) if col else None
             columns[f].append(val.strip() if isinstance(val, str) else val)
-        extra = {k: x for k, x in v.items() if k not in mapped_cols and x is not None}
+        extra = {k: redact_pans(x) if isinstance(x, str) else x
+                 for k, x in v.items() if k not in mapped_cols and x is not None}
         columns["extra"].append(json.dumps(extra, ensure_ascii=False) if extra else None)
         if len(columns["record_id"]) >= _BATCH:
             flush()

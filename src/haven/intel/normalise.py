@@ -213,11 +213,11 @@ def normalise_national_id(text: str | None) -> str | None:
 
 
 def normalise_card(text: str | None) -> str | None:
-    """Card numbers, IBANs and payment references compared without spaces, dashes or case."""
-    if not text:
-        return None
-    out = re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", text)).upper()
-    return out or None
+    """The comparable key of a payment identity (haven.intel.payment.card_identity)."""
+    from haven.intel.payment import card_identity
+
+    ident = card_identity(text)
+    return ident.key if ident else None
 
 
 def iban_country(card: str | None) -> str | None:

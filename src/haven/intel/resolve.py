@@ -30,9 +30,7 @@ from haven.intel.decisions import DecisionsError, read_decisions
 from haven.intel.errors import OperationError
 from haven.intel.normalise import (
     email_domain,
-    iban_country,
     name_parts,
-    normalise_card,
     normalise_country,
     normalise_date,
     normalise_email,
@@ -43,6 +41,7 @@ from haven.intel.normalise import (
     normalise_username,
     fold_name,
 )
+from haven.intel.payment import card_identity
 from haven.intel.store import open_store
 
 MODEL_NAME = "model.json"
@@ -63,7 +62,10 @@ NORMALISED_COLUMNS = (
     "email_domain", "username", "phone", "phone_region", "phone_explicit", "phone_valid",
     "dob", "street_f", "city_f", "postcode", "country", "declared_country", "card",
     "card_country", "iban_country", "ip", "ip_version", "ip_nonpublic", "national_id",
+    "card_kind", "card_masked", "card_expiry", "card_hmac",
 )
+#: The payment identity's details beside its key (`card`): for indicators, not for Splink.
+CARD_DETAIL_COLUMNS = ("card_kind", "card_masked", "card_expiry", "card_hmac")
 # Comparisons whose exact agreement makes a link "strong" (allowed to join two groups).
 _STRONG = ("email", "phone", "username", "dob", "national_id")
 
@@ -86,9 +88,12 @@ def normalise_record(rec: dict) -> dict:
     domain = email_domain(email)
     country = normalise_country(rec.get("country"))
     declared = normalise_country(rec.get("declared_country"))
-    card = normalise_card(rec.get("card"))
+    # `card` is the payment identity's comparable key (haven.intel.payment): BIN + last 4
+    # for full, masked and split card numbers alike, `tok:`/`fp:`/`iban:`/`acct:` otherwise.
+    ident = card_identity(rec.get("card"))
+    card = ident.key if ident else None
     card_country = normalise_country(rec.get("card_country"))
-    iban = iban_country(card)
+    iban = ident.iban_country if ident else None
     hints = (country, declared, card_country, iban,
              provider_country(domain) if domain else None,
              cctld_country(domain) if domain else None)
@@ -122,6 +127,10 @@ def normalise_record(rec: dict) -> dict:
         "ip_version": ip.version if ip else None,
         "ip_nonpublic": ip.non_public if ip else None,
         "national_id": normalise_national_id(rec.get("national_id")),
+        "card_kind": ident.kind if ident else None,
+        "card_masked": ident.masked if ident else None,
+        "card_expiry": ident.expiry if ident else None,
+        "card_hmac": ident.pan_hmac if ident else None,
     }
 
 
@@ -260,7 +269,8 @@ def score_links(
     con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
     db = DuckDBAPI(connection=con)
     table = normalised.select([c for c in normalised.column_names
-                               if c not in ("phone_explicit", "phone_valid", "ip_version")])
+                               if c not in ("phone_explicit", "phone_valid", "ip_version",
+                                            *CARD_DETAIL_COLUMNS)])
     sdf = db.register(table, table_name="haven_records")
     n = normalised.num_rows
     use_tf = n >= MIN_TRAIN

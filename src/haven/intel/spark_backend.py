@@ -28,7 +28,8 @@ from haven.scan.spark import SparkUnavailable, _is_local, spark_context
 #: cores every partition is a task with a fixed cost).
 LOCAL_SHUFFLE_PARTITIONS = 8
 # Columns of the normalised table Splink does not compare or block on.
-_NOT_FOR_SPLINK = ("phone_explicit", "phone_valid", "ip_version")
+_NOT_FOR_SPLINK = ("phone_explicit", "phone_valid", "ip_version",
+                   "card_kind", "card_masked", "card_expiry", "card_hmac")
 
 
 def spark_session(master: str = "local[2]", conf: dict[str, str] | None = None):  # type: ignore[no-untyped-def]

@@ -38,8 +38,15 @@ def normalise(kind: str, value: object) -> str | None:
         digits = re.sub(r"\D", "", text)
         return digits if len(digits) >= 7 else None
     if kind == "card":
-        digits = re.sub(r"\D", "", text)
-        return digits if 12 <= len(digits) <= 19 else None
+        # the payment identity's key: BIN + last 4 for full, masked and split card numbers
+        # (packages never hold a full PAN), `tok:`/`fp:`/`iban:`/`acct:` otherwise; a last 4
+        # alone is too weak to tell anyone about
+        from haven.intel.payment import card_identity
+
+        ident = card_identity(text)
+        if ident is None or ident.key is None or ident.key.startswith(("acct#", "ref:")):
+            return None   # an HMAC is per operation: it means nothing to another country
+        return ident.key
     if kind == "ip":
         try:
             return ipaddress.ip_address(text).compressed
