@@ -36,6 +36,7 @@ import importlib.util
 import json
 import random
 import re
+import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -102,6 +103,7 @@ def gen_listgen2(rows: int, seed: int) -> tuple[list[dict], list[str], str, str]
     path = Path(__file__).with_name("listgen2.py")
     spec = importlib.util.spec_from_file_location("listgen2", path)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules["listgen2"] = mod          # its dataclasses look their module up
     spec.loader.exec_module(mod)  # type: ignore[union-attr]
     out, owners = mod.generate(rows, seed)
     return out, owners, "Card", "Name"
