@@ -208,12 +208,15 @@ def follow_hash_sets(store: CaseStore, library: MatchLibrary, options: ScanOptio
     """Re-match the items already in the case if its known material changed (before a scan,
     so old and new items are matched against the same versions; after it, for feeds a
     library took in meanwhile), and record which versions the findings now follow."""
+    from haven.match.queries import QueryIndex
     from haven.match.rematch import rematch
 
     result = rematch(store, libraries=library.libraries, names=options.hashsets,
                      threshold=options.threshold)
     if result.items_checked or result.sets:
         progress.rematched.append(result)
+    if progress.items:  # index the new items' query hashes now, not at the first feed
+        QueryIndex(store.dir).update(store)
 
 
 def forget_unmatched_sets(store: CaseStore, options: ScanOptions, progress: ScanProgress) -> None:
