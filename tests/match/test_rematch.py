@@ -284,3 +284,59 @@ def test_rematch_refuses_a_directory_that_is_not_a_case_in_one_line(tmp_path):
     text = " ".join(r.output.split())
     assert "not a haven case" in text and "Traceback" not in text
     assert "Example: haven rematch --case" in runner.invoke(app, ["rematch", "--help"]).output
+
+
+def test_sets_imported_after_the_scan_give_what_a_scan_after_them_gives(tmp_path):
+    """Videos and images, exact and near, known videos and stills: importing the sets after
+    the scan ends where importing them before it does (one decision path)."""
+    import zipfile
+
+    from haven.hashsets.formats.vpdq_text import write_vpdq_text
+    from haven.signals.pdq import pdq_from_image
+    from haven.signals.vpdq import vpdq_from_path
+    from videogen import RATE, encode, render
+
+    known = encode(tmp_path / "known.mp4", (render(1, n / RATE) for n in range(20 * RATE)))
+    known_dir = tmp_path / "known-videos"
+    known_dir.mkdir()
+    write_vpdq_text(vpdq_from_path(known).frames, known_dir / "known-video-1.txt")
+    still = render(7, 0.0)
+    (tmp_path / "stills.csv").write_text(
+        "pdq\n" + pdq_from_image(Image.fromarray(still), fast=False).hex + "\n")
+    photo = make_image(3, (640, 480))
+    (tmp_path / "photos.txt").write_text(md5(jpeg_bytes(photo, 80)) + "\n")
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    clip = encode(tmp_path / "clip.mp4", (render(1, n / RATE) for n in range(6 * RATE, 12 * RATE)),
+                  crf=30)
+    with zipfile.ZipFile(ev / "backup.zip", "w") as z:
+        z.write(clip, "movies/holiday.dat")
+    encode(ev / "other.mp4", (render(2, n / RATE) for n in range(6 * RATE)))
+    encode(ev / "shows-still.mkv", [still] * (3 * RATE) + [render(3, n / RATE) for n in range(3 * RATE)])
+    Image.fromarray(still).save(ev / "still.png")
+    (ev / "photo.jpg").write_bytes(jpeg_bytes(photo, 80))
+    (ev / "note.txt").write_text("hello\n")
+
+    def import_sets(case):
+        run("hashsets", "import", known_dir, "--name", "videos", "--format", "vpdq", "--case", case)
+        run("hashsets", "import", tmp_path / "stills.csv", "--name", "stills", "--case", case)
+        run("hashsets", "import", tmp_path / "photos.txt", "--name", "photos", "--case", case,
+            "--format", "txt")
+
+    before, after = tmp_path / "before", tmp_path / "after"
+    import_sets(before)
+    run("scan", ev, "--case", before, "--workers", "1")
+    run("scan", ev, "--case", after, "--workers", "1")
+    assert {f["finding"] for f in findings(after).values()} <= {"fresh", "other"}
+    import_sets(after)
+
+    def key(f):
+        return (f["finding"], sorted((m["hashset"], m["signal_type"], m["distance"],
+                                      m["matched_signal"], m["query_share"], m["known_share"])
+                                     for m in f["matches"]))
+
+    want = {p: key(f) for p, f in findings(before).items()}
+    got = {p: key(f) for p, f in findings(after).items()}
+    assert got == want
+    assert want["holiday.dat"][0] == "near-known" and want["shows-still.mkv"][0] == "near-known"
+    assert want["photo.jpg"][0] == "known" and want["still.png"][0] == "near-known"

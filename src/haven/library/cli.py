@@ -17,6 +17,8 @@ library_app = typer.Typer(
     "`haven scan --library DIR`.", no_args_is_help=True)
 
 LIB = typer.Argument(..., help="Library directory.")
+FOLLOW = ("Cases that use this library follow the change with `haven rematch --case DIR` "
+          "(also run by `haven report` and before the next scan).")
 
 
 def _read(file: Path, format: str, scheme: Optional[str]):
@@ -70,6 +72,7 @@ def import_(
     except HavenError as exc:
         fail(exc)
     out.print(f"Imported {n:,} entries into '{name}' (format {result.format}).")
+    out.print(FOLLOW, soft_wrap=True)
     if result.malformed:
         out.print(f"[yellow]{len(result.malformed)} malformed line(s) skipped[/], e.g. line "
                   f"{result.malformed[0].line}: {result.malformed[0].reason}")
@@ -95,6 +98,7 @@ def retract(
     except HavenError as exc:
         fail(exc)
     out.print(f"Retracted {n:,} entries of '{name}'.")
+    out.print(FOLLOW, soft_wrap=True)
 
 
 @library_app.command("info")
