@@ -164,6 +164,11 @@ def scan(
     master: str = typer.Option(
         "local[2]", "--master", help="Spark master URL with --engine spark, e.g. spark://host:7077."
     ),
+    rehash: bool = typer.Option(
+        False, "--rehash",
+        help="Analyse every item again, changed or not (a rescan otherwise re-analyses only "
+        "items whose size, times or CRC changed).",
+    ),
     victim_id: bool = typer.Option(
         False, "--victim-id",
         help="After the scan, index the same evidence for victim identification (as `haven index`).",
@@ -181,7 +186,10 @@ def scan(
     haven scan /mnt/evidence/laptop --case /mnt/cases/op-rose --engine spark --master spark://head:7077
 
     Writes CASE/findings.jsonl, findings.csv, summary.json and report.html. Run it again after
-    an interruption: it resumes and skips what is already stored.
+    an interruption, or after the evidence changed: it skips what is stored unchanged and
+    analyses again what changed (the earlier finding is kept in its history). --rehash
+    analyses everything again:
+    haven scan /evidence/laptop --case cases/op-rose --rehash
 
     With --victim-id the evidence is then indexed for victim identification too:
     haven scan /evidence/laptop --case cases/op-rose --victim-id
@@ -205,7 +213,7 @@ def scan(
         options = ScanOptions(
             hashsets=hashset or None, threshold=threshold, workers=workers, fast=not full_res,
             video_fps=video_fps, libraries=[str(p) for p in library or ()],
-            match_threads=match_threads,
+            match_threads=match_threads, rehash=rehash,
             limits=Limits(max_ratio=max_ratio, max_item_size=max_item_size,
                           max_total_extracted=max_total, max_depth=max_depth),
         )
@@ -219,7 +227,8 @@ def scan(
             def show(p) -> None:
                 counts = " ".join(f"{k}={v}" for k, v in sorted(p.counts.items()))
                 bar.update(task, description=f"scanning {p.seizure}",
-                           stats=f"{p.items} items, {_human(p.bytes)}, skipped {p.skipped} | {counts}")
+                           stats=f"{p.items} items, {_human(p.bytes)}, skipped {p.skipped}, "
+                                 f"changed {p.changed} | {counts}")
 
             if engine == "spark":
                 from haven.scan.spark import scan_spark

@@ -60,6 +60,7 @@ def test_scan_report_index_and_rescans_leave_the_evidence_as_it_was(tmp_path):
     before = _snapshot(tmp_path / "evidence")
     _run(["scan", str(ev), "--case", str(case), "--workers", "1"])
     _run(["scan", str(ev), "--case", str(case), "--workers", "1"])
+    _run(["scan", str(ev), "--case", str(case), "--workers", "1", "--rehash"])
     _run(["report", "--case", str(case)])
     _run(["index", str(ev), "--case", str(case), "--parts", "metadata,scene,thumbs"])
     _run(["hashsets", "list", "--case", str(case)])

@@ -120,3 +120,40 @@ def test_spark_findings_equal_local_findings(evidence, sc, tmp_path, monkeypatch
     write_reports(store)
     assert _lines(spark_case) == spark_lines
     shutil.rmtree(paths["case"], ignore_errors=True)
+
+
+def _without_times(lines: list[str]) -> list[dict]:
+    import json
+
+    out = []
+    for line in lines:
+        f = json.loads(line)
+        for h in f["history"]:
+            h.pop("at"), h["earlier"].pop("analysed_at")
+        f["notes"] = [n.split(" (", 1)[1] if n.startswith("content changed") else n
+                      for n in f["notes"]]
+        out.append(f)
+    return out
+
+
+def test_spark_rescan_supersedes_changed_items_as_the_local_scan_does(sc, tmp_path):
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    (ev / "a.jpg").write_bytes(jpeg_bytes(make_image(801)))
+    (ev / "b.jpg").write_bytes(jpeg_bytes(make_image(802)))
+    (ev / "p.zip").write_bytes(_zip({"x.jpg": jpeg_bytes(make_image(803)), "y.txt": b"y\n"}))
+    local, spark = CaseStore(tmp_path / "local", create=True), CaseStore(tmp_path / "spark", create=True)
+    scan([str(ev)], local, ScanOptions(workers=1))
+    spark_engine.scan_spark([str(ev)], spark, ScanOptions(), sc=sc)
+    (ev / "a.jpg").write_bytes(jpeg_bytes(make_image(804)))
+    (ev / "p.zip").write_bytes(_zip({"x.jpg": jpeg_bytes(make_image(805)), "y.txt": b"y\n"}))
+    done_local = scan([str(ev)], local, ScanOptions(workers=1))
+    done_spark = spark_engine.scan_spark([str(ev)], spark, ScanOptions(), sc=sc)
+    # a.jpg, p.zip, x.jpg changed; y.txt too when the zip's 2-second member time moved on
+    assert (done_spark.changed, done_spark.skipped) == (done_local.changed, done_local.skipped)
+    assert done_local.changed + done_local.skipped == 5 and done_local.changed in (3, 4)
+    write_reports(local)
+    write_reports(spark)
+    found = _without_times(_lines(tmp_path / "spark"))
+    assert found == _without_times(_lines(tmp_path / "local"))
+    assert sum(1 for f in found if f["history"]) == 3

@@ -9,6 +9,7 @@ module that registers a `Container` subclass; the walker never tests for kinds i
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, ClassVar, Iterator, Protocol
 
@@ -37,6 +38,13 @@ class Item:
     `path` is the full evidence path (`seizure.zip/inner/pack.zip/a.jpg`). Exactly one of
     `fs_path` (a real, readable file on disk: read it directly) or `opener` (returns a fresh
     binary stream positioned at 0) is set.
+
+    `stamp` says which version of the item this is without reading its content: what the
+    file system or the container records about it (size, mtime, ctime and inode of a file;
+    CRC, size and time of a zip member; ...). A rescan re-analyses an item whose stamp
+    differs from the stored one and skips the others. A container that records nothing of
+    the kind leaves it None and the walker stamps the member with its size and its
+    container's stamp.
     """
 
     path: str
@@ -44,6 +52,7 @@ class Item:
     fs_path: str | None = None
     opener: Callable[[], BinaryIO] | None = None
     flags: dict = field(default_factory=dict)  # e.g. {"deleted": True}, {"carved": True}
+    stamp: dict | None = None
 
     def open(self) -> BinaryIO:
         if self.fs_path is not None:
@@ -87,6 +96,13 @@ class Container(Protocol):
     def members(self, item: Item, limits: Limits) -> Iterator[Item | Problem]:
         """The direct members of the container `item` (paths prefixed with item.path)."""
         ...
+
+
+def stamp_text(stamp: dict | None) -> str | None:
+    """The stamp as the canonical text it is stored and compared as."""
+    if stamp is None:
+        return None
+    return json.dumps(stamp, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def problem_from(path: str, exc: BaseException, size: int | None = None) -> Problem:

@@ -502,7 +502,24 @@ class _ImageWalk:
                 return
             path, _ = self.names.place(f"{prefix}$carved/{hit.offset:010d}.{hit.extension}")
             yield Item(path, hit.length, flags={"carved": True},
-                       opener=_opener(self.medium.read, hit.offset, hit.length))
+                       opener=_opener(self.medium.read, hit.offset, hit.length),
+                       stamp={"size": hit.length, "offset": hit.offset, "within": self.item.stamp})
+
+
+def _file_stamp(fs_file, size: int, attribute: tuple[int, int] | None) -> dict:
+    """Metadata address, size and times of a file (times as far as TSK knows them)."""
+    stamp: dict = {"size": size, "attribute": list(attribute) if attribute else None}
+    try:
+        meta = fs_file.info.meta
+        stamp["meta"] = int(meta.addr)
+        for name in ("mtime", "ctime", "crtime"):
+            seconds = getattr(meta, name, None)
+            nanos = getattr(meta, f"{name}_nano", None)
+            if seconds is not None:
+                stamp[name] = [int(seconds), int(nanos or 0)]
+    except Exception:  # untrusted data: a damaged metadata entry leaves size alone
+        pass
+    return stamp
 
 
 def _opener(read: Callable[[int, int], bytes], start: int, size: int):
@@ -661,7 +678,8 @@ class _FileSystemWalk:
                           "a sparse file); not read", size)
             return
         reader = _FileReader(fs_file, attribute, self.truncated)
-        yield Item(where, size, flags=flags, opener=_opener(reader, 0, size))
+        yield Item(where, size, flags=flags, opener=_opener(reader, 0, size),
+                   stamp=_file_stamp(fs_file, size, attribute))
         yield from name_problems
 
     def deleted_file(self, path: str, fs_file) -> Iterator[Item | Problem]:

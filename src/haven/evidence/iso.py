@@ -61,6 +61,19 @@ def _open_file(disc: pycdlib.PyCdlib, key: str, disc_path: str):
     return reader
 
 
+def _stamp(record, size: int) -> dict:
+    """Where the file's data lies on the disc, its size and its recorded date."""
+    stamp: dict = {"size": size}
+    try:
+        stamp["extent"] = record.extent_location()
+        d = record.date
+        stamp["date"] = [d.years_since_1900, d.month, d.day_of_month, d.hour, d.minute,
+                         d.second, d.gmtoffset]
+    except Exception:  # untrusted data (or a UDF record without these): size alone
+        pass
+    return stamp
+
+
 def _namespace(disc: pycdlib.PyCdlib) -> str:
     if disc.has_rock_ridge():
         return "rr_path"
@@ -91,5 +104,6 @@ def _listed(disc: pycdlib.PyCdlib, item: Item, limits: Limits) -> Iterator[Item 
             yield Problem(path, "corrupt", f"file declares {size} bytes, more than the whole image",
                           size)
             continue
-        yield Item(path, size, opener=partial(_open_file, disc, key, disc_path))
+        yield Item(path, size, opener=partial(_open_file, disc, key, disc_path),
+                   stamp=_stamp(record, size))
         yield from name_problems

@@ -130,7 +130,7 @@ class SevenZip:
                 limits: Limits) -> Iterator[Item | Problem]:
         names = MemberNames(item.path, limits)
         encrypted = archive.needs_password()
-        wanted: dict[str, tuple[str, list[Problem]]] = {}
+        wanted: dict[str, tuple[str, list[Problem], dict]] = {}
         total = 0
         for index, member in enumerate(archive.files):
             if member.is_directory:
@@ -152,7 +152,10 @@ class SevenZip:
                 key = _KEY.format(index)
                 # py7zr has no other way to extract under a name of our choosing (see module doc).
                 member._file_info["filename"] = key
-                wanted[key] = (path, name_problems)
+                written = member.lastwritetime
+                wanted[key] = (path, name_problems,
+                               {"size": size, "crc": member.crc32,
+                                "time": int(written) if written is not None else None})
                 total += size
         if not wanted:
             return
@@ -163,7 +166,8 @@ class SevenZip:
             return
         yield from self._extracted(archive, item, wanted, limits)
 
-    def _extracted(self, archive: py7zr.SevenZipFile, item: Item, wanted: dict[str, tuple[str, list[Problem]]],
+    def _extracted(self, archive: py7zr.SevenZipFile, item: Item,
+                   wanted: dict[str, tuple[str, list[Problem], dict]],
                    limits: Limits) -> Iterator[Item | Problem]:
         handoff = _Handoff(limits)
         failure: list[BaseException] = []
@@ -197,8 +201,8 @@ class SevenZip:
                 if message is _DONE:
                     break
                 key, spool, length = message
-                path, name_problems = wanted.pop(key)
-                yield Item(path, length, opener=partial(SpoolView, spool, length))
+                path, name_problems, stamp = wanted.pop(key)
+                yield Item(path, length, opener=partial(SpoolView, spool, length), stamp=stamp)
                 yield from name_problems
                 spool.close()
                 spool = None

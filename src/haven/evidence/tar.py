@@ -225,7 +225,7 @@ def _entry(archive: tarfile.TarFile, info: tarfile.TarInfo, path: str, item: Ite
             return Problem(path, "corrupt",
                            f"hard link to {info.linkname!r}, which is not an earlier file")
         return Item(path, target.size, opener=partial(archive.extractfile, target),  # type: ignore[arg-type]
-                    flags={"hardlink": info.linkname})
+                    flags={"hardlink": info.linkname}, stamp=_stamp(target))
     if not info.isreg():
         return Problem(path, "unsupported", "fifo or device entry; it has no content")
     end = info.offset_data + info.size
@@ -238,7 +238,13 @@ def _entry(archive: tarfile.TarFile, info: tarfile.TarInfo, path: str, item: Ite
                        f"the archive expands beyond {limits.max_ratio:g} times its "
                        f"{compressed_size} compressed bytes here; this member and the rest "
                        "are not extracted", info.size)
-    return Item(path, info.size, opener=partial(archive.extractfile, info))  # type: ignore[arg-type]
+    return Item(path, info.size, opener=partial(archive.extractfile, info),  # type: ignore[arg-type]
+                stamp=_stamp(info))
+
+
+def _stamp(info: tarfile.TarInfo) -> dict:
+    """A tar records no checksum of a member's data: its size and mtime stand for its version."""
+    return {"size": info.size, "mtime": info.mtime}
 
 
 def _decompressed_name(item_path: str, compression: _Compression) -> str:
@@ -269,7 +275,9 @@ def _single(item: Item, compression: _Compression, names: MemberNames,
                                   f"({item.size} compressed); not extracted", None)
                     return
                 spool.write(chunk)
-        yield Item(path, size, opener=partial(SpoolView, spool, size))
+        # gzip/bzip2/xz record no usable version of the content: the compressed file's stands for it
+        yield Item(path, size, opener=partial(SpoolView, spool, size),
+                   stamp={"size": size, "within": item.stamp})
         yield from name_problems
     finally:
         spool.close()

@@ -86,6 +86,16 @@ def top_level_sha256(path: str) -> str | None:
     return digest.hexdigest()
 
 
+def file_stamp(st: os.stat_result) -> dict:
+    """What identifies one version of a file on disk: size, mtime, ctime and inode.
+
+    ctime moves whenever the content or the inode changes, even when a tool puts the mtime
+    back; the inode changes when a file is replaced by another of the same name.
+    """
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns,
+            "inode": st.st_ino}
+
+
 def _open_evidence(fs_path: str) -> BinaryIO:
     """Open an evidence file read-only, leaving its access time alone where allowed."""
     flags = os.O_RDONLY | getattr(os, "O_NOATIME", 0)
@@ -242,7 +252,7 @@ class _Walker:
         except OSError as exc:
             yield Problem(path, "unreadable", f"cannot read: {exc.strerror or exc}", st.st_size)
             return
-        item = Item(path, st.st_size, fs_path=fs_path)
+        item = Item(path, st.st_size, fs_path=fs_path, stamp=file_stamp(st))
         yield item
         yield from self.contents(item, head, depth=0, budget=None)
 
@@ -295,7 +305,7 @@ class _Walker:
         except Exception:  # untrusted data: the watch holds the error for the caller
             spool.close()
             return None
-        view = Item(item.path, total, flags=item.flags,
+        view = Item(item.path, total, flags=item.flags, stamp=item.stamp,
                     opener=lambda: SpoolView(spool, total))  # type: ignore[arg-type,return-value]
         return view, spool
 
@@ -326,6 +336,10 @@ class _Walker:
                                   f"member declares {entry.size} bytes, above the limit of "
                                   f"{self.limits.max_item_size}; not extracted", entry.size)
                     continue
+                if entry.stamp is None:
+                    # the container records nothing about its members: the container's own
+                    # version stands for theirs
+                    entry.stamp = {"size": entry.size, "within": source.stamp}
                 if budget.spent:
                     return
                 if container.expands and not budget.spend(entry.size or 0):

@@ -89,7 +89,8 @@ def _entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, overlappi
         reason = "member data overlaps another member's (overlapping-entry bomb)"
     if reason is not None:
         return Problem(path, "bomb", f"{reason}; not extracted", info.file_size)
-    return Item(path, info.file_size, opener=partial(archive.open, info))
+    return Item(path, info.file_size, opener=partial(archive.open, info),
+                stamp={"size": info.file_size, "crc": info.CRC, "time": list(info.date_time)})
 
 
 def _overlapping(infos: list[zipfile.ZipInfo]) -> set[int]:
@@ -157,7 +158,7 @@ def _salvage(stream: BinaryIO, item: Item, names: MemberNames, limits: Limits,
             yield Problem(path, "bomb", f"{reason}; not extracted", usize)
         else:
             recovered += 1
-            yield Item(path, usize, flags={"salvaged": True},
+            yield Item(path, usize, flags={"salvaged": True}, stamp={"size": usize, "crc": crc},
                        opener=partial(_SalvagedMember, stream, data_start, csize, method, crc, usize))
         yield from name_problems
         offset = next_offset

@@ -59,6 +59,7 @@ def iter_findings(store: CaseStore) -> Iterator[dict]:
             history[c.item_id].append({
                 "at": c.changed_at.isoformat(timespec="seconds") + "Z", "cause": c.cause,
                 "from": c.old_finding, "to": c.new_finding, "reason": c.reason,
+                **({"earlier": c.earlier} if c.earlier is not None else {}),
             })
         rows = s.scalars(
             select(ItemRow).options(selectinload(ItemRow.matches)).order_by(ItemRow.path)
@@ -86,6 +87,8 @@ def iter_findings(store: CaseStore) -> Iterator[dict]:
                 "notes": list(r.notes or []),
                 "flags": dict(r.flags or {}),
                 "paths": paths_by_sha.get(r.sha256, [r.path]) if r.sha256 else [r.path],
+                # how the finding changed since the scan: rematch, and rescan (with the
+                # superseded content under `earlier`)
                 "history": history.get(r.id, []),
             }
 
@@ -107,7 +110,7 @@ def summarise(findings: list[dict], store: CaseStore) -> dict:
     with store.session() as s:
         seizures = [
             {"name": z.name, "source": z.source_path, "sha256": z.sha256, "size": z.size,
-             "finished": z.finished_at is not None}
+             "finished": z.finished_at is not None, "history": z.history or []}
             for z in s.scalars(select(Seizure).order_by(Seizure.name))
         ]
         hashsets = [

@@ -1,13 +1,20 @@
 """The triage scan: walk evidence, analyse items in worker processes, match, store findings.
 
 Resumable: every finding is committed in small batches, and a scan run again over the same
-evidence skips the paths already in the store. Walker problems (corrupt or encrypted
-archives, bombs, traversal names) are applied once the items of a seizure are stored, and are
-re-applied idempotently on a re-run, so a kill at any point loses nothing.
+evidence skips the items already in the store *unchanged*: each item carries a stamp (size,
+mtime, ctime and inode of a file; CRC, size and time of an archive member; metadata address,
+size and times of a file in a disk image; see `Item.stamp`), compared with the stamp stored
+with its finding, so a resume reads no content it has already analysed. An item whose stamp
+changed (or `ScanOptions.rehash`) is analysed again; when its content changed, its earlier
+finding is kept in the row's `history` and the new finding says it supersedes it. Walker
+problems (corrupt or encrypted archives, bombs, traversal names) are applied once the items
+of a seizure are stored, and are re-applied idempotently on a re-run, so a kill at any point
+loses nothing.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -18,15 +25,16 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, Iterator
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import selectinload
 
-from haven.evidence.base import Item, Limits, Problem
-from haven.evidence.walk import top_level_sha256, walk
+from haven.evidence.base import Item, Limits, Problem, stamp_text
+from haven.evidence.walk import file_stamp, top_level_sha256, walk
 from haven.match.library import MatchLibrary, decide
 from haven.scan.analyse import Analysis, analyse
 from haven.match.queries import item_query_codes
 from haven.store.case import CaseStore, keep_apart, utcnow
-from haven.store.models import ItemQueries, ItemRow, Seizure
+from haven.store.models import FindingChange, ItemQueries, ItemRow, Seizure
 
 IN_MEMORY_MEMBER = 64 * 1024 * 1024  # archive members up to this are handed over as bytes
 # HAVEN_FLUSH_ITEMS lets tests make batches small enough to kill a scan between them.
@@ -48,6 +56,7 @@ class ScanOptions:
     video_fps: float = 1.0  # frames per second hashed in videos
     libraries: list[str] = field(default_factory=list)  # national hash library directories
     match_threads: int = 1  # threads per PDQ search in those libraries
+    rehash: bool = False  # analyse every item again, changed or not
 
 
 @dataclass
@@ -55,7 +64,8 @@ class ScanProgress:
     seizure: str = ""
     items: int = 0
     bytes: int = 0
-    skipped: int = 0
+    skipped: int = 0  # stored items found unchanged
+    changed: int = 0  # stored items analysed again: changed, or every one with rehash
     problems: int = 0
     current: str = ""
     counts: dict = field(default_factory=dict)
@@ -111,6 +121,8 @@ class _Writer:
         self.last_flush = time.monotonic()
         self.last_refresh = time.monotonic()
         self.seizure_id = 0
+        self.stamps: dict[str, str | None] = {}  # stamp of each item handed out, by path
+        self.replacing: dict[str, str] = {}  # paths stored before -> why analysed again
 
     def add(self, a: Analysis) -> None:
         self.buffer.append(a)
@@ -130,6 +142,7 @@ class _Writer:
                 and time.monotonic() - self.last_refresh > LIBRARY_REFRESH_SECONDS):
             self.library.refresh()  # a feed imported meanwhile matches from this batch on
             self.last_refresh = time.monotonic()
+        now = utcnow()
         with self.store.session() as s, s.begin():
             queries: list[tuple[ItemRow, bytes, str]] = []
             for a in self.buffer:
@@ -138,16 +151,18 @@ class _Writer:
                 )
                 decodable = a.pdq is not None or bool(a.vpdq)
                 finding = decide(a.media, a.error, decodable, matches)
-                row = ItemRow(
-                    seizure_id=self.seizure_id, path=a.path, size=a.size, mime=a.mime,
-                    media=a.media, extension_mismatch=a.extension_mismatch, md5=a.md5,
-                    sha1=a.sha1, sha256=a.sha256, pdq=a.pdq, pdq_quality=a.pdq_quality,
-                    pdq_preprocess=a.pdq_preprocess, vpdq=a.vpdq,
-                    vpdq_preprocess=a.vpdq_preprocess, video=a.video, finding=finding, error=a.error,
-                    notes=a.notes, flags=a.flags, elapsed=a.elapsed,
-                )
-                row.matches = [m.to_row() for m in matches]
-                s.add(row)
+                stamp = self.stamps.pop(a.path, None)
+                reason = self.replacing.pop(a.path, None)
+                row = None
+                if reason is not None:
+                    row = s.scalar(select(ItemRow).options(selectinload(ItemRow.matches))
+                                   .where(ItemRow.path == a.path))
+                if row is None:
+                    row = ItemRow(seizure_id=self.seizure_id, path=a.path)
+                    _fill(row, a, finding, matches, stamp, now)
+                    s.add(row)
+                else:
+                    _supersede(s, row, a, finding, matches, stamp, now, reason)
                 codes, source = item_query_codes(a.query_hexes, a.pdq, a.pdq_quality, a.vpdq)
                 if codes:
                     queries.append((row, codes, source))
@@ -191,6 +206,69 @@ class _Writer:
                 row.flags = {**(row.flags or {}), "problem": pb.kind}
                 if row.finding not in ("known", "near-known", "known-good"):
                     row.finding = "error"
+
+
+def _fill(row: ItemRow, a: Analysis, finding: str, matches, stamp: str | None, now) -> None:
+    """Set what the analysis of one item found on its row (new, or analysed again)."""
+    for name in ("size", "mime", "media", "extension_mismatch", "md5", "sha1", "sha256", "pdq",
+                 "pdq_quality", "pdq_preprocess", "vpdq", "vpdq_preprocess", "video", "error",
+                 "notes", "flags", "elapsed"):
+        setattr(row, name, getattr(a, name))
+    row.finding, row.stamp, row.analysed_at = finding, stamp, now
+    row.matches = [m.to_row() for m in matches]
+
+
+# Why a stored item was analysed again (`earlier.trigger` of a rescan history entry).
+TRIGGERS = {
+    "changed": "its stamp (size, times, CRC...) changed",
+    "rehash": "of haven scan --rehash",
+    "unstamped": "the case was made before rescans compared stamps",
+}
+SUPERSEDES = "content changed: supersedes"
+
+
+def _earlier(row: ItemRow, trigger: str) -> dict:
+    """What a stored finding held, kept in its history when a rescan supersedes it."""
+    return {
+        "trigger": trigger,
+        "analysed_at": (row.analysed_at.isoformat(timespec="seconds") + "Z"
+                        if row.analysed_at else None),
+        "stamp": json.loads(row.stamp) if row.stamp else None,
+        "size": row.size, "mime": row.mime, "md5": row.md5, "sha1": row.sha1,
+        "sha256": row.sha256, "pdq": row.pdq, "error": row.error,
+        "matches": [
+            {"hashset": m.hashset, "hashset_version": m.hashset_version,
+             "signal_type": m.signal_type, "distance": m.distance, "category": m.category,
+             "scheme": m.scheme, "series": m.series, "known_good": m.known_good}
+            for m in row.matches
+        ],
+    }
+
+
+def supersede_note(finding: str, earlier: dict) -> str:
+    """The note a finding carries once it superseded `finding` (whose content was `earlier`)."""
+    when = earlier["analysed_at"] or "an earlier scan"
+    digest = f"MD5 {earlier['md5']}" if earlier["md5"] else "no digest"
+    return (f"{SUPERSEDES} the finding of {when} ({finding}, {digest}), found because "
+            f"{TRIGGERS[earlier['trigger']]}; the earlier finding is kept in history")
+
+
+def _supersede(s, row: ItemRow, a: Analysis, finding: str, matches, stamp: str | None, now,
+               trigger: str) -> None:
+    """Analysed again: the row takes the new finding; a changed content keeps the old one as a
+    `rescan` entry of the item's history (`finding_changes`), and its note."""
+    kept = [n for n in row.notes or [] if n.startswith(SUPERSEDES)]
+    if (row.sha256, row.size) != (a.sha256, a.size):
+        earlier = _earlier(row, trigger)
+        s.add(FindingChange(
+            item_id=row.id, changed_at=now, cause="rescan", old_finding=row.finding,
+            new_finding=finding, earlier=earlier,
+            reason=f"content changed (found because {TRIGGERS[trigger]})"))
+        kept = [supersede_note(row.finding, earlier)]
+    # the item is searched with its new hashes when hash sets change later
+    s.execute(delete(ItemQueries).where(ItemQueries.item_id == row.id))
+    _fill(row, a, finding, matches, stamp, now)
+    row.notes = [*(a.notes or []), *kept]
 
 
 def open_library(store: CaseStore, options: ScanOptions) -> MatchLibrary:
@@ -260,22 +338,36 @@ def scan(evidence: list[str], store: CaseStore, options: ScanOptions | None = No
     return progress
 
 
-def _begin_seizure(store: CaseStore, source: Path, writer: _Writer) -> tuple[str, set[str]]:
-    """The seizure row of `source` (created if new) and the item paths already stored."""
+def _begin_seizure(store: CaseStore, source: Path, writer: _Writer,
+                   rehash: bool = False) -> tuple[str, dict[str, str | None]]:
+    """The seizure row of `source` (created if new) and the stamp of each item already stored.
+
+    A top-level evidence file is hashed when first seen, and again when its stamp changed
+    (the earlier hash goes into the seizure's history).
+    """
     name = _seizure_name(store, source)
     with store.session() as s, s.begin():
         seizure = s.scalar(select(Seizure).where(Seizure.name == name))
         if seizure is None:
             seizure = Seizure(name=name, source_path=str(source), started_at=utcnow())
-            if source.is_file():
-                seizure.sha256 = top_level_sha256(str(source))
-                seizure.size = source.stat().st_size
             s.add(seizure)
-            s.flush()
+        if source.is_file():
+            stamp = stamp_text(file_stamp(source.stat()))
+            if seizure.sha256 is None or seizure.stamp != stamp or rehash:
+                sha256, size = top_level_sha256(str(source)), source.stat().st_size
+                if seizure.sha256 is not None and (seizure.sha256, seizure.size) != (sha256, size):
+                    seizure.history = [*(seizure.history or []), {
+                        "superseded_at": utcnow().isoformat(timespec="seconds") + "Z",
+                        "sha256": seizure.sha256, "size": seizure.size,
+                        "stamp": json.loads(seizure.stamp) if seizure.stamp else None,
+                    }]
+                seizure.sha256, seizure.size, seizure.stamp = sha256, size, stamp
+        s.flush()
         writer.seizure_id = seizure.id
-        done = set(s.scalars(select(ItemRow.path).where(ItemRow.seizure_id == seizure.id)))
+        stored = {path: stamp for path, stamp in s.execute(
+            select(ItemRow.path, ItemRow.stamp).where(ItemRow.seizure_id == seizure.id))}
     writer.progress.seizure = name
-    return name, done
+    return name, stored
 
 
 def _end_seizure(store: CaseStore, writer: _Writer, problems: list[Problem]) -> None:
@@ -286,12 +378,19 @@ def _end_seizure(store: CaseStore, writer: _Writer, problems: list[Problem]) -> 
         s.get(Seizure, writer.seizure_id).finished_at = utcnow()
 
 
-def _new_items(source: Path, name: str, done: set[str], options: ScanOptions, tmpdir: str,
-               progress: ScanProgress, problems: list[Problem]) -> Iterator[Item]:
-    """The seizure's items not stored yet, renamed under the seizure's name (both engines).
+_HANDED_OUT = object()  # marks a path already yielded by this walk
 
-    Problems go to `problems`, to be applied once the seizure's items are stored.
+
+def _new_items(source: Path, name: str, stored: dict, options: ScanOptions, tmpdir: str,
+               writer: _Writer, problems: list[Problem]) -> Iterator[Item]:
+    """The seizure's items to analyse, renamed under the seizure's name (both engines).
+
+    New items, and stored items whose stamp changed (all of them with `options.rehash`);
+    stored items with the same stamp are skipped without reading their content. Each
+    item's stamp, and why a stored item is analysed again, go to the writer. Problems go to
+    `problems`, to be applied once the seizure's items are stored.
     """
+    progress = writer.progress
     walked_root = source.name or str(source)
     for entry in walk([str(source)], options.limits, tmpdir=tmpdir):
         if name != walked_root:
@@ -300,16 +399,26 @@ def _new_items(source: Path, name: str, done: set[str], options: ScanOptions, tm
             problems.append(entry)
             progress.problems += 1
             continue
-        if entry.path in done:
-            progress.skipped += 1
-            continue
-        done.add(entry.path)
+        stamp = stamp_text(entry.stamp)
+        if entry.path in stored:
+            before = stored[entry.path]
+            if before is _HANDED_OUT:
+                progress.skipped += 1  # the walk named this path twice: analysed once
+                continue
+            if before == stamp and stamp is not None and not options.rehash:
+                progress.skipped += 1
+                continue
+            progress.changed += 1
+            writer.replacing[entry.path] = (
+                "rehash" if options.rehash else "unstamped" if before is None else "changed")
+        stored[entry.path] = _HANDED_OUT
+        writer.stamps[entry.path] = stamp
         yield entry
 
 
 def _scan_seizure(source: Path, store: CaseStore, options: ScanOptions, writer: _Writer,
                   pool: ProcessPoolExecutor | None, tmpdir: str) -> None:
-    name, done = _begin_seizure(store, source, writer)
+    name, stored = _begin_seizure(store, source, writer, options.rehash)
     problems: list[Problem] = []
     pending: dict[Future, str | None] = {}
     window = 4 * (pool._max_workers if pool else 1)
@@ -324,7 +433,7 @@ def _scan_seizure(source: Path, store: CaseStore, options: ScanOptions, writer: 
             if tmp:
                 os.unlink(tmp)
 
-    for entry in _new_items(source, name, done, options, tmpdir, writer.progress, problems):
+    for entry in _new_items(source, name, stored, options, tmpdir, writer, problems):
         kwargs: dict = {"fast": options.fast, "flags": entry.flags, "video_fps": options.video_fps}
         tmp = None
         if entry.fs_path is not None:

@@ -17,8 +17,8 @@ Division of work (see docs/spark.md):
 Work goes to Spark in batches; while one batch is analysed the driver walks the next one, so
 walking (single-threaded, I/O bound) and hashing (parallel, CPU bound) overlap.
 
-Resumable like the local scan: paths already in the store are skipped, results are committed
-in small batches by the writer.
+Resumable like the local scan: items stored with the same stamp are skipped, changed ones
+analysed again (`_new_items`), results are committed in small batches by the writer.
 """
 
 from __future__ import annotations
@@ -236,9 +236,9 @@ def scan_spark(evidence: list[str], store: CaseStore, options: ScanOptions | Non
 
 def _scan_seizure(source: Path, store: CaseStore, options: ScanOptions, writer: _Writer,
                   batches: _Batches, staging: str, inline_limit: int) -> None:
-    name, done = _begin_seizure(store, source, writer)
+    name, stored = _begin_seizure(store, source, writer, options.rehash)
     problems: list[Problem] = []
-    for entry in _new_items(source, name, done, options, staging, writer.progress, problems):
+    for entry in _new_items(source, name, stored, options, staging, writer, problems):
         if entry.fs_path is not None:
             batches.add(_Task(entry.path, fs_path=entry.fs_path, flags=entry.flags))
             continue

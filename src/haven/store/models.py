@@ -75,6 +75,9 @@ class Seizure(Base):
     size: Mapped[int | None] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # size/mtime/ctime/inode of a top-level evidence file when its sha256 was taken
+    stamp: Mapped[str | None] = mapped_column(Text)
+    history: Mapped[list | None] = mapped_column(JSON)  # earlier sha256/size of a changed file
 
 
 class ItemRow(Base):
@@ -101,6 +104,11 @@ class ItemRow(Base):
     notes: Mapped[list] = mapped_column(JSON, default=list)
     flags: Mapped[dict] = mapped_column(JSON, default=dict)
     elapsed: Mapped[float | None] = mapped_column(Float)
+    # The version of the item analysed (`haven.evidence.base.Item.stamp` as canonical JSON):
+    # a rescan skips the item while it is unchanged. None in cases made before stamps were
+    # kept, and for rows standing for a walker problem: re-analysed on the next scan.
+    stamp: Mapped[str | None] = mapped_column(Text)
+    analysed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     matches: Mapped[list[MatchRow]] = relationship(
         back_populates="item", cascade="all, delete-orphan", order_by="MatchRow.id"
@@ -170,10 +178,13 @@ class FindingChange(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
     changed_at: Mapped[datetime] = mapped_column(DateTime)
-    cause: Mapped[str] = mapped_column(String(20))  # rematch
+    cause: Mapped[str] = mapped_column(String(20))  # rematch | rescan
     old_finding: Mapped[str] = mapped_column(String(20))
     new_finding: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str] = mapped_column(Text)
+    # rescan: the superseded finding's content (digests, matches, stamp...), since the item's
+    # row now holds the new content; see `haven.scan.pipeline._earlier`
+    earlier: Mapped[dict | None] = mapped_column(JSON)
 
 
 Index("ix_items_finding_path", ItemRow.finding, ItemRow.path)
