@@ -79,6 +79,11 @@ def test_an_overwritten_file_is_analysed_again_and_its_old_finding_kept_in_histo
     assert any("supersedes the finding" in n for n in a["notes"])
     assert found["ev/b.jpg"]["history"] == []
     assert len(found) == 2  # superseded, not duplicated
+    # re-matching searches the item with the new picture's hashes only
+    with sqlite3.connect(case / "case.db") as con:
+        sources = con.execute("select q.source from item_queries q join items i on i.id = q.item_id"
+                              " where i.path = 'ev/a.jpg'").fetchall()
+    assert sources == [("query",)]
 
 
 def test_a_change_that_keeps_size_and_mtime_is_caught_by_ctime(tmp_path):
