@@ -46,7 +46,12 @@ def load(
     and load again, or pass --mapping). Rows that cannot be read are listed with their line
     numbers in OP/load_problems.jsonl. Loading the same file again replaces its records.
 
-    SQL dumps (mysqldump, pg_dump, sqlite3 .dump) are parsed, never executed.
+    SQL dumps (mysqldump, pg_dump, sqlite3 .dump) are parsed, never executed. Binary files
+    (an image named .csv) are refused. Columns that map to no field are listed and kept.
+
+    Card columns (number, masked number, BIN, last 4, expiry, token, fingerprint, IBAN,
+    account) become one payment identity per row; a full card number is kept only as BIN,
+    last 4 and a hash under the operation's key (OP/payment.key), never in clear.
 
     Example: haven intel load customers.csv accounts.xlsx --op op-nightfall
 
