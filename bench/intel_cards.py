@@ -260,6 +260,7 @@ def measure(op: Path, rows: list[dict], owners: list[str], planted: dict[int, st
         excluded |= gen_shared_subjects
     clean = [s["subject_id"] for s in subjects if s["subject_id"] not in excluded]
     false = sum(1 for sid in clean if stolen[sid])
+    examples = sorted({d for sid in clean for d in stolen[sid]})
     base = baseline(rows, owners, planted, subject_of_row, card_col, name_col, excluded, clean)
     return {
         "subjects": len(subjects), "planted_rows": len(planted),
@@ -271,7 +272,7 @@ def measure(op: Path, rows: list[dict], owners: list[str], planted: dict[int, st
         "clean_household": sum(1 for sid in clean if sid in household),
         "generator_shared_subjects": len(gen_shared_subjects),
         "generator_shared_flagged": sum(1 for sid in gen_shared_subjects if stolen[sid]),
-        "baseline": base,
+        "baseline": base, "false_examples": examples,
     }
 
 
@@ -315,7 +316,17 @@ def baseline(rows, owners, planted, subject_of_row, card_col, name_col, excluded
     }
 
 
-def run(name: str, rows_n: int, seed: int, plants: int, work: Path) -> dict:
+def explain(op: Path, rows: list[dict], owners: list[str], detail: str, card_col: str | None,
+            name_col: str) -> None:
+    """Print the rows behind one falsely flagged card (for --explain)."""
+    key = detail.split()[1]
+    for i, row in enumerate(rows):
+        if card_key_of_row(row, card_col) == key:
+            print(f"      row {i + 1} person {owners[i]}: "
+                  + " | ".join(f"{k}={v}" for k, v in row.items() if v))
+
+
+def run(name: str, rows_n: int, seed: int, plants: int, work: Path, show: int = 0) -> dict:
     rng = random.Random(seed + 99)
     t0 = time.perf_counter()
     rows, owners, card_col, name_col = GENERATORS[name](rows_n, seed)
@@ -339,6 +350,9 @@ def run(name: str, rows_n: int, seed: int, plants: int, work: Path) -> dict:
     out.update({"generator": name, "rows": len(rows), "people": len(set(owners)),
                 "card_mapping": res.mapping.get("card"), "card_kinds": kinds,
                 "generate_s": round(t1 - t0, 1), "pipeline_s": round(t2 - t1, 1)})
+    for detail in out["false_examples"][:show]:
+        print(f"   false flag: {detail}")
+        explain(op, rows, owners, detail, card_col, name_col)
     return out
 
 
@@ -349,13 +363,19 @@ def main() -> None:
     ap.add_argument("--plants", type=int, default=50, help="planted cards per list (6 people each)")
     ap.add_argument("--generators", default=None,
                     help="comma-separated: haven, cardlist, listgen2 (default: those available)")
+    ap.add_argument("--explain", type=int, default=0, metavar="N",
+                    help="print the rows behind N falsely flagged cards per list")
+    ap.add_argument("--keep", type=Path, default=None, help="keep lists and operations here")
     args = ap.parse_args()
     names = args.generators.split(",") if args.generators else [
         g for g in GENERATORS if g != "listgen2" or Path(__file__).with_name("listgen2.py").exists()]
     with tempfile.TemporaryDirectory(prefix="haven-cards-") as tmp:
+        work = args.keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         for name in names:
-            r = run(name, args.rows, args.seed, args.plants, Path(tmp))
+            r = run(name, args.rows, args.seed, args.plants, work, args.explain)
             b = r.pop("baseline")
+            r.pop("false_examples")
             print(f"\n== {name}: {r['rows']:,} rows, {r['people']:,} people, {r['subjects']:,} "
                   f"subjects; card mapping {r['card_mapping']}; kinds {r['card_kinds']}")
             print(f"   planted: {r['planted_rows']} rows on {r['planted_subjects']} subjects")

@@ -45,6 +45,16 @@ def test_one_persons_name_variants_across_subjects_are_not_different_people():
     assert card_flags(cyr) == {}
     double = [rec(1, "S1", "María García López"), rec(2, "S2", "María García")]
     assert card_flags(double) == {}
+    # surname first in capitals, two surnames, a typo: one person
+    order = [rec(1, "S1", "FERREIRA ALMEIDA Melissa"), rec(2, "S2", "Melissa Ferteira Almeida"),
+             rec(3, "S3", "N. Almeida Rezende"), rec(4, "S4", "ALMEIDA REZENDE Noah")]
+    assert card_flags(order[:2]) == {} and card_flags(order[2:]) == {}
+
+
+def test_a_shared_username_makes_one_person_despite_a_nickname():
+    recs = [rec(1, "S1", "EWING Andy") | {"username": "emily_72"},
+            rec(2, "S2", "Drew Ewing") | {"username": "emily_72"}]
+    assert card_flags(recs) == {}
 
 
 def test_a_household_gets_the_milder_indicator_not_the_stolen_one():
@@ -54,6 +64,13 @@ def test_a_household_gets_the_milder_indicator_not_the_stolen_one():
     flags = card_flags(recs)
     assert {f.kind for f in flags.values()} == {HOUSEHOLD_CARD} and len(flags) == 3
     assert "3 people of one household" in flags["r1"].detail
+    # surnames written first or joined by a hyphen, an address shared
+    hh = [rec(1, "S1", "André Casa-Grande", street="Travessa de Lima, 909"),
+          rec(2, "S2", "Casa Grande, Gustavo Henrique", street="Travessa de Lima, 909"),
+          rec(3, "S3", "JUNCKEN Jonas", street="Travessa de Lima, 909", postcode="1"),
+          rec(4, "S4", "Eberhardt Juncken", postcode="1")]
+    assert {f.kind for f in card_flags(hh[:2]).values()} == {HOUSEHOLD_CARD}
+    assert {f.kind for f in card_flags(hh[2:]).values()} == {HOUSEHOLD_CARD}
     # a household plus an outsider is a stolen card again
     recs.append(rec(4, "S4", "Tomasz Nowak", street="Ulica 1"))
     assert card_flags(recs)["r4"].kind == STOLEN_CARD
@@ -101,3 +118,13 @@ def test_same_person_needs_names_alike_or_a_shared_identifier_without_a_name_cla
     assert same_person(a, rec(2, "S2", "Anna Bergström", email="a@x.org"))
     assert not same_person(a, rec(2, "S2", "Erik Berg", email="a@x.org"))
     assert not same_person(a, rec(2, "S2", "Tomasz Nowak"))
+
+
+def test_a_card_on_hundreds_of_subjects_is_flagged_on_each():
+    from faker import Faker
+
+    fk = Faker("en_US")
+    fk.seed_instance(3)
+    recs = [rec(i, f"S{i}", fk.name(), card="pm_1TestPlaceholder") for i in range(2000)]
+    flags = card_flags(recs)
+    assert len(flags) == 2000 and flags["r0"].kind == STOLEN_CARD

@@ -7,12 +7,15 @@ record by record:
    expiry dates are different cards (a BIN + last 4 can be shared by unrelated cards of one
    issuer). Records that lack both fit any of them.
 2. **People.** Records are one person when the resolver put them in one subject, when their
-   names are variants of each other (initial vs full given name, a typo, transliteration,
-   given name and surname swapped, one of two surnames), or when they share an e-mail, phone,
-   username, national id or date of birth and their names do not clash. Records without any
-   name are not counted as people of their own.
-3. **Households.** People with the same surname who share an address (street, or postcode)
-   or an e-mail or phone are one household.
+   names are variants of each other (compared as sets of folded name words, in any order:
+   every word of the shorter name matches a different word of the longer one — an initial,
+   a shortening, a typo or transliteration at Jaro-Winkler ≥ 0.85, one of two surnames,
+   `Casa Grande` / `Casa-Grande`), or when they share a username or national id. A shared
+   e-mail, phone or address alone does not make one person: a household shares those.
+   Records without any name are not counted as people of their own.
+3. **Households.** People whose names share a word (the surname, whichever order the list
+   writes names in) and who share an address (street; postcode when a street is missing;
+   the town when one side has neither), an e-mail, a phone or a public IP are one household.
 
 A card whose people fall into two or more households is a `stolen_card` (named masked, with
 the number of people). Cards known only by BIN + last 4 (no PAN HMAC, tokens or expiry on
@@ -34,8 +37,9 @@ HOUSEHOLD_CARD = "household_card"
 #: Households a card needs to be flagged stolen, by how exactly the card is known.
 MIN_HOUSEHOLDS_EXACT = 2
 MIN_HOUSEHOLDS_PARTIAL = 3
+#: Records of one card beyond which names are not compared pair by pair.
+MAX_PAIRWISE = 300
 _PARTIAL_KINDS = frozenset({"bin_last4", "first4_last4", "pan"})
-_IDENTIFIERS = ("email", "phone", "username", "national_id", "dob")
 
 
 @dataclass(frozen=True)
@@ -117,20 +121,29 @@ def _judge(recs: list[Mapping]) -> CardFlag | None:
             person.join(i, by_subject[r["subject_id"]])
         else:
             by_subject[r["subject_id"]] = i
-    for i in range(len(named)):
-        for j in range(i + 1, len(named)):
-            if person.find(i) != person.find(j) and same_person(named[i], named[j]):
-                person.join(i, j)
+    if len(named) > MAX_PAIRWISE:
+        # A card on hundreds of subjects (a test number, a placeholder token): comparing every
+        # pair would take minutes; identical folded names stand in for name variants.
+        by_name: dict[str, int] = {}
+        for i, r in enumerate(named):
+            key = " ".join(sorted(_tokens(r)))
+            person.join(i, by_name.setdefault(key, i))
+    else:
+        for i in range(len(named)):
+            for j in range(i + 1, len(named)):
+                if person.find(i) != person.find(j) and same_person(named[i], named[j]):
+                    person.join(i, j)
     people = sorted({person.find(i) for i in range(len(named))})
     if len(people) < 2:
         return None
     house = _Union(len(named))
     for i in range(len(named)):
         house.join(i, person.find(i))
-    for i in range(len(named)):
-        for j in range(i + 1, len(named)):
-            if house.find(i) != house.find(j) and same_household(named[i], named[j]):
-                house.join(i, j)
+    if len(named) <= MAX_PAIRWISE:
+        for i in range(len(named)):
+            for j in range(i + 1, len(named)):
+                if house.find(i) != house.find(j) and same_household(named[i], named[j]):
+                    house.join(i, j)
     households = len({house.find(i) for i in range(len(named))})
     masked = _shown(recs)
     exact = all(r.get("card_kind") not in _PARTIAL_KINDS or r.get("card_hmac")
@@ -171,76 +184,79 @@ class _Union:
 
 
 # --- names and households --------------------------------------------------------------
+# Names are compared as sets of folded tokens, not as given name / surname: lists write
+# "SMITH Patrick", "Smith, Patrick", "P. Smith" and "Patrick Smith", and which token is the
+# surname is not always known.
+
+_PERSONAL = ("username", "national_id")
 
 
 def _alike(a: str, b: str, threshold: float = 0.88) -> bool:
-    if a == b:
-        return True
-    if a.replace(" ", "") == b.replace(" ", ""):
+    if a == b or a.replace(" ", "") == b.replace(" ", ""):
         return True
     return jellyfish.jaro_winkler_similarity(a, b) >= threshold
 
 
-def _given_alike(a: str, b: str) -> bool:
-    """Given names of one person: equal, an initial, a shortening, a typo."""
-    a, b = a.strip("."), b.strip(".")
-    if not a or not b:
-        return False
-    if len(a) == 1 or len(b) == 1:
-        return a[0] == b[0]
-    if len(a) >= 3 and len(b) >= 3 and (a.startswith(b) or b.startswith(a)):
+def _tokens(r: Mapping) -> list[str]:
+    full = r.get("full_f") or " ".join(t for t in (r.get("first_f"), r.get("last_f")) if t)
+    return [t for t in full.replace(".", " ").split() if t]
+
+
+def _token_match(short: str, long: str) -> bool:
+    """One name token of one record against one of another: equal, an initial, a shortening
+    (Pat/Patrick), a typo or transliteration (Jaro-Winkler ≥ 0.85)."""
+    if short == long:
         return True
-    return _alike(a, b, 0.85)
-
-
-def _surname_alike(a: str, b: str) -> bool:
-    """Surnames of one family: alike, or one of two surnames (García López / García)."""
-    if _alike(a, b):
+    if len(short) == 1 or len(long) == 1:
+        return short[0] == long[0]
+    if min(len(short), len(long)) >= 3 and (long.startswith(short) or short.startswith(long)):
         return True
-    ta, tb = set(a.split()), set(b.split())
-    return bool(ta & tb) and (ta <= tb or tb <= ta)
+    return min(len(short), len(long)) >= 3 and jellyfish.jaro_winkler_similarity(short, long) >= 0.85
 
 
-def _names(r: Mapping) -> tuple[str | None, str | None, str | None]:
-    return r.get("first_f"), r.get("last_f"), r.get("full_f")
+def _with_joins(tokens: list[str]) -> list[str]:
+    # "Casa Grande" and "Casa-Grande" (folded to "casagrande") are one surname
+    return tokens + [a + b for a, b in zip(tokens, tokens[1:])]
 
 
 def names_alike(a: Mapping, b: Mapping) -> bool:
-    """Two records' names are one person's: variants, typos, transliteration, swapped."""
-    fa, la, full_a = _names(a)
-    fb, lb, full_b = _names(b)
-    if full_a and full_b and _alike(full_a, full_b, 0.92):
-        return True
-    if fa and la and fb and lb:
-        if _surname_alike(la, lb) and _given_alike(fa, fb):
-            return True
-        if _surname_alike(la, fb) and _given_alike(fa, lb):   # given name and surname swapped
-            return True
+    """Two records' names are one person's: every token of the shorter name matches a
+    different token of the longer one (any order; initials, shortenings, typos,
+    transliteration, one of two surnames), and at least one matched token is a word, not an
+    initial."""
+    ta, tb = _tokens(a), _tokens(b)
+    if not ta or not tb:
         return False
-    # One side is a single word: it must be one of the other's names.
-    one = (fa or la) if not (fa and la) else None
-    other = [n for n in (fb, lb) if n]
-    if one is None:
-        one = (fb or lb) if not (fb and lb) else None
-        other = [n for n in (fa, la) if n]
-    return bool(one) and any(_alike(one, n) for n in other)
+    if _alike(" ".join(ta), " ".join(tb), 0.92):
+        return True
+    short, long = (ta, tb) if len(ta) <= len(tb) else (tb, ta)
+    pool = _with_joins(long)
+    used: set[int] = set()
+    word = False
+    for tok in sorted(short, key=len, reverse=True):   # words first, initials last
+        hit = next((i for i, cand in enumerate(pool) if i not in used and _token_match(tok, cand)),
+                   None)
+        if hit is None:
+            return False
+        used.add(hit)
+        word = word or len(tok) > 1
+    return word
 
 
-def _shared_identifier(a: Mapping, b: Mapping) -> bool:
-    return any(a.get(k) and a.get(k) == b.get(k) for k in _IDENTIFIERS)
-
-
-def _given_clash(a: Mapping, b: Mapping) -> bool:
-    fa, fb = a.get("first_f"), b.get("first_f")
-    return bool(fa and fb and a.get("last_f") and b.get("last_f") and not _given_alike(fa, fb))
+def _shared(a: Mapping, b: Mapping, keys: tuple[str, ...]) -> bool:
+    return any(a.get(k) and a.get(k) == b.get(k) for k in keys)
 
 
 def same_person(a: Mapping, b: Mapping) -> bool:
-    """Records of one person for the card question (names alike, or an identifier shared
-    with no clash of given names)."""
-    if names_alike(a, b):
-        return True
-    return _shared_identifier(a, b) and not _given_clash(a, b)
+    """Records of one person for the card question: names alike, or a personal identifier
+    (username, national id) shared. A shared e-mail, phone or address is not enough: a
+    household shares those."""
+    return names_alike(a, b) or _shared(a, b, _PERSONAL)
+
+
+def _share_a_surname(a: Mapping, b: Mapping) -> bool:
+    ta, tb = _with_joins(_tokens(a)), _with_joins(_tokens(b))
+    return any(len(x) >= 3 and len(y) >= 3 and _alike(x, y) for x in ta for y in tb)
 
 
 def _same_address(a: Mapping, b: Mapping) -> bool:
@@ -248,13 +264,22 @@ def _same_address(a: Mapping, b: Mapping) -> bool:
     if sa and sb:
         return _alike(sa, sb, 0.9)
     pa, pb = a.get("postcode"), b.get("postcode")
-    return bool(pa and pa == pb)
+    if pa and pb:
+        return pa == pb
+    # one side has neither street nor postcode: the town is all there is to compare
+    return bool(a.get("city_f") and a.get("city_f") == b.get("city_f"))
+
+
+def _public_ip(r: Mapping) -> str | None:
+    return r.get("ip") if r.get("ip") and not r.get("ip_nonpublic") else None
 
 
 def same_household(a: Mapping, b: Mapping) -> bool:
-    """Same surname, and a shared address, e-mail or phone."""
-    la, lb = a.get("last_f"), b.get("last_f")
-    if not (la and lb and _surname_alike(la, lb)):
+    """A name word in common (the surname, in whatever order the list writes names) and a
+    shared address, e-mail, phone or public IP."""
+    if not _share_a_surname(a, b):
         return False
-    return _same_address(a, b) or any(a.get(k) and a.get(k) == b.get(k)
-                                      for k in ("email", "phone"))
+    if _same_address(a, b) or _shared(a, b, ("email", "phone")):
+        return True
+    ip = _public_ip(a)
+    return bool(ip and ip == _public_ip(b))
