@@ -15,6 +15,7 @@ found the new hash in the library; found items are then matched with the scan's 
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -69,7 +70,13 @@ class QueryIndex:
     def _open(self, name: str):
         from haven.library.national import PdqSegment
 
-        return PdqSegment(self.root / name, verify=False, in_memory=False)
+        # memory-mapped: a feed touches a few pages (reading 3.3 GB for 1M images took 23 s
+        # against 6 s for the whole 1,000-hash search); a batch of new hashes is split over
+        # the cores
+        seg = PdqSegment(self.root / name, verify=False, in_memory=False)
+        if seg.index is not None:
+            seg.index.threads = os.cpu_count() or 1
+        return seg
 
     def _reset(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)

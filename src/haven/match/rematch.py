@@ -107,26 +107,6 @@ def _live_library_ids(lib, ids: list[int]) -> set[int]:
     return live
 
 
-def stale_sets(store: CaseStore, libraries: list | None = None) -> list[str]:
-    """Names of the case's hash sets whose current version its findings were not matched
-    against (cheap: no entry is read). Library sets count only when their library is given."""
-    roots = {str(lib.root.resolve()): lib for lib in libraries or ()}
-    out = []
-    with store.session() as s:
-        states = {m.hashset_id: m for m in s.scalars(select(MatchedSet))}
-        for hs in s.scalars(select(HashSet).order_by(HashSet.name)):
-            st = states.get(hs.id)
-            if hs.format == "library":
-                lib = roots.get(hs.source_path)
-                if lib is None:
-                    continue
-                if st is None or st.version != hs.version or _library_max_id(lib) > st.max_entry_id:
-                    out.append(hs.name)
-            elif st is None or st.version != hs.version or st.imported_at != hs.imported_at:
-                out.append(hs.name)
-    return out
-
-
 def rematch(store: CaseStore, *, libraries: list | None = None, names: list[str] | None = None,
             threshold: int = 31, full: bool = False,
             on_progress: ProgressFn | None = None) -> RematchResult:
