@@ -6,6 +6,8 @@ import ipaddress
 import re
 import unicodedata
 from dataclasses import dataclass
+from difflib import SequenceMatcher
+from functools import lru_cache
 
 import phonenumbers
 from anyascii import anyascii
@@ -52,27 +54,109 @@ class NameParts:
     full_folded: str | None
     first_folded: str | None
     last_folded: str | None
+    #: folded surname tokens ("García-López" → garcia, lopez): one of a double surname matches
+    surname_tokens: tuple[str, ...] = ()
 
 
 def name_parts(full: str | None, first: str | None, last: str | None) -> NameParts:
-    """Split and clean a name; titles and suffixes dropped; first/last taken from full if absent."""
+    """Split and clean a name; titles and suffixes dropped; first/last taken from full if absent.
+
+    A full name is read as "Given … Surname", "Surname, Given …", or "SURNAME Given …" (the
+    surname in capitals before mixed-case given names, as many registers write it). A
+    one-letter title ("M." for Monsieur) is kept when it is all there is beside the surname:
+    then it is an initial ("M. Dupont").
+    """
     first_c, last_c = clean_name(first), clean_name(last)
     full_c = clean_name(full)
+    surname = last_c
     if full_c and not (first_c and last_c):
+        raw = _WS.sub(" ", unicodedata.normalize("NFKC", full or "")).strip(" ,.;")
         if "," in full_c:  # "Surname, Given"
             a, _, b = full_c.partition(",")
-            tokens = b.split() + a.split()
+            given, family = _untitled(b.split()), _untitled(a.split())
         else:
-            tokens = full_c.split()
-        tokens = [t for t in tokens if t.strip(".") not in _TITLES] or tokens
-        full_c = " ".join(tokens)
-        if tokens:
-            first_c = first_c or tokens[0]
-            last_c = last_c or (tokens[-1] if len(tokens) > 1 else None)
+            words = raw.split()
+            caps = 0
+            while caps < len(words) - 1 and _is_caps(words[caps]):
+                caps += 1
+            if 0 < caps < len(words) and not all(_is_caps(w) for w in words):
+                tokens = full_c.split()
+                family, given = _untitled(tokens[:caps]), _untitled(tokens[caps:])
+            else:
+                tokens = _untitled(full_c.split())
+                given, family = tokens[:1], tokens[1:]
+        if not given and family:
+            given, family = family[:1], family[1:]
+        full_c = " ".join(given + family) or full_c
+        first_c = first_c or (given[0] if given else None)
+        if not last_c and family:
+            last_c = family[-1]
+            surname = " ".join(family)
     if not full_c and (first_c or last_c):
         full_c = " ".join(p for p in (first_c, last_c) if p)
     return NameParts(full_c, first_c, last_c, fold_name(full_c), fold_name(first_c),
-                     fold_name(last_c))
+                     fold_name(last_c), surname_tokens(surname))
+
+
+def _is_caps(word: str) -> bool:
+    letters = [c for c in word if c.isalpha()]
+    return len(letters) > 1 and all(c.isupper() for c in letters)
+
+
+def _untitled(tokens: list[str]) -> list[str]:
+    """Tokens without titles; a one-letter "title" stays when only one other token is left."""
+    kept = [t for t in tokens if t.strip(".") not in _TITLES]
+    if len(kept) < 2:
+        kept = [t for t in tokens if t.strip(".") not in _TITLES or len(t.strip(".")) == 1]
+    return kept or tokens
+
+
+def surname_tokens(surname: str | None) -> tuple[str, ...]:
+    """Folded parts of a surname, hyphens and spaces both separating (double surnames)."""
+    if not surname:
+        return ()
+    parts = (fold_name(t) for t in re.split(r"[\s\-]+", surname))
+    return tuple(sorted({p for p in parts if p and len(p) > 1}))
+
+
+@lru_cache(maxsize=1)
+def _nicknamer():  # type: ignore[no-untyped-def]
+    from nicknames import NickNamer
+
+    return NickNamer()
+
+
+@lru_cache(maxsize=65536)
+def given_name_aliases(first: str | None) -> tuple[str, ...]:
+    """A folded given name and the formal names it is a nickname of (bill → william, robert …).
+
+    From the `nicknames` package (a hand-curated English table); two given names that share
+    an alias may be one person's (Bill / William, Will / Bill).
+    """
+    if not first:
+        return ()
+    return tuple(sorted({first, *_nicknamer().canonicals_of(first)}))
+
+
+def given_names_compatible(a: str | None, b: str | None) -> bool:
+    """Could these two folded given names be one person's? (pure, symmetric)
+
+    Yes when equal, when one is the other's initial ("p" / "patrick"), a nickname of it
+    (shared alias), a prefix of at least 3 letters ("christ" / "christopher"), or a typo
+    (difflib ratio ≥ 0.8, as for the swapped-name check).
+    """
+    if not a or not b:
+        return True
+    if a == b:
+        return True
+    x, y = a.replace(" ", ""), b.replace(" ", "")
+    if len(x) == 1 or len(y) == 1:
+        return x[0] == y[0]
+    if min(len(x), len(y)) >= 3 and (x.startswith(y) or y.startswith(x)):
+        return True
+    if set(given_name_aliases(a)) & set(given_name_aliases(b)):
+        return True
+    return SequenceMatcher(None, x, y).ratio() >= 0.8
 
 
 def normalise_email(text: str | None) -> str | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ from haven.intel.decisions import DecisionsError, read_decisions
 from haven.intel.errors import OperationError
 from haven.intel.normalise import (
     email_domain,
+    given_name_aliases,
+    given_names_compatible,
     name_parts,
     normalise_country,
     normalise_date,
@@ -58,7 +61,8 @@ WEIGHT_DECIMALS = 6
 
 #: Columns of the `normalised` table, in order.
 NORMALISED_COLUMNS = (
-    "record_id", "file", "row", "full_name", "first_f", "last_f", "full_f", "email",
+    "record_id", "file", "row", "full_name", "first_f", "last_f", "full_f", "first_aliases",
+    "last_tokens", "email",
     "email_domain", "username", "phone", "phone_region", "phone_explicit", "phone_valid",
     "dob", "street_f", "city_f", "postcode", "country", "declared_country", "card",
     "card_country", "iban_country", "ip", "ip_version", "ip_nonpublic", "national_id",
@@ -66,8 +70,10 @@ NORMALISED_COLUMNS = (
 )
 #: The payment identity's details beside its key (`card`): for indicators, not for Splink.
 CARD_DETAIL_COLUMNS = ("card_kind", "card_masked", "card_expiry", "card_hmac")
-# Comparisons whose exact agreement makes a link "strong" (allowed to join two groups).
-_STRONG = ("email", "phone", "username", "dob", "national_id")
+# Comparisons whose exact agreement makes a link "strong" (allowed to join two groups). A card
+# is shared in a household and a stolen one by strangers: both have other given names, which
+# the first-name veto refuses; what is left is one person's card.
+_STRONG = ("email", "phone", "username", "dob", "national_id", "card")
 
 
 @dataclass
@@ -81,8 +87,12 @@ class ResolveSummary:
     decisions_split: int = 0
 
 
-def normalise_record(rec: dict) -> dict:
-    """One stored record → its normalised form (pure)."""
+def normalise_record(rec: dict, default_region: str | None = None) -> dict:
+    """One stored record → its normalised form (pure).
+
+    `default_region`: the country most of the record's file is from, the last hint for a
+    phone written in national form on a row that names no country.
+    """
     parts = name_parts(rec.get("full_name"), rec.get("first_name"), rec.get("last_name"))
     email = normalise_email(rec.get("email"))
     domain = email_domain(email)
@@ -96,7 +106,7 @@ def normalise_record(rec: dict) -> dict:
     iban = ident.iban_country if ident else None
     hints = (country, declared, card_country, iban,
              provider_country(domain) if domain else None,
-             cctld_country(domain) if domain else None)
+             cctld_country(domain) if domain else None, default_region)
     phone = normalise_phone(rec.get("phone"), hints)
     ip = normalise_ip(rec.get("ip"))
     return {
@@ -107,6 +117,8 @@ def normalise_record(rec: dict) -> dict:
         "first_f": parts.first_folded,
         "last_f": parts.last_folded,
         "full_f": parts.full_folded,
+        "first_aliases": list(given_name_aliases(parts.first_folded)) or None,
+        "last_tokens": list(parts.surname_tokens) or None,
         "email": email,
         "email_domain": domain,
         "username": normalise_username(rec.get("username")),
@@ -138,9 +150,14 @@ def normalise_record(rec: dict) -> dict:
 # (fewer than MIN_TRAIN records) are scored with these alone; larger lists re-estimate u
 # by random sampling and m by expectation maximisation, starting from them.
 MIN_TRAIN = 1000
+# first_f: exact, given name and surname swapped, JW ≥ 0.92, nickname (shared alias),
+# JW ≥ 0.8, initial of the other, else. last_f: exact, swapped, JW ≥ 0.92, one part of a
+# double surname, JW ≥ 0.8, else.
 PRIORS: dict[str, tuple[list[float], list[float]]] = {
-    "first_f": ([0.82, 0.06, 0.03, 0.09], [0.001, 0.0005, 0.004, 0.9945]),
-    "last_f": ([0.88, 0.07, 0.02, 0.03], [0.001, 0.0003, 0.002, 0.9967]),
+    "first_f": ([0.75, 0.02, 0.06, 0.03, 0.03, 0.05, 0.06],
+                [0.001, 0.00001, 0.0005, 0.0005, 0.004, 0.003, 0.991]),
+    "last_f": ([0.82, 0.02, 0.07, 0.04, 0.02, 0.03],
+               [0.001, 0.00001, 0.0003, 0.0002, 0.002, 0.9965]),
     "email": ([0.75, 0.25], [0.0001, 0.9999]),
     "phone": ([0.7, 0.3], [0.0001, 0.9999]),
     "username": ([0.8, 0.05, 0.15], [0.0001, 0.0002, 0.9997]),
@@ -195,8 +212,8 @@ def _settings(columns_present: set[str], use_tf: bool = True,  # type: ignore[no
                               u_probabilities=u)
 
     makers = {
-        "first_f": lambda: prior("first_f", cl.JaroWinklerAtThresholds("first_f", [0.92, 0.8])),
-        "last_f": lambda: prior("last_f", cl.JaroWinklerAtThresholds("last_f", [0.92, 0.8])),
+        "first_f": lambda: prior("first_f", _first_name_comparison()),
+        "last_f": lambda: prior("last_f", _last_name_comparison()),
         "email": lambda: prior("email", cl.ExactMatch("email")),
         "phone": lambda: prior("phone", cl.ExactMatch("phone")),
         "username": lambda: prior("username", cl.LevenshteinAtThresholds("username", [1]), False),
@@ -236,6 +253,41 @@ def _settings(columns_present: set[str], use_tf: bool = True,  # type: ignore[no
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=False,
     )
+
+
+def _first_name_comparison():  # type: ignore[no-untyped-def]
+    """Given names: exact, swapped with the surname, typo, nickname, initial, else."""
+    import splink.comparison_level_library as cll
+    from splink.comparison_library import CustomComparison
+
+    initial = ("(length(first_f_l) = 1 OR length(first_f_r) = 1) AND "
+               "substr(first_f_l, 1, 1) = substr(first_f_r, 1, 1)")
+    return CustomComparison(output_column_name="first_f", comparison_levels=[
+        cll.NullLevel("first_f"),
+        cll.ExactMatchLevel("first_f"),
+        cll.ColumnsReversedLevel("first_f", "last_f"),
+        cll.JaroWinklerLevel("first_f", 0.92),
+        cll.ArrayIntersectLevel("first_aliases", 1),
+        cll.JaroWinklerLevel("first_f", 0.8),
+        cll.CustomLevel(initial, "initial of the other", base_dialect_str="duckdb"),
+        cll.ElseLevel(),
+    ])
+
+
+def _last_name_comparison():  # type: ignore[no-untyped-def]
+    """Surnames: exact, swapped with the given name, typo, one part of a double one, else."""
+    import splink.comparison_level_library as cll
+    from splink.comparison_library import CustomComparison
+
+    return CustomComparison(output_column_name="last_f", comparison_levels=[
+        cll.NullLevel("last_f"),
+        cll.ExactMatchLevel("last_f"),
+        cll.ColumnsReversedLevel("first_f", "last_f"),
+        cll.JaroWinklerLevel("last_f", 0.92),
+        cll.ArrayIntersectLevel("last_tokens", 1),
+        cll.JaroWinklerLevel("last_f", 0.8),
+        cll.ElseLevel(),
+    ])
 
 
 def score_links(
@@ -337,7 +389,7 @@ def _links_from_predictions(arrow: pa.Table, normalised: pa.Table) -> tuple[list
                                 normalised.column(c).to_pylist())) for c in ("first_f", "last_f")}
     zeros = [0.0] * rows  # one list for absent columns: a default built per pair is O(n^2)
     parts = [(name, data[f"mw_{name}"], data.get(f"mw_tf_adj_{name}", zeros)) for name in names]
-    first_w = data.get("mw_first_f", zeros)
+    first = given_family["first_f"]
     lefts, rights, weights, probs, whys, strongs, vetoes = [], [], [], [], [], [], []
     links: list[Link] = []
     for i in range(rows):
@@ -352,11 +404,11 @@ def _links_from_predictions(arrow: pa.Table, normalised: pa.Table) -> tuple[list
         strong = any(
             vals.get(l) is not None and vals.get(l) == vals.get(r) for vals in strong_values.values()
         )
-        # Both first names present and unlike each other: a different person of the same
-        # household (shared e-mail, phone, address) far more often than a typo — unless
-        # the names are the same two swapped, or a personal identifier (national id, never
-        # shared in a household) agrees.
-        veto = ((first_w[i] or 0.0) < 0
+        # Both given names present and not one person's (not equal, not an initial, nickname,
+        # prefix or typo of the other): a different person of the same household (shared
+        # e-mail, phone, card, address) far more often than a typo — unless the names are
+        # the same two swapped, or a national id (never shared in a household) agrees.
+        veto = (not given_names_compatible(first.get(l), first.get(r))
                 and not _same_person_despite_first_name(l, r, strong_values, given_family))
         weight = round(float(data["match_weight"][i]), WEIGHT_DECIMALS)
         links.append(Link(l, r, weight, strong, veto))
@@ -378,7 +430,8 @@ def _links_from_predictions(arrow: pa.Table, normalised: pa.Table) -> tuple[list
 
 
 def _same_person_despite_first_name(l: str, r: str, strong_values: dict, names: dict) -> bool:
-    """Lift the household veto: national ids agree, or given name and surname are swapped."""
+    """Lift the household veto: national ids agree, or given name and surname are swapped
+    ("Fournier Agathe" in the given/surname columns beside "A. Fournier")."""
     nid = strong_values.get("national_id", {})
     if nid.get(l) is not None and nid.get(l) == nid.get(r):
         return True
@@ -392,7 +445,9 @@ def _same_person_despite_first_name(l: str, r: str, strong_values: dict, names: 
         x, y = x.replace(" ", ""), y.replace(" ", "")
         return x == y or SequenceMatcher(None, x, y).ratio() >= 0.8
 
-    return alike(fl, lr) and alike(ll, fr)
+    # swapped: the given name of each is (an initial, nickname or typo of) the other's
+    # surname-column value, and the surnames are alike
+    return given_names_compatible(fl, lr) and alike(ll, fr)
 
 
 def resolve_operation(
@@ -423,7 +478,8 @@ def resolve_operation(
         rows = [dict(zip(rel.columns, r)) for r in rel.fetchall()]
         # Phones are validated grouped by country hint: phonenumbers' metadata stays warm.
         rows.sort(key=lambda r: (r.get("country") or "", r.get("declared_country") or ""))
-        normalised = [normalise_record(r) for r in rows]
+        regions = _file_regions(rows)
+        normalised = [normalise_record(r, regions.get(r["file"])) for r in rows]
         normalised.sort(key=lambda r: r["record_id"])
         table = pa.Table.from_pylist(normalised, schema=_normalised_schema())
         con.execute("DROP TABLE IF EXISTS normalised")
@@ -494,6 +550,16 @@ def resolve_operation(
             own_spark.stop()
 
 
+def _file_regions(rows: list[dict]) -> dict[str, str]:
+    """file → the country most of its rows name (a list is usually one shop's, one market's)."""
+    counts: dict[str, Counter] = {}
+    for r in rows:
+        cc = normalise_country(r.get("country"))
+        if cc:
+            counts.setdefault(r["file"], Counter())[cc] += 1
+    return {f: c.most_common(1)[0][0] for f, c in counts.items()}
+
+
 def _read_model(op_dir: Path) -> dict:
     path = op_dir / MODEL_NAME
     try:
@@ -518,7 +584,8 @@ def _ids(group: list[tuple[str, int]], ref_to_id: dict) -> list[str]:
 
 def _normalised_schema() -> pa.Schema:
     types = {"row": pa.int64(), "phone_explicit": pa.bool_(), "phone_valid": pa.bool_(),
-             "ip_version": pa.int64()}
+             "ip_version": pa.int64(), "first_aliases": pa.list_(pa.string()),
+             "last_tokens": pa.list_(pa.string())}
     return pa.schema([(c, types.get(c, pa.string())) for c in NORMALISED_COLUMNS])
 
 
