@@ -264,7 +264,7 @@ def plain_splink(recs: list[dict]) -> list[str]:
     return [str(got.get(i, f"s{i}")) for i in range(len(recs))]
 
 
-def haven(ds: Dataset, work: Path) -> list[str]:
+def haven(ds: Dataset, work: Path, variants: list[str] = ()) -> list[str]:
     op = work / f"op_{ds.name}"
     if op.exists():
         shutil.rmtree(op)
@@ -275,6 +275,22 @@ def haven(ds: Dataset, work: Path) -> list[str]:
     con = duckdb.connect(str(op / "intel.duckdb"), read_only=True)
     got = dict(con.sql("SELECT r.row, s.subject_id FROM subject_records s "
                        "JOIN records r USING (record_id)").fetchall())
+    if variants:   # the same stored links clustered under other rules
+        import ast
+
+        from haven.intel.cluster import ClusterParams, Link, cluster
+
+        row_of = dict(con.sql("SELECT record_id, row FROM records").fetchall())
+        links = [Link(*r) for r in con.sql(
+            "SELECT record_id_l, record_id_r, match_weight, strong, veto, contradicted FROM links").fetchall()]
+        for v in variants:
+            kw = {k.strip(): ast.literal_eval(x.strip()) for k, _, x in
+                  (p.partition("=") for p in v.split(";") if p.strip())}
+            alt = cluster(row_of, links, ClusterParams(**kw))
+            by_row = {row_of[r]: sid for r, sid in alt.items()}
+            sc = score([by_row[i] for i in range(1, len(ds.truth) + 1)], ds.truth)
+            print(f"    variant {v}: P {sc['P']:.4f} R {sc['R']:.4f} F1 {sc['F1']:.4f} "
+                  f"B3 {sc['B3']:.4f}")
     con.close()
     return [got[i] for i in range(1, len(ds.truth) + 1)]
 
@@ -295,6 +311,9 @@ def main() -> None:
     ap.add_argument("--only", help="comma-separated datasets")
     ap.add_argument("--methods", default="exact,splink,haven")
     ap.add_argument("--keep", type=Path, help="work directory to keep")
+    ap.add_argument("--variant", action="append", default=[],
+                    help='haven\'s links clustered again with ClusterParams, e.g. '
+                         '"weak_join_max_size=None;max_size=60" (repeatable)')
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="intel_compare_"))
@@ -323,7 +342,7 @@ def main() -> None:
         for method in methods:
             t = time.time()
             pred = {"exact": lambda: exact_rules(recs), "splink": lambda: plain_splink(recs),
-                    "haven": lambda: haven(ds, work)}[method]()
+                    "haven": lambda: haven(ds, work, args.variant)}[method]()
             s = score(pred, ds.truth)
             s.update(dataset=name, method=method, rows=len(recs), people=len(set(ds.truth)),
                      seconds=round(time.time() - t, 1))

@@ -109,8 +109,8 @@ def main() -> None:
     pred = dict(con.sql("SELECT r.file || ':' || r.row, s.subject_id FROM subject_records s "
                         "JOIN records r USING (record_id)").fetchall())
     rid_ref = dict(con.sql("SELECT record_id, file || ':' || row FROM records").fetchall())
-    links = [Link(a, b, w, s, v) for a, b, w, s, v in con.sql(
-        "SELECT record_id_l, record_id_r, match_weight, strong, veto FROM links").fetchall()]
+    links = [Link(*row) for row in con.sql(
+        "SELECT record_id_l, record_id_r, match_weight, strong, veto, contradicted FROM links").fetchall()]
     con.close()
 
     print(f"rows {args.rows}  people {people}  countries {countries} "

@@ -42,7 +42,7 @@ def main() -> None:
     key = {rid: f"{f}:{row}" for rid, f, row in
            con.sql("SELECT record_id, file, row FROM records").fetchall()}
     links = [Link(*row) for row in con.sql(
-        "SELECT record_id_l, record_id_r, match_weight, strong, veto FROM links").fetchall()]
+        "SELECT record_id_l, record_id_r, match_weight, strong, veto, contradicted FROM links").fetchall()]
     con.close()
     with open(f"{args.work}/truth.csv", encoding="utf-8") as fh:
         truth = {f"{r['file']}:{r['row']}": r["person_id"] for r in csv.DictReader(fh)}

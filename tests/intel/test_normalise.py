@@ -7,6 +7,8 @@ import pytest
 from haven.intel.countries import cctld_country, country_code, postcode_countries, provider_country
 from haven.intel.normalise import (
     fold_name,
+    given_name_aliases,
+    given_names_compatible,
     iban_country,
     name_parts,
     normalise_email,
@@ -81,3 +83,38 @@ def test_cctld_vanity_providers_postcodes_and_iban():
     assert postcode_countries("1234 AB") == {"NL"}
     assert iban_country("DE89370400440532013000") == "DE"
     assert iban_country("DE89370400440532013001") is None
+
+
+@pytest.mark.parametrize("raw, first, last, surname", [
+    ("P. Smith", "p", "smith", ("smith",)),
+    ("M. Dupont", "m", "dupont", ("dupont",)),          # an initial, not "Monsieur"
+    ("M. Jean Dupont", "jean", "dupont", ("dupont",)),  # here it is the title
+    ("SMITH Patrick", "patrick", "smith", ("smith",)),  # capitalised surname first
+    ("CAVALCANTE PIRES Gabrielly", "gabrielly", "pires", ("cavalcante", "pires")),
+    ("Gabrielly Cavalcante Pires", "gabrielly", "pires", ("cavalcante", "pires")),
+    ("García-López, Ana", "ana", "garcialopez", ("garcia", "lopez")),
+    ("JOHN SMITH", "john", "smith", ("smith",)),         # all capitals: order as written
+])
+def test_name_order_initials_and_double_surnames(raw, first, last, surname):
+    parts = name_parts(raw, None, None)
+    assert (parts.first_folded, parts.last_folded, parts.surname_tokens) == (first, last, surname)
+
+
+@pytest.mark.parametrize("a, b, same", [
+    ("patrick", "p", True), ("bill", "william", True), ("will", "bill", True),
+    ("tom", "thomas", True), ("mo", "moses", True), ("jon", "john", True),
+    ("alice", "alicia", True), ("jane", "tom", False), ("fatima", "friedrich", False),
+    ("p", "t", False), ("agathe", "fournier", False),
+])
+def test_given_names_compatible_with_initials_nicknames_and_typos(a, b, same):
+    assert given_names_compatible(a, b) is same
+    assert given_names_compatible(b, a) is same
+    assert "william" in given_name_aliases("bill")
+
+
+def test_a_national_phone_on_a_row_without_country_reads_with_the_lists_country():
+    # hints: the row's own country first; the file's usual country (last hint) otherwise
+    assert normalise_phone("0412662612", (None, "AU")).e164 == "+61412662612"
+    assert normalise_phone("412662612", (None, "AU")).e164 == "+61412662612"   # trunk 0 dropped
+    assert normalise_phone("+61 412 662 612", (None, "DE")).e164 == "+61412662612"
+    assert normalise_phone("0412.662.612", ("AU", "GB")).e164 == "+61412662612"

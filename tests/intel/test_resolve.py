@@ -109,7 +109,8 @@ def test_namesakes_do_not_attach_one_by_one_to_a_subject_through_weak_links():
     # each links to h1 on name + city alone (weak, 9.5 < strong_weight). Measured on a 1M-row
     # list: such singletons chained 26 rows of 23 people into one subject.
     hub = [Link("h1", "h2", 60, True)]
-    weak = [Link(f"n{i}", "h1", 9.5, False) for i in range(1, 6)]
+    # each namesake has an e-mail of their own: the link is contradicted
+    weak = [Link(f"n{i}", "h1", 9.5, False, contradicted=True) for i in range(1, 6)]
     ids = ["h1", "h2"] + [f"n{i}" for i in range(1, 6)]
     out = cluster(ids, hub + weak, ClusterParams(threshold=6))
     assert out["h1"] == out["h2"]
@@ -124,6 +125,23 @@ def test_namesakes_do_not_attach_one_by_one_to_a_subject_through_weak_links():
     # ... as does a weak-looking link whose weight alone is decisive (>= strong_weight)
     out = cluster(ids, hub + [Link("n4", "h1", 25, False)], ClusterParams(threshold=6))
     assert out["n4"] == out["h1"]
+
+
+def test_a_stray_record_joins_the_one_subject_it_links_to_when_nothing_contradicts_it():
+    # s1 ("Tom Stanford", no e-mail or phone) links weakly to h1 only, and no identifier
+    # disagrees: it is the person's own stray row. s2 links as weakly to h1 and to another
+    # subject (g1-g2): ambiguous, it stays alone; so does s3, whose link is contradicted.
+    hub = [Link("h1", "h2", 60, True), Link("g1", "g2", 60, True)]
+    ids = ["h1", "h2", "g1", "g2", "s1", "s2", "s3"]
+    links = hub + [Link("s1", "h1", 9.5, False), Link("s2", "h2", 9.5, False),
+                   Link("s2", "g1", 8.5, False), Link("s3", "h1", 9.5, False, contradicted=True)]
+    out = cluster(ids, links, ClusterParams(threshold=6))
+    assert out["s1"] == out["h1"]
+    assert out["s2"] not in (out["h1"], out["g1"])
+    assert out["s3"] != out["h1"]
+    # without the rule, weak links only pair single records
+    out = cluster(ids, links, ClusterParams(threshold=6, weak_join_exclusive=False))
+    assert out["s1"] != out["h1"]
 
 
 def test_reused_model_scores_without_training_and_gives_the_same_subjects(resolved):
@@ -162,3 +180,122 @@ def test_unknown_backend_and_missing_spark_are_clear_errors(resolved, monkeypatc
     assert res.exit_code == 2
     assert "spark-deps.sh" in " ".join(res.output.split())
     assert _assignment(op) == before
+
+
+# --- Cases from issue 13: one person written many ways, households, namesakes -------------
+# Hand-built rows (benign, invented), with filler people around them so the list looks like
+# a list. Each case failed before the resolver learnt initials, name order, nicknames and
+# national phones on rows without a country.
+
+_CASE_HEADER = ["Name", "Email", "Login", "Mobile", "Address", "Town", "Zip", "Country", "Card",
+                "IP"]
+_CASES = [
+    # one person, six rows: initial vs full name, surname first, phone in two forms,
+    # e-mail / username / card each on several rows (issue 13's typical miss)
+    ("patrick", ["P. Smith", "patrick.smith@bigpond.com", "patrick_217", "+61 412 662 612",
+                 "12 Wattle Street", "Ballarat", "3350", "AU", "4111 2222 3333 4444", ""]),
+    ("patrick", ["Patrick Smith", "", "", "0412662612", "12 Wattle Street", "Ballarat",
+                 "3350", "", "", "203.0.113.9"]),
+    ("patrick", ["SMITH Patrick", "", "patrick_217", "0412 662 612", "12 Wattle Street",
+                 "Ballarat", "3350", "AU", "4111222233334444", ""]),
+    ("patrick", ["P Smith", "Patrick.Smith+shop@bigpond.com", "patrick_217", "", "",
+                 "Ballarat", "3350", "AU", "", ""]),
+    ("patrick", ["Pat Smith", "", "PATRICK_217", "412662612", "12 Wattle Street", "", "3350",
+                 "AU", "4111222233334444", ""]),
+    ("patrick", ["Smith, Patrick", "patrick.smith@bigpond.com", "", "+61412662612", "",
+                 "Ballarat", "", "", "4111222233334444", ""]),
+    # a nickname: Bill / William, one e-mail
+    ("william", ["Bill Turner", "wturner@example.org", "", "07400 123459", "3 Mill Lane",
+                 "Leeds", "LS1 4AB", "GB", "", ""]),
+    ("william", ["William Turner", "wturner@example.org", "bturner", "", "3 Mill Lane", "Leeds",
+                 "LS1 4AB", "GB", "", ""]),
+    ("william", ["W. Turner", "", "bturner", "+44 7400 123459", "", "Leeds", "LS1 4AB", "", "",
+                 ""]),
+    # a household: same surname, address, IP, card and landline; other first names
+    ("jane", ["Jane Keller", "jane.keller@example.net", "janek", "030 1234567",
+              "Lindenweg 4", "Berlin", "10115", "DE", "5555 4444 3333 2222", "198.51.100.7"]),
+    ("jane", ["Jane Keller", "jane.keller@example.net", "", "", "Lindenweg 4", "Berlin",
+              "10115", "DE", "", "198.51.100.7"]),
+    ("tom", ["Tom Keller", "tom.keller@example.net", "tomk", "030 1234567", "Lindenweg 4",
+             "Berlin", "10115", "DE", "5555 4444 3333 2222", "198.51.100.7"]),
+    ("tom", ["Tom Keller", "tom.keller@example.net", "", "030 1234567", "Lindenweg 4",
+             "Berlin", "10115", "DE", "5555444433332222", ""]),
+    ("greta", ["Greta Keller", "", "", "030 1234567", "Lindenweg 4", "Berlin", "10115", "DE",
+               "5555444433332222", "198.51.100.7"]),
+]
+# namesakes in one city: three people called John Brown in Leeds, two rows each
+for _n, _street in enumerate(("8 Park Row", "41 Kirkgate", "17 Briggate")):
+    for _ in range(2):
+        _CASES.append((f"brown{_n}", ["John Brown", f"jbrown{_n}@example.com", "",
+                                      f"07400 12345{_n}", _street, "Leeds", f"LS{_n + 2} 1AA",
+                                      "GB", "", ""]))
+    _CASES.append((f"brown{_n}", ["John Brown", "", "", f"+44 7400 12345{_n}", "", "Leeds", "",
+                                  "", "", ""]))
+
+
+def _filler(n: int) -> list[tuple[str, list[str]]]:
+    """Other customers of the same (Australian) shop."""
+    firsts = ["Anna", "Ben", "Carla", "Dev", "Elif", "Femi", "Goran", "Hana", "Ivo", "Jonas"]
+    lasts = ["Adler", "Baptiste", "Costa", "Dimitrov", "Eriksen", "Fischer", "Garcia", "Horvat",
+             "Ibrahim", "Janssen", "Kowalski", "Lund"]
+    out = []
+    for i in range(n):
+        f, l = firsts[i % len(firsts)], lasts[(i * 7) % len(lasts)]
+        row = [f"{f} {l}", f"{f.lower()}.{l.lower()}{i}@example.com", "", "", f"{i} High Street",
+               "Geelong", f"{3200 + i}", "AU", "", ""]
+        out += [(f"filler{i}", row)] * (1 + i % 2)
+    return out
+
+
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cases")
+    rows = _CASES + _filler(60)
+    with (d / "list.csv").open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(_CASE_HEADER)
+        w.writerows(r for _, r in rows)
+    op = d / "op"
+    assert runner.invoke(intel_app, ["load", str(d / "list.csv"), "--op", str(op)]).exit_code == 0
+    res = runner.invoke(intel_app, ["resolve", "--op", str(op)])
+    assert res.exit_code == 0, res.output
+    pred = _assignment(op)
+    by_person: dict[str, set[str]] = {}
+    for n, (person, _) in enumerate(rows, start=1):
+        by_person.setdefault(person, set()).add(pred[f"list.csv:{n}"])
+    return op, by_person
+
+
+def test_initials_name_order_and_phone_forms_of_one_person_are_one_subject(cases):
+    _, by_person = cases
+    assert len(by_person["patrick"]) == 1
+
+
+def test_a_nickname_with_a_shared_email_is_one_subject(cases):
+    _, by_person = cases
+    assert len(by_person["william"]) == 1
+
+
+def test_household_members_sharing_address_ip_card_and_phone_stay_apart(cases):
+    _, by_person = cases
+    members = [by_person[p] for p in ("jane", "tom", "greta")]
+    assert all(len(m) == 1 for m in members)
+    assert len(set.union(*members)) == 3
+
+
+def test_namesakes_in_one_city_are_not_chained(cases):
+    _, by_person = cases
+    subjects = [by_person[f"brown{n}"] for n in range(3)]
+    # each namesake's rows are one subject (same e-mail, phone); no subject holds two
+    assert all(len(s) == 1 for s in subjects)
+    assert len(set.union(*subjects)) == 3
+
+
+def test_national_and_international_phones_normalise_to_one_e164(cases):
+    op, _ = cases
+    con = duckdb.connect(str(op / "intel.duckdb"), read_only=True)
+    phones = [p for (p,) in con.sql("SELECT n.phone FROM normalised n JOIN records r "
+                                    "USING (record_id) WHERE regexp_replace(r.phone, '\\D', "
+                                    "'', 'g') LIKE '%412662612'").fetchall()]
+    con.close()
+    assert len(phones) == 5 and set(phones) == {"+61412662612"}

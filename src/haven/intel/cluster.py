@@ -7,7 +7,8 @@ deterministic). A merge is refused when it would
   (same e-mail, phone, username, or date of birth) and is below `strong_weight`,
 - grow a subject beyond `weak_join_max_size` records (default 1: weak links only pair two
   single records) through such a weak link: namesakes in one city otherwise attach to a
-  subject one by one (measured at 1M rows: 26 rows of 23 people in one subject),
+  subject one by one (measured at 1M rows: 26 rows of 23 people in one subject) — unless
+  the weak link is uncontradicted and exclusive (`weak_join_exclusive`),
 - rest on a link whose first names disagree (household members share e-mail and address),
 - cross a manual split.
 Manual merges are applied last and always win.
@@ -28,6 +29,9 @@ class Link:
     strong: bool
     #: The model's evidence says "two people" on a decisive field (first names unlike).
     veto: bool = False
+    #: Both records hold an identifier or address field and they disagree (other e-mail,
+    #: phone, street …): what namesakes look like. Such a weak link never grows a subject.
+    contradicted: bool = False
 
 
 @dataclass(frozen=True)
@@ -40,12 +44,18 @@ class ClusterParams:
     #: largest subject a weak link (no strong identifier, below `strong_weight`) may grow;
     #: None: any size up to `max_size`
     weak_join_max_size: int | None = 1
+    #: ... unless the link is uncontradicted (no identifier or address field disagrees) and
+    #: exclusive: the smaller side links (at or above the threshold) to nobody outside the
+    #: two. A person's stray record ("Tom Stanford", no e-mail) links to that person alone;
+    #: a namesake in one city has its own e-mail, phone or street, or links to several.
+    weak_join_exclusive: bool = True
 
 
 class _Sets:
     def __init__(self, ids: Iterable[str]) -> None:
         self.parent = {i: i for i in ids}
         self.size = dict.fromkeys(self.parent, 1)
+        self.members: dict[str, list[str]] = {i: [i] for i in self.parent}
 
     def find(self, x: str) -> str:
         root = x
@@ -63,6 +73,7 @@ class _Sets:
             ra, rb = rb, ra
         self.parent[rb] = ra
         self.size[ra] += self.size[rb]
+        self.members[ra].extend(self.members.pop(rb))
         return ra
 
 
@@ -98,6 +109,12 @@ def cluster(
         (lk for lk in links if lk.weight >= params.threshold),
         key=lambda lk: (-lk.weight, min(lk.left, lk.right), max(lk.left, lk.right)),
     )
+    near: dict[str, list[str]] = {}
+    if params.weak_join_exclusive:
+        for lk in ordered:
+            if not (params.honour_veto and lk.veto):
+                near.setdefault(lk.left, []).append(lk.right)
+                near.setdefault(lk.right, []).append(lk.left)
     for lk in ordered:
         if lk.left not in sets.parent or lk.right not in sets.parent:
             continue
@@ -114,7 +131,9 @@ def cluster(
             if params.require_strong_between_groups and min(sets.size[ra], sets.size[rb]) > 1:
                 continue
             if (params.weak_join_max_size is not None
-                    and max(sets.size[ra], sets.size[rb]) > params.weak_join_max_size):
+                    and max(sets.size[ra], sets.size[rb]) > params.weak_join_max_size
+                    and not (params.weak_join_exclusive and not lk.contradicted
+                             and _exclusive(sets, ra, rb, near))):
                 continue
         t = root_tag.get(ra)
         root = sets.union(ra, rb)
@@ -132,6 +151,16 @@ def cluster(
         for r in group:
             out[r] = sid
     return out
+
+
+def _exclusive(sets: _Sets, ra: str, rb: str, near: Mapping[str, list[str]]) -> bool:
+    """No record of the smaller group links (at or above the threshold) outside the two."""
+    small = ra if sets.size[ra] <= sets.size[rb] else rb
+    for rec in sets.members[small]:
+        for other in near.get(rec, ()):
+            if sets.find(other) not in (ra, rb):
+                return False
+    return True
 
 
 def groups(assignment: Mapping[str, str]) -> dict[str, list[str]]:

@@ -11,6 +11,7 @@ from functools import lru_cache
 
 import phonenumbers
 from anyascii import anyascii
+from jellyfish import jaro_winkler_similarity
 
 from haven.intel.countries import country_code
 
@@ -142,8 +143,8 @@ def given_names_compatible(a: str | None, b: str | None) -> bool:
     """Could these two folded given names be one person's? (pure, symmetric)
 
     Yes when equal, when one is the other's initial ("p" / "patrick"), a nickname of it
-    (shared alias), a prefix of at least 3 letters ("christ" / "christopher"), or a typo
-    (difflib ratio ≥ 0.8, as for the swapped-name check).
+    (shared alias), a prefix of at least 2 letters ("mo" / "moses"), or alike (Jaro-Winkler
+    ≥ 0.8, the model's lowest name level, or difflib ratio ≥ 0.8 for transposed letters).
     """
     if not a or not b:
         return True
@@ -152,11 +153,12 @@ def given_names_compatible(a: str | None, b: str | None) -> bool:
     x, y = a.replace(" ", ""), b.replace(" ", "")
     if len(x) == 1 or len(y) == 1:
         return x[0] == y[0]
-    if min(len(x), len(y)) >= 3 and (x.startswith(y) or y.startswith(x)):
+    if x.startswith(y) or y.startswith(x):
         return True
     if set(given_name_aliases(a)) & set(given_name_aliases(b)):
         return True
-    return SequenceMatcher(None, x, y).ratio() >= 0.8
+    return (jaro_winkler_similarity(x, y) >= 0.8
+            or SequenceMatcher(None, x, y).ratio() >= 0.8)
 
 
 def normalise_email(text: str | None) -> str | None:

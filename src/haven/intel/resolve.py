@@ -74,6 +74,13 @@ CARD_DETAIL_COLUMNS = ("card_kind", "card_masked", "card_expiry", "card_hmac")
 # is shared in a household and a stolen one by strangers: both have other given names, which
 # the first-name veto refuses; what is left is one person's card.
 _STRONG = ("email", "phone", "username", "dob", "national_id", "card")
+# Comparisons whose disagreement (negative weight) contradicts a link: one person rarely has
+# two of these, namesakes nearly always do.
+_CONTRADICTING = (*_STRONG, "street_f", "postcode")
+#: A value held by more records than this identifies nobody (a placeholder date of birth
+#: "1862-01-01" on 596 records, a shop's own phone): agreeing on it does not make a link strong.
+#: The same as the largest subject clustering allows (`ClusterParams.max_size`).
+IDENTIFIER_MAX_RECORDS = 30
 
 
 @dataclass
@@ -158,7 +165,7 @@ PRIORS: dict[str, tuple[list[float], list[float]]] = {
                 [0.001, 0.00001, 0.0005, 0.0005, 0.004, 0.003, 0.991]),
     "last_f": ([0.82, 0.02, 0.07, 0.04, 0.02, 0.03],
                [0.001, 0.00001, 0.0003, 0.0002, 0.002, 0.9965]),
-    "email": ([0.75, 0.25], [0.0001, 0.9999]),
+    "email": ([0.72, 0.1, 0.18], [0.0001, 0.0004, 0.9995]),   # exact, Jaro-Winkler ≥ 0.88
     "phone": ([0.7, 0.3], [0.0001, 0.9999]),
     "username": ([0.8, 0.05, 0.15], [0.0001, 0.0002, 0.9997]),
     "dob": ([0.8, 0.05, 0.15], [0.00005, 0.0005, 0.99945]),
@@ -214,7 +221,7 @@ def _settings(columns_present: set[str], use_tf: bool = True,  # type: ignore[no
     makers = {
         "first_f": lambda: prior("first_f", _first_name_comparison()),
         "last_f": lambda: prior("last_f", _last_name_comparison()),
-        "email": lambda: prior("email", cl.ExactMatch("email")),
+        "email": lambda: prior("email", cl.JaroWinklerAtThresholds("email", [0.88])),
         "phone": lambda: prior("phone", cl.ExactMatch("phone")),
         "username": lambda: prior("username", cl.LevenshteinAtThresholds("username", [1]), False),
         "dob": lambda: prior("dob", cl.LevenshteinAtThresholds("dob", [1]), False),
@@ -385,12 +392,20 @@ def _links_from_predictions(arrow: pa.Table, normalised: pa.Table) -> tuple[list
         c: dict(zip(normalised.column("record_id").to_pylist(), normalised.column(c).to_pylist()))
         for c in _STRONG if c in normalised.column_names
     }
+    for vals in strong_values.values():
+        counts = Counter(v for v in vals.values() if v is not None)
+        common = {v for v, n in counts.items() if n > IDENTIFIER_MAX_RECORDS}
+        if common:
+            for k, v in vals.items():
+                if v in common:
+                    vals[k] = None
     given_family = {c: dict(zip(normalised.column("record_id").to_pylist(),
                                 normalised.column(c).to_pylist())) for c in ("first_f", "last_f")}
     zeros = [0.0] * rows  # one list for absent columns: a default built per pair is O(n^2)
     parts = [(name, data[f"mw_{name}"], data.get(f"mw_tf_adj_{name}", zeros)) for name in names]
     first = given_family["first_f"]
-    lefts, rights, weights, probs, whys, strongs, vetoes = [], [], [], [], [], [], []
+    lefts, rights, weights, probs, whys, strongs, vetoes, contras = [], [], [], [], [], [], [], []
+    against = [(mw, tf) for name, mw, tf in parts if name in _CONTRADICTING]
     links: list[Link] = []
     for i in range(rows):
         l, r = data["record_id_l"][i], data["record_id_r"][i]
@@ -411,7 +426,8 @@ def _links_from_predictions(arrow: pa.Table, normalised: pa.Table) -> tuple[list
         veto = (not given_names_compatible(first.get(l), first.get(r))
                 and not _same_person_despite_first_name(l, r, strong_values, given_family))
         weight = round(float(data["match_weight"][i]), WEIGHT_DECIMALS)
-        links.append(Link(l, r, weight, strong, veto))
+        contra = any((mw[i] or 0.0) + (tf[i] or 0.0) < 0 for mw, tf in against)
+        links.append(Link(l, r, weight, strong, veto, contra))
         lefts.append(l)
         rights.append(r)
         weights.append(round(weight, 3))
@@ -419,13 +435,15 @@ def _links_from_predictions(arrow: pa.Table, normalised: pa.Table) -> tuple[list
         whys.append(json.dumps(dict(sorted(why.items(), key=lambda kv: (-abs(kv[1]), kv[0])))))
         strongs.append(strong)
         vetoes.append(veto)
+        contras.append(contra)
     out = pa.table({"record_id_l": pa.array(lefts, pa.string()),
                     "record_id_r": pa.array(rights, pa.string()),
                     "match_weight": pa.array(weights, pa.float64()),
                     "match_probability": pa.array(probs, pa.float64()),
                     "why": pa.array(whys, pa.string()),
                     "strong": pa.array(strongs, pa.bool_()),
-                    "veto": pa.array(vetoes, pa.bool_())})
+                    "veto": pa.array(vetoes, pa.bool_()),
+                    "contradicted": pa.array(contras, pa.bool_())})
     return links, out
 
 
@@ -528,7 +546,7 @@ def resolve_operation(
         else:
             con.execute("CREATE TABLE links (record_id_l VARCHAR, record_id_r VARCHAR, "
                         "match_weight DOUBLE, match_probability DOUBLE, why VARCHAR, "
-                        "strong BOOLEAN, veto BOOLEAN, "
+                        "strong BOOLEAN, veto BOOLEAN, contradicted BOOLEAN, "
                         "subject_id VARCHAR, same_subject BOOLEAN)")
         con.execute("DROP TABLE IF EXISTS resolve_params")
         con.execute("CREATE TABLE resolve_params AS SELECT ? AS params",
