@@ -299,3 +299,29 @@ def test_national_and_international_phones_normalise_to_one_e164(cases):
                                     "'', 'g') LIKE '%412662612'").fetchall()]
     con.close()
     assert len(phones) == 5 and set(phones) == {"+61412662612"}
+
+
+def test_a_replaced_given_name_with_the_same_birth_date_is_one_person_a_sibling_is_not(tmp_path):
+    # FEBRL-style: the given name replaced outright, surname, date of birth and address kept.
+    # A sibling at the same address has another birth date and stays apart; a placeholder
+    # birth date held by many records (1900-01-01) lifts nothing.
+    rows = [["Harriet", "Okafor", "1984-03-12", "5 Elm Road", "Hull", "HU1 2AB"],
+            ["Grace", "Okafor", "1984-03-12", "5 Elm Road", "Hull", "HU1 2AB"],
+            ["Samuel", "Okafor", "1987-11-02", "5 Elm Road", "Hull", "HU1 2AB"]]
+    rows += [["Ruth", "Mensah", "1900-01-01", "9 Dock Street", "Hull", "HU3 4CD"],
+             ["Nora", "Mensah", "1900-01-01", "9 Dock Street", "Hull", "HU3 4CD"]]
+    firsts = ["Anna", "Ben", "Carla", "Dev", "Elif", "Femi", "Goran", "Hana", "Ivo", "Jonas"]
+    rows += [[firsts[i % 10], f"Filler{i}", "1900-01-01", f"{i} Long Lane", "Hull",
+              f"HU{i % 9 + 1} 9ZZ"] for i in range(40)]
+    with (tmp_path / "people.csv").open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["first_name", "last_name", "dob", "street", "city", "postcode"])
+        w.writerows(rows)
+    op = tmp_path / "op"
+    assert runner.invoke(intel_app, ["load", str(tmp_path / "people.csv"), "--op",
+                                      str(op)]).exit_code == 0
+    assert runner.invoke(intel_app, ["resolve", "--op", str(op)]).exit_code == 0
+    pred = _assignment(op)
+    assert pred["people.csv:1"] == pred["people.csv:2"]
+    assert pred["people.csv:3"] != pred["people.csv:1"]
+    assert pred["people.csv:4"] != pred["people.csv:5"]

@@ -448,8 +448,13 @@ def _links_from_predictions(arrow: pa.Table, normalised: pa.Table) -> tuple[list
 
 
 def _same_person_despite_first_name(l: str, r: str, strong_values: dict, names: dict) -> bool:
-    """Lift the household veto: national ids agree, or given name and surname are swapped
-    ("Fournier Agathe" in the given/surname columns beside "A. Fournier")."""
+    """Lift the household veto: national ids agree; or the surnames are alike and the dates
+    of birth agree (household members differ in birth date, twins aside); or given name and
+    surname are swapped ("Fournier Agathe" in the given/surname columns beside "A. Fournier").
+
+    Identifiers here are the list's rare values only (a placeholder date of birth held by
+    more than `IDENTIFIER_MAX_RECORDS` records lifts nothing).
+    """
     nid = strong_values.get("national_id", {})
     if nid.get(l) is not None and nid.get(l) == nid.get(r):
         return True
@@ -463,6 +468,9 @@ def _same_person_despite_first_name(l: str, r: str, strong_values: dict, names: 
         x, y = x.replace(" ", ""), y.replace(" ", "")
         return x == y or SequenceMatcher(None, x, y).ratio() >= 0.8
 
+    dob = strong_values.get("dob", {})
+    if dob.get(l) is not None and dob.get(l) == dob.get(r) and alike(ll, lr):
+        return True
     # swapped: the given name of each is (an initial, nickname or typo of) the other's
     # surname-column value, and the surnames are alike
     return given_names_compatible(fl, lr) and alike(ll, fr)
