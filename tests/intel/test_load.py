@@ -246,3 +246,55 @@ def test_cli_load_names_unmapped_columns_and_refuses_a_jpeg_with_one_line(tmp_pa
     # one message (the terminal may wrap it), starting with "error:"
     assert res.output.count("error:") == 1 and res.output.strip().startswith("error:"), res.output
     assert "not a table of records" in " ".join(res.output.split())
+
+
+def _store_text(op):
+    con = duckdb.connect(str(op / "intel.duckdb"), read_only=True)
+    out = []
+    for (t,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall():
+        out += ["\t".join(map(str, r)) for r in con.execute(f"SELECT * FROM {t}").fetchall()]
+    con.close()
+    return "\n".join(out)
+
+
+def test_composite_card_mapping_from_the_editable_mapping_and_no_pan_kept(tmp_path):
+    f = tmp_path / "pay.csv"
+    f.write_text(
+        "Name,bin_no,ending,valid,Notes,House,Road\n"
+        "Ana Lima,412077,9904,05/27,paid with 4120 7712 3458 9904,12,Rua Azul\n"
+        'Bo Berg,,,,"broken ""row,x\n'
+        "Cy Dahl,555555,4444,,,3,Main St\n", encoding="utf-8")
+    m = tmp_path / "m.yaml"
+    m.write_text(yaml.safe_dump({"files": {"pay.csv": {
+        "full_name": "Name", "card": ["bin_no", "ending", "valid"],
+        "street": ["House", "Road"]}}}))
+    [res] = load_files([f], tmp_path / "op", m)
+    assert res.unmapped == ["Notes"]
+    con = duckdb.connect(str(tmp_path / "op" / "intel.duckdb"), read_only=True)
+    cards = dict(con.execute("SELECT full_name, card FROM records").fetchall())
+    streets = dict(con.execute("SELECT full_name, street FROM records").fetchall())
+    con.close()
+    # headers that do not name their role: roles told by shape at resolve
+    from haven.intel.payment import card_identity
+    ident = card_identity(cards["Ana Lima"])
+    assert (ident.key, ident.expiry) == ("412077******9904", "2027-05")
+    assert streets["Ana Lima"] == "12 Rua Azul"
+    written = yaml.safe_load((tmp_path / "op" / "mapping.yaml").read_text())
+    assert written["files"]["pay.csv"]["card"] == ["bin_no", "ending", "valid"]
+    text = _store_text(tmp_path / "op") + (tmp_path / "op" / "load_problems.jsonl").read_text()
+    assert "4120771234589904" not in text.replace(" ", "")
+    assert "412077******9904" in text          # the note, masked
+
+
+def test_a_full_pan_in_a_card_column_is_stored_as_bin_last4_and_hmac_only(tmp_path):
+    f = tmp_path / "cards.csv"
+    f.write_text("Name,Card number,card_bin,card_last4\n"
+                 "Ana Lima,4120 7712 3458 9904,,\n"
+                 "Bo Berg,,412077,9904\n", encoding="utf-8")
+    [res] = load_files([f], tmp_path / "op")
+    assert res.mapping["card"] == ["Card number", "card_bin", "card_last4"]
+    text = _store_text(tmp_path / "op")
+    assert "4120771234589904" not in text.replace(" ", "")
+    assert "pan_hmac=" in text
+    key = (tmp_path / "op" / "payment.key")
+    assert len(key.read_bytes()) == 32 and oct(key.stat().st_mode & 0o777) == "0o600"

@@ -59,7 +59,7 @@ for _role, _names in {
     "bin": ("bin", "cardbin", "iin", "cardiin", "first6", "cardfirst6", "firstsix", "bin6",
             "bin8", "binnumber", "first6digits", "cardprefix", "issuerbin"),
     "last4": ("last4", "cardlast4", "lastfour", "cardlastfour", "last4digits", "l4",
-              "lastdigits", "cardending", "endingin", "cardsuffix", "last4ofcard", "cardlast"),
+              "lastdigits", "cardending", "endingin", "lastfourdigits", "cardsuffix", "last4ofcard", "cardlast"),
     "expiry": ("expiry", "expiration", "expirydate", "expirationdate", "cardexpiry",
                "cardexp", "cardexpiration", "expdate", "validthru", "validuntil", "gultigbis",
                "ablaufdatum", "caducidad", "cardexpirydate"),
@@ -218,11 +218,14 @@ def protect_card(components: Sequence[tuple[str, str]], key: bytes) -> str | Non
     """
     parts: list[tuple[str, str]] = []
     secret = False
+    composite = len(components) > 1
     for header, value in components:
         if value is None or not str(value).strip():
             continue
         value = str(value).strip()
         role = role_of_header(header) or "card"
+        if role == "card" and composite:
+            role = _role_by_shape(value)
         if role in ("card", "account", "bin", "last4"):
             norm = unicodedata.normalize("NFKC", value)
             digits = re.sub(r"[\s\-.]", "", norm)
@@ -248,6 +251,19 @@ def protect_card(components: Sequence[tuple[str, str]], key: bytes) -> str | Non
     if not secret and len(parts) == 1 and parts[0][0] == "card":
         return parts[0][1]
     return "; ".join(f"{role}={value}" for role, value in parts)
+
+
+def _role_by_shape(value: str) -> str:
+    """A composite's column whose header says nothing: 6–8 digits are a BIN, 4 digits the
+    last 4 (an expiry written MMYY needs a telling header), a date-like value the expiry."""
+    compact = re.sub(r"[\s\-]", "", value)
+    if compact.isdigit() and 6 <= len(compact) <= 8:
+        return "bin"
+    if compact.isdigit() and len(compact) == 4:
+        return "last4"
+    if re.search(r"\d[/.\-]\d", value) and parse_expiry(value):
+        return "expiry"
+    return "card"
 
 
 # --- resolve / attribute: stored card text → identity ---------------------------------
