@@ -254,7 +254,7 @@ def test_build_table_says_which_packages_are_sealed_plain_or_withheld(operation,
     assert "sealed" in rows["FR"] and "folder" in rows["FR"]
     assert "plain (allowed)" in rows["DE"] and "plain (allowed)" in rows["XX"]
     assert "WITHHELD" in rows["ES"] and "WITHHELD" in rows["US"]
-    assert "withheld:" in res.output and "ES, JM, US" in res.output
+    assert "withheld:" in res.output and "ES, JM, US" in " ".join(res.output.split())
     bad = CliRunner().invoke(refer_app, [
         "build", "--op", str(operation), "--out", str(tmp_path / "out2"), "--countries-keys",
         str(keys), "--allow-plaintext", "France"])

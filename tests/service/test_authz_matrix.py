@@ -50,6 +50,7 @@ MATRIX = {
     ("GET", "/docs/oauth2-redirect"): (None, PUBLIC),
     ("GET", "/redoc"): (None, PUBLIC),
     ("GET", "/health"): (None, PUBLIC),
+    ("GET", "/healthz"): (None, PUBLIC),
     ("POST", "/api/v1/auth/login"): (
         lambda w, r: {"json": {"username": "coord", "password": PASSWORD}}, PUBLIC),
     ("GET", "/api/v1/auth/me"): (None, only(200, "coord", "fr", "de", "analyst", "lookup")),

@@ -290,7 +290,8 @@ def export_vics(vs: VictimStore, out_path, case_name: str) -> int:
         for mem in x["members"]:
             m = media[mem["media_id"]]
             findings.append({"md5": m.md5, "sha1": m.sha1, "sha256": m.sha256, "pdq": m.pdq, "size": m.size,
-                             "mime": m.mime, "path": m.path, "matches": [{"series": x["name"]}]})
+                             "mime": m.mime, "media": m.media, "path": m.path,
+                             "matches": [{"series": x["name"]}]})
             status[m.md5.upper()] = x["victim_identified"]
     count = write_vics_case(findings, out_path, case_name)
     # write_vics_case has no victim-identified field; VICS Media carries "VictimIdentified".
