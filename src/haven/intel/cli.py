@@ -271,10 +271,10 @@ def decisions_list(
 
     Example: haven intel decisions list --op op-nightfall
     """
-    import json
     from dataclasses import asdict
 
     from haven.intel.decisions import list_decisions
+    from haven.terminal import print_json
 
     try:
         decisions = [d for d in list_decisions(op) if all_ or not d.undone]
@@ -282,7 +282,7 @@ def decisions_list(
         _fail(exc)
         return
     if as_json:
-        out.print_json(json.dumps({"decisions": [asdict(d) for d in decisions]}))
+        print_json({"decisions": [asdict(d) for d in decisions]})
         return
     if not decisions:
         out.print(f"no decisions in {op} ('haven intel merge' and 'haven intel split' make them)")
