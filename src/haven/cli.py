@@ -7,11 +7,14 @@ from typing import Optional
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from haven.commandline import HavenGroup, version_callback
-from haven.terminal import console, fail as _fail, out
+from haven.terminal import console, fail as _fail, interrupted, out, print_json
 from haven.errors import HashSetFormatError, HavenError
 
 app = typer.Typer(
@@ -139,7 +142,7 @@ def scan(
     hashset: Optional[list[str]] = typer.Option(
         None, "--hashset", help="Hash set to match (repeatable; default: every set in the case)."
     ),
-    threshold: int = typer.Option(31, help="PDQ Hamming distance for a near match."),
+    threshold: int = typer.Option(31, min=0, max=256, help="PDQ Hamming distance for a near match."),
     library: Optional[list[Path]] = typer.Option(
         None, "--library", help="National hash library directory (`haven library`) to match "
         "against as well (repeatable).",
@@ -149,7 +152,7 @@ def scan(
         help="Threads for each PDQ search in a --library: an item's hashes are split among them "
         "(worth it with 100M-hash libraries and idle cores, e.g. a Spark driver).",
     ),
-    workers: int = typer.Option(0, help="Worker processes (0: one per CPU)."),
+    workers: int = typer.Option(0, min=0, help="Worker processes (0: one per CPU)."),
     full_res: bool = typer.Option(
         False, "--full-res", help="Hash images at full resolution (slower; the fast path is the default)."
     ),
@@ -176,6 +179,7 @@ def scan(
     victim_id_parts: Optional[str] = typer.Option(
         None, help="With --victim-id: parts to index, comma-separated (default: all, as `haven index`).",
     ),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Scan evidence into a case: type by content, digests, PDQ, matching, findings.
 
@@ -196,64 +200,94 @@ def scan(
     """
     from haven.evidence.base import Limits
     from haven.report.findings import write_reports
-    from haven.scan.pipeline import ScanOptions
+    from haven.scan.census import has_files
+    from haven.scan.pipeline import ScanOptions, ScanProgress
     from haven.scan.pipeline import scan as run_scan
     from haven.store.case import CaseStore
+    from haven.store.lock import case_lock
 
     if engine not in ("local", "spark"):
         _fail(HavenError(f"unknown engine {engine!r}: use local or spark"))
     for ev in evidence:
         if not ev.exists():
             _fail(HavenError(f"evidence {ev} does not exist"))
+        if not has_files(ev):
+            _fail(HavenError(f"no files found in evidence {ev}"))
+    last = ScanProgress()
     try:
         store = CaseStore(case, create=True, evidence=evidence)
-        # Victim-ID code is imported only on request; the indexer is built before the scan so
-        # a missing face model or Tesseract stops the run before any evidence is read.
-        indexer = _victim_indexer(store, victim_id_parts) if victim_id else None
-        options = ScanOptions(
-            hashsets=hashset or None, threshold=threshold, workers=workers, fast=not full_res,
-            video_fps=video_fps, libraries=[str(p) for p in library or ()],
-            match_threads=match_threads, rehash=rehash,
-            limits=Limits(max_ratio=max_ratio, max_item_size=max_item_size,
-                          max_total_extracted=max_total, max_depth=max_depth),
-        )
-        with Progress(
-            SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
-            TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), console=console,
-            transient=False,
-        ) as bar:
-            task = bar.add_task("scanning", total=None, stats="")
+        with case_lock(store.dir, "scanned"):
+            # Victim-ID code is imported only on request; the indexer is built before the scan so
+            # a missing face model or Tesseract stops the run before any evidence is read.
+            indexer = _victim_indexer(store, victim_id_parts) if victim_id else None
+            options = ScanOptions(
+                hashsets=hashset or None, threshold=threshold, workers=workers, fast=not full_res,
+                video_fps=video_fps, libraries=[str(p) for p in library or ()],
+                match_threads=match_threads, rehash=rehash,
+                limits=Limits(max_ratio=max_ratio, max_item_size=max_item_size,
+                              max_total_extracted=max_total, max_depth=max_depth),
+            )
+            with Progress(
+                SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
+                TaskProgressColumn(), TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
+                TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False,
+            ) as bar:
+                task = bar.add_task("scanning", total=None, stats="")
 
-            def show(p) -> None:
-                counts = " ".join(f"{k}={v}" for k, v in sorted(p.counts.items()))
-                bar.update(task, description=f"scanning {p.seizure}",
-                           stats=f"{p.items} items, {_human(p.bytes)}, skipped {p.skipped}, "
-                                 f"changed {p.changed} | {counts}")
+                def show(p) -> None:
+                    nonlocal last
+                    last = p
+                    bar.update(task, description=f"scanning {p.seizure}", **scan_status(p))
 
-            if engine == "spark":
-                from haven.scan.spark import scan_spark
+                if engine == "spark":
+                    from haven.scan.spark import scan_spark
 
-                result = scan_spark([str(e) for e in evidence], store, options, master, show)
-            else:
-                result = run_scan([str(e) for e in evidence], store, options, show)
-            show(result)
-            bar.update(task, total=1, completed=1)
-        for r in result.rematched:
-            if r.items_checked:
-                print_rematch(r)
-        summary = write_reports(store)
-        if indexer is not None:
-            with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"),
-                          TimeElapsedColumn(), console=console) as bar:
-                task = bar.add_task("victim-ID index", total=None)
-                vstats = indexer.run([str(e) for e in evidence],
-                                     lambda st, path: bar.update(task, description=f"victim-ID index: {st.seen} items"))
+                    result = scan_spark([str(e) for e in evidence], store, options, master, show)
+                else:
+                    result = run_scan([str(e) for e in evidence], store, options, show)
+                show(result)
+                bar.update(task, total=max(result.done_bytes, 1), completed=max(result.done_bytes, 1))
+            for r in result.rematched:
+                if r.items_checked:
+                    print_rematch(r)
+            summary = write_reports(store)
+            if indexer is not None:
+                with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"),
+                              TimeElapsedColumn(), console=console) as bar:
+                    task = bar.add_task("victim-ID index", total=None)
+                    vstats = indexer.run([str(e) for e in evidence],
+                                         lambda st, path: bar.update(task, description=f"victim-ID index: {st.seen} items"))
     except HavenError as exc:
         _fail(exc)
+    except KeyboardInterrupt:
+        interrupted(f"{last.saved:,} items saved")
+    if as_json:
+        data = {"case": str(case.resolve()), "summary": summary,
+                "scan": {"items": result.items, "skipped": result.skipped,
+                         "changed": result.changed, "bytes": result.bytes,
+                         "problems": result.problems}}
+        if indexer is not None:
+            data["victim_id"] = {k: getattr(vstats, k) for k in
+                                 ("indexed", "skipped", "errors", "faces", "texts")}
+        print_json(data)
+        return
     print_summary(summary, case)
     if indexer is not None:
         out.print(f"Victim-ID index: indexed {vstats.indexed}, skipped {vstats.skipped}, "
                   f"with errors {vstats.errors}; faces {vstats.faces}, images with text {vstats.texts}")
+
+
+def scan_status(p) -> dict:
+    """Progress-bar fields of a scan: bytes done of the bytes counted so far, items, findings."""
+    counts = " ".join(f"{k}={v}" for k, v in sorted(p.counts.items()))
+    expected = p.expected_items
+    approx = "~" if p.counting else ""
+    of = f"/{approx}{expected:,}" if expected else ""
+    stats = (f"{p.items + p.skipped:,}{of} items, {_human(p.done_bytes)}, skipped {p.skipped:,}"
+             + (f", changed {p.changed:,}" if p.changed else "")
+             + (f" | {counts}" if counts else ""))
+    total = (max(p.expected_bytes, p.done_bytes) or None) if p.disk_files else None
+    return {"total": total, "completed": p.done_bytes, "stats": stats}
 
 
 def _victim_indexer(store, parts: Optional[str]):
@@ -267,23 +301,42 @@ def _victim_indexer(store, parts: Optional[str]):
 
 
 @app.command()
-def report(case: Path = typer.Option(..., "--case", help="Case directory.")) -> None:
+def report(
+    case: Path = typer.Option(..., "--case", help="Case directory."),
+    out_dir: Optional[Path] = typer.Option(
+        None, "--out", help="Write the report files here instead of the case directory (e.g. "
+        "for a case on write-protected media)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
     """Rewrite the report files of a case from its store.
 
     Example: haven report --case cases/op-rose
 
     The findings are first re-matched if the case's hash sets (or the libraries it was
     scanned with) changed since they were last matched, as `haven rematch` does.
-    """
-    import os
 
+    A case on write-protected media is read as it is (no re-matching) and reported elsewhere:
+    haven report --case /media/dvd/op-rose --out reports/op-rose
+    """
     from haven.match.rematch import rematch as run_rematch
     from haven.report.findings import write_reports
     from haven.store.case import CaseStore
 
     try:
         store = CaseStore(case)
-        if os.access(case / "case.db", os.W_OK):
+        target = out_dir or store.dir
+        if out_dir is None and store.read_only:
+            raise HavenError(f"case {case} is read-only (write-protected storage): give "
+                             "--out DIR for the report files")
+        if out_dir is not None:
+            store.check_output(out_dir)
+            if out_dir.exists() and not out_dir.is_dir():
+                raise HavenError(f"--out {out_dir} is a file: give a directory for the report files")
+            out_dir.mkdir(parents=True, exist_ok=True)
+        if store.read_only:
+            console.print("note: the case is read-only: findings are reported as stored, "
+                          "not re-matched against changed hash sets", highlight=False)
+        else:
             libs = recorded_libraries(store)
             try:
                 with console.status("checking the hash sets"):
@@ -292,12 +345,14 @@ def report(case: Path = typer.Option(..., "--case", help="Case directory.")) -> 
                 for lib in libs:
                     lib.close()
             print_rematch(result)
-        else:
-            console.print("case store is read-only: findings reported as last matched")
-        summary = write_reports(store)
+        summary = write_reports(store, target)
     except HavenError as exc:
         _fail(exc)
-    print_summary(summary, case)
+    if as_json:
+        print_json({"case": str(case.resolve()), "reports": str(target.resolve()),
+                    "summary": summary})
+        return
+    print_summary(summary, target)
 
 
 @app.command()
@@ -307,7 +362,7 @@ def rematch(
         None, "--library", help="National hash library to re-match with as well (repeatable; "
         "the libraries the case was scanned with are used when they are still in place).",
     ),
-    threshold: int = typer.Option(31, help="PDQ Hamming distance for a near match."),
+    threshold: int = typer.Option(31, min=0, max=256, help="PDQ Hamming distance for a near match."),
     full: bool = typer.Option(
         False, "--all", help="Look every item up again against every set, not only what changed "
         "(slow: a scan's matching work, without reading the evidence)."),
@@ -447,6 +502,7 @@ def hashsets_add_media(
 def hashsets_list(
     case: Path = typer.Option(..., "--case", help="Case directory."),
     problems: bool = typer.Option(False, "--problems", help="Also list malformed lines."),
+    as_json: bool = typer.Option(False, "--json", help="Print the sets as JSON."),
 ) -> None:
     """List the hash sets of a case.
 
@@ -458,10 +514,19 @@ def hashsets_list(
         store = CaseStore(case)
     except HavenError as exc:
         _fail(exc)
+    sets = store.hashsets()
+    if as_json:
+        print_json([{"name": h.name, "kind": "known-good" if h.known_good else "known",
+                     "format": h.format, "scheme": h.scheme, "version": h.version,
+                     "entries": h.entry_count, "malformed": h.malformed_count,
+                     "imported_at": h.imported_at.isoformat(timespec="seconds"),
+                     **({"problems": [{"line": p.line, "reason": p.reason}
+                                      for p in store.import_problems(h.name)]}
+                        if problems else {})} for h in sets])
+        return
     table = Table(title="Hash sets")
     for col in ("name", "kind", "format", "scheme", "version", "entries", "malformed", "imported"):
         table.add_column(col)
-    sets = store.hashsets()
     for h in sets:
         table.add_row(h.name, "known-good" if h.known_good else "known", h.format, h.scheme or "",
                       str(h.version), str(h.entry_count), str(h.malformed_count),
@@ -503,6 +568,11 @@ def hashsets_export(
     try:
         if format == "vics":
             region = vics_region(region)  # before opening anything
+        if format == "vics" and out_file.is_dir():
+            raise HavenError(f"--out {out_file} is a directory: give the file to write, e.g. "
+                             f"{out_file / (case.name + '.vics.json')}")
+        if format == "vpdq" and out_file.exists() and not out_file.is_dir():
+            raise HavenError(f"--out {out_file} is a file: --format vpdq writes a directory")
         store = CaseStore(case)
         store.check_output(out_file)
         if format == "vics":
@@ -527,7 +597,7 @@ def hashsets_export(
 @app.command()
 def demo(
     out_dir: Path = typer.Option(Path("demo-out"), "--out", help="Where to build the demo."),
-    workers: int = typer.Option(0, help="Worker processes (0: one per CPU)."),
+    workers: int = typer.Option(0, min=0, help="Worker processes (0: one per CPU)."),
 ) -> None:
     """Build a small benign demo seizure and hash set, scan it and print the summary.
 

@@ -23,3 +23,11 @@ class NotACaseError(CaseStoreError):
 
 class CaseEvidenceOverlap(CaseStoreError):
     """A case directory inside the evidence, or evidence inside the case directory."""
+
+
+class ReadOnlyCaseError(CaseStoreError):
+    """A command that writes was given a case on storage it cannot write."""
+
+
+class CaseBusyError(CaseStoreError):
+    """Another process holds the case (a scan or an index running on it)."""

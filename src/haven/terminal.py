@@ -52,7 +52,7 @@ def _plain(cell: Any) -> str:
 
 # NO_COLOR: rich drops colours by itself; no style at all is what users of the variable expect.
 _NO_STYLE = {"color_system": None} if os.environ.get("NO_COLOR") else {}
-console = Console(stderr=True, **_NO_STYLE)
+console = Console(stderr=True, soft_wrap=True, **_NO_STYLE)
 out = ResultConsole(**_NO_STYLE)
 
 
@@ -74,3 +74,79 @@ def fail(exc: Exception) -> NoReturn:
     """Print a user-facing error on one line and exit with status 2."""
     say_error(str(exc))
     raise typer.Exit(2)
+
+
+def interrupted(saved: str) -> NoReturn:
+    """Ctrl-C during resumable work: say what is kept and how to go on; exit 130."""
+    console.print(f"interrupted: {saved}; run the same command to resume", highlight=False,
+                  soft_wrap=True)
+    raise typer.Exit(130)
+
+
+class Stages:
+    """Progress of work done in stages, on stderr: the running stage shows its count, bar and
+    time; each finished stage stays as one line (`✓ resolving: 12,000 in 3.2 s`), so a log
+    of a run off a terminal says what took how long.
+
+    with Stages() as stages:
+        stages.stage("loading models")
+        stages.stage("indexing", total=300)
+        stages.update(completed=12)
+    """
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
+        )
+
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                                 transient=True)
+        self.task = None
+        self.name = ""
+        self.started = 0.0
+
+    def __enter__(self) -> "Stages":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, exc_type: Any, *rest: Any) -> None:
+        if exc_type is None:
+            self._finish()
+        self.progress.__exit__(exc_type, *rest)
+
+    def stage(self, name: str, total: float | None = None) -> None:
+        """Finish the running stage (one line) and start `name`; same name: nothing happens."""
+        import time
+
+        if name == self.name and self.task is not None:
+            return
+        self._finish()
+        self.name, self.started = name, time.monotonic()
+        self.task = self.progress.add_task(name, total=total)
+
+    def update(self, completed: float | None = None, total: float | None = None,
+               description: str | None = None) -> None:
+        if self.task is None:
+            self.stage(description or "working")
+        kw: dict = {}
+        if completed is not None:
+            kw["completed"] = completed
+        if total is not None:
+            kw["total"] = total
+        if description is not None:
+            kw["description"] = description
+        self.progress.update(self.task, **kw)
+
+    def _finish(self) -> None:
+        import time
+
+        if self.task is None:
+            return
+        done = self.progress.tasks[-1].completed if self.progress.tasks else 0
+        count = f": {done:,.0f}" if done else ""
+        self.progress.console.print(
+            f"✓ {escape(self.name)}{count} in {time.monotonic() - self.started:.1f} s",
+            highlight=False, soft_wrap=True)
+        self.progress.remove_task(self.task)
+        self.task = None

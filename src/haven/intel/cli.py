@@ -97,8 +97,8 @@ def load(
 @intel_app.command()
 def resolve(
     op: Path = typer.Option(..., "--op", help="Operation directory holding loaded records."),
-    threshold: float = typer.Option(6.0, help="Least match weight for a link to merge rows."),
-    max_size: int = typer.Option(30, help="Largest subject the clustering may build."),
+    threshold: float = typer.Option(6.0, min=-60, max=60, help="Least match weight (log2 odds, -60 to 60) for a link to merge rows."),
+    max_size: int = typer.Option(30, min=1, help="Largest subject the clustering may build."),
     backend: str = typer.Option(
         "duckdb", "--backend",
         help="Where blocked pairs are scored: duckdb (in process) or spark. Same model, same "
@@ -261,7 +261,8 @@ intel_app.add_typer(decisions_app, name="decisions")
 
 @decisions_app.command("list")
 def decisions_list(
-    op: Path = typer.Option(..., "--op", help="Operation directory."),
+    op: Path = typer.Option(..., "--op", help="Operation directory.", exists=True,
+                            file_okay=False),
     all_: bool = typer.Option(False, "--all", help="Show undone decisions too."),
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:

@@ -60,7 +60,7 @@ def build(
         "the time subjects.jsonl was written, so rebuilds give identical files."),
     encrypted_only: bool = typer.Option(
         False, "--encrypted-only", help="Keep only the .tar.age of packages that have a key."),
-    workers: int = typer.Option(1, help="Processes building packages in parallel."),
+    workers: int = typer.Option(1, min=1, help="Processes building packages in parallel."),
     pdf: bool = typer.Option(False, "--pdf", help="Also write summary.pdf (fpdf2 and a "
                              "Unicode font needed; ~0.4 s more per package)."),
 ) -> None:

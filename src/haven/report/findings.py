@@ -177,12 +177,13 @@ def csv_row(f: dict) -> list[str]:
     return [_csv_cell(cells[c]) for c in CSV_COLUMNS]
 
 
-def write_reports(store: CaseStore) -> dict:
-    """Write all four report files into the case directory; returns the summary."""
+def write_reports(store: CaseStore, out_dir: Path | None = None) -> dict:
+    """Write all four report files into `out_dir` (default: the case directory); returns the
+    summary."""
     from haven.report.html import render_report
 
     findings = list(iter_findings(store))
-    out = store.dir
+    out = Path(out_dir) if out_dir is not None else store.dir
     tmp = out / "findings.jsonl.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
         for f in findings:

@@ -32,6 +32,7 @@ from haven.evidence.base import Item, Limits, Problem, stamp_text
 from haven.evidence.walk import file_stamp, top_level_sha256, walk
 from haven.match.library import MatchLibrary, decide
 from haven.scan.analyse import Analysis, analyse
+from haven.scan.census import ignore_interrupts, start_census
 from haven.match.queries import item_query_codes
 from haven.store.case import CaseStore, keep_apart, utcnow
 from haven.store.models import FindingChange, ItemQueries, ItemRow, Seizure
@@ -72,6 +73,28 @@ class ScanProgress:
     #: re-matching of items already in the case (known material changed since): a
     #: `haven.match.rematch.RematchResult` per run that changed anything
     rematched: list = field(default_factory=list)
+    #: items stored in the case so far (what an interrupted scan keeps)
+    saved: int = 0
+    skipped_bytes: int = 0
+    #: how much there is: files and bytes on disk (counted by `haven.scan.census` while the
+    #: scan runs), plus container members and their sizes as the walk opens containers
+    disk_files: int = 0
+    disk_bytes: int = 0
+    member_files: int = 0
+    member_bytes: int = 0
+    counting: bool = False
+
+    @property
+    def expected_items(self) -> int:
+        return self.disk_files + self.member_files
+
+    @property
+    def expected_bytes(self) -> int:
+        return self.disk_bytes + self.member_bytes
+
+    @property
+    def done_bytes(self) -> int:
+        return self.bytes + self.skipped_bytes
 
 
 ProgressFn = Callable[[ScanProgress], None]
@@ -172,6 +195,7 @@ class _Writer:
                 s.flush()  # item ids
                 s.add_all(ItemQueries(item_id=row.id, codes=codes, source=source)
                           for row, codes, source in queries)
+        self.progress.saved += len(self.buffer)
         self.buffer.clear()
         self.last_flush = time.monotonic()
         if self.on_progress:
@@ -324,11 +348,18 @@ def scan(evidence: list[str], store: CaseStore, options: ScanOptions | None = No
     workers = options.workers or os.cpu_count() or 1
     pool = None
     if workers > 1:
-        pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+        # Ctrl-C reaches the whole process group: the workers leave it to this process, which
+        # stores what is analysed and stops them.
+        pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
+                                   initializer=ignore_interrupts)
     tmpdir = tempfile.mkdtemp(prefix="scan-tmp-", dir=store.dir)
+    start_census(evidence, progress)
     try:
         for ev in evidence:
             _scan_seizure(Path(ev).resolve(), store, options, writer, pool, tmpdir)
+    except KeyboardInterrupt:
+        writer.flush()  # items already analysed are kept: the next run resumes after them
+        raise
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -399,6 +430,9 @@ def _new_items(source: Path, name: str, stored: dict, options: ScanOptions, tmpd
             problems.append(entry)
             progress.problems += 1
             continue
+        if entry.fs_path is None:  # a container member: the census counted files on disk only
+            progress.member_files += 1
+            progress.member_bytes += entry.size or 0
         stamp = stamp_text(entry.stamp)
         if entry.path in stored:
             before = stored[entry.path]
@@ -407,6 +441,7 @@ def _new_items(source: Path, name: str, stored: dict, options: ScanOptions, tmpd
                 continue
             if before == stamp and stamp is not None and not options.rehash:
                 progress.skipped += 1
+                progress.skipped_bytes += entry.size or 0
                 continue
             progress.changed += 1
             writer.replacing[entry.path] = (

@@ -60,7 +60,7 @@ def _open(data_dir: Optional[Path], database_url: Optional[str]):
 
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to bind (loopback by default)."),
-    port: int = typer.Option(8080, help="TCP port."),
+    port: int = typer.Option(8080, min=1, max=65535, help="TCP port."),
     workers: int = typer.Option(1, min=1, max=64, help="Server processes. Each holds the whole "
                                 "lookup library in memory (~250 MB, plus ~130 MB per "
                                 "million PDQ hashes); hash-set changes reach every worker within "

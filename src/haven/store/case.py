@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from typing import Iterable
+from urllib.parse import quote
 
 from sqlalchemy import (
     MetaData, bindparam, create_engine, delete, event, func, inspect, select, text, update,
@@ -25,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from haven.errors import CaseEvidenceOverlap, CaseStoreError, NotACaseError
+from haven.errors import CaseEvidenceOverlap, CaseStoreError, NotACaseError, ReadOnlyCaseError
 from haven.hashsets.model import ImportResult
 from haven.store.models import (
     Base, HashEntryRow, HashSet, ImportProblem, ItemQueries, ItemRow, Seizure,
@@ -46,6 +47,27 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _sqlite_read_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA query_only=ON")
+    cur.close()
+
+
+def _writable(case_dir: Path) -> bool:
+    db = case_dir / DB_NAME
+    return os.access(case_dir, os.W_OK) and (not db.exists() or os.access(db, os.W_OK))
+
+
+def _read_only_url(db: Path) -> str:
+    """SQLite URL that opens `db` without writing: `immutable=1` when no write-ahead log is
+    pending (nothing to replay, and no -shm file can be made on read-only storage), else
+    `mode=ro`, which needs the -shm file beside it."""
+    wal = db.with_name(db.name + "-wal")
+    pending = wal.exists() and wal.stat().st_size > 0
+    flags = "mode=ro" if pending else "mode=ro&immutable=1"
+    return f"sqlite:///file:{quote(str(db.resolve()))}?{flags}&uri=true"
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -130,11 +152,27 @@ class CaseStore:
         if not is_case:
             if not create:
                 raise NotACaseError(f"{self.dir}: {NOT_A_CASE}")
-            self.dir.mkdir(parents=True, exist_ok=True)
-        self.url = url or f"sqlite:///{self.dir / DB_NAME}"
+            try:
+                self.dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CaseStoreError(f"cannot create the case directory {self.dir}: "
+                                     f"{exc.strerror or exc}") from None
+        #: the case is on storage this process cannot write (write-protected media, a
+        #: read-only mount): it is opened read-only and commands that only read still work
+        self.read_only = url is None and not _writable(self.dir)
+        if self.read_only and create:
+            raise ReadOnlyCaseError(f"case {self.dir} is read-only (write-protected storage): "
+                                    "this command writes to the case; copy it to writable storage")
+        self.url = url or (_read_only_url(self.dir / DB_NAME) if self.read_only
+                           else f"sqlite:///{self.dir / DB_NAME}")
         self.engine: Engine = create_engine(self.url)
         if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect",
+                         _sqlite_read_pragmas if self.read_only else _sqlite_pragmas)
+        event.listen(self.engine, "handle_error", self._explain_write_refused)
+        if self.read_only:
+            self._open_read_only()
+            return
         had_queries = inspect(self.engine).has_table(ItemQueries.__tablename__)
         had_items = inspect(self.engine).has_table(ItemRow.__tablename__)
         Base.metadata.create_all(self.engine)
@@ -149,6 +187,27 @@ class CaseStore:
         except CaseStoreError:
             self.engine.dispose()
             raise
+
+    def _open_read_only(self) -> None:
+        """Open without writing anything: no schema upgrade, no WAL, no temp files."""
+        found = inspect(self.engine)
+        tables = set(found.get_table_names())
+        for table in Base.metadata.sorted_tables:
+            have = {c["name"] for c in found.get_columns(table.name)} if table.name in tables else set()
+            if table.name in tables and not {c.name for c in table.columns} <= have:
+                self.engine.dispose()
+                raise ReadOnlyCaseError(
+                    f"case {self.dir} was made by an older haven and needs an upgrade, which "
+                    "cannot be written on read-only storage; open it once on writable storage")
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def _explain_write_refused(self, context) -> None:
+        """A write the storage refuses becomes one clear error instead of a database trace."""
+        message = str(context.original_exception).lower()
+        if "readonly database" in message or "read-only" in message:
+            raise ReadOnlyCaseError(
+                f"case {self.dir} is read-only (write-protected storage): this command writes "
+                "to the case; copy it to writable storage") from None
 
     def evidence_sources(self) -> list[str]:
         """The evidence paths scanned into this case (one per seizure)."""

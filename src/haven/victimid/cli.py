@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from haven.terminal import fail as _fail, out
+from haven.terminal import Stages, fail as _fail, interrupted, out, print_json
 from haven.errors import HavenError
 
 victimid_app = typer.Typer(
@@ -51,6 +51,35 @@ def _store_writing(case: Path, output: Optional[Path]):
     return vs
 
 
+def _query_image(image: Path) -> bytes:
+    """The bytes of a query image given on the command line, refused early with a clear word."""
+    from haven.victimid.errors import VictimIdError
+
+    if not image.exists():
+        raise VictimIdError(f"query image {image} does not exist")
+    if image.is_dir():
+        raise VictimIdError(f"query image {image} is a directory: give one image file")
+    return image.read_bytes()
+
+
+def _query_pixels(image: Path, region: tuple[int, int, int, int] | None = None):
+    """Decoded pixels of a query image; a file that is no image is refused by name."""
+    from PIL import UnidentifiedImageError
+
+    from haven.victimid.errors import VictimIdError
+    from haven.victimid.search import image_pixels
+
+    data = _query_image(image)
+    try:
+        return image_pixels(data, region)
+    except VictimIdError as exc:
+        cause = exc.__cause__
+        if not isinstance(cause, (UnidentifiedImageError, OSError, ValueError, SyntaxError,
+                                  EOFError)):
+            raise
+    raise VictimIdError(f"{image} is not an image haven can read (JPEG, PNG, WebP, HEIC, …)")
+
+
 def _region(value: Optional[str]) -> tuple[int, int, int, int] | None:
     if not value:
         return None
@@ -67,6 +96,7 @@ def index_command(
     parts: str = typer.Option("metadata,scene,faces,ocr,thumbs", help="What to index, comma-separated (thumbs: small pictures for the web views)."),
     face_models: Optional[Path] = typer.Option(None, help="Directory of face model files (default: $HAVEN_FACE_MODELS or face-recognition-models)."),
     ocr_lang: str = typer.Option("eng", help="Tesseract language(s), e.g. eng+deu."),
+    as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
 ) -> None:
     """Index evidence for victim identification: metadata, scene features, faces, text.
 
@@ -74,15 +104,43 @@ def index_command(
 
     Example: haven index --case case1 /evidence/seizure1 --parts metadata,scene
     """
+    from haven.scan.census import has_files
+    from haven.scan.pipeline import ScanProgress
+    from haven.store.lock import case_lock
     from haven.victimid.indexer import Indexer, IndexOptions
 
+    for ev in evidence:
+        if not ev.exists():
+            _fail(HavenError(f"evidence {ev} does not exist"))
+        if not has_files(ev):
+            _fail(HavenError(f"no files found in evidence {ev}"))
+    indexer = None
     try:
         vs = _store(case, create=True, evidence=tuple(evidence))
         opts = IndexOptions(tuple(p.strip() for p in parts.split(",") if p.strip()),
                             str(face_models) if face_models else None, ocr_lang)
-        stats = Indexer(vs, opts).run([str(e) for e in evidence])
+        with case_lock(vs.dir, "indexed"), Stages() as stages:
+            stages.stage("loading models")
+            indexer = Indexer(vs, opts)
+            from haven.scan.census import start_census
+
+            count = ScanProgress()
+            start_census([str(e) for e in evidence], count)
+            stages.stage("indexing items")
+
+            def show(st, _path) -> None:
+                stages.update(completed=st.seen, total=count.disk_files or None)
+
+            stats = indexer.run([str(e) for e in evidence], show)
     except HavenError as exc:
         _fail(exc)
+    except KeyboardInterrupt:
+        done = indexer.stats.indexed if indexer is not None else 0
+        interrupted(f"{done:,} items indexed")
+    if as_json:
+        print_json({"indexed": stats.indexed, "skipped": stats.skipped, "errors": stats.errors,
+                    "faces": stats.faces, "texts": stats.texts, "seconds": stats.seconds})
+        return
     out.print(f"indexed {stats.indexed}, skipped {stats.skipped}, with errors {stats.errors}; "
               f"faces {stats.faces}, images with text {stats.texts}")
     out.print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in stats.seconds.items()))
@@ -134,23 +192,25 @@ def scene(
     media: Optional[int] = typer.Option(None, help="Query with an indexed media id instead of a file."),
     region: Optional[str] = typer.Option(None, help="Only this part of the query image: X,Y,WIDTH,HEIGHT."),
     library: Optional[list[str]] = _library_option(),
-    top: int = typer.Option(20, help="Results to show."),
-    verify_top: int = typer.Option(50, help="Candidates checked geometrically (RANSAC), per store."),
+    top: int = typer.Option(20, min=1, help="Results to show."),
+    verify_top: int = typer.Option(50, min=0, help="Candidates checked geometrically (RANSAC), per store."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Rank the case's images (and known libraries') by how likely they show the same place.
 
     Example: haven victimid scene --case case1 photo.jpg --region 0,200,640,280 --library known/
     """
-    from haven.victimid.search import SceneSearch, image_pixels, open_libraries
+    from haven.victimid.search import SceneSearch, open_libraries
 
     try:
+        # the query is checked first: a wrong file is the likelier mistake
+        pixels = _query_pixels(image, _region(region)) if media is None and image else None
         vs = _store(case)
         search = SceneSearch(vs, open_libraries(library or []))
         if media is not None:
             hits = search.find_media(media, top=top, verify_top=verify_top)
         elif image is not None:
-            hits = search.find(image_pixels(image.read_bytes(), _region(region)), top=top, verify_top=verify_top)
+            hits = search.find(pixels, top=top, verify_top=verify_top)
         else:
             raise typer.BadParameter("give a query IMAGE or --media ID")
     except HavenError as exc:
@@ -189,7 +249,7 @@ def ocr_search(
     query: str = typer.Argument(..., help="Words to find (all must occur)."),
     case: Path = CASE,
     raw: bool = typer.Option(False, help="Use SQLite FTS5 syntax: \"exact phrase\", OR, NEAR, prefix*."),
-    limit: int = typer.Option(50),
+    limit: int = typer.Option(50, min=1, help="Most matches to show."),
 ) -> None:
     """Full-text search of the text read in a case's images.
 
@@ -258,7 +318,7 @@ def faces_find(
     case: Path = CASE,
     face: Optional[int] = typer.Option(None, help="Find this stored face id instead."),
     library: Optional[list[str]] = _library_option(),
-    top: int = typer.Option(20),
+    top: int = typer.Option(20, min=1, help="Results to show."),
     max_distance: float = typer.Option(0.8, help="Leave out faces farther than this (0.6: dlib's same-person point)."),
     face_models: Optional[Path] = typer.Option(None, help="Face model directory."),
     as_json: bool = typer.Option(False, "--json"),
@@ -278,8 +338,9 @@ def faces_find(
         elif image is not None:
             from haven.victimid.faces import FaceModel
 
+            pixels = _query_pixels(image)
             model = FaceModel(face_models)
-            found = S.faces_in_image(model, image.read_bytes())
+            found = S.faces_of_pixels(model, pixels)
             if not found:
                 raise HavenError(f"no face found in {image}")
             hits = S.find_face(vs, embedding=found[0].embedding, model=model.name, top=top,

@@ -411,7 +411,11 @@ def cluster_faces(vs: VictimStore, max_distance: float = facemod.CLUSTER_DISTANC
 
 def faces_in_image(model: facemod.FaceModel, data: bytes) -> list[facemod.DetectedFace]:
     """Faces of a query image given as bytes, largest first."""
-    rgb = image_pixels(data)
+    return faces_of_pixels(model, image_pixels(data))
+
+
+def faces_of_pixels(model: facemod.FaceModel, rgb: np.ndarray) -> list[facemod.DetectedFace]:
+    """Faces of a query image's RGB pixels, largest first."""
     found = model.faces(rgb)
     found.sort(key=lambda f: -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
     return found

@@ -64,8 +64,16 @@ class VictimStore:
         self.case = (case if isinstance(case, CaseStore)
                      else CaseStore(case, create=create, evidence=evidence))
         self.engine = self.case.engine
-        VictimIdBase.metadata.create_all(self.engine)
         self.fts = self.engine.dialect.name == "sqlite"
+        if self.case.read_only:  # write-protected media: read what is there, create nothing
+            from haven.errors import ReadOnlyCaseError
+            from sqlalchemy import inspect
+
+            if not inspect(self.engine).has_table(VictimIdBase.metadata.sorted_tables[0].name):
+                raise ReadOnlyCaseError(f"case {self.dir} is read-only and was never indexed "
+                                        "for victim identification (`haven index`)")
+            return
+        VictimIdBase.metadata.create_all(self.engine)
         if self.fts:
             with self.engine.begin() as conn:
                 conn.execute(text(_FTS_DDL))

@@ -1,0 +1,82 @@
+"""Ctrl-C during a scan (a real SIGINT to a real `haven scan`): what was analysed is kept, the
+message says how many items and how to go on, the status is 130, no traceback; the same
+command then resumes. While it runs, a second scan of the case is refused by name."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def _evidence(root: Path, n: int) -> Path:
+    ev = root / "ev"
+    ev.mkdir()
+    rng = np.random.default_rng(12)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 255, (96, 96, 3), dtype=np.uint8)).save(ev / f"{i:04}.png")
+    return ev
+
+
+def _stored(case: Path) -> int:
+    try:
+        con = sqlite3.connect(f"file:{case / 'case.db'}?mode=ro", uri=True, timeout=1)
+        try:
+            return con.execute("SELECT count(*) FROM items").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
+def _haven(*args: str, **kw) -> subprocess.Popen:
+    env = {**os.environ, "HAVEN_FLUSH_ITEMS": "16"}
+    return subprocess.Popen([sys.executable, "-m", "haven.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, **kw)
+
+
+def test_ctrl_c_keeps_the_work_and_the_same_command_resumes(tmp_path):
+    n = 1200
+    ev = _evidence(tmp_path, n)
+    case = tmp_path / "case"
+    args = ("scan", str(ev), "--case", str(case), "--workers", "1")
+    proc = _haven(*args)
+    deadline = time.monotonic() + 120
+    while _stored(case) < 32:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+    second = subprocess.run([sys.executable, "-m", "haven.cli", *args], capture_output=True,
+                            text=True, timeout=120)
+    assert proc.poll() is None, "the first scan ended before the second was tried"
+    assert second.returncode == 2
+    assert f"is being scanned by process {proc.pid}" in second.stderr
+
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err + out
+    line = [ln for ln in err.splitlines() if ln.startswith("interrupted:")]
+    assert len(line) == 1, err
+    saved = int(line[0].split()[1].replace(",", ""))
+    assert line[0] == f"interrupted: {saved:,} items saved; run the same command to resume"
+    assert 0 < saved < n
+    assert _stored(case) == saved
+
+    again = subprocess.run([sys.executable, "-m", "haven.cli", *args[:-1], "2", "--json"],
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    import json
+
+    result = json.loads(again.stdout)
+    assert result["scan"]["skipped"] == saved
+    assert result["scan"]["items"] == n - saved
+    assert result["summary"]["items"] == n
