@@ -284,7 +284,7 @@ def scan_status(p) -> dict:
     approx = "~" if p.counting else ""
     of = f"/{approx}{expected:,}" if expected else ""
     stats = (f"{p.items + p.skipped:,}{of} items, {_human(p.done_bytes)}, skipped {p.skipped:,}"
-             + (f", changed {p.changed:,}" if p.changed else "")
+             + f", changed {p.changed:,}"
              + (f" | {counts}" if counts else ""))
     total = (max(p.expected_bytes, p.done_bytes) or None) if p.disk_files else None
     return {"total": total, "completed": p.done_bytes, "stats": stats}
