@@ -167,6 +167,7 @@ class _Writer:
             self.last_refresh = time.monotonic()
         now = utcnow()
         with self.store.session() as s, s.begin():
+            stored = self._stored_rows(s)
             queries: list[tuple[ItemRow, bytes, str]] = []
             for a in self.buffer:
                 matches = self.library.match(
@@ -176,10 +177,7 @@ class _Writer:
                 finding = decide(a.media, a.error, decodable, matches)
                 stamp = self.stamps.pop(a.path, None)
                 reason = self.replacing.pop(a.path, None)
-                row = None
-                if reason is not None:
-                    row = s.scalar(select(ItemRow).options(selectinload(ItemRow.matches))
-                                   .where(ItemRow.path == a.path))
+                row = stored.get(a.path) if reason is not None else None
                 if row is None:
                     row = ItemRow(seizure_id=self.seizure_id, path=a.path)
                     _fill(row, a, finding, matches, stamp, now)
@@ -200,6 +198,20 @@ class _Writer:
         self.last_flush = time.monotonic()
         if self.on_progress:
             self.on_progress(self.progress)
+
+    def _stored_rows(self, s) -> dict[str, ItemRow]:
+        """The stored rows of the buffered items analysed again, by path, with their matches;
+        their query hashes are deleted (the new analysis stores its own)."""
+        paths = [a.path for a in self.buffer if a.path in self.replacing]
+        rows: dict[str, ItemRow] = {}
+        for start in range(0, len(paths), 500):
+            rows.update((r.path, r) for r in s.scalars(
+                select(ItemRow).options(selectinload(ItemRow.matches))
+                .where(ItemRow.path.in_(paths[start:start + 500]))))
+        ids = [r.id for r in rows.values()]
+        for start in range(0, len(ids), 500):
+            s.execute(delete(ItemQueries).where(ItemQueries.item_id.in_(ids[start:start + 500])))
+        return rows
 
     def apply_problems(self, problems: list[Problem]) -> None:
         """Record walker problems: on the item of the same path, or as an item of their own."""
@@ -280,7 +292,8 @@ def supersede_note(finding: str, earlier: dict) -> str:
 def _supersede(s, row: ItemRow, a: Analysis, finding: str, matches, stamp: str | None, now,
                trigger: str) -> None:
     """Analysed again: the row takes the new finding; a changed content keeps the old one as a
-    `rescan` entry of the item's history (`finding_changes`), and its note."""
+    `rescan` entry of the item's history (`finding_changes`), and its note. (The row's old
+    query hashes were deleted by `_Writer._stored_rows`.)"""
     kept = [n for n in row.notes or [] if n.startswith(SUPERSEDES)]
     if (row.sha256, row.size) != (a.sha256, a.size):
         earlier = _earlier(row, trigger)
@@ -289,8 +302,6 @@ def _supersede(s, row: ItemRow, a: Analysis, finding: str, matches, stamp: str |
             new_finding=finding, earlier=earlier,
             reason=f"content changed (found because {TRIGGERS[trigger]})"))
         kept = [supersede_note(row.finding, earlier)]
-    # the item is searched with its new hashes when hash sets change later
-    s.execute(delete(ItemQueries).where(ItemQueries.item_id == row.id))
     _fill(row, a, finding, matches, stamp, now)
     row.notes = [*(a.notes or []), *kept]
 
