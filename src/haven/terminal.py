@@ -56,9 +56,19 @@ console = Console(stderr=True, soft_wrap=True, **_NO_STYLE)
 out = ResultConsole(**_NO_STYLE)
 
 
+def _jsonable(obj: Any) -> Any:
+    import dataclasses
+
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    return str(obj)
+
+
 def print_json(data: Any) -> None:
     """Print `data` as JSON on stdout (indented on a terminal, one line otherwise)."""
-    text = json.dumps(data, default=str, ensure_ascii=False,
+    text = json.dumps(data, default=_jsonable, ensure_ascii=False,
                       indent=2 if out.is_terminal else None)
     out.file.write(text + "\n")
     out.file.flush()

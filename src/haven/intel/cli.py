@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from haven.terminal import console, fail as _fail, out
+from haven.terminal import Stages, console, fail as _fail, out, print_json
 from haven.errors import HavenError
 
 intel_app = typer.Typer(
@@ -23,12 +22,6 @@ intel_app = typer.Typer(
 
 
 
-def _progress() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                    TextColumn("{task.completed:,.0f}"), TimeElapsedColumn(), console=console,
-                    transient=True)
-
-
 @intel_app.command()
 def load(
     files: list[Path] = typer.Argument(..., help="CSV, XLSX, JSON/JSONL, SQLite or SQL dump files.",
@@ -39,6 +32,7 @@ def load(
         exists=True, dir_okay=False),
     table: Optional[str] = typer.Option(
         None, "--table", metavar="NAME", help="Table to read from an SQLite file or SQL dump holding several."),
+    as_json: bool = typer.Option(False, "--json", help="Print what was loaded as JSON."),
 ) -> None:
     """Load record files into an operation, keeping file, row and SHA-256 of every record.
 
@@ -60,15 +54,18 @@ def load(
     from haven.intel.load import load_files
 
     try:
-        with _progress() as progress:
-            task = progress.add_task("loading", total=None)
-
+        with Stages() as stages:
             def on_rows(name: str, n: int) -> None:
-                progress.update(task, description=f"loading {name}", completed=n)
+                stages.stage(f"loading {name}")
+                stages.update(completed=n)
 
             results = load_files(files, op, mapping, on_rows, table=table)
     except HavenError as exc:
         _fail(exc)
+        return
+    if as_json:
+        print_json({"files": results, "mapping": str((op / "mapping.yaml").resolve()),
+                    "problems": str((op / "load_problems.jsonl").resolve())})
         return
     table = Table(title="Loaded")
     for col in ("file", "format", "encoding", "rows", "records", "problems", "warnings"):
@@ -113,6 +110,7 @@ def resolve(
         False, "--reuse-model",
         help="Score with OP/model.json as it is (e.g. trained by an earlier run) instead of "
         "training again."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
 ) -> None:
     """Normalise records and resolve them into subjects (Splink; DuckDB or Spark backend).
 
@@ -137,15 +135,17 @@ def resolve(
             if not eq or not key.strip():
                 raise OperationError(f"--spark-conf takes KEY=VALUE, not {item!r}")
             conf[key.strip()] = value.strip()
-        with _progress() as progress:
-            task = progress.add_task("resolving", total=None)
+        with Stages() as stages:
             summary = resolve_operation(
                 op, ClusterParams(threshold=threshold, max_size=max_size),
-                on_stage=lambda s: progress.update(task, description=s),
+                on_stage=stages.stage,
                 backend=backend, master=master, spark_conf=conf, reuse_model=reuse_model,
             )
     except HavenError as exc:
         _fail(exc)
+        return
+    if as_json:
+        print_json({**vars(summary), "backend": backend})
         return
     out.print(f"records: {summary.records}  subjects: {summary.subjects}  "
               f"multi-record subjects: {summary.multi_record_subjects}  "
@@ -165,6 +165,7 @@ def attribute(
     hosting_ranges: list[Path] = typer.Option(
         [], "--hosting-ranges", exists=True, dir_okay=False, metavar="FILE",
         help="Hosting/VPN/cloud ranges, one CIDR a line with an optional name; repeatable."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
 ) -> None:
     """Give each subject a country with its evidence, conflicts and fraud indicators.
 
@@ -183,13 +184,16 @@ def attribute(
 
     try:
         index = load_index(tor_exits, hosting_ranges)
-        with _progress() as progress:
-            task = progress.add_task("attributing", total=None)
+        with Stages() as stages:
+            stages.stage("attributing subjects")
             meta = attribute_operation(
-                op, on_progress=lambda n, t: progress.update(task, completed=n, total=t),
+                op, on_progress=lambda n, t: stages.update(completed=n, total=t),
                 anonymisers=index)
     except HavenError as exc:
         _fail(exc)
+        return
+    if as_json:
+        print_json({**meta, "subjects_file": str((op / "subjects.jsonl").resolve())})
         return
     c = meta["counts"]
     out.print(f"subjects: {c.get('subjects', 0)}  attributed: {c.get('attributed', 0)}  "

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from haven.errors import HavenError
-from haven.terminal import console, fail, out
+from haven.terminal import console, fail, out, print_json
 
 library_app = typer.Typer(
     help="National hash libraries on disk (exact digests + PDQ), attached to scans with "
@@ -103,7 +103,8 @@ def retract(
 
 @library_app.command("info")
 def info(library: Path = LIB, verify: bool = typer.Option(
-        True, "--verify/--quick", help="Check every byte's checksum (default) or sizes only.")) -> None:
+        True, "--verify/--quick", help="Check every byte's checksum (default) or sizes only."),
+        as_json: bool = typer.Option(False, "--json", help="Print sets and figures as JSON.")) -> None:
     """Sets, entries and segments of a library; with --verify (default) every checksum.
 
     Example: haven library info /srv/haven/national --quick
@@ -115,6 +116,10 @@ def info(library: Path = LIB, verify: bool = typer.Option(
             sets, stats = lib.sets(), lib.stats()
     except HavenError as exc:
         fail(exc)
+    if as_json:
+        print_json({"library": str(library.resolve()), "sets": sets, "stats": stats,
+                    "checksums_verified": verify})
+        return
     table = Table(title=f"Hash library {library}")
     for col in ("set", "version", "kind", "scheme", "entries", "imported"):
         table.add_column(col)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from haven.terminal import console, fail as _fail, out
+from haven.terminal import Stages, console, fail as _fail, out, print_json
 from haven.errors import HavenError
 
 refer_app = typer.Typer(
@@ -63,6 +61,7 @@ def build(
     workers: int = typer.Option(1, min=1, help="Processes building packages in parallel."),
     pdf: bool = typer.Option(False, "--pdf", help="Also write summary.pdf (fpdf2 and a "
                              "Unicode font needed; ~0.4 s more per package)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the packages as JSON."),
 ) -> None:
     """Build one package per country: CSV, XLSX, JSON, CASE/UCO JSON-LD, HTML (and PDF) summary,
     manifest.json (SHA-256 of every file, provenance) and manifest.sig (Ed25519).
@@ -89,17 +88,24 @@ def build(
             no_legislation=_no_legislation(op, no_legislation, no_legislation_country),
             timestamp=timestamp, encrypted_only=encrypted_only, workers=workers, pdf=pdf,
             allow_plaintext=_country_codes(allow_plaintext, "--allow-plaintext"))
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                      TextColumn("{task.completed:,.0f}"),
-                      TimeElapsedColumn(), console=console, transient=True) as progress:
-            task = progress.add_task("routing subjects", total=None)
-
+        with Stages() as stages:
             def on_progress(what: str, n: int, total: int) -> None:
-                progress.update(task, description=what, completed=n, total=total or None)
+                # one stage for all packages: the running one is named on the bar
+                stage = "building packages" if what.startswith("package ") else what
+                stages.stage(stage)
+                stages.update(completed=n, total=total or None,
+                              description=f"{stage}: {what}" if stage != what else None)
 
             summary = build_packages(op, out_dir, options, on_progress)
     except HavenError as exc:
         _fail(exc)
+        return
+    if as_json:
+        print_json({"out": str(out_dir.resolve()), "built_at": summary.built_at,
+                    "signer_key_id": summary.signer_key_id,
+                    "signer_path": str(summary.signer_path), "key_created": summary.key_created,
+                    "packages": summary.packages, "withheld": summary.withheld,
+                    "kept_aside": summary.kept_aside, "notes": summary.notes})
         return
     table = Table(title=f"Packages in {out_dir}")
     for col in ("package", "country", "language", "subjects", "shared", "records", "archive",
@@ -209,7 +215,7 @@ def stats(
         _fail(exc)
         return
     if as_json:
-        out.print_json(json.dumps(figures))
+        print_json(figures)
         return
     t = figures["totals"]
     out.print(f"subjects: {t['subjects']}  records: {t['records']}  attributed: "

@@ -6,7 +6,6 @@ Register with `app.command("index")(index)` and `app.add_typer(victimid_app, nam
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -147,7 +146,8 @@ def index_command(
 
 
 @victimid_app.command()
-def timeline(case: Path = CASE, output: Optional[Path] = typer.Option(None, "--out", help="Write JSON here.")) -> None:
+def timeline(case: Path = CASE, output: Optional[Path] = typer.Option(None, "--out", help="Write JSON here."),
+             as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Media by capture time (UTC when the offset or GPS time is known).
 
     Example: haven victimid timeline --case case1 --out timeline.json
@@ -161,6 +161,9 @@ def timeline(case: Path = CASE, output: Optional[Path] = typer.Option(None, "--o
     if output:
         write_json(rows, output)
         out.print(f"{len(rows)} media -> {output}")
+        return
+    if as_json:
+        print_json(rows)
         return
     t = Table("time", "utc", "camera", "serial", "path")
     for r in rows:
@@ -219,7 +222,7 @@ def scene(
              "verified": h.verified, "inliers": h.inliers, "similarity": round(h.similarity, 4),
              "reason": h.reason, "series": h.series} for h in hits]
     if as_json:
-        out.print_json(json.dumps(rows))
+        print_json(rows)
         return
     cols = _columns(bool(library), any(r["series"] for r in rows))
     t = Table(*[c for c in ("source", "media", "verified", "inliers", "similarity", "series") if c in cols])
@@ -250,6 +253,7 @@ def ocr_search(
     case: Path = CASE,
     raw: bool = typer.Option(False, help="Use SQLite FTS5 syntax: \"exact phrase\", OR, NEAR, prefix*."),
     limit: int = typer.Option(50, min=1, help="Most matches to show."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Full-text search of the text read in a case's images.
 
@@ -263,6 +267,9 @@ def ocr_search(
             hits = search(conn, query, limit, raw)
     except HavenError as exc:
         _fail(exc)
+    if as_json:
+        print_json([{"media_id": h.media_id, "path": h.path, "snippet": h.snippet} for h in hits])
+        return
     for h in hits:
         out.print(f"#{h.media_id}  {h.path}\n    {h.snippet}")
     if not hits:
@@ -270,7 +277,8 @@ def ocr_search(
 
 
 @faces_app.command("list")
-def faces_list(case: Path = CASE, cluster: Optional[int] = typer.Option(None, help="Only this cluster.")) -> None:
+def faces_list(case: Path = CASE, cluster: Optional[int] = typer.Option(None, help="Only this cluster."),
+               as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Faces found in the case, with their media and cluster.
 
     Example: haven victimid faces list --case case1
@@ -288,6 +296,10 @@ def faces_list(case: Path = CASE, cluster: Optional[int] = typer.Option(None, he
             rows = s.execute(stmt).all()
     except HavenError as exc:
         _fail(exc)
+    if as_json:
+        print_json([{"face": f.id, "media_id": f.media_id, "cluster": f.cluster,
+                     "box": [f.left, f.top, f.right, f.bottom], "path": path} for f, path in rows])
+        return
     t = Table("face", "cluster", "box", "path")
     for f, path in rows:
         t.add_row(str(f.id), "" if f.cluster is None else str(f.cluster), f"{f.left},{f.top},{f.right},{f.bottom}", path)
@@ -295,7 +307,8 @@ def faces_list(case: Path = CASE, cluster: Optional[int] = typer.Option(None, he
 
 
 @faces_app.command("cluster")
-def faces_cluster(case: Path = CASE, max_distance: float = typer.Option(0.5, help="Join faces closer than this.")) -> None:
+def faces_cluster(case: Path = CASE, max_distance: float = typer.Option(0.5, help="Join faces closer than this."),
+                  as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Group the case's faces into clusters (confirmed pairs always together).
 
     Example: haven victimid faces cluster --case case1
@@ -307,6 +320,10 @@ def faces_cluster(case: Path = CASE, max_distance: float = typer.Option(0.5, hel
     except HavenError as exc:
         _fail(exc)
     multi = {k: v for k, v in clusters.items() if len(v) > 1}
+    if as_json:
+        print_json({"clusters": len(clusters), "with_several_faces": len(multi),
+                    "members": {str(k): list(v) for k, v in clusters.items()}})
+        return
     out.print(f"{len(clusters)} clusters, {len(multi)} with more than one face")
     for k, v in sorted(multi.items(), key=lambda kv: -len(kv[1])):
         out.print(f"cluster {k}: faces {', '.join(map(str, v))}")
@@ -351,7 +368,7 @@ def faces_find(
         _fail(exc)
     rows = [h.__dict__ for h in hits]
     if as_json:
-        out.print_json(json.dumps(rows))
+        print_json(rows)
         return
     cols = _columns(bool(library), any(h.series for h in hits))
     heads = ("source", "face", "media", "distance", "similarity", "decision", "series")
@@ -399,6 +416,7 @@ def series_build(
     case: Path = CASE,
     kinds: str = typer.Option("pdq,scene,face,serial", help="Link kinds that join a series."),
     time_window: float = typer.Option(2.0, help="Seconds apart for a capture-time link."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Recompute links (PDQ, scene, confirmed faces, serial, time) and the automatic series.
 
@@ -412,6 +430,9 @@ def series_build(
         made = S.build_series(vs, tuple(k.strip() for k in kinds.split(",") if k.strip()))
     except HavenError as exc:
         _fail(exc)
+    if as_json:
+        print_json({"links": counts, "automatic_series": len(made)})
+        return
     out.print("links: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     out.print(f"{len(made)} automatic series")
 
@@ -429,7 +450,7 @@ def series_list(case: Path = CASE, as_json: bool = typer.Option(False, "--json")
     except HavenError as exc:
         _fail(exc)
     if as_json:
-        out.print_json(json.dumps(data))
+        print_json(data)
         return
     for x in data:
         flag = " (victim identified)" if x["victim_identified"] else ""  # not [..]: rich markup
