@@ -340,3 +340,25 @@ def test_sets_imported_after_the_scan_give_what_a_scan_after_them_gives(tmp_path
     assert got == want
     assert want["holiday.dat"][0] == "near-known" and want["shows-still.mkv"][0] == "near-known"
     assert want["photo.jpg"][0] == "known" and want["still.png"][0] == "near-known"
+
+
+def test_rematch_with_a_library_the_case_was_not_scanned_with_attaches_it(tmp_path):
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    exact = _photo("coffee")
+    (ev / "a.jpg").write_bytes(exact)
+    case = tmp_path / "case"
+    run("scan", ev, "--case", case, "--workers", "1")
+    shutil.rmtree(ev)
+    lib = tmp_path / "national"
+    run("library", "create", lib)
+    _csv(tmp_path / "n.csv", [[md5(exact), "", "1", ""]])
+    run("library", "import", lib, tmp_path / "n.csv", "--name", "national", "--format", "csv")
+    assert "0 item(s) checked" in " ".join(run("rematch", "--case", case).split())
+    out = " ".join(run("rematch", "--case", case, "--library", lib).split())
+    assert "national (new)→v1" in out and "fresh -> known: 1" in out
+    a = findings(case)["a.jpg"]
+    assert a["finding"] == "known" and a["matches"][0]["hashset"] == "national"
+    summary = json.loads((case / "summary.json").read_text())
+    assert {"name": "national", "version": 1, "current_version": 1, "current": True,
+            "matched_at": summary["matched_at"]} in summary["matched_sets"]
