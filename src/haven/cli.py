@@ -285,6 +285,7 @@ def scan_status(p) -> dict:
     of = f"/{approx}{expected:,}" if expected else ""
     stats = (f"{p.items + p.skipped:,}{of} items, {_human(p.done_bytes)}, skipped {p.skipped:,}"
              + f", changed {p.changed:,}"
+             + (f", missing {p.missing:,}" if p.missing else "")
              + (f" | {counts}" if counts else ""))
     total = (max(p.expected_bytes, p.done_bytes) or None) if p.disk_files else None
     return {"total": total, "completed": p.done_bytes, "stats": stats}

@@ -64,5 +64,17 @@ def test_scan_report_index_and_rescans_leave_the_evidence_as_it_was(tmp_path):
     _run(["report", "--case", str(case)])
     _run(["index", str(ev), "--case", str(case), "--parts", "metadata,scene,thumbs"])
     _run(["hashsets", "list", "--case", str(case)])
-    assert (case / "findings.jsonl").exists()
+    known = tmp_path / "known.txt"
+    known.write_text(hashlib.md5((ev / "notes.txt").read_bytes()).hexdigest() + "\n")
+    _run(["hashsets", "import", str(known), "--name", "k", "--case", str(case)])  # re-matches
+    _run(["rematch", "--case", str(case), "--all"])
     assert _snapshot(tmp_path / "evidence") == before
+    (ev / "notes.txt").write_text("shopping list, longer\n")  # the examiner's copy changes
+    before = _snapshot(tmp_path / "evidence")
+    _run(["scan", str(ev), "--case", str(case), "--workers", "1"])  # supersedes one finding
+    assert _snapshot(tmp_path / "evidence") == before
+    import json
+
+    with open(case / "findings.jsonl") as fh:
+        notes = next(f for f in map(json.loads, fh) if f["path"] == "laptop/notes.txt")
+    assert [(h["cause"], h["from"]) for h in notes["history"]][-1] == ("rescan", "known")

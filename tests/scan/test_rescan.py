@@ -244,3 +244,31 @@ def test_a_changed_top_level_evidence_file_is_hashed_again(tmp_path):
     assert second["sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
     assert second["history"][0]["sha256"] == first["sha256"]
 
+
+
+def test_an_item_gone_from_the_evidence_is_flagged_missing_and_analysed_again_if_it_returns(tmp_path):
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    (ev / "keep.jpg").write_bytes(_jpeg(40))
+    (ev / "gone.jpg").write_bytes(_jpeg(41))
+    (ev / "pack.zip").write_bytes(_zip({"x.txt": b"x\n", "y.txt": b"y\n"}))
+    case = tmp_path / "case"
+    _cli("scan", ev, "--case", case, "--workers", "1")
+    moved = (ev / "gone.jpg").read_bytes()
+    (ev / "gone.jpg").unlink()
+    (ev / "pack.zip").write_bytes(_zip({"x.txt": b"x\n"}))
+    output = _cli("scan", ev, "--case", case, "--workers", "1")
+    assert "missing 2" in output
+    found = _findings(case)
+    for path in ("ev/gone.jpg", "ev/pack.zip/y.txt"):
+        assert found[path]["flags"].get("missing") is True, path
+        assert found[path]["finding"] in ("fresh", "other")  # the finding is kept
+        assert any("not found when the evidence was scanned again" in n for n in found[path]["notes"])
+    assert not found["ev/keep.jpg"]["flags"].get("missing")
+    assert "missing" not in _cli("scan", ev, "--case", case, "--workers", "1")  # flagged once
+
+    (ev / "gone.jpg").write_bytes(moved)  # back again
+    _cli("scan", ev, "--case", case, "--workers", "1")
+    back = _findings(case)["ev/gone.jpg"]
+    assert not back["flags"].get("missing") and back["md5"] == _md5(moved)
+    assert not any("not found" in n for n in back["notes"]) and back["history"] == []

@@ -67,6 +67,7 @@ class ScanProgress:
     bytes: int = 0
     skipped: int = 0  # stored items found unchanged
     changed: int = 0  # stored items analysed again: changed, or every one with rehash
+    missing: int = 0  # stored items the walk no longer found (flagged `missing`)
     problems: int = 0
     current: str = ""
     counts: dict = field(default_factory=dict)
@@ -258,7 +259,8 @@ def _fill(row: ItemRow, a: Analysis, finding: str, matches, stamp: str | None, n
 TRIGGERS = {
     "changed": "its stamp (size, times, CRC...) changed",
     "rehash": "of haven scan --rehash",
-    "unstamped": "the case was made before rescans compared stamps",
+    "unstamped": "no stamp was stored for it (a case made before rescans compared stamps, "
+                 "or an item not found at an earlier rescan)",
 }
 SUPERSEDES = "content changed: supersedes"
 
@@ -412,12 +414,36 @@ def _begin_seizure(store: CaseStore, source: Path, writer: _Writer,
     return name, stored
 
 
-def _end_seizure(store: CaseStore, writer: _Writer, problems: list[Problem]) -> None:
-    """Store what is buffered, then the walker's problems, and mark the seizure finished."""
+def _end_seizure(store: CaseStore, writer: _Writer, problems: list[Problem],
+                 stored: dict) -> None:
+    """Store what is buffered, then the walker's problems, flag what the walk no longer
+    found, and mark the seizure finished (only reached when the walk went to its end)."""
     writer.flush()
     writer.apply_problems(problems)
+    gone = {p for p, v in stored.items() if v is not _HANDED_OUT} - {pb.path for pb in problems}
+    now = utcnow()
     with store.session() as s, s.begin():
-        s.get(Seizure, writer.seizure_id).finished_at = utcnow()
+        for start in range(0, len(gone), 500):
+            chunk = sorted(gone)[start:start + 500]
+            for row in s.scalars(select(ItemRow).where(ItemRow.path.in_(chunk))):
+                writer.progress.missing += _mark_missing(row, now)
+        s.get(Seizure, writer.seizure_id).finished_at = now
+
+
+MISSING = "not found when the evidence was scanned again"
+
+
+def _mark_missing(row: ItemRow, now) -> bool:
+    """A stored item the last complete walk did not find (deleted, moved, or beyond this
+    scan's limits). Its finding stays; the stamp is cleared, so if it comes back it is
+    analysed again (which clears the flag and the note)."""
+    if (row.flags or {}).get("missing"):
+        return False
+    row.flags = {**(row.flags or {}), "missing": True}
+    row.notes = [*(row.notes or []), f"{MISSING} on {now.isoformat(timespec='seconds')}Z "
+                 "(deleted, moved, or beyond this scan's limits); the finding is kept"]
+    row.stamp = None
+    return True
 
 
 _HANDED_OUT = object()  # marks a path already yielded by this walk
@@ -453,6 +479,7 @@ def _new_items(source: Path, name: str, stored: dict, options: ScanOptions, tmpd
             if before == stamp and stamp is not None and not options.rehash:
                 progress.skipped += 1
                 progress.skipped_bytes += entry.size or 0
+                stored[entry.path] = _HANDED_OUT
                 continue
             progress.changed += 1
             writer.replacing[entry.path] = (
@@ -500,4 +527,4 @@ def _scan_seizure(source: Path, store: CaseStore, options: ScanOptions, writer: 
             collect(block=True)
     while pending:
         collect(block=True)
-    _end_seizure(store, writer, problems)
+    _end_seizure(store, writer, problems, stored)

@@ -248,4 +248,4 @@ def _scan_seizure(source: Path, store: CaseStore, options: ScanOptions, writer: 
             continue
         batches.add(_Task(entry.path, fs_path=staged, data=data, flags=entry.flags), staged)
     batches.finish()  # every item of this seizure stored before its problems are applied
-    _end_seizure(store, writer, problems)
+    _end_seizure(store, writer, problems, stored)
