@@ -45,3 +45,19 @@ def test_no_color_is_honoured_even_when_colour_is_forced(tmp_path):
     run = subprocess.run([sys.executable, "-m", "haven.cli", "hashsets", "list", "-c",
                           str(tmp_path / "none")], capture_output=True, text=True, env=env)
     assert "\x1b[" in run.stderr  # the control: colour does appear without NO_COLOR
+
+
+def test_off_a_terminal_long_stages_print_a_line_now_and_then(monkeypatch):
+    from haven import terminal
+
+    buf = io.StringIO()
+    monkeypatch.setattr(terminal, "console", terminal.Console(file=buf, force_terminal=False,
+                                                              soft_wrap=True))
+    with terminal.Stages() as stages:
+        stages.log.every = 0.0
+        stages.stage("indexing items", total=3)
+        stages.update(completed=1)
+        stages.update(completed=2)
+    lines = buf.getvalue().splitlines()
+    assert lines[:2] == ["… indexing items: 1/3", "… indexing items: 2/3"]
+    assert lines[2].startswith("✓ indexing items: 2 in ")

@@ -14,7 +14,7 @@ from rich.progress import (
 from rich.table import Table
 
 from haven.commandline import HavenGroup, version_callback
-from haven.terminal import console, fail as _fail, interrupted, out, print_json
+from haven.terminal import LogTicker, console, fail as _fail, interrupted, out, print_json
 from haven.errors import HashSetFormatError, HavenError
 
 app = typer.Typer(
@@ -234,10 +234,14 @@ def scan(
             ) as bar:
                 task = bar.add_task("scanning", total=None, stats="")
 
+                ticker = LogTicker()
+
                 def show(p) -> None:
                     nonlocal last
                     last = p
-                    bar.update(task, description=f"scanning {p.seizure}", **scan_status(p))
+                    status = scan_status(p)
+                    bar.update(task, description=f"scanning {p.seizure}", **status)
+                    ticker.tick(f"scanning {p.seizure}: {status['stats']}")
 
                 if engine == "spark":
                     from haven.scan.spark import scan_spark

@@ -115,6 +115,7 @@ class Stages:
         self.task = None
         self.name = ""
         self.started = 0.0
+        self.log = LogTicker()
 
     def __enter__(self) -> "Stages":
         self.progress.__enter__()
@@ -147,6 +148,9 @@ class Stages:
         if description is not None:
             kw["description"] = description
         self.progress.update(self.task, **kw)
+        task = self.progress.tasks[-1]
+        of = f"/{task.total:,.0f}" if task.total else ""
+        self.log.tick(f"{task.description}: {task.completed:,.0f}{of}")
 
     def _finish(self) -> None:
         import time
@@ -160,3 +164,22 @@ class Stages:
             highlight=False, soft_wrap=True)
         self.progress.remove_task(self.task)
         self.task = None
+
+
+class LogTicker:
+    """Off a terminal a live bar draws nothing: a line every `every` seconds instead, so a log
+    of a long run shows it moving."""
+
+    def __init__(self, every: float = 30.0) -> None:
+        import time
+
+        self.every = every
+        self.last = time.monotonic()
+
+    def tick(self, line: str) -> None:
+        import time
+
+        if console.is_terminal or time.monotonic() - self.last < self.every:
+            return
+        self.last = time.monotonic()
+        console.print(f"… {escape(line)}", highlight=False, soft_wrap=True)
