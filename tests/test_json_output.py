@@ -19,7 +19,7 @@ MUST_HAVE_JSON = [
     ("victimid", "faces", "list"), ("victimid", "faces", "cluster"), ("victimid", "faces", "find"),
     ("victimid", "series", "build"), ("victimid", "series", "list"),
     ("intel", "load"), ("intel", "resolve"), ("intel", "attribute"),
-    ("refer", "build"), ("refer", "stats"),
+    ("refer", "build"), ("refer", "stats"), ("refer", "verify"), ("rematch",),
 ]
 
 
@@ -69,6 +69,11 @@ def test_case_commands_print_parseable_json(tmp_path):
     assert _json(["victimid", "faces", "list", "-c", str(case), "-j"]) == []
     built = _json(["victimid", "series", "build", "-c", str(case), "-j"])
     assert "links" in built and "automatic_series" in built
+
+    sets.write_text(hashlib.md5(b"hello\n").hexdigest() + "\n" + hashlib.md5(b"x").hexdigest() + "\n")
+    assert runner.invoke(app, ["hashsets", "import", str(sets), "-n", "notes", "-c", str(case)]).exit_code == 0
+    rematched = _json(["rematch", "-c", str(case), "--all", "-j"])
+    assert rematched["changed"] == 0 and rematched["items_checked"] >= 1
 
 
 def test_library_info_json(tmp_path):

@@ -371,6 +371,7 @@ def rematch(
     full: bool = typer.Option(
         False, "--all", help="Look every item up again against every set, not only what changed "
         "(slow: a scan's matching work, without reading the evidence)."),
+    as_json: bool = typer.Option(False, "--json", help="Print what changed as JSON."),
 ) -> None:
     """Re-decide a case's findings after its known material changed, without reading evidence.
 
@@ -390,6 +391,9 @@ def rematch(
         result = follow_known_material(CaseStore(case), library, full=full, threshold=threshold)
     except HavenError as exc:
         _fail(exc)
+    if as_json:
+        print_json({**vars(result), "changed": result.changed})
+        return
     print_rematch(result, quiet_if_nothing=False)
 
 

@@ -165,6 +165,8 @@ def verify(
     public_key: Optional[Path] = typer.Option(
         None, "--public-key", help="The sender's Ed25519 public key to require (PEM, OpenSSH "
         "or base64).", exists=True, dir_okay=False),
+    as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON (the exit "
+                                 "status is the same)."),
 ) -> None:
     """Check a package's signature and the SHA-256 of every file; exit 1 on any mismatch.
 
@@ -176,6 +178,11 @@ def verify(
         report = verify_package(package, identity, public_key)
     except HavenError as exc:
         _fail(exc)
+        return
+    if as_json:
+        print_json({**vars(report), "ok": report.ok})
+        if not report.ok:
+            raise typer.Exit(1)
         return
     if report.ok:
         out.print(f"OK: {package} (package {report.code}): signature by key {report.key_id} "

@@ -36,6 +36,7 @@ from typing import Any
 from haven.errors import HavenError
 from haven.evidence.base import Problem
 from haven.scan.analyse import Analysis, analyse
+from haven.scan.census import start_census
 from haven.scan.pipeline import (
     ProgressFn,
     ScanOptions,
@@ -221,9 +222,13 @@ def scan_spark(evidence: list[str], store: CaseStore, options: ScanOptions | Non
     # Both under the case directory: on a cluster it is the shared storage executors can read.
     staging = tempfile.mkdtemp(prefix="spark-staging-", dir=staging_dir or store.dir)
     batches = _Batches(sc, writer, options, batch_items, batch_bytes)
+    start_census(evidence, progress)
     try:
         for ev in evidence:
             _scan_seizure(Path(ev).resolve(), store, options, writer, batches, staging, inline_limit)
+    except KeyboardInterrupt:
+        writer.flush()  # items already analysed are kept: the next run resumes after them
+        raise
     finally:
         batches.close()
         shutil.rmtree(staging, ignore_errors=True)
