@@ -146,3 +146,12 @@ def test_usual_card_header_pairs_are_guessed_as_one_composite_field():
     assert m["card"] == "card_fingerprint" and m["card_country"] == "card_country"
     # an expiry column alone is not a card
     assert "card" not in guess_mapping(["name", "expiry"])
+
+
+def test_an_account_column_number_passing_luhn_is_still_an_account_kept_hashed():
+    number = "12345612345673"
+    assert luhn_valid(number)
+    text = stored("12-34-56 12345673", "account_number")
+    assert number not in text.replace(" ", "").replace("-", "") and "pan_hmac" not in text
+    ident = card_identity(text)
+    assert ident.kind == "account" and ident.key.startswith("acct#")

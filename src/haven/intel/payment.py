@@ -233,8 +233,9 @@ def protect_card(components: Sequence[tuple[str, str]], key: bytes) -> str | Non
             run_digits = re.sub(r"\D", "", run.group(0)) if run else ""
             if digits.isdigit():
                 run_digits = digits               # 4111.1111.1111.1111 too
-            if 12 <= len(run_digits) <= 19 and luhn_valid(run_digits):
-                # a full PAN, alone or inside text ("Visa 4111 1111 1111 1111")
+            if role != "account" and 12 <= len(run_digits) <= 19 and luhn_valid(run_digits):
+                # a full PAN, alone or inside text ("Visa 4111 1111 1111 1111"); an account
+                # column's long number is an account even when it happens to pass Luhn
                 secret = True
                 parts += [("bin", run_digits[:6]), ("last4", run_digits[-4:]),
                           ("len", str(len(run_digits))),
@@ -389,7 +390,7 @@ def card_identity(text: str | None) -> CardIdentity | None:
         elif role == "account":
             for k, v in _by_shape(value).items():
                 if k in ("pan", "account_long", "iban"):
-                    found.setdefault(k, v)
+                    found.setdefault("account_long" if k == "pan" else k, v)
                 else:
                     found.setdefault("account", re.sub(r"[\s\-]", "", value).upper())
         elif role in ("pan_hmac", "account_hmac") and _HMAC_TEXT.match(value):
