@@ -104,6 +104,8 @@ def test_split_columns_with_expiry_in_any_common_shape():
     ("payment_method", "pm_1NxAbCdEfGhIj", "tok:pm_1NxAbCdEfGhIj"),
     ("Card number", "tok_1NxAbCdEfGhIj", "tok:tok_1NxAbCdEfGhIj"),
     ("Card number", "card_1NxAbCdEfGhIj", "tok:card_1NxAbCdEfGhIj"),
+    ("Card number", "src_1NxAbCdEfGhIj", "tok:src_1NxAbCdEfGhIj"),
+    ("Card number", "ba_1NxAbCdEfGhIj", "tok:ba_1NxAbCdEfGhIj"),
 ])
 def test_processor_tokens_and_fingerprints_keep_their_case(header, value, key):
     ident = card_identity(protect_card([(header, value)], KEY))
