@@ -270,6 +270,7 @@ def test_composite_card_mapping_from_the_editable_mapping_and_no_pan_kept(tmp_pa
         "street": ["House", "Road"]}}}))
     [res] = load_files([f], tmp_path / "op", m)
     assert res.unmapped == ["Notes"]
+    assert any("1 value(s) in unmapped columns held a card number" in n for n in res.notes)
     con = duckdb.connect(str(tmp_path / "op" / "intel.duckdb"), read_only=True)
     cards = dict(con.execute("SELECT full_name, card FROM records").fetchall())
     streets = dict(con.execute("SELECT full_name, street FROM records").fetchall())
@@ -293,6 +294,7 @@ def test_a_full_pan_in_a_card_column_is_stored_as_bin_last4_and_hmac_only(tmp_pa
                  "Bo Berg,,412077,9904\n", encoding="utf-8")
     [res] = load_files([f], tmp_path / "op")
     assert res.mapping["card"] == ["Card number", "card_bin", "card_last4"]
+    assert "1 full card number(s) kept only as BIN + last 4 and a keyed hash" in " ".join(res.notes)
     text = _store_text(tmp_path / "op")
     assert "4120771234589904" not in text.replace(" ", "")
     assert "pan_hmac=" in text

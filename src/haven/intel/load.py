@@ -171,6 +171,7 @@ def _insert(con, table, name: str, digest: str, mapping: dict[str, Columns], on_
     columns["extra"] = []
     problems: list[tuple] = []
     rows = records = 0
+    hidden: Counter = Counter()   # card numbers kept only hashed or masked, for the notes
 
     def flush() -> None:
         if not columns["record_id"]:
@@ -202,6 +203,8 @@ def _insert(con, table, name: str, digest: str, mapping: dict[str, Columns], on_
             col = mapping.get(f)
             if f == "card":
                 val = protect_card([(c, v.get(c)) for c in card_cols], key) if card_cols else None
+                if val and "_hmac=" in val:
+                    hidden["pan" if "pan_hmac=" in val else "account"] += 1
             elif isinstance(col, list):
                 val = " ".join(x.strip() for x in (v.get(c) for c in col)
                                if isinstance(x, str) and x.strip()) or None
@@ -210,6 +213,7 @@ def _insert(con, table, name: str, digest: str, mapping: dict[str, Columns], on_
             columns[f].append(val.strip() if isinstance(val, str) else val)
         extra = {k: redact_pans(x) if isinstance(x, str) else x
                  for k, x in v.items() if k not in mapped_cols and x is not None}
+        hidden["masked"] += sum(1 for k, x in extra.items() if x is not v[k])
         columns["extra"].append(json.dumps(extra, ensure_ascii=False) if extra else None)
         if len(columns["record_id"]) >= _BATCH:
             flush()
@@ -223,8 +227,23 @@ def _insert(con, table, name: str, digest: str, mapping: dict[str, Columns], on_
     return FileLoad(
         file=name, path="", sha256=digest, format=table.format, encoding=table.encoding,
         rows=rows, records=records, problems=len(problems),
-        warnings=dict(sorted(table.warnings.items())), notes=list(table.notes), mapping=mapping,
+        warnings=dict(sorted(table.warnings.items())), notes=list(table.notes) + _card_notes(hidden),
+        mapping=mapping,
     )
+
+
+def _card_notes(hidden: Counter) -> list[str]:
+    notes = []
+    if hidden["pan"]:
+        notes.append(f"{hidden['pan']} full card number(s) kept only as BIN + last 4 and a "
+                     "keyed hash (payment.key)")
+    if hidden["account"]:
+        notes.append(f"{hidden['account']} long card/account number(s) failing the Luhn check "
+                     "kept only as last 4 and a keyed hash")
+    if hidden["masked"]:
+        notes.append(f"{hidden['masked']} value(s) in unmapped columns held a card number, "
+                     "masked to BIN + last 4")
+    return notes
 
 
 def _write_problems(con, path: Path) -> None:  # type: ignore[no-untyped-def]
