@@ -3,7 +3,7 @@
     .venv/bin/python bench/listgen2.py --rows 30000 --out /tmp/lg2   # list.csv + people.csv
 
 Its own conventions, on purpose: one "Name" column written many ways ("Patrick Smith",
-"P. Smith", "SMITH Patrick", "Smith, Pat"), nicknames from a hand table (Bill/William),
+"P. Smith", "SMITH Patrick", "Smith, Pat", "Smith Patrick"), nicknames from a hand table (Bill/William),
 double surnames (García López → "García", "García-López"), non-Latin names written natively
 or transliterated by `unidecode` (not the `anyascii` haven folds with), keyboard-distance
 typos, phones per country in national / international / dotted / spaced form or with the
@@ -202,6 +202,8 @@ def name_as_written(p: Person, rng: random.Random) -> str:
         return f"{last}, {first}"
     if r < 0.4:
         return f"{first} {last}".lower()
+    if r < 0.44:
+        return f"{last} {first}"                   # swapped, nothing marks it
     return f"{first} {last}"
 
 
