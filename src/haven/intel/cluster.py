@@ -55,7 +55,8 @@ class _Sets:
     def __init__(self, ids: Iterable[str]) -> None:
         self.parent = {i: i for i in ids}
         self.size = dict.fromkeys(self.parent, 1)
-        self.members: dict[str, list[str]] = {i: [i] for i in self.parent}
+        # members of multi-record groups only (a single record is its own list)
+        self.members: dict[str, list[str]] = {}
 
     def find(self, x: str) -> str:
         root = x
@@ -73,7 +74,7 @@ class _Sets:
             ra, rb = rb, ra
         self.parent[rb] = ra
         self.size[ra] += self.size[rb]
-        self.members[ra].extend(self.members.pop(rb))
+        self.members.setdefault(ra, [ra]).extend(self.members.pop(rb, [rb]))
         return ra
 
 
@@ -156,7 +157,7 @@ def cluster(
 def _exclusive(sets: _Sets, ra: str, rb: str, near: Mapping[str, list[str]]) -> bool:
     """No record of the smaller group links (at or above the threshold) outside the two."""
     small = ra if sets.size[ra] <= sets.size[rb] else rb
-    for rec in sets.members[small]:
+    for rec in sets.members.get(small, [small]):
         for other in near.get(rec, ()):
             if sets.find(other) not in (ra, rb):
                 return False
