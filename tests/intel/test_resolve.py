@@ -204,6 +204,10 @@ _CASES = [
                  "AU", "4111222233334444", ""]),
     ("patrick", ["Smith, Patrick", "patrick.smith@bigpond.com", "", "+61412662612", "",
                  "Ballarat", "", "", "4111222233334444", ""]),
+    # surname first with nothing marking it, beside an initial: one e-mail
+    ("lauren", ["Mcdaniel Lauren", "lmcd@example.net", "", "", "", "Geelong", "3220", "AU",
+                "", ""]),
+    ("lauren", ["L. Mcdaniel", "lmcd@example.net", "", "", "", "", "3220", "AU", "", ""]),
     # a nickname: Bill / William, one e-mail
     ("william", ["Bill Turner", "wturner@example.org", "", "07400 123459", "3 Mill Lane",
                  "Leeds", "LS1 4AB", "GB", "", ""]),
@@ -269,6 +273,7 @@ def cases(tmp_path_factory):
 def test_initials_name_order_and_phone_forms_of_one_person_are_one_subject(cases):
     _, by_person = cases
     assert len(by_person["patrick"]) == 1
+    assert len(by_person["lauren"]) == 1
 
 
 def test_a_nickname_with_a_shared_email_is_one_subject(cases):

@@ -471,9 +471,11 @@ def _same_person_despite_first_name(l: str, r: str, strong_values: dict, names: 
     dob = strong_values.get("dob", {})
     if dob.get(l) is not None and dob.get(l) == dob.get(r) and alike(ll, lr):
         return True
-    # swapped: the given name of each is (an initial, nickname or typo of) the other's
-    # surname-column value, and the surnames are alike
-    return given_names_compatible(fl, lr) and alike(ll, fr)
+    # swapped on one side: the surname of one is alike the other's given-name-column value,
+    # and the given name of one is (an initial, nickname or typo of) the other's
+    # surname-column value — "Mcdaniel Lauren" beside "L. Mcdaniel", either way round
+    return ((alike(fl, lr) and given_names_compatible(ll, fr))
+            or (given_names_compatible(fl, lr) and alike(ll, fr)))
 
 
 def resolve_operation(
