@@ -369,8 +369,8 @@ def rematch(
     ),
     threshold: int = typer.Option(31, min=0, max=256, help="PDQ Hamming distance for a near match."),
     full: bool = typer.Option(
-        False, "--all", help="Look every item up again against every set, not only what changed "
-        "(slow: a scan's matching work, without reading the evidence)."),
+        False, "--all", help="Look every entry of every set up again among the items, not only what "
+        "changed (slow with large sets; the evidence is still not read)."),
     as_json: bool = typer.Option(False, "--json", help="Print what changed as JSON."),
 ) -> None:
     """Re-decide a case's findings after its known material changed, without reading evidence.

@@ -362,3 +362,14 @@ def test_rematch_with_a_library_the_case_was_not_scanned_with_attaches_it(tmp_pa
     summary = json.loads((case / "summary.json").read_text())
     assert {"name": "national", "version": 1, "current_version": 1, "current": True,
             "matched_at": summary["matched_at"]} in summary["matched_sets"]
+
+
+def test_rematch_all_looks_everything_up_again_and_lands_where_it_was(seized):
+    _tmp, case, _data = seized
+    before = findings(case)
+    out = " ".join(run("rematch", "--case", case, "--all").split())
+    assert "1 item(s) checked" in out and "0 finding(s) changed" in out  # old.jpg: its match
+    after = findings(case)
+    assert {p: (f["finding"], f["matches"]) for p, f in after.items()} == {
+        p: (f["finding"], f["matches"]) for p, f in before.items()}
+    assert all(f["history"] == [] for f in after.values())

@@ -116,7 +116,7 @@ def rematch(store: CaseStore, *, libraries: list | None = None, names: list[str]
     library sets recorded in the case whose library is not given are left as they are and
     listed in `skipped_libraries`. `names` limits re-matching to those case sets (as the
     scan's `--hashset`; a library's sets are always all matched); `full` treats
-    every set as never matched (everything is looked up again).
+    every set as never matched (every entry is looked up again).
     """
     import faiss
 
