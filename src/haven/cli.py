@@ -85,18 +85,27 @@ def print_summary(summary: dict, case_dir: Path) -> None:
 
 def recorded_libraries(store, given: list[Path] | None = None) -> list:
     """The national libraries to re-match with: those given, plus those the case's sets were
-    attached from (`scan --library`) that are still where they were."""
+    attached from (`scan --library`) that are still where they were. A recorded library that
+    cannot be opened is skipped with a warning (its matches stay as they are); a given one
+    that cannot is an error."""
+    from sqlalchemy import select
+
     from haven.library.national import HashLibrary
     from haven.store.models import HashSet
 
-    roots = {Path(p).resolve() for p in given or ()}
+    given_roots = {Path(p).resolve() for p in given or ()}
+    libs = [HashLibrary(root, verify=False) for root in sorted(given_roots)]
     with store.session() as s:
-        from sqlalchemy import select
-
-        for root in s.scalars(select(HashSet.source_path).where(HashSet.format == "library")):
-            if (Path(root) / "entries.db").is_file():
-                roots.add(Path(root))
-    return [HashLibrary(root, verify=False) for root in sorted(roots)]
+        recorded = set(s.scalars(select(HashSet.source_path).where(HashSet.format == "library")))
+    for root in sorted(Path(r) for r in recorded):
+        if root in given_roots or not (root / "entries.db").is_file():
+            continue
+        try:
+            libs.append(HashLibrary(root, verify=False))
+        except HavenError as exc:
+            console.print(f"warning: library {root} not used for re-matching: {exc}",
+                          highlight=False, markup=False)
+    return libs
 
 
 def print_rematch(result, quiet_if_nothing: bool = True) -> None:

@@ -373,3 +373,24 @@ def test_rematch_all_looks_everything_up_again_and_lands_where_it_was(seized):
     assert {p: (f["finding"], f["matches"]) for p, f in after.items()} == {
         p: (f["finding"], f["matches"]) for p, f in before.items()}
     assert all(f["history"] == [] for f in after.values())
+
+
+def test_a_damaged_library_the_case_used_does_not_fail_an_import(tmp_path):
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    photo = jpeg_bytes(make_image(4, (200, 150)), 80)
+    (ev / "p.jpg").write_bytes(photo)
+    lib = tmp_path / "national"
+    run("library", "create", lib)
+    _csv(tmp_path / "n.csv", [[md5(b"unrelated"), "", "1", ""]])
+    run("library", "import", lib, tmp_path / "n.csv", "--name", "national", "--format", "csv")
+    case = tmp_path / "case"
+    run("scan", ev, "--case", case, "--library", lib, "--workers", "1")
+    (lib / "pdq" / "manifest.json").write_text("{damaged")
+    (tmp_path / "s.txt").write_text(md5(photo) + "\n")
+    r = runner.invoke(app, ["hashsets", "import", str(tmp_path / "s.txt"), "--name", "pv",
+                            "--case", str(case), "--format", "txt"])
+    text = " ".join(r.output.split())
+    assert r.exit_code == 0, r.output
+    assert "not used for re-matching" in text and "national" in text
+    assert findings(case)["p.jpg"]["finding"] == "known"
