@@ -14,6 +14,7 @@ from rich.progress import (
 from rich.table import Table
 
 from haven.commandline import HavenGroup, version_callback
+from haven.store.lock import case_lock
 from haven.terminal import LogTicker, console, fail as _fail, interrupted, out, print_json
 from haven.errors import HashSetFormatError, HavenError
 
@@ -213,7 +214,6 @@ def scan(
     from haven.scan.pipeline import ScanOptions, ScanProgress
     from haven.scan.pipeline import scan as run_scan
     from haven.store.case import CaseStore
-    from haven.store.lock import case_lock
 
     if engine not in ("local", "spark"):
         _fail(HavenError(f"unknown engine {engine!r}: use local or spark"))
@@ -397,7 +397,9 @@ def rematch(
     from haven.store.case import CaseStore
 
     try:
-        result = follow_known_material(CaseStore(case), library, full=full, threshold=threshold)
+        store = CaseStore(case)
+        with case_lock(store.dir, "re-matched"):
+            result = follow_known_material(store, library, full=full, threshold=threshold)
     except HavenError as exc:
         _fail(exc)
     if as_json:
@@ -441,9 +443,11 @@ def hashsets_import(
             raise HashSetFormatError(_no_entries(file, result))
         is_good = known_good or result.known_good_hint
         store = CaseStore(case, create=True)
-        with console.status(f"storing {len(result.entries)} entries"):
-            hs = store.import_hashset(result, name=name, source_path=str(file), known_good=is_good)
-        rematched = follow_known_material(store)
+        with case_lock(store.dir, "updated"):
+            with console.status(f"storing {len(result.entries)} entries"):
+                hs = store.import_hashset(result, name=name, source_path=str(file),
+                                          known_good=is_good)
+            rematched = follow_known_material(store)
     except HavenError as exc:
         _fail(exc)
     kind = "known-good" if is_good else "known"
@@ -506,8 +510,10 @@ def hashsets_add_media(
             result = enrol_media([str(m) for m in media], category=category, scheme=scheme,
                                  series=series, on_item=lambda _p: bar.advance(task))
         store = CaseStore(case, create=True, evidence=media)
-        hs = store.import_hashset(result, name=name, source_path=str(media[0]), known_good=known_good)
-        rematched = follow_known_material(store)
+        with case_lock(store.dir, "updated"):
+            hs = store.import_hashset(result, name=name, source_path=str(media[0]),
+                                      known_good=known_good)
+            rematched = follow_known_material(store)
     except HavenError as exc:
         _fail(exc)
     out.print(f"Enrolled {hs.entry_count} media into hash set '{name}' (version {hs.version}).")

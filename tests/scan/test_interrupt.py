@@ -80,3 +80,32 @@ def test_ctrl_c_keeps_the_work_and_the_same_command_resumes(tmp_path):
     assert result["scan"]["skipped"] == saved
     assert result["scan"]["items"] == n - saved
     assert result["summary"]["items"] == n
+
+
+def test_an_interrupt_while_a_batch_is_written_keeps_the_earlier_batches(tmp_path, monkeypatch):
+    import pytest
+
+    from haven.match.library import MatchLibrary
+    from haven.scan import pipeline
+    from haven.scan.pipeline import ScanOptions, scan
+    from haven.store.case import CaseStore
+
+    monkeypatch.setattr(pipeline, "FLUSH_ITEMS", 8)
+    ev = _evidence(tmp_path, 40)
+    store = CaseStore(tmp_path / "case", create=True)
+    real_match, calls, seen = MatchLibrary.match, [0], []
+
+    def match(self, *args, **kw):
+        calls[0] += 1
+        if calls[0] == 21:  # the third batch, while it is being written
+            raise KeyboardInterrupt
+        return real_match(self, *args, **kw)
+
+    monkeypatch.setattr(MatchLibrary, "match", match)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        scan([str(ev)], store, ScanOptions(workers=1), seen.append)
+    assert time.monotonic() - started < 60
+    assert seen[-1].saved == 16  # two whole batches; the third rolled back, not written twice
+    assert _stored(store.dir) == 16
+    store.close()

@@ -67,3 +67,39 @@ def test_second_scan_of_a_case_being_scanned(tmp_path):
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert lines == [f"error: case {case} is being scanned by process {proc.pid}; wait for it to "
                      "finish (or stop it) and run the command again"]
+
+
+def test_other_writing_commands_wait_for_nobody_and_say_who_holds_the_case(tmp_path):
+    sets = tmp_path / "set.txt"
+    sets.write_text("d41d8cd98f00b204e9800998ecf8427e\n")
+    case = tmp_path / "case"
+    assert runner.invoke(app, ["hashsets", "import", str(sets), "-n", "s", "-c", str(case)]).exit_code == 0
+    with case_lock(case, "scanned"):
+        for args in (["hashsets", "import", str(sets), "-n", "t", "-c", str(case)],
+                     ["rematch", "-c", str(case)]):
+            result = runner.invoke(app, args)
+            assert result.exit_code == 2, result.output
+            assert f"is being scanned by process {os.getpid()}" in result.output
+
+
+def test_a_database_held_by_another_writer_is_one_clear_error(tmp_path):
+    import sqlite3
+
+    from haven.store.case import CaseStore
+    from haven.store.models import Seizure
+
+    sets = tmp_path / "set.txt"
+    sets.write_text("d41d8cd98f00b204e9800998ecf8427e\n")
+    case = tmp_path / "case"
+    assert runner.invoke(app, ["hashsets", "import", str(sets), "-n", "s", "-c", str(case)]).exit_code == 0
+    store = CaseStore(case)
+    other = sqlite3.connect(case / "case.db", timeout=0)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(CaseBusyError, match="another haven process is writing to it"):
+            with store.session() as s, s.begin():
+                s.add(Seizure(name="x", source_path="/x"))
+    finally:
+        other.rollback()
+        other.close()
+        store.close()

@@ -147,6 +147,7 @@ class _Writer:
         self.seizure_id = 0
         self.stamps: dict[str, str | None] = {}  # stamp of each item handed out, by path
         self.replacing: dict[str, str] = {}  # paths stored before -> why analysed again
+        self.flushing = False
 
     def add(self, a: Analysis) -> None:
         self.buffer.append(a)
@@ -162,6 +163,9 @@ class _Writer:
     def flush(self) -> None:
         if not self.buffer:
             return
+        # set while a batch is being written: a Ctrl-C that lands here leaves that batch
+        # rolled back (analysed again next run), and no second write is tried
+        self.flushing = True
         if (self.library.libraries
                 and time.monotonic() - self.last_refresh > LIBRARY_REFRESH_SECONDS):
             self.library.refresh()  # a feed imported meanwhile matches from this batch on
@@ -195,6 +199,7 @@ class _Writer:
                 s.add_all(ItemQueries(item_id=row.id, codes=codes, source=source)
                           for row, codes, source in queries)
         self.progress.saved += len(self.buffer)
+        self.flushing = False
         self.buffer.clear()
         self.last_flush = time.monotonic()
         if self.on_progress:
@@ -213,6 +218,12 @@ class _Writer:
         for start in range(0, len(ids), 500):
             s.execute(delete(ItemQueries).where(ItemQueries.item_id.in_(ids[start:start + 500])))
         return rows
+
+    def flush_on_interrupt(self) -> None:
+        """Ctrl-C: keep what is analysed (the next run resumes after it), unless the
+        interrupt landed in the middle of writing a batch."""
+        if not self.flushing:
+            self.flush()
 
     def apply_problems(self, problems: list[Problem]) -> None:
         """Record walker problems: on the item of the same path, or as an item of their own."""
@@ -371,7 +382,7 @@ def scan(evidence: list[str], store: CaseStore, options: ScanOptions | None = No
         for ev in evidence:
             _scan_seizure(Path(ev).resolve(), store, options, writer, pool, tmpdir)
     except KeyboardInterrupt:
-        writer.flush()  # items already analysed are kept: the next run resumes after them
+        writer.flush_on_interrupt()
         raise
     finally:
         if pool is not None:

@@ -227,7 +227,7 @@ def scan_spark(evidence: list[str], store: CaseStore, options: ScanOptions | Non
         for ev in evidence:
             _scan_seizure(Path(ev).resolve(), store, options, writer, batches, staging, inline_limit)
     except KeyboardInterrupt:
-        writer.flush()  # items already analysed are kept: the next run resumes after them
+        writer.flush_on_interrupt()
         raise
     finally:
         batches.close()

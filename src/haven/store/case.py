@@ -26,7 +26,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from haven.errors import CaseEvidenceOverlap, CaseStoreError, NotACaseError, ReadOnlyCaseError
+from haven.errors import (
+    CaseBusyError, CaseEvidenceOverlap, CaseStoreError, NotACaseError, ReadOnlyCaseError,
+)
 from haven.hashsets.model import ImportResult
 from haven.store.models import (
     Base, HashEntryRow, HashSet, ImportProblem, ItemQueries, ItemRow, Seizure,
@@ -204,6 +206,9 @@ class CaseStore:
     def _explain_write_refused(self, context) -> None:
         """A write the storage refuses becomes one clear error instead of a database trace."""
         message = str(context.original_exception).lower()
+        if "database is locked" in message:
+            raise CaseBusyError(f"case {self.dir} is busy: another haven process is writing to "
+                                "it; run the command again when it has finished") from None
         if "readonly database" in message or "read-only" in message:
             raise ReadOnlyCaseError(
                 f"case {self.dir} is read-only (write-protected storage): this command writes "

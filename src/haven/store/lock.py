@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from haven.errors import CaseBusyError
+from haven.errors import CaseBusyError, ReadOnlyCaseError
 
 LOCK_NAME = "case.lock"
 
@@ -22,7 +22,11 @@ LOCK_NAME = "case.lock"
 def case_lock(case_dir: str | os.PathLike, doing: str = "scanned") -> Iterator[None]:
     """Hold the case's lock while the block runs; `CaseBusyError` if another process has it."""
     path = Path(case_dir) / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ReadOnlyCaseError(f"case {case_dir} cannot be locked for writing ({exc.strerror}): "
+                                "is it on read-only storage?") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
