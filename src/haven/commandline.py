@@ -153,8 +153,8 @@ class HavenGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort):
-            raise
+        except (typer.Exit, typer.Abort, BrokenPipeError):
+            raise  # a closed pipe (`haven … | head`) ends quietly, as Typer does
         except KeyboardInterrupt:
             say_error("interrupted")
             raise typer.Exit(EXIT_INTERRUPTED) from None
