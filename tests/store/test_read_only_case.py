@@ -111,3 +111,22 @@ def test_a_case_whose_parent_cannot_be_written(tmp_path, protect):
     protect(parent)
     line = _one_error(runner.invoke(app, ["scan", str(tmp_path / "ev"), "-c", str(parent / "case")]))
     assert line.startswith(f"error: cannot create the case directory {parent / 'case'}")
+
+
+def test_a_pending_write_ahead_log_without_its_index_is_refused_not_ignored(tmp_path, protect):
+    import sqlite3
+
+    case = _case(tmp_path, checkpoint=True)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    con = sqlite3.connect(case / "case.db")
+    con.execute("PRAGMA wal_autocheckpoint=0")
+    con.execute("UPDATE hashsets SET name = 'renamed'")
+    con.commit()
+    shutil.copy(case / "case.db", copy / "case.db")
+    shutil.copy(case / "case.db-wal", copy / "case.db-wal")  # no case.db-shm: as copied media
+    con.close()
+    assert (copy / "case.db-wal").stat().st_size > 0
+    protect(*copy.iterdir(), copy)
+    line = _one_error(runner.invoke(app, ["hashsets", "list", "-c", str(copy)]))
+    assert "case.db-wal" in line and "writable storage" in line

@@ -192,8 +192,19 @@ class CaseStore:
 
     def _open_read_only(self) -> None:
         """Open without writing anything: no schema upgrade, no WAL, no temp files."""
-        found = inspect(self.engine)
-        tables = set(found.get_table_names())
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            found = inspect(self.engine)
+            tables = set(found.get_table_names())
+        except OperationalError:
+            self.engine.dispose()
+            # mode=ro needs case.db-shm to read a pending log; reading case.db alone would
+            # silently miss the last writes, so it is refused instead
+            raise ReadOnlyCaseError(
+                f"case {self.dir} is read-only and its last writes are still in case.db-wal "
+                "(no case.db-shm beside it): copy the case to writable storage to open it"
+            ) from None
         for table in Base.metadata.sorted_tables:
             have = {c["name"] for c in found.get_columns(table.name)} if table.name in tables else set()
             if table.name in tables and not {c.name for c in table.columns} <= have:
