@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 from typer.testing import CliRunner
 
@@ -74,6 +76,7 @@ def test_unexpected_error_is_one_line_naming_the_details_file(monkeypatch):
     details = lines[0].split("details in ")[1].split(";")[0]
     with open(details) as f:
         assert "Traceback" in f.read()
+    os.unlink(details)
 
 
 def test_haven_and_os_errors_are_one_line():
