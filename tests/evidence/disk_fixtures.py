@@ -8,6 +8,7 @@ installs them all).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import random
@@ -25,7 +26,7 @@ PACKAGES = {
     "mkfs.vfat": "dosfstools", "mmd": "mtools", "mcopy": "mtools", "mdel": "mtools",
     "sfdisk": "fdisk", "mkfs.ext4": "e2fsprogs", "debugfs": "e2fsprogs",
     "mkntfs": "ntfs-3g", "ntfscp": "ntfs-3g", "mkfs.exfat": "exfatprogs",
-    "ewfacquire": "ewf-tools",
+    "ewfacquire": "ewf-tools", "mrd": "mtools", "fls": "sleuthkit", "icat": "sleuthkit",
 }
 
 
@@ -99,6 +100,46 @@ def fat_image(path: Path, files: dict[str, bytes], deleted: list[str] = (),
         run("mdel", "-i", path, f"::/{name}")
     shutil.rmtree(stage)
     return path
+
+
+def orphan_fat_image(path: Path, files: dict[str, bytes], orphans: dict[str, bytes]) -> Path:
+    """FAT16 holding `files` in its root and `orphans` (plain names) that no directory names.
+
+    Each orphan is copied into a folder, deleted, the folder removed, and its root entry then
+    taken by an empty file, so nothing reachable names the orphan's entry any more: TSK
+    lists it under `$OrphanFiles` (its first letter lost, as FAT does on deletion).
+    """
+    fat_image(path, {**files, **{f"gone/{name}": data for name, data in orphans.items()}},
+              size=16 * MiB, fat=16)
+    for name in orphans:
+        run("mdel", "-i", path, f"::/gone/{name}")
+    run("mrd", "-i", path, "::/gone")
+    empty = path.parent / (path.name + ".empty")
+    empty.write_bytes(b"")
+    run("mcopy", "-i", path, empty, "::/new.txt")  # reuses the folder's root entry
+    empty.unlink()
+    return path
+
+
+def tsk_listing(image: Path) -> dict[str, tuple[str, bool]]:
+    """The Sleuth Kit's own view of a bare file system: {path: (md5, deleted)} of its files.
+
+    `fls -r -p` names every regular file (orphans under `$OrphanFiles/`), `icat` reads each by
+    metadata address; the reference the walk is compared with.
+    """
+    listing = subprocess.run([tool("fls"), "-r", "-p", "-F", str(image)], capture_output=True,
+                             text=True, check=True).stdout
+    found = {}
+    for line in listing.splitlines():
+        kind, _, rest = line.partition(" ")
+        marker, _, rest = rest.strip().partition(":")
+        address, name = marker.strip(" *").split("-")[0], rest.strip("\t ")
+        if not kind.endswith("r") or "(Volume Label Entry)" in name:
+            continue
+        content = subprocess.run([tool("icat"), str(image), address], capture_output=True,
+                                 check=True).stdout
+        found[name] = (hashlib.md5(content).hexdigest(), "*" in marker)
+    return found
 
 
 def ext4_image(path: Path, files: dict[str, bytes], deleted: list[str] = (),

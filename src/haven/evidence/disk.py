@@ -13,7 +13,9 @@ Decisions worth knowing:
   has content: not empty, not all zeros at the start, and its blocks not wholly taken by a
   live file since (partly taken: flagged `overwritten` too). A deleted name whose metadata
   entry now belongs to a live file is skipped: that content is the live file's. Files in a
-  deleted directory and TSK's `$OrphanFiles` count as deleted.
+  deleted directory and TSK's `$OrphanFiles` count as deleted. Orphans (a metadata entry no
+  directory names any more) keep TSK's path, `$OrphanFiles/<name>`; TSK lists them by name
+  only, so each is opened by its metadata address.
 - NTFS alternate data streams are items of their own: `x.jpg:hidden`. File-system metadata
   (NTFS `$MFT`.., exFAT's bitmap and up-case table, TSK's virtual `$FAT1`, `$MBR`) is not
   an item. Symbolic links are a Problem "symlink" (never followed); devices, fifos and
@@ -592,8 +594,15 @@ class _FileSystemWalk:
         for entry in entries:
             name_info, meta = entry.info.name, entry.info.meta
             raw = bytes(name_info.name or b"")
-            if raw in (b"", b".", b"..") or meta is None:
+            if raw in (b"", b".", b".."):
                 continue
+            if meta is None:
+                # TSK lists the entries of `$OrphanFiles` by name only: the file is opened by
+                # its metadata address, the one way to its content.
+                entry = self.by_address(name_info)
+                if entry is None:
+                    continue
+                meta = entry.info.meta
             name_gone = bool(int(name_info.flags) & _NAME_UNALLOC)
             meta_flags = int(meta.flags)
             if name_gone and meta_flags & _META_ALLOC:
@@ -635,6 +644,17 @@ class _FileSystemWalk:
                 self.dirs_later.append((f"{child}/", sub))
             else:
                 yield from self.directory(sub, f"{child}/", deleted or gone, depth + 1)
+
+    def by_address(self, name_info):
+        """The file a name without loaded metadata points at, or None if it cannot be opened."""
+        address = int(getattr(name_info, "meta_addr", 0) or 0)
+        if not address:
+            return None
+        try:
+            fs_file = self.fs.open_meta(inode=address)
+        except Exception:  # untrusted data: a dangling address loses only that name
+            return None
+        return fs_file if fs_file.info.meta is not None else None
 
     def metadata_file(self, raw: bytes, address: int, depth: int) -> bool:
         """True for the file system's own files, which are not evidence items."""
