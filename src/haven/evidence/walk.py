@@ -23,6 +23,9 @@ Decisions worth knowing:
 - Bombs: a member above `max_item_size` or beyond its container's `max_ratio`, a container
   with more than `max_items` members, or an outermost archive expanding (nested containers
   included) beyond `max_total_extracted` gives a Problem "bomb" and is not extracted.
+- Split images (`disk.001 disk.002 …`, `disk.aa disk.ab …`, `x.7z.001 …`) are joined by
+  `haven.evidence.split`: every part is an item, the first opens the concatenation (a later
+  part only when it alone is the evidence path), read in place, never spooled.
 - A corrupt or truncated container keeps the members yielded before the damage and gets a
   Problem. A read error met while the walker sniffs or spools a member, or while the caller
   reads it before asking for the next entry, is reported as a Problem on that member.
@@ -46,6 +49,7 @@ from haven.errors import EvidenceError
 from haven.evidence.base import Item, Limits, Problem, ReadStream, SpoolView, problem_from
 from haven.evidence.names import escape_name
 from haven.evidence.registry import HEAD_SIZE, find_container
+from haven.evidence.split import PartsStream, SplitSet, split_set
 
 _CHUNK = 1024 * 1024
 
@@ -184,12 +188,13 @@ class _Walker:
         self.limits = limits
 
     def evidence(self, paths: list[str]) -> Iterator[Item | Problem]:
+        given = {os.path.abspath(p) for p in paths}
         for path in paths:
             root = evidence_root_name(path)
             if os.path.isdir(path):
                 yield from self.directory(path, root, ancestors=frozenset())
             else:
-                yield from self.fs_file(path, root, os.stat(path))
+                yield from self.fs_file(path, root, os.stat(path), given=given)
 
     # -- the file system -------------------------------------------------------------------
 
@@ -242,7 +247,9 @@ class _Walker:
                            f"symbolic link to {shown!r} points at an enclosing directory; not followed")
         return Problem(path, "symlink", f"symbolic link to {shown!r}; not followed")
 
-    def fs_file(self, fs_path: str, path: str, st: os.stat_result) -> Iterator[Item | Problem]:
+    def fs_file(self, fs_path: str, path: str, st: os.stat_result,
+                given: set[str] | None = None) -> Iterator[Item | Problem]:
+        """One file on disk and what it holds; `given`: the evidence paths, for a top-level file."""
         if not stat.S_ISREG(st.st_mode):
             yield Problem(path, "unsupported", "special file (fifo, socket or device); not read")
             return
@@ -254,13 +261,46 @@ class _Walker:
             return
         item = Item(path, st.st_size, fs_path=fs_path, stamp=file_stamp(st))
         yield item
-        yield from self.contents(item, head, depth=0, budget=None)
+        found = split_set(fs_path)
+        if found is None:
+            yield from self.contents(item, head, depth=0, budget=None)
+            return
+        parts, position = found
+        # A later part opens the set only when named alone: otherwise the first part does.
+        if position == 0 or (given is not None
+                             and os.path.abspath(parts.first) not in given):
+            yield from self.split_whole(item, parts)
+
+    def split_whole(self, item: Item, parts: SplitSet) -> Iterator[Item | Problem]:
+        """The members of a split set's parts read as one, under `item`'s path."""
+        if parts.missing:
+            yield Problem(item.path, "truncated",
+                          f"split image incomplete: part {parts.missing} is missing, so "
+                          f"{', '.join(os.path.basename(p) for p in parts.stray)} after it "
+                          f"cannot be joined; only the {len(parts.parts)} parts up to the gap are "
+                          "read", item.size)
+        try:
+            stamps = [file_stamp(os.stat(p)) for p in parts.parts]
+            whole = Item(item.path, sum(s["size"] for s in stamps), flags=item.flags,
+                         stamp={"parts": stamps},
+                         opener=lambda: PartsStream(parts.parts))  # type: ignore[arg-type,return-value]
+            with whole.open() as fh:
+                head = fh.read(HEAD_SIZE)
+        except OSError as exc:
+            yield Problem(item.path, "unreadable",
+                          f"cannot read the parts of the split image: {exc.strerror or exc}")
+            return
+        yield from self.contents(whole, head, depth=0, budget=None, seekable=True)
 
     # -- containers ------------------------------------------------------------------------
 
-    def contents(self, item: Item, head: bytes, depth: int,
-                 budget: _Budget | None) -> Iterator[Item | Problem]:
-        """The members of `item` if it is a container; `depth` containers enclose `item`."""
+    def contents(self, item: Item, head: bytes, depth: int, budget: _Budget | None,
+                 seekable: bool = False) -> Iterator[Item | Problem]:
+        """The members of `item` if it is a container; `depth` containers enclose `item`.
+
+        `seekable`: the item's opener gives a seekable stream read straight from the
+        evidence (split parts, a virtual disk's media), so it is not copied to a spool.
+        """
         kind = find_container(head, item.size)
         if kind is None:
             return
@@ -272,7 +312,7 @@ class _Walker:
         budget = budget or _Budget(self.limits.max_total_extracted)
         spool = None
         source = item
-        if item.fs_path is None:
+        if item.fs_path is None and not seekable:
             # Archive members are streams; most containers need to seek in their source.
             spooled = self.spool(item)
             if spooled is None:
