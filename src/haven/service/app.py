@@ -43,8 +43,8 @@ from haven.service.lookup import (LibrarySync, LookupLibrary, check_signal, impo
                                   serve_single_threaded)
 from haven.service.models import (LookupHashSet, Operation, Outcome, Overlap, Package, Subject,
                                   User)
-from haven.service.schemas import (ApiKeyIn, DisseminateIn, LoginIn, LookupIn, OperationIn,
-                                   OutcomesIn, UserIn)
+from haven.service.schemas import (ApiKeyIn, DisseminateIn, LoginIn, LookupIn, ObjectId,
+                                   OperationIn, OutcomesIn, SubjectIdPath, UserIn)
 from haven.service.settings import Settings, pause_point
 from haven.service.web import router as web_router
 
@@ -493,7 +493,7 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one flat list of thin routes 
         return [{"id": c.id, "name": c.name} for c in s.scalars(authz.cases(p))]
 
     @app.get(f"{API}/cases/{{case_id}}/findings", tags=["cases"])
-    def findings(case_id: int, p: Who, s: DB,
+    def findings(case_id: ObjectId, p: Who, s: DB,
                  finding: Annotated[str | None, Query(pattern=r"^[a-z-]{1,20}$")] = None,
                  sort: Annotated[str, Query(pattern=r"^(path|size|finding|media)$")] = "path",
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -531,7 +531,7 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one flat list of thin routes 
                 for o in s.scalars(select(Operation).order_by(Operation.id))]
 
     @app.get(f"{API}/operations/{{operation_id}}", tags=["operations"])
-    def operation(operation_id: int, p: Who, s: DB) -> dict:
+    def operation(operation_id: ObjectId, p: Who, s: DB) -> dict:
         op = authz.operation(s, p, operation_id)
         pkgs = s.scalars(select(Package).where(Package.operation_id == op.id)
                          .order_by(Package.country))
@@ -541,7 +541,7 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one flat list of thin routes 
                 "packages": [_pkg_json(k, p) for k in pkgs]}
 
     @app.post(f"{API}/operations/{{operation_id}}/packages", tags=["operations"], status_code=201)
-    def attach(operation_id: int, p: Who, s: DB, request: Request,
+    def attach(operation_id: ObjectId, p: Who, s: DB, request: Request,
                archive: Annotated[UploadFile, File(description="tar or tar.gz of the folder "
                                                    "'haven refer build --out' wrote")]) -> dict:
         op = authz.operation(s, p, operation_id)
@@ -564,7 +564,7 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one flat list of thin routes 
                 "skipped": report.skipped, "overlaps": report.overlaps}
 
     @app.post(f"{API}/operations/{{operation_id}}/disseminate", tags=["operations"])
-    def disseminate(operation_id: int, body: DisseminateIn, p: Who, s: DB) -> dict:
+    def disseminate(operation_id: ObjectId, body: DisseminateIn, p: Who, s: DB) -> dict:
         op = authz.operation(s, p, operation_id)
         sent = workflow.disseminate(s, op, body.countries)
         for pkg in sent:
@@ -576,7 +576,7 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one flat list of thin routes 
         return {"sent": [{"package_id": k.id, "country": k.country} for k in sent]}
 
     @app.get(f"{API}/operations/{{operation_id}}/dashboard", tags=["operations"])
-    def dashboard(operation_id: int, p: Who, s: DB) -> dict:
+    def dashboard(operation_id: ObjectId, p: Who, s: DB) -> dict:
         op = authz.operation(s, p, operation_id)
         out = workflow.dashboard(s, op)
         audit.record(s, p.actor, "operation.dashboard.view", f"operation:{op.id}")
@@ -584,14 +584,14 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one flat list of thin routes 
         return out
 
     @app.get(f"{API}/operations/{{operation_id}}/reminders", tags=["operations"])
-    def reminders(operation_id: int, p: Who, s: DB, request: Request,
+    def reminders(operation_id: ObjectId, p: Who, s: DB, request: Request,
                   days: Annotated[int | None, Query(ge=0, le=3650)] = None) -> dict:
         op = authz.operation(s, p, operation_id)
         n = state(request).settings.reminder_days if days is None else days
         return {"days": n, "unacknowledged": workflow.reminders(s, op, n)}
 
     @app.get(f"{API}/operations/{{operation_id}}/overlaps", tags=["operations"])
-    def operation_overlaps(operation_id: int, p: Who, s: DB) -> list[dict]:
+    def operation_overlaps(operation_id: ObjectId, p: Who, s: DB) -> list[dict]:
         op = authz.operation(s, p, operation_id)
         ids = set(s.scalars(select(Subject.id).join(Package, Package.id == Subject.package_id)
                             .where(Package.operation_id == op.id)))
@@ -611,14 +611,14 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one flat list of thin routes 
         return [_pkg_json(k, p) for k in s.scalars(authz.packages(p))]
 
     @app.get(f"{API}/packages/{{package_id}}", tags=["packages"])
-    def package(package_id: int, p: Who, s: DB) -> dict:
+    def package(package_id: ObjectId, p: Who, s: DB) -> dict:
         pkg = authz.package(s, p, package_id)
         audit.record(s, p.actor, "package.view", f"package:{pkg.id}")
         s.commit()
         return _pkg_json(pkg, p)
 
     @app.get(f"{API}/packages/{{package_id}}/subjects", tags=["packages"])
-    def subjects(package_id: int, p: Who, s: DB) -> list[dict]:
+    def subjects(package_id: ObjectId, p: Who, s: DB) -> list[dict]:
         pkg = authz.package(s, p, package_id)
         rows = list(s.scalars(select(Subject).where(Subject.package_id == pkg.id)
                               .order_by(Subject.subject_id)))
@@ -629,7 +629,7 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one flat list of thin routes 
                  "shared_with": r.shared_with, "overlaps": overlaps[r.id]} for r in rows]
 
     @app.get(f"{API}/packages/{{package_id}}/subjects/{{subject_id}}", tags=["packages"])
-    def subject(package_id: int, subject_id: str, p: Who, s: DB, request: Request) -> dict:
+    def subject(package_id: ObjectId, subject_id: SubjectIdPath, p: Who, s: DB, request: Request) -> dict:
         pkg = authz.package(s, p, package_id)
         row = authz.subject(s, p, pkg, subject_id)
         path = workflow.package_dir(state(request).settings, pkg) / "subjects.json"
@@ -642,7 +642,7 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one flat list of thin routes 
 
     @app.get(f"{API}/packages/{{package_id}}/download", tags=["packages"],
              responses={200: {"content": {"application/x-tar": {}}}})
-    def download(package_id: int, p: Who, s: DB, request: Request,
+    def download(package_id: ObjectId, p: Who, s: DB, request: Request,
                  encrypted: Annotated[bool, Query(description="the age-encrypted archive, "
                                                   "when the build made one")] = False) -> Response:
         pkg = authz.package(s, p, package_id)
@@ -664,7 +664,7 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one flat list of thin routes 
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @app.post(f"{API}/packages/{{package_id}}/acknowledge", tags=["packages"])
-    def acknowledge(package_id: int, p: Who, s: DB) -> dict:
+    def acknowledge(package_id: ObjectId, p: Who, s: DB) -> dict:
         pkg = authz.package(s, p, package_id)
         authz.liaison_of(p, pkg)
         workflow.acknowledge(pkg)
@@ -673,7 +673,7 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one flat list of thin routes 
         return _pkg_json(pkg, p)
 
     @app.post(f"{API}/packages/{{package_id}}/outcomes", tags=["packages"], status_code=201)
-    def report(package_id: int, body: OutcomesIn, p: Who, s: DB) -> dict:
+    def report(package_id: ObjectId, body: OutcomesIn, p: Who, s: DB) -> dict:
         pkg = authz.package(s, p, package_id)
         authz.liaison_of(p, pkg)
         rows = workflow.report_outcomes(
@@ -686,7 +686,7 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one flat list of thin routes 
         return {"package": _pkg_json(pkg, p), "recorded": len(rows)}
 
     @app.get(f"{API}/packages/{{package_id}}/outcomes", tags=["packages"])
-    def outcomes(package_id: int, p: Who, s: DB) -> list[dict]:
+    def outcomes(package_id: ObjectId, p: Who, s: DB) -> list[dict]:
         pkg = authz.package(s, p, package_id)
         rows = s.execute(select(Outcome, Subject.subject_id)
                          .outerjoin(Subject, Subject.id == Outcome.subject_row_id)

@@ -1,16 +1,22 @@
-"""Request bodies of the REST API (pydantic): strict shapes, so bad input is a clear 422.
+"""Request bodies and path ids of the REST API and pages: strict shapes, so bad input is a
+clear 422, never a 500.
 
 Names (users, operations, hash sets) take a restricted alphabet; free text (notes,
 descriptions) takes any printable text up to a length and is stored and returned verbatim
 (JSON-escaped, never interpreted). Control characters other than tab and newlines are refused
-everywhere: PostgreSQL cannot store NUL and nobody types the others.
+everywhere: PostgreSQL cannot store NUL and nobody types the others. Counts are JSON integers
+only (strict: `"1"`, `true` and `1.0` are refused, not read as 1). Object ids in paths are
+bounded to a signed 32-bit integer, the range of every id column (`Integer`, int4 on
+PostgreSQL): a larger number was a 500 (SQLite's OverflowError past 2^63, PostgreSQL's
+"integer out of range" past 2^31).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from fastapi import Path
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 
 def _no_controls(value: str) -> str:
@@ -25,8 +31,11 @@ Country = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")]
 FreeText = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(_no_controls)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024),
                      AfterValidator(_no_controls)]
-Count = Annotated[int, Field(ge=0, le=1_000_000)]
-SubjectId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,79}$")]
+Count = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
+ObjectId = Annotated[int, Path(ge=-(2**31), le=2**31 - 1)]
+SUBJECT_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,79}$"
+SubjectId = Annotated[str, StringConstraints(pattern=SUBJECT_ID)]
+SubjectIdPath = Annotated[str, Path(pattern=SUBJECT_ID)]  # NUL in a path was a PostgreSQL 500
 
 
 class Strict(BaseModel):

@@ -28,6 +28,7 @@ from haven.service import audit, authz
 from haven.service.accounts import set_wellness, token_digest, utcnow, wellness
 from haven.service.errors import BadInput, Forbidden, NotFound
 from haven.service.models import Case, UnblurGrant
+from haven.service.schemas import ObjectId
 from haven.service.web.routes import (DB, Form, Who, _local, _text, check_csrf, redirect, render,
                                       router)
 
@@ -125,7 +126,7 @@ def save_settings(request: Request, p: Who, s: DB, data: Form) -> Response:
 
 
 @router.get("/cases/{case_id}/media/{media_id}/thumb")
-def thumb(request: Request, case_id: int, media_id: int, p: Who, s: DB) -> Response:
+def thumb(request: Request, case_id: ObjectId, media_id: ObjectId, p: Who, s: DB) -> Response:
     """The item's picture: blurred and grey unless unblurred (audited) or turned off (audited)."""
     from haven.victimid import thumbs
 
@@ -147,7 +148,7 @@ def thumb(request: Request, case_id: int, media_id: int, p: Who, s: DB) -> Respo
 
 
 @router.post("/cases/{case_id}/media/{media_id}/unblur")
-def unblur(request: Request, case_id: int, media_id: int, p: Who, s: DB, data: Form) -> Response:
+def unblur(request: Request, case_id: ObjectId, media_id: ObjectId, p: Who, s: DB, data: Form) -> Response:
     c = authz.case(s, p, case_id)
     check_csrf(request, data)
     with opened(c) as vs:
@@ -168,7 +169,7 @@ def unblur(request: Request, case_id: int, media_id: int, p: Who, s: DB, data: F
 
 
 @router.post("/cases/{case_id}/media/{media_id}/reblur")
-def reblur(request: Request, case_id: int, media_id: int, p: Who, s: DB, data: Form) -> Response:
+def reblur(request: Request, case_id: ObjectId, media_id: ObjectId, p: Who, s: DB, data: Form) -> Response:
     c = authz.case(s, p, case_id)
     check_csrf(request, data)
     with opened(c) as vs:
@@ -194,7 +195,7 @@ def _media_list(request, s, p, c, vs, media_ids: list[int]) -> dict[int, dict]:
 
 
 @router.get("/cases/{case_id}/media/{media_id}")
-def media_page(request: Request, case_id: int, media_id: int, p: Who, s: DB) -> Response:
+def media_page(request: Request, case_id: ObjectId, media_id: ObjectId, p: Who, s: DB) -> Response:
     from haven.victimid.models import FaceRow, OcrRow, SeriesMemberRow, SeriesRow
     from haven.victimid.series import links_of
 
@@ -217,7 +218,7 @@ def media_page(request: Request, case_id: int, media_id: int, p: Who, s: DB) -> 
 
 
 @router.get("/cases/{case_id}/media/{media_id}/scene")
-def same_scene(request: Request, case_id: int, media_id: int, p: Who, s: DB) -> Response:
+def same_scene(request: Request, case_id: ObjectId, media_id: ObjectId, p: Who, s: DB) -> Response:
     """"Same room": the case's media ranked by same-scene likelihood (verified first)."""
     from haven.victimid.errors import VictimIdError
     from haven.victimid.models import MediaRow, SceneRow
@@ -257,7 +258,7 @@ def _face(vs, face_id: int):
 
 
 @router.get("/cases/{case_id}/faces/{face_id}")
-def find_face(request: Request, case_id: int, face_id: int, p: Who, s: DB) -> Response:
+def find_face(request: Request, case_id: ObjectId, face_id: ObjectId, p: Who, s: DB) -> Response:
     """"Find this face": the closest faces of the case, each with confirm / reject."""
     from haven.victimid.search import find_face as find
 
@@ -274,7 +275,7 @@ def find_face(request: Request, case_id: int, face_id: int, p: Who, s: DB) -> Re
 
 
 @router.post("/cases/{case_id}/faces/{face_id}/decide")
-def decide_face(request: Request, case_id: int, face_id: int, p: Who, s: DB,
+def decide_face(request: Request, case_id: ObjectId, face_id: ObjectId, p: Who, s: DB,
                 data: Form) -> Response:
     """Fields `other` (a face id) and `decision` (confirm / reject): stored with the user's
     name in the case's decision log and audited in the service's chain."""
@@ -285,7 +286,7 @@ def decide_face(request: Request, case_id: int, face_id: int, p: Who, s: DB,
     decision, other = _text(data, "decision"), _text(data, "other").strip()
     if decision not in DECISIONS:
         raise BadInput(f"decision must be one of {', '.join(DECISIONS)}")
-    if not other.isdigit() or len(other) > 12:
+    if not (other.isascii() and other.isdigit()) or len(other) > 12:
         raise BadInput("other must be a face id")
     with opened(c) as vs:
         _face(vs, face_id)
@@ -298,7 +299,7 @@ def decide_face(request: Request, case_id: int, face_id: int, p: Who, s: DB,
 
 
 @router.get("/cases/{case_id}/series")
-def series_list(request: Request, case_id: int, p: Who, s: DB) -> Response:
+def series_list(request: Request, case_id: ObjectId, p: Who, s: DB) -> Response:
     from haven.victimid.series import list_series
 
     c = authz.case(s, p, case_id)
@@ -312,7 +313,7 @@ def series_list(request: Request, case_id: int, p: Who, s: DB) -> Response:
 
 
 @router.get("/cases/{case_id}/series/{series_id}")
-def series_page(request: Request, case_id: int, series_id: int, p: Who, s: DB) -> Response:
+def series_page(request: Request, case_id: ObjectId, series_id: ObjectId, p: Who, s: DB) -> Response:
     from haven.victimid.series import list_series
 
     c = authz.case(s, p, case_id)
@@ -327,7 +328,7 @@ def series_page(request: Request, case_id: int, series_id: int, p: Who, s: DB) -
 
 
 @router.get("/cases/{case_id}/text")
-def text_search(request: Request, case_id: int, p: Who, s: DB,
+def text_search(request: Request, case_id: ObjectId, p: Who, s: DB,
                 q: Annotated[str, Query(max_length=200)] = "") -> Response:
     """Full-text search of the words read in the case's images (OCR)."""
     from haven.victimid.ocr import search

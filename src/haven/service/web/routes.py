@@ -38,7 +38,7 @@ from haven.service.accounts import (Principal, authenticate, close_session, open
 from haven.service.deconflict import overlaps_for_subjects
 from haven.service.errors import BadInput, Forbidden, NotAuthenticated, NotFound, ServiceError
 from haven.service.models import Operation, Outcome, Package, Subject
-from haven.service.schemas import DisseminateIn, LoginIn, OperationIn, OutcomesIn
+from haven.service.schemas import DisseminateIn, LoginIn, ObjectId, OperationIn, OutcomesIn
 from haven.service.web import i18n
 
 HERE = Path(__file__).parent
@@ -317,7 +317,7 @@ def _operation_page(request: Request, s: Session, op: Operation, days: int | Non
 
 
 @router.get("/operations/{operation_id}")
-def operation(request: Request, operation_id: int, p: Who, s: DB,
+def operation(request: Request, operation_id: ObjectId, p: Who, s: DB,
               days: Annotated[int | None, Query(ge=0, le=3650)] = None) -> Response:
     op = authz.operation(s, p, operation_id)
     audit.record(s, p.actor, "operation.view", f"operation:{op.id}", via="web")
@@ -326,7 +326,7 @@ def operation(request: Request, operation_id: int, p: Who, s: DB,
 
 
 @router.post("/operations/{operation_id}/attach")
-def attach(request: Request, operation_id: int, p: Who, s: DB, data: Form) -> Response:
+def attach(request: Request, operation_id: ObjectId, p: Who, s: DB, data: Form) -> Response:
     """Attach the folder `haven refer build --out` wrote, given as a path on the server."""
     op = authz.operation(s, p, operation_id)
     check_csrf(request, data)
@@ -349,7 +349,7 @@ def attach(request: Request, operation_id: int, p: Who, s: DB, data: Form) -> Re
 
 
 @router.post("/operations/{operation_id}/disseminate")
-def disseminate(request: Request, operation_id: int, p: Who, s: DB, data: Form) -> Response:
+def disseminate(request: Request, operation_id: ObjectId, p: Who, s: DB, data: Form) -> Response:
     op = authz.operation(s, p, operation_id)
     check_csrf(request, data)
     chosen = [c for c in data.getlist("country") if isinstance(c, str)]
@@ -389,7 +389,7 @@ def _over_time_chart(over_time: list[dict]) -> dict:
 
 
 @router.get("/operations/{operation_id}/dashboard")
-def dashboard(request: Request, operation_id: int, p: Who, s: DB) -> Response:
+def dashboard(request: Request, operation_id: ObjectId, p: Who, s: DB) -> Response:
     op = authz.operation(s, p, operation_id)
     data = workflow.dashboard(s, op)
     audit.record(s, p.actor, "operation.dashboard.view", f"operation:{op.id}", via="web")
@@ -413,7 +413,7 @@ def packages(request: Request, p: Who, s: DB) -> Response:
 
 
 @router.get("/packages/{package_id}")
-def package(request: Request, package_id: int, p: Who, s: DB) -> Response:
+def package(request: Request, package_id: ObjectId, p: Who, s: DB) -> Response:
     pkg = authz.package(s, p, package_id)
     subjects = list(s.scalars(select(Subject).where(Subject.package_id == pkg.id)
                               .order_by(Subject.subject_id)))
@@ -430,7 +430,7 @@ def package(request: Request, package_id: int, p: Who, s: DB) -> Response:
 
 
 @router.post("/packages/{package_id}/download")
-def download(request: Request, package_id: int, p: Who, s: DB, data: Form) -> Response:
+def download(request: Request, package_id: ObjectId, p: Who, s: DB, data: Form) -> Response:
     pkg = authz.package(s, p, package_id)
     check_csrf(request, data)
     settings = request.app.state.svc.settings
@@ -452,7 +452,7 @@ def download(request: Request, package_id: int, p: Who, s: DB, data: Form) -> Re
 
 
 @router.post("/packages/{package_id}/acknowledge")
-def acknowledge(request: Request, package_id: int, p: Who, s: DB, data: Form) -> Response:
+def acknowledge(request: Request, package_id: ObjectId, p: Who, s: DB, data: Form) -> Response:
     pkg = authz.package(s, p, package_id)
     authz.liaison_of(p, pkg)
     check_csrf(request, data)
@@ -466,13 +466,14 @@ def _count(data: FormData, name: str) -> int:
     raw = _text(data, name).strip()
     if not raw:
         return 0
-    if not raw.isdigit() or int(raw) > 1_000_000:
+    # isdigit() alone takes '²' and other Unicode digits, which int() then refuses
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > 1_000_000:
         raise BadInput(f"{name}: give a whole number from 0 to 1,000,000")
     return int(raw)
 
 
 @router.post("/packages/{package_id}/outcomes")
-def report_outcomes(request: Request, package_id: int, p: Who, s: DB, data: Form) -> Response:
+def report_outcomes(request: Request, package_id: ObjectId, p: Who, s: DB, data: Form) -> Response:
     """Fields `t.<metric>` (totals), `s.<subject_id>.<metric>` and `s.<subject_id>.notes`."""
     pkg = authz.package(s, p, package_id)
     authz.liaison_of(p, pkg)
@@ -509,7 +510,7 @@ SORTS = ("path", "size", "finding", "media", "mime")
 
 
 @router.get("/cases/{case_id}")
-def case(request: Request, case_id: int, p: Who, s: DB,
+def case(request: Request, case_id: ObjectId, p: Who, s: DB,
          finding: Annotated[str, Query(pattern=r"^[a-z-]{0,20}$")] = "",
          q: Annotated[str, Query(max_length=200)] = "",
          sort: Annotated[str, Query(pattern=r"^(path|size|finding|media|mime)$")] = "path",
