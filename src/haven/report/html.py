@@ -19,7 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 import haven
 
 #: Rows per work list in the HTML; findings.jsonl and findings.csv always have them all.
-ROW_LIMIT = 50_000
+ROW_LIMIT = 100_000
 #: The service's stylesheet: one visual language for the service pages and this report.
 STYLESHEET = Path(haven.__file__).parent / "service" / "web" / "static" / "haven.css"
 

@@ -76,6 +76,7 @@
     thead.appendChild(tr);
 
     function apply() {
+      var t0 = performance.now();
       var needle = state.q.toLowerCase();
       if (needle && !text) {
         text = rows.map(function (r) {
@@ -105,6 +106,7 @@
       });
       view = out;
       draw();
+      section.dataset.applyMs = (performance.now() - t0).toFixed(1);  // read by bench/report_scale.py
     }
 
     function draw() {
@@ -147,5 +149,6 @@
   }
 
   Array.prototype.forEach.call(document.querySelectorAll("section.worklist"), setup);
+  document.documentElement.dataset.readyMs = performance.now().toFixed(0);
   document.documentElement.dataset.ready = "1";
 })();
