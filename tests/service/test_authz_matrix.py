@@ -78,7 +78,7 @@ MATRIX = {
     ("GET", "/api/v1/packages/{package_id}"): (None, PKG_READ),
     ("GET", "/api/v1/packages/{package_id}/subjects"): (None, PKG_READ),
     ("GET", "/api/v1/packages/{package_id}/subjects/{subject_id}"): (None, PKG_READ),
-    ("GET", "/api/v1/packages/{package_id}/download"): (None, PKG_READ),
+    ("POST", "/api/v1/packages/{package_id}/download"): (None, PKG_READ),
     ("POST", "/api/v1/packages/{package_id}/acknowledge"): (None, only(200, "fr", de=404)),
     ("POST", "/api/v1/packages/{package_id}/outcomes"): (
         lambda w, r: {"json": {"totals": {"arrests": 1}, "notes": f"by {r}"}},
@@ -169,7 +169,7 @@ def world(backend, pg_cluster, refer_output, tmp_path_factory):
     c.post(f"/api/v1/operations/{op['id']}/disseminate", json={}, headers=h("coord"))
     pkgs = {p["country"]: p["id"] for p in
             c.get(f"/api/v1/operations/{op['id']}", headers=h("coord")).json()["packages"]}
-    assert c.get(f"/api/v1/packages/{pkgs['FR']}/download", headers=h("fr")).status_code == 200
+    assert c.post(f"/api/v1/packages/{pkgs['FR']}/download", headers=h("fr")).status_code == 200
     case_id = c.get("/api/v1/cases", headers=h("analyst")).json()[0]["id"]
     with svc.session() as s:
         from haven.service.models import Case
@@ -194,9 +194,10 @@ def test_another_countrys_package_looks_exactly_like_an_absent_one(world):
     svc, fr = world["svc"], world["packages"]["FR"]
     c, h = svc.client, svc.h
     absent = 10_000_000
-    for suffix in ("", "/subjects", "/outcomes", "/download", "/subjects/S-fr0000000001"):
-        theirs = c.get(f"/api/v1/packages/{fr}{suffix}", headers=h("de"))
-        nothing = c.get(f"/api/v1/packages/{absent}{suffix}", headers=h("de"))
+    for method, suffix in (("GET", ""), ("GET", "/subjects"), ("GET", "/outcomes"),
+                           ("POST", "/download"), ("GET", "/subjects/S-fr0000000001")):
+        theirs = c.request(method, f"/api/v1/packages/{fr}{suffix}", headers=h("de"))
+        nothing = c.request(method, f"/api/v1/packages/{absent}{suffix}", headers=h("de"))
         assert theirs.status_code == nothing.status_code == 404
         assert theirs.json()["detail"].replace(str(fr), "N") == \
             nothing.json()["detail"].replace(str(absent), "N")

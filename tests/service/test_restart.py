@@ -314,7 +314,7 @@ def test_a_dissemination_killed_before_commit_sends_nothing_and_can_be_repeated(
     assert set(statuses.values()) == {"sent"}
     mine = fr.get("/api/v1/packages").json()
     assert [p["country"] for p in mine] == ["FR"]
-    download = fr.get(f"/api/v1/packages/{mine[0]['id']}/download")
+    download = fr.post(f"/api/v1/packages/{mine[0]['id']}/download")
     assert download.status_code == 200 and len(download.content) > 1000
     assert world.audit_actions().count("package.disseminate") == 6
     server.stop()

@@ -8,7 +8,7 @@ import shutil
 import tarfile
 
 import pytest
-from servicekit import tar_of
+from servicekit import PASSWORD, tar_of
 
 
 def attach(svc, refer_output, name="op-nightfall"):
@@ -95,7 +95,7 @@ def test_status_moves_sent_downloaded_acknowledged_outcomes(service, refer_outpu
     assert [p["country"] for p in listed] == ["FR"] and listed[0]["status"] == "sent"
     # acknowledging before downloading is refused
     assert c.post(f"/api/v1/packages/{fr}/acknowledge", headers=h("fr")).status_code == 409
-    r = c.get(f"/api/v1/packages/{fr}/download", headers=h("fr"))
+    r = c.post(f"/api/v1/packages/{fr}/download", headers=h("fr"))
     assert r.status_code == 200 and r.headers["content-type"] == "application/x-tar"
     with tarfile.open(fileobj=io.BytesIO(r.content)) as tar:
         names = tar.getnames()
@@ -224,12 +224,49 @@ def test_the_sealed_archive_travels_with_the_package(service, tmp_path):
     fr = package_ids(service, op_id)["FR"]
     service.client.post(f"/api/v1/operations/{op_id}/disseminate", json={},
                         headers=service.h("coord"))
-    r = service.client.get(f"/api/v1/packages/{fr}/download?encrypted=true",
+    r = service.client.post(f"/api/v1/packages/{fr}/download?encrypted=true",
                            headers=service.h("fr"))
     assert r.status_code == 200 and r.content.startswith(b"age-encryption.org/")
     assert (out / "FR.tar.age").read_bytes() == r.content
     assert pyrage.decrypt(r.content, [identity])[:3]  # the country can open it
     de = package_ids(service, op_id)["DE"]
-    r = service.client.get(f"/api/v1/packages/{de}/download?encrypted=true",
+    r = service.client.post(f"/api/v1/packages/{de}/download?encrypted=true",
                            headers=service.h("de"))
     assert r.status_code == 404
+
+
+def test_a_page_cookie_alone_changes_nothing_through_the_api(service, refer_output):
+    """Issue 15.1: a cross-site link or form carries the liaison's cookie, never a header."""
+    from web_fixtures import page_login
+
+    op_id, _ = attach(service, refer_output)
+    service.client.post(f"/api/v1/operations/{op_id}/disseminate", json={},
+                        headers=service.h("coord"))
+    fr = package_ids(service, op_id)["FR"]
+    browser = _browser(service)
+    page_login(browser, "fr", PASSWORD)
+    try:
+        assert browser.get(f"/packages/{fr}").status_code == 200  # the cookie is live
+        assert browser.get(f"/api/v1/packages/{fr}/download").status_code == 405
+        for url in (f"/api/v1/packages/{fr}/download", f"/api/v1/packages/{fr}/acknowledge",
+                    "/api/v1/auth/logout", f"/api/v1/packages/{fr}/outcomes"):
+            r = browser.post(url, json={"totals": {"arrests": 1}} if "outcomes" in url else None,
+                             headers={"Origin": "http://127.0.0.1"})
+            assert r.status_code == 401, (url, r.status_code, r.text[:200])
+        assert browser.get(f"/packages/{fr}").status_code == 200  # not logged out
+    finally:
+        browser.close()
+    r = service.client.get(f"/api/v1/packages/{fr}", headers=service.h("fr"))
+    assert r.json()["status"] == "sent" and r.json()["downloaded_at"] is None
+    with service.session() as s:
+        from sqlalchemy import select
+
+        from haven.service.models import AuditEntry
+        actions = list(s.scalars(select(AuditEntry.action)))
+    assert "package.download" not in actions and "package.acknowledge" not in actions
+
+
+def _browser(service):
+    from fastapi.testclient import TestClient
+
+    return TestClient(service.app, base_url="http://127.0.0.1")

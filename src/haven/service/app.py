@@ -48,7 +48,6 @@ from haven.service.schemas import (ApiKeyIn, DisseminateIn, LoginIn, LookupIn, O
 from haven.service.settings import Settings, pause_point
 from haven.service.web import router as web_router
 
-COOKIE = "haven_session"
 API = "/api/v1"
 
 
@@ -242,7 +241,13 @@ def _api_key_of(request: Request) -> str | None:
 
 
 def principal(request: Request, s: Annotated[Session, Depends(db)]) -> Principal:
-    """Who calls: `Authorization: Bearer` (session token or API key), `X-API-Key`, or cookie."""
+    """Who calls: `Authorization: Bearer` (session token or API key) or `X-API-Key`.
+
+    Never the pages' session cookie: a browser sends a cookie with requests another site
+    makes it send (a link, a form, an image), so an API that took it would act for whoever
+    is logged in, without the CSRF token the pages require. Headers are only ever set by the
+    caller's own code.
+    """
     auth = request.headers.get("authorization", "")
     token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
     key = _api_key_of(request)
@@ -254,10 +259,10 @@ def principal(request: Request, s: Annotated[Session, Depends(db)]) -> Principal
             keys.put(key, p)
     elif token:
         p = principal_for_token(s, token)
-    elif request.cookies.get(COOKIE):
-        p = principal_for_token(s, request.cookies[COOKIE])
     else:
-        raise NotAuthenticated("log in (POST /api/v1/auth/login) or send an API key")
+        raise NotAuthenticated("log in (POST /api/v1/auth/login) and send the token as "
+                               "'Authorization: Bearer <token>', or send an API key "
+                               "(the pages' cookie is not accepted here)")
     request.state.principal = p
     return p
 
@@ -438,21 +443,17 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one flat list of thin routes 
         audit.record(s, f"user:{user.username}", "login", client=request.client.host
                      if request.client else None)
         s.commit()
-        response.set_cookie(COOKIE, token, httponly=True, samesite="strict",
-                            secure=st.settings.cookie_secure,
-                            max_age=int(st.settings.session_hours * 3600))
         return {"token": token, "expires_at": expires.isoformat() + "Z", "role": user.role,
                 "country": user.country}
 
     @app.post(f"{API}/auth/logout", tags=["accounts"])
-    def logout(request: Request, response: Response, p: Who, s: DB) -> dict:
+    def logout(request: Request, p: Who, s: DB) -> dict:
         auth = request.headers.get("authorization", "")
-        token = auth[7:].strip() if auth[:7].lower() == "bearer " else request.cookies.get(COOKIE)
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
         if token and p.kind == "user":
             close_session(s, token)
         audit.record(s, p.actor, "logout")
         s.commit()
-        response.delete_cookie(COOKIE)
         return {"ok": True}
 
     @app.get(f"{API}/auth/me", tags=["accounts"])
@@ -640,8 +641,10 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one flat list of thin routes 
         s.commit()
         return {**detail, "overlaps": overlaps_for_subjects(s, [row.id])[row.id]}
 
-    @app.get(f"{API}/packages/{{package_id}}/download", tags=["packages"],
-             responses={200: {"content": {"application/x-tar": {}}}})
+    # POST, not GET: a liaison's download moves the package to `downloaded` (no GET changes
+    # state, so no link, prefetch or crawler can do it)
+    @app.post(f"{API}/packages/{{package_id}}/download", tags=["packages"],
+              responses={200: {"content": {"application/x-tar": {}}}})
     def download(package_id: ObjectId, p: Who, s: DB, request: Request,
                  encrypted: Annotated[bool, Query(description="the age-encrypted archive, "
                                                   "when the build made one")] = False) -> Response:

@@ -42,7 +42,7 @@ from haven.service.schemas import DisseminateIn, LoginIn, ObjectId, OperationIn,
 from haven.service.web import i18n
 
 HERE = Path(__file__).parent
-COOKIE = "haven_session"          # the same session cookie the JSON API reads
+COOKIE = "haven_session"          # the pages' session; the JSON API never reads it
 LOGIN_CSRF_COOKIE = "haven_login_csrf"
 _env = Environment(loader=FileSystemLoader(HERE / "templates"),
                    autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
