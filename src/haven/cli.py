@@ -320,11 +320,17 @@ def report(
     out_dir: Optional[Path] = typer.Option(
         None, "--out", help="Write the report files here instead of the case directory (e.g. "
         "for a case on write-protected media)."),
+    thumbnails: bool = typer.Option(
+        False, "--thumbnails", help="Embed small thumbnails of the listed media in report.html, "
+        "blurred and greyscale until clicked (those `haven index` made; the file then holds "
+        "pictures and says so)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Rewrite the report files of a case from its store.
 
     Example: haven report --case cases/op-rose
+
+    With pictures for the analyst (blurred until clicked): haven report --case cases/op-rose --thumbnails
 
     The findings are first re-matched if the case's hash sets (or the libraries it was
     scanned with) changed since they were last matched, as `haven rematch` does.
@@ -359,7 +365,7 @@ def report(
                 for lib in libs:
                     lib.close()
             print_rematch(result)
-        summary = write_reports(store, target)
+        summary = write_reports(store, target, thumbnails=thumbnails)
     except HavenError as exc:
         _fail(exc)
     if as_json:

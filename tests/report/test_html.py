@@ -88,3 +88,40 @@ def test_finding_colours_have_text_contrast_on_white():
     for kind, colour in html.COLOURS.items():
         ratio = 1.05 / (_luminance(colour) + 0.05)
         assert ratio >= 4.5, (kind, colour, ratio)
+
+
+def test_indexed_case_orders_fresh_by_known_camera_then_faces_then_size():
+    summary, findings = synthetic_case(120)
+    fresh = [f for f in findings if f["finding"] == "fresh"]
+    known = next(f for f in findings if f["finding"] == "known")
+    small_with_camera, with_faces = fresh[0], fresh[1]
+    context = {
+        known["path"]: {"media_id": 1, "faces": 0, "camera": "Acme X #SN9", "serial": "SN9", "taken": None},
+        small_with_camera["path"]: {"media_id": 2, "faces": 0, "camera": "Acme X #SN9",
+                                    "serial": "SN9", "taken": "2024-05-01T10:00:00"},
+        with_faces["path"]: {"media_id": 3, "faces": 2, "camera": None, "serial": None,
+                             "taken": "2021-01-01T10:00:00"},
+    }
+    page = render_report(summary, findings, context=context)
+    lst = next(lst for lst in _data(page)["lists"] if lst["key"] == "fresh")
+    assert [c["key"] for c in lst["columns"]][4:7] == ["faces", "camera", "taken"]
+    assert lst["rows"][0][0] == small_with_camera["path"]
+    assert lst["rows"][0][6] == "Acme X #SN9 (also took known material)"
+    assert lst["rows"][1][0] == with_faces["path"] and lst["rows"][1][5] == 2
+    sizes = [r[4] for r in lst["rows"][2:]]
+    assert sizes == sorted(sizes, reverse=True)
+    assert page.count("<svg") == 4 and "Media by EXIF time taken" in page  # the timeline
+    assert "2021" in page and "2024" in page
+
+
+def test_thumbnails_only_when_asked_and_the_page_says_it_holds_pictures():
+    summary, findings = synthetic_case(30)
+    path = next(f["path"] for f in findings if f["finding"] == "fresh")
+    plain = render_report(summary, findings)
+    assert _data(plain)["thumbs"] == {} and "holds pictures" not in plain
+    assert "base64," + "AAAA" not in plain
+    page = render_report(summary, findings, thumbnails={path: "AAAA"})
+    assert _data(page)["thumbs"] == {path: "AAAA"}
+    assert "This file holds pictures:" in page and "blurred and in greyscale" in page
+    asked = render_report(summary, findings, thumbnails={})
+    assert "Thumbnails were asked for, but the case has none" in asked

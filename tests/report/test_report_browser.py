@@ -20,26 +20,32 @@ ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
+def browser():
     if not CHROMIUM.exists():
         pytest.skip("Chromium missing: run scripts/browser-deps.sh")
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, tmp_path_factory):
     summary, findings = synthetic_case(1200)
     path = tmp_path_factory.mktemp("report") / "report.html"
     path.write_text(render_report(summary, findings), encoding="utf-8")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        pg = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors, requests = [], []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.on("request", lambda r: requests.append(r.url))
-        pg.goto(path.as_uri())
-        pg.wait_for_selector("html[data-ready='1']")
-        yield pg, findings
-        assert errors == [], errors
-        assert all(u.startswith("file://") for u in requests), requests
-        browser.close()
+    pg = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors, requests = [], []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("request", lambda r: requests.append(r.url))
+    pg.goto(path.as_uri())
+    pg.wait_for_selector("html[data-ready='1']")
+    yield pg, findings
+    assert errors == [], errors
+    assert all(u.startswith("file://") for u in requests), requests
+    pg.close()
 
 
 def _rows(pg, section: str) -> list[list[str]]:
@@ -121,3 +127,34 @@ def test_accessibility_headings_and_labels(page):
     # near-known says how in words: crop window / central crop
     hows = [r[5] for r in _rows(pg, "near-known")]
     assert any("crop window" in h for h in hows) and any("central 84%" in h for h in hows)
+
+
+def test_thumbnails_are_blurred_and_grey_until_clicked(browser, tmp_path):
+    """`--thumbnails` pages: a generated benign gradient stands in for a thumbnail."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.linear_gradient("L").resize((64, 64)).save(buf, "JPEG")
+    summary, findings = synthetic_case(40)
+    path = next(f["path"] for f in findings if f["finding"] == "fresh")
+    page_file = tmp_path / "report.html"
+    page_file.write_text(render_report(summary, findings, thumbnails={
+        path: base64.b64encode(buf.getvalue()).decode()}), encoding="utf-8")
+    pg = browser.new_page()
+    pg.goto(page_file.as_uri())
+    pg.wait_for_selector("html[data-ready='1']")
+    assert "This file holds pictures" in pg.inner_text(".notice.pictures")
+    thumbs = pg.locator("button.thumb")
+    assert thumbs.count() == 1
+    style = "e => getComputedStyle(e.querySelector('img')).filter"
+    assert "blur" in thumbs.evaluate(style) and "grayscale" in thumbs.evaluate(style)
+    assert thumbs.get_attribute("aria-pressed") == "false"
+    thumbs.click()
+    assert thumbs.evaluate(style) == "none"
+    assert thumbs.get_attribute("aria-pressed") == "true"
+    thumbs.click()
+    assert "blur" in thumbs.evaluate(style)
+    pg.close()

@@ -177,9 +177,13 @@ def csv_row(f: dict) -> list[str]:
     return [_csv_cell(cells[c]) for c in CSV_COLUMNS]
 
 
-def write_reports(store: CaseStore, out_dir: Path | None = None) -> dict:
+def write_reports(store: CaseStore, out_dir: Path | None = None, *, thumbnails: bool = False) -> dict:
     """Write all four report files into `out_dir` (default: the case directory); returns the
-    summary."""
+    summary.
+
+    `thumbnails`: embed small blurred-until-clicked thumbnails of the media on the work lists
+    in report.html (only those `haven index` stored; the evidence is never read)."""
+    from haven.report.context import embedded_thumbnails, victim_context
     from haven.report.html import render_report
 
     findings = list(iter_findings(store))
@@ -198,7 +202,15 @@ def write_reports(store: CaseStore, out_dir: Path | None = None) -> dict:
     tmp.replace(out / "findings.csv")
     summary = summarise(findings, store)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    (out / "report.html").write_text(render_report(summary, findings), encoding="utf-8")
+    context = victim_context(store)
+    thumbs = None
+    if thumbnails:
+        order = {k: i for i, k in enumerate(("fresh", "near-known", "known"))}
+        listed = sorted((f for f in findings if f["finding"] in order),
+                        key=lambda f: order[f["finding"]])
+        thumbs = embedded_thumbnails(store, [f["path"] for f in listed], context)
+    (out / "report.html").write_text(
+        render_report(summary, findings, context=context, thumbnails=thumbs), encoding="utf-8")
     return summary
 
 

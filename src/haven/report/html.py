@@ -117,11 +117,22 @@ def _notes(f: dict) -> list[str]:
     return out
 
 
-def work_row(f: dict, key: str, seizure: str, splits: list[int]) -> list:
-    """One row of a work list: [path, splits, seizure, type, size, *list columns]."""
+def work_row(f: dict, key: str, seizure: str, splits: list[int], vi: dict | None = None,
+             known_serials: frozenset = frozenset()) -> list:
+    """One row of a work list: [path, splits, seizure, type, size, *list columns].
+
+    `vi` (victim identification's view of the item, `context.victim_context`) adds faces,
+    camera and time taken to the fresh list; `known_serials` are camera serials seen on
+    known or near-known items."""
     row = [f["path"], splits, seizure, f["mime"] or "unknown", f["size"]]
     ms = f["matches"]
-    if key == "near-known":
+    if key == "fresh" and vi is not None:
+        info = vi.get(f["path"]) or {}
+        camera = info.get("camera")
+        if camera and info.get("serial") in known_serials:
+            camera += " (also took known material)"
+        row += [info.get("faces"), camera, info.get("taken")]
+    elif key == "near-known":
         near = [m for m in ms if not m["known_good"]] or ms
         best = min(near, key=lambda m: m["distance"] if m["distance"] is not None else 999)
         row += [best["distance"], how_matched(best), _matched(best)]
@@ -143,16 +154,33 @@ _EXTRA_COLUMNS = {
 }
 
 
-def columns(key: str) -> list[dict]:
+_INDEXED_COLUMNS = [("faces", "Faces", "num"), ("camera", "Camera", "text"),
+                    ("taken", "Taken (EXIF)", "text")]
+
+
+def columns(key: str, indexed: bool = False) -> list[dict]:
     base = [("path", "Path", "path"), ("seizure", "Seizure", "text"), ("type", "Type", "text"),
             ("size", "Size (bytes)", "num")]
-    cols = base + _EXTRA_COLUMNS.get(key, []) + [("notes", "Notes", "text")]
+    extra = _INDEXED_COLUMNS if key == "fresh" and indexed else _EXTRA_COLUMNS.get(key, [])
+    cols = base + extra + [("notes", "Notes", "text")]
     return [{"key": k, "label": label, "kind": kind} for k, label, kind in cols]
 
 
-def _fresh_order(row: list) -> tuple:
-    # Today's findings carry no scene/face/camera links; the biggest pictures first, then path.
+def _fresh_order(row: list, indexed: bool) -> tuple:
+    # What helps first: a camera that also took known material, then faces, then size.
+    if indexed:
+        return ("known material" not in (row[6] or ""), -(row[5] or 0), -(row[4] or 0), row[0])
     return (-(row[4] or 0), row[0])
+
+
+def timeline(context: dict[str, dict]) -> list[tuple[str, dict[str, int]]]:
+    """Indexed media per month of their EXIF time (per year when they span over 3 years)."""
+    taken = sorted(v["taken"][:7] for v in context.values() if v.get("taken"))
+    if not taken:
+        return []
+    years = int(taken[-1][:4]) - int(taken[0][:4])
+    counts = Counter(t[:4] if years > 3 else t for t in taken)
+    return [(k, {"media": n}) for k, n in sorted(counts.items())]
 
 
 def bar_chart(title: str, bars: list[tuple[str, dict[str, int]]], *, width: int = 460) -> str:
@@ -187,7 +215,8 @@ def bar_chart(title: str, bars: list[tuple[str, dict[str, int]]], *, width: int 
     return "".join(out)
 
 
-def charts(summary: dict, findings: list[dict], seizures: list[str]) -> list[tuple[str, str]]:
+def charts(summary: dict, findings: list[dict], seizures: list[str],
+           context: dict[str, dict] | None = None) -> list[tuple[str, str]]:
     """(title, svg) of the at-a-glance charts: by finding, by seizure, by type."""
     by_kind = [(k, {k: summary["by_finding"].get(k, 0)}) for k, _t, _d in LISTS]
     per_seizure: dict[str, Counter] = {}
@@ -205,6 +234,7 @@ def charts(summary: dict, findings: list[dict], seizures: list[str]) -> list[tup
         ("Findings by kind", bar_chart("Findings by kind", by_kind)),
         ("Findings by seizure", bar_chart("Findings by seizure", stacked(per_seizure, 12))),
         ("Findings by type (top 12)", bar_chart("Findings by type", stacked(per_type, 12))),
+        ("Media by EXIF time taken", bar_chart("Media by EXIF time taken", timeline(context or {}))),
     ]
 
 
@@ -213,8 +243,18 @@ def _json_for_script(value) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
 
 
-def render_report(summary: dict, findings: list[dict], limit: int = ROW_LIMIT) -> str:
-    """The whole report.html for one case."""
+def render_report(summary: dict, findings: list[dict], limit: int = ROW_LIMIT,
+                  context: dict[str, dict] | None = None,
+                  thumbnails: dict[str, str] | None = None) -> str:
+    """The whole report.html for one case.
+
+    `context`: victim identification's view of the items (`context.victim_context`), {} or
+    None when the case was never indexed. `thumbnails`: path -> base64 JPEG to embed
+    (`haven report --thumbnails`); the page shows them blurred and greyscale until clicked."""
+    indexed = bool(context)
+    known_serials = frozenset(
+        (context or {}).get(f["path"], {}).get("serial") for f in findings
+        if f["finding"] in ("known", "near-known")) - {None}
     seizures = sorted((z["name"] for z in summary["seizures"]), key=len, reverse=True)
     # a container is an item with items under it (archive, disk image, ISO)
     paths = {f["path"] for f in findings}
@@ -231,19 +271,23 @@ def render_report(summary: dict, findings: list[dict], limit: int = ROW_LIMIT) -
     lists = []
     for key, title, what in LISTS:
         rows = [work_row(f, key, _seizure_of(f["path"], seizures),
-                         container_splits(f["path"], containers))
+                         container_splits(f["path"], containers),
+                         context if indexed else None, known_serials)
                 for f in findings if f["finding"] == key]
         if key == "fresh":
-            rows.sort(key=_fresh_order)
+            rows.sort(key=lambda r: _fresh_order(r, indexed))
         elif key == "near-known":
             rows.sort(key=lambda r: (r[5] if r[5] is not None else 999, r[0]))
         lists.append({"key": key, "title": title, "what": what, "total": len(rows),
-                      "shown": min(len(rows), limit), "columns": columns(key),
+                      "shown": min(len(rows), limit), "columns": columns(key, indexed),
                       "rows": rows[:limit]})
-    data = {"lists": lists}
+    shown = {r[0] for lst in lists for r in lst["rows"]}
+    thumbs = {p: b for p, b in (thumbnails or {}).items() if p in shown}
+    data = {"lists": lists, "thumbs": thumbs}
     return _env.get_template("report.html").render(
         summary=summary, lists=lists, limit=limit, css=STYLESHEET.read_text(encoding="utf-8"),
         script=(Path(__file__).parent / "templates" / "report.js").read_text(encoding="utf-8"),
-        data=_json_for_script(data), charts=charts(summary, findings, seizures),
-        colours=COLOURS,
+        data=_json_for_script(data), charts=charts(summary, findings, seizures, context),
+        colours=COLOURS, indexed=indexed, thumbs=len(thumbs),
+        thumbs_missing=thumbnails is not None and not thumbs,
     )

@@ -11,9 +11,28 @@
     return e;
   }
 
+  // A thumbnail (only with haven report --thumbnails): blurred and grey until clicked.
+  function thumb(b64) {
+    var b = el("button", "thumb blurred");
+    b.type = "button";
+    b.setAttribute("aria-pressed", "false");
+    b.title = "Show this picture clearly (click again to blur)";
+    var img = el("img");
+    img.src = "data:image/jpeg;base64," + b64;
+    img.alt = "blurred picture: click to show";
+    b.appendChild(img);
+    b.addEventListener("click", function () {
+      var clear = b.classList.toggle("blurred") === false;
+      b.setAttribute("aria-pressed", clear ? "true" : "false");
+      img.alt = clear ? "picture" : "blurred picture: click to show";
+    });
+    return b;
+  }
+
   // The path as a chain of crumbs: seizure/dir › archive › file inside it.
   function crumbs(path, splits) {
     var td = el("td", "path");
+    if (data.thumbs && data.thumbs[path]) td.appendChild(thumb(data.thumbs[path]));
     var start = 0;
     for (var i = 0; i <= splits.length; i++) {
       var end = i < splits.length ? splits[i] : path.length;
