@@ -27,6 +27,7 @@ PACKAGES = {
     "sfdisk": "fdisk", "mkfs.ext4": "e2fsprogs", "debugfs": "e2fsprogs",
     "mkntfs": "ntfs-3g", "ntfscp": "ntfs-3g", "mkfs.exfat": "exfatprogs",
     "ewfacquire": "ewf-tools", "mrd": "mtools", "fls": "sleuthkit", "icat": "sleuthkit",
+    "qemu-img": "qemu-utils",
 }
 
 
@@ -203,3 +204,10 @@ def e01(raw: Path, target: Path, segment_size: int = 20 * MiB) -> list[Path]:
     """An EnCase image of `raw` at `target`.E01 (+ .E02... when larger than `segment_size`)."""
     run("ewfacquire", "-u", "-q", "-t", target, "-c", "fast", "-S", str(segment_size), raw)
     return sorted(target.parent.glob(target.name + ".E*"))
+
+
+def qemu_image(raw: Path, target: Path, fmt: str, *options: str) -> Path:
+    """`raw` converted by qemu-img to `fmt` (vmdk, vpc, vhdx, vdi, qcow, qcow2) at `target`."""
+    extra = [arg for option in options for arg in ("-o", option)]
+    run("qemu-img", "convert", "-q", "-O", fmt, *extra, raw, target)
+    return target

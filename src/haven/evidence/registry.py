@@ -22,6 +22,7 @@ _BUILTIN = (
     # After iso: hybrid ISO images carry an MBR too and are read as discs.
     "haven.evidence.disk",
     "haven.evidence.ewf",
+    "haven.evidence.virtual",
 )
 _CONTAINERS: list[type[Container]] = []
 _loaded = False
