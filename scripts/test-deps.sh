@@ -14,10 +14,12 @@ declare -A provides=(
   [ewf-tools]=ewfacquire
   [sleuthkit]=fls
   [qemu-utils]=qemu-img
+  [xfsprogs]=mkfs.xfs
+  [btrfs-progs]=mkfs.btrfs
   [fonts-dejavu-core]=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 )
 need=()
-for pkg in dosfstools mtools fdisk e2fsprogs ntfs-3g exfatprogs ewf-tools sleuthkit qemu-utils fonts-dejavu-core; do
+for pkg in dosfstools mtools fdisk e2fsprogs ntfs-3g exfatprogs ewf-tools sleuthkit qemu-utils xfsprogs btrfs-progs fonts-dejavu-core; do
   cmd=${provides[$pkg]}
   # sbin tools are not on a normal user's PATH; dpkg-query settles it either way.
   if command -v "$cmd" >/dev/null 2>&1 || [ -e "$cmd" ] || [ -x "/sbin/$cmd" ] || [ -x "/usr/sbin/$cmd" ] \

@@ -27,7 +27,7 @@ PACKAGES = {
     "sfdisk": "fdisk", "mkfs.ext4": "e2fsprogs", "debugfs": "e2fsprogs",
     "mkntfs": "ntfs-3g", "ntfscp": "ntfs-3g", "mkfs.exfat": "exfatprogs",
     "ewfacquire": "ewf-tools", "mrd": "mtools", "fls": "sleuthkit", "icat": "sleuthkit",
-    "qemu-img": "qemu-utils",
+    "qemu-img": "qemu-utils", "mkfs.xfs": "xfsprogs", "mkfs.btrfs": "btrfs-progs",
 }
 
 

@@ -29,7 +29,9 @@ Decisions worth knowing:
   image or a file system larger than what is left of it ("truncated"), a LUKS or BitLocker
   volume ("encrypted"), a partition without a known file system whose bytes look random
   ("encrypted": possibly VeraCrypt/TrueCrypt), a known file-system signature TSK cannot
-  open ("corrupt"), anything else ("unsupported"). Microsoft reserved, BIOS boot and blank
+  open ("corrupt"), a format haven recognises but does not read (APFS, XFS, Btrfs, LVM, ...:
+  "unsupported" naming it and what would open it, `haven.evidence.unsupported`), anything
+  else ("unsupported"). Microsoft reserved, BIOS boot and blank
   partitions are skipped silently; swap is carved without a Problem.
 """
 
@@ -48,6 +50,7 @@ from haven.evidence.base import Item, Limits, Problem, WindowStream
 from haven.evidence.carve import carve
 from haven.evidence.names import MemberNames
 from haven.evidence.registry import register
+from haven.evidence.unsupported import HEAD_BYTES, reason, unopened_format
 
 _SECTOR = 512
 _MAX_DIR_DEPTH = 256  # directories inside directories; a corrupt file system may loop
@@ -459,6 +462,11 @@ class _ImageWalk:
                           "key", length)
             return
         if head[4086:4096] in (b"SWAPSPACE2", b"SWAP-SPACE"):
+            yield from self.carve(start, start + length, prefix)
+            return
+        unopened = unopened_format(self.medium.read(start, min(length, HEAD_BYTES)))
+        if unopened is not None:
+            yield Problem(label, "unsupported", f"{reason(unopened)}; its space is carved", length)
             yield from self.carve(start, start + length, prefix)
             return
         known = file_system_label(head)

@@ -11,8 +11,9 @@ import importlib
 
 from haven.evidence.base import Container
 
-# ISO 9660 puts its volume descriptor at 32 KiB, the deepest signature any container needs.
-HEAD_SIZE = 0x8000 + 2048
+# Btrfs puts its superblock at 64 KiB (ISO 9660 its volume descriptor at 32 KiB): the
+# deepest signature any container or unopened format needs.
+HEAD_SIZE = 0x10040 + 8
 
 _BUILTIN = (
     "haven.evidence.zip",
@@ -23,6 +24,8 @@ _BUILTIN = (
     "haven.evidence.disk",
     "haven.evidence.ewf",
     "haven.evidence.virtual",
+    # Last: formats recognised but not opened, named in a Problem.
+    "haven.evidence.unsupported",
 )
 _CONTAINERS: list[type[Container]] = []
 _loaded = False
