@@ -89,6 +89,16 @@ def test_search_finds_one_path_and_clearing_restores_all(page):
     assert len(_rows(pg, "fresh")) == 50
 
 
+def test_search_by_md5_which_is_the_path_tooltip(page):
+    pg, findings = page
+    target = next(f for f in findings if f["finding"] == "known")
+    pg.fill("#known .q", target["md5"])
+    pg.wait_for_function("document.querySelector('#known .pos').innerText.includes('of 1 ')")
+    assert _rows(pg, "known")[0][0].endswith(target["path"].rsplit("/", 1)[1])
+    assert pg.get_attribute("#known tbody td.path", "title") == "MD5 " + target["md5"]
+    pg.fill("#known .q", "")
+
+
 def test_filter_by_seizure_and_type(page):
     pg, findings = page
     want = sum(1 for f in findings if f["finding"] == "fresh" and f["path"].startswith("phone-02/")

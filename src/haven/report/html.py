@@ -119,7 +119,7 @@ def _notes(f: dict) -> list[str]:
 
 def work_row(f: dict, key: str, seizure: str, splits: list[int], vi: dict | None = None,
              known_serials: frozenset = frozenset()) -> list:
-    """One row of a work list: [path, splits, seizure, type, size, *list columns].
+    """One row of a work list: [path, splits, seizure, type, size, *list columns, notes, md5].
 
     `vi` (victim identification's view of the item, `context.victim_context`) adds faces,
     camera and time taken to the fresh list; `known_serials` are camera serials seen on
@@ -142,6 +142,7 @@ def work_row(f: dict, key: str, seizure: str, splits: list[int], vi: dict | None
         problem = (f.get("flags") or {}).get("problem")
         row += [(f["error"] or "") + (f" ({problem})" if problem else "")]
     row.append(" · ".join(_notes(f)))
+    row.append(f["md5"] or "")  # not a column: searchable, and the path's tooltip
     return row
 
 

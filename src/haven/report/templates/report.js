@@ -48,7 +48,7 @@
     var list = data.lists[Number(section.dataset.list)];
     if (!list.rows.length) return;
     var cols = list.columns;
-    // row layout: [path, splits, seizure, type, size, ...extra, notes]; column i -> cell index
+    // row layout: [path, splits, seizure, type, size, ...extra, notes, md5]; column i -> cell index
     var cell = cols.map(function (c, i) { return i === 0 ? 0 : i + 1; });
     var rows = list.rows;
     var text = null;  // lower-cased searchable text per row, built on first search
@@ -137,7 +137,12 @@
         var r = view[k], tr = el("tr");
         cols.forEach(function (c, i) {
           var v = r[cell[i]];
-          if (i === 0) { tr.appendChild(crumbs(v, r[1])); return; }
+          if (i === 0) {
+            var td0 = crumbs(v, r[1]);
+            if (r[r.length - 1]) td0.title = "MD5 " + r[r.length - 1];
+            tr.appendChild(td0);
+            return;
+          }
           var td = el("td", c.kind === "num" ? "num" : (c.key === "notes" ? "notes" : null),
                       c.kind === "num" && v !== null ? nf.format(v) : v);
           tr.appendChild(td);
