@@ -114,3 +114,16 @@ def test_numbered_names_without_a_first_part_or_a_second_are_ordinary_files(tmp_
     assert f"{name}/lone.001/a.jpg" in found  # a lone .001 is opened as what it is
     assert set(found) == {f"{name}/report.2019", f"{name}/lone.001", f"{name}/lone.001/a.jpg",
                           f"{name}/photo.ab"}
+
+
+def test_numbered_files_that_are_whole_containers_each_stay_whole(tmp_path):
+    (tmp_path / "backup.01").write_bytes(zip_bytes({"a.jpg": A}))
+    (tmp_path / "backup.02").write_bytes(zip_bytes({"b.png": B}))
+    (tmp_path / "IMG.01").write_bytes(A)
+    (tmp_path / "IMG.02").write_bytes(B)
+    found, problems = listing(tmp_path)
+    name = tmp_path.name
+    assert problems == []
+    assert found[f"{name}/backup.01/a.jpg"] == hashlib.md5(A).hexdigest()
+    assert found[f"{name}/backup.02/b.png"] == hashlib.md5(B).hexdigest()
+    assert len(found) == 6

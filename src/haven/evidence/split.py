@@ -6,7 +6,10 @@ more it opens the parts' concatenation as one container item with the first part
 (`seizure/disk.001/p1/Users/x/a.jpg`), sniffed like any other file, so a split disk, ISO or
 7z archive is read whole. Every part is still an item of its own (a file of the seizure,
 hashed), but a later part is never opened on its own: its first bytes are the middle of
-something. A later part given alone as the evidence path opens the whole set from it.
+something. A later part given alone as the evidence path opens the whole set from it. A set
+is joined only when no later part is a container by itself: `backup.01` and `backup.02`
+that are two whole zips stay two zips (the walker decides, `_Walker.joinable`); a split raw
+image cut exactly where a partition starts is then read part by part too.
 
 Parts are numbered from `000` or `001` with a fixed number of digits, or lettered from `aa`
 with a fixed number of letters; a set ends at the first missing number. A part found

@@ -25,7 +25,8 @@ Decisions worth knowing:
   included) beyond `max_total_extracted` gives a Problem "bomb" and is not extracted.
 - Split images (`disk.001 disk.002 …`, `disk.aa disk.ab …`, `x.7z.001 …`) are joined by
   `haven.evidence.split`: every part is an item, the first opens the concatenation (a later
-  part only when it alone is the evidence path), read in place, never spooled.
+  part only when it alone is the evidence path), read in place, never spooled. A set whose
+  later parts are containers by themselves (two whole zips named `.01`, `.02`) is not joined.
 - A corrupt or truncated container keeps the members yielded before the damage and gets a
   Problem. A read error met while the walker sniffs or spools a member, or while the caller
   reads it before asking for the next entry, is reported as a Problem on that member.
@@ -186,6 +187,7 @@ def _watched(opener: Callable[[], BinaryIO], watch: _ReadWatch) -> Callable[[], 
 class _Walker:
     def __init__(self, limits: Limits):
         self.limits = limits
+        self.joins: dict[str, bool] = {}  # first part of a split set -> read as one?
 
     def evidence(self, paths: list[str]) -> Iterator[Item | Problem]:
         given = {os.path.abspath(p) for p in paths}
@@ -262,7 +264,7 @@ class _Walker:
         item = Item(path, st.st_size, fs_path=fs_path, stamp=file_stamp(st))
         yield item
         found = split_set(fs_path)
-        if found is None:
+        if found is None or not self.joinable(found[0]):
             yield from self.contents(item, head, depth=0, budget=None)
             return
         parts, position = found
@@ -271,14 +273,31 @@ class _Walker:
                              and os.path.abspath(parts.first) not in given):
             yield from self.split_whole(item, parts)
 
+    def joinable(self, parts: SplitSet) -> bool:
+        """True when no later part is a container by itself.
+
+        A later part of a real split image starts in the middle of something; one that
+        sniffs as a container on its own (`backup.01`, `backup.02`: two whole zips) is a
+        file of its own, and joining would hide it. Decided once per set.
+        """
+        known = self.joins.get(parts.first)
+        if known is None:
+            known = True
+            for later in (*parts.parts[1:], *parts.stray):
+                try:
+                    with _open_evidence(later) as fh:
+                        head = fh.read(HEAD_SIZE)
+                        size = os.fstat(fh.fileno()).st_size
+                except OSError:
+                    continue  # unreadable: reported when the walk reaches that file
+                if find_container(head, size) is not None:
+                    known = False
+                    break
+            self.joins[parts.first] = known
+        return known
+
     def split_whole(self, item: Item, parts: SplitSet) -> Iterator[Item | Problem]:
         """The members of a split set's parts read as one, under `item`'s path."""
-        if parts.missing:
-            yield Problem(item.path, "truncated",
-                          f"split image incomplete: part {parts.missing} is missing, so "
-                          f"{', '.join(os.path.basename(p) for p in parts.stray)} after it "
-                          f"cannot be joined; only the {len(parts.parts)} parts up to the gap are "
-                          "read", item.size)
         try:
             stamps = [file_stamp(os.stat(p)) for p in parts.parts]
             whole = Item(item.path, sum(s["size"] for s in stamps), flags=item.flags,
@@ -290,6 +309,14 @@ class _Walker:
             yield Problem(item.path, "unreadable",
                           f"cannot read the parts of the split image: {exc.strerror or exc}")
             return
+        if find_container(head, whole.size) is None:
+            return  # numbered files that are not a split container (IMG.01, IMG.02, ...)
+        if parts.missing:
+            yield Problem(item.path, "truncated",
+                          f"split image incomplete: part {parts.missing} is missing, so "
+                          f"{', '.join(os.path.basename(p) for p in parts.stray)} after it "
+                          f"cannot be joined; only the {len(parts.parts)} parts up to the gap are "
+                          "read", item.size)
         yield from self.contents(whole, head, depth=0, budget=None, seekable=True)
 
     # -- containers ------------------------------------------------------------------------
