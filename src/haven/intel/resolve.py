@@ -508,19 +508,22 @@ def resolve_operation(
         rows.sort(key=lambda r: (r.get("country") or "", r.get("declared_country") or ""))
         regions = _file_regions(rows)
         normalised = [normalise_record(r, regions.get(r["file"])) for r in rows]
+        del rows   # the raw records as Python dicts: hundreds of MB at 400k rows
         normalised.sort(key=lambda r: r["record_id"])
         table = pa.Table.from_pylist(normalised, schema=_normalised_schema())
+        record_ids = [r["record_id"] for r in normalised]
+        ref_to_id = {(r["file"], r["row"]): r["record_id"] for r in normalised}
+        del normalised   # from here on the Arrow table is the normalised records
         con.execute("DROP TABLE IF EXISTS normalised")
         con.register("_haven_norm", table)
         con.execute("CREATE TABLE normalised AS SELECT * FROM _haven_norm")
         con.unregister("_haven_norm")
 
         decisions = read_decisions(op_dir)
-        ref_to_id = {(r["file"], r["row"]): r["record_id"] for r in normalised}
         merges = [_ids(g, ref_to_id) for g in decisions.merge]
         splits = [_ids(g, ref_to_id) for g in decisions.split]
 
-        if len(normalised) >= 2:
+        if len(record_ids) >= 2:
             if backend == "spark" and spark is None:
                 from haven.intel.spark_backend import running, spark_session
 
@@ -535,7 +538,7 @@ def resolve_operation(
         else:
             links, link_table = [], pa.table({"record_id_l": pa.array([], pa.string())})
         stage("clustering")
-        assignment = cluster((r["record_id"] for r in normalised), links, params, merges, splits)
+        assignment = cluster(record_ids, links, params, merges, splits)
         subj = pa.table({"record_id": list(assignment), "subject_id": list(assignment.values())})
         con.execute("DROP TABLE IF EXISTS subject_records")
         con.register("_haven_subj", subj)
@@ -564,7 +567,7 @@ def resolve_operation(
                                  "reused_model": reuse_model})])
         sizes = [len(v) for v in groups(assignment).values()]
         return ResolveSummary(
-            records=len(normalised),
+            records=len(record_ids),
             subjects=len(sizes),
             links=sum(1 for lk in links if lk.weight >= params.threshold),
             largest_subject=max(sizes, default=0),
