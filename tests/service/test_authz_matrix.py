@@ -55,6 +55,9 @@ MATRIX = {
         lambda w, r: {"json": {"username": "coord", "password": PASSWORD}}, PUBLIC),
     ("GET", "/api/v1/auth/me"): (None, only(200, "coord", "fr", "de", "analyst", "lookup")),
     ("GET", "/api/v1/users"): (None, only(200, "coord")),
+    ("GET", "/api/v1/login-locks"): (None, only(200, "coord")),
+    ("POST", "/api/v1/login-locks/unlock"): (
+        lambda w, r: {"json": {"username": "nobody"}}, only(200, "coord")),
     ("POST", "/api/v1/users"): (
         lambda w, r: {"json": {"username": f"new-{r}", "password": PASSWORD,
                                "role": "liaison", "country": "IT"}}, only(201, "coord")),

@@ -32,19 +32,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from haven.errors import HashSetFormatError, HavenError
-from haven.service import audit, authz, workflow
+from haven.service import audit, authz, throttle, workflow
 from haven.service.accounts import (Principal, authenticate, close_session, create_api_key,
                                     create_user, open_session, principal_for_api_key,
                                     principal_for_token, token_digest)
 from haven.service.db import make_engine, session_factory, upgrade
 from haven.service.deconflict import overlaps_for_subjects
-from haven.service.errors import BadInput, NotAuthenticated, NotFound, ServiceError, TooLarge
+from haven.service.errors import (BadInput, NotAuthenticated, NotFound, ServiceError, Throttled,
+                                  TooLarge)
 from haven.service.lookup import (LibrarySync, LookupLibrary, check_signal, import_file,
                                   serve_single_threaded)
 from haven.service.models import (LookupHashSet, Operation, Outcome, Overlap, Package, Subject,
                                   User)
 from haven.service.schemas import (ApiKeyIn, DisseminateIn, LoginIn, LookupIn, ObjectId,
-                                   OperationIn, OutcomesIn, SubjectIdPath, UserIn)
+                                   OperationIn, OutcomesIn, SubjectIdPath, UnlockIn,
+                                   UserIn)
 from haven.service.settings import Settings, pause_point
 from haven.service.web import router as web_router
 
@@ -388,7 +390,8 @@ def _handlers(app: FastAPI) -> None:
                 audit.record(s, p.actor, "denied", request.url.path,
                              method=request.method, status=exc.status)
                 s.commit()
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = ({"WWW-Authenticate": "Bearer"} if exc.status == 401 else
+                   {"Retry-After": str(exc.retry_after)} if isinstance(exc, Throttled) else None)
         return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(HashSetFormatError)
@@ -429,16 +432,20 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one flat list of thin routes 
                 "audit_pending": st.audit_writer.pending(), "worker": os.getpid()}
 
     # -- accounts ----------------------------------------------------------------------------
-    @app.post(f"{API}/auth/login", tags=["accounts"])
-    def login(body: LoginIn, request: Request, response: Response, s: DB) -> dict:
+    @app.post(f"{API}/auth/login", tags=["accounts"],
+              responses={429: {"description": "too many failed logins (Retry-After)"}})
+    def login(body: LoginIn, request: Request, s: DB) -> dict:
         st = state(request)
+        client = request.client.host if request.client else None
+        throttle.check(s, body.username, client)  # before any argon2 work
         try:
             user = authenticate(s, body.username, body.password)
         except NotAuthenticated:
-            audit.record(s, f"user:{body.username}", "login.failed",
-                         client=request.client.host if request.client else None)
+            audit.record(s, f"user:{body.username}", "login.failed", client=client)
+            throttle.record_failure(s, st.settings.login_policy, body.username, client)
             s.commit()
             raise
+        throttle.succeeded(s, body.username)
         token, expires = open_session(s, user, st.settings.session_hours)
         audit.record(s, f"user:{user.username}", "login", client=request.client.host
                      if request.client else None)
@@ -478,6 +485,25 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one flat list of thin routes 
         s.commit()
         return {"id": user.id, "username": user.username, "role": user.role,
                 "country": user.country}
+
+    @app.get(f"{API}/login-locks", tags=["accounts"])
+    def login_locks(p: Who, s: DB) -> list[dict]:
+        """Account names and source addresses locked now by failed logins."""
+        authz.coordinator(p)
+        return [{"key": r.key, "failures": r.failures, "locked_until": _iso(r.locked_until)}
+                for r in throttle.locks(s)]
+
+    @app.post(f"{API}/login-locks/unlock", tags=["accounts"])
+    def unlock_login(body: UnlockIn, p: Who, s: DB) -> dict:
+        """Clear the failed logins and the lock of an account name or a source address."""
+        authz.coordinator(p)
+        if (body.username is None) == (body.address is None):
+            raise BadInput("give exactly one of username or address")
+        key = f"account:{body.username}" if body.username else f"address:{body.address}"
+        cleared = throttle.unlock(s, key)
+        audit.record(s, p.actor, "login.unlock", key, cleared=cleared)
+        s.commit()
+        return {"key": key, "cleared": cleared}
 
     @app.post(f"{API}/api-keys", tags=["accounts"], status_code=201)
     def add_api_key(body: ApiKeyIn, p: Who, s: DB) -> dict:

@@ -220,6 +220,38 @@ def create_api_key_cmd(
     out.print(secret)
 
 
+@service_app.command("unlock-login")
+def unlock_login_cmd(
+    user: Optional[str] = typer.Option(None, "--user", help="Account name locked by failed "
+                                       "logins (as typed at login)."),
+    address: Optional[str] = typer.Option(None, "--address", help="Source address locked by "
+                                          "failed logins."),
+    data_dir: Optional[Path] = DATA_DIR,
+    database_url: Optional[str] = DB_URL,
+) -> None:
+    """Clear the failed logins and the lock of an account name or a source address (audited);
+    with neither option, list what is locked now.
+
+    Example: haven service unlock-login --user fr-liaison
+    """
+    from haven.service import audit, throttle
+
+    if user and address:
+        _fail(HavenError("give --user or --address, not both"))
+    _, sessions = _open(data_dir, database_url)
+    with sessions() as s:
+        if not user and not address:
+            for row in throttle.locks(s):
+                out.print(f"{row.key}\t{row.failures} failures\tuntil "
+                          f"{row.locked_until.isoformat()}Z", highlight=False)
+            return
+        key = f"account:{user}" if user else f"address:{address}"
+        cleared = throttle.unlock(s, key)
+        audit.record(s, "cli", "login.unlock", key, cleared=cleared)
+        s.commit()
+    out.print(f"{key}: {'unlocked' if cleared else 'had no failed logins'}", highlight=False)
+
+
 @service_app.command("add-case")
 def add_case_cmd(
     name: str = typer.Argument(..., help="Case name analysts are assigned to."),

@@ -35,3 +35,13 @@ class Conflict(ServiceError):
 
 class TooLarge(ServiceError):
     status = 413
+
+
+class Throttled(ServiceError):
+    """Too many failed logins for an account name or a source address: wait `retry_after`."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

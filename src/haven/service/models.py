@@ -235,3 +235,18 @@ Index("ix_svc_hash_entries_source", LookupEntry.hashset_id, LookupEntry.source_i
 Index("ix_svc_unblur_grants_lookup", UnblurGrant.session_hash, UnblurGrant.case_id,
       UnblurGrant.media_id)
 Index("ix_svc_packages_op_country", Package.operation_id, Package.country)
+
+
+class LoginThrottle(Base):
+    """Failed logins per account name or source address, and the lock they earned.
+
+    `key` is `account:<name as typed>` (also for names that do not exist, so a lock says
+    nothing about whether an account does) or `address:<peer IP>`.
+    """
+
+    __tablename__ = "svc_login_throttle"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)

@@ -95,3 +95,11 @@ class SignalIn(Strict):
 
 class LookupIn(Strict):
     signals: list[SignalIn] = Field(min_length=1)
+
+
+class UnlockIn(Strict):
+    """One of: an account name (as people type it at login) or a source address."""
+
+    username: Annotated[str, StringConstraints(min_length=1, max_length=200),
+                        AfterValidator(_no_controls)] | None = None
+    address: Annotated[str, StringConstraints(pattern=r"^[0-9A-Fa-f.:]{2,45}$")] | None = None

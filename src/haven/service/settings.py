@@ -36,6 +36,12 @@ class Settings:
     api_key_cache_seconds: float = 5.0
     # How often each worker checks whether a hash set changed (another worker, the CLI).
     library_poll_seconds: float = 5.0
+    # Login throttling (haven.service.throttle): failures before a lock, per account name and
+    # per source address; the first lock's length, doubled per later failure, up to the max.
+    login_account_failures: int = 5
+    login_address_failures: int = 20
+    login_lock_seconds: float = 60.0
+    login_lock_max_seconds: float = 3600.0
     identifier_key: bytes | None = field(default=None, repr=False)
 
     @classmethod
@@ -49,13 +55,24 @@ class Settings:
             s.session_hours = float(env["HAVEN_SESSION_HOURS"])
         if env.get("HAVEN_MAX_UPLOAD_BYTES"):
             s.max_upload_bytes = int(env["HAVEN_MAX_UPLOAD_BYTES"])
-        for name in ("audit_flush_seconds", "api_key_cache_seconds", "library_poll_seconds"):
+        for name in ("audit_flush_seconds", "api_key_cache_seconds", "library_poll_seconds",
+                     "login_lock_seconds", "login_lock_max_seconds"):
             if env.get(f"HAVEN_{name.upper()}"):
                 setattr(s, name, float(env[f"HAVEN_{name.upper()}"]))
+        for name in ("login_account_failures", "login_address_failures"):
+            if env.get(f"HAVEN_{name.upper()}"):
+                setattr(s, name, int(env[f"HAVEN_{name.upper()}"]))
         for k, v in overrides.items():
             if v is not None:
                 setattr(s, k, v)
         return s
+
+    @property
+    def login_policy(self):
+        from haven.service.throttle import Policy
+
+        return Policy(self.login_account_failures, self.login_address_failures,
+                      self.login_lock_seconds, self.login_lock_max_seconds)
 
     @property
     def url(self) -> str:

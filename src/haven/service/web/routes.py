@@ -32,11 +32,12 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from haven.errors import HavenError
-from haven.service import audit, authz, workflow
+from haven.service import audit, authz, throttle, workflow
 from haven.service.accounts import (Principal, authenticate, close_session, open_session,
                                     principal_for_api_key, principal_for_token)
 from haven.service.deconflict import overlaps_for_subjects
-from haven.service.errors import BadInput, Forbidden, NotAuthenticated, NotFound, ServiceError
+from haven.service.errors import (BadInput, Forbidden, NotAuthenticated, NotFound, ServiceError,
+                                  Throttled)
 from haven.service.models import Operation, Outcome, Package, Subject
 from haven.service.schemas import DisseminateIn, LoginIn, ObjectId, OperationIn, OutcomesIn
 from haven.service.web import i18n
@@ -225,16 +226,25 @@ def login(request: Request, s: DB, data: Form) -> Response:
     if not nonce or not isinstance(sent, str) or not hmac.compare_digest(sent, nonce):
         return login_page(request, 403, error=i18n.translator(_lang(request))(
             "The login form expired. Please try again."))
+    settings = request.app.state.svc.settings
+    client = request.client.host if request.client else None
+    username = _text(data, "username")
     try:
-        body = LoginIn(username=_text(data, "username"), password=_text(data, "password"))
+        throttle.check(s, username, client)  # before any argon2 work
+    except Throttled as exc:
+        page = login_page(request, 429, next_url=_text(data, "next"), error=str(exc))
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
+    try:
+        body = LoginIn(username=username, password=_text(data, "password"))
         user = authenticate(s, body.username, body.password)
     except (ValidationError, NotAuthenticated, BadInput):
-        audit.record(s, f"user:{_text(data, 'username')[:80]}", "login.failed", via="web",
-                     client=request.client.host if request.client else None)
+        audit.record(s, f"user:{username[:80]}", "login.failed", via="web", client=client)
+        throttle.record_failure(s, settings.login_policy, username, client)
         s.commit()
         return login_page(request, 401, next_url=_text(data, "next"),
                           error=i18n.translator(_lang(request))("Wrong user name or password."))
-    settings = request.app.state.svc.settings
+    throttle.succeeded(s, user.username)
     token, _ = open_session(s, user, settings.session_hours)
     audit.record(s, f"user:{user.username}", "login", via="web",
                  client=request.client.host if request.client else None)
