@@ -125,3 +125,10 @@ def test_thumbnails_only_when_asked_and_the_page_says_it_holds_pictures():
     assert "This file holds pictures:" in page and "blurred and in greyscale" in page
     asked = render_report(summary, findings, thumbnails={})
     assert "Thumbnails were asked for, but the case has none" in asked
+
+
+def test_victim_id_table_name_is_the_models():
+    from haven.report.context import VI_MEDIA
+    from haven.victimid.models import MediaRow
+
+    assert VI_MEDIA == MediaRow.__tablename__

@@ -19,14 +19,15 @@ from haven.store.case import CaseStore
 #: Thumbnails embedded by `haven report --thumbnails` at most (the file stays openable).
 THUMB_LIMIT = 1000
 THUMB_SIDE = 128
+VI_MEDIA = "vi_media"  # haven.victimid.models.MediaRow's table
 
 
 def victim_context(store: CaseStore) -> dict[str, dict]:
     """path -> {"faces", "camera", "taken", "media_id"} for every indexed item; {} if never indexed."""
-    from haven.victimid.models import FaceRow, MediaRow
-
-    if not inspect(store.engine).has_table(MediaRow.__tablename__):
+    # checked by name first: a plain scan's report must load no victim-identification code
+    if not inspect(store.engine).has_table(VI_MEDIA):
         return {}
+    from haven.victimid.models import FaceRow, MediaRow
     out: dict[str, dict] = {}
     with store.session() as s:
         faces = Counter(dict(s.execute(
