@@ -13,14 +13,29 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from haven.commandline import HavenGroup, version_callback
+from haven.commandline import HavenGroup, LazyCommand, version_callback
 from haven.store.lock import case_lock
 from haven.terminal import LogTicker, console, fail as _fail, interrupted, out, print_json
 from haven.errors import HashSetFormatError, HavenError
 
+class _Haven(HavenGroup):
+    # Imported when they run or when help lists them: `haven scan` never loads the service,
+    # the intel resolver or victim identification.
+    lazy = {
+        "index": LazyCommand("haven.victimid.cli:index_command"),
+        "serve": LazyCommand("haven.service.cli:serve"),
+        "intel": LazyCommand("haven.intel.cli:intel_app", group=True),
+        "library": LazyCommand("haven.library.cli:library_app", group=True),
+        "refer": LazyCommand("haven.refer.cli:refer_app", group=True),
+        "victimid": LazyCommand("haven.victimid.cli:victimid_app", group=True),
+        "service": LazyCommand("haven.service.cli:service_app", group=True),
+        "audit": LazyCommand("haven.service.cli:audit_app", group=True),
+    }
+
+
 app = typer.Typer(
     name="haven",
-    cls=HavenGroup,
+    cls=_Haven,
     help="haven: triage seized media offline. Scan evidence by content, match known hash sets, "
     "surface fresh material.\n\nExample: haven scan /evidence/laptop --case cases/op-rose",
     no_args_is_help=True,
@@ -37,28 +52,6 @@ def _haven(version: bool = typer.Option(
     """haven: triage seized media offline."""
 hashsets_app = typer.Typer(help="Import, list and export hash sets of a case.", no_args_is_help=True)
 app.add_typer(hashsets_app, name="hashsets")
-
-
-def _register_subcommands() -> None:
-    from haven.intel.cli import intel_app
-    from haven.library.cli import library_app
-    from haven.refer.cli import refer_app
-    from haven.service.cli import audit_app, serve, service_app
-    from haven.victimid.cli import index_command, victimid_app
-
-    app.add_typer(intel_app, name="intel")
-    app.add_typer(library_app, name="library")
-    app.add_typer(refer_app, name="refer")
-    app.command("index")(index_command)
-    app.add_typer(victimid_app, name="victimid")
-    app.command("serve")(serve)
-    app.add_typer(service_app, name="service")
-    app.add_typer(audit_app, name="audit")
-
-
-_register_subcommands()
-
-
 
 
 def _human(n: float) -> str:
@@ -208,12 +201,8 @@ def scan(
     With --victim-id the evidence is then indexed for victim identification too:
     haven scan /evidence/laptop --case cases/op-rose --victim-id
     """
-    from haven.evidence.base import Limits
-    from haven.report.findings import write_reports
     from haven.scan.census import has_files
-    from haven.scan.pipeline import ScanOptions, ScanProgress
-    from haven.scan.pipeline import scan as run_scan
-    from haven.store.case import CaseStore
+    from haven.scan.workers import start_workers
 
     if engine not in ("local", "spark"):
         _fail(HavenError(f"unknown engine {engine!r}: use local or spark"))
@@ -222,6 +211,16 @@ def scan(
             _fail(HavenError(f"evidence {ev} does not exist"))
         if not has_files(ev):
             _fail(HavenError(f"no files found in evidence {ev}"))
+    # The workers start before anything else (forked from this one-thread process), and
+    # load the analysis code while this process loads the store and the hash sets.
+    pool = start_workers(workers) if engine == "local" else None
+
+    from haven.evidence.base import Limits
+    from haven.report.findings import write_reports
+    from haven.scan.pipeline import ScanOptions, ScanProgress
+    from haven.scan.pipeline import scan as run_scan
+    from haven.store.case import CaseStore
+
     last = ScanProgress()
     try:
         store = CaseStore(case, create=True, evidence=evidence)
@@ -257,7 +256,7 @@ def scan(
 
                     result = scan_spark([str(e) for e in evidence], store, options, master, show)
                 else:
-                    result = run_scan([str(e) for e in evidence], store, options, show)
+                    result = run_scan([str(e) for e in evidence], store, options, show, pool=pool)
                 show(result)
                 bar.update(task, total=max(result.done_bytes, 1), completed=max(result.done_bytes, 1))
             for r in result.rematched:
@@ -274,6 +273,9 @@ def scan(
         _fail(exc)
     except KeyboardInterrupt:
         interrupted(f"{last.saved:,} items saved")
+    finally:
+        if pool is not None:  # stopped by the scan already, unless it never ran
+            pool.shutdown(cancel_futures=True)
     if as_json:
         data = {"case": str(case.resolve()), "summary": summary,
                 "scan": {"items": result.items, "skipped": result.skipped,

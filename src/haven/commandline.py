@@ -9,18 +9,23 @@ the same conventions without repeating them:
   and example paragraphs keep their line breaks so they can be copied;
 - the common options get their short form (see `SHORT_OPTIONS`, documented in docs/cli.md);
 - `-h` is `--help` everywhere (set on the root context, inherited by every sub-command);
+- commands that live in other packages (`LazyCommand`) are imported only when they run or
+  when a help page lists them, so `haven scan` does not pay for the service, the intel
+  resolver or victim identification at start-up;
 - a `HavenError`, an `OSError` or anything unexpected ends the command with one line and a
   non-zero status, never a traceback (set HAVEN_DEBUG=1 to see one); Ctrl-C exits 130.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import sys
 import tempfile
 import traceback
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Iterator
 
 import typer
 from typer.core import TyperArgument, TyperGroup, TyperOption
@@ -111,16 +116,84 @@ def _conform(command: Any) -> None:
                 if long in param.opts and short not in taken:
                     param.opts.insert(0, short)
                     taken.add(short)
-    for sub in getattr(command, "commands", {}).values():
+    subs = getattr(command, "commands", {})
+    # lazy commands are conformed as they load (`LazyCommand.load`)
+    for sub in subs.eager() if isinstance(subs, _Commands) else subs.values():
         _conform(sub)
 
 
+@dataclass(frozen=True)
+class LazyCommand:
+    """A sub-command imported at its first use: `target` is "package.module:attribute", a
+    Typer app (`group=True`) or a command function."""
+
+    target: str
+    group: bool = False
+
+    def load(self, name: str) -> Any:
+        """The click command `target` names, under `name`, with the conventions applied."""
+        import typer.main
+
+        module, _, attribute = self.target.partition(":")
+        obj = getattr(importlib.import_module(module), attribute)
+        if self.group:
+            command = typer.main.get_group(obj)
+        else:
+            single = typer.Typer(add_completion=False, rich_markup_mode=None)
+            single.command(name)(obj)
+            command = typer.main.get_command(single)
+        command.name = name
+        _conform(command)
+        return command
+
+
+class _Commands(dict):
+    """A group's sub-commands by name, where a `LazyCommand` is swapped for the command it
+    names the first time it is read (by running it, by help, or by walking the tree); the
+    names alone (`keys`, `in`, `len`) import nothing."""
+
+    def __getitem__(self, name: str) -> Any:
+        command = super().__getitem__(name)
+        if isinstance(command, LazyCommand):
+            command = command.load(name)
+            super().__setitem__(name, command)  # same key: the order is kept
+        return command
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self[name] if name in self else default
+
+    def values(self) -> list:  # type: ignore[override]
+        return [self[name] for name in self]
+
+    def items(self) -> list:  # type: ignore[override]
+        return [(name, self[name]) for name in self]
+
+    def eager(self) -> Iterator[Any]:
+        """The commands already loaded, importing nothing."""
+        return (c for c in super().values() if not isinstance(c, LazyCommand))
+
+
 class HavenGroup(TyperGroup):
-    """The root `haven` group: conventions on every command, and no tracebacks."""
+    """The root `haven` group: conventions on every command, and no tracebacks.
+
+    A subclass lists its `lazy` commands by name. They are shown where Typer would put them
+    had they been registered before the group's own: commands first, then groups.
+    """
+
+    lazy: dict[str, LazyCommand] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        eager = dict(self.commands)
+        ordered = _Commands({n: c for n, c in self.lazy.items() if not c.group})
+        ordered.update((n, c) for n, c in eager.items() if not hasattr(c, "commands"))
+        ordered.update((n, c) for n, c in eager.items() if hasattr(c, "commands"))
+        ordered.update((n, c) for n, c in self.lazy.items() if c.group)
+        self.commands = ordered
         _conform(self)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands.keys())
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:

@@ -9,7 +9,9 @@ exact multi-index segments when large; issue 7). The interface (`MatchLibrary.ma
 from __future__ import annotations
 
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 from sqlalchemy import select
 
@@ -75,9 +77,6 @@ class MatchLibrary:
         """`entries` (an SQL condition on `HashEntryRow`) and `library_floors` (per library,
         only entry ids above it) narrow the library to part of its entries: re-matching
         (`haven.match.rematch`) matches items against what changed only."""
-        from haven.match.near import NearIndex
-        from haven.match.video import VideoLibrary
-
         self.threshold = threshold
         #: national libraries (`haven.library.HashLibrary`) consulted after the case's sets
         self.libraries = list(libraries or ())
@@ -86,8 +85,10 @@ class MatchLibrary:
         self.library_floors = list(library_floors or [0] * len(self.libraries))
         self.exact: dict[str, dict[str, list[EntryRef]]] = {d: defaultdict(list) for d in DIGESTS}
         self.refs: dict[int, EntryRef] = {}
-        self.near = NearIndex()
-        self.video = VideoLibrary()
+        # FAISS (the near index) and PyAV (video frames) are imported only for sets that
+        # hold such hashes: a scan against digests alone never loads them
+        self.near = _NO_HASHES
+        self.video = _NO_HASHES
         self.hashset_names: list[str] = []
         with store.session() as s:
             q = select(HashSet)
@@ -106,6 +107,7 @@ class MatchLibrary:
             near_hexes: list[str] = []
             near_ids: list[int] = []
             near_tags: list[str] = []
+            videos: list[tuple[int, list]] = []
             rows = s.execute(
                 select(
                     HashEntryRow.id, HashEntryRow.hashset_id, HashEntryRow.md5, HashEntryRow.sha1,
@@ -133,8 +135,17 @@ class MatchLibrary:
                         near_ids.append(eid)
                         near_tags.append(tag)
                 if extra and extra.get("vpdq"):
-                    self.video.add_video(eid, extra["vpdq"])
+                    videos.append((eid, extra["vpdq"]))
+            if videos:
+                from haven.match.video import VideoLibrary
+
+                self.video = VideoLibrary()
+                for eid, frames in videos:
+                    self.video.add_video(eid, frames)
             if near_hexes:
+                from haven.match.near import NearIndex
+
+                self.near = NearIndex()
                 self.near.add(near_hexes, near_ids, near_tags)
                 self.near.compact()  # one segment for the whole library before scanning
         self._tabulate()
@@ -211,8 +222,6 @@ class MatchLibrary:
                 add(Match(self.refs[k.video_id], "vpdq", k.distance,
                           f"image is frame {k.frame} ({k.timestamp:.1f}s) of the known video"))
         if video_frames:
-            from haven.match.video import frame_links
-
             if len(self.video):
                 for v in self.video.match(video_frames, self.threshold):
                     add(Match(
@@ -222,6 +231,8 @@ class MatchLibrary:
                         round(v.query_share, 4), round(v.known_share, 4),
                     ))
             if len(self.near):
+                from haven.match.video import frame_links
+
                 trusted = sum(1 for row in video_frames if row[1] >= 50) or 1
                 for link in frame_links(self.near, video_frames, self.threshold):
                     add(Match(
@@ -230,6 +241,37 @@ class MatchLibrary:
                         round(link.frames / trusted, 4), 1.0,
                     ))
         return out
+
+
+    @contextmanager
+    def searching_on_one_thread(self) -> Iterator[None]:
+        """Run the near index's FAISS searches on one thread meanwhile (restored after).
+
+        A scan matches one item at a time while its workers keep every core busy: FAISS's
+        OpenMP threads then cost far more than the search (an item's 17 query hashes against
+        500 known hashes: 14 ms with two threads, 0.1 ms with one, at load 12), as they do in
+        re-matching (`haven.match.rematch`)."""
+        if not len(self.near) and not len(self.video):
+            yield  # no FAISS index: nothing to set (and FAISS stays unimported)
+            return
+        import faiss
+
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            yield
+        finally:
+            faiss.omp_set_num_threads(threads)
+
+
+class _NoHashes:
+    """The near index or video library of sets that hold no such hashes: empty, imports nothing."""
+
+    def __len__(self) -> int:
+        return 0
+
+
+_NO_HASHES = _NoHashes()
 
 
 class _TableLookup:

@@ -34,8 +34,6 @@ from math import comb
 
 import numpy as np
 
-from haven.match import kernels
-
 CODE_BITS = 256
 #: Largest threshold an index answers by probing; larger ones need a flat scan.
 MAX_RADIUS = 31
@@ -258,7 +256,8 @@ class MultiIndex:
         empty = np.empty(0, dtype=np.int64)
         if self.n == 0 or qcodes.shape[0] == 0 or threshold < 0:
             return empty, empty, empty
-        if self.compiled and kernels.available():
+        kernels = _compiled_kernels() if self.compiled else None
+        if kernels is not None:
             table, masks, _pbase = self._probe_plan(threshold)
             values = np.unpackbits(qcodes, axis=1).astype(np.int64) @ self._weights
             q64 = qcodes.view(np.uint64).reshape(-1, 4)
@@ -288,6 +287,15 @@ class MultiIndex:
             _, first = np.unique(key, return_index=True)
             qnum, rows, dist = qnum[first], rows[first], dist[first]
         return qnum, rows, dist
+
+
+def _compiled_kernels():
+    """`haven.match.kernels` when the compiled search can run, else None. Imported at the first
+    search, not with this module: numba costs ~0.4 s CPU to import, and building or opening an
+    index (a scan's query index, `haven library`) does not need it."""
+    from haven.match import kernels
+
+    return kernels if kernels.available() else None
 
 
 @lru_cache(maxsize=None)

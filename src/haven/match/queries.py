@@ -23,7 +23,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from haven.library.digests import FORMAT_VERSION, LibraryError, read_manifest, write_manifest
-from haven.signals.pdq import MIN_TRUSTED_QUALITY
+from haven.signals import MIN_TRUSTED_QUALITY
 
 HASH_BYTES = 32
 #: most codes one segment is built from (bounds the memory of a build)

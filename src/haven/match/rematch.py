@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
@@ -118,21 +119,6 @@ def rematch(store: CaseStore, *, libraries: list | None = None, names: list[str]
     scan's `--hashset`; a library's sets are always all matched); `full` treats
     every set as never matched (every entry is looked up again).
     """
-    import faiss
-
-    # Items are matched one by one against a small delta: FAISS's OpenMP threads cost ~25x
-    # more than the search itself there (7.3 vs 0.28 ms for 32 hashes x 500 rows, busy
-    # machine), so re-matching runs them single-threaded and restores the setting after.
-    threads = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        return _rematch(store, libraries, names, threshold, full, on_progress)
-    finally:
-        faiss.omp_set_num_threads(threads)
-
-
-def _rematch(store: CaseStore, libraries: list | None, names: list[str] | None, threshold: int,
-             full: bool, on_progress: ProgressFn | None) -> RematchResult:
     started = time.perf_counter()
     libraries = list(libraries or [])
     result = RematchResult()
@@ -211,10 +197,15 @@ def _rematch(store: CaseStore, libraries: list | None, names: list[str] | None, 
     # -- re-decide ------------------------------------------------------------------------
     versions = {st.hs.id: st.hs.version for st in sets}
     todo = sorted(affected)
-    for start in range(0, len(todo), BATCH):
-        _redecide(store, todo[start:start + BATCH], dead, delta, versions, result, now)
-        if on_progress:
-            on_progress(min(start + BATCH, len(todo)), len(todo))
+    # Items are matched one by one against a small delta: FAISS's OpenMP threads cost ~25x
+    # more than the search itself there (7.3 vs 0.28 ms for 32 hashes x 500 rows, busy
+    # machine), so re-matching runs them on one thread (and FAISS is not even imported when
+    # the delta holds no PDQ hashes).
+    with delta.searching_on_one_thread() if delta is not None else nullcontext():
+        for start in range(0, len(todo), BATCH):
+            _redecide(store, todo[start:start + BATCH], dead, delta, versions, result, now)
+            if on_progress:
+                on_progress(min(start + BATCH, len(todo)), len(todo))
     result.items_checked = len(todo)
     _record(store, sets, lib_max, now, {m.hashset_id for ms in dead.values() for m in ms})
     result.sets = [_describe(st, libraries) for st in changed]

@@ -9,7 +9,6 @@ so the total grows towards the truth as the scan goes.
 from __future__ import annotations
 
 import os
-import signal
 import threading
 from typing import Any
 
@@ -49,8 +48,3 @@ def has_files(path: str | os.PathLike) -> bool:
         if files:
             return True
     return False
-
-
-def ignore_interrupts() -> None:
-    """Worker-process initializer: Ctrl-C is handled by the parent process."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)

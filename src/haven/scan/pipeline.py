@@ -21,7 +21,6 @@ import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -32,7 +31,8 @@ from haven.evidence.base import Item, Limits, Problem, stamp_text
 from haven.evidence.walk import file_stamp, top_level_sha256, walk
 from haven.match.library import MatchLibrary, decide
 from haven.scan.analyse import Analysis, analyse
-from haven.scan.census import ignore_interrupts, start_census
+from haven.scan.census import start_census
+from haven.scan.workers import start_workers
 from haven.match.queries import item_query_codes
 from haven.store.case import CaseStore, keep_apart, utcnow
 from haven.store.models import FindingChange, ItemQueries, ItemRow, Seizure
@@ -361,33 +361,37 @@ def forget_unmatched_sets(store: CaseStore, options: ScanOptions, progress: Scan
 
 
 def scan(evidence: list[str], store: CaseStore, options: ScanOptions | None = None,
-         on_progress: ProgressFn | None = None) -> ScanProgress:
-    """Scan every evidence path into the case store; returns the final counters."""
+         on_progress: ProgressFn | None = None, *,
+         pool: ProcessPoolExecutor | None = None) -> ScanProgress:
+    """Scan every evidence path into the case store; returns the final counters.
+
+    `pool`: worker processes from `haven.scan.workers.start_workers`, started by the caller
+    before anything else (as `haven scan` does); without it the scan starts its own. Either
+    way the scan shuts them down once the last item is analysed.
+    """
     options = options or ScanOptions()
     keep_apart(store.dir, evidence)  # the scan writes temp files under the case directory
-    library = open_library(store, options)
-    progress = ScanProgress()
-    follow_hash_sets(store, library, options, progress)
-    writer = _Writer(store, library, progress, on_progress)
-    workers = options.workers or os.cpu_count() or 1
-    pool = None
-    if workers > 1:
-        # Ctrl-C reaches the whole process group: the workers leave it to this process, which
-        # stores what is analysed and stops them.
-        pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
-                                   initializer=ignore_interrupts)
-    tmpdir = tempfile.mkdtemp(prefix="scan-tmp-", dir=store.dir)
-    start_census(evidence, progress)
+    # first: the workers load the analysis code while the hash sets load here
+    pool = pool or start_workers(options.workers)
     try:
-        for ev in evidence:
-            _scan_seizure(Path(ev).resolve(), store, options, writer, pool, tmpdir)
-    except KeyboardInterrupt:
-        writer.flush_on_interrupt()
-        raise
+        library = open_library(store, options)
+        progress = ScanProgress()
+        follow_hash_sets(store, library, options, progress)
+        writer = _Writer(store, library, progress, on_progress)
+        tmpdir = tempfile.mkdtemp(prefix="scan-tmp-", dir=store.dir)
+        start_census(evidence, progress)
+        try:
+            with library.searching_on_one_thread():
+                for ev in evidence:
+                    _scan_seizure(Path(ev).resolve(), store, options, writer, pool, tmpdir)
+        except KeyboardInterrupt:
+            writer.flush_on_interrupt()
+            raise
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-        shutil.rmtree(tmpdir, ignore_errors=True)
     follow_hash_sets(store, library, options, progress)
     forget_unmatched_sets(store, options, progress)
     return progress

@@ -30,6 +30,7 @@ import PIL
 from PIL import Image, UnidentifiedImageError
 
 from haven.errors import HavenError
+from haven.signals import MIN_TRUSTED_QUALITY  # noqa: F401 - also imported from here
 
 try:  # HEIC/HEIF (phones) when pillow-heif is installed
     from pillow_heif import register_heif_opener
@@ -48,8 +49,6 @@ PREPROCESS = f"pil{_PIL_MAJOR}:rgb:dct-or-reduce-short{FAST_SHORT_SIDE}:pdqhash:
 #: The pre-processing of the full-resolution path (reference-identical hashes).
 PREPROCESS_FULL = f"pil{_PIL_MAJOR}:rgb:full:pdqhash:v1"
 
-#: PDQ quality below which a hash is kept but not trusted for near matching (upstream rule).
-MIN_TRUSTED_QUALITY = 50
 
 #: Images larger than this many pixels are refused as decompression bombs. 2**28 (268 MP) lets
 #: the largest phone photos (200 MP) through; a full decode at this size needs ~800 MB of RGB.

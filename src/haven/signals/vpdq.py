@@ -45,13 +45,12 @@ import numpy as np
 import pdqhash
 
 from haven.errors import HavenError
+from haven.signals import MIN_TRUSTED_QUALITY  # noqa: F401 - also imported from here
 
 #: Default sampling rate (frames hashed per second of video), the upstream vPDQ default.
 DEFAULT_FPS = 1.0
 #: PDQ reduces every image to 64 x 64 luma before its DCT.
 PDQ_SIDE = 64
-#: PDQ quality below which a frame hash is kept but left out of matching (upstream rule).
-MIN_TRUSTED_QUALITY = 50
 
 _AV_MAJOR_MINOR = ".".join(av.__version__.split(".")[:2])
 #: Pre-processing of the fast path, recorded beside every video signal.

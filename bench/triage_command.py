@@ -1,0 +1,176 @@
+"""Triage as the user runs it: the whole `haven scan` command beside the naive pipeline.
+
+    .venv/bin/python bench/triage_command.py [--sizes 40,240] [--repeat 1] [--json out.json]
+
+For each size N the bench times, in the same run and on the same benign generated 12 MP JPEGs
+(4000x3000 q90, `bench/imagegen.py`, cached in bench/.cache/photos12mp, read once before
+timing so every side reads from the page cache):
+
+- **naive**, one core: full-size PIL decode + `pdqhash.compute` + three separate hashlib passes
+  over the file (`throughput.naive_photo`), on `--naive-photos` photos;
+- **limit**, the physical floor of the work haven cannot skip: libjpeg-turbo's DCT-scaled
+  decode at the scale haven's fast path asks for (1/4 for 12 MP: 1000x750) + MD5, SHA-1 and
+  SHA-256 of the bytes in memory, per photo on one core; two cores do at most twice that. No
+  PDQ, no query hashes, no store, no report, no start-up: nothing a scan could do is cheaper;
+- **haven**: `haven scan EVIDENCE --case NEW_CASE` run as a subprocess (this checkout's code),
+  start-up, worker processes, matching (no hash sets), the store and the report files
+  included; wall time, and CPU time over all its processes.
+
+It prints photos/s for each and the ratios haven/naive (targets: >= 15x at 240 photos,
+>= 10x at 40) and haven/limit, each line with the load average (`uptime`) it ran under: the
+machine may be shared, and a ratio is only meaningful between figures of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import math
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SRC = HERE.parent / "src"
+sys.path.insert(0, str(HERE))
+
+from throughput import make_photos, naive_photo, warm  # noqa: E402
+
+TARGETS = {40: 10.0, 240: 15.0}
+FAST_SHORT_SIDE = 512  # haven.signals.pdq.FAST_SHORT_SIDE: the decode size the fast path asks for
+
+
+def load() -> str:
+    """The load averages as `uptime` prints them."""
+    return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def limit_photo(path: Path) -> None:
+    """The floor per photo: DCT-scaled decode + the three digests of the bytes in memory."""
+    from PIL import Image
+
+    data = path.read_bytes()
+    with Image.open(io.BytesIO(data)) as im:
+        w, h = im.size
+        scale = FAST_SHORT_SIDE / min(w, h)
+        if scale < 1:
+            im.draft("RGB", (math.ceil(w * scale), math.ceil(h * scale)))
+        im.load()
+    for algo in ("md5", "sha1", "sha256"):
+        hashlib.new(algo, data).digest()
+
+
+def per_photo(fn, paths: list[Path]) -> float:
+    """Wall seconds per photo of `fn` on one core (one warm-up call first)."""
+    fn(paths[0])
+    t = time.perf_counter()
+    for p in paths:
+        fn(p)
+    return (time.perf_counter() - t) / len(paths)
+
+
+def children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def haven_command() -> list[str]:
+    """`haven` as installed beside this interpreter, else `python -m haven.cli`."""
+    script = Path(sys.executable).with_name("haven")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "haven.cli"]
+
+
+def run_haven(evidence: Path, n: int) -> tuple[float, float]:
+    """(wall s, CPU s over all its processes) of `haven scan` on `evidence` into a new case."""
+    case = Path(tempfile.mkdtemp(prefix="bench-case-")) / "case"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    try:
+        c, t = children_cpu(), time.perf_counter()
+        done = subprocess.run([*haven_command(), "scan", str(evidence), "--case", str(case),
+                               "--json"], env=env, capture_output=True, text=True)
+        wall, cpu = time.perf_counter() - t, children_cpu() - c
+        if done.returncode:
+            raise SystemExit(f"haven scan failed ({done.returncode}):\n{done.stderr[-2000:]}")
+        items = json.loads(done.stdout)["scan"]["items"]
+        if items != n:
+            raise SystemExit(f"haven scan analysed {items} items, expected {n}")
+        return wall, cpu
+    finally:
+        shutil.rmtree(case.parent, ignore_errors=True)
+
+
+def evidence_of(photos: list[Path], n: int) -> Path:
+    """A folder holding the first `n` photos (hard links: no copy, no symlinks to skip)."""
+    d = HERE / ".cache" / f"photos12mp-{n}"
+    if not d.is_dir() or len(list(d.iterdir())) != n:
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+        for p in photos[:n]:
+            os.link(p, d / p.name)
+    return d
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="40,240", help="photo counts, comma-separated")
+    ap.add_argument("--naive-photos", type=int, default=8, help="photos timed for the naive side")
+    ap.add_argument("--limit-photos", type=int, default=24, help="photos timed for the limit")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each size")
+    ap.add_argument("--json", type=Path, help="also write the figures here")
+    args = ap.parse_args(argv)
+    sizes = [int(x) for x in args.sizes.split(",")]
+    cpus = os.cpu_count() or 1
+    photos = sorted(make_photos(max(sizes)).iterdir())[: max(sizes)]
+    warm(photos)
+    out: dict = {"cpus": cpus, "command": haven_command(), "runs": []}
+    print(f"{cpus} CPUs; haven command: {' '.join(haven_command())}; {load()}", flush=True)
+    for _ in range(args.repeat):
+        for n in sizes:
+            evidence = evidence_of(photos, n)
+            warm(sorted(evidence.iterdir()))
+            naive = per_photo(naive_photo, photos[: args.naive_photos])
+            load_naive = load()
+            floor = per_photo(limit_photo, photos[: args.limit_photos])
+            load_limit = load()
+            wall, cpu = run_haven(evidence, n)
+            load_haven = load()
+            naive_ips, haven_ips = 1 / naive, n / wall
+            limit_ips = min(cpus, 2) / floor  # two cores, as the target machine
+            run = {
+                "photos": n,
+                "naive_photos_per_s": round(naive_ips, 3), "naive_load": load_naive,
+                "limit_photos_per_s_2cores": round(limit_ips, 2),
+                "limit_ms_per_photo_1core": round(floor * 1e3, 1), "limit_load": load_limit,
+                "haven_seconds": round(wall, 2), "haven_photos_per_s": round(haven_ips, 2),
+                "haven_cpu_ms_per_photo": round(cpu / n * 1e3, 1), "haven_load": load_haven,
+                "ratio_to_naive": round(haven_ips / naive_ips, 2),
+                "ratio_to_limit": round(haven_ips / limit_ips, 3),
+                "target": TARGETS.get(n),
+            }
+            out["runs"].append(run)
+            target = f" (target >= {TARGETS[n]:g}x)" if n in TARGETS else ""
+            print(f"{n} photos: haven scan {wall:.2f} s = {haven_ips:.2f} photos/s "
+                  f"({run['haven_cpu_ms_per_photo']} ms CPU/photo over all processes; "
+                  f"{load_haven})\n"
+                  f"  naive, 1 core: {naive_ips:.3f} photos/s ({load_naive})\n"
+                  f"  limit, 2 cores (DCT-scaled decode + 3 digests): {limit_ips:.1f} photos/s, "
+                  f"{floor * 1e3:.1f} ms/photo on 1 core ({load_limit})\n"
+                  f"  haven / naive = {run['ratio_to_naive']}x{target}; "
+                  f"haven / limit = {run['ratio_to_limit']:.0%} of the physical limit",
+                  flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2))
+    return out
+
+
+if __name__ == "__main__":
+    main()
