@@ -18,7 +18,10 @@ timing so every side reads from the page cache):
 
 It prints photos/s for each and the ratios haven/naive (targets: >= 15x at 240 photos,
 >= 10x at 40) and haven/limit, each line with the load average (`uptime`) it ran under: the
-machine may be shared, and a ratio is only meaningful between figures of the same run.
+machine may be shared, and a ratio is only meaningful between figures of the same run. CPU
+time per photo (haven's over all its processes, via the rusage of reaped children) is printed
+too: it hardly depends on the load, and with the cores haven kept busy it says what two idle
+cores would give. `--other-src OLD/src` also times another checkout's `haven scan`.
 """
 
 from __future__ import annotations
@@ -67,13 +70,13 @@ def limit_photo(path: Path) -> None:
         hashlib.new(algo, data).digest()
 
 
-def per_photo(fn, paths: list[Path]) -> float:
-    """Wall seconds per photo of `fn` on one core (one warm-up call first)."""
+def per_photo(fn, paths: list[Path]) -> tuple[float, float]:
+    """(wall s, CPU s) per photo of `fn` on one core (one warm-up call first)."""
     fn(paths[0])
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     for p in paths:
         fn(p)
-    return (time.perf_counter() - t) / len(paths)
+    return (time.perf_counter() - t) / len(paths), (time.process_time() - c) / len(paths)
 
 
 def children_cpu() -> float:
@@ -87,11 +90,12 @@ def haven_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "haven.cli"]
 
 
-def run_haven(evidence: Path, n: int) -> tuple[float, float]:
-    """(wall s, CPU s over all its processes) of `haven scan` on `evidence` into a new case."""
+def run_haven(evidence: Path, n: int, src: Path = SRC) -> tuple[float, float]:
+    """(wall s, CPU s over all its processes) of `haven scan` on `evidence` into a new case,
+    running the code under `src`."""
     case = Path(tempfile.mkdtemp(prefix="bench-case-")) / "case"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])])}
+        [str(src), *filter(None, [os.environ.get("PYTHONPATH")])])}
     try:
         c, t = children_cpu(), time.perf_counter()
         done = subprocess.run([*haven_command(), "scan", str(evidence), "--case", str(case),
@@ -126,6 +130,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--limit-photos", type=int, default=24, help="photos timed for the limit")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each size")
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--other-src", type=Path,
+                    help="also time `haven scan` from this source tree (e.g. an older checkout's "
+                    "src/) in the same run")
     args = ap.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",")]
     cpus = os.cpu_count() or 1
@@ -137,10 +144,15 @@ def main(argv: list[str] | None = None) -> dict:
         for n in sizes:
             evidence = evidence_of(photos, n)
             warm(sorted(evidence.iterdir()))
-            naive = per_photo(naive_photo, photos[: args.naive_photos])
+            naive, naive_cpu = per_photo(naive_photo, photos[: args.naive_photos])
             load_naive = load()
-            floor = per_photo(limit_photo, photos[: args.limit_photos])
+            floor, floor_cpu = per_photo(limit_photo, photos[: args.limit_photos])
             load_limit = load()
+            if args.other_src:
+                o_wall, o_cpu = run_haven(evidence, n, args.other_src)
+                print(f"{n} photos: haven scan from {args.other_src}: {o_wall:.2f} s = "
+                      f"{n / o_wall:.2f} photos/s = {naive * n / o_wall:.2f}x naive "
+                      f"({o_cpu / n * 1e3:.1f} ms CPU/photo; {load()})", flush=True)
             wall, cpu = run_haven(evidence, n)
             load_haven = load()
             naive_ips, haven_ips = 1 / naive, n / wall
@@ -155,6 +167,13 @@ def main(argv: list[str] | None = None) -> dict:
                 "ratio_to_naive": round(haven_ips / naive_ips, 2),
                 "ratio_to_limit": round(haven_ips / limit_ips, 3),
                 "target": TARGETS.get(n),
+                # CPU time does not depend on what else the machine runs: the ratios two idle
+                # cores would give if haven kept both busy, and the share of them it got
+                "naive_cpu_ms_per_photo": round(naive_cpu * 1e3, 1),
+                "limit_cpu_ms_per_photo": round(floor_cpu * 1e3, 1),
+                "cpu_ratio_to_naive_2cores": round(2 * naive_cpu / (cpu / n), 2),
+                "cpu_ratio_to_limit": round(floor_cpu / (cpu / n), 3),
+                "haven_cores_used": round(cpu / wall, 2),
             }
             out["runs"].append(run)
             target = f" (target >= {TARGETS[n]:g}x)" if n in TARGETS else ""
@@ -165,8 +184,13 @@ def main(argv: list[str] | None = None) -> dict:
                   f"  limit, 2 cores (DCT-scaled decode + 3 digests): {limit_ips:.1f} photos/s, "
                   f"{floor * 1e3:.1f} ms/photo on 1 core ({load_limit})\n"
                   f"  haven / naive = {run['ratio_to_naive']}x{target}; "
-                  f"haven / limit = {run['ratio_to_limit']:.0%} of the physical limit",
-                  flush=True)
+                  f"haven / limit = {run['ratio_to_limit']:.0%} of the physical limit\n"
+                  f"  CPU per photo: haven {run['haven_cpu_ms_per_photo']} ms (all processes, "
+                  f"{run['haven_cores_used']} cores busy on average), naive "
+                  f"{run['naive_cpu_ms_per_photo']} ms, limit {run['limit_cpu_ms_per_photo']} ms: "
+                  f"on two idle cores kept busy haven would be "
+                  f"{run['cpu_ratio_to_naive_2cores']}x naive, "
+                  f"{run['cpu_ratio_to_limit']:.0%} of the limit", flush=True)
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
     return out
