@@ -22,6 +22,9 @@ machine may be shared, and a ratio is only meaningful between figures of the sam
 time per photo (haven's over all its processes, via the rusage of reaped children) is printed
 too: it hardly depends on the load, and with the cores haven kept busy it says what two idle
 cores would give. `--other-src OLD/src` also times another checkout's `haven scan`.
+
+Last, the cost of the main process's per-item near matching with FAISS on its default OpenMP
+threads and on one (what the scan uses), while the machine is as busy as it is.
 """
 
 from __future__ import annotations
@@ -122,6 +125,35 @@ def evidence_of(photos: list[Path], n: int) -> Path:
     return d
 
 
+def matching_cost(rows: int = 500, items: int = 300) -> dict:
+    """Per-item near matching as the scan's main process does it (an item's 32 query hashes
+    against a case's PDQ hashes), FAISS on its default OpenMP threads vs one thread."""
+    import faiss
+    import numpy as np
+
+    sys.path.insert(0, str(SRC))
+    from haven.match.near import NearIndex
+
+    rng = np.random.default_rng(1)
+    index = NearIndex()
+    index.add([rng.bytes(32).hex() for _ in range(rows)], list(range(rows)))
+    index.compact()
+    queries = [[rng.bytes(32).hex() for _ in range(32)] for _ in range(items)]
+    default = faiss.omp_get_max_threads()
+    out = {"rows": rows, "hashes_per_item": 32}
+    try:
+        for threads in (default, 1):
+            faiss.omp_set_num_threads(threads)
+            t = time.perf_counter()
+            for q in queries:
+                index.search_rows(q, 31)
+            out[f"ms_per_item_{threads}_threads"] = round((time.perf_counter() - t) / items * 1e3, 3)
+    finally:
+        faiss.omp_set_num_threads(default)
+    out["load"] = load()
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -191,6 +223,11 @@ def main(argv: list[str] | None = None) -> dict:
                   f"on two idle cores kept busy haven would be "
                   f"{run['cpu_ratio_to_naive_2cores']}x naive, "
                   f"{run['cpu_ratio_to_limit']:.0%} of the limit", flush=True)
+    m = out["matching"] = matching_cost()
+    print(f"near matching per item ({m['hashes_per_item']} hashes vs {m['rows']} known): "
+          + ", ".join(f"{k.removeprefix('ms_per_item_').replace('_', ' ')} {v} ms"
+                      for k, v in m.items() if k.startswith("ms_"))
+          + f" (the scan uses one; {m['load']})", flush=True)
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
     return out
