@@ -317,7 +317,8 @@ def recover(settings: Settings) -> list[str]:
     engine = make_engine(settings.url)
     try:
         upgrade(engine)
-        with session_factory(engine)() as s:
+        with session_factory(engine, settings.audit_keyring())() as s:
+            audit.check_key(s)
             return workflow.sweep(s, settings)
     finally:
         engine.dispose()
@@ -337,7 +338,10 @@ def create_app(settings: Settings | None = None, *, recover_first: bool = True) 
     engine = make_engine(settings.url)
     if not recover_first:
         upgrade(engine)  # a no-op at head; kept so a worker never runs on an old schema
-    sessions = session_factory(engine)
+    keyring = settings.audit_keyring()
+    sessions = session_factory(engine, keyring)
+    with sessions() as s:
+        audit.check_key(s)  # a keyed chain without its key: refuse to start, not every request
     serve_single_threaded()
     library = LookupLibrary(settings.pdq_threshold)
     with sessions() as s:
@@ -827,5 +831,21 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one flat list of thin routes 
     def audit_verify(p: Who, s: DB, request: Request) -> dict:
         authz.coordinator(p)
         state(request).audit_writer.flush()  # lookups answered so far are part of the chain
-        report = audit.verify(s)
-        return {"ok": report.ok, "entries": report.entries, "problems": report.problems}
+        report = audit.verify(s, s.info.get("audit_keyring"))
+        return {"ok": report.ok, "entries": report.entries, "problems": report.problems,
+                "unkeyed": report.unkeyed, "unchecked": report.unchecked}
+
+    @app.get(f"{API}/audit/checkpoint", tags=["audit"])
+    def audit_checkpoint(p: Who, s: DB, request: Request) -> dict:
+        """The chain's tip (count, head hash, time) signed with the audit key, to keep
+        elsewhere; `haven audit verify --checkpoint FILE` checks the log against it."""
+        authz.coordinator(p)
+        keyring = s.info.get("audit_keyring")
+        if keyring is None:
+            raise BadInput("the service has no audit key (haven serve --audit-key-file)")
+        state(request).audit_writer.flush()
+        doc = audit.checkpoint(s, keyring)
+        audit.record(s, p.actor, "audit.checkpoint", "", count=doc["count"],
+                     head_hash=doc["head_hash"])
+        s.commit()
+        return doc

@@ -40,20 +40,33 @@ DB_URL = typer.Option(None, "--database-url", help="SQLAlchemy URL (default "
                       "$HAVEN_DATABASE_URL or SQLite in the data folder).")
 
 
-def _settings(data_dir: Optional[Path], database_url: Optional[str]):
+AUDIT_KEY = typer.Option(None, "--audit-key-file", help="File of the audit chain's HMAC "
+                         "keys, kept outside the database (default $HAVEN_AUDIT_KEY_FILE; make "
+                         "one with 'haven audit new-key').", dir_okay=False)
+
+
+def _settings(data_dir: Optional[Path], database_url: Optional[str],
+              audit_key_file: Optional[Path] = None):
     from haven.service.settings import Settings
 
-    return Settings.from_env(data_dir=data_dir, database_url=database_url)
+    return Settings.from_env(data_dir=data_dir, database_url=database_url,
+                             audit_key_file=audit_key_file)
 
 
-def _open(data_dir: Optional[Path], database_url: Optional[str]):
+def _open(data_dir: Optional[Path], database_url: Optional[str],
+          audit_key_file: Optional[Path] = None):
+    """Settings and sessions; the audit key ($HAVEN_AUDIT_KEY_FILE) MACs what commands audit."""
     from haven.service.db import make_engine, session_factory, upgrade
 
-    settings = _settings(data_dir, database_url)
+    settings = _settings(data_dir, database_url, audit_key_file)
+    try:
+        keyring = settings.audit_keyring()
+    except HavenError as exc:
+        _fail(exc)
     settings.prepare()
     engine = make_engine(settings.url)
     upgrade(engine)
-    return settings, session_factory(engine)
+    return settings, session_factory(engine, keyring)
 
 
 
@@ -73,6 +86,7 @@ def serve(
     init: bool = typer.Option(False, "--init", help="Create the data folder when it does not "
                               "exist yet (a new service). Without it, a missing folder is an "
                               "error: a typo must not start an empty service."),
+    audit_key_file: Optional[Path] = AUDIT_KEY,
 ) -> None:
     """Run the coordination service and matching API (migrates the database first).
 
@@ -82,12 +96,14 @@ def serve(
     Example: haven serve --host 127.0.0.1 --port 8080 --workers 2 --data-dir /srv/haven
 
     Example: haven serve --init --data-dir /srv/haven-new
+
+    Example: haven serve --data-dir /srv/haven --audit-key-file /etc/haven/audit.keys
     """
     import uvicorn
 
     from haven.service.app import create_app, recover
 
-    settings = _settings(data_dir, database_url)
+    settings = _settings(data_dir, database_url, audit_key_file)
     # uvloop and httptools when installed (uvicorn[standard]); asyncio and h11 otherwise.
     options = dict(host=host, port=port, log_level="info", access_log=access_log,
                    loop="auto", http="auto", timeout_graceful_shutdown=30)
@@ -107,6 +123,8 @@ def serve(
     os.environ["HAVEN_DATA_DIR"] = str(settings.data_dir.resolve())
     if settings.database_url:
         os.environ["HAVEN_DATABASE_URL"] = settings.database_url
+    if settings.audit_key_file:
+        os.environ["HAVEN_AUDIT_KEY_FILE"] = str(Path(settings.audit_key_file).resolve())
     uvicorn.run("haven.service.app:create_worker_app", factory=True, workers=workers, **options)
 
 
@@ -350,19 +368,94 @@ def import_case_hashsets_cmd(
 def audit_verify_cmd(
     data_dir: Optional[Path] = DATA_DIR,
     database_url: Optional[str] = DB_URL,
+    audit_key_file: Optional[Path] = AUDIT_KEY,
+    checkpoint: list[Path] = typer.Option([], "--checkpoint", help="A checkpoint file "
+                                          "('haven audit checkpoint') the log must still "
+                                          "match; repeatable.", dir_okay=False),
 ) -> None:
-    """Recompute the audit chain; exit 1 naming every entry that was changed or removed.
+    """Recompute the audit chain (MACs with the audit key); exit 1 naming every entry that was
+    changed, forged or removed, or when keyed entries cannot be checked without their key.
 
-    Example: haven audit verify --data-dir /srv/haven
+    Example: haven audit verify --data-dir /srv/haven --audit-key-file /etc/haven/audit.keys
+
+    Example: haven audit verify --audit-key-file audit.keys --checkpoint cp-2026-12-06.json
+    """
+    import json
+
+    from haven.service import audit
+
+    _, sessions = _open(data_dir, database_url, audit_key_file)
+    points = []
+    for path in checkpoint:
+        try:
+            points.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            _fail(HavenError(f"cannot read the checkpoint {path}: {exc}"))
+    with sessions() as s:
+        report = audit.verify(s, s.info.get("audit_keyring"), points)
+    for problem in report.problems:
+        out.print(f"TAMPERED: {problem}", highlight=False)
+    for line in report.unchecked:
+        out.print(f"NOT CHECKED: {line}", highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
+    note = ""
+    if report.unkeyed:
+        note = (f"; entries 1–{report.unkeyed} are unkeyed (written before the service had an "
+                "audit key: they show edits, not a rewrite by someone with database access)")
+    cps = f"; {len(points)} checkpoint(s) match" if points else ""
+    out.print(f"OK: {report.entries} entries, chain intact{cps}{note}", highlight=False)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint_cmd(
+    data_dir: Optional[Path] = DATA_DIR,
+    database_url: Optional[str] = DB_URL,
+    audit_key_file: Optional[Path] = AUDIT_KEY,
+    output: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the checkpoint "
+                                          "here (default: stdout).", dir_okay=False),
+) -> None:
+    """Sign the chain's tip (entry count, head hash, time) with the audit key, as JSON to keep
+    outside the service; 'haven audit verify --checkpoint' checks the log against it later.
+
+    Example: haven audit checkpoint --audit-key-file /etc/haven/audit.keys -o cp.json
+    """
+    import json
+
+    from haven.service import audit
+
+    _, sessions = _open(data_dir, database_url, audit_key_file)
+    with sessions() as s:
+        keyring = s.info.get("audit_keyring")
+        if keyring is None:
+            _fail(HavenError("a checkpoint is signed with the audit key: give --audit-key-file "
+                             "or $HAVEN_AUDIT_KEY_FILE"))
+        doc = audit.checkpoint(s, keyring)
+        audit.record(s, "cli", "audit.checkpoint", "", count=doc["count"],
+                     head_hash=doc["head_hash"])
+        s.commit()
+    text = json.dumps(doc, indent=2) + "\n"
+    if output:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"checkpoint of {doc['count']} entries written to {output}", highlight=False)
+    else:
+        out.print(text, end="", highlight=False, markup=False)
+
+
+@audit_app.command("new-key")
+def audit_new_key_cmd(
+    key_file: Path = typer.Argument(..., help="Key file to create, or to rotate (the new key "
+                                    "goes first and signs from now on; older keys stay to "
+                                    "verify older entries).", dir_okay=False),
+) -> None:
+    """Make a new audit key (256-bit, file mode 0600); restart 'haven serve' to sign with it.
+
+    Example: haven audit new-key /etc/haven/audit.keys
     """
     from haven.service import audit
 
-    _, sessions = _open(data_dir, database_url)
-    with sessions() as s:
-        report = audit.verify(s)
-    if report.ok:
-        out.print(f"OK: {report.entries} entries, chain intact")
-        return
-    for problem in report.problems:
-        out.print(f"TAMPERED: {problem}", highlight=False)
-    raise typer.Exit(1)
+    try:
+        key_id = audit.new_key(key_file)
+    except OSError as exc:
+        _fail(HavenError(f"cannot write {key_file}: {exc.strerror}"))
+    out.print(f"audit key {key_id} written first in {key_file}", highlight=False)

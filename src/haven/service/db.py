@@ -46,5 +46,7 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: Engine, audit_keyring=None) -> sessionmaker[Session]:
+    """Sessions on `engine`; `audit_keyring` (an `audit.Keyring`) MACs the audit entries they
+    append (`session.info["audit_keyring"]`)."""
+    return sessionmaker(engine, expire_on_commit=False, info={"audit_keyring": audit_keyring})

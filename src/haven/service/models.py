@@ -188,6 +188,9 @@ class AuditEntry(Base):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     entry_hash: Mapped[str] = mapped_column(String(64))
+    # The audit key that MACs this entry (None: an unkeyed entry, plain SHA-256, written
+    # before the service was given a key).
+    key_id: Mapped[str | None] = mapped_column(String(40))
 
 
 class AuditHead(Base):
@@ -198,6 +201,7 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(40))  # the last entry's key
 
 
 class LookupHashSet(Base):

@@ -43,6 +43,9 @@ class Settings:
     login_lock_seconds: float = 60.0
     login_lock_max_seconds: float = 3600.0
     identifier_key: bytes | None = field(default=None, repr=False)
+    # The audit chain's HMAC keys (audit.Keyring file), kept outside the database. None: the
+    # chain is unkeyed (refused once it holds keyed entries).
+    audit_key_file: Path | None = None
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -50,6 +53,8 @@ class Settings:
         s = cls(
             data_dir=Path(env.get("HAVEN_DATA_DIR", str(DEFAULT_DATA_DIR))),
             database_url=env.get("HAVEN_DATABASE_URL") or None,
+            audit_key_file=Path(env["HAVEN_AUDIT_KEY_FILE"]) if env.get("HAVEN_AUDIT_KEY_FILE")
+            else None,
         )
         if env.get("HAVEN_SESSION_HOURS"):
             s.session_hours = float(env["HAVEN_SESSION_HOURS"])
@@ -66,6 +71,12 @@ class Settings:
             if v is not None:
                 setattr(s, k, v)
         return s
+
+    def audit_keyring(self):
+        """The audit keys (`audit.Keyring`), or None when no key file is set."""
+        from haven.service.audit import Keyring
+
+        return Keyring.load(self.audit_key_file) if self.audit_key_file else None
 
     @property
     def login_policy(self):
