@@ -10,6 +10,9 @@ latency percentiles, the CPU time of client and server, the server's memory, and
 afterwards that every lookup has its own entry in the audit chain and the chain verifies.
 
     .venv/bin/python bench/service_lookup.py --hashes 1000000 --requests 20000 --connections 16 --workers 2
+
+`--audit-key` serves with an audit key file (HMAC-keyed chain, issue 15.4) and verifies the
+chain with it.
 """
 
 from __future__ import annotations
@@ -141,7 +144,7 @@ def _request(signal_hex: str, key: str) -> bytes:
             f"Host: 127.0.0.1\r\nX-API-Key: {key}\r\n\r\n").encode()
 
 
-def _audit_check(data_dir: Path) -> tuple[int, bool]:
+def _audit_check(data_dir: Path, key_file: Path | None) -> tuple[int, bool]:
     from sqlalchemy import func, select
 
     from haven.service import audit
@@ -154,7 +157,8 @@ def _audit_check(data_dir: Path) -> tuple[int, bool]:
         with session_factory(engine)() as s:
             n = s.scalar(select(func.count()).select_from(AuditEntry)
                          .where(AuditEntry.action == "lookup.hma"))
-            return n, audit.verify(s).ok
+            keyring = audit.Keyring.load(key_file) if key_file else None
+            return n, audit.verify(s, keyring).ok
     finally:
         engine.dispose()
 
@@ -167,6 +171,7 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--workers", type=int, default=2, help="haven serve --workers")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--audit-key", action="store_true", help="serve with an audit key file")
     args = ap.parse_args()
     try:
         import uvloop  # a cheaper event loop for the client too
@@ -182,6 +187,13 @@ def main() -> None:
         port = _free_port()
         env = {**os.environ, "HAVEN_DATA_DIR": str(data_dir)}
         env.pop("HAVEN_DATABASE_URL", None)
+        key_file = None
+        if args.audit_key:
+            from haven.service.audit import new_key
+
+            key_file = Path(tmp) / "audit.keys"
+            new_key(key_file)
+            env["HAVEN_AUDIT_KEY_FILE"] = str(key_file)
         code = "from haven.cli import app; app()"
         server = subprocess.Popen([sys.executable, "-c", code, "serve", "--port", str(port),
                                    "--workers", str(args.workers)], env=env,
@@ -237,9 +249,10 @@ def main() -> None:
         finally:
             os.killpg(server.pid, signal.SIGTERM)  # clean shutdown: the audit queue is written
             server.wait(timeout=120)
-        n, ok = _audit_check(data_dir)
+        n, ok = _audit_check(data_dir, key_file)
         print(f"audit: {n} lookup.hma entries for {args.requests + args.warmup} lookups; "
-              f"chain {'verifies' if ok else 'BROKEN'}")
+              f"chain {'verifies' if ok else 'BROKEN'}"
+              f"{' (keyed)' if key_file else ' (unkeyed)'}")
 
 
 if __name__ == "__main__":
