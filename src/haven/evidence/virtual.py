@@ -87,6 +87,15 @@ def _short(exc: BaseException) -> str:
     return ". ".join(text.split(". ")[:2]).rstrip(".") or type(exc).__name__
 
 
+def _opened(handle, item: Item, stream):
+    """A libyal file handle opened on the item: by path when it is a file on disk, else the stream."""
+    if item.fs_path is not None:
+        handle.open(item.fs_path)
+    else:
+        handle.open_file_object(stream)
+    return handle
+
+
 class _VirtualDisk:
     """Opens one virtual-disk format; subclasses say how to sniff it and open the handle."""
 
@@ -191,12 +200,7 @@ class Vhd(_VirtualDisk):
         return head[:8] in (b"conectix", b"vhdxfile")
 
     def open_handle(self, item: Item, stream):
-        handle = pyvhdi.file()
-        if item.fs_path is not None:
-            handle.open(item.fs_path)
-        else:
-            handle.open_file_object(stream)
-        return handle
+        return _opened(pyvhdi.file(), item, stream)
 
     def parent(self, handle) -> str | None:
         try:
@@ -215,12 +219,7 @@ class Qcow(_VirtualDisk):
         return head[:4] == b"QFI\xfb" and int.from_bytes(head[4:8], "big") in (1, 2, 3)
 
     def open_handle(self, item: Item, stream):
-        handle = pyqcow.file()
-        if item.fs_path is not None:
-            handle.open(item.fs_path)
-        else:
-            handle.open_file_object(stream)
-        return handle
+        return _opened(pyqcow.file(), item, stream)
 
     def parent(self, handle) -> str | None:
         try:
