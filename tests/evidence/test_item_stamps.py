@@ -73,3 +73,35 @@ def test_a_file_changed_inside_a_disk_image_gets_another_stamp_the_others_keep_t
     assert after["stick.img/DCIM/a.jpg"] == before["stick.img/DCIM/a.jpg"]
     assert after["stick.img/DCIM/b.jpg"] != before["stick.img/DCIM/b.jpg"]
     assert after["stick.img"] != before["stick.img"]
+
+
+def test_the_modified_time_is_read_from_every_kind_of_stamp(tmp_path):
+    import os
+    import tarfile
+    from datetime import datetime
+
+    from haven.evidence.base import stamp_modified
+
+    when = datetime(2021, 6, 5, 4, 3, 2).timestamp()  # local time, as a user's clock says
+    loose = tmp_path / "ev" / "a.txt"
+    loose.parent.mkdir()
+    loose.write_bytes(b"a")
+    os.utime(loose, (when, when))
+    with tarfile.open(tmp_path / "ev" / "t.tar", "w") as tar:
+        info = tarfile.TarInfo("in/b.txt")
+        info.size, info.mtime = 1, 1_600_000_000
+        tar.addfile(info, io.BytesIO(b"b"))
+    with zipfile.ZipFile(tmp_path / "ev" / "z.zip", "w") as z:
+        z.writestr(zipfile.ZipInfo("c.txt", date_time=(2019, 1, 2, 3, 4, 6)), b"c")
+    got = {p.rsplit("/", 1)[-1]: stamp_modified(s) for p, s in _stamps(tmp_path / "ev").items()}
+    utc = datetime.utcfromtimestamp(when).isoformat(timespec="seconds") + "Z"
+    assert got["a.txt"] == utc
+    assert got["b.txt"] == "2020-09-13T12:26:40Z"
+    assert got["c.txt"] == "2019-01-02T03:04:06"  # zip: the writer's local time, no zone
+    # disk images: [seconds, nanoseconds]; ISO 9660: local time and a 15-minute offset
+    assert stamp_modified({"mtime": [1_600_000_000, 5]}) == "2020-09-13T12:26:40Z"
+    assert stamp_modified({"date": [120, 9, 13, 14, 26, 40, 8]}) == "2020-09-13T12:26:40Z"
+    # no time of its own, "never set", or damaged: None, never an exception
+    for bad in (None, {}, {"size": 3, "within": {"mtime": 5}}, {"mtime": 0},
+                {"time": [2019, 13, 40, 0, 0, 0]}, {"date": ["x"]}, {"mtime_ns": 10**30}):
+        assert stamp_modified(bad) is None

@@ -110,8 +110,49 @@ def test_indexed_case_orders_fresh_by_known_camera_then_faces_then_size():
     assert lst["rows"][1][0] == with_faces["path"] and lst["rows"][1][5] == 2
     sizes = [r[4] for r in lst["rows"][2:]]
     assert sizes == sorted(sizes, reverse=True)
-    assert page.count("<svg") == 4 and "Media by EXIF time taken" in page  # the timeline
+    assert page.count("<svg") == 4 and html.TIMELINE_TITLE in page  # the timeline
     assert "2021" in page and "2024" in page
+
+
+def test_fresh_media_of_a_known_place_come_first_and_say_why():
+    summary, findings = synthetic_case(120)
+    fresh = [f for f in findings if f["finding"] == "fresh"]
+    known = [f for f in findings if f["finding"] == "known"]
+    by_scene, by_series, big_with_faces = fresh[0], fresh[1], fresh[2]
+
+    def vi(mid, **kw):
+        return {"media_id": mid, "faces": 0, "camera": None, "serial": None, "taken": None,
+                "series": None, "scene": [], **kw}
+    context = {
+        known[0]["path"]: vi(1, scene=[by_scene["path"]]),
+        known[1]["path"]: vi(2, series=(7, "S-7")),
+        by_scene["path"]: vi(3, scene=[known[0]["path"]]),
+        by_series["path"]: vi(4, series=(7, "S-7")),
+        big_with_faces["path"]: vi(5, faces=3, series=(8, "S-8")),  # a series with no known
+    }
+    page = render_report(summary, findings, context=context)
+    lst = next(lst for lst in _data(page)["lists"] if lst["key"] == "fresh")
+    assert [c["key"] for c in lst["columns"]][7] == "place"
+    rows = lst["rows"]
+    assert [r[0] for r in rows[:3]] == [by_scene["path"], by_series["path"], big_with_faces["path"]]
+    assert rows[0][8] == f"same place as known material: {known[0]['path']}"
+    assert rows[1][8] == "in series S-7, which holds known material"
+    assert rows[2][8] is None and rows[2][5] == 3
+
+
+def test_timeline_uses_exif_time_else_the_file_modified_time():
+    summary, findings = synthetic_case(40)
+    media = [f for f in findings if f["media"] == "image"]
+    for f in media[:5]:
+        f["modified"] = "2019-03-04T05:06:07Z"
+    context = {media[0]["path"]: {"media_id": 1, "faces": 0, "camera": None, "serial": None,
+                                  "taken": "2020-07-01T10:00:00"}}
+    bars = dict(html.timeline(findings, context))
+    assert bars == {"2019-03": {"EXIF time taken": 0, "file modified": 4},
+                    "2020-07": {"EXIF time taken": 1, "file modified": 0}}
+    assert html.timeline(findings, {}) == [("2019-03", {"EXIF time taken": 0, "file modified": 5})]
+    plain = render_report(summary, findings)  # a case never indexed still has its timeline
+    assert plain.count("<svg") == 4 and html.TIMELINE_TITLE in plain
 
 
 def test_thumbnails_only_when_asked_and_the_page_says_it_holds_pictures():

@@ -27,8 +27,14 @@ def test_report_embeds_indexed_thumbnails_only_when_asked(tmp_path):
     rnd = np.random.default_rng(3)
     for i in range(3):  # benign generated noise pictures
         Image.fromarray(rnd.integers(0, 255, (120, 160, 3), dtype=np.uint8)).save(ev / f"p{i}.png")
+    import os
+    os.utime(ev / "p1.png", (1_600_000_000, 1_600_000_000))
     _run("scan", ev, "--case", case, "--workers", "1")
+    rows = {json.loads(x)["path"].rsplit("/", 1)[1]: json.loads(x)
+            for x in (case / "findings.jsonl").read_text().splitlines()}
+    assert rows["p1.png"]["modified"] == "2020-09-13T12:26:40Z"  # the file's own time
     page = (case / "report.html").read_text()
+    assert "Media by time (EXIF time taken, else file modified)" in page  # timeline unindexed
     assert _thumbs(page) == {} and "holds pictures" not in page
     assert "run <code>haven index</code>" in page  # not indexed: the fresh list says why
     _run("report", "--case", case, "--thumbnails")

@@ -98,6 +98,39 @@ class Container(Protocol):
         ...
 
 
+def stamp_modified(stamp: dict | None) -> str | None:
+    """When the item was last modified, as its container recorded it; None if it did not.
+
+    ISO 8601, "Z" when the time is UTC (file systems, tar, ISO 9660 with its offset); without
+    a zone for zip members, whose DOS times are the writer's local time. A member that only
+    carries its container's stamp (`within`) has no time of its own.
+    """
+    from datetime import datetime, timedelta, timezone
+
+    if not stamp:
+        return None
+    try:
+        if "mtime_ns" in stamp:
+            seconds = stamp["mtime_ns"] / 1e9
+        elif "mtime" in stamp:  # tar: seconds; disk images: [seconds, nanoseconds]
+            m = stamp["mtime"]
+            seconds = m[0] if isinstance(m, (list, tuple)) else m
+        elif "time" in stamp:  # zip: (Y, M, D, h, m, s) local time
+            return datetime(*[int(x) for x in stamp["time"][:6]]).isoformat(timespec="seconds")
+        elif "date" in stamp:  # ISO 9660: years since 1900 ... and a 15-minute UTC offset
+            y, mo, d, h, mi, sec, off = (int(x) for x in stamp["date"][:7])
+            local = datetime(1900 + y, mo, d, h, mi, sec)
+            seconds = (local - timedelta(minutes=15 * off)).replace(tzinfo=timezone.utc).timestamp()
+        else:
+            return None
+        if not seconds or seconds <= 0:  # 0 is "never set" in most formats
+            return None
+        when = datetime.fromtimestamp(float(seconds), tz=timezone.utc)
+        return when.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+    except (TypeError, ValueError, OverflowError, OSError, IndexError):  # untrusted metadata
+        return None
+
+
 def stamp_text(stamp: dict | None) -> str | None:
     """The stamp as the canonical text it is stored and compared as."""
     if stamp is None:

@@ -1,8 +1,10 @@
 """What victim identification found about each item, read for the report (never written).
 
 When the case was indexed (`haven index`), the fresh list can be ordered by what helps an
-analyst: pictures taken by a camera that also took known material first, then pictures with
-faces, then the biggest; and the media can be drawn on a timeline of their EXIF times.
+analyst: pictures of the same place as known material (a verified scene link, or a series
+that holds known material) first, then those taken by a camera that also took known
+material, then pictures with faces, then the biggest; and the media are drawn on a timeline
+of their EXIF times (file times for the rest).
 A case that was never indexed gives an empty context and the report says so.
 """
 
@@ -23,15 +25,26 @@ VI_MEDIA = "vi_media"  # haven.victimid.models.MediaRow's table
 
 
 def victim_context(store: CaseStore) -> dict[str, dict]:
-    """path -> {"faces", "camera", "taken", "media_id"} for every indexed item; {} if never indexed."""
+    """path -> {"media_id", "faces", "camera", "serial", "taken", "series", "scene"} per indexed item.
+
+    `series`: (id, name) of the series the item is in, or None; `scene`: paths of the media a
+    verified same-place (`scene`) link joins it to. {} if the case was never indexed."""
     # checked by name first: a plain scan's report must load no victim-identification code
     if not inspect(store.engine).has_table(VI_MEDIA):
         return {}
-    from haven.victimid.models import FaceRow, MediaRow
+    from haven.victimid.models import FaceRow, LinkRow, MediaRow, SeriesMemberRow, SeriesRow
     out: dict[str, dict] = {}
     with store.session() as s:
         faces = Counter(dict(s.execute(
             select(FaceRow.media_id, func.count(FaceRow.id)).group_by(FaceRow.media_id)).all()))
+        series = {mid: (sid, name) for mid, sid, name in s.execute(
+            select(SeriesMemberRow.media_id, SeriesRow.id, SeriesRow.name)
+            .join(SeriesRow, SeriesRow.id == SeriesMemberRow.series_id))}
+        scene: dict[int, list[int]] = {}
+        for a, b in s.execute(select(LinkRow.media_a, LinkRow.media_b).where(LinkRow.kind == "scene")):
+            scene.setdefault(a, []).append(b)
+            scene.setdefault(b, []).append(a)
+        path_of: dict[int, str] = {}
         for r in s.execute(select(MediaRow.id, MediaRow.path, MediaRow.body_serial, MediaRow.make,
                                   MediaRow.model, MediaRow.captured_local, MediaRow.captured_utc)):
             camera = " ".join(x for x in (r.make, r.model) if x)
@@ -39,8 +52,12 @@ def victim_context(store: CaseStore) -> dict[str, dict]:
                 camera = f"{camera} #{r.body_serial}".strip()
             taken = r.captured_local or (r.captured_utc.isoformat(timespec="seconds") + "Z"
                                          if r.captured_utc else None)
+            path_of[r.id] = r.path
             out[r.path] = {"media_id": r.id, "faces": faces.get(r.id, 0), "camera": camera or None,
-                           "serial": r.body_serial, "taken": taken}
+                           "serial": r.body_serial, "taken": taken, "series": series.get(r.id),
+                           "scene": scene.get(r.id, [])}
+    for info in out.values():
+        info["scene"] = sorted(path_of[m] for m in info["scene"] if m in path_of)
     return out
 
 

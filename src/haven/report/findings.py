@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from haven import __version__
+from haven.evidence.base import stamp_modified
 from haven.store.case import CaseStore, utcnow
 from haven.store.models import FindingChange, HashSet, ItemRow, Seizure
 
@@ -87,6 +88,8 @@ def iter_findings(store: CaseStore) -> Iterator[dict]:
                 "notes": list(r.notes or []),
                 "flags": dict(r.flags or {}),
                 "paths": paths_by_sha.get(r.sha256, [r.path]) if r.sha256 else [r.path],
+                # last modified, as the file system or archive recorded it (None if it did not)
+                "modified": stamp_modified(json.loads(r.stamp)) if r.stamp else None,
                 # how the finding changed since the scan: rematch, and rescan (with the
                 # superseded content under `earlier`)
                 "history": history.get(r.id, []),

@@ -34,6 +34,8 @@ LISTS = (
 )
 COLOURS = {"known": "#a61b1b", "near-known": "#a04a00", "fresh": "#1f5f8b", "error": "#6b2c91",
            "known-good": "#1e7a44", "other": "#5b6570"}
+#: The timeline's two sources of a time.
+TIME_COLOURS = {"EXIF time taken": "#1f5f8b", "file modified": "#8a94a0"}
 
 _env = Environment(
     loader=PackageLoader("haven.report", "templates"),
@@ -117,13 +119,30 @@ def _notes(f: dict) -> list[str]:
     return out
 
 
+def known_place(info: dict, known_paths: frozenset, known_series: frozenset) -> str | None:
+    """In words, how a fresh item is tied to the place of known material, or None.
+
+    A verified same-place (`scene`) link to a known or near-known item comes first; then
+    membership of a series that holds known material."""
+    linked = [p for p in info.get("scene") or [] if p in known_paths]
+    if linked:
+        more = f" and {len(linked) - 1} more" if len(linked) > 1 else ""
+        return f"same place as known material: {linked[0]}{more}"
+    series = info.get("series")
+    if series and series[0] in known_series:
+        return f"in series {series[1]}, which holds known material"
+    return None
+
+
 def work_row(f: dict, key: str, seizure: str, splits: list[int], vi: dict | None = None,
-             known_serials: frozenset = frozenset()) -> list:
+             known_serials: frozenset = frozenset(), known_paths: frozenset = frozenset(),
+             known_series: frozenset = frozenset()) -> list:
     """One row of a work list: [path, splits, seizure, type, size, *list columns, notes, md5].
 
     `vi` (victim identification's view of the item, `context.victim_context`) adds faces,
-    camera and time taken to the fresh list; `known_serials` are camera serials seen on
-    known or near-known items."""
+    camera, time taken and the tie to a known place to the fresh list; `known_serials` are
+    camera serials seen on known or near-known items, `known_paths` those items' paths and
+    `known_series` the series holding any of them."""
     row = [f["path"], splits, seizure, f["mime"] or "unknown", f["size"]]
     ms = f["matches"]
     if key == "fresh" and vi is not None:
@@ -131,7 +150,8 @@ def work_row(f: dict, key: str, seizure: str, splits: list[int], vi: dict | None
         camera = info.get("camera")
         if camera and info.get("serial") in known_serials:
             camera += " (also took known material)"
-        row += [info.get("faces"), camera, info.get("taken")]
+        row += [info.get("faces"), camera, info.get("taken"),
+                known_place(info, known_paths, known_series) if info else None]
     elif key == "near-known":
         near = [m for m in ms if not m["known_good"]] or ms
         best = min(near, key=lambda m: m["distance"] if m["distance"] is not None else 999)
@@ -156,7 +176,7 @@ _EXTRA_COLUMNS = {
 
 
 _INDEXED_COLUMNS = [("faces", "Faces", "num"), ("camera", "Camera", "text"),
-                    ("taken", "Taken (EXIF)", "text")]
+                    ("taken", "Taken (EXIF)", "text"), ("place", "Known place", "text")]
 
 
 def columns(key: str, indexed: bool = False) -> list[dict]:
@@ -168,23 +188,45 @@ def columns(key: str, indexed: bool = False) -> list[dict]:
 
 
 def _fresh_order(row: list, indexed: bool) -> tuple:
-    # What helps first: a camera that also took known material, then faces, then size.
+    # What helps first: the place of known material (a verified scene link, then a series
+    # holding known material), a camera that also took known material, faces, then size.
     if indexed:
-        return ("known material" not in (row[6] or ""), -(row[5] or 0), -(row[4] or 0), row[0])
+        place = 2 if row[8] is None else (0 if row[8].startswith("same place") else 1)
+        return (place, "known material" not in (row[6] or ""), -(row[5] or 0),
+                -(row[4] or 0), row[0])
     return (-(row[4] or 0), row[0])
 
 
-def timeline(context: dict[str, dict]) -> list[tuple[str, dict[str, int]]]:
-    """Indexed media per month of their EXIF time (per year when they span over 3 years)."""
-    taken = sorted(v["taken"][:7] for v in context.values() if v.get("taken"))
-    if not taken:
+TIMELINE_TITLE = "Media by time (EXIF time taken, else file modified)"
+
+
+def timeline(findings: list[dict], context: dict[str, dict]) -> list[tuple[str, dict[str, int]]]:
+    """Media per month (per year when they span over 3 years), stacked by where the time is from.
+
+    The EXIF time taken when `haven index` read one, else the time the file system or
+    archive recorded the file as modified (`modified` in findings.jsonl)."""
+    times: list[tuple[str, str]] = []
+    for f in findings:
+        if f.get("media") not in ("image", "video"):
+            continue
+        taken = (context.get(f["path"]) or {}).get("taken")
+        if taken:
+            times.append((taken[:7], "EXIF time taken"))
+        elif f.get("modified"):
+            times.append((f["modified"][:7], "file modified"))
+    if not times:
         return []
-    years = int(taken[-1][:4]) - int(taken[0][:4])
-    counts = Counter(t[:4] if years > 3 else t for t in taken)
-    return [(k, {"media": n}) for k, n in sorted(counts.items())]
+    first, last = min(t for t, _s in times), max(t for t, _s in times)
+    by_year = int(last[:4]) - int(first[:4]) > 3
+    counts: dict[str, Counter] = {}
+    for month, source in times:
+        counts.setdefault(month[:4] if by_year else month, Counter())[source] += 1
+    return [(k, {s: c.get(s, 0) for s in ("EXIF time taken", "file modified")})
+            for k, c in sorted(counts.items())]
 
 
-def bar_chart(title: str, bars: list[tuple[str, dict[str, int]]], *, width: int = 460) -> str:
+def bar_chart(title: str, bars: list[tuple[str, dict[str, int]]], *, width: int = 460,
+              colours: dict[str, str] = COLOURS) -> str:
     """A horizontal (stacked) bar chart as inline SVG, with its numbers as text for readers."""
     if not bars:
         return ""
@@ -207,7 +249,7 @@ def bar_chart(title: str, bars: list[tuple[str, dict[str, int]]], *, width: int 
                 continue
             w = max(1.0, plot_w * n / total_max)
             out.append(f'<rect x="{x:.1f}" y="{y + 4}" width="{w:.1f}" height="{row_h - 8}" '
-                       f'fill="{COLOURS.get(kind, "#1f5f8b")}"><title>{escape(label)}: '
+                       f'fill="{colours.get(kind, "#1f5f8b")}"><title>{escape(label)}: '
                        f"{escape(kind)} {n}</title></rect>")
             x += w
         out.append(f'<text x="{x + 5:.1f}" y="{y + 16}" font-size="12">'
@@ -235,7 +277,8 @@ def charts(summary: dict, findings: list[dict], seizures: list[str],
         ("Findings by kind", bar_chart("Findings by kind", by_kind)),
         ("Findings by seizure", bar_chart("Findings by seizure", stacked(per_seizure, 12))),
         ("Findings by type (top 12)", bar_chart("Findings by type", stacked(per_type, 12))),
-        ("Media by EXIF time taken", bar_chart("Media by EXIF time taken", timeline(context or {}))),
+        (TIMELINE_TITLE, bar_chart(TIMELINE_TITLE, timeline(findings, context or {}),
+                                             colours=TIME_COLOURS)),
     ]
 
 
@@ -256,6 +299,9 @@ def render_report(summary: dict, findings: list[dict], limit: int = ROW_LIMIT,
     known_serials = frozenset(
         (context or {}).get(f["path"], {}).get("serial") for f in findings
         if f["finding"] in ("known", "near-known")) - {None}
+    known_paths = frozenset(f["path"] for f in findings if f["finding"] in ("known", "near-known"))
+    known_series = frozenset((((context or {}).get(p) or {}).get("series") or (None,))[0]
+                             for p in known_paths) - {None}
     seizures = sorted((z["name"] for z in summary["seizures"]), key=len, reverse=True)
     # a container is an item with items under it (archive, disk image, ISO)
     paths = {f["path"] for f in findings}
@@ -273,7 +319,7 @@ def render_report(summary: dict, findings: list[dict], limit: int = ROW_LIMIT,
     for key, title, what in LISTS:
         rows = [work_row(f, key, _seizure_of(f["path"], seizures),
                          container_splits(f["path"], containers),
-                         context if indexed else None, known_serials)
+                         context if indexed else None, known_serials, known_paths, known_series)
                 for f in findings if f["finding"] == key]
         if key == "fresh":
             rows.sort(key=lambda r: _fresh_order(r, indexed))
