@@ -71,6 +71,20 @@ def test_search_rows_report_which_enrolled_hash_matched():
     assert index.search_rows(["f" * 64]) == [(1, 0, "pdq-c84")]
 
 
+def test_search_hits_say_which_query_hash_matched_in_the_tail_and_in_segments():
+    rng = np.random.default_rng(5)
+    base = rng.integers(0, 256, (300, 32), dtype=np.uint8)
+    for flat_limit in (1_000_000, 64):  # all in the flat tail / mostly sealed segments
+        index = NearIndex(flat_limit=flat_limit)
+        index.add(_hexes(base), list(range(300)))
+        far = (~base[:3]).copy()  # 256 bits from rows 0-2
+        near = base[[17, 250]].copy()
+        near[0, 0] ^= 0b111  # 3 bits from row 17
+        hits = index.search_hits(_hexes(far) + _hexes(near) + _hexes(base[[17]]))
+        assert hits == [(17, 0, None, 5), (250, 0, None, 4)]
+        assert index.search_rows(_hexes(near)) == [(250, 0, None), (17, 3, None)]
+
+
 def test_bad_hash_is_refused_with_a_clear_error():
     with pytest.raises(NearIndexError, match="64 hex"):
         NearIndex().add(["abc"], [1])

@@ -20,8 +20,12 @@ def test_how_matched_says_crop_window_and_banner_in_words():
     w = how_matched(_m("pdq", 0, "pdq-w85x89+1-2"))
     assert "identical picture hash" in w and "crop window 85% x 89%" in w and "+1% / -2%" in w
     assert "cropped" in w
-    # the matcher does not record rotation/mirroring: the report says so rather than guess
-    assert "does not record" in how_matched(_m("pdq", 3, "pdq"))
+    # the matcher records which query hash matched: as is, rotated, mirrored, hash-only crop
+    assert how_matched(_m("pdq", 3, "pdq")).endswith("whole picture; as is")
+    assert "rotated 90° clockwise" in how_matched(_m("pdq", 3, "pdq@rot90"))
+    assert "mirrored left-right" in how_matched(_m("pdq", 3, "pdq-c84@c84+flip-y"))
+    framed = how_matched(_m("pdq", 12, "pdq@frame-l4r0t6b2"))
+    assert "cropped" in framed and "4% left, 6% top, 2% bottom" in framed
     v = how_matched(_m("vpdq", 2, "item 0-10s ~ known 5-15s", query_share=0.5, known_share=0.25))
     assert "video frames" in v and "50% of the item's frames" in v and "25% of the known" in v
 

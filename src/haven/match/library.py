@@ -209,9 +209,11 @@ class MatchLibrary:
                         add(Match(self._lib_ref(k, lab), name))
 
         if query_hexes and len(self.near):
-            # search_rows is sorted by distance: the first row of an entry is its best one
-            for eid, dist, tag in self.near.search_rows(query_hexes, self.threshold):
-                add(Match(self.refs[eid], "pdq", dist, tag))
+            from haven.match.how import matched_signal, query_tag
+
+            # search_hits is sorted by distance: the first row of an entry is its best one
+            for eid, dist, tag, k in self.near.search_hits(query_hexes, self.threshold):
+                add(Match(self.refs[eid], "pdq", dist, matched_signal(tag, query_tag(k))))
         if query_hexes:
             for k, lib in enumerate(self.libraries):
                 for lab, dist in lib.near(query_hexes, self.threshold):

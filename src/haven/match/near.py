@@ -222,41 +222,63 @@ class NearIndex:
                    + sum(s.index.nbytes - s.index.codes.nbytes for s in view.segments)
                    + view.tail.ntotal * HASH_BYTES)
 
-    def search_codes(self, qcodes: np.ndarray, threshold: int = DEFAULT_THRESHOLD
-                     ) -> tuple[np.ndarray, np.ndarray]:
-        """(row, best distance) of every enrolled row within `threshold` of any query code."""
+    def search_codes(self, qcodes: np.ndarray, threshold: int = DEFAULT_THRESHOLD, *,
+                     with_query: bool = False):
+        """(row, best distance) of every enrolled row within `threshold` of any query code.
+
+        `with_query=True` returns (query number, row, distance): which query code gave the
+        row its best distance (the lowest number on ties), e.g. which dihedral hash matched.
+        """
         view = self._view
         qcodes = np.ascontiguousarray(qcodes, dtype=np.uint8).reshape(-1, HASH_BYTES)
-        rows, dists = [], []
+        qnums, rows, dists = [], [], []
         if threshold > MAX_RADIUS and view.segments:
             end = view.tail_start
-            _q, r, d = flat_search(self._codes.view()[:end].view(np.uint64).reshape(-1, 4),
-                                   qcodes, threshold)
+            q, r, d = flat_search(self._codes.view()[:end].view(np.uint64).reshape(-1, 4),
+                                  qcodes, threshold)
+            qnums.append(q)
             rows.append(r)
             dists.append(d)
         else:
             for seg in view.segments:
-                _q, r, d = seg.index.search(qcodes, threshold)
+                q, r, d = seg.index.search(qcodes, threshold)
+                qnums.append(q)
                 rows.append(r + seg.start)
                 dists.append(d)
         if view.tail.ntotal:
             # FAISS range search keeps distances strictly below the radius; under the lock
             # because `add` grows the tail in place (it is small: <= flat_limit rows)
             with self._lock:
-                _lims, d, r = view.tail.range_search(qcodes, int(threshold) + 1)
+                lims, d, r = view.tail.range_search(qcodes, int(threshold) + 1)
+            qnums.append(np.repeat(np.arange(len(qcodes), dtype=np.int64),
+                                   np.diff(lims).astype(np.int64)))
             rows.append(r.astype(np.int64) + view.tail_start)
             dists.append(d.astype(np.int64))
         if not rows:
             empty = np.empty(0, dtype=np.int64)
-            return empty, empty
+            return (empty, empty, empty) if with_query else (empty, empty)
+        q_a = np.concatenate(qnums).astype(np.int64)
         rows_a, dists_a = np.concatenate(rows), np.concatenate(dists)
         if rows_a.size > 1:  # best distance per row over all query hashes
-            order = np.lexsort((dists_a, rows_a))
-            rows_a, dists_a = rows_a[order], dists_a[order]
+            order = np.lexsort((q_a, dists_a, rows_a))
+            q_a, rows_a, dists_a = q_a[order], rows_a[order], dists_a[order]
             first = np.ones(rows_a.size, dtype=bool)
             first[1:] = rows_a[1:] != rows_a[:-1]
-            rows_a, dists_a = rows_a[first], dists_a[first]
-        return rows_a, dists_a
+            q_a, rows_a, dists_a = q_a[first], rows_a[first], dists_a[first]
+        return (q_a, rows_a, dists_a) if with_query else (rows_a, dists_a)
+
+    def search_hits(self, query_hexes: list[str], threshold: int = DEFAULT_THRESHOLD
+                    ) -> list[tuple[int, int, str | None, int]]:
+        """`search_rows` with, last, the position in `query_hexes` of the hash that matched."""
+        if not query_hexes or len(self) == 0:
+            return []
+        qnums, rows, dists = self.search_codes(hexes_to_codes(query_hexes), threshold,
+                                               with_query=True)
+        ids = self._ids.view()[rows]
+        tag_codes = self._tag_codes.view()[rows]
+        order = np.lexsort((rows, ids, dists))
+        return [(int(ids[k]), int(dists[k]), self._tag_names[tag_codes[k]], int(qnums[k]))
+                for k in order]
 
     def search_rows(self, query_hexes: list[str], threshold: int = DEFAULT_THRESHOLD
                     ) -> list[tuple[int, int, str | None]]:
@@ -264,13 +286,7 @@ class NearIndex:
 
         Returns (id, distance, tag) per enrolled row at its best distance, sorted by distance.
         """
-        if not query_hexes or len(self) == 0:
-            return []
-        rows, dists = self.search_codes(hexes_to_codes(query_hexes), threshold)
-        ids = self._ids.view()[rows]
-        tag_codes = self._tag_codes.view()[rows]
-        order = np.lexsort((rows, ids, dists))
-        return [(int(ids[k]), int(dists[k]), self._tag_names[tag_codes[k]]) for k in order]
+        return [hit[:3] for hit in self.search_hits(query_hexes, threshold)]
 
     def search(self, query_hexes: list[str], threshold: int = DEFAULT_THRESHOLD) -> list[tuple[int, int]]:
         """(id, distance) of each id with a hash within `threshold` of any query hash.

@@ -9,7 +9,6 @@ pages them. Above `ROW_LIMIT` rows a list shows its top and says findings.jsonl/
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from html import escape
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 import haven
+from haven.match.how import how_pdq
 
 #: Rows per work list in the HTML; findings.jsonl and findings.csv always have them all.
 ROW_LIMIT = 100_000
@@ -44,8 +44,6 @@ _env = Environment(
     lstrip_blocks=True,
 )
 
-_WINDOW = re.compile(r"pdq-w(\d+)x(\d+)([+-]\d+)([+-]\d+)$")
-_CENTRAL = re.compile(r"pdq-c(\d+)$")
 
 
 def how_matched(m: dict) -> str:
@@ -62,16 +60,7 @@ def how_matched(m: dict) -> str:
             share = (f"; {round(m['query_share'] * 100)}% of the item's frames, "
                      f"{round((m.get('known_share') or 0) * 100)}% of the known video")
         return f"video frames ({close}){': ' + tag if tag else ''}{share}"
-    if tag and (w := _CENTRAL.match(tag)):
-        where = (f"central {w.group(1)}% of the picture: the edges differ "
-                 "(a banner, caption or border added or cut)")
-    elif tag and (w := _WINDOW.match(tag)):
-        fw, fh, cx, cy = (int(g) for g in w.groups())
-        shift = f", shifted {cx:+d}% / {cy:+d}%" if cx or cy else ""
-        where = f"crop window {fw}% x {fh}% of the known picture{shift}: the copy was cropped"
-    else:
-        where = ("whole picture (as is, rotated or mirrored: the matcher does not record "
-                 "which)")
+    where = how_pdq(tag)
     return f"{close}; {where}"
 
 

@@ -1,0 +1,54 @@
+"""Which query hash matched, named and said in words; checked against real rotations."""
+
+import numpy as np
+import pdqhash
+
+from haven.match.how import DIHEDRAL, how_pdq, matched_signal, query_tag
+from haven.match.near import NearIndex
+from haven.signals import pdq
+
+
+def _picture() -> np.ndarray:
+    """A benign asymmetric test picture: gradients and a bright block off-centre."""
+    y, x = np.mgrid[0:240, 0:320]
+    img = np.stack([(x * 0.8) % 256, (y * 1.0) % 256, ((x + 2 * y) * 0.4) % 256], -1)
+    img[30:110, 40:150] = 250
+    img[150:220, 200:300, 1] = 20
+    return img.astype(np.uint8)
+
+
+def test_query_tags_follow_query_hexes_order():
+    assert query_tag(0) == ""
+    assert query_tag(1) == "rot90"
+    assert query_tag(8) == "c84"
+    assert query_tag(8 + 5) == "c84+flip-y"
+    assert query_tag(31) == "c93+flip-1"
+    assert matched_signal("pdq", "") == "pdq"
+    assert matched_signal("pdq-c84", "c84+rot90") == "pdq-c84@c84+rot90"
+
+
+def test_words_name_the_transform_the_copy_underwent():
+    """Known = the picture; item = the picture turned/mirrored by numpy; the matched query
+    position's words must describe what numpy did."""
+    known = _picture()
+    index = NearIndex()
+    index.add([pdq.pdq_from_prepared(pdq.PreparedImage(known, "t")).hex], [1])
+    cases = {
+        "rotated 90° clockwise": np.rot90(known, -1),
+        "rotated 90° counter-clockwise": np.rot90(known, 1),
+        "rotated 180°": np.rot90(known, 2),
+        "mirrored left-right": known[:, ::-1],
+        "flipped upside down": known[::-1],
+    }
+    for words, item in cases.items():
+        item = np.ascontiguousarray(item)
+        query = pdq.query_hexes(pdq.PreparedImage(item, "t"))
+        (eid, _d, tag, k), *_ = NearIndex.search_hits(index, query)
+        assert eid == 1
+        assert words in how_pdq(matched_signal(tag, query_tag(k))), (words, query_tag(k))
+
+
+def test_unmatched_transform_stays_honest():
+    assert how_pdq("pdq") == "whole picture; as is"
+    assert "query zoom7" in how_pdq("pdq@zoom7")  # unknown parts are shown, not dropped
+    assert len(DIHEDRAL) == 8 == len(pdqhash.compute_dihedral(_picture())[0])
