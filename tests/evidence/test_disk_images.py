@@ -12,8 +12,8 @@ import pytest
 
 from haven.evidence.base import Item, Problem
 from haven.evidence.carve import carve
-from haven.evidence.disk import looks_like_disk
-from haven.evidence.ewf import Ewf
+from haven.evidence.signatures import looks_like_disk
+from haven.evidence.containers.ewf import Ewf
 from haven.evidence.registry import HEAD_SIZE, find_container
 from haven.evidence.walk import walk
 

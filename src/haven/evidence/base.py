@@ -3,7 +3,8 @@
 Evidence is read-only: a container yields `Item`s (one per file, addressed by its path
 inside the evidence) and `Problem`s (bad input worth a finding: corrupt or encrypted
 archives, archive bombs, path traversal, unreadable files). A new container type is one new
-module that registers a `Container` subclass; the walker never tests for kinds itself.
+module of `haven.evidence.containers` that registers a `Container` class; the walker never
+tests for kinds itself.
 """
 
 from __future__ import annotations
@@ -81,9 +82,17 @@ class Problem:
 
 
 class Container(Protocol):
-    """Opens one kind of container; `walk` yields what it holds, recursively or not."""
+    """Opens one kind of container; `walk` yields what it holds, recursively or not.
+
+    One class per kind, in its own module of `haven.evidence.containers`, registered with
+    `haven.evidence.registry.register`. `sniff` reads bytes only; `members` imports whatever
+    decoder the kind needs (see the registry's docstring).
+    """
 
     name: ClassVar[str]
+    # Lower is tried first: specific signatures ahead of the looser ones that would also
+    # match (an ISO's hybrid MBR makes it look like a disk; unopened formats come last).
+    priority: ClassVar[int]
     # False for containers whose members cannot add up to more than the container itself
     # (disk images, ISO): they are exempt from the archive-bomb expansion budget.
     expands: ClassVar[bool]

@@ -42,20 +42,19 @@ import math
 from array import array
 from bisect import bisect_right
 from collections import Counter
-from typing import BinaryIO, Callable, ClassVar, Iterator, Protocol
+from typing import BinaryIO, Callable, Iterator, Protocol
 
 import pytsk3
 
 from haven.evidence.base import Item, Limits, Problem, WindowStream
 from haven.evidence.carve import carve
 from haven.evidence.names import MemberNames
-from haven.evidence.registry import register
+from haven.evidence.signatures import (BOOT_SIGNATURE, SECTOR, encryption_label,
+                                       file_system_label, mbr_entries)
 from haven.evidence.unsupported import HEAD_BYTES, reason, unopened_format
 
-_SECTOR = 512
 _MAX_DIR_DEPTH = 256  # directories inside directories; a corrupt file system may loop
 _ZERO_CHECK = 64 * 1024  # bytes read to tell a recoverable deleted file from a wiped one
-_BOOT_SIGNATURE = b"\x55\xaa"
 
 _NAME_UNALLOC = int(pytsk3.TSK_FS_NAME_FLAG_UNALLOC)
 _META_UNALLOC = int(pytsk3.TSK_FS_META_FLAG_UNALLOC)
@@ -77,114 +76,12 @@ _NTFS_FIRST_USER_ENTRY = 27  # MFT entries below hold the file system's own file
 _SILENT_PARTITIONS = (b"microsoft reserved", b"bios boot")
 
 
-# -- sniffing ------------------------------------------------------------------------------
-
-def _u16(data: bytes, at: int) -> int:
-    return int.from_bytes(data[at:at + 2], "little")
-
-
-def _u32(data: bytes, at: int) -> int:
-    return int.from_bytes(data[at:at + 4], "little")
-
-
-def _mbr_plausible(head: bytes, size: int | None) -> bool:
-    """An MBR whose entries make sense, or one on a file sized like a disk (table damaged)."""
-    if head[510:512] != _BOOT_SIGNATURE:
-        return False
-    # Sector-sized files of some size with the boot signature are disks even when their
-    # table is garbage: claimed, so the damage is reported and the space carved.
-    if size is not None and size >= 64 * 1024 and size % _SECTOR == 0:
-        return True
-    inside = 0
-    for at in range(446, 510, 16):
-        entry = head[at:at + 16]
-        if entry[0] not in (0x00, 0x80):
-            return False
-        if entry[4] == 0:
-            continue
-        start, count = _u32(entry, 8), _u32(entry, 12)
-        if start == 0 or count == 0:
-            return False
-        inside += size is None or start * _SECTOR < size
-    return inside > 0
-
-
-def _mbr_entries(head: bytes) -> list[tuple[int, int]]:
-    """(first sector, sector count) of each primary MBR partition; [] when the table is garbage."""
-    if head[510:512] != _BOOT_SIGNATURE:
-        return []
-    found = []
-    for at in range(446, 510, 16):
-        entry = head[at:at + 16]
-        if entry[0] not in (0x00, 0x80):
-            return []
-        if entry[4] in (0x00, 0x05, 0x0F, 0x85):  # empty or extended (logical ones not followed)
-            continue
-        start, count = _u32(entry, 8), _u32(entry, 12)
-        if start == 0 or count == 0:
-            return []
-        found.append((start, count))
-    return found
-
-
 def _tsk_reason(exc: BaseException | None) -> str:
     """TSK's own words from one of its error messages, without the source location."""
     if exc is None:
         return ""
     text = str(exc)
     return text.split("with error: ", 1)[-1].strip() or type(exc).__name__
-
-
-def _fat_boot(head: bytes) -> bool:
-    return (head[0] in (0xEB, 0xE9) and head[510:512] == _BOOT_SIGNATURE
-            and _u16(head, 11) in (512, 1024, 2048, 4096)
-            and head[13] in (1, 2, 4, 8, 16, 32, 64, 128)
-            and _u16(head, 14) >= 1 and head[16] in (1, 2)
-            and (head[21] == 0xF0 or head[21] >= 0xF8))
-
-
-def _ext_superblock(head: bytes) -> bool:
-    sb = head[1024:1024 + 128]
-    return (len(sb) == 128 and _u16(sb, 56) == 0xEF53 and _u32(sb, 0) > 0 and _u32(sb, 4) > 0
-            and _u32(sb, 24) <= 6 and _u32(sb, 40) > 0 and _u32(sb, 76) <= 1)
-
-
-def _hfs_plus(head: bytes) -> bool:
-    return head[1024:1026] in (b"H+", b"HX") and int.from_bytes(head[1026:1028], "big") in (4, 5)
-
-
-def file_system_label(head: bytes) -> str | None:
-    """The file system whose boot sector or superblock `head` starts with, or None."""
-    if head[3:11] == b"NTFS    " and head[510:512] == _BOOT_SIGNATURE:
-        return "NTFS"
-    if head[3:11] == b"EXFAT   " and head[510:512] == _BOOT_SIGNATURE:
-        return "exFAT"
-    if len(head) >= 512 and _fat_boot(head):
-        return "FAT"
-    if _ext_superblock(head):
-        return "ext2/3/4"
-    if _hfs_plus(head):
-        return "HFS+"
-    return None
-
-
-def encryption_label(head: bytes) -> str | None:
-    """The kind of encrypted volume whose header `head` starts with, or None."""
-    if head[:6] == b"LUKS\xba\xbe" and int.from_bytes(head[6:8], "big") in (1, 2):
-        return "LUKS"
-    if head[3:11] == b"-FVE-FS-":
-        return "BitLocker"
-    return None
-
-
-def looks_like_disk(head: bytes, size: int | None) -> bool:
-    """True when `head` starts a partitioned disk, a bare file system or an encrypted volume."""
-    if len(head) < 512 or (size is not None and size < 4096):
-        return False
-    if head[512:520] == b"EFI PART" and head[520:524] == b"\x00\x00\x01\x00":
-        return True
-    return (file_system_label(head) is not None or encryption_label(head) is not None
-            or _mbr_plausible(head, size))
 
 
 # -- reading the image ---------------------------------------------------------------------
@@ -388,11 +285,11 @@ class _ImageWalk:
     def damaged_table(self, fs_error: BaseException | None) -> Iterator[Item | Problem]:
         """No file system at 0 and no volume system TSK accepts: read what the MBR still says."""
         size, path = self.medium.size, self.item.path
-        entries = _mbr_entries(self.medium.read(0, 512))
+        entries = mbr_entries(self.medium.read(0, 512))
         if not entries:
             yield from self.unknown(0, size, "", path, fs_error, whole_image=True)
             return
-        table_end = max(start + count for start, count in entries) * _SECTOR
+        table_end = max(start + count for start, count in entries) * SECTOR
         if table_end > size:
             yield Problem(path, "truncated",
                           f"the partition table lists partitions up to byte {table_end} but the "
@@ -403,13 +300,13 @@ class _ImageWalk:
                           "the partition table cannot be read as a whole; each partition it "
                           "lists is tried where it says it starts", size)
         for index, (start, count) in enumerate(entries, 1):
-            yield from self.partition(None, start * _SECTOR, count * _SECTOR, f"p{index}/",
+            yield from self.partition(None, start * SECTOR, count * SECTOR, f"p{index}/",
                                       f"{path}/p{index}")
-        if all(start * _SECTOR >= size for start, _ in entries):
+        if all(start * SECTOR >= size for start, _ in entries):
             yield from self.carve(0, size, "")  # nothing the table says is there: carve it all
 
     def partitions(self, volumes) -> Iterator[Item | Problem]:
-        sector = volumes.info.block_size or _SECTOR
+        sector = volumes.info.block_size or SECTOR
         gaps: list[tuple[int, int]] = []
         index = 0
         for part in volumes:
@@ -487,7 +384,7 @@ class _ImageWalk:
                           "possibly encrypted (VeraCrypt/TrueCrypt or similar): no file system "
                           "or volume signature and the data looks random", length)
             return
-        if whole_image and head[510:512] == _BOOT_SIGNATURE:
+        if whole_image and head[510:512] == BOOT_SIGNATURE:
             yield Problem(label, "corrupt",
                           "the partition table (MBR) is damaged: no valid partition entries and "
                           f"no file system at the start{detail}; the whole image is carved", length)
@@ -746,18 +643,10 @@ class _FileSystemWalk:
             yield from self.image.carve(byte_start, byte_end, self.prefix)
 
 
-@register
-class RawDisk:
-    name: ClassVar[str] = "disk"
-    expands: ClassVar[bool] = False
-
-    @classmethod
-    def sniff(cls, head: bytes, size: int | None) -> bool:
-        return looks_like_disk(head, size)
-
-    def members(self, item: Item, limits: Limits) -> Iterator[Item | Problem]:
-        with item.open() as stream:
-            size = item.size
-            if size is None:
-                size = stream.seek(0, io.SEEK_END)
-            yield from image_members(StreamMedium(stream, size), item, limits)
+def raw_disk_members(item: Item, limits: Limits) -> Iterator[Item | Problem]:
+    """What the raw disk image `item` holds (the `disk` container kind's reader)."""
+    with item.open() as stream:
+        size = item.size
+        if size is None:
+            size = stream.seek(0, io.SEEK_END)
+        yield from image_members(StreamMedium(stream, size), item, limits)

@@ -13,16 +13,12 @@ Ex01 (EWF2) and L01 (logical evidence) images are not opened.
 from __future__ import annotations
 
 import os
-from typing import ClassVar, Iterator
+from typing import Iterator
 
 import pyewf
 
 from haven.evidence.base import Item, Limits, Problem
 from haven.evidence.disk import image_members
-from haven.evidence.registry import register
-
-_EVF1 = b"EVF\x09\x0d\x0a\xff\x00"
-
 
 class _EwfMedium:
     """The media bytes stored in E01 segments; unreadable chunks read as zeros and are noted.
@@ -82,40 +78,32 @@ def _segments(fs_path: str) -> list[str]:
     return list(found) or [fs_path]
 
 
-@register
-class Ewf:
-    name: ClassVar[str] = "e01"
-    expands: ClassVar[bool] = False
-
-    @classmethod
-    def sniff(cls, head: bytes, size: int | None) -> bool:
-        return head[:8] == _EVF1 and int.from_bytes(head[9:11], "little") == 1
-
-    def members(self, item: Item, limits: Limits) -> Iterator[Item | Problem]:
-        handle = pyewf.handle()
-        stream = None
-        try:
-            if item.fs_path is not None:
-                segments = _segments(item.fs_path)
-                handle.open(segments)
-            else:
-                stream = item.open()
-                segments = [item.path]
-                handle.open_file_objects([stream])
-        except Exception as exc:  # untrusted data
-            if stream is not None:
-                stream.close()
-            names = ", ".join(os.path.basename(s) for s in segments) if item.fs_path else ""
-            nested = "" if item.fs_path else " (an E01 inside an archive: only single-segment " \
-                "images can be opened; extract every segment next to the .E01)"
-            kind = "truncated" if "segment" in str(exc).lower() else "corrupt"
-            yield Problem(item.path, kind,
-                          f"cannot open the E01 image{nested}: {exc}"
-                          + (f" [segments found: {names}]" if names else ""), item.size)
-            return
-        try:
-            yield from image_members(_EwfMedium(handle), item, limits)
-        finally:
-            handle.close()
-            if stream is not None:
-                stream.close()
+def ewf_members(item: Item, limits: Limits) -> Iterator[Item | Problem]:
+    """What the E01 image `item` holds (the `e01` container kind's reader)."""
+    handle = pyewf.handle()
+    stream = None
+    try:
+        if item.fs_path is not None:
+            segments = _segments(item.fs_path)
+            handle.open(segments)
+        else:
+            stream = item.open()
+            segments = [item.path]
+            handle.open_file_objects([stream])
+    except Exception as exc:  # untrusted data
+        if stream is not None:
+            stream.close()
+        names = ", ".join(os.path.basename(s) for s in segments) if item.fs_path else ""
+        nested = "" if item.fs_path else " (an E01 inside an archive: only single-segment " \
+            "images can be opened; extract every segment next to the .E01)"
+        kind = "truncated" if "segment" in str(exc).lower() else "corrupt"
+        yield Problem(item.path, kind,
+                      f"cannot open the E01 image{nested}: {exc}"
+                      + (f" [segments found: {names}]" if names else ""), item.size)
+        return
+    try:
+        yield from image_members(_EwfMedium(handle), item, limits)
+    finally:
+        handle.close()
+        if stream is not None:
+            stream.close()

@@ -12,46 +12,33 @@ from __future__ import annotations
 
 import posixpath
 from functools import partial
-from typing import ClassVar, Iterator
+from typing import Iterator
 
 import pycdlib
 from pycdlib.pycdlibexception import PyCdlibException
 
 from haven.evidence.base import Item, Limits, Problem
 from haven.evidence.names import MemberNames
-from haven.evidence.registry import register
+from haven.evidence.containers.iso import DESCRIPTOR_AT, UDF_MARKS
 
-_DESCRIPTOR_AT = 0x8001
-_UDF_MARKS = (b"BEA01", b"NSR02", b"NSR03", b"TEA01")
-
-
-@register
-class Iso:
-    name: ClassVar[str] = "iso"
-    expands: ClassVar[bool] = False
-
-    @classmethod
-    def sniff(cls, head: bytes, size: int | None) -> bool:
-        mark = head[_DESCRIPTOR_AT:_DESCRIPTOR_AT + 5]
-        return mark == b"CD001" or mark in _UDF_MARKS
-
-    def members(self, item: Item, limits: Limits) -> Iterator[Item | Problem]:
-        with item.open() as stream:
-            disc = pycdlib.PyCdlib()
-            try:
-                disc.open_fp(stream)
-            except PyCdlibException as exc:
-                stream.seek(_DESCRIPTOR_AT)
-                udf_only = stream.read(5) in _UDF_MARKS
-                kind = "unsupported" if udf_only else "corrupt"
-                reason = ("UDF-only disc image (no ISO 9660 descriptor) cannot be opened"
-                          if udf_only else f"cannot read the disc image: {exc}")
-                yield Problem(item.path, kind, reason, item.size)
-                return
-            try:
-                yield from _listed(disc, item, limits)
-            finally:
-                disc.close()
+def iso_members(item: Item, limits: Limits) -> Iterator[Item | Problem]:
+    """The files of the disc image `item` (the `iso` container kind's reader)."""
+    with item.open() as stream:
+        disc = pycdlib.PyCdlib()
+        try:
+            disc.open_fp(stream)
+        except PyCdlibException as exc:
+            stream.seek(DESCRIPTOR_AT)
+            udf_only = stream.read(5) in UDF_MARKS
+            kind = "unsupported" if udf_only else "corrupt"
+            reason = ("UDF-only disc image (no ISO 9660 descriptor) cannot be opened"
+                      if udf_only else f"cannot read the disc image: {exc}")
+            yield Problem(item.path, kind, reason, item.size)
+            return
+        try:
+            yield from _listed(disc, item, limits)
+        finally:
+            disc.close()
 
 
 def _open_file(disc: pycdlib.PyCdlib, key: str, disc_path: str):

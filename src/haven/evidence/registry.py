@@ -1,13 +1,22 @@
 """The one registry of container kinds; the walker asks it, never tests for kinds itself.
 
-A container module registers its class with `@register` when imported. The built-in modules
-are imported on first use, so importing the registry alone stays cheap and free of cycles;
-a plug-in container only has to be imported before the walk starts.
+A container kind is one module in `haven.evidence.containers` holding one class decorated
+with `@register` (see `Container` for what it declares). Every module of that package is
+imported on first use (automatic discovery, as the hash-set readers are found), so a new
+kind is one new file and nothing else changes. A plug-in kind living elsewhere only has to
+be imported before the walk starts.
+
+Sniffing must stay cheap: a container module imports no decoder library at import time
+(py7zr, pycdlib, pytsk3, the libyal bindings, even zipfile/tarfile); `members()` imports the
+reader that needs one when a container of that kind is actually opened. A scan of loose
+photos therefore loads none of them (tests/evidence/test_container_registry.py holds the
+package to that).
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 from haven.evidence.base import Container
 
@@ -15,37 +24,45 @@ from haven.evidence.base import Container
 # deepest signature any container or unopened format needs.
 HEAD_SIZE = 0x10040 + 8
 
-_BUILTIN = (
-    "haven.evidence.zip",
-    "haven.evidence.sevenzip",
-    "haven.evidence.tar",
-    "haven.evidence.iso",
-    # After iso: hybrid ISO images carry an MBR too and are read as discs.
-    "haven.evidence.disk",
-    "haven.evidence.ewf",
-    "haven.evidence.virtual",
-    # Last: formats recognised but not opened, named in a Problem.
-    "haven.evidence.unsupported",
-)
-_CONTAINERS: list[type[Container]] = []
+_PACKAGE = "haven.evidence.containers"
+_CONTAINERS: dict[str, type[Container]] = {}
+_ordered: tuple[type[Container], ...] | None = None
 _loaded = False
 
 
-def register(cls: type[Container]) -> type[Container]:
+def register(cls: type) -> type:
     """Class decorator: make `cls` a container kind the walker opens."""
-    if cls not in _CONTAINERS:
-        _CONTAINERS.append(cls)
+    global _ordered
+    missing = [attr for attr in ("name", "priority", "expands", "sniff", "members")
+               if not hasattr(cls, attr)]
+    if missing:
+        raise TypeError(f"container {cls.__name__} lacks {'/'.join(missing)}")
+    known = _CONTAINERS.get(cls.name)
+    if known is not None and (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise ValueError(f"two container kinds claim the name {cls.name!r}")
+    _CONTAINERS[cls.name] = cls
+    _ordered = None
     return cls
 
 
-def containers() -> tuple[type[Container], ...]:
-    """Every registered container kind, in the order they are tried."""
+def _discover() -> None:
+    # Importing every module of the package runs its @register; done once.
     global _loaded
-    if not _loaded:
-        _loaded = True
-        for module in _BUILTIN:
-            importlib.import_module(module)
-    return tuple(_CONTAINERS)
+    if _loaded:
+        return
+    _loaded = True
+    package = importlib.import_module(_PACKAGE)
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{_PACKAGE}.{module.name}")
+
+
+def containers() -> tuple[type[Container], ...]:
+    """Every registered container kind, in the order they are tried (priority, then name)."""
+    global _ordered
+    _discover()
+    if _ordered is None:
+        _ordered = tuple(sorted(_CONTAINERS.values(), key=lambda c: (c.priority, c.name)))
+    return _ordered
 
 
 def find_container(head: bytes, size: int | None) -> type[Container] | None:

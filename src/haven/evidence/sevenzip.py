@@ -22,16 +22,14 @@ import queue
 import tempfile
 import threading
 from functools import partial
-from typing import ClassVar, Iterator
+from typing import Iterator
 
 import py7zr
 from py7zr.io import Py7zIO, WriterFactory
 
 from haven.evidence.base import Item, Limits, Problem, SpoolView, problem_from
 from haven.evidence.names import MemberNames
-from haven.evidence.registry import register
 
-_MAGIC = b"7z\xbc\xaf\x27\x1c"
 _KEY = "haven-member-{}"
 _DONE = object()
 
@@ -105,15 +103,12 @@ class _MemberSpool(Py7zIO):
         self.handoff.unclaimed.discard(self)
 
 
-@register
-class SevenZip:
-    name: ClassVar[str] = "7z"
-    expands: ClassVar[bool] = True
+def sevenzip_members(item: Item, limits: Limits) -> Iterator[Item | Problem]:
+    """The members of the 7z archive `item` (the `7z` container kind's reader)."""
+    return _SevenZipReader().members(item, limits)
 
-    @classmethod
-    def sniff(cls, head: bytes, size: int | None) -> bool:
-        return head.startswith(_MAGIC)
 
+class _SevenZipReader:
     def members(self, item: Item, limits: Limits) -> Iterator[Item | Problem]:
         with item.open() as stream:
             try:

@@ -29,63 +29,36 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from functools import partial
-from typing import BinaryIO, Callable, ClassVar, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from haven.evidence.base import Item, Limits, Problem, SpoolView, problem_from
+from haven.evidence.containers.tar import BLOCK, compression_of, is_tar_header
 from haven.evidence.names import MemberNames
-from haven.evidence.registry import register
 
-_BLOCK = 512
 _CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
 class _Compression:
-    name: str
-    magic: bytes
+    name: str  # as `compression_of` names it
     suffixes: tuple[str, ...]
     open: Callable[[BinaryIO], BinaryIO]
 
 
 _COMPRESSIONS = (
-    _Compression("gzip", b"\x1f\x8b", (".tgz", ".gz", ".z"),
+    _Compression("gzip", (".tgz", ".gz", ".z"),
                  lambda raw: gzip.GzipFile(fileobj=raw, mode="rb")),  # type: ignore[arg-type,return-value]
-    _Compression("bzip2", b"BZh", (".tbz2", ".tbz", ".bz2"),
+    _Compression("bzip2", (".tbz2", ".tbz", ".bz2"),
                  lambda raw: bz2.BZ2File(raw, "rb")),  # type: ignore[arg-type,return-value]
-    _Compression("xz", b"\xfd7zXZ\x00", (".txz", ".xz"),
+    _Compression("xz", (".txz", ".xz"),
                  lambda raw: lzma.LZMAFile(raw, "rb")),  # type: ignore[arg-type,return-value]
 )
 _TAR_SUFFIXES = {".tgz", ".tbz2", ".tbz", ".txz"}
 
 
 def _compression(head: bytes) -> _Compression | None:
-    for compression in _COMPRESSIONS:
-        if head.startswith(compression.magic) and _plausible(compression, head):
-            return compression
-    return None
-
-
-def _plausible(compression: _Compression, head: bytes) -> bool:
-    """Look past the short magics, so text that starts with "BZh" is not taken for bzip2."""
-    if compression.name == "gzip":
-        return head[2:3] == b"\x08"  # deflate, the only method gzip defines
-    if compression.name == "bzip2":
-        return head[3:4] in b"123456789" and head[4:10] in (b"1AY&SY", b"\x17rE8P\x90")
-    return True
-
-
-def _is_tar_header(block: bytes) -> bool:
-    """True for a tar header block: ustar magic, or (old v7 tars) a valid header checksum."""
-    if len(block) < _BLOCK:
-        return False
-    if block[257:262] == b"ustar":
-        return True
-    try:
-        stored = int(block[148:156].replace(b"\x00", b" ").strip() or b"-1", 8)
-    except ValueError:
-        return False
-    computed = sum(block[:148]) + 8 * 32 + sum(block[156:_BLOCK])
-    return block[0] != 0 and stored == computed
+    name = compression_of(head)
+    return next((c for c in _COMPRESSIONS if c.name == name), None)
 
 
 class _Decompressed(io.RawIOBase):
@@ -128,30 +101,22 @@ class _Decompressed(io.RawIOBase):
                 super().close()
 
 
-@register
-class Tar:
-    name: ClassVar[str] = "tar"
-    expands: ClassVar[bool] = True
-
-    @classmethod
-    def sniff(cls, head: bytes, size: int | None) -> bool:
-        return _compression(head) is not None or _is_tar_header(head[:_BLOCK])
-
-    def members(self, item: Item, limits: Limits) -> Iterator[Item | Problem]:
-        names = MemberNames(item.path, limits)
-        with item.open() as raw:
-            compression = _compression(raw.read(16))
-            raw.seek(0)
-            if compression is None:
-                yield from _tar_members(raw, item, names, limits, compressed_size=None)
+def tar_members(item: Item, limits: Limits) -> Iterator[Item | Problem]:
+    """The members of the (compressed) tar or lone compressed file `item` (the `tar` kind's reader)."""
+    names = MemberNames(item.path, limits)
+    with item.open() as raw:
+        compression = _compression(raw.read(16))
+        raw.seek(0)
+        if compression is None:
+            yield from _tar_members(raw, item, names, limits, compressed_size=None)
+            return
+        with _Decompressed(compression, item.open()) as stream:
+            is_tar = is_tar_header(stream.read(BLOCK))
+            stream.seek(0)
+            if is_tar:
+                yield from _tar_members(stream, item, names, limits, compressed_size=item.size)
                 return
-            with _Decompressed(compression, item.open()) as stream:
-                is_tar = _is_tar_header(stream.read(_BLOCK))
-                stream.seek(0)
-                if is_tar:
-                    yield from _tar_members(stream, item, names, limits, compressed_size=item.size)
-                    return
-            yield from _single(item, compression, names, limits)
+        yield from _single(item, compression, names, limits)
 
 
 def _tar_members(stream: BinaryIO, item: Item, names: MemberNames, limits: Limits,
@@ -185,9 +150,9 @@ def _tar_members(stream: BinaryIO, item: Item, names: MemberNames, limits: Limit
                 regular[info.name] = info
         # tarfile ends quietly at a header it cannot read; a cut inside a header looks like that.
         stream.seek(archive.offset)
-        tail = stream.read(_BLOCK)
+        tail = stream.read(BLOCK)
         if tail.strip(b"\0"):
-            kind = "truncated" if len(tail) < _BLOCK else "corrupt"
+            kind = "truncated" if len(tail) < BLOCK else "corrupt"
             yield Problem(item.path, kind, f"unreadable tar header at byte {archive.offset} "
                           "(of the uncompressed archive); members after it are not listed",
                           item.size)

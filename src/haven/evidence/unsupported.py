@@ -3,8 +3,9 @@
 Nothing is silent: a file, partition or bare file system in one of these formats becomes an
 `error` finding whose reason says what it is and what would open it, instead of one plain
 `other` item whose contents nobody saw. The table is data, one row per format, recognised
-by magic bytes only (never by name). `Unrecognised` is registered last, so every format
-haven does read is tried first; `haven.evidence.disk` asks `unopened_format` about a
+by magic bytes only (never by name). The `unopened` container kind
+(`haven.evidence.containers.unsupported`) is tried last, so every format haven does read is
+tried first; `haven.evidence.disk` asks `unopened_format` about a
 partition without a file system TSK reads.
 
 Not recognised yet: compressed UDIF DMGs (their signature, `koly`, is in the last 512 bytes,
@@ -15,10 +16,6 @@ signature at all; `haven.evidence.disk` calls random-looking partitions possibly
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Iterator
-
-from haven.evidence.base import Item, Limits, Problem
-from haven.evidence.registry import register
 
 HEAD_BYTES = 0x10040 + 8  # Btrfs keeps its superblock at 64 KiB, the deepest signature here
 
@@ -86,21 +83,3 @@ def unopened_format(head: bytes) -> Unopened | None:
 def reason(fmt: Unopened) -> str:
     """The text of the Problem for an unopened format."""
     return f"{fmt.label}: haven does not open it, so its contents were not scanned; {fmt.remedy}"
-
-
-@register
-class Unrecognised:
-    """Not a container haven opens, but a format it names: a Problem, no members."""
-
-    name: ClassVar[str] = "unopened"
-    expands: ClassVar[bool] = False
-
-    @classmethod
-    def sniff(cls, head: bytes, size: int | None) -> bool:
-        return unopened_format(head) is not None
-
-    def members(self, item: Item, limits: Limits) -> Iterator[Item | Problem]:
-        with item.open() as fh:
-            fmt = unopened_format(fh.read(HEAD_BYTES))
-        if fmt is not None:
-            yield Problem(item.path, "unsupported", reason(fmt), item.size)

@@ -26,15 +26,10 @@ from __future__ import annotations
 import os
 from typing import ClassVar, Iterator
 
-import pyqcow
-import pyvhdi
-import pyvmdk
-
 from haven.evidence.base import Item, Limits, Problem
+from haven.evidence.containers.vdi import VDI_SIGNATURE
 from haven.evidence.disk import image_members
-from haven.evidence.registry import register
 
-_VDI_SIGNATURE = 0xBEDA107F
 _VDI_FREE, _VDI_ZERO = 0xFFFFFFFF, 0xFFFFFFFE
 
 
@@ -97,11 +92,10 @@ def _opened(handle, item: Item, stream):
 
 
 class _VirtualDisk:
-    """Opens one virtual-disk format; subclasses say how to sniff it and open the handle."""
+    """Opens one virtual-disk format; subclasses say how to open the handle
+    (the container kinds in `haven.evidence.containers` say how to sniff each)."""
 
-    name: ClassVar[str]
     label: ClassVar[str]
-    expands: ClassVar[bool] = False
 
     def open_handle(self, item: Item, stream):
         """A handle reading the guest disk: from the file on disk when there is one."""
@@ -148,23 +142,12 @@ class _VirtualDisk:
                 stream.close()
 
 
-@register
-class Vmdk(_VirtualDisk):
-    name: ClassVar[str] = "vmdk"
+class VmdkReader(_VirtualDisk):
     label: ClassVar[str] = "VMDK"
 
-    @classmethod
-    def sniff(cls, head: bytes, size: int | None) -> bool:
-        if head[:4] == b"KDMV":
-            # A sparse extent without an embedded descriptor belongs to a descriptor file
-            # (qemu-img reserves the space in every extent but fills it only in whole disks).
-            at = int.from_bytes(head[28:36], "little") * 512
-            if not at:
-                return False
-            return at + 21 > len(head) or head[at:at + 21] == b"# Disk DescriptorFile"
-        return head[:21] == b"# Disk DescriptorFile" and (size is None or size < 64 * 1024)
-
     def open_handle(self, item: Item, stream):
+        import pyvmdk  # each libyal binding loads with the first image of its kind
+
         handle = pyvmdk.handle()
         if item.fs_path is not None:
             handle.open(item.fs_path)
@@ -189,17 +172,12 @@ class Vmdk(_VirtualDisk):
         return None
 
 
-@register
-class Vhd(_VirtualDisk):
-    name: ClassVar[str] = "vhd"
+class VhdReader(_VirtualDisk):
     label: ClassVar[str] = "VHD/VHDX"
 
-    @classmethod
-    def sniff(cls, head: bytes, size: int | None) -> bool:
-        # Dynamic VHDs copy their footer to the start; VHDX starts with its file identifier.
-        return head[:8] in (b"conectix", b"vhdxfile")
-
     def open_handle(self, item: Item, stream):
+        import pyvhdi
+
         return _opened(pyvhdi.file(), item, stream)
 
     def parent(self, handle) -> str | None:
@@ -209,16 +187,12 @@ class Vhd(_VirtualDisk):
             return None
 
 
-@register
-class Qcow(_VirtualDisk):
-    name: ClassVar[str] = "qcow"
+class QcowReader(_VirtualDisk):
     label: ClassVar[str] = "QCOW"
 
-    @classmethod
-    def sniff(cls, head: bytes, size: int | None) -> bool:
-        return head[:4] == b"QFI\xfb" and int.from_bytes(head[4:8], "big") in (1, 2, 3)
-
     def open_handle(self, item: Item, stream):
+        import pyqcow
+
         return _opened(pyqcow.file(), item, stream)
 
     def parent(self, handle) -> str | None:
@@ -238,7 +212,7 @@ class _VdiReader:
     def __init__(self, stream):
         self.stream = stream
         header = self._at(0, 512)
-        if len(header) < 0x190 or int.from_bytes(header[0x40:0x44], "little") != _VDI_SIGNATURE:
+        if len(header) < 0x190 or int.from_bytes(header[0x40:0x44], "little") != VDI_SIGNATURE:
             raise ValueError("not a VDI image (no signature at byte 64)")
         major = int.from_bytes(header[0x44:0x48], "little") >> 16
         if major != 1:
@@ -287,14 +261,8 @@ class _VdiReader:
         self.stream.close()
 
 
-@register
-class Vdi(_VirtualDisk):
-    name: ClassVar[str] = "vdi"
+class VdiReader(_VirtualDisk):
     label: ClassVar[str] = "VDI"
-
-    @classmethod
-    def sniff(cls, head: bytes, size: int | None) -> bool:
-        return int.from_bytes(head[0x40:0x44], "little") == _VDI_SIGNATURE
 
     def open_handle(self, item: Item, stream):
         return _VdiReader(_noatime_open(item.fs_path) if item.fs_path is not None else _Borrowed(stream))

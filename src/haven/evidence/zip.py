@@ -20,11 +20,10 @@ import struct
 import zipfile
 import zlib
 from functools import partial
-from typing import BinaryIO, ClassVar, Iterator
+from typing import BinaryIO, Iterator
 
 from haven.evidence.base import Item, Limits, Problem, ReadStream
 from haven.evidence.names import MemberNames
-from haven.evidence.registry import register
 
 _LOCAL = b"PK\x03\x04"
 _LOCAL_FIXED = struct.Struct("<4sHHHHHIIIHH")
@@ -42,25 +41,17 @@ def _bomb_reason(size: int, compressed: int, limits: Limits) -> str | None:
     return None
 
 
-@register
-class Zip:
-    name: ClassVar[str] = "zip"
-    expands: ClassVar[bool] = True
-
-    @classmethod
-    def sniff(cls, head: bytes, size: int | None) -> bool:
-        return head[:4] in (_LOCAL, b"PK\x05\x06", _DESCRIPTOR)
-
-    def members(self, item: Item, limits: Limits) -> Iterator[Item | Problem]:
-        names = MemberNames(item.path, limits)
-        with item.open() as stream:
-            try:
-                archive = zipfile.ZipFile(stream)
-            except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error) as exc:
-                yield from _salvage(stream, item, names, limits, exc)
-                return
-            with archive:
-                yield from _listed(archive, names, limits)
+def zip_members(item: Item, limits: Limits) -> Iterator[Item | Problem]:
+    """The members of the zip `item` (the `zip` container kind's reader)."""
+    names = MemberNames(item.path, limits)
+    with item.open() as stream:
+        try:
+            archive = zipfile.ZipFile(stream)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error) as exc:
+            yield from _salvage(stream, item, names, limits, exc)
+            return
+        with archive:
+            yield from _listed(archive, names, limits)
 
 
 def _listed(archive: zipfile.ZipFile, names: MemberNames,
