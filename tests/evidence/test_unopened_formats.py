@@ -15,6 +15,7 @@ from haven.evidence.walk import walk
 
 from disk_fixtures import MiB, blank, fat_image, partitioned, picture, qemu_image, run, tool, write_at
 from evidencekit import tar_bytes, zip_bytes
+from phonekit import android_backup
 
 A = picture(51)
 
@@ -44,7 +45,6 @@ SIGNATURE_ONLY = {
     "locked.dmg": (0, b"encrcdsa", "encrypted DMG"),
     "grow.sparseimage": (0, b"sprs", "sparse DMG"),
     "pack.rar": (0, b"Rar!\x1a\x07\x01\x00", "RAR"),
-    "phone.ab": (0, b"ANDROID BACKUP\n5\n1\nnone\n", "Android backup"),
     "secret.luks": (0, b"LUKS\xba\xbe\x00\x02", "LUKS"),
 }
 
@@ -81,6 +81,7 @@ def seizure(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     (folder / "split.002").write_bytes(data[len(data) // 2:])
     (folder / "pack.zip").write_bytes(zip_bytes({"a.jpg": A}))
     (folder / "pack.tar").write_bytes(tar_bytes({"a.jpg": A}))
+    (folder / "phone.ab").write_bytes(android_backup({"shared/0/DCIM/a.jpg": A}))
     if "root.xfs" in expect:  # an unreadable partition inside a readable disk
         xfs_disk = folder / "mixed.raw"
         partitioned(xfs_disk, [fat, folder / "root.xfs"], "gpt")
@@ -118,7 +119,7 @@ def test_every_format_is_opened_or_reported_by_name(seizure):
         assert any(words in p.reason and p.kind in ("unsupported", "encrypted")
                    for p in problems), (name, problems)
     for name in ("stick.img", "vm.vmdk", "vm.qcow2", "vm.vdi", "vm.vhdx", "vm.vhd", "split.001",
-                 "pack.zip", "pack.tar", "mixed.raw"):
+                 "pack.zip", "pack.tar", "phone.ab", "mixed.raw"):
         if (folder / name).exists():
             assert name in opened, name
     assert "split.002" not in opened

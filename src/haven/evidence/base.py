@@ -81,6 +81,21 @@ class Problem:
     size: int | None = None
 
 
+@dataclass
+class Extraction:
+    """What a phone extraction records about itself (device, extraction time, tool).
+
+    Yielded by a container beside its items (a UFDR's report, an iOS backup's Info.plist, an
+    Android backup's header); the walker hands it to whoever asked for extractions and the
+    scan keeps it with the seizure for summary.json. `path` is the extraction's item path,
+    `kind` names the format (`ufdr`, `ios-backup`, `android-backup`, `android-fs`).
+    """
+
+    path: str
+    kind: str
+    metadata: dict = field(default_factory=dict)
+
+
 class Container(Protocol):
     """Opens one kind of container; `walk` yields what it holds, recursively or not.
 

@@ -108,19 +108,24 @@ def tar_members(item: Item, limits: Limits) -> Iterator[Item | Problem]:
         compression = _compression(raw.read(16))
         raw.seek(0)
         if compression is None:
-            yield from _tar_members(raw, item, names, limits, compressed_size=None)
+            yield from tar_stream_members(raw, item, names, limits, compressed_size=None)
             return
         with _Decompressed(compression, item.open()) as stream:
             is_tar = is_tar_header(stream.read(BLOCK))
             stream.seek(0)
             if is_tar:
-                yield from _tar_members(stream, item, names, limits, compressed_size=item.size)
+                yield from tar_stream_members(stream, item, names, limits, compressed_size=item.size)
                 return
         yield from _single(item, compression, names, limits)
 
 
-def _tar_members(stream: BinaryIO, item: Item, names: MemberNames, limits: Limits,
-                 compressed_size: int | None) -> Iterator[Item | Problem]:
+def tar_stream_members(stream: BinaryIO, item: Item, names: MemberNames, limits: Limits,
+                       compressed_size: int | None,
+                       on_member: Callable[[str], None] | None = None) -> Iterator[Item | Problem]:
+    """The members of the tar read from `stream` (`compressed_size`: of the file it was
+    inflated from, None when `stream` is the file itself); `on_member` hears each member's
+    name in the tar before its item is yielded (containers built on tar, such as Android
+    backups, place members by another name)."""
     archive = tarfile.open(fileobj=stream, mode="r:")
     regular: dict[str, tarfile.TarInfo] = {}
     spool = None
@@ -132,6 +137,8 @@ def _tar_members(stream: BinaryIO, item: Item, names: MemberNames, limits: Limit
             if info.isdir():
                 continue
             path, name_problems = names.place(info.name)
+            if on_member is not None:
+                on_member(info.name)
             entry = _entry(archive, info, path, item, regular, limits, compressed_size)
             if isinstance(entry, Item) and compressed_size is not None and not info.islnk():
                 # A decompressor seeks backwards only by starting over, and every member is

@@ -67,8 +67,6 @@ FORMATS: tuple[Unopened, ...] = (
              "hdiutil convert to a raw (UDTO) image, then scan it"),
     Unopened("RAR archive", b"Rar!\x1a\x07", 0,
              "unrar or 7-Zip to extract it, then scan the extracted folder"),
-    Unopened("Android backup (.ab)", b"ANDROID BACKUP\n", 0,
-             "android-backup-extractor (abe) to unpack it to a tar, then scan the tar"),
 )
 
 

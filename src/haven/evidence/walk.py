@@ -47,7 +47,8 @@ import tempfile
 from typing import BinaryIO, Callable, Iterator
 
 from haven.errors import EvidenceError
-from haven.evidence.base import Item, Limits, Problem, ReadStream, SpoolView, problem_from
+from haven.evidence.base import (Extraction, Item, Limits, Problem, ReadStream, SpoolView,
+                                 problem_from)
 from haven.evidence.names import escape_name
 from haven.evidence.registry import HEAD_SIZE, find_container
 from haven.evidence.split import PartsStream, SplitSet, split_set
@@ -56,9 +57,12 @@ _CHUNK = 1024 * 1024
 
 
 def walk(evidence_paths: list[str], limits: Limits = Limits(),
-         tmpdir: str | None = None) -> Iterator[Item | Problem]:
+         tmpdir: str | None = None,
+         extractions: list[Extraction] | None = None) -> Iterator[Item | Problem]:
     """Every item and problem in the evidence paths, in a deterministic order.
 
+    `extractions`, when given, receives what phone extractions record about themselves
+    (`Extraction`: device, extraction time) as the walk meets them; they are never yielded.
     Raises `EvidenceError` at once (before anything is yielded) when a path does not exist:
     that is a mistake of the user, not a finding. `tmpdir` receives spooled nested
     containers larger than `limits.spool_limit`; by default the system temp directory.
@@ -71,7 +75,7 @@ def walk(evidence_paths: list[str], limits: Limits = Limits(),
             )
     if tmpdir is not None:
         limits = dataclasses.replace(limits, spool_dir=tmpdir)
-    return _Walker(limits).evidence(evidence_paths)
+    return _Walker(limits, extractions).evidence(evidence_paths)
 
 
 def evidence_root_name(path: str) -> str:
@@ -185,8 +189,9 @@ def _watched(opener: Callable[[], BinaryIO], watch: _ReadWatch) -> Callable[[], 
 
 
 class _Walker:
-    def __init__(self, limits: Limits):
+    def __init__(self, limits: Limits, extractions: list[Extraction] | None = None):
         self.limits = limits
+        self.extractions = extractions
         self.joins: dict[str, bool] = {}  # first part of a split set -> read as one?
 
     def evidence(self, paths: list[str]) -> Iterator[Item | Problem]:
@@ -392,6 +397,9 @@ class _Walker:
                 if isinstance(entry, Problem):
                     yield entry
                     continue
+                if isinstance(entry, Extraction):
+                    self.extracted(entry)
+                    continue
                 count += 1
                 if count > self.limits.max_items:
                     yield Problem(source.path, "bomb",
@@ -418,6 +426,10 @@ class _Walker:
                 yield from self.member(entry, depth, budget)
         finally:
             listing.close()
+
+    def extracted(self, record: Extraction) -> None:
+        if self.extractions is not None:
+            self.extractions.append(record)
 
     def member(self, entry: Item, depth: int, budget: _Budget) -> Iterator[Item | Problem]:
         watch = _ReadWatch()

@@ -113,7 +113,8 @@ def summarise(findings: list[dict], store: CaseStore) -> dict:
     with store.session() as s:
         seizures = [
             {"name": z.name, "source": z.source_path, "sha256": z.sha256, "size": z.size,
-             "finished": z.finished_at is not None, "history": z.history or []}
+             "finished": z.finished_at is not None, "history": z.history or [],
+             "extractions": z.extractions or []}
             for z in s.scalars(select(Seizure).order_by(Seizure.name))
         ]
         hashsets = [

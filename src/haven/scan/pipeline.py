@@ -27,7 +27,7 @@ from typing import Callable, Iterator
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
-from haven.evidence.base import Item, Limits, Problem, stamp_text
+from haven.evidence.base import Extraction, Item, Limits, Problem, stamp_text
 from haven.evidence.walk import file_stamp, top_level_sha256, walk
 from haven.match.library import MatchLibrary, decide
 from haven.scan.analyse import Analysis, analyse
@@ -147,6 +147,7 @@ class _Writer:
         self.seizure_id = 0
         self.stamps: dict[str, str | None] = {}  # stamp of each item handed out, by path
         self.replacing: dict[str, str] = {}  # paths stored before -> why analysed again
+        self.extractions: list[Extraction] = []  # phone extractions met by this seizure's walk
         self.flushing = False
 
     def add(self, a: Analysis) -> None:
@@ -442,7 +443,10 @@ def _end_seizure(store: CaseStore, writer: _Writer, problems: list[Problem],
             chunk = sorted(gone)[start:start + 500]
             for row in s.scalars(select(ItemRow).where(ItemRow.path.in_(chunk))):
                 writer.progress.missing += _mark_missing(row, now)
-        s.get(Seizure, writer.seizure_id).finished_at = now
+        seizure = s.get(Seizure, writer.seizure_id)
+        seizure.finished_at = now
+        seizure.extractions = [{"path": r.path, "kind": r.kind, "metadata": r.metadata}
+                               for r in writer.extractions]
 
 
 MISSING = "not found when the evidence was scanned again"
@@ -475,7 +479,9 @@ def _new_items(source: Path, name: str, stored: dict, options: ScanOptions, tmpd
     """
     progress = writer.progress
     walked_root = source.name or str(source)
-    for entry in walk([str(source)], options.limits, tmpdir=tmpdir):
+    writer.extractions = []
+    for entry in walk([str(source)], options.limits, tmpdir=tmpdir,
+                      extractions=writer.extractions):
         if name != walked_root:
             entry.path = name + entry.path[len(walked_root):]
         if isinstance(entry, Problem):
@@ -502,6 +508,9 @@ def _new_items(source: Path, name: str, stored: dict, options: ScanOptions, tmpd
         stored[entry.path] = _HANDED_OUT
         writer.stamps[entry.path] = stamp
         yield entry
+    if name != walked_root:
+        for record in writer.extractions:
+            record.path = name + record.path[len(walked_root):]
 
 
 def _scan_seizure(source: Path, store: CaseStore, options: ScanOptions, writer: _Writer,

@@ -78,6 +78,9 @@ class Seizure(Base):
     # size/mtime/ctime/inode of a top-level evidence file when its sha256 was taken
     stamp: Mapped[str | None] = mapped_column(Text)
     history: Mapped[list | None] = mapped_column(JSON)  # earlier sha256/size of a changed file
+    # what phone extractions in it record about themselves (device, extraction time), from
+    # the last complete walk: [{"path", "kind", "metadata"}]
+    extractions: Mapped[list | None] = mapped_column(JSON)
 
 
 class ItemRow(Base):

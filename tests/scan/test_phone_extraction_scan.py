@@ -1,0 +1,41 @@
+"""A scan of phone extractions: items under their path on the phone, the extraction's own
+record in summary.json (beside its seizure), kept across a rescan."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from haven.cli import app
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evidence"))
+from disk_fixtures import picture  # noqa: E402
+from phonekit import android_backup, app_manifest  # noqa: E402
+
+
+def _cli(*args):
+    r = CliRunner().invoke(app, [str(a) for a in args])
+    assert r.exit_code == 0, r.output
+
+
+def test_android_backup_items_and_its_record_reach_the_report(tmp_path):
+    ev = tmp_path / "phone1"
+    ev.mkdir()
+    (ev / "backup.ab").write_bytes(android_backup({
+        "apps/org.example.camera/_manifest": app_manifest("org.example.camera", 33),
+        "apps/org.example.camera/f/a.jpg": picture(71),
+        "shared/0/DCIM/b.jpg": picture(72)}))
+    case = tmp_path / "case"
+    for _ in range(2):  # the second scan skips every item but still keeps the record
+        _cli("scan", ev, "--case", case, "--workers", "1")
+        paths = {json.loads(line)["path"] for line in (case / "findings.jsonl").open()}
+        assert "phone1/backup.ab/data/data/org.example.camera/files/a.jpg" in paths
+        assert "phone1/backup.ab/storage/emulated/0/DCIM/b.jpg" in paths
+        [seizure] = json.loads((case / "summary.json").read_text())["seizures"]
+        [record] = seizure["extractions"]
+        assert record["path"] == "phone1/backup.ab" and record["kind"] == "android-backup"
+        assert record["metadata"]["packages"] == ["org.example.camera"]
+        assert record["metadata"]["android_api_levels"] == [33]
