@@ -164,6 +164,17 @@ def scan(
     max_item_size: int = typer.Option(64 * 1024**3, help="Archive bomb guard: largest extracted item, bytes."),
     max_total: int = typer.Option(1024**4, help="Archive bomb guard: most bytes one archive may expand to."),
     max_depth: int = typer.Option(16, help="Deepest nesting of containers."),
+    passwords: Optional[Path] = typer.Option(
+        None, "--passwords", exists=True, dir_okay=False,
+        help="Text file, one password per line, tried on every encrypted container (BitLocker "
+        "recovery passwords, LUKS passphrases, FileVault, zip and 7z passwords). Never logged, "
+        "never stored in the case.",
+    ),
+    key_file: Optional[list[Path]] = typer.Option(
+        None, "--key-file", exists=True, dir_okay=False,
+        help="Key file tried on every encrypted volume (repeatable): a BitLocker .BEK startup key "
+        "or recovery-key text file, a LUKS key file. Never stored in the case.",
+    ),
     engine: str = typer.Option(
         "local", "--engine", help="local (worker processes on this machine) or spark (Apache Spark)."
     ),
@@ -200,6 +211,10 @@ def scan(
 
     With --victim-id the evidence is then indexed for victim identification too:
     haven scan /evidence/laptop --case cases/op-rose --victim-id
+
+    Encrypted volumes and archives (BitLocker, LUKS, FileVault, zip, 7z) are tried with every
+    password and key file given; what stays locked is an error finding naming what to give:
+    haven scan /evidence/laptop.E01 --case cases/op-rose --passwords pw.txt --key-file D.BEK
     """
     from haven.scan.census import has_files
     from haven.scan.workers import start_workers
@@ -216,6 +231,7 @@ def scan(
     pool = start_workers(workers) if engine == "local" else None
 
     from haven.evidence.base import Limits
+    from haven.evidence.keys import load_keyring
     from haven.report.findings import write_reports
     from haven.scan.pipeline import ScanOptions, ScanProgress
     from haven.scan.pipeline import scan as run_scan
@@ -223,6 +239,7 @@ def scan(
 
     last = ScanProgress()
     try:
+        keys = load_keyring(passwords, key_file or ())
         store = CaseStore(case, create=True, evidence=evidence)
         with case_lock(store.dir, "scanned"):
             # Victim-ID code is imported only on request; the indexer is built before the scan so
@@ -233,7 +250,7 @@ def scan(
                 video_fps=video_fps, libraries=[str(p) for p in library or ()],
                 match_threads=match_threads, rehash=rehash,
                 limits=Limits(max_ratio=max_ratio, max_item_size=max_item_size,
-                              max_total_extracted=max_total, max_depth=max_depth),
+                              max_total_extracted=max_total, max_depth=max_depth, keys=keys),
             )
             with Progress(
                 SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),

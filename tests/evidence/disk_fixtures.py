@@ -28,6 +28,7 @@ PACKAGES = {
     "mkntfs": "ntfs-3g", "ntfscp": "ntfs-3g", "mkfs.exfat": "exfatprogs",
     "ewfacquire": "ewf-tools", "mrd": "mtools", "fls": "sleuthkit", "icat": "sleuthkit",
     "qemu-img": "qemu-utils", "mkfs.xfs": "xfsprogs", "mkfs.btrfs": "btrfs-progs",
+    "cryptsetup": "cryptsetup-bin", "7z": "p7zip-full",
 }
 
 

@@ -14,10 +14,16 @@ import json
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, ClassVar, Iterator, Protocol
 
+from haven.evidence.keys import Keyring
+
 
 @dataclass(frozen=True)
 class Limits:
-    """Guards against archive bombs and absurd input; all configurable from the CLI."""
+    """Guards against archive bombs and absurd input, and the keys the walk may unlock with.
+
+    All configurable from the CLI. `keys` (`--passwords`, `--key-file`) is left out of the
+    repr and of comparisons, so printing the limits never shows a secret.
+    """
 
     max_item_size: int = 64 * 1024**3  # bytes one extracted item may have
     max_total_extracted: int = 1024**4  # bytes one archive may expand to, nested included
@@ -30,6 +36,7 @@ class Limits:
     # members at least this large are called bombs by ratio alone.
     ratio_min_size: int = 1024**2
     spool_dir: str | None = None  # where spilled data goes (never next to the evidence); None: system temp
+    keys: Keyring = field(default_factory=Keyring, repr=False, compare=False)
 
 
 @dataclass

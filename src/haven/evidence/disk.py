@@ -27,7 +27,8 @@ Decisions worth knowing:
   in the image: `disk.raw/p1/$carved/0001234567.jpg`, flagged `carved`.
 - Bad input is a Problem and the walk goes on: a partition running past the end of the
   image or a file system larger than what is left of it ("truncated"), a LUKS or BitLocker
-  volume ("encrypted"), a partition without a known file system whose bytes look random
+  volume that none of the scan's keys unlocks ("encrypted"; unlocked ones are walked under
+  the partition's path, `haven.evidence.unlock`), a partition without a known file system whose bytes look random
   ("encrypted": possibly VeraCrypt/TrueCrypt), a known file-system signature TSK cannot
   open ("corrupt"), a format haven recognises but does not read (APFS, XFS, Btrfs, LVM, ...:
   "unsupported" naming it and what would open it, `haven.evidence.unsupported`), anything
@@ -354,9 +355,10 @@ class _ImageWalk:
         head = self.medium.read(start, 8192)
         encrypted = encryption_label(head)
         if encrypted:
-            yield Problem(label, "encrypted",
-                          f"{encrypted} encrypted volume; its files cannot be read without the "
-                          "key", length)
+            from haven.evidence.unlock import encrypted_members
+
+            yield from encrypted_members(encrypted, self.medium.read, start, length, label,
+                                         self.limits)
             return
         if head[4086:4096] in (b"SWAPSPACE2", b"SWAP-SPACE"):
             yield from self.carve(start, start + length, prefix)

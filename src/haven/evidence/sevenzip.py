@@ -10,8 +10,13 @@ py7zr refuses member names that climb out of its output directory, and checks th
 the real current directory. Since haven never writes members by name, each member is given a
 neutral key before extraction and its real name goes through `MemberNames` instead.
 
-Encrypted archives: with encrypted headers nothing is listed and the archive gets a Problem
-"encrypted"; with encrypted content each member is a Problem "encrypted". Bombs: a member
+Encrypted archives are opened with the first of the scan's passwords (`--passwords`) that
+works: for encrypted headers, the one that decodes them; for encrypted content, the one that
+decompresses the first member with a good CRC (a wrong AES key gives garbage that fails
+either). Members of an unlocked archive are flagged `unlocked`. With no working password,
+an archive with encrypted headers is one Problem "encrypted" (nothing can be listed) and
+each member of one with encrypted content is a Problem "encrypted"; both name `--passwords`.
+Bombs: a member
 above `max_item_size`, or an archive whose members add up to more than `max_ratio` times
 its size, is not extracted.
 """
@@ -113,18 +118,29 @@ class _SevenZipReader:
         with item.open() as stream:
             try:
                 archive = py7zr.SevenZipFile(stream)
+                password = None
             except py7zr.exceptions.PasswordRequired:
-                yield Problem(item.path, "encrypted",
-                              "7z headers are encrypted: names and content need the password",
-                              item.size)
-                return
+                password = _header_password(stream, limits)
+                if password is None:
+                    yield Problem(item.path, "encrypted",
+                                  "7z archive with encrypted names; give its password "
+                                  f"in `--passwords` ({limits.keys.tried()})", item.size)
+                    return
+                stream.seek(0)
+                archive = py7zr.SevenZipFile(stream, password=password)
+            if password is None and archive.needs_password() and limits.keys.passwords:
+                archive.close()
+                password = _content_password(stream, limits)
+                stream.seek(0)
+                archive = py7zr.SevenZipFile(stream, password=password)
             with archive:
-                yield from self._listed(archive, item, limits)
+                yield from self._listed(archive, item, limits, password)
 
-    def _listed(self, archive: py7zr.SevenZipFile, item: Item,
-                limits: Limits) -> Iterator[Item | Problem]:
+    def _listed(self, archive: py7zr.SevenZipFile, item: Item, limits: Limits,
+                password: str | None) -> Iterator[Item | Problem]:
         names = MemberNames(item.path, limits)
-        encrypted = archive.needs_password()
+        encrypted = archive.needs_password() and password is None
+        flags = {"unlocked": True} if password is not None else {}
         wanted: dict[str, tuple[str, list[Problem], dict]] = {}
         total = 0
         for index, member in enumerate(archive.files):
@@ -136,8 +152,8 @@ class _SevenZipReader:
                 yield Problem(path, "symlink", "symbolic link stored in the archive; not followed")
                 yield from name_problems
             elif encrypted:
-                yield Problem(path, "encrypted", "member is encrypted; its content cannot be scanned",
-                              size)
+                yield Problem(path, "encrypted", "7z member; give its password in "
+                              f"`--passwords` ({limits.keys.tried()})", size)
                 yield from name_problems
             elif size > limits.max_item_size:
                 yield Problem(path, "bomb", f"member declares {size} bytes, above the limit of "
@@ -159,11 +175,11 @@ class _SevenZipReader:
                           f"members add up to {total} bytes, above {limits.max_ratio:g} times the "
                           f"archive's {item.size}; not extracted", item.size)
             return
-        yield from self._extracted(archive, item, wanted, limits)
+        yield from self._extracted(archive, item, wanted, limits, flags)
 
     def _extracted(self, archive: py7zr.SevenZipFile, item: Item,
                    wanted: dict[str, tuple[str, list[Problem], dict]],
-                   limits: Limits) -> Iterator[Item | Problem]:
+                   limits: Limits, flags: dict) -> Iterator[Item | Problem]:
         handoff = _Handoff(limits)
         failure: list[BaseException] = []
 
@@ -197,7 +213,8 @@ class _SevenZipReader:
                     break
                 key, spool, length = message
                 path, name_problems, stamp = wanted.pop(key)
-                yield Item(path, length, opener=partial(SpoolView, spool, length), stamp=stamp)
+                yield Item(path, length, opener=partial(SpoolView, spool, length), stamp=stamp,
+                           flags=dict(flags))
                 yield from name_problems
                 spool.close()
                 spool = None
@@ -218,3 +235,57 @@ class _SevenZipReader:
                 if message is not _DONE:
                     message[1].close()
             worker.join()
+
+
+class _Discard(WriterFactory):
+    """Decompresses members into nothing: a password check."""
+
+    def create(self, filename: str) -> Py7zIO:
+        return _Sink()
+
+
+class _Sink(Py7zIO):
+    def write(self, s: bytes | bytearray) -> int:
+        return len(s)
+
+    def read(self, size: int | None = None) -> bytes:
+        return b""
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return 0
+
+    def flush(self) -> None:
+        pass
+
+    def size(self) -> int:
+        return 0
+
+
+def _header_password(stream, limits: Limits) -> str | None:
+    """The first password that decodes the archive's encrypted headers."""
+    for password in limits.keys.passwords:
+        stream.seek(0)
+        try:
+            py7zr.SevenZipFile(stream, password=password).close()
+        except Exception:  # a wrong password: the headers decode to garbage
+            continue
+        return password
+    return None
+
+
+def _content_password(stream, limits: Limits) -> str | None:
+    """The first password that decompresses the first member with a good CRC."""
+    for password in limits.keys.passwords:
+        stream.seek(0)
+        try:
+            with py7zr.SevenZipFile(stream, password=password) as archive:
+                first = next((m for m in archive.files
+                              if not m.is_directory and not m.is_symlink), None)
+                if first is None:
+                    return password
+                first._file_info["filename"] = _KEY.format("check")  # see the module doc
+                archive.extract(targets=[first.filename], factory=_Discard())
+        except Exception:  # a wrong password: garbage that fails to decompress or its CRC
+            continue
+        return password
+    return None

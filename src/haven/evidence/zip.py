@@ -1,8 +1,12 @@
 """ZIP archives (and everything built on them: docx, xlsx, epub, apk, jar, cbz).
 
 Members are listed from the central directory. Before a member is handed out its header is
-checked: encrypted members (flag bit 0; ZipCrypto and AES alike) are a Problem "encrypted";
-a member that would expand beyond `max_item_size`, or (when at least `ratio_min_size` big)
+checked: encrypted members (flag bit 0; ZipCrypto and AES alike) are decrypted with the
+first of the scan's passwords (`--passwords`) that reads the member whole with a good
+CRC (ZipCrypto) or authentication code (AES), the one that opened the previous member tried
+first; they are flagged `unlocked`. With no working password an encrypted member is a
+Problem "encrypted" naming its cipher and `--passwords`. AES members are read with pyzipper
+(the standard library reads ZipCrypto only). A member that would expand beyond `max_item_size`, or (when at least `ratio_min_size` big)
 beyond `max_ratio` times its compressed size, or whose data overlaps another member's (the
 overlapping-entry bomb) is a Problem "bomb". None of these is decompressed.
 
@@ -51,37 +55,96 @@ def zip_members(item: Item, limits: Limits) -> Iterator[Item | Problem]:
             yield from _salvage(stream, item, names, limits, exc)
             return
         with archive:
-            yield from _listed(archive, names, limits)
+            locked = _Locked(stream, limits) if any(i.flag_bits & 0x1 for i in archive.infolist()) else None
+            try:
+                yield from _listed(archive, names, limits, locked)
+            finally:
+                if locked is not None:
+                    locked.close()
 
 
-def _listed(archive: zipfile.ZipFile, names: MemberNames,
-            limits: Limits) -> Iterator[Item | Problem]:
+def _listed(archive: zipfile.ZipFile, names: MemberNames, limits: Limits,
+            locked: _Locked | None) -> Iterator[Item | Problem]:
     infos = archive.infolist()
     overlapping = _overlapping(infos)
-    for info in infos:
+    for index, info in enumerate(infos):
         if info.is_dir():
             continue
         path, name_problems = names.place(info.filename)
-        yield _entry(archive, info, path, overlapping, limits)
+        yield _entry(archive, info, index, path, overlapping, limits, locked)
         yield from name_problems
 
 
-def _entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, overlapping: set[int],
-           limits: Limits) -> Item | Problem:
+def _entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, index: int, path: str,
+           overlapping: set[int], limits: Limits, locked: _Locked | None) -> Item | Problem:
     """The member as an item, or the problem that keeps it from being extracted."""
     if stat.S_ISLNK(info.external_attr >> 16):
         return Problem(path, "symlink", "symbolic link stored in the archive; not followed",
-                       info.file_size)
-    if info.flag_bits & 0x1:
-        return Problem(path, "encrypted", "member is encrypted; its content cannot be scanned",
                        info.file_size)
     reason = _bomb_reason(info.file_size, info.compress_size, limits)
     if reason is None and id(info) in overlapping:
         reason = "member data overlaps another member's (overlapping-entry bomb)"
     if reason is not None:
         return Problem(path, "bomb", f"{reason}; not extracted", info.file_size)
-    return Item(path, info.file_size, opener=partial(archive.open, info),
-                stamp={"size": info.file_size, "crc": info.CRC, "time": list(info.date_time)})
+    stamp = {"size": info.file_size, "crc": info.CRC, "time": list(info.date_time)}
+    if info.flag_bits & 0x1 and locked is not None:
+        return locked.member(index, path, stamp)
+    return Item(path, info.file_size, opener=partial(archive.open, info), stamp=stamp)
+
+
+class _Locked:
+    """The encrypted members of one zip, opened with pyzipper and the scan's passwords."""
+
+    def __init__(self, stream: BinaryIO, limits: Limits):
+        import pyzipper
+
+        self.keys = limits.keys
+        self.candidates = [p.encode("utf-8") for p in self.keys.passwords]
+        # Old ZipCrypto tools encoded passwords in the DOS code page.
+        self.candidates += [c for p in self.keys.passwords
+                            if (c := p.encode("cp437", "ignore")) not in self.candidates]
+        self.last: bytes | None = None
+        self.archive = pyzipper.AESZipFile(stream)
+        self.infos = self.archive.infolist()
+
+    def close(self) -> None:
+        self.archive.close()
+
+    def member(self, index: int, path: str, stamp: dict) -> Item | Problem:
+        info = self.infos[index]
+        cipher = "AES" if _has_extra(info.extra, 0x9901) else "ZipCrypto"
+        password = self.password(info)
+        if password is None:
+            return Problem(path, "encrypted",
+                           f"zip member ({cipher}); give its password in "
+                           f"`--passwords` ({self.keys.tried()})", info.file_size)
+        return Item(path, info.file_size, flags={"unlocked": True}, stamp=stamp,
+                    opener=partial(self.archive.open, info, pwd=password))
+
+    def password(self, info) -> bytes | None:
+        """The first password that reads the member whole, the last good one tried first."""
+        order = ([self.last] if self.last else []) + [c for c in self.candidates if c != self.last]
+        for candidate in order:
+            try:
+                with self.archive.open(info, pwd=candidate) as fh:
+                    while fh.read(_CHUNK):
+                        pass
+            except Exception:  # a wrong password: bad check byte, CRC or MAC; try the next
+                continue
+            self.last = candidate
+            return candidate
+        return None
+
+
+def _has_extra(extra: bytes, wanted: int) -> bool:
+    """True when the extra field holds a block with tag `wanted` (0x9901: WinZip AES)."""
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, length = struct.unpack_from("<HH", extra, pos)
+        if tag == wanted:
+            return True
+        pos += 4 + length
+    return False
 
 
 def _overlapping(infos: list[zipfile.ZipInfo]) -> set[int]:
@@ -140,7 +203,8 @@ def _salvage(stream: BinaryIO, item: Item, names: MemberNames, limits: Limits,
             yield Problem(path, "truncated", "member data is cut off", usize)
             break
         if flags & 0x1:
-            yield Problem(path, "encrypted", "member is encrypted; its content cannot be scanned", usize)
+            yield Problem(path, "encrypted", "zip member in a damaged archive (no "
+                          "central directory); it is not decrypted", usize)
         elif method not in (_STORED, _DEFLATED):
             yield Problem(path, "unsupported",
                           f"compression method {method} cannot be salvaged without the central directory",
