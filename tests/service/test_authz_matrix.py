@@ -14,7 +14,7 @@ from servicekit import PASSWORD, make_service, tar_of, database_url
 from vi_case import case_copy
 from web_fixtures import fields
 
-from haven.service.web.routes import csrf_for
+from haven.service.web.pages import csrf_for
 
 ROLES = ("anon", "coord", "fr", "de", "analyst", "lookup")
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"

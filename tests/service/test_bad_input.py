@@ -260,7 +260,7 @@ def _role_for(path: str) -> str:
 
 
 def _form(svc, role, value):
-    from haven.service.web.routes import csrf_for
+    from haven.service.web.pages import csrf_for
 
     token = svc.tokens.get(role)
     pairs = [("csrf", csrf_for(token) if token and role != "lookup" else "")]
@@ -364,7 +364,7 @@ def test_counts_take_json_integers_only(world):
 
 
 def test_a_unicode_digit_in_a_page_count_is_a_422_page(world):
-    from haven.service.web.routes import csrf_for
+    from haven.service.web.pages import csrf_for
 
     svc, params = world
     svc.client.cookies.clear()

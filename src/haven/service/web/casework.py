@@ -22,15 +22,16 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Query, Request, Response
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from haven.service import audit, authz
 from haven.service.accounts import set_wellness, token_digest, utcnow, wellness
 from haven.service.errors import BadInput, Forbidden, NotFound
 from haven.service.models import Case, UnblurGrant
 from haven.service.schemas import ObjectId
-from haven.service.web.routes import (DB, Form, Who, _local, _text, check_csrf, redirect, render,
-                                      router)
+from haven.service.web.pages import (DB, Form, Who, check_csrf, local_url, redirect, render,
+                                     router, text_field, view_state)
+from haven.victimid import catalogue
 
 GRANT_MINUTES = 10
 MEDIA_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
@@ -53,55 +54,8 @@ def _target(c: Case, media_id: int) -> str:
     return f"case:{c.id}/media:{media_id}"
 
 
-def _granted(request: Request, s, p, c: Case, media_ids: list[int]) -> set[int]:
-    """The items of `media_ids` this session has unblurred and whose grant is still open."""
-    token = getattr(request.state, "web_token", None)
-    if not token or p.kind != "user" or not media_ids:
-        return set()
-    return set(s.scalars(select(UnblurGrant.media_id).where(
-        UnblurGrant.session_hash == token_digest(token), UnblurGrant.user_id == p.id,
-        UnblurGrant.case_id == c.id, UnblurGrant.media_id.in_(media_ids),
-        UnblurGrant.expires_at > utcnow())))
-
-
-def view_state(request: Request, s, p, c: Case, media_ids: list[int]) -> dict[int, dict]:
-    """Per item: whether it is shown blurred / grey and whether a grant made it clear."""
-    blur, grey = wellness(s, p)
-    granted = _granted(request, s, p, c, media_ids)
-    return {m: {"blur": blur and m not in granted, "grey": grey and m not in granted,
-                "granted": m in granted} for m in media_ids}
-
-
-def thumbs_by_path(vs, paths: list[str]) -> dict[str, dict]:
-    """path → {media_id, width, height} of the indexed items among `paths` with a thumbnail."""
-    from haven.victimid.models import MediaRow, ThumbRow
-
-    if not paths:
-        return {}
-    with vs.session() as s:
-        rows = s.execute(select(MediaRow.path, MediaRow.id, ThumbRow.width, ThumbRow.height)
-                         .join(ThumbRow, ThumbRow.media_id == MediaRow.id)
-                         .where(MediaRow.path.in_(paths))).all()
-    return {r.path: {"media_id": r.id, "width": r.width, "height": r.height} for r in rows}
-
-
-def _thumb_info(vs, media_ids: list[int]) -> dict[int, dict]:
-    from haven.victimid.models import ThumbRow
-
-    if not media_ids:
-        return {}
-    with vs.session() as s:
-        rows = s.execute(select(ThumbRow.media_id, ThumbRow.width, ThumbRow.height)
-                         .where(ThumbRow.media_id.in_(media_ids))).all()
-    return {r.media_id: {"media_id": r.media_id, "width": r.width, "height": r.height}
-            for r in rows}
-
-
 def _media(vs, media_id: int):
-    from haven.victimid.models import MediaRow
-
-    with vs.session() as s:
-        return authz.in_case(s.get(MediaRow, media_id), "media", media_id)
+    return authz.in_case(catalogue.media(vs, media_id), "media", media_id)
 
 
 # -- wellness: settings, pictures, unblur --------------------------------------------------------
@@ -165,7 +119,7 @@ def unblur(request: Request, case_id: ObjectId, media_id: ObjectId, p: Who, s: D
     audit.record(s, p.actor, "media.unblur", _target(c, media_id), path=row.path,
                  sha256=row.sha256, minutes=GRANT_MINUTES, via="web")
     s.commit()
-    return redirect(_local(_text(data, "next"), f"/cases/{c.id}/media/{media_id}"))
+    return redirect(local_url(text_field(data, "next"), f"/cases/{c.id}/media/{media_id}"))
 
 
 @router.post("/cases/{case_id}/media/{media_id}/reblur")
@@ -181,14 +135,14 @@ def reblur(request: Request, case_id: ObjectId, media_id: ObjectId, p: Who, s: D
             UnblurGrant.case_id == c.id, UnblurGrant.media_id == media_id))
     audit.record(s, p.actor, "media.reblur", _target(c, media_id), via="web")
     s.commit()
-    return redirect(_local(_text(data, "next"), f"/cases/{c.id}/media/{media_id}"))
+    return redirect(local_url(text_field(data, "next"), f"/cases/{c.id}/media/{media_id}"))
 
 
 # -- victim identification -----------------------------------------------------------------------
 
 def _media_list(request, s, p, c, vs, media_ids: list[int]) -> dict[int, dict]:
     """Everything a page needs to show pictures of `media_ids`: size, blur state."""
-    info = _thumb_info(vs, media_ids)
+    info = catalogue.thumb_sizes(vs, media_ids)
     states = view_state(request, s, p, c, media_ids)
     return {m: {**info.get(m, {"media_id": m}), **states[m], "has_thumb": m in info}
             for m in media_ids}
@@ -196,41 +150,31 @@ def _media_list(request, s, p, c, vs, media_ids: list[int]) -> dict[int, dict]:
 
 @router.get("/cases/{case_id}/media/{media_id}")
 def media_page(request: Request, case_id: ObjectId, media_id: ObjectId, p: Who, s: DB) -> Response:
-    from haven.victimid.models import FaceRow, OcrRow, SeriesMemberRow, SeriesRow
     from haven.victimid.series import links_of
 
     c = authz.case(s, p, case_id)
     with opened(c) as vs:
         m = _media(vs, media_id)
-        with vs.session() as vss:
-            text = vss.get(OcrRow, media_id)
-            faces = list(vss.scalars(select(FaceRow).where(FaceRow.media_id == media_id)
-                                     .order_by(FaceRow.id)))
-            series = vss.execute(select(SeriesRow, SeriesMemberRow.reasons)
-                                 .join(SeriesMemberRow, SeriesMemberRow.series_id == SeriesRow.id)
-                                 .where(SeriesMemberRow.media_id == media_id)).all()
+        detail = catalogue.media_detail(vs, media_id)
         links = links_of(vs, media_id)
         pics = _media_list(request, s, p, c, vs, [media_id])
     audit.record(s, p.actor, "victimid.media.view", _target(c, media_id), via="web")
     s.commit()
-    return render(request, "media.html", case=c, m=m, pic=pics[media_id], text=text,
-                  faces=faces, series=series, links=links, quote=quote)
+    return render(request, "media.html", case=c, m=m, pic=pics[media_id], text=detail.text,
+                  faces=detail.faces, series=detail.series, links=links, quote=quote)
 
 
 @router.get("/cases/{case_id}/media/{media_id}/scene")
 def same_scene(request: Request, case_id: ObjectId, media_id: ObjectId, p: Who, s: DB) -> Response:
     """"Same room": the case's media ranked by same-scene likelihood (verified first)."""
     from haven.victimid.errors import VictimIdError
-    from haven.victimid.models import MediaRow, SceneRow
     from haven.victimid.search import SceneSearch
 
     c = authz.case(s, p, case_id)
     problem, hits, paths = None, [], {}
     with opened(c) as vs:
         m = _media(vs, media_id)
-        with vs.session() as vss:
-            has_features = vss.get(SceneRow, media_id) is not None
-        if not has_features:
+        if not catalogue.has_scene_features(vs, media_id):
             problem = "This item has no scene features; index it with the scene part."
         else:
             try:
@@ -238,10 +182,7 @@ def same_scene(request: Request, case_id: ObjectId, media_id: ObjectId, p: Who, 
             except VictimIdError as exc:
                 problem = str(exc)
         ids = [h.media_id for h in hits]
-        if ids:
-            with vs.session() as vss:
-                paths = dict(vss.execute(select(MediaRow.id, MediaRow.path)
-                                         .where(MediaRow.id.in_(ids))).all())
+        paths = catalogue.paths_of(vs, ids)
         pics = _media_list(request, s, p, c, vs, ids)
     audit.record(s, p.actor, "victimid.scene.search", _target(c, media_id), hits=len(hits),
                  via="web")
@@ -251,10 +192,7 @@ def same_scene(request: Request, case_id: ObjectId, media_id: ObjectId, p: Who, 
 
 
 def _face(vs, face_id: int):
-    from haven.victimid.models import FaceRow
-
-    with vs.session() as vss:
-        return authz.in_case(vss.get(FaceRow, face_id), "face", face_id)
+    return authz.in_case(catalogue.face(vs, face_id), "face", face_id)
 
 
 @router.get("/cases/{case_id}/faces/{face_id}")
@@ -283,7 +221,7 @@ def decide_face(request: Request, case_id: ObjectId, face_id: ObjectId, p: Who, 
 
     c = authz.case(s, p, case_id)
     check_csrf(request, data)
-    decision, other = _text(data, "decision"), _text(data, "other").strip()
+    decision, other = text_field(data, "decision"), text_field(data, "other").strip()
     if decision not in DECISIONS:
         raise BadInput(f"decision must be one of {', '.join(DECISIONS)}")
     if not (other.isascii() and other.isdigit()) or len(other) > 12:
@@ -331,16 +269,13 @@ def series_page(request: Request, case_id: ObjectId, series_id: ObjectId, p: Who
 def text_search(request: Request, case_id: ObjectId, p: Who, s: DB,
                 q: Annotated[str, Query(max_length=200)] = "") -> Response:
     """Full-text search of the words read in the case's images (OCR)."""
-    from haven.victimid.ocr import search
-
     c = authz.case(s, p, case_id)
     hits, problem = [], None
     with opened(c) as vs:
         if not vs.fts:
             problem = "Full-text search needs the case's SQLite database."
         elif q.strip():
-            with vs.engine.connect() as conn:
-                hits = search(conn, q, 50)
+            hits = catalogue.search_text(vs, q, 50)
         pics = _media_list(request, s, p, c, vs, [h.media_id for h in hits])
     if q.strip():
         audit.record(s, p.actor, "victimid.text.search", f"case:{c.id}", q=q, hits=len(hits),

@@ -1,199 +1,32 @@
-"""Page routes: thin handlers that go through `authz` and `workflow`, exactly as the JSON API.
-
-Authentication is the session cookie set by `/login` (HttpOnly, SameSite=Lax), or a bearer
-token as for the API. Every POST form carries a CSRF token: for a session, an HMAC of the
-session token (stateless, changes with every login); for the login form, a double-submitted
-random cookie. Forms are sent as multipart/form-data (the service accepts JSON and multipart
-bodies only).
-
-Refusals are HTML pages with the same statuses as the API: 401 shows the login form, 403 a
-role that may never use the page, 404 anything outside the caller's scope (another
-country's package looks exactly like an absent one); 403/404 are audited as `denied`.
+"""Page routes for coordinators and liaisons (operations, packages, outcomes), an analyst's case
+findings, and logging in and out: thin handlers that go through `authz` and `workflow`, exactly
+as the JSON API. Shared pieces (rendering, caller, CSRF) are in `pages`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
-from fastapi.routing import APIRoute
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from fastapi import Query, Request, Response
+from fastapi.responses import FileResponse
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from haven.errors import HavenError
 from haven.service import audit, authz, throttle, workflow
-from haven.service.accounts import (Principal, authenticate, close_session, open_session,
-                                    principal_for_api_key, principal_for_token)
+from haven.service.accounts import authenticate, close_session, open_session, principal_for_token
 from haven.service.deconflict import overlaps_for_subjects
-from haven.service.errors import (BadInput, Forbidden, NotAuthenticated, NotFound, ServiceError,
-                                  Throttled)
+from haven.service.errors import BadInput, Forbidden, NotAuthenticated, NotFound, Throttled
 from haven.service.models import Operation, Outcome, Package, Subject
 from haven.service.schemas import DisseminateIn, LoginIn, ObjectId, OperationIn, OutcomesIn
 from haven.service.web import i18n
-
-HERE = Path(__file__).parent
-COOKIE = "haven_session"          # the pages' session; the JSON API never reads it
-LOGIN_CSRF_COOKIE = "haven_login_csrf"
-_env = Environment(loader=FileSystemLoader(HERE / "templates"),
-                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
-
-
-def csrf_for(token: str) -> str:
-    """The CSRF token of a session: an HMAC keyed by the (secret) session token."""
-    return hmac.new(token.encode(), b"haven-web-csrf-v1", hashlib.sha256).hexdigest()
-
-
-def _local(target: str | None, default: str = "/") -> str:
-    """A redirect target that stays on this site."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
-
-
-# -- rendering -----------------------------------------------------------------------------------
-
-def _lang(request: Request) -> str:
-    return i18n.negotiate(request.cookies.get(i18n.LANG_COOKIE),
-                          request.headers.get("accept-language"))
-
-
-def render(request: Request, name: str, http_status: int = 200, **context) -> HTMLResponse:
-    lang = _lang(request)
-    p: Principal | None = getattr(request.state, "principal", None)
-    token = getattr(request.state, "web_token", None)
-    html = _env.get_template(name).render(
-        request=request, user=p, lang=lang, languages=i18n.languages(),
-        _=i18n.translator(lang), csrf=csrf_for(token) if token else "",
-        here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
-        done=request.query_params.get("done"), **context)
-    response = HTMLResponse(html, status_code=http_status)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'")
-    response.headers["Referrer-Policy"] = "same-origin"
-    return response
-
-
-def login_page(request: Request, status: int = 200, error: str | None = None,
-               next_url: str | None = None) -> HTMLResponse:
-    nonce = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
-    response = render(request, "login.html", status, error=error, login_csrf=nonce,
-                      next_url=_local(next_url))
-    response.set_cookie(LOGIN_CSRF_COOKIE, nonce, httponly=True, samesite="lax",
-                        secure=request.app.state.svc.settings.cookie_secure, max_age=3600)
-    return response
-
-
-class PageRoute(APIRoute):
-    """Turns service errors into HTML pages (the app's handlers answer JSON)."""
-
-    def get_route_handler(self) -> Callable:
-        original = super().get_route_handler()
-
-        async def handler(request: Request) -> Response:
-            try:
-                return await original(request)
-            except NotAuthenticated as exc:
-                request.state.principal = None
-                request.state.web_token = None
-                target = request.url.path if request.method == "GET" else "/"
-                return login_page(request, 401, error=None if "log in" in str(exc) else
-                                  str(exc), next_url=target)
-            except ServiceError as exc:
-                return _error(request, exc.status, str(exc))
-            except (RequestValidationError, ValidationError) as exc:
-                problems = [f"{'.'.join(str(x) for x in e.get('loc', ()))}: {e.get('msg')}"
-                            for e in exc.errors()]
-                return _error(request, 422, "; ".join(problems)[:2000])
-            except HavenError as exc:
-                return _error(request, 422, str(exc))
-
-        return handler
-
-
-def _error(request: Request, status: int, detail: str) -> HTMLResponse:
-    p = getattr(request.state, "principal", None)
-    if p is not None and status in (403, 404):
-        with request.app.state.svc.sessions() as s:
-            audit.record(s, p.actor, "denied", request.url.path, method=request.method,
-                         status=status, via="web")
-            s.commit()
-    return render(request, "error.html", status, status=status, detail=detail)
-
-
-router = APIRouter(route_class=PageRoute, include_in_schema=False)
-
-
-# -- dependencies --------------------------------------------------------------------------------
-
-def db(request: Request) -> Iterator[Session]:
-    s = request.app.state.svc.sessions()
-    try:
-        yield s
-    finally:
-        s.close()
-
-
-def principal(request: Request, s: Annotated[Session, Depends(db)]) -> Principal:
-    """The session cookie, or (for scripts) a bearer token or API key as the API takes them."""
-    request.state.principal = None
-    request.state.web_token = None
-    auth = request.headers.get("authorization", "")
-    token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
-    key = request.headers.get("x-api-key")
-    if key or (token and token.startswith("hvk_")):
-        p = principal_for_api_key(s, key or token)
-        token = key or token
-    else:
-        token = token or request.cookies.get(COOKIE)
-        if not token:
-            raise NotAuthenticated("log in")
-        p = principal_for_token(s, token)
-    request.state.principal = p
-    request.state.web_token = token
-    return p
-
-
-async def form(request: Request) -> FormData:
-    return await request.form(max_files=0, max_fields=20_000)
-
-
-DB = Annotated[Session, Depends(db)]
-Who = Annotated[Principal, Depends(principal)]
-Form = Annotated[FormData, Depends(form)]
-
-
-def check_csrf(request: Request, data: FormData) -> None:
-    token = getattr(request.state, "web_token", None)
-    sent = data.get("csrf")
-    if not token or not isinstance(sent, str) or not hmac.compare_digest(sent, csrf_for(token)):
-        raise Forbidden("this form has expired or did not come from this site; reload the "
-                        "page and try again")
-
-
-def _text(data: FormData, name: str, default: str = "") -> str:
-    value = data.get(name, default)
-    if not isinstance(value, str):
-        raise BadInput(f"{name} must be text")
-    return value
-
-
-def redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
+from haven.service.web.pages import (COOKIE, DB, HERE, LOGIN_CSRF_COOKIE, Form, Who, check_csrf,
+                                     language_of, local_url, login_page, redirect, render, router,
+                                     text_field, view_state)
 
 # -- public: style, language, login --------------------------------------------------------------
 
@@ -206,7 +39,7 @@ def stylesheet() -> FileResponse:
 @router.get("/language")
 def language(request: Request, lang: Annotated[str, Query(pattern=r"^[a-z]{2}$")] = "en",
              next: Annotated[str, Query(max_length=500)] = "/") -> Response:
-    response = redirect(_local(next))
+    response = redirect(local_url(next))
     if lang in i18n.languages():
         response.set_cookie(i18n.LANG_COOKIE, lang, samesite="lax", max_age=365 * 86400,
                             secure=request.app.state.svc.settings.cookie_secure)
@@ -224,32 +57,32 @@ def login(request: Request, s: DB, data: Form) -> Response:
     nonce = request.cookies.get(LOGIN_CSRF_COOKIE)
     sent = data.get("csrf")
     if not nonce or not isinstance(sent, str) or not hmac.compare_digest(sent, nonce):
-        return login_page(request, 403, error=i18n.translator(_lang(request))(
+        return login_page(request, 403, error=i18n.translator(language_of(request))(
             "The login form expired. Please try again."))
     settings = request.app.state.svc.settings
     client = request.client.host if request.client else None
-    username = _text(data, "username")
+    username = text_field(data, "username")
     try:
         throttle.check(s, username, client)  # before any argon2 work
     except Throttled as exc:
-        page = login_page(request, 429, next_url=_text(data, "next"), error=str(exc))
+        page = login_page(request, 429, next_url=text_field(data, "next"), error=str(exc))
         page.headers["Retry-After"] = str(exc.retry_after)
         return page
     try:
-        body = LoginIn(username=username, password=_text(data, "password"))
+        body = LoginIn(username=username, password=text_field(data, "password"))
         user = authenticate(s, body.username, body.password)
     except (ValidationError, NotAuthenticated, BadInput):
         audit.record(s, f"user:{username[:80]}", "login.failed", via="web", client=client)
         throttle.record_failure(s, settings.login_policy, username, client)
         s.commit()
-        return login_page(request, 401, next_url=_text(data, "next"),
-                          error=i18n.translator(_lang(request))("Wrong user name or password."))
+        return login_page(request, 401, next_url=text_field(data, "next"),
+                          error=i18n.translator(language_of(request))("Wrong user name or password."))
     throttle.succeeded(s, user.username)
     token, _ = open_session(s, user, settings.session_hours)
     audit.record(s, f"user:{user.username}", "login", via="web",
                  client=request.client.host if request.client else None)
     s.commit()
-    response = redirect(_local(_text(data, "next"), "/"))
+    response = redirect(local_url(text_field(data, "next"), "/"))
     response.set_cookie(COOKIE, token, httponly=True, samesite="lax",
                         secure=settings.cookie_secure, max_age=int(settings.session_hours * 3600))
     response.delete_cookie(LOGIN_CSRF_COOKIE)
@@ -303,8 +136,8 @@ def operations(request: Request, p: Who, s: DB) -> Response:
 def create_operation(request: Request, p: Who, s: DB, data: Form) -> Response:
     authz.coordinator(p)
     check_csrf(request, data)
-    body = OperationIn(name=_text(data, "name").strip(),
-                       description=_text(data, "description"))
+    body = OperationIn(name=text_field(data, "name").strip(),
+                       description=text_field(data, "description"))
     op = workflow.create_operation(s, body.name, body.description, p.id)
     audit.record(s, p.actor, "operation.create", f"operation:{op.id}", name=op.name, via="web")
     s.commit()
@@ -340,7 +173,7 @@ def attach(request: Request, operation_id: ObjectId, p: Who, s: DB, data: Form) 
     """Attach the folder `haven refer build --out` wrote, given as a path on the server."""
     op = authz.operation(s, p, operation_id)
     check_csrf(request, data)
-    raw = _text(data, "path").strip()
+    raw = text_field(data, "path").strip()
     folder = Path(raw).expanduser() if raw else None
     if folder is None or not folder.is_absolute() or not folder.is_dir():
         raise BadInput("give the full path of the folder 'haven refer build --out' wrote, "
@@ -473,7 +306,7 @@ def acknowledge(request: Request, package_id: ObjectId, p: Who, s: DB, data: For
 
 
 def _count(data: FormData, name: str) -> int:
-    raw = _text(data, name).strip()
+    raw = text_field(data, name).strip()
     if not raw:
         return 0
     # isdigit() alone takes '²' and other Unicode digits, which int() then refuses
@@ -493,10 +326,10 @@ def report_outcomes(request: Request, package_id: ObjectId, p: Who, s: DB, data:
     per_subject = []
     for sid in known:
         counts = {k: _count(data, f"s.{sid}.{k}") for k in METRICS}
-        note = _text(data, f"s.{sid}.notes")
+        note = text_field(data, f"s.{sid}.notes")
         if any(counts.values()) or note.strip():
             per_subject.append({"subject_id": sid, **counts, "notes": note})
-    notes = _text(data, "notes")
+    notes = text_field(data, "notes")
     body = OutcomesIn(totals=totals if any(totals.values()) else None, subjects=per_subject,
                       notes=notes)
     rows = workflow.report_outcomes(s, pkg, p.id,
@@ -529,7 +362,7 @@ def case(request: Request, case_id: ObjectId, p: Who, s: DB,
     from haven.report.findings import iter_findings
     from haven.store.case import CaseStore
 
-    from haven.service.web.casework import thumbs_by_path, view_state
+    from haven.victimid.catalogue import thumbs_by_path
     from haven.victimid.store import VictimStore
 
     c = authz.case(s, p, case_id)
