@@ -49,3 +49,56 @@ def android_backup(members: dict[str, bytes], *, password: str | None = None,
 def app_manifest(package: str, api_level: int) -> bytes:
     """The `_manifest` an Android backup keeps for each app (format 1)."""
     return f"1\n{package}\n42\n{api_level}\ncom.android.vending\n0\n1\nsig\n".encode()
+
+
+def ios_backup(folder, files: dict[tuple[str, str], bytes], *, encrypted: bool = False,
+               flat: bool = False, extra_rows: list[tuple[str, str, str, int]] = (),
+               device: dict | None = None):
+    """An iOS backup folder (iOS 10+ layout) holding `files` {(domain, relativePath): data}.
+
+    Device metadata is made up (Faker names, random digits); `extra_rows` adds Manifest.db rows
+    (fileID, domain, relativePath, flags) whose files are not written."""
+    import plistlib
+    import sqlite3
+    from datetime import datetime
+
+    from faker import Faker
+
+    fake = Faker()
+    Faker.seed(len(files))
+    folder.mkdir(parents=True, exist_ok=True)
+    info = device or {
+        "Device Name": f"{fake.first_name()}'s iPhone",
+        "Product Type": "iPhone14,2",
+        "Product Version": "17.4.1",
+        "Build Version": "21E236",
+        "Serial Number": fake.bothify("F##??##??###").upper(),
+        "Unique Identifier": fake.sha1().upper(),
+        "IMEI": fake.numerify("35###########"),
+        "Phone Number": fake.phone_number(),
+        "Last Backup Date": datetime(2025, 3, 14, 9, 26, 53),
+    }
+    (folder / "Info.plist").write_bytes(plistlib.dumps(info))
+    (folder / "Manifest.plist").write_bytes(plistlib.dumps({
+        "IsEncrypted": encrypted, "Version": "10.0", "Date": datetime(2025, 3, 14, 9, 20, 0),
+        "Lockdown": {"DeviceName": info.get("Device Name", ""), "ProductVersion": "17.4.1"}}))
+    (folder / "Status.plist").write_bytes(plistlib.dumps(
+        {"IsFullBackup": False, "Version": "3.3", "Date": datetime(2025, 3, 14, 9, 26, 50)}))
+    con = sqlite3.connect(folder / "Manifest.db")
+    con.execute("create table Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, "
+                "flags INTEGER, file BLOB)")
+    for (domain, relative), data in files.items():
+        file_id = hashlib.sha1(f"{domain}-{relative}".encode()).hexdigest()
+        where = folder if flat else folder / file_id[:2]
+        where.mkdir(exist_ok=True)
+        (where / file_id).write_bytes(data)
+        con.execute("insert into Files values (?, ?, ?, 1, ?)", (file_id, domain, relative, b""))
+        parent = relative.rsplit("/", 1)[0] if "/" in relative else ""
+        parent_id = hashlib.sha1(f"{domain}-{parent}".encode()).hexdigest()
+        con.execute("insert or ignore into Files values (?, ?, ?, 2, ?)",
+                    (parent_id, domain, parent, b""))
+    for row in extra_rows:
+        con.execute("insert into Files values (?, ?, ?, ?, ?)", (*row, b""))
+    con.commit()
+    con.close()
+    return folder

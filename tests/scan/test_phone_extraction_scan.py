@@ -39,3 +39,18 @@ def test_android_backup_items_and_its_record_reach_the_report(tmp_path):
         assert record["path"] == "phone1/backup.ab" and record["kind"] == "android-backup"
         assert record["metadata"]["packages"] == ["org.example.camera"]
         assert record["metadata"]["android_api_levels"] == [33]
+
+
+def test_ios_backup_items_and_device_reach_the_report(tmp_path):
+    from phonekit import ios_backup
+
+    ev = tmp_path / "seizure"
+    ios_backup(ev / "backup-1", {("CameraRollDomain", "Media/DCIM/100APPLE/IMG_0001.JPG"): picture(73)})
+    case = tmp_path / "case"
+    _cli("scan", ev, "--case", case, "--workers", "1")
+    paths = {json.loads(line)["path"] for line in (case / "findings.jsonl").open()}
+    assert "seizure/backup-1/CameraRollDomain/Media/DCIM/100APPLE/IMG_0001.JPG" in paths
+    [record] = json.loads((case / "summary.json").read_text())["seizures"][0]["extractions"]
+    assert record["kind"] == "ios-backup" and record["path"] == "seizure/backup-1"
+    assert record["metadata"]["product_type"] == "iPhone14,2"
+    assert record["metadata"]["last_backup_date"] == "2025-03-14T09:26:53Z"

@@ -129,6 +129,26 @@ class Container(Protocol):
         ...
 
 
+class Folder(Protocol):
+    """Reads one kind of folder whose files are named by its own index, not by where they
+    were (an iOS backup: files stored under hashes, their phone paths in Manifest.db).
+
+    Registered with `haven.evidence.registry.register_folder` from a module of
+    `haven.evidence.containers`; the walker asks every kind about each directory it enters.
+    """
+
+    name: ClassVar[str]
+
+    @classmethod
+    def recognise(cls, names: frozenset[str]) -> bool:
+        """True when a directory holding the files `names` is this kind (names only, no reads)."""
+        ...
+
+    def members(self, fs_dir: str, path: str, limits: Limits) -> Iterator[Item | Problem | Extraction]:
+        """Every file of the folder as an `Item` with `fs_path` set and its path under `path`."""
+        ...
+
+
 def stamp_modified(stamp: dict | None) -> str | None:
     """When the item was last modified, as its container recorded it; None if it did not.
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from haven.evidence.base import Container
+from haven.evidence.base import Container, Folder
 
 # Btrfs puts its superblock at 64 KiB (ISO 9660 its volume descriptor at 32 KiB): the
 # deepest signature any container or unopened format needs.
@@ -26,6 +26,7 @@ HEAD_SIZE = 0x10040 + 8
 
 _PACKAGE = "haven.evidence.containers"
 _CONTAINERS: dict[str, type[Container]] = {}
+_FOLDERS: dict[str, type[Folder]] = {}
 _ordered: tuple[type[Container], ...] | None = None
 _loaded = False
 
@@ -70,4 +71,22 @@ def find_container(head: bytes, size: int | None) -> type[Container] | None:
     for cls in containers():
         if cls.sniff(head, size):
             return cls
+    return None
+
+
+def register_folder(cls: type) -> type:
+    """Class decorator: make `cls` a folder kind the walker reads (see `Folder`)."""
+    missing = [attr for attr in ("name", "recognise", "members") if not hasattr(cls, attr)]
+    if missing:
+        raise TypeError(f"folder kind {cls.__name__} lacks {'/'.join(missing)}")
+    _FOLDERS[cls.name] = cls
+    return cls
+
+
+def find_folder(names: frozenset[str]) -> type[Folder] | None:
+    """The folder kind a directory holding the files `names` is, or None (a plain folder)."""
+    _discover()
+    for name in sorted(_FOLDERS):
+        if _FOLDERS[name].recognise(names):
+            return _FOLDERS[name]
     return None

@@ -50,7 +50,7 @@ from haven.errors import EvidenceError
 from haven.evidence.base import (Extraction, Item, Limits, Problem, ReadStream, SpoolView,
                                  problem_from)
 from haven.evidence.names import escape_name
-from haven.evidence.registry import HEAD_SIZE, find_container
+from haven.evidence.registry import HEAD_SIZE, find_container, find_folder
 from haven.evidence.split import PartsStream, SplitSet, split_set
 
 _CHUNK = 1024 * 1024
@@ -215,6 +215,10 @@ class _Walker:
             yield Problem(path, "unreadable", f"cannot list directory: {exc.strerror or exc}")
             return
         ancestors = ancestors | {(st.st_dev, st.st_ino)}
+        kind = find_folder(frozenset(e.name for e in entries))
+        if kind is not None:
+            yield from self.folder(kind(), fs_dir, path)
+            return
         for entry in entries:
             name, had_controls = escape_name(entry.name)
             child = f"{path}/{name}"
@@ -235,6 +239,35 @@ class _Walker:
                 yield from self.directory(entry.path, child, ancestors)
             else:
                 yield from self.fs_file(entry.path, child, st_child)
+
+    def folder(self, kind, fs_dir: str, path: str) -> Iterator[Item | Problem]:
+        """A folder read by its own index (`Folder`): its files under the paths it gives them."""
+        listing = kind.members(fs_dir, path, self.limits)
+        try:
+            while True:
+                try:
+                    entry = next(listing)
+                except StopIteration:
+                    return
+                except Exception as exc:  # untrusted data: a broken index is a finding
+                    yield problem_from(path, exc)
+                    return
+                if isinstance(entry, Extraction):
+                    self.extracted(entry)
+                elif isinstance(entry, Problem):
+                    yield entry
+                else:
+                    try:
+                        st = os.stat(entry.fs_path, follow_symlinks=False)
+                    except OSError as exc:
+                        yield Problem(entry.path, "unreadable", f"cannot stat: {exc.strerror or exc}")
+                        continue
+                    if stat.S_ISLNK(st.st_mode):
+                        yield Problem(entry.path, "symlink", "symbolic link in the folder; not followed")
+                        continue
+                    yield from self.fs_file(entry.fs_path, entry.path, st)
+        finally:
+            listing.close()
 
     def symlink(self, fs_link: str, path: str,
                 ancestors: frozenset[tuple[int, int]]) -> Problem:

@@ -1,0 +1,168 @@
+"""iOS backups (iTunes / Finder / libimobiledevice `idevicebackup2`): a folder whose files are
+stored under hashes, their places on the phone listed in Manifest.db.
+
+A backup folder holds `Info.plist`, `Manifest.plist`, `Status.plist`, `Manifest.db` (iOS 10
+and later: SQLite, table `Files(fileID, domain, relativePath, flags, file)`) and the files,
+each named by its `fileID` (SHA-1 of `domain-relativePath`) in a sub-folder named by the
+first two hex digits (older backups keep them flat). Each file listed in Manifest.db is an
+item under its logical path, `domain/relativePath`
+(`backup/CameraRollDomain/Media/DCIM/100APPLE/IMG_0001.JPG`); everything else in the folder
+(the plists, Manifest.db itself, files Manifest.db does not list) is an item under its name in
+the folder, so nothing is left out. A file Manifest.db lists but the folder lacks is a Problem
+"unreadable"; directory and symbolic-link rows carry no content and are skipped.
+
+Manifest.db is opened read-only and immutable (SQLite writes no journal next to the
+evidence). What the backup says about the device (name, model, iOS version, serial number,
+UDID, IMEI, phone number, backup date, whether it is encrypted or full) becomes an
+`Extraction` for summary.json.
+
+Encrypted backups (Manifest.plist `IsEncrypted`) keep Manifest.db and every file encrypted
+under keys wrapped in the backup's keybag: without decryption their files are items under
+their stored names and the backup is a Problem "encrypted" naming `--passwords`. Decrypting
+them is not implemented; pre-iOS 10 backups (`Manifest.mbdb`) are a Problem "unsupported"
+and their files are items under their stored names.
+"""
+
+from __future__ import annotations
+
+import os
+import plistlib
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from haven.evidence.base import Extraction, Item, Limits, Problem
+from haven.evidence.names import MemberNames, escape_name
+
+_INFO_FIELDS = (  # Info.plist key -> summary key
+    ("Device Name", "device_name"),
+    ("Product Type", "product_type"),
+    ("Product Version", "ios_version"),
+    ("Build Version", "build_version"),
+    ("Serial Number", "serial_number"),
+    ("Unique Identifier", "udid"),
+    ("IMEI", "imei"),
+    ("Phone Number", "phone_number"),
+    ("Last Backup Date", "last_backup_date"),
+)
+_LOCKDOWN_FIELDS = (("DeviceName", "device_name"), ("ProductType", "product_type"),
+                    ("ProductVersion", "ios_version"), ("BuildVersion", "build_version"),
+                    ("SerialNumber", "serial_number"), ("UniqueDeviceID", "udid"))
+_FILE, _DIRECTORY, _SYMLINK = 1, 2, 4
+
+
+def _plist(path: str) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            value = plistlib.load(fh)
+    except (OSError, plistlib.InvalidFileException, ValueError, TypeError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _plain(value):
+    """A plist value as JSON can hold it (dates as ISO 8601 UTC)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def backup_record(fs_dir: str) -> dict:
+    """What the backup's plists say about the device and the backup."""
+    info = _plist(os.path.join(fs_dir, "Info.plist"))
+    manifest = _plist(os.path.join(fs_dir, "Manifest.plist"))
+    status = _plist(os.path.join(fs_dir, "Status.plist"))
+    record: dict = {"format": "iOS backup (iTunes/Finder)"}
+    lockdown = manifest.get("Lockdown") if isinstance(manifest.get("Lockdown"), dict) else {}
+    for key, name in _LOCKDOWN_FIELDS:
+        if key in lockdown:
+            record[name] = _plain(lockdown[key])
+    for key, name in _INFO_FIELDS:
+        if key in info:
+            record[name] = _plain(info[key])
+    record["encrypted"] = bool(manifest.get("IsEncrypted", False))
+    for key, name in (("Version", "backup_version"), ("Date", "backup_date")):
+        if key in manifest:
+            record[name] = _plain(manifest[key])
+    if "IsFullBackup" in status:
+        record["full_backup"] = bool(status["IsFullBackup"])
+    if "Date" in status:
+        record["status_date"] = _plain(status["Date"])
+    return record
+
+
+def _stored(fs_dir: str, file_id: str) -> str | None:
+    """Where the file `file_id` is kept in the backup folder (sub-folder or flat), or None."""
+    if len(file_id) < 3 or not all(c in "0123456789abcdefABCDEF" for c in file_id):
+        return None
+    for candidate in (os.path.join(fs_dir, file_id[:2], file_id), os.path.join(fs_dir, file_id)):
+        if os.path.isfile(candidate) or os.path.islink(candidate):
+            return candidate
+    return None
+
+
+def manifest_rows(db_path: str) -> list[tuple[str, str, str, int]]:
+    """(fileID, domain, relativePath, flags) of every row of Manifest.db, by domain and path."""
+    uri = Path(db_path).resolve().as_uri() + "?mode=ro&immutable=1"
+    con = sqlite3.connect(uri, uri=True)
+    try:
+        return [(str(r[0]), str(r[1] or ""), str(r[2] or ""), int(r[3] or 0)) for r in con.execute(
+            "select fileID, domain, relativePath, flags from Files order by domain, relativePath, fileID")]
+    finally:
+        con.close()
+
+
+def backup_members(fs_dir: str, path: str, limits: Limits) -> Iterator[Item | Problem | Extraction]:
+    """The files of the iOS backup folder `fs_dir` (the `ios-backup` folder kind's reader)."""
+    record = backup_record(fs_dir)
+    yield Extraction(path, "ios-backup", record)
+    used: set[str] = set()
+    names = MemberNames(path, limits)
+    db = os.path.join(fs_dir, "Manifest.db")
+    if record["encrypted"]:
+        yield Problem(path, "encrypted",
+                      "encrypted iOS backup; give --passwords (decrypting iOS backups is not "
+                      "implemented yet: its files are listed under their stored names)")
+    elif os.path.isfile(db):
+        try:
+            rows = manifest_rows(db)
+        except sqlite3.Error as exc:
+            rows = []
+            yield Problem(f"{path}/Manifest.db", "corrupt",
+                          f"iOS backup index unreadable ({exc}); files are listed under their "
+                          "stored names")
+        for file_id, domain, relative, flags in rows:
+            if flags != _FILE:
+                continue  # directories and symbolic links hold no content
+            logical, name_problems = names.place(f"{domain}/{relative}" if relative else domain)
+            stored = _stored(fs_dir, file_id)
+            if stored is None:
+                yield Problem(logical, "unreadable",
+                              f"listed in Manifest.db as {file_id} but not in the backup folder")
+                continue
+            used.add(os.path.abspath(stored))
+            yield Item(logical, None, fs_path=stored)
+            yield from name_problems
+    else:
+        yield Problem(path, "unsupported",
+                      "iOS backup from before iOS 10 (Manifest.mbdb index): its files are listed "
+                      "under their stored names, not their paths on the phone")
+    yield from _rest(fs_dir, path, used)
+
+
+def _rest(fs_dir: str, path: str, used: set[str]) -> Iterator[Item]:
+    """Every file of the folder Manifest.db did not place, under its name in the folder."""
+    for root, dirs, files in os.walk(fs_dir):
+        dirs.sort(key=os.fsencode)
+        relative_root = os.path.relpath(root, fs_dir)
+        for name in sorted(files, key=os.fsencode):
+            full = os.path.join(root, name)
+            if os.path.abspath(full) in used:
+                continue
+            relative = name if relative_root == "." else f"{relative_root}/{name}"
+            yield Item(f"{path}/{escape_name(relative)[0]}", None, fs_path=full)
