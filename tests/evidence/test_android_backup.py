@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from haven.evidence import android
-from haven.evidence.base import Extraction, Item, Problem
+from haven.evidence.base import Extraction, Limits
+from haven.evidence.keys import Keyring
 from haven.evidence.walk import walk
 
 from disk_fixtures import picture
@@ -38,9 +39,10 @@ EXPECTED = {
 }
 
 
-def scan(folder: Path) -> tuple[list, list[Extraction]]:
+def scan(folder: Path, passwords: tuple[str, ...] = ()) -> tuple[list, list[Extraction]]:
     found: list[Extraction] = []
-    return read_walk(walk([str(folder)], extractions=found)), found
+    limits = Limits(keys=Keyring(passwords))
+    return read_walk(walk([str(folder)], limits, extractions=found)), found
 
 
 @pytest.mark.parametrize("compressed", [True, False])
@@ -66,10 +68,11 @@ def test_a_backup_inside_a_zip_is_opened_too(tmp_path):
     assert got["ev/seized.zip/phone.ab/storage/emulated/0/DCIM/Camera/c.jpg"] == C
 
 
-def test_encrypted_backup_without_password_is_an_encrypted_problem(tmp_path):
+@pytest.mark.parametrize("passwords", [(), ("wrong", "also wrong")])
+def test_encrypted_backup_without_its_password_is_an_encrypted_problem(tmp_path, passwords):
     (tmp_path / "ev").mkdir()
     (tmp_path / "ev" / "phone.ab").write_bytes(android_backup(MEMBERS, password="s3cret"))
-    seen, found = scan(tmp_path / "ev")
+    seen, found = scan(tmp_path / "ev", passwords)
     [problem] = problems(seen)
     assert problem.kind == "encrypted" and "--passwords" in problem.reason
     assert problem.path == "ev/phone.ab"
@@ -77,11 +80,10 @@ def test_encrypted_backup_without_password_is_an_encrypted_problem(tmp_path):
     assert found[0].metadata["encrypted"] is True
 
 
-def test_encrypted_backup_opens_with_the_right_password_among_several(tmp_path, monkeypatch):
-    monkeypatch.setattr(android, "given_passwords", lambda limits: ("wrong", "s3cret"))
+def test_encrypted_backup_opens_with_the_right_password_among_several(tmp_path):
     (tmp_path / "ev").mkdir()
     (tmp_path / "ev" / "phone.ab").write_bytes(android_backup(MEMBERS, password="s3cret"))
-    seen, _ = scan(tmp_path / "ev")
+    seen, _ = scan(tmp_path / "ev", passwords=("wrong", "s3cret"))
     got = items(seen)
     for path, data in EXPECTED.items():
         assert got[path] == data

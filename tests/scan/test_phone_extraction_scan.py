@@ -54,3 +54,18 @@ def test_ios_backup_items_and_device_reach_the_report(tmp_path):
     assert record["kind"] == "ios-backup" and record["path"] == "seizure/backup-1"
     assert record["metadata"]["product_type"] == "iPhone14,2"
     assert record["metadata"]["last_backup_date"] == "2025-03-14T09:26:53Z"
+
+
+def test_encrypted_android_backup_opens_with_scan_passwords(tmp_path):
+    ev = tmp_path / "phone2"
+    ev.mkdir()
+    (ev / "backup.ab").write_bytes(android_backup({"shared/0/DCIM/b.jpg": picture(74)},
+                                                  password="correct horse"))
+    pw = tmp_path / "pw.txt"
+    pw.write_text("nope\ncorrect horse\n")
+    case = tmp_path / "case"
+    _cli("scan", ev, "--case", case, "--workers", "1", "--passwords", pw)
+    findings = {json.loads(line)["path"]: json.loads(line) for line in (case / "findings.jsonl").open()}
+    assert "phone2/backup.ab/storage/emulated/0/DCIM/b.jpg" in findings
+    assert findings["phone2/backup.ab"]["finding"] != "error"
+    assert "correct horse" not in (case / "summary.json").read_text()

@@ -16,7 +16,7 @@ placed under the path they had on the phone (`backup.ab/data/data/<package>/file
 `k`, `_manifest`) keep their name in the backup. What the backup records about itself
 (format version, compression, encryption, the packages it holds and the Android API level
 their manifests name) becomes an `Extraction` for summary.json. An encrypted backup is opened
-with the passwords given to the scan (`--passwords`); without the right one it is a
+with the passwords given to the scan (`--passwords`, `Limits.keys`); without the right one it is a
 Problem "encrypted" naming `--passwords`.
 """
 
@@ -296,15 +296,10 @@ def backup_members(item: Item, limits: Limits) -> Iterator[Item | Problem | Extr
 
 def _unlock(header: dict, limits: Limits) -> tuple[bytes, bytes] | None:
     """The data key from the first given password that opens the backup, or None."""
-    for password in given_passwords(limits):
+    for password in limits.keys.passwords:
         try:
             return master_key(header, password)
         except WrongPassword:
             continue
     return None
 
-
-def given_passwords(limits: Limits) -> tuple[str, ...]:
-    """The passwords given to this scan (`--passwords`, kept in `Limits.keys`)."""
-    keys = getattr(limits, "keys", None)
-    return tuple(getattr(keys, "passwords", ()))
