@@ -604,43 +604,19 @@ def hashsets_export(
     With --format vpdq, every hashed video becomes `<sha256>.txt` in the --out directory, in the
     vPDQ text format that `haven hashsets import --format vpdq` reads.
     """
-    from collections import Counter
-
-    from haven.hashsets.formats.vpdq_text import write_vpdq_text
-    from haven.hashsets.vics_export import vics_region, write_vics_case
+    from haven.hashsets.exports import ExportRequest, get_export
     from haven.report.findings import iter_findings
     from haven.store.case import CaseStore
 
-    format = format.strip().lower()
-    if format not in ("vics", "vpdq"):
-        _fail(HavenError(f"unknown export format {format!r}; supported: vics, vpdq"))
     try:
-        if format == "vics":
-            region = vics_region(region)  # before opening anything
-        if format == "vics" and out_file.is_dir():
-            raise HavenError(f"--out {out_file} is a directory: give the file to write, e.g. "
-                             f"{out_file / (case.name + '.vics.json')}")
-        if format == "vpdq" and out_file.exists() and not out_file.is_dir():
-            raise HavenError(f"--out {out_file} is a file: --format vpdq writes a directory")
+        export = get_export(format)
+        request = export.prepare(ExportRequest(out_file, case.name, region))
         store = CaseStore(case)
         store.check_output(out_file)
-        if format == "vics":
-            left_out: Counter = Counter()
-            n = write_vics_case(iter_findings(store), str(out_file), case_name=case.name,
-                                scheme_region=region, left_out=left_out)
-            out.print(f"Wrote {n} media to {out_file} (VICS region {region})")
-            if left_out:
-                out.print("Left out: " + ", ".join(f"{v} {k}" for k, v in sorted(left_out.items())))
-            return
-        out_file.mkdir(parents=True, exist_ok=True)
-        written: set[str] = set()
-        for f in iter_findings(store):
-            if f["vpdq"] and f["sha256"] not in written:
-                write_vpdq_text(f["vpdq"], out_file / f"{f['sha256']}.txt")
-                written.add(f["sha256"])
+        for line in export.write(iter_findings(store), request):
+            out.print(line)
     except HavenError as exc:
         _fail(exc)
-    out.print(f"Wrote {len(written)} video hash file(s) to {out_file}")
 
 
 @app.command()

@@ -30,7 +30,7 @@ import pyarrow as pa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from haven.refer.errors import ReferError
-from haven.refer.formats import registry
+from haven.refer.formats import package_formats
 from haven.refer.formats.pdf_summary import pdf_available
 from haven.refer.i18n import language_for
 from haven.refer.manifest import MANIFEST_NAME, SIGNATURE_NAME, file_entry, manifest_bytes
@@ -326,7 +326,7 @@ def build_one(job: _Job, source: SpooledRecords) -> PackageResult:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     written: list[str] = []
-    for fmt in registry(pdf=job.pdf):
+    for fmt in package_formats({"pdf"} if job.pdf else set()):
         written.extend(fmt.write(package, work))
     notes = list(job.notes)
     if missing:

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 #: Fields longer than this are kept but counted as a warning (pasted blobs, attack payloads).
 HUGE_FIELD_CHARS = 100_000
@@ -44,14 +44,26 @@ class Table:
     notes: list[str] = field(default_factory=list)
 
 
+@runtime_checkable
 class RecordReader(Protocol):
-    """One input format: says whether a file is its kind (by content) and reads it."""
+    """One input format: says whether a file is its kind (by content) and reads it.
+
+    A reader is one class in its own module of this package, decorated with
+    `haven.intel.readers.registry.register`; the registry finds it by itself.
+    """
 
     name: str
+    # Lower is tried first; the permissive text formats (CSV accepts any text) come last.
+    priority: int
+    # True for binary formats; every other reader reads text, and binary content is refused
+    # before any of them is asked.
+    binary: bool
+    # True when one file can hold several tables (`table` chooses one); the others ignore it.
+    tables: bool
 
     def sniff(self, head: bytes, path: Path) -> bool: ...
 
-    def read(self, path: Path) -> Table: ...
+    def read(self, path: Path, table: str | None = None) -> Table: ...
 
 
 def unique_headers(raw: list[str], warnings: Counter, notes: list[str]) -> list[str]:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from haven.intel.readers.base import RawRow, RowProblem, Table, note_huge, unique_headers
+from haven.intel.readers.registry import register
 from haven.intel.readers.text import detect_encoding
 
 #: Largest field the CSV parser accepts; larger ones make the row a problem, not a crash.
@@ -15,14 +16,18 @@ MAX_FIELD_CHARS = 16 * 1024 * 1024
 _DELIMITERS = ",;\t|"
 
 
+@register
 class CsvReader:
     name = "csv"
+    priority = 90  # accepts any text: tried last
+    binary = False
+    tables = False
 
     def sniff(self, head: bytes, path: Path) -> bool:
         # The fallback format: anything that is text and not JSON.
         return True
 
-    def read(self, path: Path) -> Table:
+    def read(self, path: Path, table: str | None = None) -> Table:
         warnings: Counter = Counter()
         notes: list[str] = []
         encoding = detect_encoding(path, warnings, notes)

@@ -9,11 +9,16 @@ from pathlib import Path
 
 from haven.intel.errors import RecordFileError
 from haven.intel.readers.base import RawRow, RowProblem, Table, note_huge
+from haven.intel.readers.registry import register
 from haven.intel.readers.text import detect_encoding
 
 
+@register
 class JsonReader:
     name = "json"
+    priority = 40
+    binary = False
+    tables = False
 
     def sniff(self, head: bytes, path: Path) -> bool:
         for codec in ("utf-8-sig", "utf-16", "latin-1"):
@@ -25,7 +30,7 @@ class JsonReader:
         stripped = text.lstrip("\ufeff \t\r\n")
         return stripped.startswith(("[", "{"))
 
-    def read(self, path: Path) -> Table:
+    def read(self, path: Path, table: str | None = None) -> Table:
         warnings: Counter = Counter()
         notes: list[str] = []
         encoding = detect_encoding(path, warnings, notes)

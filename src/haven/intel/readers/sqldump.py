@@ -21,6 +21,7 @@ from pathlib import Path
 
 from haven.intel.errors import RecordFileError
 from haven.intel.readers.base import RawRow, RowProblem, Table, note_huge, unique_headers
+from haven.intel.readers.registry import register
 from haven.intel.readers.text import detect_encoding
 
 #: Longest raw text kept with a problem (a 1 MB extended INSERT is not copied whole).
@@ -108,8 +109,12 @@ class _TableInfo:
     rows: int = 0
 
 
+@register
 class SqlDumpReader:
     name = "sqldump"
+    priority = 30
+    binary = False
+    tables = True
 
     def sniff(self, head: bytes, path: Path) -> bool:
         text = _decode_head(head)

@@ -9,12 +9,17 @@ from pathlib import Path
 
 from haven.intel.errors import RecordFileError
 from haven.intel.readers.base import RawRow, Table, note_huge, unique_headers
+from haven.intel.readers.registry import register
 
 _MAGIC = b"SQLite format 3\x00"
 
 
+@register
 class SqliteReader:
     name = "sqlite"
+    priority = 10
+    binary = True
+    tables = True
 
     def sniff(self, head: bytes, path: Path) -> bool:
         return head.startswith(_MAGIC)

@@ -10,10 +10,15 @@ from pathlib import Path
 
 from haven.intel.errors import RecordFileError
 from haven.intel.readers.base import RawRow, Table, note_huge, unique_headers
+from haven.intel.readers.registry import register
 
 
+@register
 class XlsxReader:
     name = "xlsx"
+    priority = 20
+    binary = True
+    tables = False  # the first sheet only
 
     def sniff(self, head: bytes, path: Path) -> bool:
         if not head.startswith(b"PK\x03\x04"):
@@ -24,7 +29,7 @@ class XlsxReader:
         except zipfile.BadZipFile:
             return False
 
-    def read(self, path: Path) -> Table:
+    def read(self, path: Path, table: str | None = None) -> Table:
         import openpyxl
 
         warnings: Counter = Counter()

@@ -20,6 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from haven.refer.package import Package
+from haven.refer.formats.registry import register
 
 _NS = uuid.UUID("5b0c3f52-2f2a-4c1e-9d3e-6a7b8c9d0e1f")
 
@@ -252,8 +253,11 @@ def build_graph(package: Package) -> dict:
     return {"@context": CONTEXT, "@graph": [investigation, *g.nodes.values()]}
 
 
+@register
 class CaseUcoFormat:
     name = "caseuco"
+    order = 40
+    on_request = False
 
     def write(self, package: Package, out_dir: Path) -> list[str]:
         name = "subjects.jsonld"

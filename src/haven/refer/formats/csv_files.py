@@ -8,10 +8,14 @@ from pathlib import Path
 from haven.refer.cells import csv_cell
 from haven.refer.formats.tables import evidence_table, records_table, subjects_table
 from haven.refer.package import Package
+from haven.refer.formats.registry import register
 
 
+@register
 class CsvFormat:
     name = "csv"
+    order = 10
+    on_request = False
 
     def write(self, package: Package, out_dir: Path) -> list[str]:
         written = []

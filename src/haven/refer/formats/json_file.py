@@ -7,13 +7,17 @@ from collections import defaultdict
 from pathlib import Path
 
 from haven.refer.package import Package
+from haven.refer.formats.registry import register
 
 FORMAT = "haven-referral-subjects/1"
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)   # reused: json.dumps makes one a call
 
 
+@register
 class JsonFormat:
     name = "json"
+    order = 30
+    on_request = False
 
     def write(self, package: Package, out_dir: Path) -> list[str]:
         records: dict[str, list[dict]] = defaultdict(list)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from haven.refer.i18n import texts
 from haven.refer.package import Package
+from haven.refer.formats.registry import register
 
 PDF_MAX_SUBJECTS = 100
 FONT_CANDIDATES = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -40,8 +41,12 @@ def pdf_available() -> tuple[bool, str]:
     return True, ""
 
 
+@register
 class PdfSummaryFormat:
     name = "pdf"
+    order = 60
+    # Only on request: loading its font costs ~0.4 s a package.
+    on_request = True
 
     def write(self, package: Package, out_dir: Path) -> list[str]:
         ok, _why = pdf_available()

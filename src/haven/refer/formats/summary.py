@@ -9,6 +9,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from haven.refer.i18n import texts
 from haven.refer.package import Package
+from haven.refer.formats.registry import register
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -29,8 +30,11 @@ def render_summary(package: Package) -> str:
         subjects=package.subjects)
 
 
+@register
 class HtmlSummaryFormat:
     name = "html"
+    order = 50
+    on_request = False
 
     def write(self, package: Package, out_dir: Path) -> list[str]:
         name = "summary.html"

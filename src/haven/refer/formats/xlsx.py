@@ -31,6 +31,7 @@ from haven.refer.cells import _MAYBE_RISKY, cell_text, is_risky
 from haven.refer.formats.tables import (evidence_table, indicators_table, records_table,
                                         subjects_table)
 from haven.refer.package import Package
+from haven.refer.formats.registry import register
 
 XLSX_CELL_MAX = 32767
 TRUNCATED = " … [truncated; full value in subjects.json]"
@@ -195,8 +196,11 @@ def write_workbook(package: Package, path: Path, fast: bool = True) -> None:
     wb.close()
 
 
+@register
 class XlsxFormat:
     name = "xlsx"
+    order = 20
+    on_request = False
 
     def write(self, package: Package, out_dir: Path) -> list[str]:
         name = "subjects.xlsx"
