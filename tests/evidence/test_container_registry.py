@@ -27,7 +27,7 @@ def _run(code: str) -> dict:
 
 def test_every_module_in_the_containers_package_is_found_in_priority_order():
     names = [kind.name for kind in containers()]
-    assert names == ["zip", "7z", "tar", "android-backup", "iso", "disk", "e01", "vmdk", "vhd", "qcow", "vdi",
+    assert names == ["zip", "7z", "tar", "android-backup", "iso", "disk", "e01", "vmdk", "vhd", "qcow", "vdi", "dmg",
                      "unopened"]
     assert [k.priority for k in containers()] == sorted(k.priority for k in containers())
 

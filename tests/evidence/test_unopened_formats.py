@@ -15,6 +15,7 @@ from haven.evidence.walk import walk
 
 from disk_fixtures import MiB, blank, fat_image, partitioned, picture, qemu_image, run, tool, write_at
 from evidencekit import tar_bytes, zip_bytes
+from udif_fixtures import udif
 from phonekit import android_backup
 
 A = picture(51)
@@ -79,6 +80,7 @@ def seizure(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     data = raw.read_bytes()
     (folder / "split.001").write_bytes(data[: len(data) // 2])
     (folder / "split.002").write_bytes(data[len(data) // 2:])
+    udif(raw, folder / "mac.dmg", "zlib")
     (folder / "pack.zip").write_bytes(zip_bytes({"a.jpg": A}))
     (folder / "pack.tar").write_bytes(tar_bytes({"a.jpg": A}))
     (folder / "phone.ab").write_bytes(android_backup({"shared/0/DCIM/a.jpg": A}))
@@ -118,7 +120,7 @@ def test_every_format_is_opened_or_reported_by_name(seizure):
         assert problems, f"{name} is not reported"
         assert any(words in p.reason and p.kind in ("unsupported", "encrypted")
                    for p in problems), (name, problems)
-    for name in ("stick.img", "vm.vmdk", "vm.qcow2", "vm.vdi", "vm.vhdx", "vm.vhd", "split.001",
+    for name in ("stick.img", "vm.vmdk", "vm.qcow2", "vm.vdi", "vm.vhdx", "vm.vhd", "mac.dmg", "split.001",
                  "pack.zip", "pack.tar", "phone.ab", "mixed.raw"):
         if (folder / name).exists():
             assert name in opened, name

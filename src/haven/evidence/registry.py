@@ -11,6 +11,13 @@ Sniffing must stay cheap: a container module imports no decoder library at impor
 reader that needs one when a container of that kind is actually opened. A scan of loose
 photos therefore loads none of them (tests/evidence/test_container_registry.py holds the
 package to that).
+
+Most kinds are known by their first bytes (`sniff(head, size)`). A kind whose mark is at the
+end of the file (UDIF disk images: `koly` in the last 512 bytes) also has
+`sniff_tail(tail, size)`; where the walker can read a file's last `TAIL_SIZE` bytes cheaply
+it passes them, and a tail match wins over the head (a bzip2 DMG starts like a .bz2 file).
+Where the tail is dear (a compressed archive member: read to its end), the walker reads it
+only when some kind's `tail_hint(head)` says the head could start such a file.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from haven.evidence.base import Container, Folder
 # Btrfs puts its superblock at 64 KiB (ISO 9660 its volume descriptor at 32 KiB): the
 # deepest signature any container or unopened format needs.
 HEAD_SIZE = 0x10040 + 8
+TAIL_SIZE = 512  # the UDIF trailer
 
 _PACKAGE = "haven.evidence.containers"
 _CONTAINERS: dict[str, type[Container]] = {}
@@ -66,9 +74,26 @@ def containers() -> tuple[type[Container], ...]:
     return _ordered
 
 
-def find_container(head: bytes, size: int | None) -> type[Container] | None:
-    """The container kind whose signature `head` (a file's first bytes) carries, or None."""
+def tail_hinted(head: bytes) -> bool:
+    """True when a kind known by its tail says `head` could start one (`tail_hint`)."""
     for cls in containers():
+        hint = getattr(cls, "tail_hint", None)
+        if hint is not None and hint(head):
+            return True
+    return False
+
+
+def find_container(head: bytes, size: int | None,
+                   tail: bytes | None = None) -> type[Container] | None:
+    """The container kind whose signature `head` (a file's first bytes) or `tail` (its last
+    `TAIL_SIZE` bytes, when known) carries, or None."""
+    kinds = containers()
+    if tail is not None:
+        for cls in kinds:
+            sniff_tail = getattr(cls, "sniff_tail", None)
+            if sniff_tail is not None and sniff_tail(tail, size):
+                return cls
+    for cls in kinds:
         if cls.sniff(head, size):
             return cls
     return None

@@ -48,9 +48,9 @@ from typing import BinaryIO, Callable, Iterator
 
 from haven.errors import EvidenceError
 from haven.evidence.base import (Extraction, Item, Limits, Problem, ReadStream, SpoolView,
-                                 problem_from)
+                                 WindowStream, problem_from)
 from haven.evidence.names import escape_name
-from haven.evidence.registry import HEAD_SIZE, find_container, find_folder
+from haven.evidence.registry import HEAD_SIZE, TAIL_SIZE, find_container, find_folder, tail_hinted
 from haven.evidence.split import PartsStream, SplitSet, split_set
 
 _CHUNK = 1024 * 1024
@@ -116,6 +116,25 @@ def _open_evidence(fs_path: str) -> BinaryIO:
         # O_NOATIME is refused for files we do not own; plain read-only is still safe.
         fd = os.open(fs_path, os.O_RDONLY)
     return os.fdopen(fd, "rb")
+
+
+def _tail(fh, size: int | None) -> bytes | None:
+    """The last `TAIL_SIZE` bytes of an open file whose size is known, else None."""
+    if size is None or size < TAIL_SIZE:
+        return None
+    try:
+        fh.seek(size - TAIL_SIZE)
+        return fh.read(TAIL_SIZE)
+    except Exception:  # untrusted data: a member that fails to its end is reported when read
+        return None
+
+
+def _cheap_to_seek(fh) -> bool:
+    """True for streams that read any offset directly (files inside disk images, spools,
+    split parts); a compressed archive member would be decompressed to its end to read its
+    tail, so there the tail is read only when a kind hints at it (`registry.tail_hinted`)."""
+    inner = getattr(fh, "_inner", fh)
+    return isinstance(inner, WindowStream)
 
 
 class _Budget:
@@ -296,6 +315,7 @@ class _Walker:
         try:
             with _open_evidence(fs_path) as fh:
                 head = fh.read(HEAD_SIZE)
+                tail = _tail(fh, st.st_size)
         except OSError as exc:
             yield Problem(path, "unreadable", f"cannot read: {exc.strerror or exc}", st.st_size)
             return
@@ -303,7 +323,7 @@ class _Walker:
         yield item
         found = split_set(fs_path)
         if found is None or not self.joinable(found[0]):
-            yield from self.contents(item, head, depth=0, budget=None)
+            yield from self.contents(item, head, depth=0, budget=None, tail=tail)
             return
         parts, position = found
         # A later part opens the set only when named alone: otherwise the first part does.
@@ -343,11 +363,12 @@ class _Walker:
                          opener=lambda: PartsStream(parts.parts))  # type: ignore[arg-type,return-value]
             with whole.open() as fh:
                 head = fh.read(HEAD_SIZE)
+                tail = _tail(fh, whole.size)
         except OSError as exc:
             yield Problem(item.path, "unreadable",
                           f"cannot read the parts of the split image: {exc.strerror or exc}")
             return
-        if find_container(head, whole.size) is None:
+        if find_container(head, whole.size, tail) is None:
             return  # numbered files that are not a split container (IMG.01, IMG.02, ...)
         if parts.missing:
             yield Problem(item.path, "truncated",
@@ -355,18 +376,19 @@ class _Walker:
                           f"{', '.join(os.path.basename(p) for p in parts.stray)} after it "
                           f"cannot be joined; only the {len(parts.parts)} parts up to the gap are "
                           "read", item.size)
-        yield from self.contents(whole, head, depth=0, budget=None, seekable=True)
+        yield from self.contents(whole, head, depth=0, budget=None, seekable=True, tail=tail)
 
     # -- containers ------------------------------------------------------------------------
 
     def contents(self, item: Item, head: bytes, depth: int, budget: _Budget | None,
-                 seekable: bool = False) -> Iterator[Item | Problem]:
+                 seekable: bool = False, tail: bytes | None = None) -> Iterator[Item | Problem]:
         """The members of `item` if it is a container; `depth` containers enclose `item`.
 
         `seekable`: the item's opener gives a seekable stream read straight from the
         evidence (split parts, a virtual disk's media), so it is not copied to a spool.
+        `tail`: the item's last bytes, where they were cheap to read (see the registry).
         """
-        kind = find_container(head, item.size)
+        kind = find_container(head, item.size, tail)
         if kind is None:
             return
         if depth + 1 > self.limits.max_depth:
@@ -471,10 +493,12 @@ class _Walker:
         try:
             with entry.open() as fh:
                 head = fh.read(HEAD_SIZE)
+                tail = (_tail(fh, entry.size)
+                        if _cheap_to_seek(fh) or tail_hinted(head) else None)
         except Exception as exc:  # untrusted data: the member cannot be read at all
             yield problem_from(entry.path, watch.error or exc, entry.size)
             return
         yield entry
-        yield from self.contents(entry, head, depth, budget)
+        yield from self.contents(entry, head, depth, budget, tail=tail)
         if watch.error is not None:
             yield problem_from(entry.path, watch.error, entry.size)

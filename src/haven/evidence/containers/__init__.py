@@ -7,6 +7,7 @@ asked (`haven.evidence.registry`), so adding a kind is adding a file. Keep the t
 module free of decoder libraries: import the reader (`haven.evidence.zip`, `.disk`, your
 own) inside `members`, so sniffing a folder of photos loads none of them.
 
-Priorities in use: 10 zip, 20 7z, 30 tar, 35 android-backup, 40 iso, 50 disk, 60 e01, 70-73 virtual disks,
-1000 unopened formats (always last).
+Priorities in use: 10 zip, 20 7z, 30 tar, 35 android-backup, 40 iso, 50 disk, 60 e01, 70-73 virtual disks, 74 dmg,
+1000 unopened formats (always last). A kind known by its last bytes (dmg) adds `sniff_tail`,
+tried before every head (see the registry).
 """
