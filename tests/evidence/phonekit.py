@@ -102,3 +102,53 @@ def ios_backup(folder, files: dict[tuple[str, str], bytes], *, encrypted: bool =
     con.commit()
     con.close()
     return folder
+
+
+def ufdr(files: list[dict], *, extra_members: dict[str, bytes] | None = None,
+         device: dict | None = None) -> bytes:
+    """A UFDR: a zip with a Cellebrite-style report.xml tagging `files`.
+
+    Each of `files` is {"fs", "path", "local", "data", "deleted"(opt), "in_zip"(opt, True)}."""
+    import zipfile
+    from xml.sax.saxutils import escape, quoteattr
+
+    from faker import Faker
+
+    fake = Faker()
+    Faker.seed(7)
+    device = device or {"DeviceInfoSelectedManufacturer": "Samsung",
+                        "DeviceInfoSelectedDeviceName": "SM-G991B Galaxy S21 5G",
+                        "IMEI": fake.numerify("35###########"),
+                        "DeviceInfoExtractionStartDateTime": "14/03/2025 09:20:00 +00:00"}
+    rows = []
+    for n, f in enumerate(files):
+        rows.append(
+            f'<file fs={quoteattr(f["fs"])} path={quoteattr(f["path"])} size="{len(f["data"])}" '
+            f'id="{n}" extractionId="0" deleted="{"Deleted" if f.get("deleted") else "Intact"}">'
+            '<accessInfo><timestamp name="ModifyTime">2025-03-01T10:00:00.000+00:00</timestamp></accessInfo>'
+            f'<metadata section="File"><item name="Local Path"><![CDATA[{f["local"]}]]></item>'
+            '<item name="Tags"><![CDATA[Image]]></item></metadata></file>')
+    items = "".join(f'<item name={quoteattr(k)}>{escape(v)}</item>' for k, v in device.items())
+    report = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        '<project xmlns="http://pa.cellebrite.com/report/2.0" id="p1" name="Synthetic" '
+        'reportVersion="7.60" extractionType="FileSystem" NodeCount="3" ModelCount="1">'
+        '<sourceExtractions><extractionInfo id="0" name="File System" type="FileSystem" '
+        'deviceName="Galaxy S21" fullName="Samsung SM-G991B Galaxy S21" index="0"/></sourceExtractions>'
+        '<caseInformation><field name="Examiner" fieldType="ExaminerName">'
+        f'{escape(fake.name())}</field></caseInformation>'
+        f'<metadata section="Device Info">{items}</metadata>'
+        '<metadata section="Extraction Data"><item name="ExtractionType">File System</item></metadata>'
+        f'<taggedFiles>{"".join(rows)}</taggedFiles>'
+        '<decodedData><modelType type="Chat"><model type="Chat" id="m1">'
+        '<field name="Source"><value type="String">Example</value></field></model></modelType></decodedData>'
+        '</project>')
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for f in files:
+            if f.get("in_zip", True):
+                archive.writestr(f["local"].replace("\\", "/"), f["data"])
+        for name, data in (extra_members or {}).items():
+            archive.writestr(name, data)
+        archive.writestr("report.xml", report)
+    return buffer.getvalue()

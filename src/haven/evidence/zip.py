@@ -14,6 +14,9 @@ A zip without a readable central directory (a download or a copy cut short) is s
 local file headers are read front to back and every member whose data is complete is still
 yielded, flagged `salvaged`; the archive gets a Problem "truncated" (no end record at all) or
 "corrupt". CRC mismatches surface when a member is read (zipfile checks at the end of data).
+
+A UFDR (Cellebrite report: a zip with a `report.xml`) is read the same way, but the members
+its report names are placed under their path on the phone (`haven.evidence.ufdr`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import zlib
 from functools import partial
 from typing import BinaryIO, Iterator
 
-from haven.evidence.base import Item, Limits, Problem, ReadStream
+from haven.evidence.base import Extraction, Item, Limits, Problem, ReadStream
 from haven.evidence.names import MemberNames
 
 _LOCAL = b"PK\x03\x04"
@@ -45,7 +48,7 @@ def _bomb_reason(size: int, compressed: int, limits: Limits) -> str | None:
     return None
 
 
-def zip_members(item: Item, limits: Limits) -> Iterator[Item | Problem]:
+def zip_members(item: Item, limits: Limits) -> Iterator[Item | Problem | Extraction]:
     """The members of the zip `item` (the `zip` container kind's reader)."""
     names = MemberNames(item.path, limits)
     with item.open() as stream:
@@ -56,22 +59,34 @@ def zip_members(item: Item, limits: Limits) -> Iterator[Item | Problem]:
             return
         with archive:
             locked = _Locked(stream, limits) if any(i.flag_bits & 0x1 for i in archive.infolist()) else None
+            # A UFDR (Cellebrite report) is a zip whose report.xml says where each member was
+            # on the phone: those members are placed there (haven.evidence.ufdr).
+            from haven.evidence.ufdr import layout_of
+
+            layout, reported = layout_of(archive, item.path)
+            yield from reported
             try:
-                yield from _listed(archive, names, limits, locked)
+                yield from _listed(archive, names, limits, locked, layout)
             finally:
                 if locked is not None:
                     locked.close()
 
 
 def _listed(archive: zipfile.ZipFile, names: MemberNames, limits: Limits,
-            locked: _Locked | None) -> Iterator[Item | Problem]:
+            locked: _Locked | None, layout=None) -> Iterator[Item | Problem]:
     infos = archive.infolist()
     overlapping = _overlapping(infos)
     for index, info in enumerate(infos):
         if info.is_dir():
             continue
-        path, name_problems = names.place(info.filename)
-        yield _entry(archive, info, index, path, overlapping, limits, locked)
+        name, flags = info.filename, None
+        if layout is not None:
+            name, flags = layout.places.get(info.filename.replace("\\", "/").lstrip("/"), (name, None))
+        path, name_problems = names.place(name)
+        entry = _entry(archive, info, index, path, overlapping, limits, locked)
+        if flags and isinstance(entry, Item):
+            entry.flags = {**entry.flags, **flags}
+        yield entry
         yield from name_problems
 
 
