@@ -103,13 +103,13 @@ def test_vmdk_with_separate_extents_is_opened_from_its_descriptor(tmp_path, raw,
     assert extents and all("/" not in p[3:] for p in extents)  # hashed, never opened alone
 
 
-def test_vmdk_descriptor_in_an_archive_says_its_extents_are_missing(tmp_path, raw):
+def test_vmdk_descriptor_in_an_archive_without_its_extents_says_which_is_missing(tmp_path, raw):
     qemu_image(raw, tmp_path / "flat.vmdk", "vmdk", "subformat=monolithicFlat")
     packed = tmp_path / "pack.zip"
     packed.write_bytes(zip_bytes({"flat.vmdk": (tmp_path / "flat.vmdk").read_bytes()}))
     _, problems = listing(packed)
     assert [(p.path, p.kind) for p in problems] == [("pack.zip/flat.vmdk", "unsupported")]
-    assert "extent files" in problems[0].reason
+    assert "'flat-flat.vmdk' is not beside it" in problems[0].reason
 
 
 def test_differencing_qcow2_names_its_backing_file(tmp_path, raw):

@@ -61,6 +61,10 @@ class Item:
     opener: Callable[[], BinaryIO] | None = None
     flags: dict = field(default_factory=dict)  # e.g. {"deleted": True}, {"carved": True}
     stamp: dict | None = None
+    # Another member of the same container, by a name relative to this member's folder
+    # (a VMDK descriptor's extents beside it in a zip or tar); None where the container
+    # cannot look members up by name.
+    neighbour: Callable[[str], "Item | None"] | None = field(default=None, repr=False, compare=False)
 
     def open(self) -> BinaryIO:
         if self.fs_path is not None:

@@ -149,6 +149,8 @@ def tar_stream_members(stream: BinaryIO, item: Item, names: MemberNames, limits:
                     return
                 spool = spooled
                 entry.opener = partial(SpoolView, spool, info.size)
+            if isinstance(entry, Item):
+                entry.neighbour = partial(_neighbour, archive, info.name)
             yield entry
             yield from name_problems
             if isinstance(entry, Problem) and entry.kind in ("truncated", "bomb"):
@@ -167,6 +169,19 @@ def tar_stream_members(stream: BinaryIO, item: Item, names: MemberNames, limits:
         if spool is not None:
             spool.close()
         archive.close()
+
+
+def _neighbour(archive: tarfile.TarFile, member: str, name: str) -> Item | None:
+    """The regular member `name`, relative to `member`'s folder (the whole tar's headers are
+    read the first time: a compressed tar is decompressed again from its start)."""
+    wanted = posixpath.normpath(posixpath.join(posixpath.dirname(member), name))
+    try:
+        info = archive.getmember(wanted)
+    except KeyError:
+        return None
+    if not info.isreg():
+        return None
+    return Item(wanted, info.size, opener=partial(archive.extractfile, info))  # type: ignore[arg-type]
 
 
 def _spool(archive: tarfile.TarFile, info: tarfile.TarInfo, path: str, limits: Limits):

@@ -11,7 +11,9 @@ Decisions worth knowing:
 
 - A VMDK whose data lives in separate extent files (a text descriptor naming
   `vm-s001.vmdk`, `vm-flat.vmdk`, ...) is opened from its descriptor, which libvmdk resolves
-  next to it on disk; inside an archive the extents cannot be found: a Problem
+  next to it on disk; inside a zip or tar the extents are looked up beside the descriptor
+  (`Item.neighbour`) and copied out to temporary files; an extent that is not there (or a
+  descriptor inside a container that cannot look members up, such as 7z) is a Problem
   "unsupported". A sparse extent without an embedded descriptor is not opened on its own (it
   is part of such a set); a flat extent looks like a raw disk and is also read as one, so a
   split-flat VMDK on disk yields its files twice (under the descriptor and the extent).
@@ -24,6 +26,9 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import tempfile
 from typing import ClassVar, Iterator
 
 from haven.evidence.base import Item, Limits, Problem
@@ -31,6 +36,8 @@ from haven.evidence.containers.vdi import VDI_SIGNATURE
 from haven.evidence.disk import image_members
 
 _VDI_FREE, _VDI_ZERO = 0xFFFFFFFF, 0xFFFFFFFE
+# A descriptor's extent line: access, size in sectors, type, "file name" (ZERO extents have none).
+_EXTENT_LINE = re.compile(r'^\s*(?:RW|RDONLY|NOACCESS)\s+\d+\s+(?!ZERO)\w+\s+"([^"]+)"', re.MULTILINE)
 
 
 class _HandleMedium:
@@ -108,6 +115,7 @@ class _VirtualDisk:
     def members(self, item: Item, limits: Limits) -> Iterator[Item | Problem]:
         stream = None if item.fs_path is not None else item.open()
         handle = None
+        self._limits, self._copies = limits, []  # extents copied out of an archive (VMDK)
         try:
             try:
                 handle = self.open_handle(item, stream)
@@ -140,6 +148,8 @@ class _VirtualDisk:
                     pass
             if stream is not None:
                 stream.close()
+            for copy in self._copies:
+                copy.close()
 
 
 class VmdkReader(_VirtualDisk):
@@ -155,13 +165,47 @@ class VmdkReader(_VirtualDisk):
             return handle
         embedded = stream.read(4) == b"KDMV"
         stream.seek(0)
-        if not embedded:
-            raise NotImplementedError(
-                "a VMDK descriptor inside an archive: its extent files cannot be found next "
-                "to it; extract the descriptor with its extents and scan the folder")
+        if embedded:
+            handle.open_file_object(stream)
+            handle.open_extent_data_files_as_file_objects([stream])
+            return handle
+        extents = self._extents_beside(item, stream)
         handle.open_file_object(stream)
-        handle.open_extent_data_files_as_file_objects([stream])
+        handle.open_extent_data_files_as_file_objects(extents)
         return handle
+
+    def _extents_beside(self, item: Item, stream) -> list:
+        """The extent files a descriptor inside an archive names, copied out of the archive.
+
+        The container looks them up beside the descriptor (`Item.neighbour`); each is copied
+        to a temporary file (in the spool directory) because libvmdk seeks all over them and
+        a compressed member seeks backwards only by decompressing again from its start.
+        """
+        stream.seek(0)
+        text = stream.read(64 * 1024).decode("utf-8", "replace")
+        stream.seek(0)
+        names = _EXTENT_LINE.findall(text)
+        if item.neighbour is None or not names:
+            raise NotImplementedError(
+                "a VMDK descriptor inside a container that cannot look up its extent files "
+                "by name; extract the descriptor with its extents and scan the folder")
+        limits = self._limits
+        for name in names:
+            extent = item.neighbour(name)
+            if extent is None:
+                raise NotImplementedError(
+                    f"a VMDK descriptor inside an archive: its extent {name!r} is not beside it "
+                    "in the archive; extract the descriptor with its extents and scan the folder")
+            if extent.size is not None and extent.size > limits.max_item_size:
+                raise NotImplementedError(
+                    f"VMDK extent {name!r} declares {extent.size} bytes, above the limit of "
+                    f"{limits.max_item_size}")
+            copy = tempfile.TemporaryFile(dir=limits.spool_dir, prefix="haven-extent-")
+            self._copies.append(copy)
+            with extent.open() as source:
+                shutil.copyfileobj(source, copy, 1024 * 1024)
+            copy.seek(0)
+        return list(self._copies)
 
     def parent(self, handle) -> str | None:
         try:

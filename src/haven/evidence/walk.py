@@ -432,7 +432,7 @@ class _Walker:
         except Exception:  # untrusted data: the watch holds the error for the caller
             spool.close()
             return None
-        view = Item(item.path, total, flags=item.flags, stamp=item.stamp,
+        view = Item(item.path, total, flags=item.flags, stamp=item.stamp, neighbour=item.neighbour,
                     opener=lambda: SpoolView(spool, total))  # type: ignore[arg-type,return-value]
         return view, spool
 

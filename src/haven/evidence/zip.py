@@ -22,6 +22,7 @@ its report names are placed under their path on the phone (`haven.evidence.ufdr`
 from __future__ import annotations
 
 import io
+import posixpath
 import stat
 import struct
 import zipfile
@@ -84,8 +85,10 @@ def _listed(archive: zipfile.ZipFile, names: MemberNames, limits: Limits,
             name, flags = layout.places.get(info.filename.replace("\\", "/").lstrip("/"), (name, None))
         path, name_problems = names.place(name)
         entry = _entry(archive, info, index, path, overlapping, limits, locked)
-        if flags and isinstance(entry, Item):
-            entry.flags = {**entry.flags, **flags}
+        if isinstance(entry, Item):
+            entry.neighbour = partial(_neighbour, archive, info.filename, limits)
+            if flags:
+                entry.flags = {**entry.flags, **flags}
         yield entry
         yield from name_problems
 
@@ -105,6 +108,18 @@ def _entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, index: int, path: st
     if info.flag_bits & 0x1 and locked is not None:
         return locked.member(index, path, stamp)
     return Item(path, info.file_size, opener=partial(archive.open, info), stamp=stamp)
+
+
+def _neighbour(archive: zipfile.ZipFile, member: str, limits: Limits, name: str) -> Item | None:
+    """The plain (unencrypted, not oversized) member `name`, relative to `member`'s folder."""
+    wanted = posixpath.normpath(posixpath.join(posixpath.dirname(member), name))
+    try:
+        info = archive.getinfo(wanted)
+    except KeyError:
+        return None
+    if info.flag_bits & 0x1 or info.is_dir() or _bomb_reason(info.file_size, info.compress_size, limits):
+        return None
+    return Item(wanted, info.file_size, opener=partial(archive.open, info))
 
 
 class _Locked:
