@@ -18,10 +18,11 @@ declare -A provides=(
   [btrfs-progs]=mkfs.btrfs
   [cryptsetup-bin]=cryptsetup
   [p7zip-full]=7z
+  [apfsprogs]=mkapfs
   [fonts-dejavu-core]=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 )
 need=()
-for pkg in dosfstools mtools fdisk e2fsprogs ntfs-3g exfatprogs ewf-tools sleuthkit qemu-utils xfsprogs btrfs-progs cryptsetup-bin p7zip-full fonts-dejavu-core; do
+for pkg in dosfstools mtools fdisk e2fsprogs ntfs-3g exfatprogs ewf-tools sleuthkit qemu-utils xfsprogs btrfs-progs cryptsetup-bin p7zip-full apfsprogs fonts-dejavu-core; do
   cmd=${provides[$pkg]}
   # sbin tools are not on a normal user's PATH; dpkg-query settles it either way.
   if command -v "$cmd" >/dev/null 2>&1 || [ -e "$cmd" ] || [ -x "/sbin/$cmd" ] || [ -x "/usr/sbin/$cmd" ] \

@@ -28,7 +28,7 @@ PACKAGES = {
     "mkntfs": "ntfs-3g", "ntfscp": "ntfs-3g", "mkfs.exfat": "exfatprogs",
     "ewfacquire": "ewf-tools", "mrd": "mtools", "fls": "sleuthkit", "icat": "sleuthkit",
     "qemu-img": "qemu-utils", "mkfs.xfs": "xfsprogs", "mkfs.btrfs": "btrfs-progs",
-    "cryptsetup": "cryptsetup-bin", "7z": "p7zip-full",
+    "cryptsetup": "cryptsetup-bin", "7z": "p7zip-full", "mkapfs": "apfsprogs",
 }
 
 
@@ -152,6 +152,37 @@ def ext4_image(path: Path, files: dict[str, bytes], deleted: list[str] = (),
     run("mkfs.ext4", "-q", "-F", "-E", "root_owner=0:0", "-d", stage, path)
     for name in deleted:
         run("debugfs", "-w", "-R", f"rm /{name}", path)
+    shutil.rmtree(stage)
+    return path
+
+
+def xfs_image(path: Path, files: dict[str, bytes], size: int = 320 * MiB) -> Path:
+    """An XFS file system holding `files`, written by mkfs.xfs from a prototype file."""
+    stage = path.parent / (path.name + ".stage")
+    tree: dict = {}
+    for name, data in files.items():
+        target = stage / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        node = tree
+        for part in name.split("/")[:-1]:
+            node = node.setdefault(part, {})
+        node[name.split("/")[-1]] = target
+
+    def lines(node: dict, depth: int) -> list[str]:
+        out = []
+        for name, value in sorted(node.items()):
+            if isinstance(value, dict):
+                out += [f"{' ' * depth}{name} d--755 0 0", *lines(value, depth + 1), "$"]
+            else:
+                out.append(f"{' ' * depth}{name} ---644 0 0 {value}")
+        return out
+
+    proto = path.parent / (path.name + ".proto")
+    proto.write_text("\n".join(["/dev/null", "0 0", "d--755 0 0", *lines(tree, 1), "$", ""]))
+    blank(path, size)
+    run("mkfs.xfs", "-q", "-f", "-p", proto, path)
+    proto.unlink()
     shutil.rmtree(stage)
     return path
 

@@ -13,7 +13,9 @@ import pytest
 from haven.evidence.base import Item, Problem
 from haven.evidence.walk import walk
 
-from disk_fixtures import MiB, blank, fat_image, partitioned, picture, qemu_image, run, tool, write_at
+from crypt_fixtures import luks_image, seven_zip
+from disk_fixtures import (MiB, blank, fat_image, partitioned, picture, qemu_image, run, tool,
+                           write_at, xfs_image)
 from evidencekit import tar_bytes, zip_bytes
 from udif_fixtures import udif
 from phonekit import android_backup
@@ -63,12 +65,10 @@ def seizure(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     bitlocker = magic_file(folder / "laptop.bitlocker", 3, b"-FVE-FS-")
     write_at(bitlocker, 510, b"\x55\xaa")
     expect["laptop.bitlocker"] = "BitLocker"
-    for mkfs, name, words, size in (("mkfs.xfs", "root.xfs", "XFS", 320 * MiB),
-                                    ("mkfs.btrfs", "home.btrfs", "Btrfs", 128 * MiB)):
-        if tool_present(mkfs):
-            blank(folder / name, size)
-            run(mkfs, "-q", "-f", folder / name)
-            expect[name] = words
+    if tool_present("mkfs.btrfs"):
+        blank(folder / "home.btrfs", 128 * MiB)
+        run("mkfs.btrfs", "-q", "-f", folder / "home.btrfs")
+        expect["home.btrfs"] = "Btrfs"
     # Readable formats, each must be opened.
     fat = fat_image(work / "fat.img", {"a.jpg": A})
     (folder / "stick.img").write_bytes(fat.read_bytes())
@@ -81,13 +81,24 @@ def seizure(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     (folder / "split.001").write_bytes(data[: len(data) // 2])
     (folder / "split.002").write_bytes(data[len(data) // 2:])
     udif(raw, folder / "mac.dmg", "zlib")
+    if tool_present("mkfs.xfs"):
+        xfs_image(folder / "root.xfs", {"a.jpg": A})
+    # Encrypted: opened with the key (test_unlocking.py), reported without it.
+    if tool_present("cryptsetup"):
+        luks_image(folder / "secret.luks1", fat, "benign-passphrase")
+        expect["secret.luks1"] = "LUKS volume; give its passphrase in `--passwords`"
+    if tool_present("7z"):
+        seven_zip(folder / "locked.zip", {"a.jpg": A}, "benign-passphrase", "-mem=AES256")
+        expect["locked.zip"] = "zip member (AES); give its password in `--passwords`"
+        seven_zip(folder / "locked.7z", {"a.jpg": A}, "benign-passphrase", "-mhe=on")
+        expect["locked.7z"] = "7z archive with encrypted names; give its password"
     (folder / "pack.zip").write_bytes(zip_bytes({"a.jpg": A}))
     (folder / "pack.tar").write_bytes(tar_bytes({"a.jpg": A}))
     (folder / "phone.ab").write_bytes(android_backup({"shared/0/DCIM/a.jpg": A}))
-    if "root.xfs" in expect:  # an unreadable partition inside a readable disk
-        xfs_disk = folder / "mixed.raw"
-        partitioned(xfs_disk, [fat, folder / "root.xfs"], "gpt")
-        expect["mixed.raw"] = "XFS"
+    if "home.btrfs" in expect:  # an unreadable partition inside a readable disk
+        mixed = folder / "mixed.raw"
+        partitioned(mixed, [fat, folder / "home.btrfs"], "gpt")
+        expect["mixed.raw"] = "Btrfs"
     return folder, expect
 
 
@@ -118,10 +129,11 @@ def test_every_format_is_opened_or_reported_by_name(seizure):
     for name, words in expect.items():
         problems = reported.get(name, [])
         assert problems, f"{name} is not reported"
-        assert any(words in p.reason and p.kind in ("unsupported", "encrypted")
+        # A signature over garbage in a format haven reads (APFS) is "corrupt", naming it.
+        assert any(words in p.reason and p.kind in ("unsupported", "encrypted", "corrupt")
                    for p in problems), (name, problems)
-    for name in ("stick.img", "vm.vmdk", "vm.qcow2", "vm.vdi", "vm.vhdx", "vm.vhd", "mac.dmg", "split.001",
-                 "pack.zip", "pack.tar", "phone.ab", "mixed.raw"):
+    for name in ("stick.img", "vm.vmdk", "vm.qcow2", "vm.vdi", "vm.vhdx", "vm.vhd", "mac.dmg",
+                 "root.xfs", "split.001", "pack.zip", "pack.tar", "phone.ab", "mixed.raw"):
         if (folder / name).exists():
             assert name in opened, name
     assert "split.002" not in opened

@@ -1,7 +1,8 @@
 """Raw (`dd`) disk images, read with The Sleuth Kit (pytsk3); never mounted, only read.
 
 An image is either partitioned (MBR or GPT) or one bare file system (FAT12/16/32, exFAT,
-NTFS, ext2/3/4, HFS+). Item paths say where a file came from: `disk.raw/p2/Users/x/a.jpg`,
+NTFS, ext2/3/4, HFS+; XFS and APFS are listed by `haven.evidence.filesystems` with the
+libyal readers, under the same paths, without deleted files or carving). Item paths say where a file came from: `disk.raw/p2/Users/x/a.jpg`,
 with `pN` the N-th allocated partition as the volume system lists it (1-based); a bare file
 system has no `pN`. The same walk serves E01 images (`haven.evidence.ewf`): only the way the
 bytes are read differs.
@@ -30,7 +31,7 @@ Decisions worth knowing:
   volume that none of the scan's keys unlocks ("encrypted"; unlocked ones are walked under
   the partition's path, `haven.evidence.unlock`), a partition without a known file system whose bytes look random
   ("encrypted": possibly VeraCrypt/TrueCrypt), a known file-system signature TSK cannot
-  open ("corrupt"), a format haven recognises but does not read (APFS, XFS, Btrfs, LVM, ...:
+  open ("corrupt"), a format haven recognises but does not read (Btrfs, LVM, ...:
   "unsupported" naming it and what would open it, `haven.evidence.unsupported`), anything
   else ("unsupported"). Microsoft reserved, BIOS boot and blank
   partitions are skipped silently; swap is carved without a Problem.
@@ -50,7 +51,7 @@ import pytsk3
 from haven.evidence.base import Item, Limits, Problem, WindowStream
 from haven.evidence.carve import carve
 from haven.evidence.names import MemberNames
-from haven.evidence.signatures import (BOOT_SIGNATURE, SECTOR, encryption_label,
+from haven.evidence.signatures import (BOOT_SIGNATURE, SECTOR, encryption_label, libyal_label,
                                        file_system_label, mbr_entries)
 from haven.evidence.unsupported import HEAD_BYTES, reason, unopened_format
 
@@ -74,6 +75,8 @@ _EXT = frozenset(int(t) for t in (pytsk3.TSK_FS_TYPE_EXT2, pytsk3.TSK_FS_TYPE_EX
                                   pytsk3.TSK_FS_TYPE_EXT4))
 _EXFAT_METADATA = frozenset({b"$ALLOC_BITMAP", b"$UPCASE_TABLE"})
 _NTFS_FIRST_USER_ENTRY = 27  # MFT entries below hold the file system's own files
+_HFS = int(pytsk3.TSK_FS_TYPE_HFS)
+_HFS_FIRST_USER_ID = 16  # catalog node IDs below are the volume's own (extents, catalog, ...)
 _SILENT_PARTITIONS = (b"microsoft reserved", b"bios boot")
 
 
@@ -360,6 +363,13 @@ class _ImageWalk:
             yield from encrypted_members(encrypted, self.medium.read, start, length, label,
                                          self.limits)
             return
+        readable = libyal_label(head)
+        if readable:
+            from haven.evidence.filesystems import libyal_members
+
+            yield from libyal_members(readable, self.medium.read, start, length, label,
+                                      self.limits)
+            return
         if head[4086:4096] in (b"SWAPSPACE2", b"SWAP-SPACE"):
             yield from self.carve(start, start + length, prefix)
             return
@@ -573,6 +583,8 @@ class _FileSystemWalk:
             return raw in _EXFAT_METADATA
         if self.ftype in _FAT:
             return raw.endswith(b"(Volume Label Entry)")
+        if self.ftype == _HFS:
+            return raw.startswith(b"$") and address < _HFS_FIRST_USER_ID
         return False
 
     def streams(self, fs_file) -> list[tuple[str, int, tuple[int, int] | None]]:

@@ -92,6 +92,16 @@ def file_system_label(head: bytes) -> str | None:
     return None
 
 
+def libyal_label(head: bytes) -> str | None:
+    """"XFS" or "APFS" when `head` starts a file system (or APFS container) that TSK does not
+    read here and `haven.evidence.filesystems` does, else None."""
+    if head[:4] == b"XFSB" and int.from_bytes(head[4:8], "big") in range(512, 65537):
+        return "XFS"
+    if head[32:36] == b"NXSB":
+        return "APFS"
+    return None
+
+
 def encryption_label(head: bytes) -> str | None:
     """The kind of encrypted volume whose header `head` starts with, or None."""
     if head[:6] == b"LUKS\xba\xbe" and int.from_bytes(head[6:8], "big") in (1, 2):
@@ -108,4 +118,5 @@ def looks_like_disk(head: bytes, size: int | None) -> bool:
     if head[512:520] == b"EFI PART" and head[520:524] == b"\x00\x00\x01\x00":
         return True
     return (file_system_label(head) is not None or encryption_label(head) is not None
+            or libyal_label(head) is not None
             or _mbr_plausible(head, size))

@@ -8,9 +8,9 @@ by magic bytes only (never by name). The `unopened` container kind
 tried first; `haven.evidence.disk` asks `unopened_format` about a
 partition without a file system TSK reads.
 
-Not recognised yet: compressed UDIF DMGs (their signature, `koly`, is in the last 512 bytes,
-and only the head of a file is sniffed; libmodi would read them), VeraCrypt/TrueCrypt (no
-signature at all; `haven.evidence.disk` calls random-looking partitions possibly encrypted).
+Not recognised: VeraCrypt/TrueCrypt (no signature at all; `haven.evidence.disk` calls
+random-looking partitions possibly encrypted). APFS and XFS are read
+(`haven.evidence.filesystems`), UDIF DMGs too (`haven.evidence.dmg`).
 """
 
 from __future__ import annotations
@@ -34,10 +34,6 @@ class Unopened:
 
 
 FORMATS: tuple[Unopened, ...] = (
-    Unopened("APFS container (macOS)", b"NXSB", 32,
-             "the libfsapfs reader (libfsapfs-python) or a Mac can list it; haven does not yet"),
-    Unopened("XFS file system", b"XFSB", 0,
-             "the libfsxfs reader (libfsxfs-python) or mounting it read-only on Linux"),
     Unopened("Btrfs file system", b"_BHRfS_M", 0x10040,
              "mounting it read-only on Linux (no maintained offline reader)"),
     Unopened("ReFS file system (Windows)", b"ReFS\x00\x00\x00\x00", 3,
