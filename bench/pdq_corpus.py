@@ -12,15 +12,16 @@ same number of rows and no query matches much. A real library is lumpy:
   many distinct images that look like PDQ output, not coin flips;
 - **a crowded low-information region**: `blank_share` (5 %) of the rows are near-blank
   images (flat grey, faint gradient and grain, low PDQ quality), each 0-12 bits from one of
-  40 real near-blank hashes; a quarter of those are perfectly flat and share one hash, so one
-  spot of the space holds ~1 % of the library.
+  40 real near-blank hashes, picked with Zipf weights (1/k: black frames are commoner than
+  any one grey), so the commonest spot holds ~1 % of the library.
 
 Query classes (each query is one hash; `dihedral` gives the 8-hash set a scan sends):
 
 - `nomatch`: real PDQ hashes of fresh generated photos (not in the library): the common case;
 - `neardup`: a library row of a photo family with 4-16 bits flipped;
-- `crowded`: hashes of fresh near-blank images (genuinely within 31 bits of tens of thousands
-  of rows at 1M).
+- `crowded`: a near-blank image coming back re-encoded: one of the 40 near-blank hashes
+  (same weights) 0-12 bits off, genuinely within 31 bits of hundreds to ~10,000 rows at 1M.
+  (Fresh near-blank images of other greys are > 100 bits from these: they match nothing.)
 
 Everything is generated from seeds: no real photo, no personal data.
 """
@@ -83,12 +84,17 @@ class Corpus:
         self.blanks = codes_of([pdq.pdq_from_image(near_blank(seed * 7 + s)).hex
                                 for s in range(blanks)])
 
-    def library(self, n: int, rng: np.random.Generator, *, zipf_a: float = 1.8,
-                max_family: int = 20_000, blank_share: float = 0.05
+    def blank_weights(self) -> np.ndarray:
+        w = 1.0 / np.arange(1, len(self.blanks) + 1)
+        return w / w.sum()
+
+    def library(self, n: int, rng: np.random.Generator, *, zipf_a: float = 2.0,
+                max_family: int = 10_000, blank_share: float = 0.05
                 ) -> tuple[np.ndarray, np.ndarray]:
         """(n × 32 uint8 codes in random order, family number of each row; -1 = near-blank)."""
         n_blank = int(n * blank_share)
-        parts = [flip(rng, self.blanks[rng.integers(0, len(self.blanks), n_blank)], 0, 12)]
+        pick = rng.choice(len(self.blanks), n_blank, p=self.blank_weights())
+        parts = [flip(rng, self.blanks[pick], 0, 12)]
         fams = [np.full(n_blank, -1, dtype=np.int64)]
         left, family0 = n - n_blank, 0
         while left > 0:
@@ -121,20 +127,19 @@ class Corpus:
             rows = rng.choice(np.nonzero(families >= 0)[0], count)
             return flip(rng, library[rows], 4, 16)
         if kind == "crowded":
-            start = 10 ** 6 + self.seed * 10 ** 4
-            return codes_of([pdq.pdq_from_image(near_blank(start + s)).hex for s in range(count)])
+            pick = rng.choice(len(self.blanks), count, p=self.blank_weights())
+            return flip(rng, self.blanks[pick], 0, 12)
         raise ValueError(f"unknown query class {kind!r}")
 
     def dihedral(self, kind: str, count: int, library: np.ndarray, families: np.ndarray,
                  rng: np.random.Generator) -> list[np.ndarray]:
         """`count` 8-hash items of one class (as a scan sends them): for `neardup` the first
-        hash is near a library row and the other seven are an unrelated photo's."""
+        hash is near a library row (`crowded`: near a near-blank hash) and the other seven are
+        an unrelated photo's."""
         start = 2 * 10 ** 6 + self.seed * 10 ** 4
-        if kind == "crowded":
-            return [codes_of(pdq.dihedral_hexes(near_blank(start + s))) for s in range(count)]
         out = [codes_of(pdq.dihedral_hexes(make_photo(start + s, 128, 96))) for s in range(count)]
-        if kind == "neardup":
-            first = self.queries("neardup", count, library, families, rng)
+        if kind != "nomatch":
+            first = self.queries(kind, count, library, families, rng)
             for q, f in zip(out, first):
                 q[0] = f
         return out

@@ -11,6 +11,7 @@ from haven.match.multiindex import (
     chunk_values,
     code_words,
     flat_search,
+    leading_order,
 )
 from haven.match.near import NearIndex
 
@@ -65,6 +66,56 @@ def test_multiindex_equals_brute_force_on_random_codes(m, compiled, threads):
         q = _flip(rng, codes[rng.integers(0, len(codes), 8)], k)
         for threshold in (0, 15, 31):
             assert _pairs(index.search(q, threshold)) == _pairs(flat_search(c64, q, threshold))
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["numba", "numpy"])
+def test_each_pair_is_reported_once_however_many_tables_reach_it(compiled):
+    rng = np.random.default_rng(3)
+    codes = np.concatenate([_clustered(rng, 2000), rng.integers(0, 256, (2000, 32), np.uint8)])
+    index = MultiIndex(codes, 16, compiled=compiled)
+    q, rows, _d = index.search(codes[-2:].copy(), 31)
+    q2, rows2, _d2 = index.search(codes[[5, 1990]].copy(), 31)  # a cluster, the blank crowd
+    for qn, r in ((q, rows), (q2, rows2)):
+        assert len(set(zip(qn.tolist(), r.tolist()))) == len(r)
+    assert len(rows2) > 100  # a clustered query reaches its rows through many tables
+
+
+def test_presorted_codes_need_no_copy_and_give_the_callers_rows():
+    rng = np.random.default_rng(8)
+    codes = _clustered(rng, 3000)
+    order = leading_order(codes)
+    sorted_codes = codes[order]
+    index = MultiIndex(sorted_codes, 11, presorted=True)
+    assert index.rows is None and np.shares_memory(index.codes, sorted_codes)
+    assert index._postings.size == 10 * len(codes)  # no postings for the first table
+    q = _flip(rng, sorted_codes[:6], 12)
+    want = _pairs(flat_search(sorted_codes.view(np.uint64).reshape(-1, 4), q, 31))
+    assert _pairs(index.search(q, 31)) == want
+    with pytest.raises(ValueError, match="leading_order"):
+        MultiIndex(codes, 11, presorted=True)
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["numba", "numpy"])
+def test_indexes_saved_before_the_sorted_layout_still_answer_exactly(compiled):
+    """Library segments of format 1: codes in import order, postings for every table."""
+    from haven.match.multiindex import chunk_layout, choose_chunks
+
+    rng = np.random.default_rng(9)
+    codes = np.concatenate([_clustered(rng, 2000), rng.integers(0, 256, (2000, 32), np.uint8)])
+    m = 12
+    words = code_words(codes)
+    offsets, postings = [], []
+    for start, length in chunk_layout(m):
+        keys = chunk_values(words, start, length)
+        postings.append(np.argsort(keys, kind="stable").astype(np.uint32))
+        offsets.append(np.concatenate([[0], np.cumsum(np.bincount(keys, minlength=2 ** length))]))
+    old = MultiIndex.from_arrays(codes.view(np.uint64).reshape(-1, 4),
+                                 np.concatenate(offsets).astype(np.uint32),
+                                 np.concatenate(postings), m, compiled=compiled)
+    q = np.concatenate([_flip(rng, codes[rng.integers(0, len(codes), 10)], 20), codes[-3:]])
+    c64 = codes.view(np.uint64).reshape(-1, 4)
+    assert _pairs(old.search(q, 31)) == _pairs(flat_search(c64, q, 31))
+    assert choose_chunks(len(codes)) >= 8
 
 
 def test_compiled_search_is_installed():

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from haven.match.near import NearIndex, NearIndexError, RobustPdq
+from haven.match.near import NearAnswer, NearIndex, NearIndexError, RobustPdq
 
 
 def _shared() -> Path:
@@ -83,6 +83,55 @@ def test_search_hits_say_which_query_hash_matched_in_the_tail_and_in_segments():
         hits = index.search_hits(_hexes(far) + _hexes(near) + _hexes(base[[17]]))
         assert hits == [(17, 0, None, 5), (250, 0, None, 4)]
         assert index.search_rows(_hexes(near)) == [(250, 0, None), (17, 3, None)]
+
+
+def _crowd(rng, centre: np.ndarray, n: int, bits: int) -> np.ndarray:
+    rows = np.repeat(centre[None], n, axis=0)
+    for r in range(n):
+        for b in rng.choice(256, int(rng.integers(0, bits + 1)), replace=False):
+            rows[r, b // 8] ^= 1 << (b % 8)
+    return rows
+
+
+@pytest.mark.parametrize("shared_ids", [False, True], ids=["one-row-per-id", "shared-ids"])
+def test_bounded_answer_lists_the_best_entries_and_counts_all_of_them(shared_ids):
+    rng = np.random.default_rng(21)
+    centre = rng.integers(0, 256, 32, dtype=np.uint8)
+    base = np.concatenate([rng.integers(0, 256, (3000, 32), dtype=np.uint8),
+                           _crowd(rng, centre, 1500, 20)])
+    base = base[rng.permutation(len(base))]
+    ids = rng.integers(0, 2000, len(base)) if shared_ids else np.arange(10, 10 + len(base))
+    index = NearIndex(flat_limit=1024)  # segments and a flat tail
+    for lo in range(0, len(base), 700):
+        index.add(_hexes(base[lo:lo + 700]), ids[lo:lo + 700].tolist())
+    assert index._one_row_per_id is not shared_ids
+    query = _crowd(rng, centre, 1, 6)
+    full = index.search(_hexes(query))
+    assert len(full) > 500
+    for limit in (0, 1, 7, 100, len(full), len(full) + 5):
+        answer = index.search_bounded(_hexes(query), limit=limit)
+        assert isinstance(answer, NearAnswer)
+        assert answer.total == len(full)
+        assert [(m.entry_id, m.distance) for m in answer.matches] == full[:limit]
+        assert answer.truncated == (limit < len(full))
+    assert index.search_bounded(_hexes(rng.integers(0, 256, (1, 32), dtype=np.uint8))) \
+        == NearAnswer([], 0)
+
+
+def test_bounded_answer_flags_entries_in_a_crowded_spot_and_not_the_others():
+    rng = np.random.default_rng(4)
+    centre = rng.integers(0, 256, 32, dtype=np.uint8)
+    lone = rng.integers(0, 256, (5000, 32), dtype=np.uint8)
+    crowd = _crowd(rng, centre, 3000, 8)
+    index = NearIndex(flat_limit=1024)
+    index.add_codes(np.concatenate([lone, crowd]), np.arange(8000))
+    index.compact()
+    answer = index.search_bounded(_hexes(centre[None]), limit=50, crowd_rows=500)
+    assert answer.total >= 3000 and len(answer.matches) == 50
+    assert all(m.crowded and m.entry_id >= 5000 for m in answer.matches)
+    alone = index.search_bounded(_hexes(lone[:3]), crowd_rows=500)
+    assert [(m.entry_id, m.crowded, m.query) for m in alone.matches] == \
+        [(0, False, 0), (1, False, 1), (2, False, 2)]
 
 
 def test_bad_hash_is_refused_with_a_clear_error():

@@ -4,8 +4,8 @@ any number of cases without copying it into each case store.
 Layout of a library directory:
 
 - `digests/`: a `DigestStore` (memory-mapped sorted segments, delta log, tombstones);
-- `pdq/`: PDQ segments, one directory each (`seg-000001/`): `codes.npy` (n × 4 uint64),
-  `ids.npy` (entry id per row) and, from `FLAT_LIMIT` rows on, the multi-index tables
+- `pdq/`: PDQ segments, one directory each (`seg-000001/`): `codes.npy` (n × 4 uint64, rows
+  sorted by their leading bits), `ids.npy` (entry id per row) and, from `FLAT_LIMIT` rows on, the multi-index tables
   `offsets.npy` and `postings.npy`, so opening reads them instead of rebuilding; `meta.json`
   holds the chunk count and the size and CRC-32 of every file; `pdq/manifest.json` lists the
   live segments (checksummed like the digest store's manifest, switched last, atomically);
@@ -43,10 +43,12 @@ from haven.library.digests import (
     read_manifest,
     write_manifest,
 )
-from haven.match.multiindex import MAX_RADIUS, MultiIndex, flat_search
+from haven.match.multiindex import MAX_RADIUS, MultiIndex, flat_search, leading_order
 
 FLAT_LIMIT = 32_768
 FORMAT = 1
+#: 2: rows in leading-bit order, no postings for the first table; 1 (still read): every table
+SEGMENT_FORMAT = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sets (
   id INTEGER PRIMARY KEY, name TEXT NOT NULL, version INTEGER NOT NULL, known_good INTEGER NOT NULL,
@@ -142,11 +144,16 @@ class PdqSegment:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         codes = np.ascontiguousarray(codes, dtype=np.uint8).reshape(-1, 32)
+        # rows saved in leading-bit order: the first table of the multi-index is then the
+        # code array itself (no postings for it, 4 bytes a row fewer in memory and on disk)
+        order = leading_order(codes)
+        codes = np.take(codes, order, axis=0)
         arrays = {"codes": codes.view(np.uint64).reshape(-1, 4),
-                  "ids": np.ascontiguousarray(ids, dtype=np.int64)}
-        meta = {"format": FORMAT, "rows": len(codes), "chunks": None, "files": {}}
+                  "ids": np.ascontiguousarray(np.asarray(ids, dtype=np.int64)[order])}
+        del order
+        meta = {"format": SEGMENT_FORMAT, "rows": len(codes), "chunks": None, "files": {}}
         if len(codes) >= FLAT_LIMIT:
-            index = MultiIndex(codes)
+            index = MultiIndex(codes, presorted=True)
             meta["chunks"] = index.m
             arrays.update(offsets=index._offsets, postings=index._postings)
         for name, arr in arrays.items():

@@ -45,14 +45,22 @@ if njit is not None:
         return sig, codegen
 
     @njit(cache=True, nogil=True)
-    def range_search(codes, offsets, postings, n, key_base, qvals, q64, tables, masks,
-                     threshold):
-        """(query number, row, distance) of every row within `threshold`, found by probing.
+    def range_search(codes, offsets, postings, post_base, n, key_base, qvals, q64, tables,
+                     masks, threshold, chunk_masks, radii):
+        """(query number, row, distance) of every row within `threshold`, each pair once.
 
         codes (n, 4) uint64; offsets / postings: the CSR tables of all chunks; key_base[t]:
-        where table t's offsets start; qvals (q, m) chunk values of the query codes; q64
-        (q, 4) uint64 query words; tables[k] / masks[k]: the table and XOR mask of probe k.
-        A pair reachable through several tables appears once per table.
+        where table t's offsets start; post_base[t]: where its postings start, or -1 when
+        the rows are stored sorted by that chunk (the bucket's rows are its offsets' range,
+        read in order); qvals (q, m) chunk values of the query codes; q64 (q, 4) uint64
+        query words; tables[k] / masks[k]: the table and XOR mask of probe k, grouped by
+        table in ascending order; chunk_masks (m, 4): each chunk's bits in the code words;
+        radii[t]: table t's probe radius (-1: not probed).
+
+        A pair within `threshold` is reachable through every table whose chunk differs by at
+        most its radius; it is reported only by the first of them (the chunk differences of
+        the earlier tables are counted on the candidate's XOR), so answers need no
+        de-duplication afterwards, however crowded.
         """
         cap = 256
         out_q = np.empty(cap, np.int64)
@@ -71,17 +79,34 @@ if njit is not None:
                 key = (qvals[qi, t] ^ masks[k]) + key_base[t]
                 s = np.int64(offsets[key])
                 e = np.int64(offsets[key + 1])
-                base = np.int64(t) * n
+                base = post_base[t]
                 for j in range(s, e):
-                    row = np.int64(postings[base + j])
-                    d = _popcount(codes[row, 0] ^ a0)
+                    if base < 0:
+                        row = j
+                    else:
+                        row = np.int64(postings[base + j])
+                    x0 = codes[row, 0] ^ a0
+                    d = _popcount(x0)
                     if d > threshold:
                         continue
-                    d += _popcount(codes[row, 1] ^ a1)
+                    x1 = codes[row, 1] ^ a1
+                    d += _popcount(x1)
                     if d > threshold:
                         continue
-                    d += _popcount(codes[row, 2] ^ a2) + _popcount(codes[row, 3] ^ a3)
+                    x2 = codes[row, 2] ^ a2
+                    x3 = codes[row, 3] ^ a3
+                    d += _popcount(x2) + _popcount(x3)
                     if d > threshold:
+                        continue
+                    seen = False
+                    for u in range(t):  # found already through an earlier table?
+                        if radii[u] >= 0 and (
+                                _popcount(x0 & chunk_masks[u, 0]) + _popcount(x1 & chunk_masks[u, 1])
+                                + _popcount(x2 & chunk_masks[u, 2])
+                                + _popcount(x3 & chunk_masks[u, 3])) <= radii[u]:
+                            seen = True
+                            break
+                    if seen:
                         continue
                     if cnt == cap:
                         cap *= 2

@@ -127,42 +127,99 @@ def choose_chunks(n: int, radius: int = MAX_RADIUS, max_offset_bytes_per_code: f
     return best
 
 
+def leading_order(codes: np.ndarray) -> np.ndarray:
+    """The row order that sorts (n, 32) uint8 codes by their first 64 bits (stable).
+
+    Codes in this order are sorted by the first chunk whatever the chunk count, so a
+    `MultiIndex(..., presorted=True)` over them needs no postings for that table; a store
+    that keeps its own rows (a library segment's codes and ids) saves them in this order.
+    """
+    first = np.ascontiguousarray(codes, dtype=np.uint8).reshape(-1, CODE_BITS // 8)[:, :8]
+    return np.argsort(np.ascontiguousarray(first).view(">u8").ravel(), kind="stable")
+
+
+def _chunk_masks(chunks: list[tuple[int, int]]) -> np.ndarray:
+    """(m, 4) uint64: each chunk's bits as they lie in the native-order code words."""
+    out = np.zeros((len(chunks), CODE_BITS // 8), dtype=np.uint8)
+    for t, (start, length) in enumerate(chunks):
+        bits = np.zeros(CODE_BITS, dtype=np.uint8)
+        bits[start:start + length] = 1
+        out[t] = np.packbits(bits)
+    return out.view(np.uint64).reshape(len(chunks), 4).copy()
+
+
 class MultiIndex:
-    """An immutable exact range index over (n, 32) uint8 codes; rows are 0..n-1."""
+    """An immutable exact range index over (n, 32) uint8 codes; rows are 0..n-1.
+
+    Inside, the codes are kept sorted by their leading bits, so the first table is the code
+    array itself (its offsets, no postings: 4 bytes a row fewer) and the rows of any crowded
+    first-chunk bucket are read in order. `presorted=True` says the caller's codes are in
+    `leading_order` already (no copy, rows are the caller's); otherwise the index keeps a
+    sorted copy and the permutation (`rows`) and answers in the caller's row numbers.
+    """
 
     def __init__(self, codes: np.ndarray, n_chunks: int | None = None,
-                 max_radius: int = MAX_RADIUS, compiled: bool = True, threads: int = 1) -> None:
+                 max_radius: int = MAX_RADIUS, compiled: bool = True, threads: int = 1, *,
+                 presorted: bool = False) -> None:
         codes = np.ascontiguousarray(codes, dtype=np.uint8)
         if codes.ndim != 2 or codes.shape[1] != CODE_BITS // 8:
             raise ValueError("codes must be an (n, 32) uint8 array")
         n = codes.shape[0]
+        pos_dtype = np.uint32 if n < 2 ** 32 else np.uint64
+        if presorted:
+            rows = None
+        else:
+            rows = leading_order(codes).astype(pos_dtype)
+            codes = np.take(codes, rows, axis=0)
+        words = code_words(codes)
+        if n > 1 and presorted and (words[1:, 0] < words[:-1, 0]).any():
+            raise ValueError("presorted codes are not in leading_order")
+        m = n_chunks or choose_chunks(n, max_radius)
+        chunks = chunk_layout(m)
+        sizes = [2 ** length + 1 for _s, length in chunks]
+        offsets = np.zeros(sum(sizes), dtype=pos_dtype)
+        postings = np.empty((m - 1) * n, dtype=pos_dtype)
+        base = 0
+        for t, (start, length) in enumerate(chunks):
+            keys = chunk_values(words, start, length)
+            if t:  # table 0 is the sorted code array itself
+                postings[(t - 1) * n:t * n] = np.argsort(keys, kind="stable")
+            counts = np.bincount(keys, minlength=2 ** length)
+            np.cumsum(counts, out=offsets[base + 1:base + sizes[t]])
+            base += sizes[t]
+            del keys, counts
+        self._setup(codes.view(np.uint64).reshape(n, 4), offsets, postings, m, max_radius,
+                    compiled, rows)
+        self.threads = threads
+
+    def _setup(self, codes64, offsets, postings, m, max_radius, compiled, rows) -> None:
+        n = int(codes64.shape[0])
         self.n = n
         self.max_radius = max_radius
         #: search with the numba kernel when it is available (False: the numpy path)
         self.compiled = compiled
         #: threads one search may use (compiled path): a query's hashes are split among them
-        self.threads = threads
-        self.m = n_chunks or choose_chunks(n, max_radius)
-        self.chunks = chunk_layout(self.m)
-        self.codes = codes.view(np.uint64).reshape(n, 4)  # native words: XOR/popcount only
-        words = code_words(codes)
-        pos_dtype = np.uint32 if n < 2 ** 32 else np.uint64
-        # all tables' offsets in one array, all postings in another: a query's probes of every
-        # table become one vectorised gather (no Python loop per table at query time)
+        self.threads = 1
+        self.m = m
+        self.chunks = chunk_layout(m)
         sizes = [2 ** length + 1 for _s, length in self.chunks]
+        if codes64.ndim != 2 or codes64.shape[1] != 4 or offsets.shape != (sum(sizes),):
+            raise ValueError("saved multi-index arrays do not fit together")
+        if postings.shape == ((m - 1) * n,):  # table 0 = the codes, sorted by leading bits
+            self._post_base = np.asarray([-1] + [(t - 1) * n for t in range(1, m)], np.int64)
+        elif postings.shape == (m * n,):  # format 1: every table has postings
+            self._post_base = np.arange(m, dtype=np.int64) * n
+        else:
+            raise ValueError("saved multi-index arrays do not fit together")
+        self.codes = codes64  # native words: XOR/popcount only
+        #: caller's row of each internal row (None: the same)
+        self.rows = rows
         self._key_base = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-        self._offsets = np.zeros(sum(sizes), dtype=pos_dtype)
-        postings = np.empty(self.m * n, dtype=pos_dtype)
-        for t, (start, length) in enumerate(self.chunks):
-            keys = chunk_values(words, start, length)
-            postings[t * n:(t + 1) * n] = np.argsort(keys, kind="stable")
-            counts = np.bincount(keys, minlength=2 ** length)
-            base = self._key_base[t]
-            np.cumsum(counts, out=self._offsets[base + 1:base + sizes[t]])
-            del keys, counts
+        self._offsets = offsets
         self._postings = postings
+        self._chunk_masks = _chunk_masks(self.chunks)
         # bit weights: chunk values of a few query codes as one small matrix product
-        self._weights = np.zeros((CODE_BITS, self.m), dtype=np.int64)
+        self._weights = np.zeros((CODE_BITS, m), dtype=np.int64)
         for t, (start, length) in enumerate(self.chunks):
             self._weights[start:start + length, t] = 1 << np.arange(length - 1, -1, -1)
         self._probes: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -171,31 +228,18 @@ class MultiIndex:
     def from_arrays(cls, codes64: np.ndarray, offsets: np.ndarray, postings: np.ndarray,
                     n_chunks: int, max_radius: int = MAX_RADIUS, compiled: bool = True
                     ) -> MultiIndex:
-        """An index over arrays saved by `arrays()` (e.g. memory-mapped files), not rebuilt."""
+        """An index over arrays saved by `arrays()` (e.g. memory-mapped files), not rebuilt.
+
+        `postings` of (m - 1) * n rows: the codes are in `leading_order` and table 0 is read
+        from them; m * n rows (segments saved before that layout): every table has postings.
+        """
         self = cls.__new__(cls)
-        n = int(codes64.shape[0])
-        self.n = n
-        self.max_radius = max_radius
-        self.compiled = compiled
-        self.threads = 1
-        self.m = n_chunks
-        self.chunks = chunk_layout(n_chunks)
-        sizes = [2 ** length + 1 for _s, length in self.chunks]
-        if codes64.ndim != 2 or codes64.shape[1] != 4 or offsets.shape != (sum(sizes),) \
-                or postings.shape != (n_chunks * n,):
-            raise ValueError("saved multi-index arrays do not fit together")
-        self.codes = codes64
-        self._key_base = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-        self._offsets = offsets
-        self._postings = postings
-        self._weights = np.zeros((CODE_BITS, self.m), dtype=np.int64)
-        for t, (start, length) in enumerate(self.chunks):
-            self._weights[start:start + length, t] = 1 << np.arange(length - 1, -1, -1)
-        self._probes = {}
+        self._setup(codes64, offsets, postings, n_chunks, max_radius, compiled, None)
         return self
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The arrays `from_arrays` needs besides the chunk count (`self.m`)."""
+        """The arrays `from_arrays` needs besides the chunk count (`self.m`); the codes in
+        the index's own (sorted) row order: save `rows` too if it is not None."""
         return {"codes": self.codes, "offsets": self._offsets, "postings": self._postings}
 
     def __len__(self) -> int:
@@ -203,11 +247,18 @@ class MultiIndex:
 
     @property
     def nbytes(self) -> int:
-        """RAM held by this index, codes included."""
-        return int(self.codes.nbytes + self._postings.nbytes + self._offsets.nbytes)
+        """RAM held by this index, codes (and the row permutation, if any) included."""
+        return int(self.codes.nbytes + self._postings.nbytes + self._offsets.nbytes
+                   + (0 if self.rows is None else self.rows.nbytes))
+
+    def bucket_sizes(self, qcodes: np.ndarray) -> np.ndarray:
+        """(k, m): how many rows share each chunk value of each code (how crowded its spot is)."""
+        qcodes = np.ascontiguousarray(qcodes, dtype=np.uint8).reshape(-1, CODE_BITS // 8)
+        keys = np.unpackbits(qcodes, axis=1).astype(np.int64) @ self._weights + self._key_base
+        return (self._offsets[keys + 1].astype(np.int64) - self._offsets[keys].astype(np.int64))
 
     def _probe_plan(self, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(table, XOR mask, postings base) of every probe of one query hash at `threshold`."""
+        """(table, XOR mask, radius per table) of every probe of one query hash at `threshold`."""
         plan = self._probes.get(threshold)
         if plan is None:
             tables, masks = [], []
@@ -218,14 +269,13 @@ class MultiIndex:
                 m = flip_masks(length, r)
                 tables.append(np.full(m.size, t, dtype=np.int64))
                 masks.append(m)
-            table = np.concatenate(tables)
-            plan = (table, np.concatenate(masks), table * self.n)
+            plan = (np.concatenate(tables), np.concatenate(masks), np.asarray(radii, np.int64))
             self._probes[threshold] = plan
         return plan
 
     def candidates(self, qcodes: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray]:
-        """(query number, row) of every probed row; may repeat, includes non-matches."""
-        table, masks, pbase = self._probe_plan(threshold)
+        """(query number, internal row) of every probed row; may repeat, includes non-matches."""
+        table, masks, _radii = self._probe_plan(threshold)
         values = np.unpackbits(qcodes, axis=1).astype(np.int64) @ self._weights  # (q, m)
         keys = (values[:, table] ^ masks[None, :]) + self._key_base[table][None, :]
         keys = keys.ravel()
@@ -237,18 +287,22 @@ class MultiIndex:
         if total == 0:
             empty = np.empty(0, dtype=np.int64)
             return empty, empty
-        s = s[hit] + np.tile(pbase, qcodes.shape[0])[hit]
+        pbase = np.tile(self._post_base[table], qcodes.shape[0])[hit]
+        direct = np.repeat(pbase < 0, lens)
+        s = s[hit] + np.maximum(pbase, 0)
         # positions s[k], s[k]+1, ..., s[k]+lens[k]-1 for every probe k, without a Python loop
         first = np.cumsum(lens) - lens
         pos = np.repeat(s - first, lens) + np.arange(total, dtype=np.int64)
-        rows = np.take(self._postings, pos).astype(np.int64)
+        rows = pos.copy()
+        rows[~direct] = np.take(self._postings, pos[~direct])
         return np.repeat(hit // masks.size, lens), rows
 
     def search(self, qcodes: np.ndarray, threshold: int = MAX_RADIUS
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(query number, row, distance) of every row within `threshold` of a query code.
 
-        Each (query, row) pair appears once. `threshold` must not exceed `max_radius`.
+        Each (query, row) pair appears once, in no particular order. `threshold` must not
+        exceed `max_radius`.
         """
         if threshold > self.max_radius:
             raise ValueError(f"index built for distances up to {self.max_radius}, asked {threshold}")
@@ -258,14 +312,15 @@ class MultiIndex:
             return empty, empty, empty
         kernels = _compiled_kernels() if self.compiled else None
         if kernels is not None:
-            table, masks, _pbase = self._probe_plan(threshold)
+            table, masks, radii = self._probe_plan(threshold)
             values = np.unpackbits(qcodes, axis=1).astype(np.int64) @ self._weights
             q64 = qcodes.view(np.uint64).reshape(-1, 4)
 
             def run(lo: int, hi: int):
                 q, r, d = kernels.range_search(
-                    self.codes, self._offsets, self._postings, self.n, self._key_base,
-                    values[lo:hi], q64[lo:hi], table, masks, threshold)
+                    self.codes, self._offsets, self._postings, self._post_base, self.n,
+                    self._key_base, values[lo:hi], q64[lo:hi], table, masks, threshold,
+                    self._chunk_masks, radii)
                 return q + lo, r, d
 
             parts = min(self.threads, len(qcodes))
@@ -282,10 +337,11 @@ class MultiIndex:
             dist = hamming_rows(self.codes, rows, qcodes.view(np.uint64).reshape(-1, 4), qnum)
             keep = dist <= threshold
             qnum, rows, dist = qnum[keep], rows[keep], dist[keep]
-        if rows.size > 1:  # a pair found through several chunks is reported once
-            key = qnum * self.n + rows
-            _, first = np.unique(key, return_index=True)
-            qnum, rows, dist = qnum[first], rows[first], dist[first]
+            if rows.size > 1:  # a pair found through several chunks is reported once
+                _, first = np.unique(qnum * self.n + rows, return_index=True)
+                qnum, rows, dist = qnum[first], rows[first], dist[first]
+        if self.rows is not None and rows.size:
+            rows = self.rows[rows].astype(np.int64)
         return qnum, rows, dist
 
 

@@ -33,10 +33,46 @@ HASH_BYTES = HASH_BITS // 8
 DEFAULT_THRESHOLD = 31
 #: Below this many rows a flat scan beats the multi-index (bench/library_pdq.py).
 FLAT_LIMIT = 32_768
+#: Matches a bounded answer lists at most, best first (`NearIndex.search_bounded`); the total
+#: is always counted in full.
+MATCH_LIMIT = 100
+#: An enrolled hash is "crowded" when its chunks' buckets hold at least this many rows (the
+#: median over the index's tables, summed over segments): a near-blank or a heavily re-shared
+#: image, where a match says little by itself.
+CROWD_ROWS = 1_000
 
 
 class NearIndexError(HavenError):
     """A PDQ hash given to the near index is not 64 hex digits."""
+
+
+@dataclass(frozen=True, slots=True)
+class NearMatch:
+    """One entry of a bounded answer."""
+
+    entry_id: int
+    distance: int
+    #: position in the query hashes of the hash that gave the best distance
+    query: int
+    #: the enrolled hash's tag (e.g. `pdq-c84`), None for a plain hash
+    tag: str | None
+    #: the enrolled hash sits in a crowded spot of the library (see `CROWD_ROWS`)
+    crowded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NearAnswer:
+    """A bounded answer: the best `limit` entries and how many there are in all."""
+
+    #: best first (distance, then entry id), at most the limit asked for
+    matches: list[NearMatch]
+    #: distinct entries within the threshold, all of them (exact, not estimated)
+    total: int
+
+    @property
+    def truncated(self) -> bool:
+        """More entries matched than are listed."""
+        return self.total > len(self.matches)
 
 
 def hexes_to_codes(hexes: list[str]) -> np.ndarray:
@@ -116,6 +152,9 @@ class NearIndex:
         self._tag_number: dict[str | None, int] = {None: 0}
         self._view = _View((), 0, faiss.IndexBinaryFlat(HASH_BITS))
         self._sealing: threading.Thread | None = None
+        # True while every row has its own id, added in increasing order (the service's one
+        # PDQ per entry): a bounded answer then counts rows, without de-duplicating ids
+        self._one_row_per_id = True
 
     # -- writing -------------------------------------------------------------------------
     def add(self, hexes: list[str], ids: list[int], tags: list[str] | None = None) -> None:
@@ -136,8 +175,13 @@ class NearIndex:
             else:
                 tag_codes = np.fromiter((self._tag(t) for t in tags), dtype=np.int32,
                                         count=len(tags))
+            ids = np.asarray(ids, dtype=np.int64)
+            if self._one_row_per_id and ids.size:
+                last = self._ids.view()[-1] if self._ids.n else None
+                self._one_row_per_id = bool((ids[1:] > ids[:-1]).all()
+                                            and (last is None or ids[0] > last))
             self._codes.extend(codes)
-            self._ids.extend(np.asarray(ids, dtype=np.int64))
+            self._ids.extend(ids)
             self._tag_codes.extend(tag_codes)
             view = self._view
             view.tail.add(codes)  # searchable from now on
@@ -216,10 +260,12 @@ class NearIndex:
 
     @property
     def nbytes(self) -> int:
-        """RAM for codes, indexes, ids and tags (the flat tail's FAISS copy included)."""
+        """RAM for codes, indexes, ids and tags (the flat tail's FAISS copy and the segments'
+        sorted copies of their codes included)."""
         view = self._view
         return int(self._codes._data.nbytes + self._ids._data.nbytes + self._tag_codes._data.nbytes
-                   + sum(s.index.nbytes - s.index.codes.nbytes for s in view.segments)
+                   + sum(s.index.nbytes - (s.index.codes.nbytes if s.index.rows is None else 0)
+                         for s in view.segments)
                    + view.tail.ntotal * HASH_BYTES)
 
     def search_codes(self, qcodes: np.ndarray, threshold: int = DEFAULT_THRESHOLD, *,
@@ -259,13 +305,62 @@ class NearIndex:
             return (empty, empty, empty) if with_query else (empty, empty)
         q_a = np.concatenate(qnums).astype(np.int64)
         rows_a, dists_a = np.concatenate(rows), np.concatenate(dists)
-        if rows_a.size > 1:  # best distance per row over all query hashes
+        if rows_a.size > 1 and len(qcodes) > 1:  # best distance per row over all query hashes
+            # (one query code: segments and tail hold disjoint rows, each reported once)
             order = np.lexsort((q_a, dists_a, rows_a))
             q_a, rows_a, dists_a = q_a[order], rows_a[order], dists_a[order]
             first = np.ones(rows_a.size, dtype=bool)
             first[1:] = rows_a[1:] != rows_a[:-1]
             q_a, rows_a, dists_a = q_a[first], rows_a[first], dists_a[first]
         return (q_a, rows_a, dists_a) if with_query else (rows_a, dists_a)
+
+    def search_bounded(self, query_hexes: list[str], threshold: int = DEFAULT_THRESHOLD,
+                       limit: int = MATCH_LIMIT, crowd_rows: int = CROWD_ROWS) -> NearAnswer:
+        """The best `limit` entries within `threshold` of any query hash, and how many match.
+
+        For answers that may be huge (a near-blank query matches every near-blank entry):
+        the search stays exact and `total` counts every matching entry, but only the best
+        `limit` (by distance, then entry id; an entry at its best distance over its hashes
+        and the query hashes) are listed, each flagged `crowded` when its hash lies where
+        `crowd_rows` or more library hashes share its chunks. Rows still in the flat tail
+        (the newest < `flat_limit`) are never flagged.
+        """
+        if limit < 0:
+            raise ValueError("limit must be >= 0")
+        if not query_hexes or len(self) == 0:
+            return NearAnswer([], 0)
+        view = self._view
+        qnums, rows, dists = self.search_codes(hexes_to_codes(query_hexes), threshold,
+                                               with_query=True)
+        ids = self._ids.view()[rows]
+        if not self._one_row_per_id and ids.size > 1:  # best row per id
+            order = np.lexsort((rows, dists, ids))
+            keep = np.ones(order.size, dtype=bool)
+            keep[1:] = ids[order][1:] != ids[order][:-1]
+            order = order[keep]
+            qnums, rows, dists, ids = qnums[order], rows[order], dists[order], ids[order]
+        total = int(ids.size)
+        if total > limit:  # the `limit` best without sorting them all
+            kth = np.partition(dists, limit - 1)[limit - 1] if limit else -1
+            pick = np.nonzero(dists <= kth)[0]
+            qnums, rows, dists, ids = qnums[pick], rows[pick], dists[pick], ids[pick]
+        order = np.lexsort((ids, dists))[:limit]
+        qnums, rows, dists, ids = qnums[order], rows[order], dists[order], ids[order]
+        crowded = self._crowded(view, rows, crowd_rows)
+        tags = self._tag_codes.view()[rows]
+        return NearAnswer([NearMatch(int(i), int(d), int(q), self._tag_names[t], bool(c))
+                           for i, d, q, t, c in zip(ids, dists, qnums, tags, crowded)], total)
+
+    def _crowded(self, view: _View, rows: np.ndarray, crowd_rows: int) -> np.ndarray:
+        """Per row: do its chunks' buckets hold >= `crowd_rows` rows (median over tables,
+        summed over the segments)?"""
+        if rows.size == 0 or not view.segments:
+            return np.zeros(rows.size, dtype=bool)
+        codes = self._codes.view()[rows]
+        score = np.zeros(rows.size, dtype=np.int64)
+        for seg in view.segments:
+            score += np.median(seg.index.bucket_sizes(codes), axis=1).astype(np.int64)
+        return score >= crowd_rows
 
     def search_hits(self, query_hexes: list[str], threshold: int = DEFAULT_THRESHOLD
                     ) -> list[tuple[int, int, str | None, int]]:
