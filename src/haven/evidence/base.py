@@ -83,7 +83,8 @@ class Problem:
     """Bad input found while walking evidence; becomes an `error` finding, never a crash.
 
     `kind` is one of: corrupt, truncated, encrypted, bomb, traversal, bad-name, symlink,
-    symlink-loop, unreadable, too-deep, unsupported.
+    symlink-loop, unreadable, too-deep, unsupported, overwritten (a deleted file whose blocks or
+    metadata entry now belong to a live file: its name is reported, its content is gone).
     """
 
     path: str

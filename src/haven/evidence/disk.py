@@ -13,7 +13,10 @@ Decisions worth knowing:
   file of the same name gets `~2`. A deleted file is an item flagged `deleted` when it still
   has content: not empty, not all zeros at the start, and its blocks not wholly taken by a
   live file since (partly taken: flagged `overwritten` too). A deleted name whose metadata
-  entry now belongs to a live file is skipped: that content is the live file's. Files in a
+  entry now belongs to a live file is not read (that content is the live file's), and a
+  deleted file whose blocks all belong to live files now is not read either: each is a
+  Problem "overwritten" naming it (an `other` finding with a note), never its name with another
+  file's content. Files in a
   deleted directory and TSK's `$OrphanFiles` count as deleted. Orphans (a metadata entry no
   directory names any more) keep TSK's path, `$OrphanFiles/<name>`; TSK lists them by name
   only, so each is opened by its metadata address.
@@ -459,6 +462,7 @@ class _FileSystemWalk:
         self.used = _Runs()
         self.deleted_later: list[tuple[str, object]] = []  # (path, file) of deleted files
         self.dirs_later: list[tuple[str, object]] = []  # (path, directory) deleted directories
+        self.reused_later: list[tuple[str, int]] = []  # (path, address) names whose entry was reused
         self.seen_dirs: set[int] = set()
         self.yielded_deleted: set[int] = set()
 
@@ -484,6 +488,12 @@ class _FileSystemWalk:
             yield from self.directory(directory, path, deleted=True, depth=path.count("/"))
         for path, fs_file in self.deleted_later:
             yield from self.deleted_file(path, fs_file)
+        for path, address in self.reused_later:
+            where, _ = self.image.names.place(f"{self.prefix}{path}")
+            yield Problem(where, "overwritten",
+                          f"deleted name whose metadata entry ({address}) now belongs to a live "
+                          "file (reused, or the file was renamed): this name's own content is "
+                          "not recoverable")
         yield from self.unallocated()
 
     def system_inodes(self) -> None:
@@ -523,7 +533,10 @@ class _FileSystemWalk:
             name_gone = bool(int(name_info.flags) & _NAME_UNALLOC)
             meta_flags = int(meta.flags)
             if name_gone and meta_flags & _META_ALLOC:
-                continue  # the metadata entry was reused: its content is a live file's
+                # the metadata entry was reused: its content is a live file's, not this name's
+                if meta.type == _T_REG:
+                    self.reused_later.append((f"{path}{_component(raw)}", int(meta.addr)))
+                continue
             gone = deleted or name_gone or bool(meta_flags & _META_UNALLOC)
             child = f"{path}{_component(raw)}"
             kind = meta.type
@@ -632,7 +645,13 @@ class _FileSystemWalk:
         blocks = sum(length for _, length in runs)
         taken = sum(self.used.overlap(start, length) for start, length in runs)
         if blocks and taken >= blocks:
-            return  # every block now belongs to a live file
+            # every block now belongs to a live file: reading it would give their content
+            where, _ = self.image.names.place(f"{self.prefix}{path}")
+            yield Problem(where, "overwritten",
+                          f"deleted file ({size} bytes, metadata entry {address}) whose blocks "
+                          "all belong to live files now: its content is gone, only its name and "
+                          "metadata remain", size)
+            return
         try:
             start = fs_file.read_random(0, min(size, _ZERO_CHECK))
         except Exception:  # untrusted data: content not recoverable
