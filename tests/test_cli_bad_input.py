@@ -38,6 +38,7 @@ SPECIAL = {
     ("audit", "checkpoint"): ["--data-dir", "{file}"],
     ("service", "create-api-key"): ["somebody", "--data-dir", "{file}"],
     ("service", "unlock-login"): ["--user", "someone", "--data-dir", "{file}"],
+    ("service", "revoke-api-key"): ["0123456789ab", "--data-dir", "{file}"],
     ("service", "create-user"): ["someone", "--role", "analyst", "--data-dir", "{file}"],
     ("intel", "decisions", "list"): ["--op", "{file}"],
     ("library", "create"): ["{file}"],

@@ -63,6 +63,9 @@ MATRIX = {
                                "role": "liaison", "country": "IT"}}, only(201, "coord")),
     ("POST", "/api/v1/api-keys"): (lambda w, r: {"json": {"name": f"key-{r}"}},
                                    only(201, "coord")),
+    ("GET", "/api/v1/api-keys"): (None, only(200, "coord")),
+    # an unknown prefix (the matrix's own key must keep working): the coordinator gets 404
+    ("POST", "/api/v1/api-keys/{prefix}/revoke"): (None, only(404, "coord")),
     ("GET", "/api/v1/cases"): (None, only(200, "coord", "analyst")),
     ("GET", "/api/v1/cases/{case_id}/findings"): (None, only(200, "analyst")),
     ("POST", "/api/v1/operations"): (lambda w, r: {"json": {"name": f"op-{r}"}},
@@ -182,6 +185,7 @@ def world(backend, pg_cluster, refer_output, tmp_path_factory):
     yield {"svc": svc, "tar": tar, "refer": refer_output, "params": {
         "operation_id": op["id"], "package_id": pkgs["FR"], "subject_id": "S-fr0000000001",
         "case_id": case_id, "media_id": ids["room_1.jpg"], "series_id": 1,
+        "prefix": "0123456789ab",
         "face_id": ids["face:astronaut.png"], "other_face_id": ids["face:chelsea.jpg"]},
         "packages": pkgs}
     svc.app.state.svc.engine.dispose()

@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from haven.service.errors import BadInput, Conflict, NotAuthenticated
+from haven.service.errors import BadInput, Conflict, NotAuthenticated, NotFound
 from haven.service.models import ROLES, ApiKey, Case, SessionToken, User
 
 _hasher = PasswordHasher()
@@ -133,6 +133,16 @@ def create_api_key(s: Session, name: str) -> tuple[ApiKey, str]:
     s.add(key)
     s.flush()
     return key, f"{API_KEY_PREFIX}{prefix}_{secret}"
+
+
+def revoke_api_key(s: Session, prefix: str) -> ApiKey:
+    """Make the key with `prefix` unusable for good (it stays listed, with when it was revoked)."""
+    key = s.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if key is None:
+        raise NotFound(f"no API key with prefix {prefix[:20]!r}")
+    if key.revoked_at is None:
+        key.active, key.revoked_at = False, utcnow()
+    return key
 
 
 def principal_for_api_key(s: Session, presented: str) -> Principal:

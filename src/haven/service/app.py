@@ -25,7 +25,7 @@ from haven.service.errors import ServiceError, Throttled
 from haven.service.lookup import LibrarySync, LookupLibrary, serve_single_threaded
 from haven.service.middleware import LookupFastPath, RequestLimits
 from haven.service.settings import Settings
-from haven.service.state import ApiKeyCache, ServiceState
+from haven.service.state import REVOCATIONS, ApiKeyCache, ServiceState
 from haven.service.web import router as web_router
 
 
@@ -82,7 +82,8 @@ def create_app(settings: Settings | None = None, *, recover_first: bool = True) 
     app = FastAPI(title="haven coordination service", version="1", lifespan=lifespan,
                   description="Referral dissemination, outcomes and hash matching (haven issue 5).")
     app.state.svc = ServiceState(settings, engine, sessions, library, writer,
-                                 ApiKeyCache(settings.api_key_cache_seconds), sync)
+                                 ApiKeyCache(settings.api_key_cache_seconds,
+                                             settings.data_dir / REVOCATIONS), sync)
     app.add_middleware(RequestLimits, settings=settings)
     app.add_middleware(LookupFastPath)  # outermost: the plain lookup skips everything else
     _handlers(app)

@@ -238,6 +238,32 @@ def create_api_key_cmd(
     out.print(secret)
 
 
+@service_app.command("revoke-api-key")
+def revoke_api_key_cmd(
+    prefix: str = typer.Argument(..., help="The key's prefix (the 12 hex digits after 'hvk_')."),
+    data_dir: Optional[Path] = DATA_DIR,
+    database_url: Optional[str] = DB_URL,
+) -> None:
+    """Revoke an API key (audited): a running server on this host answers it 401 at once.
+
+    Example: haven service revoke-api-key 3f9a1c0b7d2e
+    """
+    from haven.service import audit
+    from haven.service.accounts import revoke_api_key
+    from haven.service.state import mark_revocation
+
+    settings, sessions = _open(data_dir, database_url)
+    try:
+        with sessions() as s:
+            key = revoke_api_key(s, prefix.removeprefix("hvk_").split("_")[0])
+            audit.record(s, "cli", "apikey.revoke", f"key:{key.name}", prefix=key.prefix)
+            s.commit()
+    except HavenError as exc:
+        _fail(exc)
+    mark_revocation(settings.data_dir)
+    out.print(f"revoked {key.prefix} ({key.name})", highlight=False)
+
+
 @service_app.command("unlock-login")
 def unlock_login_cmd(
     user: Optional[str] = typer.Option(None, "--user", help="Account name locked by failed "

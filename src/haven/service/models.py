@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint, true)
+                        UniqueConstraint, false as sa_false, true)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -58,6 +58,7 @@ class ApiKey(Base):
     role: Mapped[str] = mapped_column(String(20), default="lookup")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Case(Base):
@@ -216,6 +217,15 @@ class LookupHashSet(Base):
     source_sha256: Mapped[str | None] = mapped_column(String(64))
     imported_at: Mapped[datetime] = mapped_column(DateTime)
     entry_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Matching controls (issue 15), set by the owner: who imported the set (an actor; None for
+    # sets imported from the command line, which any coordinator manages).
+    owner: Mapped[str | None] = mapped_column(String(200))
+    pdq_threshold: Mapped[int | None] = mapped_column(Integer)  # None: the service's default
+    # A negative set holds known false positives: a query matching one of its entries gets no
+    # matches from the sets named in `suppresses`; its own entries are never answered.
+    negative: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    suppresses: Mapped[list | None] = mapped_column(JSON)
+    feed: Mapped[str | None] = mapped_column(String(200))  # where it came from (provenance)
 
 
 class LookupEntry(Base):
@@ -233,6 +243,40 @@ class LookupEntry(Base):
     category: Mapped[str | None] = mapped_column(String(60))
     source_id: Mapped[str | None] = mapped_column(String(200))   # e.g. an NCMEC image id
     added_at: Mapped[datetime] = mapped_column(DateTime)
+    series: Mapped[str | None] = mapped_column(String(200))
+
+
+class EntryFlag(Base):
+    """Feedback on and quarantine of one hash-set entry (a row only once something happened).
+
+    `confirms`/`deconfirms` count the querying parties' latest verdicts (`EntryVote`). An
+    entry with `quarantined_at` set is held from every answer until its owner releases it;
+    `reason` says why (`flood`: far more distinct queries than its history; `deconfirmed`).
+    """
+
+    __tablename__ = "svc_entry_flags"
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("svc_hash_entries.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    confirms: Mapped[int] = mapped_column(Integer, default=0)
+    deconfirms: Mapped[int] = mapped_column(Integer, default=0)
+    quarantined_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reason: Mapped[str | None] = mapped_column(String(200))
+    released_at: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class EntryVote(Base):
+    """One querying party's verdict on a match: `confirm` (true) or `deconfirm` (false)."""
+
+    __tablename__ = "svc_entry_votes"
+    __table_args__ = (UniqueConstraint("entry_id", "party"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("svc_hash_entries.id", ondelete="CASCADE"))
+    party: Mapped[str] = mapped_column(String(200))
+    verdict: Mapped[str] = mapped_column(String(10))
+    at: Mapped[datetime] = mapped_column(DateTime)
 
 
 Index("ix_svc_hash_entries_source", LookupEntry.hashset_id, LookupEntry.source_id)

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 from sqlalchemy import select
 
 from haven.service import audit, authz, throttle
 from haven.service.accounts import (authenticate, close_session, create_api_key, create_user,
-                                    open_session)
+                                    open_session, revoke_api_key)
 from haven.service.api.views import API, iso
 from haven.service.dependencies import DB, Who, bearer_token, state
+from haven.service.state import mark_revocation
 from haven.service.errors import BadInput, NotAuthenticated
-from haven.service.models import User
+from haven.service.models import ApiKey, User
 from haven.service.schemas import ApiKeyIn, LoginIn, UnlockIn, UserIn
 
 router = APIRouter()
 
 
 @router.post(f"{API}/auth/login", tags=["accounts"],
-          responses={429: {"description": "too many failed logins (Retry-After)"}})
+             responses={429: {"description": "too many failed logins (Retry-After)"}})
 def login(body: LoginIn, request: Request, s: DB) -> dict:
     st = state(request)
     client = request.client.host if request.client else None
@@ -104,3 +107,25 @@ def add_api_key(body: ApiKeyIn, p: Who, s: DB) -> dict:
     s.commit()
     return {"name": key.name, "prefix": key.prefix, "role": key.role, "key": secret,
             "note": "shown once; only its hash is stored"}
+
+
+@router.get(f"{API}/api-keys", tags=["accounts"])
+def api_keys(p: Who, s: DB) -> list[dict]:
+    """Every API key: name, prefix, role, whether it works, when it was made and revoked."""
+    authz.coordinator(p)
+    return [{"name": k.name, "prefix": k.prefix, "role": k.role, "active": k.active,
+             "created_at": iso(k.created_at), "revoked_at": iso(k.revoked_at)}
+            for k in s.scalars(select(ApiKey).order_by(ApiKey.id))]
+
+
+@router.post(f"{API}/api-keys/{{prefix}}/revoke", tags=["accounts"])
+def revoke_key(prefix: Annotated[str, Path(pattern=r"^[0-9a-f]{12}$")], p: Who, s: DB,
+               request: Request) -> dict:
+    """Revoke an API key: from this answer on, a request carrying it gets 401 (audited)."""
+    authz.coordinator(p)
+    key = revoke_api_key(s, prefix)
+    audit.record(s, p.actor, "apikey.revoke", f"key:{key.name}", prefix=key.prefix)
+    s.commit()
+    mark_revocation(state(request).settings.data_dir)
+    return {"name": key.name, "prefix": key.prefix, "active": key.active,
+            "revoked_at": iso(key.revoked_at)}

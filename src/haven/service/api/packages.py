@@ -60,7 +60,7 @@ def subject(package_id: ObjectId, subject_id: SubjectIdPath, p: Who, s: DB, requ
 # POST, not GET: a liaison's download moves the package to `downloaded` (no GET changes
 # state, so no link, prefetch or crawler can do it)
 @router.post(f"{API}/packages/{{package_id}}/download", tags=["packages"],
-          responses={200: {"content": {"application/x-tar": {}}}})
+             responses={200: {"content": {"application/x-tar": {}}}})
 def download(package_id: ObjectId, p: Who, s: DB, request: Request,
              encrypted: Annotated[bool, Query(description="the age-encrypted archive, "
                                               "when the build made one")] = False) -> Response:
