@@ -4,8 +4,8 @@
 volume needs device-mapper, which a sandbox or CI container rarely has. So the header is
 made by cryptsetup with a volume key we choose (`--volume-key-file`), and the payload is
 encrypted here with that key exactly as dm-crypt does for aes-xts-plain64 (512-byte
-sectors, the sector number as the tweak). libluksde, which haven reads with, is independent
-of both. No open tool writes BitLocker volumes: BitLocker is tested on its error path only.
+sectors, the sector number as the tweak). libluksde, which haven reads LUKS1 with, is
+independent of both. LUKS2 volumes are encrypted by cryptsetup itself (`luks2_image`). No open tool writes BitLocker volumes: BitLocker is tested on its error path only.
 """
 
 from __future__ import annotations
@@ -48,6 +48,27 @@ def luks_image(path: Path, plain: Path, passphrase: str, version: int = 1) -> Pa
         fh.seek(offset)
         fh.write(out)
         fh.truncate(offset + len(out))
+    return path
+
+
+def luks2_image(path: Path, plain: Path, passphrase: str, sector_size: int = 512,
+                kdf: str = "pbkdf2") -> Path:
+    """A LUKS2 volume encrypted by cryptsetup itself whose content starts with `plain`.
+
+    `cryptsetup reencrypt --encrypt` works offline on a file, without device-mapper: the
+    data is shifted behind a 16 MiB header and encrypted in place. Argon2 is made cheap
+    (32 MiB, 4 passes) so the test stays fast; the reader runs the same code either way.
+    """
+    data = plain.read_bytes()
+    path.write_bytes(data + bytes(32 * MiB))
+    secret = path.parent / (path.name + ".pass")
+    secret.write_text(passphrase)
+    cost = (["--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000"] if kdf == "pbkdf2" else
+            ["--pbkdf", kdf, "--pbkdf-memory", "32768", "--pbkdf-force-iterations", "4"])
+    run("cryptsetup", "reencrypt", "--encrypt", "--type", "luks2", "--batch-mode", *cost,
+        "--sector-size", str(sector_size), "--reduce-device-size", "32M", "--key-file", secret,
+        path)
+    secret.unlink()
     return path
 
 

@@ -145,11 +145,12 @@ def tsk_listing(image: Path) -> dict[str, tuple[str, bool]]:
 
 
 def ext4_image(path: Path, files: dict[str, bytes], deleted: list[str] = (),
-               size: int = 8 * MiB) -> Path:
+               size: int = 8 * MiB, block_size: int | None = None) -> Path:
     """An ext4 file system made from `files` with `mkfs.ext4 -d`, then `deleted` removed."""
     stage = _staged(path.parent / (path.name + ".stage"), files)
     blank(path, size)
-    run("mkfs.ext4", "-q", "-F", "-E", "root_owner=0:0", "-d", stage, path)
+    run("mkfs.ext4", "-q", "-F", "-E", "root_owner=0:0",
+        *(["-b", str(block_size)] if block_size else []), "-d", stage, path)
     for name in deleted:
         run("debugfs", "-w", "-R", f"rm /{name}", path)
     shutil.rmtree(stage)

@@ -18,8 +18,8 @@ from haven.evidence.base import Item, Limits, Problem
 from haven.evidence.keys import KeyFile, Keyring, load_keyring
 from haven.evidence.walk import walk
 
-from crypt_fixtures import luks_image, seven_zip
-from disk_fixtures import MiB, fat_image, partitioned, picture, write_at
+from crypt_fixtures import luks2_image, luks_image, seven_zip
+from disk_fixtures import MiB, ext4_image, fat_image, partitioned, picture, write_at
 
 PASSPHRASE = "violet-tangerine-42"
 FILES = {"a.jpg": picture(1), "docs/b.jpg": picture(2)}
@@ -63,12 +63,25 @@ def test_luks_volume_without_the_passphrase_is_an_error_naming_luks_and_the_opti
         assert "nope" not in problems[0].reason
 
 
-def test_luks2_volume_is_an_error_saying_the_reader_reads_luks1_only(tmp_path, fat):
-    image = luks_image(tmp_path / "secret.img", fat, PASSPHRASE, version=2)
-    found, problems = listing(image, Keyring([PASSPHRASE]))
+@pytest.mark.parametrize("sector_size,kdf", [(512, "pbkdf2"), (4096, "argon2id"), (4096, "argon2i")])
+def test_luks2_volume_encrypted_by_cryptsetup_opens_with_its_passphrase(tmp_path, sector_size, kdf):
+    # 4096-byte sectors need a file system with 4 KiB blocks under them (cryptsetup checks).
+    plain = ext4_image(tmp_path / "plain.ext4", FILES, size=8 * MiB, block_size=4096)
+    image = luks2_image(tmp_path / "secret.img", plain, PASSPHRASE, sector_size, kdf)
+    found, problems = listing(image, Keyring(["wrong one", PASSPHRASE]))
+    assert problems == []
+    assert found == {f"secret.img/{n}": hashlib.md5(d).hexdigest() for n, d in FILES.items()}
+    found, problems = listing(image, Keyring(["wrong one"]))
     assert found == {}
     assert [(p.path, p.kind) for p in problems] == [("secret.img", "encrypted")]
-    assert "LUKS2" in problems[0].reason and "LUKS1 only" in problems[0].reason
+    assert problems[0].reason.startswith("LUKS volume; give its passphrase")
+
+
+def test_luks2_header_copy_is_used_when_the_first_is_damaged(tmp_path, fat):
+    image = luks2_image(tmp_path / "secret.img", fat, PASSPHRASE)
+    write_at(image, 4096, b"{garbage" * 64)  # the primary JSON metadata
+    found, problems = listing(image, Keyring([PASSPHRASE]))
+    assert problems == [] and len(found) == 2
 
 
 def test_luks_partition_inside_a_disk_is_walked_under_the_partition_path(tmp_path, fat):

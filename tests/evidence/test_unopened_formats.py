@@ -13,7 +13,7 @@ import pytest
 from haven.evidence.base import Item, Problem
 from haven.evidence.walk import walk
 
-from crypt_fixtures import luks_image, seven_zip
+from crypt_fixtures import luks2_image, luks_image, seven_zip
 from disk_fixtures import (MiB, blank, fat_image, partitioned, picture, qemu_image, run, tool,
                            write_at, xfs_image)
 from evidencekit import tar_bytes, zip_bytes
@@ -87,6 +87,8 @@ def seizure(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     if tool_present("cryptsetup"):
         luks_image(folder / "secret.luks1", fat, "benign-passphrase")
         expect["secret.luks1"] = "LUKS volume; give its passphrase in `--passwords`"
+        luks2_image(folder / "secret.luks2", fat, "benign-passphrase")
+        expect["secret.luks2"] = "LUKS volume; give its passphrase in `--passwords`"
     if tool_present("7z"):
         seven_zip(folder / "locked.zip", {"a.jpg": A}, "benign-passphrase", "-mem=AES256")
         expect["locked.zip"] = "zip member (AES); give its password in `--passwords`"
