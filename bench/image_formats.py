@@ -77,24 +77,30 @@ def timed_walk(image: Path) -> tuple[float, int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size-mb", type=int, default=512)
+    parser.add_argument("--size-mb", type=int, default=512,
+                        help="file-system size in MiB (the issue's figure: 4096); needs about "
+                             "4.5x this much free disk while it runs, removed at the end")
     parser.add_argument("--rounds", type=int, default=3, help="walks of each image; best kept")
     parser.add_argument("--work", default=None, help="scratch directory (default: system temp)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.work, prefix="haven-bench-") as tmp:
         images = convert(build(Path(tmp), args.size_mb))
         print(f"load average at start: {os.getloadavg()[0]:.1f}")
-        results: dict[str, tuple[float, int, int]] = {}
+        print("image sizes (MB): " + ", ".join(
+            f"{name} {image.stat().st_size / 1e6:.0f}"  # one E01 segment: -S 8G
+            for name, image in images.items()))
+        results: dict[str, tuple[float, int, int, float]] = {}
         for _ in range(args.rounds):  # best of the rounds: the first also warms the page cache
             for name, image in images.items():
+                load = os.getloadavg()[0]  # the machine is shared: each walk says what it ran beside
                 seconds, count, total = timed_walk(image)
                 if name not in results or seconds < results[name][0]:
-                    results[name] = (seconds, count, total)
+                    results[name] = (seconds, count, total, load)
         base = results["raw"][0]
-        print(f"{'format':<6} {'items':>6} {'MB read':>8} {'seconds':>8} {'MB/s':>7} {'x raw':>6}")
-        for name, (seconds, count, total) in results.items():
+        print(f"{'format':<6} {'items':>6} {'MB read':>8} {'seconds':>8} {'MB/s':>7} {'x raw':>6} {'load':>5}")
+        for name, (seconds, count, total, load) in results.items():
             print(f"{name:<6} {count:>6} {total / 1e6:>8.0f} {seconds:>8.2f} "
-                  f"{total / 1e6 / seconds:>7.1f} {base / seconds:>6.2f}")
+                  f"{total / 1e6 / seconds:>7.1f} {base / seconds:>6.2f} {load:>5.1f}")
         print(f"load average at end: {os.getloadavg()[0]:.1f}")
 
 

@@ -125,3 +125,45 @@ def test_logical_paths_of_backup_tokens():
     assert android.logical_path("apps/p/d_db/x.db") == "data/user_de/0/p/databases/x.db"
     assert android.logical_path("apps/p/_manifest") == "apps/p/_manifest"
     assert android.logical_path("shared/10/Pictures/a.png") == "storage/emulated/10/Pictures/a.png"
+
+
+BUILD_PROP = b"""# begin build properties
+ro.build.id=TP1A.220624.014
+ro.build.version.release=13
+ro.build.version.sdk=33
+ro.build.version.security_patch=2024-05-01
+ro.build.fingerprint=example/phone/phone:13/TP1A.220624.014/1:user/release-keys
+ro.product.system.manufacturer=ExampleCo
+ro.product.system.model=Example Phone 7
+"""
+
+
+@pytest.mark.parametrize("layout", ["system/build.prop", "system/system/build.prop"])
+def test_full_file_system_tar_records_the_device_from_build_prop(tmp_path, layout):
+    from evidencekit import tar_bytes
+
+    (tmp_path / "ev").mkdir()
+    (tmp_path / "ev" / "ffs.tar").write_bytes(tar_bytes({
+        layout: BUILD_PROP, "data/media/0/DCIM/Camera/c.jpg": C, "vendor/build.prop": b"ro.x=1\n"}))
+    seen, found = scan(tmp_path / "ev")
+    assert items(seen)["ev/ffs.tar/data/media/0/DCIM/Camera/c.jpg"] == C
+    [record] = found
+    assert record.path == "ev/ffs.tar" and record.kind == "android-fs"
+    assert record.metadata["manufacturer"] == "ExampleCo"
+    assert record.metadata["model"] == "Example Phone 7"
+    assert record.metadata["android_version"] == "13"
+    assert record.metadata["build_prop"] == layout
+
+
+def test_unpacked_file_system_folder_records_the_device(tmp_path):
+    root = tmp_path / "ev" / "phone"
+    (root / "system").mkdir(parents=True)
+    (root / "system" / "build.prop").write_bytes(BUILD_PROP)
+    seen, found = scan(tmp_path / "ev")
+    assert [(r.path, r.metadata["api_level"]) for r in found] == [("ev/phone", "33")]
+
+
+def test_a_build_prop_saying_nothing_about_a_phone_is_no_extraction(tmp_path):
+    (tmp_path / "ev" / "x" / "system").mkdir(parents=True)
+    (tmp_path / "ev" / "x" / "system" / "build.prop").write_bytes(b"# empty\nfoo=bar\n")
+    assert scan(tmp_path / "ev")[1] == []

@@ -321,6 +321,7 @@ class _Walker:
             return
         item = Item(path, st.st_size, fs_path=fs_path, stamp=file_stamp(st))
         yield item
+        self.notice(path, head)
         found = split_set(fs_path)
         if found is None or not self.joinable(found[0]):
             yield from self.contents(item, head, depth=0, budget=None, tail=tail)
@@ -482,6 +483,15 @@ class _Walker:
         finally:
             listing.close()
 
+    def notice(self, path: str, head: bytes) -> None:
+        """Hand on what a file marking a phone extraction says (an Android build.prop)."""
+        if self.extractions is not None and path.endswith("build.prop"):
+            from haven.evidence.android_fs import extraction_of
+
+            record = extraction_of(path, head)
+            if record is not None:
+                self.extracted(record)
+
     def extracted(self, record: Extraction) -> None:
         if self.extractions is not None:
             self.extractions.append(record)
@@ -499,6 +509,7 @@ class _Walker:
             yield problem_from(entry.path, watch.error or exc, entry.size)
             return
         yield entry
+        self.notice(entry.path, head)
         yield from self.contents(entry, head, depth, budget, tail=tail)
         if watch.error is not None:
             yield problem_from(entry.path, watch.error, entry.size)
