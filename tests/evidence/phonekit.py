@@ -53,11 +53,13 @@ def app_manifest(package: str, api_level: int) -> bytes:
 
 def ios_backup(folder, files: dict[tuple[str, str], bytes], *, encrypted: bool = False,
                flat: bool = False, extra_rows: list[tuple[str, str, str, int]] = (),
-               device: dict | None = None):
+               device: dict | None = None, password: str | None = None):
     """An iOS backup folder (iOS 10+ layout) holding `files` {(domain, relativePath): data}.
 
     Device metadata is made up (Faker names, random digits); `extra_rows` adds Manifest.db rows
-    (fileID, domain, relativePath, flags) whose files are not written."""
+    (fileID, domain, relativePath, flags) whose files are not written. With `password` the
+    backup is encrypted as iTunes does (keybag, ManifestKey, per-file keys); `encrypted` alone
+    only sets the flag."""
     import plistlib
     import sqlite3
     from datetime import datetime
@@ -84,6 +86,7 @@ def ios_backup(folder, files: dict[tuple[str, str], bytes], *, encrypted: bool =
         "Lockdown": {"DeviceName": info.get("Device Name", ""), "ProductVersion": "17.4.1"}}))
     (folder / "Status.plist").write_bytes(plistlib.dumps(
         {"IsFullBackup": False, "Version": "3.3", "Date": datetime(2025, 3, 14, 9, 26, 50)}))
+    keys = _IosKeys(password) if password is not None else None
     con = sqlite3.connect(folder / "Manifest.db")
     con.execute("create table Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, "
                 "flags INTEGER, file BLOB)")
@@ -91,8 +94,11 @@ def ios_backup(folder, files: dict[tuple[str, str], bytes], *, encrypted: bool =
         file_id = hashlib.sha1(f"{domain}-{relative}".encode()).hexdigest()
         where = folder if flat else folder / file_id[:2]
         where.mkdir(exist_ok=True)
+        record = b""
+        if keys is not None:
+            data, record = keys.encrypt_file(data, relative)
         (where / file_id).write_bytes(data)
-        con.execute("insert into Files values (?, ?, ?, 1, ?)", (file_id, domain, relative, b""))
+        con.execute("insert into Files values (?, ?, ?, 1, ?)", (file_id, domain, relative, record))
         parent = relative.rsplit("/", 1)[0] if "/" in relative else ""
         parent_id = hashlib.sha1(f"{domain}-{parent}".encode()).hexdigest()
         con.execute("insert or ignore into Files values (?, ?, ?, 2, ?)",
@@ -101,7 +107,75 @@ def ios_backup(folder, files: dict[tuple[str, str], bytes], *, encrypted: bool =
         con.execute("insert into Files values (?, ?, ?, ?, ?)", (*row, b""))
     con.commit()
     con.close()
+    if keys is not None:
+        db = folder / "Manifest.db"
+        db.write_bytes(_cbc(keys.manifest_key, db.read_bytes()))
+        manifest = plistlib.loads((folder / "Manifest.plist").read_bytes())
+        manifest.update(IsEncrypted=True, BackupKeyBag=keys.keybag, ManifestKey=keys.wrapped_manifest_key)
+        (folder / "Manifest.plist").write_bytes(plistlib.dumps(manifest, fmt=plistlib.FMT_BINARY))
     return folder
+
+
+def _cbc(key: bytes, plain: bytes) -> bytes:
+    """AES-256-CBC, zero IV, PKCS#7: how an iOS backup encrypts Manifest.db and each file."""
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    padder = padding.PKCS7(128).padder()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(bytes(16))).encryptor()
+    return encryptor.update(padder.update(plain) + padder.finalize()) + encryptor.finalize()
+
+
+class _IosKeys:
+    """A made-up backup keybag for `password` (few PBKDF2 rounds: the real ones take seconds)."""
+
+    CLASSES = (1, 2, 3, 4)
+
+    def __init__(self, password: str, dpic: int = 1000, iterations: int = 100):
+        import struct
+
+        from cryptography.hazmat.primitives.keywrap import aes_key_wrap
+
+        def tlv(tag: bytes, value: bytes | int) -> bytes:
+            raw = struct.pack(">I", value) if isinstance(value, int) else value
+            return tag + struct.pack(">I", len(raw)) + raw
+
+        dpsl, salt = os.urandom(20), os.urandom(20)
+        kek = hashlib.pbkdf2_hmac("sha1", hashlib.pbkdf2_hmac("sha256", password.encode(), dpsl, dpic, 32),
+                                  salt, iterations, 32)
+        self.class_keys = {n: os.urandom(32) for n in self.CLASSES}
+        blob = b"".join([tlv(b"VERS", 4), tlv(b"TYPE", 1), tlv(b"UUID", os.urandom(16)),
+                         tlv(b"HMCK", os.urandom(40)), tlv(b"WRAP", 0), tlv(b"SALT", salt),
+                         tlv(b"ITER", iterations), tlv(b"DPWT", 1), tlv(b"DPIC", dpic),
+                         tlv(b"DPSL", dpsl)])
+        for number, key in self.class_keys.items():
+            blob += b"".join([tlv(b"UUID", os.urandom(16)), tlv(b"CLAS", number), tlv(b"WRAP", 3),
+                              tlv(b"KTYP", 0), tlv(b"WPKY", aes_key_wrap(kek, key))])
+        self.keybag = blob
+        self.manifest_key = os.urandom(32)
+        self.wrapped_manifest_key = struct.pack("<I", 4) + aes_key_wrap(self.class_keys[4], self.manifest_key)
+        self._wrap = aes_key_wrap
+
+    def encrypt_file(self, data: bytes, relative: str) -> tuple[bytes, bytes]:
+        """(encrypted content, the Manifest.db `file` plist naming its wrapped key and size)."""
+        import plistlib
+        import struct
+
+        key, number = os.urandom(32), 3
+        wrapped = struct.pack("<I", number) + self._wrap(self.class_keys[number], key)
+        UID = plistlib.UID
+        archive = {
+            "$version": 100000, "$archiver": "NSKeyedArchiver", "$top": {"root": UID(1)},
+            "$objects": [
+                "$null",
+                {"$class": UID(4), "RelativePath": UID(2), "Size": len(data), "ProtectionClass": number,
+                 "EncryptionKey": UID(3), "LastModified": 1_700_000_000, "Mode": 33188},
+                relative,
+                {"$class": UID(5), "NS.data": wrapped},
+                {"$classname": "MBFile", "$classes": ["MBFile", "NSObject"]},
+                {"$classname": "NSMutableData", "$classes": ["NSMutableData", "NSData", "NSObject"]},
+            ]}
+        return _cbc(key, data), plistlib.dumps(archive, fmt=plistlib.FMT_BINARY)
 
 
 def ufdr(files: list[dict], *, extra_members: dict[str, bytes] | None = None,

@@ -108,3 +108,54 @@ def test_a_plain_folder_with_a_file_named_manifest_db_is_not_a_backup(tmp_path):
     (tmp_path / "ev" / "a.jpg").write_bytes(A)
     seen, found = scan(tmp_path / "ev")
     assert set(items(seen)) == {"ev/Manifest.db", "ev/a.jpg"} and found == []
+
+
+def scan_with(folder: Path, passwords: tuple[str, ...]):
+    from haven.evidence.base import Limits
+    from haven.evidence.keys import Keyring
+
+    found: list[Extraction] = []
+    return read_walk(walk([str(folder)], Limits(keys=Keyring(passwords)), extractions=found)), found
+
+
+def test_encrypted_backup_is_decrypted_with_the_right_password_among_several(tmp_path):
+    backup = ios_backup(tmp_path / "ev" / "bk", FILES, password="hunter2 backup")
+    raw = (backup / "Manifest.db").read_bytes()
+    assert not raw.startswith(b"SQLite format 3")  # really encrypted on disk
+    seen, found = scan_with(tmp_path / "ev", ("wrong", "hunter2 backup"))
+    got = items(seen)
+    assert got["ev/bk/CameraRollDomain/Media/DCIM/100APPLE/IMG_0001.JPG"] == A
+    assert got["ev/bk/AppDomain-org.example.chat/Documents/media/b.jpg"] == B
+    assert got["ev/bk/AppDomain-org.example.chat/Documents/pack.zip/c.jpg"] == C
+    assert problems(seen) == []
+    assert found[0].metadata["encrypted"] is True and found[0].metadata["decrypted"] is True
+    assert (backup / "Manifest.db").read_bytes() == raw  # nothing written into the evidence
+    assert not [n for n in os.listdir(backup) if n.startswith("Manifest.db-")]
+
+
+def test_encrypted_backup_with_only_wrong_passwords_is_reported(tmp_path):
+    ios_backup(tmp_path / "ev" / "bk", FILES, password="hunter2 backup")
+    seen, found = scan_with(tmp_path / "ev", ("wrong", "also wrong"))
+    [problem] = problems(seen)
+    assert problem.kind == "encrypted" and "none of the given passwords" in problem.reason
+    assert "wrong" not in problem.reason.replace("none of the given", "")
+    assert not [p for p in items(seen) if "CameraRollDomain" in p]
+    assert found[0].metadata["decrypted"] is False
+
+
+def test_decrypted_file_reads_the_same_from_any_offset(tmp_path):
+    from haven.evidence.base import Item, Limits
+    from haven.evidence.keys import Keyring
+
+    data = os.urandom(5000)
+    ios_backup(tmp_path / "bk", {("HomeDomain", "x.bin"): data}, password="pw")
+    for entry in walk([str(tmp_path / "bk")], Limits(keys=Keyring(("pw",)))):
+        if isinstance(entry, Item) and entry.path == "bk/HomeDomain/x.bin":
+            assert entry.flags == {"unlocked": True} and entry.size == 5000
+            with entry.open() as fh:
+                for offset, length in ((1234, 100), (0, 16), (16 * 10, 32), (4990, 50), (15, 17)):
+                    fh.seek(offset)
+                    assert fh.read(length) == data[offset:offset + length], (offset, length)
+            break
+    else:
+        raise AssertionError("the decrypted file was not walked")

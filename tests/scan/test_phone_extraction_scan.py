@@ -69,3 +69,22 @@ def test_encrypted_android_backup_opens_with_scan_passwords(tmp_path):
     assert "phone2/backup.ab/storage/emulated/0/DCIM/b.jpg" in findings
     assert findings["phone2/backup.ab"]["finding"] != "error"
     assert "correct horse" not in (case / "summary.json").read_text()
+
+
+def test_encrypted_ios_backup_decrypted_with_scan_passwords(tmp_path):
+    from phonekit import ios_backup
+
+    ev = tmp_path / "seizure"
+    ios_backup(ev / "bk", {("CameraRollDomain", "Media/DCIM/100APPLE/IMG_0002.JPG"): picture(75)},
+               password="s3cret phrase")
+    pw = tmp_path / "pw.txt"
+    pw.write_text("s3cret phrase\n")
+    case = tmp_path / "case"
+    _cli("scan", ev, "--case", case, "--workers", "1", "--passwords", pw)
+    findings = {json.loads(line)["path"]: json.loads(line) for line in (case / "findings.jsonl").open()}
+    item = findings["seizure/bk/CameraRollDomain/Media/DCIM/100APPLE/IMG_0002.JPG"]
+    assert item["mime"] == "image/jpeg" and item["flags"].get("unlocked") is True
+    [record] = json.loads((case / "summary.json").read_text())["seizures"][0]["extractions"]
+    assert record["metadata"]["decrypted"] is True
+    for name in ("summary.json", "findings.jsonl", "findings.csv"):
+        assert "s3cret" not in (case / name).read_text()

@@ -17,10 +17,12 @@ UDID, IMEI, phone number, backup date, whether it is encrypted or full) becomes 
 `Extraction` for summary.json.
 
 Encrypted backups (Manifest.plist `IsEncrypted`) keep Manifest.db and every file encrypted
-under keys wrapped in the backup's keybag: without decryption their files are items under
-their stored names and the backup is a Problem "encrypted" naming `--passwords`. Decrypting
-them is not implemented; pre-iOS 10 backups (`Manifest.mbdb`) are a Problem "unsupported"
-and their files are items under their stored names.
+under keys wrapped in the backup's keybag: with the backup password among the scan's
+`--passwords` they are decrypted (`haven.evidence.ios_keybag`; each file decrypted as it is
+read, flagged `unlocked`) and placed like a plain backup's. Without it their files are items
+under their stored names and the backup is a Problem "encrypted" naming `--passwords`.
+Pre-iOS 10 backups (`Manifest.mbdb`) are a Problem "unsupported" and their files are items
+under their stored names.
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ from __future__ import annotations
 import os
 import plistlib
 import sqlite3
+import tempfile
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
-from typing import Iterator
+from typing import Generator, Iterator
 
 from haven.evidence.base import Extraction, Item, Limits, Problem
 from haven.evidence.names import MemberNames, escape_name
+from haven.evidence.walk import file_stamp
 
 _INFO_FIELDS = (  # Info.plist key -> summary key
     ("Device Name", "device_name"),
@@ -106,13 +111,15 @@ def _stored(fs_dir: str, file_id: str) -> str | None:
     return None
 
 
-def manifest_rows(db_path: str) -> list[tuple[str, str, str, int]]:
-    """(fileID, domain, relativePath, flags) of every row of Manifest.db, by domain and path."""
+def manifest_rows(db_path: str, with_file: bool = False) -> list[tuple]:
+    """(fileID, domain, relativePath, flags[, file]) of every row of Manifest.db, by domain and path."""
     uri = Path(db_path).resolve().as_uri() + "?mode=ro&immutable=1"
     con = sqlite3.connect(uri, uri=True)
+    extra = ", file" if with_file else ""
     try:
-        return [(str(r[0]), str(r[1] or ""), str(r[2] or ""), int(r[3] or 0)) for r in con.execute(
-            "select fileID, domain, relativePath, flags from Files order by domain, relativePath, fileID")]
+        return [(str(r[0]), str(r[1] or ""), str(r[2] or ""), int(r[3] or 0), *r[4:]) for r in con.execute(
+            f"select fileID, domain, relativePath, flags{extra} from Files "
+            "order by domain, relativePath, fileID")]
     finally:
         con.close()
 
@@ -125,9 +132,13 @@ def backup_members(fs_dir: str, path: str, limits: Limits) -> Iterator[Item | Pr
     names = MemberNames(path, limits)
     db = os.path.join(fs_dir, "Manifest.db")
     if record["encrypted"]:
-        yield Problem(path, "encrypted",
-                      "encrypted iOS backup; give --passwords (decrypting iOS backups is not "
-                      "implemented yet: its files are listed under their stored names)")
+        opened = yield from _decrypted(fs_dir, db, names, used, limits)
+        record["decrypted"] = opened
+        if not opened:
+            tried = "none of the given passwords opens it" if limits.keys.passwords else "give --passwords"
+            yield Problem(path, "encrypted",
+                          f"encrypted iOS backup; {tried} (its files are listed under their "
+                          "stored names, still encrypted)")
     elif os.path.isfile(db):
         try:
             rows = manifest_rows(db)
@@ -153,6 +164,65 @@ def backup_members(fs_dir: str, path: str, limits: Limits) -> Iterator[Item | Pr
                       "iOS backup from before iOS 10 (Manifest.mbdb index): its files are listed "
                       "under their stored names, not their paths on the phone")
     yield from _rest(fs_dir, path, used)
+
+
+def _decrypted(fs_dir: str, db: str, names: MemberNames, used: set[str],
+               limits: Limits) -> Generator[Item | Problem, None, bool]:
+    """The files of an encrypted backup, decrypted with the first password that opens its
+    keybag; returns False (yielding nothing) when none does."""
+    from haven.evidence.ios_keybag import DecryptedFile, Keybag, WrongPassword, decrypt_to, file_key
+
+    manifest = _plist(os.path.join(fs_dir, "Manifest.plist"))
+    blob, manifest_key = manifest.get("BackupKeyBag"), manifest.get("ManifestKey")
+    if not limits.keys.passwords or not isinstance(blob, bytes) or not isinstance(manifest_key, bytes) \
+            or not os.path.isfile(db):
+        return False
+    keybag = Keybag(blob)
+    for password in limits.keys.passwords:
+        try:
+            keybag.unlock(password)
+            break
+        except WrongPassword:
+            continue
+    else:
+        return False
+    spool = tempfile.NamedTemporaryFile(dir=limits.spool_dir, prefix="haven-manifest-", suffix=".db",
+                                        delete=False)
+    try:
+        with spool, open(db, "rb") as source:
+            decrypt_to(source, spool, keybag.unwrap(manifest_key))
+        rows = manifest_rows(spool.name, with_file=True)
+    except Exception as exc:  # untrusted data: a damaged keybag, key or database
+        yield Problem(f"{names.container_path}/Manifest.db", "corrupt",
+                      f"encrypted iOS backup: Manifest.db cannot be decrypted ({type(exc).__name__})")
+        return False
+    finally:
+        os.unlink(spool.name)
+    for file_id, domain, relative, flags, info in rows:
+        if flags != _FILE:
+            continue
+        logical, name_problems = names.place(f"{domain}/{relative}" if relative else domain)
+        stored = _stored(fs_dir, file_id)
+        if stored is None:
+            yield Problem(logical, "unreadable",
+                          f"listed in Manifest.db as {file_id} but not in the backup folder")
+            continue
+        used.add(os.path.abspath(stored))
+        try:
+            wrapped, size = file_key(info) if info else (None, None)
+            key = keybag.unwrap(wrapped) if wrapped else None
+        except Exception as exc:  # untrusted data: a damaged file record
+            yield Problem(logical, "corrupt", f"encrypted iOS backup: the file's key is unreadable "
+                          f"({type(exc).__name__})")
+            continue
+        if key is None or size is None:
+            yield Item(logical, None, fs_path=stored)  # stored as is (no key recorded)
+        else:
+            st = os.stat(stored)
+            yield Item(logical, size, opener=partial(DecryptedFile, stored, key, size),
+                       flags={"unlocked": True}, stamp={**file_stamp(st), "decrypted": size})
+        yield from name_problems
+    return True
 
 
 def _rest(fs_dir: str, path: str, used: set[str]) -> Iterator[Item]:

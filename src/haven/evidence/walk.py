@@ -275,6 +275,8 @@ class _Walker:
                     self.extracted(entry)
                 elif isinstance(entry, Problem):
                     yield entry
+                elif entry.fs_path is None:  # content the folder kind decodes (decrypted)
+                    yield from self.member(entry, 0, _Budget(self.limits.max_total_extracted))
                 else:
                     try:
                         st = os.stat(entry.fs_path, follow_symlinks=False)
