@@ -159,3 +159,12 @@ def test_decrypted_file_reads_the_same_from_any_offset(tmp_path):
             break
     else:
         raise AssertionError("the decrypted file was not walked")
+
+
+def test_a_partial_copy_with_info_plist_but_no_manifest_plist_is_still_a_backup(tmp_path):
+    backup = ios_backup(tmp_path / "ev" / "bk", FILES)
+    (backup / "Manifest.plist").unlink()
+    (backup / "Status.plist").unlink()
+    seen, found = scan(tmp_path / "ev")
+    assert items(seen)["ev/bk/HomeDomain/Library/SMS/sms.db"] == b"SQLite format 3\x00 benign"
+    assert found[0].metadata["device_name"].endswith("'s iPhone")

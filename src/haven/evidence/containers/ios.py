@@ -1,5 +1,5 @@
-"""iOS backup folders (Manifest.plist beside Manifest.db or Manifest.mbdb); read by
-`haven.evidence.ios`."""
+"""iOS backup folders (Manifest.db or Manifest.mbdb beside Manifest.plist, Info.plist or
+Status.plist); read by `haven.evidence.ios`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ class IosBackup:
 
     @classmethod
     def recognise(cls, names: frozenset[str]) -> bool:
-        return "Manifest.plist" in names and bool({"Manifest.db", "Manifest.mbdb"} & names)
+        # Manifest.plist is always written by iTunes/Finder; tools that copy only part of a
+        # backup (forensic test sets) keep Info.plist or Status.plist beside the index.
+        return bool({"Manifest.db", "Manifest.mbdb"} & names) and \
+            bool({"Manifest.plist", "Info.plist", "Status.plist"} & names)
 
     def members(self, fs_dir: str, path: str, limits: Limits) -> Iterator[Item | Problem | Extraction]:
         from haven.evidence.ios import backup_members
