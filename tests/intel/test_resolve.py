@@ -171,10 +171,10 @@ def test_unknown_backend_and_missing_spark_are_clear_errors(resolved, monkeypatc
     _, op, _ = resolved
     res = runner.invoke(intel_app, ["resolve", "--op", str(op), "--backend", "sqlite"])
     assert res.exit_code == 2 and "duckdb, spark" in res.output
-    from haven.scan import spark as spark_engine
+    import haven.spark
 
     # No Java (or no PySpark): the command stops with the install hint, nothing half-written.
-    monkeypatch.setattr(spark_engine, "_java_available", lambda: False)
+    monkeypatch.setattr(haven.spark, "java_available", lambda: False)
     before = _assignment(op)
     res = runner.invoke(intel_app, ["resolve", "--op", str(op), "--backend", "spark"])
     assert res.exit_code == 2
@@ -268,6 +268,43 @@ def cases(tmp_path_factory):
     for n, (person, _) in enumerate(rows, start=1):
         by_person.setdefault(person, set()).add(pred[f"list.csv:{n}"])
     return op, by_person
+
+
+def test_resolve_takes_a_backend_object_that_scores_the_pairs(cases):
+    from haven.intel.backends import DuckDBBackend
+    from haven.intel.resolve import resolve_operation
+
+    op, _ = cases
+    before = _assignment(op)
+
+    class Recording(DuckDBBackend):
+        """DuckDB's scoring, with every call the resolver makes written down."""
+
+        name = "recording"
+
+        def __init__(self):
+            self.calls: list[str] = []
+
+        def open(self, stage):
+            self.calls.append("open")
+
+        def score(self, job):
+            self.calls.append("score")
+            table = super().score(job)
+            self.rows = table.num_rows
+            return table
+
+        def close(self):
+            self.calls.append("close")
+
+    backend = Recording()
+    resolve_operation(op, backend=backend)
+    assert backend.calls == ["open", "score", "close"] and backend.rows > 0
+    assert _assignment(op) == before
+    con = duckdb.connect(str(op / "intel.duckdb"), read_only=True)
+    params = json.loads(con.execute("SELECT params FROM resolve_params").fetchall()[0][0])
+    con.close()
+    assert params["backend"] == "recording"
 
 
 def test_initials_name_order_and_phone_forms_of_one_person_are_one_subject(cases):

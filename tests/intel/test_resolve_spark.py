@@ -14,12 +14,12 @@ from haven.intel.decisions import add_decision
 from haven.intel.load import load_files
 from haven.intel.resolve import resolve_operation
 from haven.intel.synth import generate, write_list
-from haven.scan import spark as spark_engine
+from haven.spark import java_available
 
 pytest.importorskip("pyspark", reason="PySpark is not installed (scripts/spark-deps.sh installs it)")
 pytest.importorskip("jellyfish", reason="jellyfish is not installed (scripts/spark-deps.sh installs it)")
 pytest.importorskip("pandas", reason="pandas is not installed (scripts/spark-deps.sh installs it)")
-if not spark_engine._java_available():
+if not java_available():
     pytest.skip("no Java runtime for Spark (scripts/spark-deps.sh installs one)",
                 allow_module_level=True)
 

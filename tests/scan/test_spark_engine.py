@@ -15,12 +15,13 @@ from haven.demo import build_demo, jpeg_bytes, make_image
 from haven.report.findings import write_reports
 from haven.scan import spark as spark_engine
 from haven.scan.pipeline import ScanOptions, scan
+from haven.spark import java_available
 from haven.store.case import CaseStore
 
 pyspark = pytest.importorskip(
     "pyspark", reason="PySpark is not installed (scripts/spark-deps.sh installs it)"
 )
-if not spark_engine._java_available():
+if not java_available():
     pytest.skip("no Java runtime for Spark (scripts/spark-deps.sh installs one)",
                 allow_module_level=True)
 
@@ -87,7 +88,7 @@ def test_spark_findings_equal_local_findings(evidence, sc, tmp_path, monkeypatch
     write_reports(local)
 
     routes = {"bytes": 0, "staged": 0}
-    real_read = spark_engine._read_member
+    real_read = spark_engine.read_member
 
     def counting_read(item, staging, inline_limit):
         data, staged, error = real_read(item, staging, inline_limit)
@@ -95,7 +96,7 @@ def test_spark_findings_equal_local_findings(evidence, sc, tmp_path, monkeypatch
             routes["staged" if staged else "bytes"] += 1
         return data, staged, error
 
-    monkeypatch.setattr(spark_engine, "_read_member", counting_read)
+    monkeypatch.setattr(spark_engine, "read_member", counting_read)
     store = _new_case(paths, spark_case)
     progress = spark_engine.scan_spark(sources, store, ScanOptions(), sc=sc,
                                        inline_limit=INLINE_LIMIT, batch_items=8)

@@ -124,7 +124,8 @@ def resolve(
     """
     from haven.intel.cluster import ClusterParams
     from haven.intel.errors import OperationError
-    from haven.intel.resolve import BACKENDS, resolve_operation
+    from haven.intel.backends import BACKENDS, backend_named
+    from haven.intel.resolve import resolve_operation
 
     try:
         if backend not in BACKENDS:
@@ -139,7 +140,7 @@ def resolve(
             summary = resolve_operation(
                 op, ClusterParams(threshold=threshold, max_size=max_size),
                 on_stage=stages.stage,
-                backend=backend, master=master, spark_conf=conf, reuse_model=reuse_model,
+                backend=backend_named(backend, master=master, conf=conf), reuse_model=reuse_model,
             )
     except HavenError as exc:
         _fail(exc)

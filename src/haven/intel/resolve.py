@@ -6,9 +6,9 @@ as OPERATION_DIR/model.json so an analyst (or a later run) can see every m/u val
 keep their per-comparison match weights, so "why are these rows one subject" is answerable.
 
 Backends: training always runs in process on DuckDB (it is bounded: sampled pairs and two
-blocks). Prediction over every blocked pair runs on DuckDB (default) or on Spark
-(`backend="spark"`, `haven.intel.spark_backend`) from the same trained m/u values, so both
-give the same links and, through the same clustering, the same subjects.
+blocks). Prediction over every blocked pair runs on a backend object (`haven.intel.backends`:
+DuckDB by default, or Spark, `haven.intel.spark_backend.SparkBackend`) from the same trained
+m/u values, so both give the same links and, through the same clustering, the same subjects.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from haven.intel.backends import (BACKENDS, PREDICTION_COLUMNS, DuckDBBackend, ScoringBackend,
+                                   ScoringJob, backend_named)
 from haven.intel.cluster import ClusterParams, Link, cluster, groups
 from haven.intel.countries import cctld_country, provider_country
 from haven.intel.decisions import DecisionsError, read_decisions
@@ -51,9 +53,6 @@ MODEL_NAME = "model.json"
 SEED = 20240601
 #: DuckDB's own memory cap during resolution (HAVEN_DUCKDB_MEMORY overrides it).
 DUCKDB_MEMORY_LIMIT = os.environ.get("HAVEN_DUCKDB_MEMORY", "1500MB")
-#: Prediction columns the links are made of (besides the per-comparison `mw_*` weights).
-PREDICTION_COLUMNS = ("record_id_l", "record_id_r", "match_weight", "match_probability")
-BACKENDS = ("duckdb", "spark")
 # Link weights are rounded before clustering: the merge order (strongest first, ties by
 # record ids) and the threshold tests must not depend on the last bits of a float, which
 # DuckDB and Spark may sum in a different order.
@@ -322,21 +321,19 @@ def score_links(
     model_path: Path | None = None,
     threshold: float = 0.0,
     on_stage: Callable[[str], None] | None = None,
-    backend: str = "duckdb",
-    spark: Any = None,
+    backend: ScoringBackend | None = None,
     model: dict | None = None,
 ) -> tuple[list[Link], pa.Table, dict]:
     """Train a Splink model on `normalised` (DuckDB) and score the blocked pairs.
 
-    `backend` picks where the blocked pairs are scored: "duckdb" in process, or "spark" on
-    the session `spark`, from the same trained m/u. With `model` (a saved model.json as a
+    `backend` (opened by the caller) scores the blocked pairs from the trained m/u: in
+    process on DuckDB by default. With `model` (a saved model.json as a
     dict) training is skipped and that model scores the pairs. Returns the links at or above
     `threshold` (match weight), a table of them with each comparison's weight, and the model.
     """
     from splink import DuckDBAPI, Linker, block_on
 
-    if backend not in BACKENDS:
-        raise OperationError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    backend = backend or DuckDBBackend()
     stage = on_stage or (lambda s: None)
     logging.getLogger("splink").setLevel(logging.ERROR)
     present = {c for c in normalised.column_names
@@ -377,22 +374,10 @@ def score_links(
                 logging.getLogger(__name__).info("EM on %s skipped: %s", rule, exc)
     trained = linker.misc.save_model_to_json(str(model_path), overwrite=True) if model_path \
         else linker.misc.save_model_to_json()
-    if backend == "duckdb":
-        stage("scoring blocked pairs")
-        pred = linker.inference.predict(threshold_match_weight=threshold)
-        # only what the links need: the prediction also holds both sides' values and every
-        # gamma/bf column, which would double the peak memory as an Arrow copy at 400k rows
-        cols = [c for c in con.sql(f"SELECT * FROM {pred.physical_name} LIMIT 0").columns
-                if c.startswith("mw_") or c in PREDICTION_COLUMNS]
-        arrow = con.sql(f"SELECT {', '.join(cols)} FROM {pred.physical_name}").to_arrow_table()
-        con.close()
-    else:
-        from haven.intel import spark_backend
-
-        con.close()
-        stage("scoring blocked pairs (Spark)")
-        settings = _settings(present, use_tf=use_tf, trained=model_parameters(trained))
-        arrow = spark_backend.predict(normalised, settings, threshold, spark)
+    arrow = backend.score(ScoringJob(
+        linker, con, normalised,
+        settings=lambda: _settings(present, use_tf=use_tf, trained=model_parameters(trained)),
+        threshold=threshold, stage=stage))
     links, table_out = _links_from_predictions(arrow, normalised)
     con.close()
     return links, table_out, trained
@@ -502,7 +487,7 @@ def resolve_operation(
     op_dir: Path,
     params: ClusterParams = ClusterParams(),
     on_stage: Callable[[str], None] | None = None,
-    backend: str = "duckdb",
+    backend: ScoringBackend | str = "duckdb",
     master: str = "local[2]",
     spark: Any = None,
     spark_conf: dict[str, str] | None = None,
@@ -510,16 +495,16 @@ def resolve_operation(
 ) -> ResolveSummary:
     """Normalise the operation's records, score links with Splink, cluster into subjects.
 
-    `backend="spark"` scores the blocked pairs on Spark: on `spark` (a SparkSession, left
-    running) or on a session started for `master` with `spark_conf` (stopped at the end).
+    `backend` scores the blocked pairs (`haven.intel.backends`): a backend object, or its
+    name ("duckdb", "spark") built with `master`, `spark_conf` and `spark` (a SparkSession to
+    use, left running; otherwise one is started for `master` and stopped at the end).
     `reuse_model` scores with OP/model.json as it is instead of training again.
     """
     stage = on_stage or (lambda s: None)
-    if backend not in BACKENDS:
-        raise OperationError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if isinstance(backend, str):
+        backend = backend_named(backend, master=master, conf=spark_conf, session=spark)
     model = _read_model(op_dir) if reuse_model else None
     con = open_store(op_dir)
-    own_spark = None
     try:
         stage("normalising records")
         rel = con.sql("SELECT * FROM records ORDER BY file, sha256, row")
@@ -544,16 +529,10 @@ def resolve_operation(
         splits = [_ids(g, ref_to_id) for g in decisions.split]
 
         if len(record_ids) >= 2:
-            if backend == "spark" and spark is None:
-                from haven.intel.spark_backend import running, spark_session
-
-                stage(f"starting Spark ({master})")
-                joined = running()
-                spark = spark_session(master, spark_conf)
-                own_spark = None if joined else spark
+            backend.open(stage)
             links, link_table, _ = score_links(
                 table, model_path=op_dir / MODEL_NAME, threshold=min(0.0, params.threshold),
-                on_stage=stage, backend=backend, spark=spark, model=model,
+                on_stage=stage, backend=backend, model=model,
             )
         else:
             links, link_table = [], pa.table({"record_id_l": pa.array([], pa.string())})
@@ -583,7 +562,7 @@ def resolve_operation(
                         "subject_id VARCHAR, same_subject BOOLEAN)")
         con.execute("DROP TABLE IF EXISTS resolve_params")
         con.execute("CREATE TABLE resolve_params AS SELECT ? AS params",
-                    [json.dumps({**asdict(params), "backend": backend,
+                    [json.dumps({**asdict(params), "backend": backend.name,
                                  "reused_model": reuse_model})])
         sizes = [len(v) for v in groups(assignment).values()]
         return ResolveSummary(
@@ -597,8 +576,7 @@ def resolve_operation(
         )
     finally:
         con.close()
-        if own_spark is not None:
-            own_spark.stop()
+        backend.close()
 
 
 def _file_regions(rows: list[dict]) -> dict[str, str]:

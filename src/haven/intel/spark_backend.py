@@ -22,7 +22,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from haven.scan.spark import SparkUnavailable, _is_local, spark_context
+from haven.intel.backends import ScoringJob
+from haven.spark import SparkUnavailable, is_local, running
+from haven.spark import spark_session as _shared_session
 
 #: Shuffle partitions for local masters (Spark's default of 200 is tuned for clusters; on two
 #: cores every partition is a task with a fixed cost).
@@ -33,29 +35,50 @@ _NOT_FOR_SPLINK = ("phone_explicit", "phone_valid", "ip_version",
 
 
 def spark_session(master: str = "local[2]", conf: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    """Start (or join) a SparkSession; local masters bind to 127.0.0.1 with the UI off."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
+    """Start (or join) a SparkSession for scoring (`haven.spark`, plus Arrow transfer and,
+    on local masters, few shuffle partitions)."""
+    if importlib.util.find_spec("pyspark") is None:
         raise SparkUnavailable(
-            "the Spark backend needs PySpark: pip install pyspark (scripts/spark-deps.sh)"
-        ) from exc
+            "the Spark backend needs PySpark: pip install pyspark (scripts/spark-deps.sh)")
     _require_jellyfish()
     settings = {"spark.sql.execution.arrow.pyspark.enabled": "true"}
-    if _is_local(master):
+    if is_local(master):
         settings["spark.sql.shuffle.partitions"] = str(LOCAL_SHUFFLE_PARTITIONS)
     settings.update(conf or {})
-    sc = spark_context(master, app_name="haven-intel", conf=settings)
-    return SparkSession.getActiveSession() or SparkSession(sc)
+    return _shared_session(master, app_name="haven-intel", conf=settings)
 
 
-def running() -> bool:
-    """True when this process already has a SparkContext (then it is joined, not stopped)."""
-    try:
-        from pyspark import SparkContext
-    except ImportError:
-        return False
-    return SparkContext._active_spark_context is not None
+class SparkBackend:
+    """Scores the blocked pairs on Spark (`--backend spark`) from the model trained in process.
+
+    `session`: a SparkSession to use (left running); otherwise one is started on `master`
+    with `conf` when scoring begins, and stopped at the end unless it was already running.
+    """
+
+    name = "spark"
+
+    def __init__(self, master: str = "local[2]", conf: dict[str, str] | None = None,
+                 session: Any = None):
+        self.master, self.conf, self.session = master, conf, session
+        self._own = False
+
+    def open(self, stage) -> None:  # type: ignore[no-untyped-def]
+        if self.session is not None:
+            return
+        stage(f"starting Spark ({self.master})")
+        joined = running()
+        self.session = spark_session(self.master, self.conf)
+        self._own = not joined
+
+    def score(self, job: ScoringJob) -> pa.Table:
+        job.connection.close()  # the training tables are not needed: free their memory first
+        job.stage("scoring blocked pairs (Spark)")
+        return predict(job.normalised, job.settings(), job.threshold, self.session)
+
+    def close(self) -> None:
+        if self._own and self.session is not None:
+            self.session.stop()
+            self.session, self._own = None, False
 
 
 def _require_jellyfish() -> None:

@@ -22,7 +22,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
@@ -103,7 +103,7 @@ class ScanProgress:
 ProgressFn = Callable[[ScanProgress], None]
 
 
-def _read_member(item: Item, tmpdir: str, in_memory: int = IN_MEMORY_MEMBER
+def read_member(item: Item, tmpdir: str, in_memory: int = IN_MEMORY_MEMBER
                  ) -> tuple[bytes | None, str | None, str | None]:
     """(data, temp_path, error) for an item that has no file of its own on disk.
 
@@ -363,6 +363,81 @@ def forget_unmatched_sets(store: CaseStore, options: ScanOptions, progress: Scan
         s.execute(delete(MatchedSet).where(MatchedSet.hashset_id.in_(others)))
 
 
+class ScanEngine(Protocol):
+    """Where items are analysed; the scan around it (`run_scan`) is the same for every engine.
+
+    `LocalEngine` uses worker processes on this machine; `haven.scan.spark.SparkEngine` uses
+    Spark executors. An engine takes each item as the walk hands it over (a container member
+    must be read before the walk moves on: its container is open only now) and yields the
+    analyses finished meanwhile, in any order.
+    """
+
+    workdir: str  # where the walk and the engine spill container members (temporary)
+
+    def submit(self, item: Item) -> Iterator[Analysis]:
+        """Have `item` analysed; yields the analyses (of any items) finished meanwhile."""
+        ...
+
+    def finish(self) -> Iterator[Analysis]:
+        """Every analysis not yielded yet, once all of them are finished."""
+        ...
+
+    def close(self) -> None:
+        """Stop workers and remove the workdir (also after an error or Ctrl-C)."""
+        ...
+
+
+class LocalEngine:
+    """Analyses items in worker processes on this machine (`pool`), or in this process when
+    there is none (`workers=1`); at most four items per worker are in flight."""
+
+    def __init__(self, store: CaseStore, options: ScanOptions, pool: ProcessPoolExecutor | None):
+        self.options, self.pool = options, pool
+        self.workdir = tempfile.mkdtemp(prefix="scan-tmp-", dir=store.dir)
+        self.pending: dict[Future, str | None] = {}
+        self.window = 4 * (pool._max_workers if pool else 1)
+
+    def submit(self, item: Item) -> Iterator[Analysis]:
+        kwargs: dict = {"fast": self.options.fast, "flags": item.flags,
+                        "video_fps": self.options.video_fps}
+        tmp = None
+        if item.fs_path is not None:
+            kwargs["fs_path"] = item.fs_path
+        else:
+            data, tmp, error = read_member(item, self.workdir)
+            if error:
+                yield Analysis(path=item.path, size=item.size, error=error, flags=item.flags)
+                return
+            kwargs["data"], kwargs["fs_path"] = data, tmp
+        if self.pool is None:
+            result = analyse(item.path, **kwargs)
+            if tmp:
+                os.unlink(tmp)
+            yield result
+            return
+        self.pending[self.pool.submit(analyse, item.path, **kwargs)] = tmp
+        while len(self.pending) >= self.window:
+            yield from self._collect()
+
+    def finish(self) -> Iterator[Analysis]:
+        while self.pending:
+            yield from self._collect()
+
+    def _collect(self) -> Iterator[Analysis]:
+        finished, _ = wait(list(self.pending), return_when=FIRST_COMPLETED)
+        for fut in finished:
+            tmp = self.pending.pop(fut)
+            result = fut.result()
+            if tmp:
+                os.unlink(tmp)
+            yield result
+
+    def close(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
 def scan(evidence: list[str], store: CaseStore, options: ScanOptions | None = None,
          on_progress: ProgressFn | None = None, *,
          pool: ProcessPoolExecutor | None = None) -> ScanProgress:
@@ -377,24 +452,34 @@ def scan(evidence: list[str], store: CaseStore, options: ScanOptions | None = No
     # first: the workers load the analysis code while the hash sets load here
     pool = pool or start_workers(options.workers)
     try:
+        engine = LocalEngine(store, options, pool)
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        raise
+    return run_scan(evidence, store, options, engine, on_progress)
+
+
+def run_scan(evidence: list[str], store: CaseStore, options: ScanOptions, engine: ScanEngine,
+             on_progress: ProgressFn | None = None) -> ScanProgress:
+    """The scan every engine shares: load the known material, walk each seizure, hand its new
+    or changed items to `engine`, match and store what comes back, then re-match the case if
+    its known material changed meanwhile. `engine` is closed at the end, whatever happens."""
+    try:
         library = open_library(store, options)
         progress = ScanProgress()
         follow_hash_sets(store, library, options, progress)
         writer = _Writer(store, library, progress, on_progress)
-        tmpdir = tempfile.mkdtemp(prefix="scan-tmp-", dir=store.dir)
         start_census(evidence, progress)
         try:
             with library.searching_on_one_thread():
                 for ev in evidence:
-                    _scan_seizure(Path(ev).resolve(), store, options, writer, pool, tmpdir)
+                    _scan_seizure(Path(ev).resolve(), store, options, writer, engine)
         except KeyboardInterrupt:
             writer.flush_on_interrupt()
             raise
-        finally:
-            shutil.rmtree(tmpdir, ignore_errors=True)
     finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+        engine.close()
     follow_hash_sets(store, library, options, progress)
     forget_unmatched_sets(store, options, progress)
     return progress
@@ -516,41 +601,12 @@ def _new_items(source: Path, name: str, stored: dict, options: ScanOptions, tmpd
 
 
 def _scan_seizure(source: Path, store: CaseStore, options: ScanOptions, writer: _Writer,
-                  pool: ProcessPoolExecutor | None, tmpdir: str) -> None:
+                  engine: ScanEngine) -> None:
     name, stored = _begin_seizure(store, source, writer, options.rehash)
     problems: list[Problem] = []
-    pending: dict[Future, str | None] = {}
-    window = 4 * (pool._max_workers if pool else 1)
-
-    def collect(block: bool) -> None:
-        if not pending:
-            return
-        finished, _ = wait(list(pending), timeout=None if block else 0, return_when=FIRST_COMPLETED)
-        for fut in finished:
-            tmp = pending.pop(fut)
-            writer.add(fut.result())
-            if tmp:
-                os.unlink(tmp)
-
-    for entry in _new_items(source, name, stored, options, tmpdir, writer, problems):
-        kwargs: dict = {"fast": options.fast, "flags": entry.flags, "video_fps": options.video_fps}
-        tmp = None
-        if entry.fs_path is not None:
-            kwargs["fs_path"] = entry.fs_path
-        else:
-            data, tmp, error = _read_member(entry, tmpdir)
-            if error:
-                writer.add(Analysis(path=entry.path, size=entry.size, error=error, flags=entry.flags))
-                continue
-            kwargs["data"], kwargs["fs_path"] = data, tmp
-        if pool is None:
-            writer.add(analyse(entry.path, **kwargs))
-            if tmp:
-                os.unlink(tmp)
-            continue
-        pending[pool.submit(analyse, entry.path, **kwargs)] = tmp
-        while len(pending) >= window:
-            collect(block=True)
-    while pending:
-        collect(block=True)
+    for entry in _new_items(source, name, stored, options, engine.workdir, writer, problems):
+        for analysis in engine.submit(entry):
+            writer.add(analysis)
+    for analysis in engine.finish():  # every item of this seizure stored before its problems
+        writer.add(analysis)
     _end_seizure(store, writer, problems, stored)

@@ -2,9 +2,10 @@
 
 Division of work (see docs/spark.md):
 
-* **Driver** – walks the evidence exactly as the local scan does (containers are opened where
-  they are, on the driver), keeps the case store, and matches + stores every result through
-  the local scan's own `_Writer`, so findings are identical to a local scan. The hash library
+* **Driver** – runs the local scan's own frame (`haven.scan.pipeline.run_scan`) with this
+  module's `SparkEngine` in place of the worker processes: it walks the evidence exactly as
+  the local scan does (containers are opened where they are, on the driver), keeps the case
+  store, and matches + stores every result, so findings are identical to a local scan. The hash library
   never leaves the driver: results (digests and PDQ) are small, matching them there is cheap.
 * **Executors** – run `analyse` (type by content, MD5/SHA-1/SHA-256, PDQ, vPDQ), the
   expensive part, on:
@@ -18,39 +19,26 @@ Work goes to Spark in batches; while one batch is analysed the driver walks the 
 walking (single-threaded, I/O bound) and hashing (parallel, CPU bound) overlap.
 
 Resumable like the local scan: items stored with the same stamp are skipped, changed ones
-analysed again (`_new_items`), results are committed in small batches by the writer.
+analysed again, results are committed in small batches (all of it in `run_scan`).
+Starting the context is `haven.spark`'s, shared with the resolver's Spark backend.
 """
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
-import sys
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-from haven.errors import HavenError
-from haven.evidence.base import Problem
+from haven.evidence.base import Item
 from haven.scan.analyse import Analysis, analyse
-from haven.scan.census import start_census
-from haven.scan.pipeline import (
-    ProgressFn,
-    ScanOptions,
-    ScanProgress,
-    _begin_seizure,
-    _end_seizure,
-    _new_items,
-    follow_hash_sets,
-    forget_unmatched_sets,
-    open_library,
-    _read_member,
-    _Writer,
-)
+from haven.scan.pipeline import ProgressFn, ScanOptions, ScanProgress, read_member, run_scan
+from haven.spark import SparkUnavailable, spark_context as _spark_context
 from haven.store.case import CaseStore, keep_apart
+
+__all__ = ["SparkEngine", "SparkUnavailable", "batch_size", "scan_spark", "spark_context"]
 
 INLINE_LIMIT = 8 * 1024 * 1024  # members up to this travel inside the task as bytes
 # Items per Spark job: 0 means 128 per executor core (at least 256), bounded by BATCH_BYTES
@@ -61,10 +49,6 @@ IN_FLIGHT = 2  # Spark jobs outstanding while the driver keeps walking
 # Partitions of one job per executor core. Each Spark task has a fixed cost (measured here:
 # four partitions per core were 2-3x slower than one), so jobs are few, large tasks.
 SLICES_PER_CORE = 1
-
-
-class SparkUnavailable(HavenError):
-    """PySpark or Java is missing; scripts/spark-deps.sh installs both."""
 
 
 @dataclass
@@ -84,54 +68,10 @@ def _analyse_partition(tasks, fast: bool, video_fps: float):
                       video_fps=video_fps)
 
 
-def _is_local(master: str) -> bool:
-    return master.startswith("local")
-
-
-def _java_available() -> bool:
-    """True when Spark can start a JVM; sets JAVA_HOME to Debian's JRE if only that is found."""
-    home = os.environ.get("JAVA_HOME")
-    if home and os.access(os.path.join(home, "bin", "java"), os.X_OK):
-        return True
-    if shutil.which("java") is not None:
-        return True
-    for candidate in sorted(glob.glob("/usr/lib/jvm/java-*-openjdk-*"), reverse=True):
-        if os.access(os.path.join(candidate, "bin", "java"), os.X_OK):
-            os.environ["JAVA_HOME"] = candidate
-            return True
-    return False
-
-
 def spark_context(master: str = "local[2]", app_name: str = "haven-scan",
-                  conf: dict[str, str] | None = None):
-    """Start (or join) a SparkContext; local masters bind to 127.0.0.1 with the UI off."""
-    try:
-        from pyspark import SparkConf, SparkContext
-    except ImportError as exc:
-        raise SparkUnavailable(
-            "the Spark engine needs PySpark: pip install pyspark (scripts/spark-deps.sh)"
-        ) from exc
-    if not _java_available():
-        raise SparkUnavailable(
-            "the Spark engine needs Java 17: run scripts/spark-deps.sh or set JAVA_HOME"
-        )
-    sc_conf = SparkConf().setMaster(master).setAppName(app_name)
-    sc_conf.set("spark.ui.enabled", "false")
-    sc_conf.set("spark.ui.showConsoleProgress", "false")
-    # One job's results (Analysis objects, a few hundred bytes each without vPDQ rows).
-    sc_conf.set("spark.driver.maxResultSize", "1g")
-    if _is_local(master):
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        sc_conf.set("spark.driver.host", "127.0.0.1")
-        sc_conf.set("spark.driver.bindAddress", "127.0.0.1")
-        # Executors run on this machine: their Python is ours, where haven is importable.
-        # (PySpark reads the worker's interpreter from PYSPARK_PYTHON, not from the conf.)
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    for key, value in (conf or {}).items():
-        sc_conf.set(key, value)
-    sc = SparkContext.getOrCreate(sc_conf)
-    sc.setLogLevel("ERROR")
-    return sc
+                  conf: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    """Start (or join) a SparkContext for scanning (`haven.spark.spark_context`)."""
+    return _spark_context(master, app_name=app_name, conf=conf)
 
 
 def batch_size(sc, batch_items: int = BATCH_ITEMS) -> int:
@@ -142,9 +82,8 @@ def batch_size(sc, batch_items: int = BATCH_ITEMS) -> int:
 class _Batches:
     """Groups tasks into Spark jobs and keeps at most IN_FLIGHT of them running."""
 
-    def __init__(self, sc, writer: _Writer, options: ScanOptions, batch_items: int,
-                 batch_bytes: int):
-        self.sc, self.writer, self.options = sc, writer, options
+    def __init__(self, sc, options: ScanOptions, batch_items: int, batch_bytes: int):
+        self.sc, self.options = sc, options
         self.batch_items, self.batch_bytes = batch_size(sc, batch_items), batch_bytes
         self.tasks: list[_Task] = []
         self.staged: list[str] = []
@@ -152,13 +91,14 @@ class _Batches:
         self.jobs: ThreadPoolExecutor = ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="spark-job")
         self.running: list[tuple[Future, list[str]]] = []
 
-    def add(self, task: _Task, staged: str | None = None) -> None:
+    def add(self, task: _Task, staged: str | None = None) -> Iterator[Analysis]:
+        """Queue `task`; yields the results of a job it had to wait for, if any."""
         self.tasks.append(task)
         self.inline += len(task.data) if task.data is not None else 0
         if staged:
             self.staged.append(staged)
         if len(self.tasks) >= self.batch_items or self.inline >= self.batch_bytes:
-            self.submit()
+            yield from self.submit()
 
     def _run(self, tasks: list[_Task]) -> list[Analysis]:
         fast, fps = self.options.fast, self.options.video_fps
@@ -166,19 +106,18 @@ class _Batches:
         rdd = self.sc.parallelize(tasks, slices)
         return rdd.mapPartitions(lambda part: _analyse_partition(part, fast, fps)).collect()
 
-    def submit(self) -> None:
+    def submit(self) -> Iterator[Analysis]:
         if not self.tasks:
             return
         while len(self.running) >= IN_FLIGHT:
-            self._drain_one()
+            yield from self._drain_one()
         self.running.append((self.jobs.submit(self._run, self.tasks), self.staged))
         self.tasks, self.staged, self.inline = [], [], 0
 
-    def _drain_one(self) -> None:
+    def _drain_one(self) -> Iterator[Analysis]:
         fut, staged = self.running.pop(0)
         try:
-            for a in fut.result():
-                self.writer.add(a)
+            yield from fut.result()
         finally:
             for tmp in staged:
                 try:
@@ -186,13 +125,48 @@ class _Batches:
                 except FileNotFoundError:
                     pass
 
-    def finish(self) -> None:
-        self.submit()
+    def finish(self) -> Iterator[Analysis]:
+        yield from self.submit()
         while self.running:
-            self._drain_one()
+            yield from self._drain_one()
 
     def close(self) -> None:
         self.jobs.shutdown(wait=True, cancel_futures=True)
+
+
+class SparkEngine:
+    """The scan's engine on Spark (`haven.scan.pipeline.ScanEngine`): items go to executors
+    in batches; members travel as bytes up to `inline_limit`, larger ones are staged in
+    `workdir`, which executors must see at the same path."""
+
+    def __init__(self, sc, options: ScanOptions, workdir: str, *, own_sc: bool = False,
+                 inline_limit: int = INLINE_LIMIT, batch_items: int = BATCH_ITEMS,
+                 batch_bytes: int = BATCH_BYTES):
+        self.sc, self.own_sc, self.workdir = sc, own_sc, workdir
+        self.inline_limit = inline_limit
+        self.batches = _Batches(sc, options, batch_items, batch_bytes)
+
+    def submit(self, item: Item) -> Iterator[Analysis]:
+        if item.fs_path is not None:
+            yield from self.batches.add(_Task(item.path, fs_path=item.fs_path, flags=item.flags))
+            return
+        data, staged, error = read_member(item, self.workdir, self.inline_limit)
+        if error:
+            yield Analysis(path=item.path, size=item.size, error=error, flags=item.flags)
+            return
+        yield from self.batches.add(_Task(item.path, fs_path=staged, data=data, flags=item.flags),
+                                    staged)
+
+    def finish(self) -> Iterator[Analysis]:
+        return self.batches.finish()
+
+    def close(self) -> None:
+        try:
+            self.batches.close()
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        finally:
+            if self.own_sc:
+                self.sc.stop()
 
 
 def scan_spark(evidence: list[str], store: CaseStore, options: ScanOptions | None = None,
@@ -215,42 +189,13 @@ def scan_spark(evidence: list[str], store: CaseStore, options: ScanOptions | Non
     own_sc = sc is None
     if own_sc:
         sc = spark_context(master, conf=conf)
-    library = open_library(store, options)
-    progress = ScanProgress()
-    follow_hash_sets(store, library, options, progress)
-    writer = _Writer(store, library, progress, on_progress)
-    # Both under the case directory: on a cluster it is the shared storage executors can read.
-    staging = tempfile.mkdtemp(prefix="spark-staging-", dir=staging_dir or store.dir)
-    batches = _Batches(sc, writer, options, batch_items, batch_bytes)
-    start_census(evidence, progress)
     try:
-        for ev in evidence:
-            _scan_seizure(Path(ev).resolve(), store, options, writer, batches, staging, inline_limit)
-    except KeyboardInterrupt:
-        writer.flush_on_interrupt()
-        raise
-    finally:
-        batches.close()
-        shutil.rmtree(staging, ignore_errors=True)
+        # Under the case directory by default: on a cluster, the shared storage executors read.
+        staging = tempfile.mkdtemp(prefix="spark-staging-", dir=staging_dir or store.dir)
+        engine = SparkEngine(sc, options, staging, own_sc=own_sc, inline_limit=inline_limit,
+                             batch_items=batch_items, batch_bytes=batch_bytes)
+    except BaseException:
         if own_sc:
             sc.stop()
-    follow_hash_sets(store, library, options, progress)
-    forget_unmatched_sets(store, options, progress)
-    return progress
-
-
-def _scan_seizure(source: Path, store: CaseStore, options: ScanOptions, writer: _Writer,
-                  batches: _Batches, staging: str, inline_limit: int) -> None:
-    name, stored = _begin_seizure(store, source, writer, options.rehash)
-    problems: list[Problem] = []
-    for entry in _new_items(source, name, stored, options, staging, writer, problems):
-        if entry.fs_path is not None:
-            batches.add(_Task(entry.path, fs_path=entry.fs_path, flags=entry.flags))
-            continue
-        data, staged, error = _read_member(entry, staging, inline_limit)
-        if error:
-            writer.add(Analysis(path=entry.path, size=entry.size, error=error, flags=entry.flags))
-            continue
-        batches.add(_Task(entry.path, fs_path=staged, data=data, flags=entry.flags), staged)
-    batches.finish()  # every item of this seizure stored before its problems are applied
-    _end_seizure(store, writer, problems, stored)
+        raise
+    return run_scan(evidence, store, options, engine, on_progress)
