@@ -3,6 +3,8 @@ the device record, and everything else in the zip still walked."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from haven.evidence.base import Extraction, Item
@@ -94,3 +96,31 @@ def test_a_broken_report_xml_is_corrupt_and_the_zip_still_walked(tmp_path):
 def test_a_zip_with_some_other_report_xml_is_a_plain_zip(tmp_path, report):
     (seen, _), found = walked(tmp_path, zip_bytes({"report.xml": report, "a.jpg": A}), "x.zip")
     assert items(seen)["ev/x.zip/a.jpg"] == A and found == [] and problems(seen) == []
+
+
+def test_an_unzipped_report_folder_is_placed_the_same_way(tmp_path):
+    import zipfile
+
+    folder = tmp_path / "ev" / "UFED Export"
+    folder.mkdir(parents=True)
+    with zipfile.ZipFile(io.BytesIO(ufdr(FILES))) as archive:
+        archive.extractall(folder)
+    found: list[Extraction] = []
+    seen, flags = list_walk(walk([str(tmp_path / "ev")], extractions=found))
+    got = items(seen)
+    assert got["ev/UFED Export/data/media/0/DCIM/Camera/IMG_0001.jpg"] == A
+    assert got["ev/UFED Export/data/media/0/Download/pack.zip/inner/c.jpg"] == C
+    assert flags["ev/UFED Export/data/data/org.example.chat/files/b.jpg"]["deleted"] is True
+    assert "ev/UFED Export/report.xml" in got
+    assert not [p for p in got if "/files/Image/" in p] and problems(seen) == []
+    assert [r.kind for r in found] == ["ufdr"]
+
+
+def test_a_folder_with_files_and_some_other_report_xml_is_listed_plainly(tmp_path):
+    folder = tmp_path / "ev" / "site"
+    (folder / "files").mkdir(parents=True)
+    (folder / "report.xml").write_bytes(b"<report>quarterly</report>")
+    (folder / "files" / "a.jpg").write_bytes(A)
+    found: list[Extraction] = []
+    seen, _ = list_walk(walk([str(tmp_path / "ev")], extractions=found))
+    assert items(seen)["ev/site/files/a.jpg"] == A and found == [] and problems(seen) == []

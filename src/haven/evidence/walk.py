@@ -286,7 +286,7 @@ class _Walker:
                     if stat.S_ISLNK(st.st_mode):
                         yield Problem(entry.path, "symlink", "symbolic link in the folder; not followed")
                         continue
-                    yield from self.fs_file(entry.fs_path, entry.path, st)
+                    yield from self.fs_file(entry.fs_path, entry.path, st, flags=entry.flags)
         finally:
             listing.close()
 
@@ -309,7 +309,7 @@ class _Walker:
         return Problem(path, "symlink", f"symbolic link to {shown!r}; not followed")
 
     def fs_file(self, fs_path: str, path: str, st: os.stat_result,
-                given: set[str] | None = None) -> Iterator[Item | Problem]:
+                given: set[str] | None = None, flags: dict | None = None) -> Iterator[Item | Problem]:
         """One file on disk and what it holds; `given`: the evidence paths, for a top-level file."""
         if not stat.S_ISREG(st.st_mode):
             yield Problem(path, "unsupported", "special file (fifo, socket or device); not read")
@@ -321,7 +321,7 @@ class _Walker:
         except OSError as exc:
             yield Problem(path, "unreadable", f"cannot read: {exc.strerror or exc}", st.st_size)
             return
-        item = Item(path, st.st_size, fs_path=fs_path, stamp=file_stamp(st))
+        item = Item(path, st.st_size, fs_path=fs_path, stamp=file_stamp(st), flags=dict(flags or {}))
         yield item
         self.notice(path, head)
         found = split_set(fs_path)
