@@ -118,6 +118,28 @@ def test_indexes_saved_before_the_sorted_layout_still_answer_exactly(compiled):
     assert choose_chunks(len(codes)) >= 8
 
 
+@pytest.mark.parametrize("compiled,threads", [(True, 1), (True, 2), (False, 1)],
+                         ids=["numba", "numba-2-threads", "numpy"])
+def test_crowds_are_kept_out_of_the_tables_and_answers_stay_exact(compiled, threads):
+    rng = np.random.default_rng(12)
+    centres = rng.integers(0, 256, (6, 32), dtype=np.uint8)
+    crowds = [_flip(rng, np.repeat(c[None], 400, axis=0), int(k))  # 0-24 bits off
+              for c in centres for k in (2, 10, 24)]
+    codes = np.concatenate([rng.integers(0, 256, (4000, 32), dtype=np.uint8)] + crowds)
+    codes = codes[rng.permutation(len(codes))]
+    index = MultiIndex(codes, 12, compiled=compiled, threads=threads)
+    assert len(index.crowd_radii) >= 6 and index.n_main < len(codes) - 6 * 400
+    assert index.crowd_radii.max() <= 24
+    assert index._postings.size == 11 * index.n_main  # crowd rows are in no table
+    c64 = codes.view(np.uint64).reshape(-1, 4)
+    for k in (0, 8, 20, 30, 40, 55, 60):  # inside, at and beyond the crowds' reach
+        q = _flip(rng, np.concatenate([centres, codes[rng.integers(0, len(codes), 4)]]), k)
+        for threshold in (0, 12, 31):
+            assert _pairs(index.search(q, threshold)) == _pairs(flat_search(c64, q, threshold))
+    sizes = index.crowd_sizes(np.concatenate([centres, rng.integers(0, 256, (2, 32), np.uint8)]))
+    assert (sizes[:6] >= 400).all() and (sizes[6:] == 0).all()
+
+
 def test_compiled_search_is_installed():
     from haven.match import kernels
 

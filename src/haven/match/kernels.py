@@ -122,7 +122,67 @@ if njit is not None:
                     cnt += 1
         return out_q[:cnt], out_r[:cnt], out_d[:cnt]
 
+    @njit(cache=True, nogil=True)
+    def crowd_search(codes, pivots, starts, radii, q64, threshold):
+        """(query number, row, distance) of the crowd rows within `threshold`.
+
+        Crowd c holds rows starts[c] .. starts[c + 1] - 1, all within radii[c] of pivots[c]; a
+        query farther than threshold + radii[c] from the pivot cannot reach any of them
+        (triangle inequality), the others scan the crowd's rows in order.
+        """
+        cap = 256
+        out_q = np.empty(cap, np.int64)
+        out_r = np.empty(cap, np.int64)
+        out_d = np.empty(cap, np.int64)
+        cnt = 0
+        for qi in range(q64.shape[0]):
+            a0 = q64[qi, 0]
+            a1 = q64[qi, 1]
+            a2 = q64[qi, 2]
+            a3 = q64[qi, 3]
+            for c in range(pivots.shape[0]):
+                dp = (_popcount(pivots[c, 0] ^ a0) + _popcount(pivots[c, 1] ^ a1)
+                      + _popcount(pivots[c, 2] ^ a2) + _popcount(pivots[c, 3] ^ a3))
+                if dp - radii[c] > threshold:
+                    continue
+                for row in range(starts[c], starts[c + 1]):
+                    d = (_popcount(codes[row, 0] ^ a0) + _popcount(codes[row, 1] ^ a1)
+                         + _popcount(codes[row, 2] ^ a2) + _popcount(codes[row, 3] ^ a3))
+                    if d > threshold:
+                        continue
+                    if cnt == cap:
+                        cap *= 2
+                        nq_, nr_, nd_ = (np.empty(cap, np.int64), np.empty(cap, np.int64),
+                                         np.empty(cap, np.int64))
+                        nq_[:cnt] = out_q[:cnt]
+                        nr_[:cnt] = out_r[:cnt]
+                        nd_[:cnt] = out_d[:cnt]
+                        out_q, out_r, out_d = nq_, nr_, nd_
+                    out_q[cnt] = qi
+                    out_r[cnt] = row
+                    out_d[cnt] = d
+                    cnt += 1
+        return out_q[:cnt], out_r[:cnt], out_d[:cnt]
+
+    @njit(cache=True, nogil=True)
+    def crowd_sizes(q64, centres, starts, radii):
+        """Per query code: rows of the largest crowd whose ball holds it, else 0."""
+        out = np.zeros(q64.shape[0], np.int64)
+        for qi in range(q64.shape[0]):
+            for c in range(centres.shape[0]):
+                d = (_popcount(centres[c, 0] ^ q64[qi, 0]) + _popcount(centres[c, 1] ^ q64[qi, 1])
+                     + _popcount(centres[c, 2] ^ q64[qi, 2]) + _popcount(centres[c, 3] ^ q64[qi, 3]))
+                if d <= radii[c] and starts[c + 1] - starts[c] > out[qi]:
+                    out[qi] = starts[c + 1] - starts[c]
+        return out
+
 else:  # pragma: no cover
 
     def range_search(*_args, **_kw):
+        raise RuntimeError("numba is not available")
+
+    def crowd_search(*_args, **_kw):
+        raise RuntimeError("numba is not available")
+
+    def crowd_sizes(*_args, **_kw):
         raise RuntimeError("numba is not available")

@@ -37,6 +37,10 @@ import numpy as np
 CODE_BITS = 256
 #: Largest threshold an index answers by probing; larger ones need a flat scan.
 MAX_RADIUS = 31
+#: A crowd: at least this many rows within `CROWD_RADIUS` bits of one centre (a near-blank
+#: image, a family of re-shared copies), kept apart from the tables and scanned in order.
+CROWD_MIN = 128
+CROWD_RADIUS = 24
 
 
 def code_words(codes: np.ndarray) -> np.ndarray:
@@ -148,6 +152,62 @@ def _chunk_masks(chunks: list[tuple[int, int]]) -> np.ndarray:
     return out.view(np.uint64).reshape(len(chunks), 4).copy()
 
 
+def find_crowds(codes: np.ndarray, lead_bits: int, min_rows: int = CROWD_MIN,
+                radius: int = CROWD_RADIUS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dense spots of (n, 32) uint8 codes sorted by `leading_order`: (crowd number of each
+    row or -1, centres (c, 32) uint8, largest member distance of each crowd).
+
+    Seeds are the full buckets of the leading `lead_bits` bits (>= min_rows / 2 rows and 8x
+    the average), fullest first; a seed's centre is the bitwise majority of its rows, and its
+    members are the rows not yet taken within `radius` bits of the centre among the buckets
+    within 2 bits of the centre's leading bits. A seed with fewer than `min_rows` members
+    is dropped (its rows stay in the tables). Which rows end up in a crowd does not affect
+    exactness, only speed: a crowd is searched by a scan bounded by its largest distance.
+    """
+    n = codes.shape[0]
+    empty = (np.full(n, -1, dtype=np.int32), np.zeros((0, 32), np.uint8), np.zeros(0, np.int64))
+    if n < 4 * min_rows:
+        return empty
+    words = code_words(codes)
+    keys = chunk_values(words, 0, lead_bits)
+    offsets = np.zeros(2 ** lead_bits + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=2 ** lead_bits), out=offsets[1:])
+    del keys
+    counts = np.diff(offsets)
+    seeds = np.nonzero(counts >= max(min_rows // 2, 8 * n / 2 ** lead_bits))[0]
+    if seeds.size == 0:
+        return empty
+    seeds = seeds[np.argsort(-counts[seeds], kind="stable")]
+    masks = flip_masks(lead_bits, 2)
+    c64 = codes.view(np.uint64).reshape(n, 4)
+    crowd = np.full(n, -1, dtype=np.int32)
+    centres, radii = [], []
+    for v in seeds:
+        s, e = offsets[v], offsets[v + 1]
+        if (crowd[s:e] >= 0).sum() * 2 > e - s:
+            continue  # mostly taken by a fuller crowd already
+        bits = np.unpackbits(codes[s:e], axis=1)
+        centre = np.packbits(bits.sum(axis=0, dtype=np.int64) * 2 > e - s)
+        lead = int(code_words(centre[None])[0, 0] >> np.uint64(64 - lead_bits))
+        keys = lead ^ masks
+        lo, hi = offsets[keys], offsets[keys + 1]
+        lens = hi - lo
+        if lens.sum() == 0:
+            continue
+        rows = np.repeat(lo - (np.cumsum(lens) - lens), lens) + np.arange(lens.sum())
+        rows = rows[crowd[rows] < 0]
+        d = hamming_rows(c64, rows, centre.view(np.uint64).reshape(1, 4),
+                         np.zeros(rows.size, dtype=np.int64))
+        near = d <= radius
+        if near.sum() >= min_rows:
+            crowd[rows[near]] = len(centres)
+            centres.append(centre)
+            radii.append(int(d[near].max()))
+    if not centres:
+        return empty
+    return crowd, np.stack(centres), np.asarray(radii, dtype=np.int64)
+
+
 class MultiIndex:
     """An immutable exact range index over (n, 32) uint8 codes; rows are 0..n-1.
 
@@ -156,45 +216,72 @@ class MultiIndex:
     first-chunk bucket are read in order. `presorted=True` says the caller's codes are in
     `leading_order` already (no copy, rows are the caller's); otherwise the index keeps a
     sorted copy and the permutation (`rows`) and answers in the caller's row numbers.
+
+    Crowds (`find_crowds`, not with `presorted`): rows packed within a few bits of one
+    centre, which every table would hand out again and again as candidates, are kept out
+    of the tables after the other rows, one block per crowd, and a query scans a block
+    only when it comes within `threshold` + the block's radius of its centre.
     """
 
     def __init__(self, codes: np.ndarray, n_chunks: int | None = None,
                  max_radius: int = MAX_RADIUS, compiled: bool = True, threads: int = 1, *,
-                 presorted: bool = False) -> None:
+                 presorted: bool = False, crowds: bool = True) -> None:
         codes = np.ascontiguousarray(codes, dtype=np.uint8)
         if codes.ndim != 2 or codes.shape[1] != CODE_BITS // 8:
             raise ValueError("codes must be an (n, 32) uint8 array")
         n = codes.shape[0]
         pos_dtype = np.uint32 if n < 2 ** 32 else np.uint64
+        m = n_chunks or choose_chunks(n, max_radius)
+        chunks = chunk_layout(m)
+        crowd = None
         if presorted:
             rows = None
         else:
             rows = leading_order(codes).astype(pos_dtype)
             codes = np.take(codes, rows, axis=0)
-        words = code_words(codes)
-        if n > 1 and presorted and (words[1:, 0] < words[:-1, 0]).any():
+            if crowds:
+                member, centres, radii = find_crowds(codes, chunks[0][1])
+                if len(centres):  # tables' rows first (still sorted), then each crowd's
+                    inside = np.nonzero(member >= 0)[0]
+                    inside = inside[np.argsort(member[inside], kind="stable")]
+                    new = np.concatenate([np.nonzero(member < 0)[0], inside])
+                    codes, rows = np.take(codes, new, axis=0), rows[new]
+                    n_main = n - inside.size
+                    starts = n_main + np.concatenate(
+                        [[0], np.cumsum(np.bincount(member[inside], minlength=len(centres)))])
+                    crowd = (centres.view(np.uint64).reshape(-1, 4).copy(),
+                             starts.astype(np.int64), radii)
+                    del member, inside, new
+        n_main = n if crowd is None else int(crowd[1][0])
+        words = code_words(codes[:n_main])
+        if n_main > 1 and presorted and (words[1:, 0] < words[:-1, 0]).any():
             raise ValueError("presorted codes are not in leading_order")
-        m = n_chunks or choose_chunks(n, max_radius)
-        chunks = chunk_layout(m)
         sizes = [2 ** length + 1 for _s, length in chunks]
         offsets = np.zeros(sum(sizes), dtype=pos_dtype)
-        postings = np.empty((m - 1) * n, dtype=pos_dtype)
+        postings = np.empty((m - 1) * n_main, dtype=pos_dtype)
         base = 0
         for t, (start, length) in enumerate(chunks):
             keys = chunk_values(words, start, length)
             if t:  # table 0 is the sorted code array itself
-                postings[(t - 1) * n:t * n] = np.argsort(keys, kind="stable")
+                postings[(t - 1) * n_main:t * n_main] = np.argsort(keys, kind="stable")
             counts = np.bincount(keys, minlength=2 ** length)
             np.cumsum(counts, out=offsets[base + 1:base + sizes[t]])
             base += sizes[t]
             del keys, counts
         self._setup(codes.view(np.uint64).reshape(n, 4), offsets, postings, m, max_radius,
-                    compiled, rows)
+                    compiled, rows, crowd)
         self.threads = threads
 
-    def _setup(self, codes64, offsets, postings, m, max_radius, compiled, rows) -> None:
+    def _setup(self, codes64, offsets, postings, m, max_radius, compiled, rows, crowd=None
+               ) -> None:
         n = int(codes64.shape[0])
         self.n = n
+        if crowd is None:
+            crowd = (np.zeros((0, 4), np.uint64), np.asarray([n], np.int64), np.zeros(0, np.int64))
+        #: crowds: centres (c, 4) uint64, first rows (c + 1; the last is n), radii (c)
+        self.crowd_centres, self.crowd_starts, self.crowd_radii = crowd
+        n_main = int(self.crowd_starts[0])
+        self.n_main = n_main
         self.max_radius = max_radius
         #: search with the numba kernel when it is available (False: the numpy path)
         self.compiled = compiled
@@ -205,9 +292,9 @@ class MultiIndex:
         sizes = [2 ** length + 1 for _s, length in self.chunks]
         if codes64.ndim != 2 or codes64.shape[1] != 4 or offsets.shape != (sum(sizes),):
             raise ValueError("saved multi-index arrays do not fit together")
-        if postings.shape == ((m - 1) * n,):  # table 0 = the codes, sorted by leading bits
-            self._post_base = np.asarray([-1] + [(t - 1) * n for t in range(1, m)], np.int64)
-        elif postings.shape == (m * n,):  # format 1: every table has postings
+        if postings.shape == ((m - 1) * n_main,):  # table 0 = the codes, sorted by leading bits
+            self._post_base = np.asarray([-1] + [(t - 1) * n_main for t in range(1, m)], np.int64)
+        elif postings.shape == (m * n,) and n_main == n:  # format 1: every table has postings
             self._post_base = np.arange(m, dtype=np.int64) * n
         else:
             raise ValueError("saved multi-index arrays do not fit together")
@@ -226,20 +313,20 @@ class MultiIndex:
 
     @classmethod
     def from_arrays(cls, codes64: np.ndarray, offsets: np.ndarray, postings: np.ndarray,
-                    n_chunks: int, max_radius: int = MAX_RADIUS, compiled: bool = True
-                    ) -> MultiIndex:
+                    n_chunks: int, max_radius: int = MAX_RADIUS, compiled: bool = True,
+                    crowd: tuple | None = None) -> MultiIndex:
         """An index over arrays saved by `arrays()` (e.g. memory-mapped files), not rebuilt.
 
         `postings` of (m - 1) * n rows: the codes are in `leading_order` and table 0 is read
         from them; m * n rows (segments saved before that layout): every table has postings.
         """
         self = cls.__new__(cls)
-        self._setup(codes64, offsets, postings, n_chunks, max_radius, compiled, None)
+        self._setup(codes64, offsets, postings, n_chunks, max_radius, compiled, None, crowd)
         return self
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The arrays `from_arrays` needs besides the chunk count (`self.m`); the codes in
-        the index's own (sorted) row order: save `rows` too if it is not None."""
+        """The arrays `from_arrays` needs besides the chunk count (`self.m`) and the crowds;
+        the codes in the index's own (sorted) row order: save `rows` too if it is not None."""
         return {"codes": self.codes, "offsets": self._offsets, "postings": self._postings}
 
     def __len__(self) -> int:
@@ -249,12 +336,30 @@ class MultiIndex:
     def nbytes(self) -> int:
         """RAM held by this index, codes (and the row permutation, if any) included."""
         return int(self.codes.nbytes + self._postings.nbytes + self._offsets.nbytes
-                   + (0 if self.rows is None else self.rows.nbytes))
+                   + (0 if self.rows is None else self.rows.nbytes)
+                   + self.crowd_centres.nbytes + self.crowd_starts.nbytes)
+
+    def crowd_sizes(self, qcodes: np.ndarray) -> np.ndarray:
+        """Per code: rows of the largest crowd whose ball (centre, radius) holds it, else 0."""
+        qcodes = np.ascontiguousarray(qcodes, dtype=np.uint8).reshape(-1, CODE_BITS // 8)
+        out = np.zeros(len(qcodes), dtype=np.int64)
+        if len(self.crowd_radii) and len(qcodes):
+            q64 = qcodes.view(np.uint64).reshape(-1, 4)
+            kernels = _compiled_kernels() if self.compiled else None
+            if kernels is not None:
+                return kernels.crowd_sizes(q64, self.crowd_centres, self.crowd_starts,
+                                           self.crowd_radii)
+            d = np.bitwise_count(q64[:, None, :] ^ self.crowd_centres[None]).sum(axis=2)
+            sizes = np.diff(self.crowd_starts)
+            out = np.where(d <= self.crowd_radii[None], sizes[None], 0).max(axis=1)
+        return out
 
     def bucket_sizes(self, qcodes: np.ndarray) -> np.ndarray:
         """(k, m): how many rows share each chunk value of each code (how crowded its spot is)."""
         qcodes = np.ascontiguousarray(qcodes, dtype=np.uint8).reshape(-1, CODE_BITS // 8)
-        keys = np.unpackbits(qcodes, axis=1).astype(np.int64) @ self._weights + self._key_base
+        words = code_words(qcodes)
+        keys = np.stack([chunk_values(words, start, length) for start, length in self.chunks],
+                        axis=1) + self._key_base
         return (self._offsets[keys + 1].astype(np.int64) - self._offsets[keys].astype(np.int64))
 
     def _probe_plan(self, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -318,9 +423,14 @@ class MultiIndex:
 
             def run(lo: int, hi: int):
                 q, r, d = kernels.range_search(
-                    self.codes, self._offsets, self._postings, self._post_base, self.n,
+                    self.codes, self._offsets, self._postings, self._post_base, self.n_main,
                     self._key_base, values[lo:hi], q64[lo:hi], table, masks, threshold,
                     self._chunk_masks, radii)
+                if len(self.crowd_radii):
+                    cq, cr, cd = kernels.crowd_search(self.codes, self.crowd_centres,
+                                                      self.crowd_starts, self.crowd_radii,
+                                                      q64[lo:hi], threshold)
+                    q, r, d = np.concatenate([q, cq]), np.concatenate([r, cr]), np.concatenate([d, cd])
                 return q + lo, r, d
 
             parts = min(self.threads, len(qcodes))
@@ -332,6 +442,14 @@ class MultiIndex:
                 qnum, rows, dist = run(0, len(qcodes))
         else:
             qnum, rows = self.candidates(qcodes, threshold)
+            if len(self.crowd_radii):  # every row of each crowd a query comes near enough to
+                q64 = qcodes.view(np.uint64).reshape(-1, 4)
+                dp = np.bitwise_count(q64[:, None, :] ^ self.crowd_centres[None]).sum(axis=2)
+                qi, ci = np.nonzero(dp - self.crowd_radii[None] <= threshold)
+                lo, lens = self.crowd_starts[ci], np.diff(self.crowd_starts)[ci]
+                pos = np.repeat(lo - (np.cumsum(lens) - lens), lens) + np.arange(lens.sum())
+                qnum = np.concatenate([qnum, np.repeat(qi, lens)])
+                rows = np.concatenate([rows, pos])
             if rows.size == 0:
                 return empty, empty, empty
             dist = hamming_rows(self.codes, rows, qcodes.view(np.uint64).reshape(-1, 4), qnum)

@@ -36,9 +36,10 @@ FLAT_LIMIT = 32_768
 #: Matches a bounded answer lists at most, best first (`NearIndex.search_bounded`); the total
 #: is always counted in full.
 MATCH_LIMIT = 100
-#: An enrolled hash is "crowded" when its chunks' buckets hold at least this many rows (the
-#: median over the index's tables, summed over segments): a near-blank or a heavily re-shared
-#: image, where a match says little by itself.
+#: An enrolled hash is "crowded" when it lies in the ball of a crowd of the index
+#: (`haven.match.multiindex.find_crowds`: >= 128 rows within 24 bits of one centre) and the
+#: crowds holding it have at least this many rows in all (summed over segments): a near-blank
+#: or a heavily re-shared image, where a match says little by itself.
 CROWD_ROWS = 1_000
 
 
@@ -321,9 +322,9 @@ class NearIndex:
         For answers that may be huge (a near-blank query matches every near-blank entry):
         the search stays exact and `total` counts every matching entry, but only the best
         `limit` (by distance, then entry id; an entry at its best distance over its hashes
-        and the query hashes) are listed, each flagged `crowded` when its hash lies where
-        `crowd_rows` or more library hashes share its chunks. Rows still in the flat tail
-        (the newest < `flat_limit`) are never flagged.
+        and the query hashes) are listed, each flagged `crowded` when its hash lies in a
+        crowd of `crowd_rows` or more library hashes (`CROWD_ROWS`). Rows still in the flat
+        tail (the newest < `flat_limit`) are never flagged.
         """
         if limit < 0:
             raise ValueError("limit must be >= 0")
@@ -352,14 +353,13 @@ class NearIndex:
                            for i, d, q, t, c in zip(ids, dists, qnums, tags, crowded)], total)
 
     def _crowded(self, view: _View, rows: np.ndarray, crowd_rows: int) -> np.ndarray:
-        """Per row: do its chunks' buckets hold >= `crowd_rows` rows (median over tables,
-        summed over the segments)?"""
+        """Per row: do the crowds holding it have >= `crowd_rows` rows (see `CROWD_ROWS`)?"""
         if rows.size == 0 or not view.segments:
             return np.zeros(rows.size, dtype=bool)
         codes = self._codes.view()[rows]
         score = np.zeros(rows.size, dtype=np.int64)
         for seg in view.segments:
-            score += np.median(seg.index.bucket_sizes(codes), axis=1).astype(np.int64)
+            score += seg.index.crowd_sizes(codes)
         return score >= crowd_rows
 
     def search_hits(self, query_hexes: list[str], threshold: int = DEFAULT_THRESHOLD
