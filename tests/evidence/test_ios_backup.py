@@ -168,3 +168,33 @@ def test_a_partial_copy_with_info_plist_but_no_manifest_plist_is_still_a_backup(
     seen, found = scan(tmp_path / "ev")
     assert items(seen)["ev/bk/HomeDomain/Library/SMS/sms.db"] == b"SQLite format 3\x00 benign"
     assert found[0].metadata["device_name"].endswith("'s iPhone")
+
+
+def test_a_zipped_backup_folder_is_placed_like_the_folder(tmp_path):
+    backup = ios_backup(tmp_path / "made" / "00008110-001A", FILES)
+    members = {f"Backup/00008110-001A/{p.relative_to(backup).as_posix()}": p.read_bytes()
+               for p in sorted(backup.rglob("*")) if p.is_file()}
+    (tmp_path / "ev").mkdir()
+    (tmp_path / "ev" / "phone.zip").write_bytes(zip_bytes(members))
+    seen, found = scan(tmp_path / "ev")
+    got = items(seen)
+    root = "ev/phone.zip/Backup/00008110-001A"
+    assert got[f"{root}/CameraRollDomain/Media/DCIM/100APPLE/IMG_0001.JPG"] == A
+    assert got[f"{root}/AppDomain-org.example.chat/Documents/pack.zip/c.jpg"] == C
+    assert f"{root}/Info.plist" in got and problems(seen) == []
+    stored = {file_id(*k) for k in FILES}
+    assert not [p for p in got if p.rsplit("/", 1)[-1] in stored]
+    [record] = found
+    assert record.path == root and record.metadata["product_type"] == "iPhone14,2"
+
+
+def test_a_zipped_encrypted_backup_is_reported(tmp_path):
+    backup = ios_backup(tmp_path / "made" / "bk", FILES, password="pw")
+    members = {f"bk/{p.relative_to(backup).as_posix()}": p.read_bytes()
+               for p in sorted(backup.rglob("*")) if p.is_file()}
+    (tmp_path / "ev").mkdir()
+    (tmp_path / "ev" / "phone.zip").write_bytes(zip_bytes(members))
+    seen, found = scan(tmp_path / "ev")
+    [problem] = problems(seen)
+    assert problem.kind == "encrypted" and problem.path == "ev/phone.zip/bk"
+    assert found[0].metadata["encrypted"] is True

@@ -29,8 +29,11 @@ from __future__ import annotations
 
 import os
 import plistlib
+import shutil
 import sqlite3
 import tempfile
+import zipfile
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -55,13 +58,23 @@ _LOCKDOWN_FIELDS = (("DeviceName", "device_name"), ("ProductType", "product_type
                     ("ProductVersion", "ios_version"), ("BuildVersion", "build_version"),
                     ("SerialNumber", "serial_number"), ("UniqueDeviceID", "udid"))
 _FILE, _DIRECTORY, _SYMLINK = 1, 2, 4
+_PLIST_MAX = 16 * 1024**2  # the backup's plists; the keybag is a few KiB
 
 
 def _plist(path: str) -> dict:
     try:
         with open(path, "rb") as fh:
-            value = plistlib.load(fh)
-    except (OSError, plistlib.InvalidFileException, ValueError, TypeError):
+            return _plist_bytes(fh.read(_PLIST_MAX))
+    except OSError:
+        return {}
+
+
+def _plist_bytes(data: bytes | None) -> dict:
+    if not data:
+        return {}
+    try:
+        value = plistlib.loads(data)
+    except (plistlib.InvalidFileException, ValueError, TypeError, OverflowError):
         return {}
     return value if isinstance(value, dict) else {}
 
@@ -79,9 +92,12 @@ def _plain(value):
 
 def backup_record(fs_dir: str) -> dict:
     """What the backup's plists say about the device and the backup."""
-    info = _plist(os.path.join(fs_dir, "Info.plist"))
-    manifest = _plist(os.path.join(fs_dir, "Manifest.plist"))
-    status = _plist(os.path.join(fs_dir, "Status.plist"))
+    return plists_record(*(_plist(os.path.join(fs_dir, name))
+                           for name in ("Info.plist", "Manifest.plist", "Status.plist")))
+
+
+def plists_record(info: dict, manifest: dict, status: dict) -> dict:
+    """The Extraction record from a backup's Info.plist, Manifest.plist and Status.plist."""
     record: dict = {"format": "iOS backup (iTunes/Finder)"}
     lockdown = manifest.get("Lockdown") if isinstance(manifest.get("Lockdown"), dict) else {}
     for key, name in _LOCKDOWN_FIELDS:
@@ -236,3 +252,69 @@ def _rest(fs_dir: str, path: str, used: set[str]) -> Iterator[Item]:
                 continue
             relative = name if relative_root == "." else f"{relative_root}/{name}"
             yield Item(f"{path}/{escape_name(relative)[0]}", None, fs_path=full)
+
+
+# -- iOS backups inside a zip ----------------------------------------------------------------
+
+@dataclass
+class ZipLayout:
+    """Where an iOS backup's members inside a zip belong: member -> (logical name, flags)."""
+
+    places: dict[str, tuple[str, dict]] = field(default_factory=dict)
+
+
+def zip_layout(archive: zipfile.ZipFile, path: str, limits: Limits) -> tuple[ZipLayout | None, list]:
+    """The layout of the iOS backup folders inside the zip at `path` (None if it holds none),
+    and the records and problems to report with it."""
+    infos = {i.filename: i for i in archive.infolist() if not i.is_dir()}
+    roots = sorted(name[: -len("Manifest.db")] for name in infos
+                   if name == "Manifest.db" or name.endswith("/Manifest.db"))
+    layout, out = ZipLayout(), []
+    for root in roots:
+        if not any(root + n in infos for n in ("Manifest.plist", "Info.plist", "Status.plist")):
+            continue
+        where = f"{path}/{root.rstrip('/')}" if root else path
+
+        def read(name: str) -> bytes | None:
+            info = infos.get(root + name)
+            if info is None or info.flag_bits & 0x1 or info.file_size > _PLIST_MAX:
+                return None
+            return archive.read(info)
+
+        record = plists_record(*(_plist_bytes(read(n)) for n in ("Info.plist", "Manifest.plist",
+                                                                  "Status.plist")))
+        record["format"] = "iOS backup (iTunes/Finder), inside an archive"
+        out.append(Extraction(where, "ios-backup", record))
+        if record["encrypted"]:
+            out.append(Problem(where, "encrypted",
+                               "encrypted iOS backup inside an archive: extract the backup folder "
+                               "and scan it with --passwords (its files are listed under their "
+                               "stored names)"))
+            continue
+        db = infos[root + "Manifest.db"]
+        if db.flag_bits & 0x1 or db.file_size > limits.max_item_size:
+            continue
+        with tempfile.NamedTemporaryFile(dir=limits.spool_dir, prefix="haven-manifest-",
+                                         suffix=".db") as spool:
+            try:
+                with archive.open(db) as source:
+                    shutil.copyfileobj(source, spool, 1024 * 1024)
+                spool.flush()
+                rows = manifest_rows(spool.name)
+            except Exception as exc:  # untrusted data: a damaged index or member
+                out.append(Problem(f"{where}/Manifest.db", "corrupt",
+                                   f"iOS backup index unreadable ({type(exc).__name__}: {exc}); "
+                                   "files are listed under their stored names"))
+                continue
+        for file_id, domain, relative, flags in rows:
+            if flags != _FILE:
+                continue
+            logical = f"{root}{domain}/{relative}" if relative else f"{root}{domain}"
+            stored = next((m for m in (f"{root}{file_id[:2]}/{file_id}", f"{root}{file_id}")
+                           if m in infos), None)
+            if stored is None:
+                out.append(Problem(f"{path}/{escape_name(logical)[0]}", "unreadable",
+                                   f"listed in Manifest.db as {file_id} but not in the archive"))
+                continue
+            layout.places.setdefault(stored, (logical, {}))
+    return (layout if layout.places else None), out

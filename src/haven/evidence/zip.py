@@ -61,10 +61,15 @@ def zip_members(item: Item, limits: Limits) -> Iterator[Item | Problem | Extract
         with archive:
             locked = _Locked(stream, limits) if any(i.flag_bits & 0x1 for i in archive.infolist()) else None
             # A UFDR (Cellebrite report) is a zip whose report.xml says where each member was
-            # on the phone: those members are placed there (haven.evidence.ufdr).
+            # on the phone, a zipped iOS backup one whose Manifest.db does: those members are
+            # placed there (haven.evidence.ufdr, haven.evidence.ios).
+            from haven.evidence.ios import zip_layout
             from haven.evidence.ufdr import layout_of
 
             layout, reported = layout_of(archive, item.path)
+            if layout is None:
+                layout, more = zip_layout(archive, item.path, limits)
+                reported = [*reported, *more]
             yield from reported
             try:
                 yield from _listed(archive, names, limits, locked, layout)
