@@ -22,7 +22,7 @@ MAX_MEDIA_BYTES = 2 * 1024**3  # a known video larger than this is enrolled by d
 
 def _entry(item: Item, data: bytes, media: str | None, labels: dict) -> tuple[HashEntry | None, str | None]:
     d = digest_bytes(data)
-    entry = HashEntry(md5=d.md5, sha1=d.sha1, sha256=d.sha256, **labels)
+    entry = HashEntry(**d.values, **labels)
     entry.extra = {"path": item.path, "size": d.size}
     if media == "image":
         from haven.signals import pdq

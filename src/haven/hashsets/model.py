@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 @dataclass
 class HashEntry:
-    """One known signal set (any of md5/sha1/sha256/pdq) with its labels.
+    """One known signal set (any of the registered entry signals: md5, sha1, sha256, pdq) with its labels.
 
     Hex digests are lower-case. `category` is kept as the source wrote it (a string) under
     `scheme` (e.g. "vics-us", "vics-uk", "industry", "baseline", "icse", "pytx"); numbers are
@@ -24,6 +24,15 @@ class HashEntry:
     victim_identified: bool | None = None
     line: int | None = None  # line/row/record number in the source, 1-based
     extra: dict = field(default_factory=dict)  # anything else worth keeping (ids, tags, size)
+
+    def signal_values(self) -> dict[str, str]:
+        """{signal type: value} of the signals this entry holds, in the registry's order.
+
+        Every registered type with an entry column (`SignalType.entry_column`) is a field of
+        this class (a test checks it)."""
+        from haven import signals
+
+        return {t.name: v for t in signals.entry_types() if (v := getattr(self, t.name, None))}
 
 
 @dataclass

@@ -39,11 +39,14 @@ from typing import Iterable
 
 import numpy as np
 
+from haven import signals
 from haven.durable import fsync_dir
 from haven.errors import HavenError
 
-DIGEST_WIDTHS = {"md5": 16, "sha1": 20, "sha256": 32}
-_KIND_CODE = {"md5": 1, "sha1": 2, "sha256": 3}
+#: Bytes of one digest per kind: every exact signal type with a store code (haven.signals).
+DIGEST_WIDTHS = {t.name: t.width for t in signals.digest_types()}
+#: Kind byte in segment headers (a file contract, fixed per type: md5 1, sha1 2, sha256 3).
+_KIND_CODE = {t.name: t.store_code for t in signals.digest_types()}
 _KIND_NAME = {v: k for k, v in _KIND_CODE.items()}
 
 MAGIC = b"HAVNDSG1"
@@ -113,7 +116,7 @@ def _width(kind: str) -> int:
     try:
         return DIGEST_WIDTHS[kind]
     except KeyError:
-        raise LibraryError(f"unknown digest kind {kind!r} (use md5, sha1 or sha256)") from None
+        raise LibraryError(f"unknown digest kind {kind!r} (use {', '.join(DIGEST_WIDTHS)})") from None
 
 
 def _prefixes(digests: np.ndarray) -> np.ndarray:

@@ -15,10 +15,10 @@ from typing import Iterator
 
 from sqlalchemy import select
 
+from haven import signals
 from haven.store.case import CaseStore
 from haven.store.models import HashEntryRow, HashSet, MatchRow
 
-DIGESTS = ("md5", "sha1", "sha256")
 #: From this many digests of one type on, exact matching uses a sorted table, not a dict.
 EXACT_TABLE_MIN = 200_000
 
@@ -35,14 +35,10 @@ class EntryRef:
     version: int | None = None  # of the hash set the entry came from
 
 
-#: Signal types whose matches are perceptual (near), not exact digests.
-NEAR_SIGNALS = frozenset({"pdq", "vpdq"})
-
-
 @dataclass(frozen=True)
 class Match:
     entry: EntryRef
-    signal_type: str  # md5 | sha1 | sha256 | pdq | vpdq
+    signal_type: str  # a registered signal type (haven.signals)
     distance: int = 0
     matched_signal: str | None = None  # which enrolled hash matched, or where in a video
     query_share: float | None = None  # vPDQ: share of the item's frames matched
@@ -83,7 +79,8 @@ class MatchLibrary:
         self._store = store
         self._lib_sets: list[dict[int, int]] = [lib.attach(store) for lib in self.libraries]
         self.library_floors = list(library_floors or [0] * len(self.libraries))
-        self.exact: dict[str, dict[str, list[EntryRef]]] = {d: defaultdict(list) for d in DIGESTS}
+        digest_names = [t.name for t in signals.digest_types()]
+        self.exact: dict[str, dict[str, list[EntryRef]]] = {d: defaultdict(list) for d in digest_names}
         self.refs: dict[int, EntryRef] = {}
         # FAISS (the near index) and PyAV (video frames) are imported only for sets that
         # hold such hashes: a scan against digests alone never loads them
@@ -110,18 +107,18 @@ class MatchLibrary:
             videos: list[tuple[int, list]] = []
             rows = s.execute(
                 select(
-                    HashEntryRow.id, HashEntryRow.hashset_id, HashEntryRow.md5, HashEntryRow.sha1,
-                    HashEntryRow.sha256, HashEntryRow.pdq, HashEntryRow.category,
-                    HashEntryRow.scheme, HashEntryRow.series, HashEntryRow.extra,
+                    HashEntryRow.id, HashEntryRow.hashset_id, HashEntryRow.pdq,
+                    HashEntryRow.category, HashEntryRow.scheme, HashEntryRow.series,
+                    HashEntryRow.extra, *(getattr(HashEntryRow, d) for d in digest_names),
                 ).where(HashEntryRow.hashset_id.in_(list(sets)),
                         *([entries] if entries is not None else []))
             )
-            for eid, hsid, md5, sha1, sha256, pdq, category, scheme, series, extra in rows:
+            for eid, hsid, pdq, category, scheme, series, extra, *digests in rows:
                 hs = sets[hsid]
                 ref = EntryRef(eid, hsid, hs.name, hs.known_good, category, scheme or hs.scheme,
                                series, hs.version)
                 self.refs[eid] = ref
-                for name, value in (("md5", md5), ("sha1", sha1), ("sha256", sha256)):
+                for name, value in zip(digest_names, digests):
                     if value:
                         self.exact[name][value].append(ref)
                 if hs.known_good:
@@ -154,8 +151,7 @@ class MatchLibrary:
         """Swap large digest dicts for sorted tables (entry ids map back through `refs`)."""
         from haven.library import DigestTable
 
-        for name in DIGESTS:
-            table = self.exact[name]
+        for name, table in list(self.exact.items()):
             if len(table) < EXACT_TABLE_MIN:
                 continue
             digests = [d for d, refs in table.items() for _ in refs]
@@ -197,7 +193,7 @@ class MatchLibrary:
                 seen.add(key)
                 out.append(m)
 
-        for name in DIGESTS:
+        for name in self.exact:
             value = digests.get(name)
             if not value:
                 continue
@@ -298,7 +294,8 @@ def decide(media: str | None, error: str | None, decodable: bool, matches: list[
     even when a known-good list carries the same digest (the conflict stays visible in
     `matches`); a corrupt file that still matches a known digest is reported as known.
     """
-    if any(not m.entry.known_good and m.signal_type not in NEAR_SIGNALS for m in matches):
+    near = signals.near_names()
+    if any(not m.entry.known_good and m.signal_type not in near for m in matches):
         return "known"
     if any(not m.entry.known_good for m in matches):
         return "near-known"

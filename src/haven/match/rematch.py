@@ -35,7 +35,8 @@ import numpy as np
 from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.orm import selectinload
 
-from haven.match.library import DIGESTS, Match, MatchLibrary, decide
+from haven import signals
+from haven.match.library import Match, MatchLibrary, decide
 from haven.match.queries import HASH_BYTES, QueryIndex, codes_to_hexes
 from haven.store.case import CaseStore, utcnow
 from haven.store.models import (
@@ -278,21 +279,27 @@ def _library_codes(lib, floor: int) -> np.ndarray:
     return np.concatenate(parts) if parts else np.empty((0, HASH_BYTES), np.uint8)
 
 
+def _item_digests() -> list[str]:
+    """The digests items are stored with (every scanned digest type), in order."""
+    return [t.name for t in signals.scanned_digests()]
+
+
 def _candidates(store: CaseStore, added: list, libraries: list, lib_new: list[int],
                 floors: list[int], threshold: int) -> set[int]:
     """Items that may match an added entry: same digest, or a query hash near a new PDQ."""
     found: set[int] = set()
     with store.session() as s:
         if added:
-            for name in DIGESTS:
+            for name in _item_digests():
                 col_e, col_i = getattr(HashEntryRow, name), getattr(ItemRow, name)
                 found.update(s.scalars(
                     select(ItemRow.id).join(HashEntryRow, col_i == col_e)
                     .where(or_(*added), col_e.is_not(None))))
         if lib_new:
-            items = s.execute(select(ItemRow.id, ItemRow.md5, ItemRow.sha1, ItemRow.sha256)
+            names = _item_digests()
+            items = s.execute(select(ItemRow.id, *(getattr(ItemRow, d) for d in names))
                               .where(ItemRow.sha256.is_not(None))).all()
-            for col, name in enumerate(DIGESTS, start=1):
+            for col, name in enumerate(names, start=1):
                 pairs = [(r[0], r[col]) for r in items if r[col]]
                 if not pairs:
                     continue
@@ -329,7 +336,7 @@ def _redecide(store: CaseStore, item_ids: list[int], dead: dict[int, list[MatchR
                 codes, source = queries.get(row.id, (b"", None))
                 query_hexes = codes_to_hexes(codes) if source in ("query", "pdq") else []
                 have = {(m.hashset_id, m.entry_id) for m in kept}
-                for m in delta.match({d: getattr(row, d) for d in DIGESTS}, query_hexes,
+                for m in delta.match({d: getattr(row, d) for d in _item_digests()}, query_hexes,
                                      row.vpdq if row.vpdq else None):
                     if (m.entry.hashset_id, m.entry.entry_id) not in have:
                         have.add((m.entry.hashset_id, m.entry.entry_id))
@@ -356,7 +363,7 @@ def _reason(lost: list[MatchRow], gained: list[Match], versions: dict[int, int])
         where = f"{m.hashset} {was}" + (f"→v{now_v}" if now_v else "")
         parts.append(f"{where}: {m.signal_type} match no longer listed")
     for m in gained:
-        d = f" d={m.distance}" if m.signal_type in ("pdq", "vpdq") else ""
+        d = f" d={m.distance}" if m.signal_type in signals.near_names() else ""
         parts.append(f"{m.entry.hashset} v{m.entry.version}: new {m.signal_type}{d} match")
     return "; ".join(parts) or "labels changed"
 

@@ -15,7 +15,7 @@ from typing import Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from haven import __version__
+from haven import __version__, signals
 from haven.evidence.base import stamp_modified
 from haven.store.case import CaseStore, utcnow
 from haven.store.models import FindingChange, HashSet, ItemRow, Seizure
@@ -24,8 +24,8 @@ FINDINGS = ("known", "near-known", "known-good", "fresh", "other", "error")
 #: One row per item; an item's matches fill the `match_*` columns in the same order, joined
 #: by MATCH_SEP (no JSON inside cells: the file is read in spreadsheets).
 CSV_COLUMNS = (
-    "path", "size", "mime", "extension_mismatch", "deleted", "carved", "md5", "sha1", "sha256",
-    "pdq", "pdq_quality", "finding", "match_set", "match_kind", "match_distance",
+    "path", "size", "mime", "extension_mismatch", "deleted", "carved",
+    *(t.name for t in signals.item_types()), "pdq_quality", "finding", "match_set", "match_kind", "match_distance",
     "match_category", "match_series", "error", "notes", "paths",
 )
 MATCH_SEP = "; "
@@ -66,6 +66,7 @@ def iter_findings(store: CaseStore) -> Iterator[dict]:
             select(ItemRow).options(selectinload(ItemRow.matches)).order_by(ItemRow.path)
             .execution_options(yield_per=2000)
         )
+        item_types = signals.item_types()
         for r in rows:
             yield {
                 "path": r.path,
@@ -73,10 +74,7 @@ def iter_findings(store: CaseStore) -> Iterator[dict]:
                 "mime": r.mime,
                 "media": r.media,
                 "extension_mismatch": bool(r.extension_mismatch),
-                "md5": r.md5,
-                "sha1": r.sha1,
-                "sha256": r.sha256,
-                "pdq": r.pdq,
+                **{t.name: getattr(r, t.name) for t in item_types},
                 "pdq_quality": r.pdq_quality,
                 "pdq_preprocess": r.pdq_preprocess,
                 "vpdq": r.vpdq,

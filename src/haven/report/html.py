@@ -16,6 +16,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 import haven
+from haven import signals
 from haven.match.how import how_pdq
 
 #: Rows per work list in the HTML; findings.jsonl and findings.csv always have them all.
@@ -50,7 +51,7 @@ def how_matched(m: dict) -> str:
     """In words, how an item matched a known entry (which hash, which part of the picture)."""
     kind = m["signal_type"]
     tag = m.get("matched_signal")
-    if kind not in ("pdq", "vpdq"):
+    if kind not in signals.near_names():
         return f"identical file ({kind.upper()} digest)"
     d = m.get("distance")
     close = "identical picture hash" if d == 0 else f"{d} of 256 bits differ"

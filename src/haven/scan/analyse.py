@@ -1,4 +1,4 @@
-"""Per-item analysis: type from content, the three digests, and PDQ for images.
+"""Per-item analysis: type from content, the scanned digests, PDQ for images, vPDQ for videos.
 
 `analyse` is pure with respect to the case (no store, no hash sets), so it runs in worker
 processes; it takes either a path on disk or the item's bytes.
@@ -20,6 +20,9 @@ IMAGE_IN_MEMORY = 512 * 1024 * 1024
 
 @dataclass
 class Analysis:
+    """What `analyse` found in one item. Every scanned single-value signal type (md5, sha1,
+    sha256, pdq: `haven.signals.item_types`) is a field of its name (a test checks it)."""
+
     path: str
     size: int | None = None
     mime: str | None = None
@@ -110,7 +113,9 @@ def analyse(path: str, *, fs_path: str | None = None, data: bytes | None = None,
         if data is not None:
             d = digest_bytes(data)
         result.mime, result.media, result.extension_mismatch = info.mime, info.media, info.extension_mismatch
-        result.size, result.md5, result.sha1, result.sha256 = d.size, d.md5, d.sha1, d.sha256
+        result.size = d.size
+        for name, value in d.values.items():
+            setattr(result, name, value)
         if info.extension_mismatch:
             result.notes.append(f"content is {info.mime} but the name says otherwise")
         if info.media == "image":

@@ -27,6 +27,7 @@ from typing import Callable, Iterator, Protocol
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
+from haven import signals
 from haven.evidence.base import Extraction, Item, Limits, Problem, stamp_text
 from haven.evidence.walk import file_stamp, top_level_sha256, walk
 from haven.match.library import MatchLibrary, decide
@@ -177,9 +178,10 @@ class _Writer:
         with self.store.session() as s, s.begin():
             stored = self._stored_rows(s)
             queries: list[tuple[ItemRow, bytes, str]] = []
+            digest_types = signals.scanned_digests()
             for a in self.buffer:
                 matches = self.library.match(
-                    {"md5": a.md5, "sha1": a.sha1, "sha256": a.sha256}, a.query_hexes, a.vpdq
+                    {d.name: getattr(a, d.name) for d in digest_types}, a.query_hexes, a.vpdq
                 )
                 decodable = a.pdq is not None or bool(a.vpdq)
                 finding = decide(a.media, a.error, decodable, matches)
@@ -261,7 +263,8 @@ class _Writer:
 
 def _fill(row: ItemRow, a: Analysis, finding: str, matches, stamp: str | None, now) -> None:
     """Set what the analysis of one item found on its row (new, or analysed again)."""
-    for name in ("size", "mime", "media", "extension_mismatch", "md5", "sha1", "sha256", "pdq",
+    for name in ("size", "mime", "media", "extension_mismatch",
+                 *(t.name for t in signals.item_types()),
                  "pdq_quality", "pdq_preprocess", "vpdq", "vpdq_preprocess", "video", "error",
                  "notes", "flags", "elapsed"):
         setattr(row, name, getattr(a, name))
@@ -286,8 +289,8 @@ def _earlier(row: ItemRow, trigger: str) -> dict:
         "analysed_at": (row.analysed_at.isoformat(timespec="seconds") + "Z"
                         if row.analysed_at else None),
         "stamp": json.loads(row.stamp) if row.stamp else None,
-        "size": row.size, "mime": row.mime, "md5": row.md5, "sha1": row.sha1,
-        "sha256": row.sha256, "pdq": row.pdq, "error": row.error,
+        "size": row.size, "mime": row.mime,
+        **{t.name: getattr(row, t.name) for t in signals.item_types()}, "error": row.error,
         "matches": [
             {"hashset": m.hashset, "hashset_version": m.hashset_version,
              "signal_type": m.signal_type, "distance": m.distance, "category": m.category,

@@ -17,11 +17,17 @@ from collections.abc import Iterable, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from haven import signals
 from haven.service.accounts import utcnow
 from haven.service.models import Identifier, Overlap, Subject
 
 KINDS = ("email", "phone", "ip", "card", "media")
-_HEX = re.compile(r"[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}")
+_HEX = re.compile(r"[0-9a-f]+")
+
+
+def _media_digest(text: str) -> bool:
+    """True for a file digest of any registered kind (MD5, SHA-1, SHA-256, …)."""
+    return bool(_HEX.fullmatch(text)) and signals.by_hex_length(len(text)) is not None
 
 
 def normalise(kind: str, value: object) -> str | None:
@@ -54,7 +60,7 @@ def normalise(kind: str, value: object) -> str | None:
             return None
     if kind == "media":
         text = text.lower()
-        return text if _HEX.fullmatch(text) else None
+        return text if _media_digest(text) else None
     raise ValueError(f"unknown identifier kind {kind}")
 
 
@@ -70,9 +76,9 @@ def subject_identifiers(subject: dict) -> Iterator[tuple[str, str]]:
                 yield kind, rec[key]
         extra = rec.get("extra")
         if isinstance(extra, dict):
-            for key in ("md5", "sha1", "sha256"):
-                if extra.get(key):
-                    yield "media", extra[key]
+            for st in signals.digest_types():
+                if extra.get(st.name):
+                    yield "media", extra[st.name]
     for value in subject.get("media_hashes") or []:
         yield "media", value
 

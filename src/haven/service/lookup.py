@@ -24,6 +24,8 @@ import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from haven import signals
+from haven.hashsets.formats.hma import PYTX_ALIASES
 from haven.hashsets.model import ImportResult
 from haven.match.near import NearIndex
 from haven.service.accounts import utcnow
@@ -31,10 +33,16 @@ from haven.service.errors import BadInput
 from haven.service.models import LookupEntry, LookupHashSet
 from haven.service.settings import pause_point
 
-SIGNAL_TYPES = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
+#: signal types the matching API answers (every registered type an entry holds) -> hex length
+SIGNAL_TYPES = {t.name: t.hex_length for t in signals.entry_types()}
 #: retired (deleted or replaced) entries kept filtered in memory before a full rebuild
 MAX_RETIRED_SHARE = 0.2
 _HEX = re.compile(r"[0-9a-f]+")
+
+
+def _digest_names() -> list[str]:
+    """The exact digests entries hold (md5, sha1, sha256, …), each with its dict."""
+    return [t.name for t in signals.digest_types() if t.entry_column]
 
 
 def check_signal(signal_type: str, signal: str) -> str:
@@ -162,7 +170,7 @@ class LookupLibrary:
 
     def __init__(self, threshold: int = 31) -> None:
         self.threshold = threshold
-        self._index = _Index({k: {} for k in ("md5", "sha1", "sha256")},
+        self._index = _Index({k: {} for k in _digest_names()},
                              _Entries(array("q"), array("i"), array("i"), array("i"), [], [], []),
                              NearIndex())
         self.stamp: tuple | None = None
@@ -193,7 +201,8 @@ class LookupLibrary:
 
     def _reload(self, s: Session) -> None:
         stamp = library_stamp(s)  # read first: rows newer than it only cause one more rebuild
-        exact: dict[str, dict[str, list[int]]] = {k: {} for k in ("md5", "sha1", "sha256")}
+        names = _digest_names()
+        exact: dict[str, dict[str, list[int]]] = {k: {} for k in names}
         hashsets = {h.id: (h.name, h.version, h.known_good, h.scheme)
                     for h in s.scalars(select(LookupHashSet))}
         ids, set_of, category_of, time_of = array("q"), array("i"), array("i"), array("i")
@@ -206,22 +215,19 @@ class LookupLibrary:
         hs_of = array("i")
         codes, pdq_ids = bytearray(), array("q")
         # Streamed in id order (a server-side cursor on PostgreSQL): no million-row list.
-        rows = s.execute(select(LookupEntry.id, LookupEntry.hashset_id, LookupEntry.md5,
-                                LookupEntry.sha1, LookupEntry.sha256, LookupEntry.pdq,
-                                LookupEntry.category, LookupEntry.added_at)
+        rows = s.execute(select(LookupEntry.id, LookupEntry.hashset_id, LookupEntry.pdq,
+                                LookupEntry.category, LookupEntry.added_at,
+                                *(getattr(LookupEntry, k) for k in names))
                          .order_by(LookupEntry.id).execution_options(yield_per=20_000))
-        for eid, hsid, md5, sha1, sha256, pdq, category, added in rows:
+        for eid, hsid, pdq, category, added, *digests in rows:
             ids.append(eid)
             hs_of.append(hsid)
             set_of.append(_numbered(set_index, sets, hashsets[hsid]))
             category_of.append(_numbered(category_index, categories, category))
             time_of.append(_numbered(time_index, times, added))
-            if md5:
-                exact["md5"].setdefault(md5, []).append(eid)
-            if sha1:
-                exact["sha1"].setdefault(sha1, []).append(eid)
-            if sha256:
-                exact["sha256"].setdefault(sha256, []).append(eid)
+            for name, value in zip(names, digests):
+                if value:
+                    exact[name].setdefault(value, []).append(eid)
             raw = _pdq_bytes(eid, pdq)
             if raw:
                 codes += raw
@@ -278,14 +284,15 @@ class LookupLibrary:
         for h in changed:  # every entry of a changed set now reports its new version
             set_of[in_changed & (self._hs_of == h)] = _numbered(set_index, sets, hashsets[h])
         fresh, digests = [], []  # (id, set id, set, category, time); (kind, digest, id)
-        query = select(LookupEntry.id, LookupEntry.hashset_id, LookupEntry.md5, LookupEntry.sha1,
-                       LookupEntry.sha256, LookupEntry.pdq, LookupEntry.category,
-                       LookupEntry.added_at).where(in_set)
+        names = _digest_names()
+        query = select(LookupEntry.id, LookupEntry.hashset_id, LookupEntry.pdq,
+                       LookupEntry.category, LookupEntry.added_at,
+                       *(getattr(LookupEntry, k) for k in names)).where(in_set)
         if new_rows_where is not None:
             query = query.where(new_rows_where)
         rows = s.execute(query.order_by(LookupEntry.id).execution_options(yield_per=20_000))
         codes, pdq_ids = bytearray(), array("q")
-        for eid, hsid, md5, sha1, sha256, pdq, category, added_at in rows:
+        for eid, hsid, pdq, category, added_at, *values in rows:
             if added is not None and eid not in added:
                 continue
             fresh.append((eid, hsid, _numbered(set_index, sets, hashsets[hsid]),
@@ -295,8 +302,7 @@ class LookupLibrary:
             if raw:
                 codes += raw
                 pdq_ids.append(eid)
-            digests += [(kind, value, eid) for kind, value in
-                        (("md5", md5), ("sha1", sha1), ("sha256", sha256)) if value]
+            digests += [(kind, value, eid) for kind, value in zip(names, values) if value]
         # the new build's entries first, then the shared dicts and index (append only): a
         # reader of the old build skips ids it does not hold
         all_ids = np.concatenate([ids, np.asarray([r[0] for r in fresh], dtype=np.int64)])
@@ -321,10 +327,10 @@ class LookupLibrary:
 
     def match(self, signal_type: str, value: str, query_hexes: list[str] | None = None) -> list[dict]:
         index = self._index
-        if signal_type == "pdq":
+        if signal_type in signals.near_names():
             near = index.near
             hits = near.search(query_hexes or [value], self.threshold) if len(near) else []
-            return [match_dict(info, "pdq", d, self.threshold)
+            return [match_dict(info, signal_type, d, self.threshold)
                     for eid, d in hits if (info := index.info(eid)) is not None]
         return [match_dict(info, signal_type, 0, 0)
                 for eid in list(index.exact[signal_type].get(value, ()))
@@ -332,7 +338,7 @@ class LookupLibrary:
 
     def hma(self, signal_type: str, signal: str) -> tuple[str, str, dict[str, list[dict]], int]:
         """HMA's lookup answer: (type, normalised signal, {bank: [match…]}, match count)."""
-        hma_type = "md5" if signal_type == "video_md5" else signal_type
+        hma_type = PYTX_ALIASES.get(signal_type, signal_type)
         value = check_signal(hma_type, signal)
         banks: dict[str, list[dict]] = {}
         matches = self.match(hma_type.lower(), value)
@@ -342,9 +348,10 @@ class LookupLibrary:
         return hma_type, value, banks, len(matches)
 
     def match_analysis(self, analysis) -> list[dict]:
-        """Matches of an uploaded file: its three digests, then PDQ near matches."""
+        """Matches of an uploaded file: its digests, then PDQ near matches."""
         out, seen = [], set()
-        for name in ("md5", "sha1", "sha256"):
+        for st in signals.scanned_digests():
+            name = st.name
             value = getattr(analysis, name)
             for m in self.match(name, value) if value else []:
                 if m["entry_id"] not in seen:
@@ -417,8 +424,8 @@ def store_hashset(s: Session, result: ImportResult, *, name: str, source_sha256:
         source_id = str(source_id)[:200] if source_id is not None else None
         if source_id:
             new_ids.add(source_id)
-        rows.append({"hashset_id": hs.id, "md5": e.md5, "sha1": e.sha1, "sha256": e.sha256,
-                     "pdq": e.pdq, "category": (e.category or None) and str(e.category)[:60],
+        rows.append({"hashset_id": hs.id, **{k: getattr(e, k) for k in SIGNAL_TYPES},
+                     "category": (e.category or None) and str(e.category)[:60],
                      "source_id": source_id, "added_at": now})
     gone = set(tombstones or ()) | (new_ids if append else set())
     if append and gone:  # a re-shared id replaces its old entry; a tombstone deletes it
@@ -470,9 +477,9 @@ def import_case_store(s: Session, case_dir: Path, names: list[str] | None = None
             for src in cs.scalars(q.order_by(HashSet.name)):
                 result = ImportResult(format=src.format, scheme=src.scheme)
                 for row in cs.scalars(select(HashEntryRow).where(HashEntryRow.hashset_id == src.id)):
-                    result.entries.append(HashEntry(md5=row.md5, sha1=row.sha1, sha256=row.sha256,
-                                                    pdq=row.pdq, category=row.category,
-                                                    scheme=row.scheme))
+                    result.entries.append(HashEntry(
+                        **{k: getattr(row, k) for k in SIGNAL_TYPES}, category=row.category,
+                        scheme=row.scheme))
                 out.append(store_hashset(s, result, name=src.name,
                                          source_sha256=src.source_sha256,
                                          known_good=src.known_good))

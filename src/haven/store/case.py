@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from haven import signals
 from haven.errors import (
     CaseBusyError, CaseEvidenceOverlap, CaseStoreError, NotACaseError, ReadOnlyCaseError,
 )
@@ -305,10 +306,7 @@ class CaseStore:
             rows = [
                 {
                     "hashset_id": hs.id,
-                    "md5": e.md5,
-                    "sha1": e.sha1,
-                    "sha256": e.sha256,
-                    "pdq": e.pdq,
+                    **{k: getattr(e, k) for k in _signal_columns()},
                     "category": e.category,
                     "scheme": e.scheme or result.scheme,
                     "series": e.series,
@@ -353,13 +351,17 @@ class CaseStore:
             return s.scalar(select(func.count(ItemRow.id))) or 0
 
 
-_SIGNALS = ("md5", "sha1", "sha256", "pdq")
 _LABELS = ("category", "scheme", "series", "victim_identified", "line")
+
+
+def _signal_columns() -> tuple[str, ...]:
+    """The entry columns that hold signals (md5, sha1, sha256, pdq, …: the registry's)."""
+    return tuple(t.name for t in signals.entry_types())
 
 
 def _signature(row) -> tuple:
     extra = row["extra"] if isinstance(row, dict) else row.extra
-    return tuple((row[k] if isinstance(row, dict) else getattr(row, k)) for k in _SIGNALS) + (
+    return tuple((row[k] if isinstance(row, dict) else getattr(row, k)) for k in _signal_columns()) + (
         json.dumps(extra or {}, sort_keys=True),)
 
 
@@ -367,7 +369,7 @@ def _replace_entries(s: Session, hashset_id: int, rows: list[dict]) -> tuple[lis
     """Turn the stored entries of a set into `rows`: unchanged signals keep their row (labels
     updated), the rest is deleted; returns the rows still to insert and the counts."""
     stored: dict[tuple, list] = {}
-    cols = [HashEntryRow.id, *(getattr(HashEntryRow, k) for k in _SIGNALS + _LABELS),
+    cols = [HashEntryRow.id, *(getattr(HashEntryRow, k) for k in _signal_columns() + _LABELS),
             HashEntryRow.extra]
     for row in s.execute(select(*cols).where(HashEntryRow.hashset_id == hashset_id)):
         stored.setdefault(_signature(row), []).append(row)

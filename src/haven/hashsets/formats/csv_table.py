@@ -1,4 +1,4 @@
-"""Generic CSV hash sets: a header naming md5/sha1/sha256/pdq columns, labels optional.
+"""Generic CSV hash sets: a header naming signal columns (md5, sha1, sha256, pdq, …), labels optional.
 
 The delimiter (comma, semicolon, tab) is sniffed from the header. Categories in a generic CSV
 mean whatever its distributor says, so the caller names the scheme (`--scheme`).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from haven import signals
 from haven.errors import HashSetFormatError
 from haven.hashsets.formats import fields
 from haven.hashsets.formats.registry import register
@@ -27,10 +28,7 @@ def _hash_aliases(algorithm: str, *spellings: str) -> set[str]:
 # column_key(header cell) -> HashEntry field
 COLUMNS: dict[str, str] = {}
 for _field, _keys in {
-    "md5": _hash_aliases("md5"),
-    "sha1": _hash_aliases("sha1"),
-    "sha256": _hash_aliases("sha256"),
-    "pdq": _hash_aliases("pdq") | {"pdqsignal"},
+    **{t.name: _hash_aliases(t.name) | {f"{t.name}signal"} for t in signals.entry_types()},
     "category": {"category", "cat", "classification", "class"},
     "series": {"series", "seriesname"},
     "victim_identified": {"victimidentified", "isvictimidentified", "identifiedvictim"},
@@ -38,7 +36,7 @@ for _field, _keys in {
     for _key in _keys:
         COLUMNS[_key] = _field
 
-HASH_FIELDS = ("md5", "sha1", "sha256", "pdq")
+HASH_FIELDS = tuple(t.name for t in signals.entry_types())
 
 
 def column_fields(header: list[str]) -> dict[str, str]:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-HEX_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
-# A bare hex string can only say how long it is; PDQ is never guessed from a plain list.
-ALGORITHM_BY_LENGTH = {32: "md5", 40: "sha1", 64: "sha256"}
+from haven import signals
 
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
@@ -22,24 +20,30 @@ _FALSE = {"false", "no", "n", "0", "f"}
 
 
 def hex_digest(value: object, algorithm: str) -> str | None:
-    """Lower-case hex of `value` checked against the length of `algorithm`; None if empty."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    if not text:
-        return None
-    want = HEX_LENGTHS[algorithm]
-    if len(text) != want or not _HEX.fullmatch(text):
-        shown = text if len(text) <= 80 else text[:77] + "..."
-        raise ValueError(f"{algorithm} {shown!r} is not {want} hex characters")
-    return text.lower()
+    """Lower-case hex of `value` checked by signal type `algorithm`; None if empty.
+
+    Raises `haven.signals.InvalidSignal` (a ValueError: one malformed row)."""
+    return signals.get(algorithm).validate(value)
 
 
 def algorithm_of(text: str) -> str | None:
-    """md5/sha1/sha256 for a bare hex string of the matching length, else None."""
+    """The exact digest (md5, sha1, sha256, …) a bare hex string of its length is, else None.
+
+    A bare hex string can only say how long it is; PDQ is never guessed from a plain list."""
     if _HEX.fullmatch(text):
-        return ALGORITHM_BY_LENGTH.get(len(text))
+        st = signals.by_hex_length(len(text))
+        return st.name if st else None
     return None
+
+
+def entry_field(name: str) -> str | None:
+    """The `HashEntry` field a signal named `name` fills (md5, sha1, sha256, pdq, …); None
+    when haven has no such signal type or entries do not hold it in a field of its own."""
+    try:
+        st = signals.get(name)
+    except signals.UnknownSignalType:
+        return None
+    return st.name if st.entry_column else None
 
 
 def flag(value: object, field: str) -> bool | None:

@@ -5,8 +5,9 @@ Three shapes, told apart by their first bytes:
 - `threatexchange dataset --csv`: `signal_type,signal_str,collab,category,tags`;
 - the JSON body of HMA's `POST /c/bank/<BANK>/signal`: `{<signal_type>: <value>, "note": ...}`.
 
-Signal types haven can match (pdq, md5, video_md5 — an MD5 of a video file) are imported; any
-other type is a malformed line ("unsupported signal type X"), counted but not fatal. The
+Signal types haven can match (its registered signal types with an entry field: md5, sha1,
+sha256, pdq, …, and pytx's video_md5 — an MD5 of a video file) are imported; any other type
+is a malformed line ("unsupported signal type X"), counted but not fatal. The
 original type is kept in `extra["signal_type"]`.
 """
 
@@ -17,6 +18,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from haven import signals
 from haven.errors import HashSetFormatError
 from haven.hashsets.formats import fields
 from haven.hashsets.formats.registry import register
@@ -25,11 +27,13 @@ from haven.hashsets.model import HashEntry, ImportResult, Malformed
 
 SCHEME = "pytx"
 
-# pytx signal type name -> HashEntry field
-SIGNAL_FIELDS = {"pdq": "pdq", "md5": "md5", "video_md5": "md5"}
+# pytx signal type names that are another name of a haven signal type
+PYTX_ALIASES = {"video_md5": "md5"}
+# pytx signal type name -> HashEntry field: haven's own types by their names, plus the aliases
+SIGNAL_FIELDS = {t.name: t.name for t in signals.entry_types()} | PYTX_ALIASES
 # Names pytx and its extensions use; only for recognising the file, not all importable.
-KNOWN_SIGNAL_TYPES = set(SIGNAL_FIELDS) | {
-    "url", "url_md5", "raw_text", "trend_query", "vpdq", "photodna", "tmk", "vmd5",
+KNOWN_SIGNAL_TYPES = set(SIGNAL_FIELDS) | set(signals.names()) | {
+    "url", "url_md5", "raw_text", "trend_query", "photodna", "tmk", "vmd5",
 }
 CSV_HEADER = ["signaltype", "signalstr"]  # column_key of the first two dataset --csv columns
 NOTE_KEYS = {"note", "notes", "comment"}

@@ -19,6 +19,7 @@ from pathlib import Path
 from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 
+from haven import signals
 from haven.errors import HashSetFormatError
 from haven.hashsets.formats import fields
 from haven.hashsets.formats.registry import register
@@ -28,7 +29,8 @@ SCHEME = "ncmec"
 NAMESPACE_HINT = b"hashsharing.ncmec.org"
 ENTRY_TAGS = {"image": "image", "video": "video"}
 TOMBSTONE_TAGS = {"deletedImage": "image", "deletedVideo": "video"}
-FINGERPRINTS = {"md5": "md5", "sha1": "sha1", "sha256": "sha256", "pdq": "pdq"}
+# fingerprint type (lower-case) -> HashEntry field: haven's signal types by their names
+FINGERPRINTS = {t.name: t.name for t in signals.entry_types()}
 
 
 @dataclass
@@ -87,7 +89,7 @@ def _entry(elem, media: str, number: int) -> HashEntry:
         setattr(entry, target, digest)
     if others:
         entry.extra["other_fingerprints"] = others
-    if not (entry.md5 or entry.sha1 or entry.sha256 or entry.pdq):
+    if not entry.signal_values():
         raise ValueError(f"{media} {ident} has no md5, sha1, sha256 or pdq fingerprint")
     return entry
 

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from haven import signals
 from haven.errors import HashSetFormatError
 from haven.hashsets.formats import fields
 from haven.hashsets.formats.registry import register
@@ -54,7 +55,7 @@ def _is_vics_context(url: str) -> bool:
 
 
 # AlternativeHashes[].HashName (column_key form) -> HashEntry field
-_ALTERNATIVE_FIELDS = {"md5": "md5", "sha1": "sha1", "sha256": "sha256", "pdq": "pdq"}
+_ALTERNATIVE_FIELDS = {t.name: t.name for t in signals.entry_types()}
 
 # Media keys kept in HashEntry.extra, with how each is read
 _EXTRA_FLAGS = {
@@ -177,7 +178,7 @@ class VicsReader:
                 extra["photodna"] = fields.text(value)
             elif name:
                 extra.setdefault("alternative_hashes", {})[name] = fields.text(value)
-        if not any((entry.md5, entry.sha1, entry.sha256, entry.pdq)):
+        if not entry.signal_values():
             raise ValueError("Media record has no MD5, SHA1, SHA256 or PDQ")
         size = fields.size(media.get("MediaSize"), "MediaSize")
         if size is not None:
