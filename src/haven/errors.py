@@ -31,3 +31,11 @@ class ReadOnlyCaseError(CaseStoreError):
 
 class CaseBusyError(CaseStoreError):
     """Another process holds the case (a scan or an index running on it)."""
+
+
+class LibraryError(HavenError):
+    """A hash library (or a digest table) cannot be opened or used as asked."""
+
+
+class LibraryCorruptError(LibraryError):
+    """A library file is truncated or its checksum does not match: restore it from a copy."""

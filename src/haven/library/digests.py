@@ -40,11 +40,22 @@ from typing import Iterable
 import numpy as np
 
 from haven import signals
-from haven.durable import fsync_dir
-from haven.errors import HavenError
+from haven.durable import FORMAT_VERSION, MANIFEST, read_manifest, write_manifest
+from haven.errors import LibraryCorruptError, LibraryError
+from haven.match.sorted_digests import (
+    DIGEST_WIDTHS,
+    DigestTable,
+    SortedRows,
+    digest_array,
+    radix_bits,
+    sorted_arrays,
+    width_of,
+)
 
-#: Bytes of one digest per kind: every exact signal type with a store code (haven.signals).
-DIGEST_WIDTHS = {t.name: t.width for t in signals.digest_types()}
+# the sorted-table core and the manifests live below (match, durable); re-exported here
+__all__ = ["DIGEST_WIDTHS", "DigestStore", "DigestTable", "FORMAT_VERSION", "LibraryCorruptError",
+           "LibraryError", "Segment", "digest_array", "read_manifest", "write_manifest", "write_segment"]
+
 #: Kind byte in segment headers (a file contract, fixed per type: md5 1, sha1 2, sha256 3).
 _KIND_CODE = {t.name: t.store_code for t in signals.digest_types()}
 _KIND_NAME = {v: k for k, v in _KIND_CODE.items()}
@@ -58,18 +69,8 @@ _FOOTER = struct.Struct("<4I Q 8s")  # crc per section, file length, end magic
 _ALIGN = 64
 _ALL_IDS = np.uint64(2 ** 64 - 1)
 _LOG_RECORD = struct.Struct("<II")  # payload length, crc32 of payload
-MANIFEST = "manifest.json"
 #: Rows a compaction step holds in memory (~4M rows: ~150 MB for MD5), whatever the total.
 MERGE_STEP_ROWS = 1 << 22
-FORMAT_VERSION = 1
-
-
-class LibraryError(HavenError):
-    """A hash library cannot be opened or used as asked."""
-
-
-class LibraryCorruptError(LibraryError):
-    """A library file is truncated or its checksum does not match: restore it from a copy."""
 
 
 def _pad(n: int) -> int:
@@ -85,75 +86,9 @@ def _crc(buf) -> int:
     return crc
 
 
-def digest_array(kind: str, digests: Iterable[str] | np.ndarray) -> np.ndarray:
-    """Hex digests (or an (n, width) uint8 array) as an (n, width) uint8 array."""
-    width = _width(kind)
-    if isinstance(digests, np.ndarray):
-        arr = np.ascontiguousarray(digests, dtype=np.uint8)
-        if arr.ndim != 2 or arr.shape[1] != width:
-            raise LibraryError(f"{kind} digests must be {width} bytes each")
-        return arr
-    values = list(digests)
-    try:
-        raw = bytes.fromhex("".join(values))
-    except ValueError:
-        raw = b""
-    if len(raw) != width * len(values) or any(len(v) != 2 * width for v in values):
-        bad = next((v for v in values if len(v) != 2 * width or not _is_hex(v)), values[:1])
-        raise LibraryError(f"not an {kind} digest ({2 * width} hex digits): {bad!r}")
-    return np.frombuffer(raw, dtype=np.uint8).reshape(len(values), width)
-
-
-def _is_hex(v: str) -> bool:
-    try:
-        bytes.fromhex(v)
-        return True
-    except ValueError:
-        return False
-
-
-def _width(kind: str) -> int:
-    try:
-        return DIGEST_WIDTHS[kind]
-    except KeyError:
-        raise LibraryError(f"unknown digest kind {kind!r} (use {', '.join(DIGEST_WIDTHS)})") from None
-
-
-def _prefixes(digests: np.ndarray) -> np.ndarray:
-    return digests[:, :8].copy().view(">u8").ravel().astype(np.uint64)
-
-
-def _radix_bits(count: int) -> int:
-    # about 8 rows a bucket: 1e9 rows -> 2**27 buckets -> 1 GiB radix, ~1 byte a row
-    return int(min(28, max(0, count.bit_length() - 3)))
-
-
-def _sorted_arrays(kind: str, digests: np.ndarray, ids: np.ndarray) -> dict:
-    """The sections of a segment (prefix, radix, tail, ids) plus its header numbers."""
-    width = _width(kind)
-    digests = np.ascontiguousarray(digests, dtype=np.uint8).reshape(-1, width)
-    ids = np.asarray(ids, dtype=np.uint64).ravel()
-    if len(ids) != len(digests):
-        raise LibraryError("digests and ids must have the same length")
-    count = len(digests)
-    prefix = _prefixes(digests)
-    order = np.argsort(prefix, kind="stable")
-    prefix = prefix[order]
-    tail = np.ascontiguousarray(digests[order, 8:])
-    id_bytes = 4 if count == 0 or int(ids.max(initial=0)) < 2 ** 32 - 1 else 8
-    ids_sorted = ids[order].astype(np.uint32 if id_bytes == 4 else np.uint64)
-    bits = _radix_bits(count)
-    buckets = (prefix >> np.uint64(64 - bits)).astype(np.int64) if bits else np.zeros(count, np.int64)
-    radix = np.zeros(2 ** bits + 1, dtype=np.uint64)
-    np.cumsum(np.bincount(buckets, minlength=2 ** bits), out=radix[1:])
-    return {"prefix": prefix, "radix": radix, "tail": tail, "ids": ids_sorted, "count": count,
-            "width": width, "id_bytes": id_bytes, "bits": bits,
-            "max_bucket": int(np.diff(radix).max(initial=0))}
-
-
 def write_segment(path: Path, kind: str, digests: np.ndarray, ids: np.ndarray, seq: int) -> None:
     """Sort and write one segment file atomically (temporary name, fsync, rename)."""
-    a = _sorted_arrays(kind, digests, ids)
+    a = sorted_arrays(kind, digests, ids)
     sections = [a["prefix"], a["radix"], a["tail"], a["ids"]]
     crcs = [_crc(np.ascontiguousarray(s)) for s in sections]
     head = _HEADER.pack(MAGIC, _KIND_CODE[kind], a["width"], a["id_bytes"], a["bits"], a["count"],
@@ -193,11 +128,11 @@ def merge_segments(path: Path, kind: str, parts: list[tuple["Segment", np.ndarra
     space is cut into ranges of about `rows_per_step` rows; each range is gathered from every
     segment, sorted and written in place through a memory map, then the checksums are taken.
     """
-    width = _width(kind)
+    width = width_of(kind)
     rows_per_step = rows_per_step or MERGE_STEP_ROWS
     count = sum(seg.count - len(dead) for seg, dead in parts)
     id_bytes = max((seg.ids.itemsize for seg, _ in parts), default=4)
-    bits = _radix_bits(count)
+    bits = radix_bits(count)
     offsets, lengths, footer_at = _layout(count, width, id_bytes, bits)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
@@ -250,80 +185,7 @@ def merge_segments(path: Path, kind: str, parts: list[tuple["Segment", np.ndarra
     os.replace(tmp, path)
 
 
-class _SortedRows:
-    """Lookup over sorted prefix/radix/tail/ids arrays (a mapped segment or an in-memory table)."""
-
-    count: int
-    radix_bits: int
-    max_bucket: int
-    prefix: np.ndarray
-    radix: np.ndarray
-    tail: np.ndarray
-    ids: np.ndarray
-
-    def lookup_one(self, raw: bytes) -> list[int]:
-        """Entry ids of one digest given as raw bytes: the per-item path, no batch overhead."""
-        return [int(self.ids[p]) for p in self.positions_one(raw)]
-
-    def positions_one(self, raw: bytes) -> list[int]:
-        """Row numbers holding one digest (raw bytes)."""
-        if not self.count:
-            return []
-        q = int.from_bytes(raw[:8], "big")
-        if self.radix_bits:
-            b = q >> (64 - self.radix_bits)
-            lo, hi = int(self.radix[b]), int(self.radix[b + 1])
-        else:
-            lo, hi = 0, self.count
-        if lo == hi:
-            return []
-        qv = np.uint64(q)
-        pos = lo + int(np.searchsorted(self.prefix[lo:hi], qv))
-        out = []
-        rest = raw[8:]
-        while pos < self.count and self.prefix[pos] == qv:
-            if self.tail[pos].tobytes() == rest:
-                out.append(pos)
-            pos += 1
-        return out
-
-    def lookup(self, digests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(query number, entry id) of every row equal to a query digest."""
-        empty = np.empty(0, dtype=np.int64)
-        if self.count == 0 or len(digests) == 0:
-            return empty, empty.astype(np.uint64)
-        q = _prefixes(digests)
-        if self.radix_bits:
-            bucket = (q >> np.uint64(64 - self.radix_bits)).astype(np.int64)
-            lo = np.take(self.radix, bucket).astype(np.int64)
-            hi = np.take(self.radix, bucket + 1).astype(np.int64)
-        else:
-            lo = np.zeros(len(q), np.int64)
-            hi = np.full(len(q), self.count, np.int64)
-        # lower bound of q inside [lo, hi): a fixed number of vectorised bisection steps
-        for _ in range(int(self.max_bucket).bit_length()):
-            open_ = lo < hi
-            mid = (lo + hi) >> 1
-            less = np.zeros(len(q), dtype=bool)
-            less[open_] = np.take(self.prefix, mid[open_]) < q[open_]
-            lo = np.where(open_ & less, mid + 1, lo)
-            hi = np.where(open_ & ~less, mid, hi)
-        qn, rows = [], []
-        pos = lo
-        live = np.arange(len(q))
-        while live.size:  # runs of equal prefixes: usually length 0 or 1
-            inside = pos < self.count
-            live, pos = live[inside], pos[inside]
-            same = np.take(self.prefix, pos) == q[live]
-            live, pos = live[same], pos[same]
-            qn.append(live)
-            rows.append(pos)
-            pos = pos + 1
-        qn_a, rows_a = np.concatenate(qn), np.concatenate(rows)
-        ok = (np.take(self.tail, rows_a, axis=0) == digests[qn_a, 8:]).all(axis=1)
-        return qn_a[ok].astype(np.int64), np.take(self.ids, rows_a[ok]).astype(np.uint64)
-
-class Segment(_SortedRows):
+class Segment(SortedRows):
     """One memory-mapped, checksummed, sorted segment file."""
 
     def __init__(self, path: Path, *, verify: bool = True) -> None:
@@ -384,31 +246,6 @@ class Segment(_SortedRows):
             self._map.close()
         except BufferError:  # a caller still holds an array of ours; the OS unmaps at exit
             pass
-
-
-class DigestTable(_SortedRows):
-    """An in-memory sorted table: ~20-40 bytes an entry where a dict of hex strings takes ~200."""
-
-    def __init__(self, kind: str, digests: Iterable[str] | np.ndarray, ids: Iterable[int]) -> None:
-        arr = digest_array(kind, digests)
-        a = _sorted_arrays(kind, arr, np.fromiter(ids, dtype=np.uint64, count=len(arr)))
-        self.kind, self.count, self.radix_bits, self.max_bucket = kind, a["count"], a["bits"], a["max_bucket"]
-        self.prefix, self.radix, self.tail, self.ids = a["prefix"], a["radix"], a["tail"], a["ids"]
-
-    def __len__(self) -> int:
-        return self.count
-
-    @property
-    def nbytes(self) -> int:
-        return int(self.prefix.nbytes + self.radix.nbytes + self.tail.nbytes + self.ids.nbytes)
-
-    def get(self, digest: str) -> list[int]:
-        """Entry ids of one hex digest (none when it is not a digest of this kind)."""
-        try:
-            raw = bytes.fromhex(digest)
-        except (TypeError, ValueError):
-            return []
-        return self.lookup_one(raw) if len(raw) == DIGEST_WIDTHS[self.kind] else []
 
 
 @dataclass
@@ -666,8 +503,8 @@ class DigestStore:
             raw = bytes.fromhex(digest)
         except (TypeError, ValueError):
             raw = b""
-        if len(raw) != _width(kind):
-            raise LibraryError(f"not an {kind} digest ({2 * _width(kind)} hex digits): {digest!r}")
+        if len(raw) != width_of(kind):
+            raise LibraryError(f"not an {kind} digest ({2 * width_of(kind)} hex digits): {digest!r}")
         out: list[int] = []
         tombs = self._tombs.get(kind)
         for seg in self.segments:
@@ -704,38 +541,3 @@ class DigestStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def write_manifest(root: Path, body: dict) -> None:
-    """`root/manifest.json` = body + its CRC-32, written under a temporary name, fsynced,
-    renamed into place and the directory fsynced (shared by every library manifest)."""
-    doc = {"body": body, "crc32": zlib.crc32(json.dumps(body, sort_keys=True).encode())}
-    tmp = root / (MANIFEST + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(doc, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, root / MANIFEST)
-    fsync_dir(root)
-
-
-def read_manifest(root: Path) -> dict:
-    """The body `write_manifest` wrote in `root`; a missing, altered or truncated manifest
-    raises LibraryError / LibraryCorruptError naming it."""
-    path = root / MANIFEST
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise LibraryError(f"no hash library in {root} ({exc.strerror})") from exc
-    try:
-        doc = json.loads(text)
-        body = doc["body"]
-        if zlib.crc32(json.dumps(body, sort_keys=True).encode()) != doc["crc32"]:
-            raise ValueError("checksum mismatch")
-        if body["format"] != FORMAT_VERSION:
-            raise LibraryError(f"library {root} has format {body['format']}, "
-                               f"this haven reads {FORMAT_VERSION}")
-        return body
-    except (ValueError, KeyError, TypeError) as exc:
-        raise LibraryCorruptError(f"library manifest {path} is corrupt ({exc}); restore it "
-                                  f"from a copy") from exc

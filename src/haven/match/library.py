@@ -1,7 +1,7 @@
 """The hash sets a scan matches against, loaded once: exact digests and a PDQ near index.
 
 Exact matching is a dict per digest type for small libraries and, above `EXACT_TABLE_MIN`
-digests of a type, a sorted in-memory `haven.library.DigestTable` (~10x less RAM than a dict of
+digests of a type, a sorted in-memory `haven.match.sorted_digests.DigestTable` (~10x less RAM than a dict of
 hex strings, same answers). Near matching goes through `NearIndex` (flat scan when small,
 exact multi-index segments when large; issue 7). The interface (`MatchLibrary.match`) stays.
 """
@@ -149,7 +149,7 @@ class MatchLibrary:
 
     def _tabulate(self) -> None:
         """Swap large digest dicts for sorted tables (entry ids map back through `refs`)."""
-        from haven.library import DigestTable
+        from haven.match.sorted_digests import DigestTable
 
         for name, table in list(self.exact.items()):
             if len(table) < EXACT_TABLE_MIN:

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import func, select
 
-from haven.library.digests import FORMAT_VERSION, LibraryError, read_manifest, write_manifest
+from haven.durable import FORMAT_VERSION, read_manifest, write_manifest
+from haven.errors import LibraryError
 from haven.signals import MIN_TRUSTED_QUALITY
 
 HASH_BYTES = 32
