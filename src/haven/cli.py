@@ -229,6 +229,13 @@ def scan(
     # The workers start before anything else (forked from this one-thread process), and
     # load the analysis code while this process loads the store and the hash sets.
     pool = start_workers(workers) if engine == "local" else None
+    head = None
+    if pool is not None:
+        # A new case: the workers get the first files now, not once the store is open.
+        from haven.scan.headstart import head_start
+
+        head = head_start(pool, [str(e) for e in evidence], case, fast=not full_res,
+                          video_fps=video_fps)
 
     from haven.evidence.base import Limits
     from haven.evidence.keys import load_keyring
@@ -273,7 +280,8 @@ def scan(
 
                     result = scan_spark([str(e) for e in evidence], store, options, master, show)
                 else:
-                    result = run_scan([str(e) for e in evidence], store, options, show, pool=pool)
+                    result = run_scan([str(e) for e in evidence], store, options, show, pool=pool,
+                                      head_start=head)
                 show(result)
                 bar.update(task, total=max(result.done_bytes, 1), completed=max(result.done_bytes, 1))
             for r in result.rematched:

@@ -33,6 +33,7 @@ from haven.evidence.walk import file_stamp, top_level_sha256, walk
 from haven.match.library import MatchLibrary, decide
 from haven.scan.analyse import Analysis, analyse
 from haven.scan.census import start_census
+from haven.scan.headstart import HeadStart
 from haven.scan.workers import start_workers
 from haven.match.queries import item_query_codes
 from haven.store.case import CaseStore, keep_apart, utcnow
@@ -392,10 +393,12 @@ class ScanEngine(Protocol):
 
 class LocalEngine:
     """Analyses items in worker processes on this machine (`pool`), or in this process when
-    there is none (`workers=1`); at most four items per worker are in flight."""
+    there is none (`workers=1`); at most four items per worker are in flight. `head_start`:
+    files already submitted before the scan began (`haven.scan.headstart`), taken over here."""
 
-    def __init__(self, store: CaseStore, options: ScanOptions, pool: ProcessPoolExecutor | None):
-        self.options, self.pool = options, pool
+    def __init__(self, store: CaseStore, options: ScanOptions, pool: ProcessPoolExecutor | None,
+                 head_start: HeadStart | None = None):
+        self.options, self.pool, self.head_start = options, pool, head_start
         self.workdir = tempfile.mkdtemp(prefix="scan-tmp-", dir=store.dir)
         self.pending: dict[Future, str | None] = {}
         self.window = 4 * (pool._max_workers if pool else 1)
@@ -418,7 +421,10 @@ class LocalEngine:
                 os.unlink(tmp)
             yield result
             return
-        self.pending[self.pool.submit(analyse, item.path, **kwargs)] = tmp
+        running = None
+        if self.head_start is not None and tmp is None:
+            running = self.head_start.take(item, self.options.fast, self.options.video_fps)
+        self.pending[running or self.pool.submit(analyse, item.path, **kwargs)] = tmp
         while len(self.pending) >= self.window:
             yield from self._collect()
 
@@ -436,6 +442,8 @@ class LocalEngine:
             yield result
 
     def close(self) -> None:
+        if self.head_start is not None:
+            self.head_start.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)
@@ -443,19 +451,21 @@ class LocalEngine:
 
 def scan(evidence: list[str], store: CaseStore, options: ScanOptions | None = None,
          on_progress: ProgressFn | None = None, *,
-         pool: ProcessPoolExecutor | None = None) -> ScanProgress:
+         pool: ProcessPoolExecutor | None = None,
+         head_start: HeadStart | None = None) -> ScanProgress:
     """Scan every evidence path into the case store; returns the final counters.
 
     `pool`: worker processes from `haven.scan.workers.start_workers`, started by the caller
     before anything else (as `haven scan` does); without it the scan starts its own. Either
-    way the scan shuts them down once the last item is analysed.
+    way the scan shuts them down once the last item is analysed. `head_start`: the first
+    files, already submitted to `pool` (`haven.scan.headstart`).
     """
     options = options or ScanOptions()
     keep_apart(store.dir, evidence)  # the scan writes temp files under the case directory
     # first: the workers load the analysis code while the hash sets load here
     pool = pool or start_workers(options.workers)
     try:
-        engine = LocalEngine(store, options, pool)
+        engine = LocalEngine(store, options, pool, head_start)
     except BaseException:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
