@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/recall.py                 # N=500 known, M=2000 unrelated, 1024x768
     .venv/bin/python bench/recall.py --n 100 --m 400 # quick look
+    nice .venv/bin/python bench/recall.py --hash-only  # known sets as PDQ only (recall_hashonly.py)
 
 Known set: N originals from bench/imagegen.py, stored as JPEG q90 and enrolled. Queries: one
 variant of each original per kind (below), each saved as JPEG and hashed with haven's fast
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import sys
 import time
 from pathlib import Path
@@ -172,7 +174,28 @@ def main() -> None:
     ap.add_argument("--m", type=int, default=2000, help="unrelated images (default 2000)")
     ap.add_argument("--size", default="1024x768", help="generated image size (default 1024x768)")
     ap.add_argument("--threshold", type=int, default=31)
+    ap.add_argument("--hash-only", action="store_true",
+                    help="known sets as PDQ only: today's query hashes vs + framing hypotheses "
+                         "(bench/recall_hashonly.py; --n default 1000, --m default 20000)")
+    ap.add_argument("--queries", type=int, default=300,
+                    help="hash-only: collage queries per kind (default 300)")
+    ap.add_argument("--photo-seeds", type=int, default=4,
+                    help="hash-only: variants per package/reference photo and kind (default 4)")
+    ap.add_argument("--shared", type=Path, default=Path(os.environ.get("HAVEN_SHARED")
+                                                         or "/work/shared"),
+                    help="hash-only: folder holding testdata/pdq (ThreatExchange images)")
+    ap.add_argument("--quick", action="store_true", help="hash-only: 100 known, 2,000 unrelated")
     args = ap.parse_args()
+    if args.hash_only:
+        import recall_hashonly
+
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        n = 100 if args.quick else (args.n if args.n != 500 else 1000)
+        m = 2000 if args.quick else (args.m if args.m != 2000 else 20000)
+        shared = args.shared if (args.shared / "testdata" / "pdq").exists() else None
+        recall_hashonly.report(recall_hashonly.run(
+            n, m, min(args.queries, n), 1 if args.quick else args.photo_seeds, shared))
+        return
     width, height = (int(v) for v in args.size.lower().split("x"))
     r = run(args.n, args.m, width, height, args.threshold)
     print(f"N={r['n']} known, M={r['m']} unrelated, {width}x{height}, threshold {args.threshold}, "

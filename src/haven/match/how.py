@@ -82,6 +82,17 @@ def _query_words(part: str) -> str | None:
     return None
 
 
+def bits_compared(signal: str | None) -> int:
+    """How many bits a PDQ match's distance counts: 256, or the reliable bits of a hash-only
+    hypothesis (`haven.match.framing.DROP_BITS` least reliable ones left out)."""
+    query = (signal or "").partition("@")[2]
+    if _FRAME.search(query) or _BAND.search(query) or _LOGO.search(query):
+        from haven.match.framing import DROP_BITS
+
+        return 256 - DROP_BITS
+    return 256
+
+
 def how_pdq(signal: str | None) -> str:
     """In words, which part of the picture matched and how the copy differs from the known."""
     enrolled, _, query = (signal or "").partition("@")

@@ -86,6 +86,8 @@ class MatchLibrary:
         # hold such hashes: a scan against digests alone never loads them
         self.near = _NO_HASHES
         self.video = _NO_HASHES
+        self.framing = _NO_HASHES  # haven.match.framing.FramingIndex over the known PDQs
+        self.framing_ids: list[int] = []
         self.hashset_names: list[str] = []
         with store.session() as s:
             q = select(HashSet)
@@ -140,7 +142,13 @@ class MatchLibrary:
                 for eid, frames in videos:
                     self.video.add_video(eid, frames)
             if near_hexes:
-                from haven.match.near import NearIndex
+                from haven.match.framing import FramingIndex
+                from haven.match.near import NearIndex, hexes_to_codes
+
+                # hash-only hypotheses rebuild a known picture's whole frame: its own PDQ
+                own = [k for k, tag in enumerate(near_tags) if tag == "pdq"]
+                self.framing = FramingIndex(hexes_to_codes([near_hexes[k] for k in own]))
+                self.framing_ids = [near_ids[k] for k in own]
 
                 self.near = NearIndex()
                 self.near.add(near_hexes, near_ids, near_tags)
@@ -177,12 +185,14 @@ class MatchLibrary:
         return changed
 
     def match(self, digests: dict[str, str | None], query_hexes: list[str],
-              video_frames: list[list] | None = None) -> list[Match]:
+              video_frames: list[list] | None = None, *, framing: bytes | None = None
+              ) -> list[Match]:
         """Exact matches on any digest, then perceptual ones (skipping entries already matched).
 
         `query_hexes` are an image's query hashes (PDQ, dihedral); `video_frames` a video's
         vPDQ rows. Images are also looked up among known video frames, and videos among known
-        images (a known image seen as a frame).
+        images (a known image seen as a frame). `framing` (`Analysis.framing`) adds the
+        hash-only hypotheses of `haven.match.framing` against the case's hash sets.
         """
         out: list[Match] = []
         seen: set[tuple[int, int]] = set()  # (hash set, entry): library ids restart at 1
@@ -210,6 +220,13 @@ class MatchLibrary:
             # search_hits is sorted by distance: the first row of an entry is its best one
             for eid, dist, tag, k in self.near.search_hits(query_hexes, self.threshold):
                 add(Match(self.refs[eid], "pdq", dist, matched_signal(tag, query_tag(k))))
+        if framing is not None and len(self.framing):
+            from haven.match.framing import Item
+            from haven.match.how import matched_signal
+
+            for hit in self.framing.search(Item.from_bytes(framing)):
+                add(Match(self.refs[self.framing_ids[hit.row]], "pdq", hit.distance,
+                          matched_signal("pdq", hit.tag)))
         if query_hexes:
             for k, lib in enumerate(self.libraries):
                 for lab, dist in lib.near(query_hexes, self.threshold):

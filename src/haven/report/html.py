@@ -17,7 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 import haven
 from haven import signals
-from haven.match.how import how_pdq
+from haven.match.how import bits_compared, how_pdq
 
 #: Rows per work list in the HTML; findings.jsonl and findings.csv always have them all.
 ROW_LIMIT = 100_000
@@ -54,7 +54,7 @@ def how_matched(m: dict) -> str:
     if kind not in signals.near_names():
         return f"identical file ({kind.upper()} digest)"
     d = m.get("distance")
-    close = "identical picture hash" if d == 0 else f"{d} of 256 bits differ"
+    close = "identical picture hash" if d == 0 else f"{d} of {bits_compared(tag)} bits differ"
     if kind == "vpdq":
         share = ""
         if m.get("query_share") is not None:

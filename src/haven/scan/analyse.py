@@ -36,6 +36,8 @@ class Analysis:
     pdq_trusted: bool | None = None
     pdq_preprocess: str | None = None
     query_hexes: list[str] = field(default_factory=list)  # what near matching searches with
+    #: the image's luminance grid for hash-only framing hypotheses (`haven.match.framing`)
+    framing: bytes | None = None
     vpdq: list[list] | None = None  # video frame hashes: [frame, quality, hex, timestamp]
     vpdq_preprocess: str | None = None
     video: dict | None = None  # frame_rate, interval, width, height, codec, duration
@@ -56,7 +58,11 @@ def _image_signals(result: Analysis, data: bytes, fast: bool) -> None:
     result.pdq, result.pdq_quality = sig.hex, sig.quality
     result.pdq_trusted, result.pdq_preprocess = sig.trusted, sig.preprocess
     if sig.trusted:
+        from haven.match.framing import Item
+
         result.query_hexes = query
+        # the pixels just decoded (same bytes object): no second decode
+        result.framing = Item.from_pixels(pdq._prepared(data, fast).pixels).to_bytes()
     else:
         result.notes.append(
             f"PDQ quality {sig.quality} < 50: hashed but not trusted for near matching"

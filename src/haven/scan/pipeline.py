@@ -182,7 +182,8 @@ class _Writer:
             digest_types = signals.scanned_digests()
             for a in self.buffer:
                 matches = self.library.match(
-                    {d.name: getattr(a, d.name) for d in digest_types}, a.query_hexes, a.vpdq
+                    {d.name: getattr(a, d.name) for d in digest_types}, a.query_hexes, a.vpdq,
+                    framing=a.framing,
                 )
                 decodable = a.pdq is not None or bool(a.vpdq)
                 finding = decide(a.media, a.error, decodable, matches)

@@ -1,0 +1,396 @@
+"""Hash-only recall: known sets given as one PDQ per image (no image), per kind of variant.
+
+    nice .venv/bin/python bench/recall.py --hash-only              # full run (minutes)
+    nice .venv/bin/python bench/recall.py --hash-only --quick      # smoke run
+
+Known sets, as PDQ only (the reference hash of the JPEG q90 file):
+- collages: N images from bench/imagegen.py (640x480);
+- photos: the sample photos shipped inside scikit-image and the ThreatExchange reference
+  images in <shared>/testdata/pdq/data (bridge, pen-and-coaster, labelme subset).
+Queries: variants of known images (the kinds of bench/recall.py plus crop 8-15 %, banner
+6-12 %, corner logo 10-20 %), one per image and kind (photos: several seeds each).
+Unrelated (never known): images of the same generator family, near-blank images,
+screenshots and text pages; their luminance grids and plain query hashes are cached under
+bench/.cache/hashonly (gitignored) so a second run only re-matches.
+
+Methods: today's `haven` query hashes (8 dihedral PDQ of the item and of its central 84/89/93 %
+windows, threshold 31) against the hash-only list, and the same plus
+`haven.match.framing.FramingIndex` (hypotheses of the original framing). Costs are CPU
+seconds per query image (process time, so other load on the machine counts less).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import recall  # noqa: E402
+from imagegen import _sources, make_photo  # noqa: E402
+
+from haven.match import framing  # noqa: E402
+from haven.match.near import NearIndex  # noqa: E402
+from haven.signals import pdq  # noqa: E402
+
+CACHE = Path(__file__).resolve().parent / ".cache" / "hashonly"
+SIZE = (640, 480)
+#: Unrelated images are smaller (cheaper to generate; PDQ's 64x64 domain hides the size).
+UNRELATED_SIZE = (400, 300)
+UNRELATED_SEED = 7_000_000
+
+
+# -- variants added for hash-only lists ------------------------------------------------------
+def v_crop_large(img, rng):
+    """Each side cut by 8-15 %, independently."""
+    w, h = img.size
+    left, right = rng.uniform(0.08, 0.15, 2) * w
+    top, bottom = rng.uniform(0.08, 0.15, 2) * h
+    return recall._jpeg(img.crop((round(left), round(top), round(w - right), round(h - bottom))))
+
+
+def v_banner12(img, rng):
+    """A solid band over the top or bottom 6-12 % of the height, with a caption on it."""
+    img = img.copy()
+    w, h = img.size
+    band = max(1, int(h * rng.uniform(0.06, 0.12)))
+    y = 0 if rng.random() < 0.5 else h - band
+    draw = ImageDraw.Draw(img)
+    colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+    draw.rectangle((0, y, w, y + band), fill=colour)
+    font = ImageFont.load_default(size=max(8, int(band * 0.6)))
+    ink = (0, 0, 0) if sum(colour) > 380 else (255, 255, 255)
+    draw.text((int(w * rng.uniform(0.02, 0.3)), y + band // 5), recall._caption(rng), font=font,
+              fill=ink)
+    return recall._jpeg(img)
+
+
+def v_logo(img, rng):
+    """An opaque mark 10-20 % of the width in a random corner, 1-3 % in from the edges."""
+    img = img.copy()
+    w, h = img.size
+    lw = int(w * rng.uniform(0.10, 0.20))
+    lh = int(lw * rng.uniform(0.35, 1.0))
+    pad = int(w * rng.uniform(0.01, 0.03))
+    corner = int(rng.integers(0, 4))
+    x = pad if corner % 2 == 0 else w - lw - pad
+    y = pad if corner < 2 else h - lh - pad
+    draw = ImageDraw.Draw(img)
+    colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+    draw.rounded_rectangle((x, y, x + lw, y + lh), radius=max(1, lh // 5), fill=colour)
+    font = ImageFont.load_default(size=max(8, lh // 3))
+    ink = (0, 0, 0) if sum(colour) > 380 else (255, 255, 255)
+    draw.text((x + lw // 10, y + lh // 3), "studio", font=font, fill=ink)
+    return recall._jpeg(img)
+
+
+VARIANTS = dict(recall.VARIANTS)
+VARIANTS.update({
+    "crop 8-15%/side": v_crop_large,
+    "banner 6-12%": v_banner12,
+    "corner logo 10-20%": v_logo,
+})
+
+
+# -- unrelated images --------------------------------------------------------------------------
+def _near_blank(rng) -> Image.Image:
+    w, h = UNRELATED_SIZE
+    base = rng.integers(0, 256, 3)
+    y, x = np.mgrid[0:h, 0:w]
+    tilt = rng.uniform(-12, 12, 2)
+    img = base[None, None, :] + (tilt[0] * x / w + tilt[1] * y / h)[..., None]
+    img = img + rng.normal(0, rng.uniform(0.5, 4), (h, w, 1))
+    out = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+    if rng.random() < 0.5:  # a small mark or two
+        draw = ImageDraw.Draw(out)
+        for _ in range(int(rng.integers(1, 3))):
+            cx, cy = rng.integers(0, w), rng.integers(0, h)
+            r = int(rng.integers(3, 20))
+            draw.ellipse((cx - r, cy - r, cx + r, cy + r),
+                         fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
+    return out
+
+
+def _screenshot(rng) -> Image.Image:
+    w, h = UNRELATED_SIZE
+    bg = tuple(int(v) for v in (rng.integers(225, 256, 3) if rng.random() < 0.7
+                                else rng.integers(20, 60, 3)))
+    img = Image.new("RGB", UNRELATED_SIZE, bg)
+    draw = ImageDraw.Draw(img)
+    dark = sum(bg) < 380
+    ink = (230, 230, 230) if dark else (30, 30, 30)
+    bar = int(rng.integers(24, 60))
+    draw.rectangle((0, 0, w, bar), fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
+    side = int(rng.integers(0, w // 4)) if rng.random() < 0.6 else 0
+    if side:
+        draw.rectangle((0, bar, side, h), fill=tuple(int(v) for v in rng.integers(150, 256, 3)))
+    font = ImageFont.load_default(size=int(rng.integers(11, 18)))
+    y = bar + 10
+    while y < h - 20:
+        kind = rng.random()
+        x = side + int(rng.integers(8, 40))
+        if kind < 0.6:
+            draw.text((x, y), recall._caption(rng) + " " + recall._caption(rng), font=font,
+                      fill=ink)
+            y += font.size + int(rng.integers(4, 12))
+        elif kind < 0.8:
+            bw, bh = int(rng.integers(60, 200)), int(rng.integers(20, 40))
+            draw.rounded_rectangle((x, y, x + bw, y + bh), radius=6,
+                                   fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
+            y += bh + 10
+        else:
+            bw, bh = int(rng.integers(100, max(101, w - x - 10))), int(rng.integers(40, 140))
+            draw.rectangle((x, y, x + bw, y + bh), outline=ink,
+                           fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
+            y += bh + 10
+    return img
+
+
+def _text_page(rng) -> Image.Image:
+    w, h = UNRELATED_SIZE
+    paper = tuple(int(v) for v in rng.integers(235, 256, 3))
+    img = Image.new("RGB", UNRELATED_SIZE, paper)
+    draw = ImageDraw.Draw(img)
+    size = int(rng.integers(10, 22))
+    font = ImageFont.load_default(size=size)
+    margin = int(rng.integers(20, 80))
+    y = margin
+    ink = tuple(int(v) for v in rng.integers(0, 60, 3))
+    while y < h - margin:
+        if rng.random() < 0.12:
+            y += size  # paragraph break
+            continue
+        line = " ".join(recall._caption(rng) for _ in range(4))
+        draw.text((margin, y), line[: int(rng.integers(30, 90))], font=font, fill=ink)
+        y += int(size * rng.uniform(1.2, 1.6))
+    return img
+
+
+def unrelated_image(j: int) -> tuple[str, Image.Image]:
+    """The j-th unrelated image: 40 % same generator, 20 % each of blank/screen/text."""
+    rng = np.random.default_rng([UNRELATED_SEED, j])
+    kind = j % 5
+    if kind in (0, 1):
+        return "generated", make_photo(UNRELATED_SEED + j, *UNRELATED_SIZE)
+    if kind == 2:
+        return "near-blank", _near_blank(rng)
+    if kind == 3:
+        return "screenshot", _screenshot(rng)
+    return "text page", _text_page(rng)
+
+
+# -- hashing the two ways ----------------------------------------------------------------------
+def plain_query(data: bytes) -> tuple[list[str], bool, float]:
+    """Today's query hashes, whether PDQ trusts the image, and the CPU seconds it took."""
+    t = time.process_time()
+    sig, hexes = pdq.pdq_and_query_from_bytes(data)
+    return hexes, sig.trusted, time.process_time() - t
+
+
+def framing_item(data: bytes) -> tuple[framing.Item, float]:
+    """The item's grid for the hypotheses and its CPU seconds (the decode is shared with
+    `plain_query` on the same bytes object, as in the scan)."""
+    t = time.process_time()
+    item = framing.Item.from_pixels(pdq._prepared(data, True).pixels)
+    return item, time.process_time() - t
+
+
+def _photo_sources(shared: Path | None) -> list[Image.Image]:
+    out = [img.copy() for img in _sources()]
+    if shared is not None:
+        data = shared / "testdata" / "pdq" / "data"
+        paths = [data / "bridge-mods" / "aaa-orig.jpg",
+                 data / "reg-test-input" / "pen-and-coaster.png"]
+        paths += sorted((data / "reg-test-input" / "labelme-subset").glob("*.jpg"))
+        for p in paths:
+            if p.exists():
+                with Image.open(p) as img:
+                    img = img.convert("RGB")
+                    img.thumbnail((1024, 1024))
+                    out.append(img.copy())
+    return out
+
+
+def _cached_unrelated(m: int, progress: bool) -> dict:
+    """Grids (uint8), plain query codes, trusted flags and kinds of the first m unrelated."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"unrelated-{m}-g{framing.GRID}.npz"
+    if path.exists():
+        z = np.load(path)
+        return {k: z[k] for k in z.files}
+    grids = np.empty((m, framing.GRID, framing.GRID), dtype=np.uint8)
+    aspects = np.empty(m, dtype=np.float32)
+    codes = np.zeros((m, 32, 32), dtype=np.uint8)
+    ncodes = np.zeros(m, dtype=np.int16)
+    trusted = np.zeros(m, dtype=bool)
+    kinds = np.empty(m, dtype="U12")
+    t_plain = np.zeros(m)
+    t_item = np.zeros(m)
+    for j in range(m):
+        kind, img = unrelated_image(j)
+        data = recall._jpeg(img, 90)
+        hexes, ok, tp = plain_query(data)
+        item, ti = framing_item(data)
+        grids[j] = np.clip(np.rint(item.grid), 0, 255)
+        aspects[j] = item.aspect
+        raw = bytes.fromhex("".join(hexes))
+        codes[j, :len(hexes)] = np.frombuffer(raw, np.uint8).reshape(-1, 32)
+        ncodes[j] = len(hexes)
+        trusted[j], kinds[j], t_plain[j], t_item[j] = ok, kind, tp, ti
+        if progress and j % 2000 == 1999:
+            print(f"  unrelated {j + 1}/{m} hashed", file=sys.stderr)
+    out = dict(grids=grids, aspects=aspects, codes=codes, ncodes=ncodes, trusted=trusted,
+               kinds=kinds, t_plain=t_plain, t_item=t_item)
+    np.savez(path, **out)
+    return out
+
+
+def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
+        progress: bool = True) -> dict:
+    t0 = time.perf_counter()
+    load0 = os.getloadavg()[0]
+    # known: collages then photos, PDQ only
+    known_imgs: list[tuple[str, Image.Image]] = []
+    for i in range(n):
+        known_imgs.append(("collages", make_photo(recall.KNOWN_SEED + i, *SIZE)))
+    for img in _photo_sources(shared):
+        known_imgs.append(("photos", img))
+    known_hex = [pdq.pdq_from_bytes(recall._jpeg(img, 90)).hex for _f, img in known_imgs]
+    # a known list holds one entry per picture: drop photos within 31 bits of an earlier one
+    # (scikit-image's motorcycle_left/right are a stereo pair, near-duplicates by nature)
+    keep, dropped = [], 0
+    for k, h in enumerate(known_hex):
+        if known_imgs[k][0] == "photos" and any(pdq.hamming(h, known_hex[j]) <= 31 for j in keep):
+            dropped += 1
+            continue
+        keep.append(k)
+    known_imgs = [known_imgs[k] for k in keep]
+    known_hex = [known_hex[k] for k in keep]
+    plain_index = NearIndex()
+    plain_index.add(known_hex, list(range(len(known_hex))))
+    fidx = framing.FramingIndex(np.frombuffer(bytes.fromhex("".join(known_hex)), np.uint8))
+    if progress:
+        print(f"  {len(known_hex)} known hashed ({time.perf_counter() - t0:.0f}s)", file=sys.stderr)
+
+    def match(data: bytes):
+        hexes, trusted, tp = plain_query(data)
+        plain = {i for i, _d in plain_index.search(hexes, 31)} if trusted else set()
+        item, ti = framing_item(data)
+        t = time.process_time()
+        hits = fidx.search(item) if trusted else []
+        ts = time.process_time() - t
+        framed = {h.row: h for h in hits}
+        return plain, framed, tp, ti + ts
+
+    results: dict[str, dict] = {}
+    costs_plain, costs_extra = [], []
+    photo_ids = [k for k, (f, _i) in enumerate(known_imgs) if f == "photos"]
+    for k, (kind, fn) in enumerate(VARIANTS.items()):
+        for family, ids, seeds in (("collages", range(min(queries, n)), 1),
+                                   ("photos", photo_ids, photo_seeds)):
+            r = results.setdefault(f"{kind} [{family}]", dict(q=0, plain=0, both=0, wrong=0,
+                                                              fam={}))
+            for i in ids:
+                for s in range(seeds):
+                    rng = np.random.default_rng([i, k, s])
+                    plain, framed, tp, te = match(fn(known_imgs[i][1], rng))
+                    costs_plain.append(tp)
+                    costs_extra.append(te)
+                    r["q"] += 1
+                    r["plain"] += i in plain
+                    found = i in plain or i in framed
+                    r["both"] += found
+                    r["wrong"] += bool((plain | set(framed)) - {i})
+                    if i in framed and i not in plain:
+                        fam = framed[i].tag.split("-")[0]
+                        r["fam"][fam] = r["fam"].get(fam, 0) + 1
+        if progress:
+            print(f"  {kind}: done ({time.perf_counter() - t0:.0f}s)", file=sys.stderr)
+
+    # unrelated: cached grids and query codes, matched against today's known lists
+    u = _cached_unrelated(m, progress)
+    fm_plain: dict[str, int] = {}
+    fm_framed: dict[str, int] = {}
+    closest: dict[str, int] = {}
+    per_kind: dict[str, int] = {}
+    untrusted: dict[str, int] = {}
+    hist = np.zeros(257, dtype=np.int64)  # best hypothesis distance per (unrelated, known)
+    t_search = []
+    for j in range(m):
+        kind = str(u["kinds"][j])
+        per_kind[kind] = per_kind.get(kind, 0) + 1
+        if not u["trusted"][j]:
+            untrusted[kind] = untrusted.get(kind, 0) + 1
+            continue
+        hexes = [bytes(c).hex() for c in u["codes"][j, :u["ncodes"][j]]]
+        if plain_index.search(hexes, 31):
+            fm_plain[kind] = fm_plain.get(kind, 0) + 1
+        item = framing.Item(u["grids"][j].astype(np.float32), float(u["aspects"][j]))
+        t = time.process_time()
+        hits = fidx.search(item)
+        t_search.append(time.process_time() - t)
+        if hits:
+            fm_framed[kind] = fm_framed.get(kind, 0) + 1
+        # the distance distribution behind the false-match arithmetic (first round only)
+        d = _first_round_min(item, fidx)
+        hist += np.bincount(d, minlength=257)[:257]
+        closest[kind] = min(closest.get(kind, 256), int(d.min()))
+        if progress and j % 5000 == 4999:
+            print(f"  unrelated {j + 1}/{m} matched ({time.perf_counter() - t0:.0f}s)",
+                  file=sys.stderr)
+    return dict(results=results, n_known=len(known_hex), n_photos=len(photo_ids), m=m,
+                dropped=dropped,
+                per_kind=per_kind, untrusted=untrusted, fm_plain=fm_plain, fm_framed=fm_framed,
+                closest=closest, hist=hist,
+                cost_plain=float(np.mean(costs_plain)), cost_extra=float(np.mean(costs_extra)),
+                cost_unrelated_plain=float(np.mean(u["t_plain"])),
+                cost_unrelated_item=float(np.mean(u["t_item"])),
+                cost_unrelated_search=float(np.mean(t_search)) if t_search else 0.0,
+                elapsed=time.perf_counter() - t0, load=(load0, os.getloadavg()[0]))
+
+
+def _first_round_min(item: framing.Item, fidx: framing.FramingIndex) -> np.ndarray:
+    """Per known row, the smallest first-round hypothesis distance (any family)."""
+    cuts = [(a, b) for a in framing.FRAME_CUTS for b in framing.FRAME_CUTS]
+    _t, _f, fb = framing._frames(item.grid, cuts, cuts)
+    _bt, bb = framing.band_blocks(item.grid)
+    _lt, lb = framing.logo_blocks(item.grid, item.aspect)
+    codes, masks = framing._bits_of(np.concatenate([fb, bb, lb]))
+    return framing.masked_distances(codes, masks, fidx.codes).min(0).astype(np.int64)
+
+
+def report(r: dict) -> None:
+    print(f"hash-only: {r['n_known']} known PDQ ({r['n_known'] - r['n_photos']} collages, "
+          f"{r['n_photos']} package/reference photos; {r['dropped']} near-duplicate photo dropped), "
+          f"{r['m']} unrelated, "
+          f"{r['elapsed']:.0f}s, load {r['load'][0]:.1f} -> {r['load'][1]:.1f}")
+    print(f"thresholds: plain 31 (full 256 bits); hypotheses {framing.FAMILIES} on the "
+          f"{256 - framing.DROP_BITS} most reliable bits")
+    print(f"{'variant [family]':<36}{'queries':>8}{'today':>9}{'+framing':>10}  wrong-id  "
+          "found only by")
+    for kind, v in r["results"].items():
+        fam = ", ".join(f"{k} {c}" for k, c in sorted(v["fam"].items()))
+        print(f"{kind:<36}{v['q']:>8}{v['plain'] / v['q']:>9.1%}{v['both'] / v['q']:>10.1%}"
+              f"  {v['wrong']:>8}  {fam}")
+    print("unrelated (false matches today / with framing; closest first-round distance; "
+          "untrusted PDQ quality < 50 skipped):")
+    for kind, count in r["per_kind"].items():
+        print(f"  {kind:<12}{count:>7}  {r['fm_plain'].get(kind, 0)} / "
+              f"{r['fm_framed'].get(kind, 0)}  closest {r['closest'].get(kind, '-')}"
+              f"  untrusted {r['untrusted'].get(kind, 0)}")
+    hist = r["hist"]
+    cum = np.cumsum(hist)
+    pairs = int(cum[-1])
+    marks = ", ".join(f"<={t}: {int(cum[t])}" for t in (30, 36, 40, 44, 48, 52, 56, 60))
+    print(f"  best first-round distance over {pairs:,} (unrelated, known) pairs: {marks}")
+    base = r["cost_plain"]
+    print(f"cost per query image (CPU ms): today {base * 1e3:.1f}; framing adds "
+          f"{r['cost_extra'] * 1e3:.1f} (grid + hypotheses + search) -> "
+          f"{(base + r['cost_extra']) / base:.2f}x; on unrelated: today "
+          f"{r['cost_unrelated_plain'] * 1e3:.1f}, grid {r['cost_unrelated_item'] * 1e3:.1f}, "
+          f"search {r['cost_unrelated_search'] * 1e3:.1f}")

@@ -1,0 +1,296 @@
+"""Hash-only near matching: hypotheses of the known picture's framing, hashed in PDQ's domain.
+
+Most known lists hold one PDQ per known image and never the image, so haven cannot enrol crop
+windows of it (`haven.signals.pdq.enrolment_hexes`). This module works from the query side
+only: it guesses how the item was made from an unknown original and rebuilds, for each guess,
+what the original's PDQ would be.
+
+- **Frames** (`frame-l4r6t0b2`): the item is the original with l/r/t/b % cut from each side
+  (each side independently, 0-10 %). The original's 64x64 luminance is the item's, placed
+  where the guess puts it, with the cut border filled by reflecting the item at its edges.
+- **Bands** (`band-b8`): a banner or caption strip covers the item's top or bottom h %; the
+  strip is replaced by reflecting the rows next to it.
+- **Logos** (`logo-br15`): a mark covers a corner; the corner block is replaced by reflecting
+  its neighbours.
+
+Everything is linear until the median threshold: the item is reduced once to an R x R
+luminance grid `Q` (PIL box filter, in C), and a hypothesis that acts per axis is two 16 x R
+matrices `Py`, `Px` (resampling with PDQ's tent kernel, reflection, then PDQ's DCT rows 1-16),
+so its 16 x 16 DCT block is `Py Q Px^T`. All frame hypotheses are one matrix product
+(`(ny*16) x R` times `R x (nx*16)`); the matrices are built once per process.
+
+Each hypothesis hash is scored on its reliable bits only: a bit whose DCT coefficient lies
+within `margin` of the block's median flips under the smallest error of the reconstruction,
+so the distance ignores the `DROP_BITS` least reliable bits and the threshold is set per
+family (`FAMILIES`), measured in bench/recall.py --hash-only against >= 20,000 unrelated
+images (docs/hash-only.md).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image
+
+#: Side of the luminance grid the item is reduced to before the hypotheses (2 per PDQ cell).
+GRID = 128
+#: Cuts per side tried first by frame hypotheses (fractions of the original's side); around
+#: the best one, `REFINE_STEPS` then try +-step per side for the known entries that came close.
+FRAME_CUTS = (0.0, 0.04, 0.08)
+REFINE_STEPS = (0.02, 0.01)
+#: Largest cut per side a refined frame may reach.
+MAX_CUT = 0.12
+#: Heights of bands tried at the top and at the bottom (fractions of the item's height).
+BAND_HEIGHTS = (0.06, 0.09, 0.12)
+#: Corner logo sizes tried (fraction of the width; the block is as tall as it is wide in
+#: pixels, capped at 40 % of the height).
+LOGO_SIZES = (0.12, 0.2)
+
+_CELLS = 64
+_J = np.arange(_CELLS)
+#: PDQ's DCT rows 1-16 (row 0, the mean, is not hashed).
+_DCT = np.sqrt(2 / 64) * np.cos(np.pi / 128 * np.outer(np.arange(1, 17), 2 * _J + 1))
+_SUB = 8  # sample points per grid cell when building an axis matrix
+
+
+def luma_grid(pixels: np.ndarray, side: int | None = None) -> np.ndarray:
+    """The item's luminance (PDQ's 0.299/0.587/0.114) box-reduced to side x side, float32."""
+    side = side or GRID
+    img = Image.fromarray(pixels)
+    if img.mode != "L":
+        img = img.convert("L")
+    return np.asarray(img.resize((side, side), Image.BOX), dtype=np.float32)
+
+
+def _reflect(u: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Fold positions outside [lo, hi] back inside by mirror reflection at the edges."""
+    span = hi - lo
+    v = np.mod(u - lo, 2 * span)
+    v = np.where(v > span, 2 * span - v, v)
+    return lo + v
+
+
+@lru_cache(maxsize=2048)
+def axis_matrix(cut_lo: float, cut_hi: float, valid_lo: float = 0.0, valid_hi: float = 1.0,
+                side: int = GRID) -> np.ndarray:
+    """16 x side: PDQ's DCT rows of the original's 64 cells, read from the item's grid.
+
+    The original axis [0, 1] maps to the item as u = (x - cut_lo) / (1 - cut_lo - cut_hi);
+    item positions outside [valid_lo, valid_hi] (the cut border, or a masked band) are
+    reflected into it. Each cell is PDQ's tent (two box passes of half a cell), sampled.
+    """
+    scale = 1.0 - cut_lo - cut_hi
+    # tent of base one cell around each cell centre, _SUB * 2 samples
+    offs = (np.arange(2 * _SUB) + 0.5) / (2 * _SUB) - 0.5  # -0.5..0.5 of a cell
+    weights = 1.0 - np.abs(offs) * 2
+    weights /= weights.sum()
+    x = ((_J[:, None] + 0.5) + offs[None, :]) / _CELLS  # original positions (64, 2*_SUB)
+    u = _reflect((x - cut_lo) / scale, valid_lo, valid_hi)
+    bins = np.clip((u * side).astype(np.int64), 0, side - 1)
+    resample = np.zeros((_CELLS, side))
+    np.add.at(resample, (np.repeat(_J, 2 * _SUB), bins.ravel()), np.tile(weights, _CELLS))
+    return (_DCT @ resample).astype(np.float32)
+
+
+#: How many least reliable bits of each hypothesis hash are not counted in its distance.
+DROP_BITS = 32
+#: Threshold (inclusive, on the 224 reliable bits) per hypothesis family; calibrated on
+#: bench/recall.py --hash-only's calibration images, checked on its separate unrelated set.
+FAMILIES = {"frame": 36, "band": 36, "logo": 36}
+#: A known entry this close to a first-round frame hypothesis gets refined frames.
+CANDIDATE = 52
+_BLAS_ONCE = threading.Lock()
+_blas_single = False
+
+
+def _one_blas_thread() -> None:
+    """Hypotheses are small matrix products: BLAS threads only fight the scan's workers
+    (55 ms vs 3.5 ms per item at load 16 with two threads), so use one, once per process."""
+    global _blas_single
+    with _BLAS_ONCE:
+        if not _blas_single:
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(1, user_api="blas")
+            _blas_single = True
+
+
+def _key(v: float) -> float:
+    return round(v, 4)
+
+
+def _axis_stack(pairs: list[tuple[float, float]], side: int) -> np.ndarray:
+    return np.concatenate([axis_matrix(_key(a), _key(b), side=side) for a, b in pairs])
+
+
+def _frames(grid: np.ndarray, rows: list[tuple[float, float]], cols: list[tuple[float, float]]
+            ) -> tuple[list[str], list[tuple[float, float, float, float]], np.ndarray]:
+    """Blocks of every (rows x cols) frame: tags, (l, r, t, b) and (n, 16, 16)."""
+    side = grid.shape[0]
+    sy, sx = _axis_stack(rows, side), _axis_stack(cols, side)
+    blocks = (sy @ grid @ sx.T).reshape(len(rows), 16, len(cols), 16).transpose(0, 2, 1, 3)
+    tags, frames = [], []
+    for t, b in rows:
+        for left, right in cols:
+            frames.append((left, right, t, b))
+            tags.append(f"frame-l{round(left * 100)}r{round(right * 100)}"
+                        f"t{round(t * 100)}b{round(b * 100)}")
+    return tags, frames, blocks.reshape(-1, 16, 16)
+
+
+def band_blocks(grid: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """DCT blocks with a band at the top or bottom masked (reflected from next to it)."""
+    side = grid.shape[0]
+    px = axis_matrix(0.0, 0.0, side=side)
+    tags, blocks = [], []
+    for h in BAND_HEIGHTS:
+        for where, lo, hi in (("t", h, 1.0), ("b", 0.0, 1.0 - h)):
+            py = axis_matrix(0.0, 0.0, _key(lo), _key(hi), side=side)
+            tags.append(f"band-{where}{round(h * 100)}")
+            blocks.append(py @ grid @ px.T)
+    return tags, np.stack(blocks)
+
+
+def logo_blocks(grid: np.ndarray, aspect: float) -> tuple[list[str], np.ndarray]:
+    """DCT blocks with a corner block replaced by its mirror image across the block's inner
+    vertical edge (the neighbouring columns of the same rows). `aspect` = width / height."""
+    side = grid.shape[0]
+    p = axis_matrix(0.0, 0.0, side=side)
+    tags, blocks = [], []
+    for size in LOGO_SIZES:
+        w = max(1, round(size * side))
+        h = max(1, min(round(size * aspect * side), int(0.4 * side)))
+        for corner in ("tl", "tr", "bl", "br"):
+            g = grid.copy()
+            rows = slice(0, h) if corner[0] == "t" else slice(side - h, side)
+            if corner[1] == "l":
+                g[rows, :w] = grid[rows, 2 * w - 1:w - 1:-1]
+            else:
+                g[rows, side - w:] = grid[rows, side - w - 1:side - 2 * w - 1:-1]
+            tags.append(f"logo-{corner}{round(size * 100)}")
+            blocks.append(p @ g @ p.T)
+    return tags, np.stack(blocks)
+
+
+def _bits_of(blocks: np.ndarray, drop: int = DROP_BITS) -> tuple[np.ndarray, np.ndarray]:
+    """Packed PDQ codes and reliable-bit masks of (n, 16, 16) DCT blocks, as (n, 4) uint64."""
+    flat = blocks.reshape(len(blocks), 256)
+    med = np.median(flat, axis=1, keepdims=True)
+    bits = flat > med
+    reliable = np.ones_like(bits)
+    if drop:
+        weakest = np.argpartition(np.abs(flat - med), drop, axis=1)[:, :drop]
+        np.put_along_axis(reliable, weakest, False, axis=1)
+    # PDQ's bit k is block cell 255 - k (row-major), packed MSB first
+    codes = np.packbits(bits[:, ::-1], axis=1)
+    masks = np.packbits(reliable[:, ::-1], axis=1)
+    return codes.view(np.uint64), masks.view(np.uint64)
+
+
+def masked_distances(codes: np.ndarray, masks: np.ndarray, known: np.ndarray,
+                     block: int = 8192) -> np.ndarray:
+    """(h, n) distances of h hypothesis codes to n known codes, on each hypothesis's mask."""
+    out = np.empty((len(codes), len(known)), dtype=np.int16)
+    for lo in range(0, len(known), block):
+        k = known[lo:lo + block]
+        x = (codes[:, None, :] ^ k[None, :, :]) & masks[:, None, :]
+        out[:, lo:lo + block] = np.bitwise_count(x).sum(-1, dtype=np.int16)
+    return out
+
+
+@dataclass(frozen=True)
+class Item:
+    """What the hypotheses need from an item: its luminance grid and its aspect ratio."""
+
+    grid: np.ndarray  # GRID x GRID float32
+    aspect: float  # width / height
+
+    @classmethod
+    def from_pixels(cls, pixels: np.ndarray) -> Item:
+        """From an RGB (or grey) pixel array as `haven.signals.pdq.PreparedImage` holds."""
+        return cls(luma_grid(pixels), pixels.shape[1] / pixels.shape[0])
+
+    def to_bytes(self) -> bytes:
+        """Compact form for a worker to send: float16 grid then the aspect as float32."""
+        return self.grid.astype(np.float16).tobytes() + np.float32(self.aspect).tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Item:
+        side = int(round(((len(data) - 4) / 2) ** 0.5))
+        grid = np.frombuffer(data[:-4], dtype=np.float16).reshape(side, side).astype(np.float32)
+        return cls(grid, float(np.frombuffer(data[-4:], dtype=np.float32)[0]))
+
+
+@dataclass(frozen=True)
+class Hit:
+    row: int  # position in the index's codes
+    distance: int  # on the hypothesis's reliable bits
+    tag: str  # the hypothesis, e.g. frame-l4r6t0b2 (see haven.match.how)
+
+
+class FramingIndex:
+    """Known PDQ hashes (one per known image, as hash-only lists give them), searched with
+    hypothesis hashes of an item. Flat: every hypothesis is compared with every known hash
+    (about 100 x n popcounts per item; see docs/hash-only.md for the cost by list size)."""
+
+    def __init__(self, codes: np.ndarray) -> None:
+        codes = np.ascontiguousarray(codes, dtype=np.uint8).reshape(-1, 32)
+        self.codes = codes.view(np.uint64).reshape(-1, 4)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def search(self, item: Item) -> list[Hit]:
+        """Known rows within their family's threshold of some hypothesis, best first."""
+        if not len(self.codes):
+            return []
+        _one_blas_thread()
+        cuts = [(a, b) for a in FRAME_CUTS for b in FRAME_CUTS]
+        f_tags, f_frames, f_blocks = _frames(item.grid, cuts, cuts)
+        b_tags, b_blocks = band_blocks(item.grid)
+        l_tags, l_blocks = logo_blocks(item.grid, item.aspect)
+        tags = f_tags + b_tags + l_tags
+        codes, masks = _bits_of(np.concatenate([f_blocks, b_blocks, l_blocks]))
+        dist = masked_distances(codes, masks, self.codes)  # (h, n)
+        nf = len(f_tags)
+        best: dict[int, tuple[int, str]] = {}
+
+        def take(row: int, d: int, tag: str) -> None:
+            if d <= FAMILIES[tag.split("-")[0]] and (row not in best or d < best[row][0]):
+                best[row] = (d, tag)
+
+        # bands and logos: decided as they are
+        other = dist[nf:]
+        if len(other):
+            k = other.argmin(0)
+            for row in np.nonzero(other[k, np.arange(other.shape[1])] <= max(FAMILIES.values()))[0]:
+                take(int(row), int(other[k[row], row]), tags[nf + int(k[row])])
+        # frames: refine around the best first-round frame of each close known row
+        fk = dist[:nf].argmin(0)
+        fd = dist[:nf][fk, np.arange(dist.shape[1])]
+        for row in np.nonzero(fd <= CANDIDATE)[0]:
+            row = int(row)
+            frame, d, tag = f_frames[int(fk[row])], int(fd[row]), f_tags[int(fk[row])]
+            for step in REFINE_STEPS:
+                frame, d, tag = self._refine(item, row, frame, d, tag, step)
+            take(row, d, tag)
+        return [Hit(row, d, tag) for row, (d, tag) in
+                sorted(best.items(), key=lambda t: (t[1][0], t[0]))]
+
+    def _refine(self, item: Item, row: int, frame, d: int, tag: str, step: float):
+        left, right, top, bottom = frame
+
+        def around(a: float, b: float) -> list[tuple[float, float]]:
+            return [(x, y) for x in (a - step, a, a + step) for y in (b - step, b, b + step)
+                    if 0 <= x <= MAX_CUT + 1e-9 and 0 <= y <= MAX_CUT + 1e-9]
+
+        f_tags, f_frames, blocks = _frames(item.grid, around(top, bottom), around(left, right))
+        codes, masks = _bits_of(blocks)
+        dist = masked_distances(codes, masks, self.codes[row:row + 1])[:, 0]
+        k = int(dist.argmin())
+        if int(dist[k]) < d:
+            return f_frames[k], int(dist[k]), f_tags[k]
+        return frame, d, tag

@@ -1,0 +1,90 @@
+"""Hash-only hypotheses: a cropped, bannered or logo-marked copy is found from the known PDQ
+alone, an unrelated picture is not, and the emulated PDQ agrees with pdqhash."""
+
+import numpy as np
+import pdqhash
+from PIL import Image, ImageDraw
+
+from haven.match import framing
+from haven.match.framing import FramingIndex, Item
+from haven.signals import pdq
+
+
+def _picture(seed: int, size=(640, 480)) -> Image.Image:
+    """A benign generated picture: smooth random colour fields and a few shapes."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w] / max(w, h)
+    img = np.zeros((h, w, 3))
+    for _ in range(6):
+        fx, fy, ph = rng.uniform(0.5, 4, 2).tolist() + [rng.uniform(0, 6.3)]
+        img += rng.uniform(20, 60, 3) * np.sin(2 * np.pi * (fx * x + fy * y) + ph)[..., None]
+    out = Image.fromarray(np.clip(img + 128, 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(out)
+    for _ in range(5):
+        x0, y0 = rng.integers(0, w - 60), rng.integers(0, h - 60)
+        draw.ellipse((x0, y0, x0 + rng.integers(30, 200), y0 + rng.integers(30, 200)),
+                     fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
+    return out
+
+
+def _pdq(img: Image.Image) -> str:
+    return pdq.pdq_from_image(img).hex
+
+
+def _item(img: Image.Image) -> Item:
+    return Item.from_pixels(np.asarray(img))
+
+
+def _index(known: list[str], noise: int = 300) -> FramingIndex:
+    rng = np.random.default_rng(0)
+    codes = np.concatenate([np.frombuffer(bytes.fromhex("".join(known)), np.uint8),
+                            rng.integers(0, 256, noise * 32, dtype=np.uint8)])
+    return FramingIndex(codes)
+
+
+def test_identity_hypothesis_is_close_to_pdqhash():
+    for seed in range(5):
+        img = _picture(seed)
+        bits, _q = pdqhash.compute(np.asarray(img))
+        p = framing.axis_matrix(0.0, 0.0)
+        codes, _m = framing._bits_of((p @ _item(img).grid @ p.T)[None])
+        emulated = np.unpackbits(codes.view(np.uint8))
+        assert (emulated != bits).sum() <= 24  # exact on the DCT, approximate on the filter
+
+
+def test_cropped_copy_is_found_from_the_known_pdq_alone():
+    original = _picture(1)
+    w, h = original.size
+    copy = original.crop((int(0.05 * w), int(0.03 * h), int(0.93 * w), int(0.96 * h)))
+    assert pdq.hamming(_pdq(copy), _pdq(original)) > 31  # plain PDQ misses it
+    hits = _index([_pdq(original)]).search(_item(copy))
+    assert [h.row for h in hits] == [0]
+    assert hits[0].tag.startswith("frame-") and hits[0].distance <= framing.FAMILIES["frame"]
+
+
+def test_banner_and_corner_logo_hypotheses_find_their_copies():
+    original = _picture(2)
+    w, h = original.size
+    bannered = original.copy()
+    ImageDraw.Draw(bannered).rectangle((0, h - int(0.11 * h), w, h), fill=(250, 250, 250))
+    marked = original.copy()
+    ImageDraw.Draw(marked).rectangle((w - int(0.2 * w), 10, w - 10, 10 + int(0.15 * w)),
+                                     fill=(0, 0, 0))
+    index = _index([_pdq(original)])
+    for copy in (bannered, marked):
+        assert [hit.row for hit in index.search(_item(copy))] == [0]
+
+
+def test_unrelated_pictures_do_not_match():
+    known = [_pdq(_picture(seed)) for seed in range(10, 30)]
+    index = _index(known)
+    for seed in range(40, 50):
+        assert index.search(_item(_picture(seed))) == []
+
+
+def test_item_survives_the_trip_from_a_worker():
+    item = _item(_picture(3))
+    back = Item.from_bytes(item.to_bytes())
+    assert back.grid.shape == item.grid.shape and abs(back.aspect - 640 / 480) < 1e-6
+    assert np.abs(back.grid - item.grid).max() < 0.25  # float16
