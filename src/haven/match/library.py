@@ -142,13 +142,14 @@ class MatchLibrary:
                 for eid, frames in videos:
                     self.video.add_video(eid, frames)
             if near_hexes:
-                from haven.match.framing import FramingIndex
+                from haven.match.framing import MAX_ROWS, FramingIndex
                 from haven.match.near import NearIndex, hexes_to_codes
 
                 # hash-only hypotheses rebuild a known picture's whole frame: its own PDQ
                 own = [k for k, tag in enumerate(near_tags) if tag == "pdq"]
-                self.framing = FramingIndex(hexes_to_codes([near_hexes[k] for k in own]))
-                self.framing_ids = [near_ids[k] for k in own]
+                if len(own) <= MAX_ROWS:  # a flat search: larger sets get plain PDQ only
+                    self.framing = FramingIndex(hexes_to_codes([near_hexes[k] for k in own]))
+                    self.framing_ids = [near_ids[k] for k in own]
 
                 self.near = NearIndex()
                 self.near.add(near_hexes, near_ids, near_tags)
