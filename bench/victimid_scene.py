@@ -66,7 +66,7 @@ def quality(args) -> None:
             photos.append((sid, _jpeg(photograph(img, sid * 100 + v), int(rng.integers(70, 92)))))
     for d in range(args.distractors):
         photos.append((-1 - d, _jpeg(photograph(make_room(50_000 + d), d), 85)))
-    ext = scene.OrbExtractor()
+    ext = scene.default_extractor()
     t0 = time.perf_counter()
     feats = [ext.extract(np.asarray(img)) for _, img in photos]
     t_feat = time.perf_counter() - t0
@@ -102,7 +102,7 @@ def quality(args) -> None:
         a = np.array(vals)
         print(f"{name:24} {a[:, 0].mean():6.3f} {a[:, 1].mean():10.3f}")
     n = len(photos)
-    print(f"feature extraction {n / t_feat:.1f} images/s (ORB, 1 core, decoded 800 px photos); "
+    print(f"feature extraction {n / t_feat:.1f} images/s (RootSIFT, 1 core, decoded 800 px photos); "
           f"VLAD encoding {n / t_enc:.0f}/s; vocabulary training {t_train:.1f} s")
     lat = np.array(latencies) * 1000
     print(f"query (shortlist + RANSAC on top {args.verify}) median {np.median(lat):.0f} ms, p95 {np.percentile(lat, 95):.0f} ms")

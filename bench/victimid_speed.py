@@ -202,8 +202,8 @@ def case_database(n: int, queries: int, workdir: Path) -> None:
     now = utcnow()
     t0 = time.perf_counter()
     with vs.session() as s, s.begin():
-        s.add(VocabularyRow(extractor=scene.OrbExtractor.name, k=scene.VOCAB_K, trained_on=0, created_at=now,
-                            centroids=rng.random((scene.VOCAB_K, 256), dtype=np.float32).tobytes()))
+        s.add(VocabularyRow(extractor=scene.default_extractor().name, k=scene.VOCAB_K, trained_on=0, created_at=now,
+                            centroids=rng.random((scene.VOCAB_K, scene.DESCRIPTOR_BYTES), dtype=np.float32).tobytes()))
         for lo in range(0, n, 20_000):
             hi = min(n, lo + 20_000)
             s.execute(insert(MediaRow), [dict(id=i + 1, path=f"seizure/img{i:07d}.jpg", sha256=f"{i:064x}", md5="0" * 32,

@@ -335,7 +335,7 @@ def _victim_indexer(store, parts: Optional[str]):
     from haven.victimid.indexer import IndexOptions, Indexer
     from haven.victimid.store import VictimStore
 
-    options = IndexOptions()
+    options = IndexOptions(workers=0)  # after the scan: every core
     if parts:
         options.parts = tuple(p.strip() for p in parts.split(",") if p.strip())
     return Indexer(VictimStore(store), options)

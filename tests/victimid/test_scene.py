@@ -34,10 +34,10 @@ def test_region_query_uses_only_the_region(indexed_case, evidence_dir):
 
 
 def test_unrelated_images_are_not_verified():
-    ext = scene.OrbExtractor()
+    ext = scene.default_extractor()
     a = ext.extract(np.asarray(make_room(1)))
     b = ext.extract(np.asarray(make_room(2)))
-    assert scene.verify(a, b).inliers < scene.MIN_INLIERS
+    assert not scene.verify(a, b).verified
 
 
 def test_index_switches_to_ivf_and_still_finds_neighbours():
@@ -47,3 +47,44 @@ def test_index_switches_to_ivf_and_still_finds_neighbours():
     index = scene.SceneIndex.build(np.arange(3000) + 10, vecs, nlist=16)
     assert type(index._index).__name__ == "IndexIVFFlat"
     assert index.search(vecs[123], 1)[0][0] == 133
+
+
+def test_planar_view_verifies_by_homography_and_reason_says_so(indexed_case):
+    vs, ids = indexed_case
+    search = SceneSearch(vs)
+    hits = search.query_media(ids["room_a_1.jpg"], top=5)
+    top = hits[0]
+    assert top.verified and top.model in ("homography", "fundamental")
+    assert ("planar part" in top.reason) == (top.model == "homography")
+
+
+def test_views_linked_to_a_verified_hit_rank_between_verified_and_unverified(indexed_case):
+    vs, ids = indexed_case
+    search = SceneSearch(vs)
+    feats = search.case.features(ids["room_b_1.jpg"])
+    coffee = ids["coffee.png"]
+
+    def linked(verified_ids):
+        # the coffee photo "linked" to the first verified hit: it cannot verify against a room
+        return {verified_ids[0]: [(coffee, "same series 'test'")]}
+
+    hits = scene.rank(feats, search.vocab, search.index, search.case.features, exclude={ids["room_b_1.jpg"]},
+                      linked=linked)
+    tiers = [h.tier for h in hits]
+    assert tiers == sorted(tiers)  # verified, then linked, then unverified: never interleaved
+    [link] = [h for h in hits if h.media_id == coffee]
+    assert link.linked and not link.verified and link.via == ids["room_b_2.jpg"]
+    assert "linked to verified hit" in link.reason and "same series" in link.reason
+    assert hits[0].media_id == ids["room_b_2.jpg"] and hits[0].verified
+
+
+def test_old_orb_features_are_refused_with_a_way_out():
+    q = scene.Features.from_blobs("rootsift1500-1024", np.zeros((2, 2), np.float32).tobytes(),
+                                  np.zeros((2, 128), np.uint8).tobytes())
+    old = scene.Features.from_blobs("orb1000-640", np.zeros((2, 2), np.float32).tobytes(),
+                                    np.zeros((2, 32), np.uint8).tobytes())
+    import pytest
+
+    from haven.victimid.errors import VictimIdError
+    with pytest.raises(VictimIdError, match="re-index"):
+        scene.verify(q, old)

@@ -95,13 +95,14 @@ def index_command(
     parts: str = typer.Option("metadata,scene,faces,ocr,thumbs", help="What to index, comma-separated (thumbs: small pictures for the web views)."),
     face_models: Optional[Path] = typer.Option(None, help="Directory of face model files (default: $HAVEN_FACE_MODELS or face-recognition-models)."),
     ocr_lang: str = typer.Option("eng", help="Tesseract language(s), e.g. eng+deu."),
+    workers: int = typer.Option(0, min=0, help="Processes that decode and analyse images (0: every core)."),
     as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
 ) -> None:
     """Index evidence for victim identification: metadata, scene features, faces, text.
 
     A separate step after `haven scan`, so triage stays fast; re-running resumes.
 
-    Example: haven index --case case1 /evidence/seizure1 --parts metadata,scene
+    Example: haven index --case case1 /evidence/seizure1 --parts metadata,scene --workers 4
     """
     from haven.scan.census import has_files
     from haven.scan.pipeline import ScanProgress
@@ -117,7 +118,7 @@ def index_command(
     try:
         vs = _store(case, create=True, evidence=tuple(evidence))
         opts = IndexOptions(tuple(p.strip() for p in parts.split(",") if p.strip()),
-                            str(face_models) if face_models else None, ocr_lang)
+                            str(face_models) if face_models else None, ocr_lang, workers)
         with case_lock(vs.dir, "indexed"), Stages() as stages:
             stages.stage("loading models")
             indexer = Indexer(vs, opts)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ class IndexOptions:
     parts: tuple[str, ...] = PARTS
     face_model_dir: str | None = None
     ocr_lang: str = "eng"
+    workers: int = 1  # processes that decode and analyse images (0: every core)
 
 
 @dataclass
@@ -54,6 +56,8 @@ class IndexStats:
     errors: int = 0
     faces: int = 0
     texts: int = 0
+    # CPU seconds per part, summed over the workers (with several workers their sum exceeds
+    # the wall time)
     seconds: dict = field(default_factory=lambda: {p: 0.0 for p in ("read", *PARTS)})
 
     @property
@@ -93,8 +97,126 @@ def _decode(data: bytes) -> tuple[Image.Image, np.ndarray]:
     return head, np.asarray(img)
 
 
+@dataclass
+class _Job:
+    """One item read and not yet analysed: what the main process hands a worker."""
+
+    path: str
+    data: bytes
+    media: str  # image / video
+    wanted: frozenset
+    fields: dict
+
+
+@dataclass
+class _Analysis:
+    """What a worker found in one item (picklable)."""
+
+    parts: dict = field(default_factory=dict)
+    errors: dict = field(default_factory=dict)
+    meta: object = None
+    pdq: str | None = None
+    features: scene.Features | None = None
+    faces: list | None = None
+    text: object = None
+    thumb: tuple | None = None
+    seconds: dict = field(default_factory=dict)
+
+
+class _Analysers:
+    """The models one process keeps loaded: scene extractor, face model, OCR settings."""
+
+    def __init__(self, options: IndexOptions):
+        self.options = options
+        self.extractor = scene.default_extractor() if "scene" in options.parts else None
+        self.faces = None
+        if "faces" in options.parts:
+            from haven.victimid.faces import FaceModel
+
+            self.faces = FaceModel(options.face_model_dir)
+
+    def analyse(self, job: _Job) -> _Analysis:
+        """Decode one item and compute every wanted part (pure: no database)."""
+        out = _Analysis()
+        sec = out.seconds
+        if job.media == "video":
+            t0 = time.perf_counter()
+            try:
+                out.meta = metadata.from_video(io.BytesIO(job.data))
+                out.parts["metadata"] = True
+            except VictimIdError as exc:
+                out.errors["metadata"] = str(exc)
+            sec["metadata"] = time.perf_counter() - t0
+            return out
+        try:
+            t0 = time.perf_counter()
+            head_img, rgb = _decode(job.data)
+            sec["read"] = time.perf_counter() - t0
+        except VictimIdError as exc:
+            out.errors["decode"] = str(exc)
+            return out
+        t0 = time.perf_counter()
+        try:
+            out.meta = metadata.from_image(head_img)
+            out.parts["metadata"] = True
+        except Exception as exc:  # untrusted tags: any parser failure is recorded
+            out.errors["metadata"] = f"{type(exc).__name__}: {exc}"
+        try:
+            out.pdq = pdq_from_image(Image.fromarray(rgb)).hex
+        except ImageDecodeError as exc:
+            out.errors["pdq"] = str(exc)
+        sec["metadata"] = time.perf_counter() - t0
+        if self.extractor is not None:
+            t0 = time.perf_counter()
+            out.features = self.extractor.extract(rgb)
+            out.features._root = None  # derived; not worth pickling back
+            out.parts["scene"] = True
+            sec["scene"] = time.perf_counter() - t0
+        if self.faces is not None:
+            t0 = time.perf_counter()
+            out.faces = self.faces.faces(rgb)
+            out.parts["faces"] = True
+            sec["faces"] = time.perf_counter() - t0
+        if "thumbs" in job.wanted:
+            t0 = time.perf_counter()
+            out.thumb = thumbs.make(rgb)  # from the pixels already decoded
+            out.parts["thumbs"] = True
+            sec["thumbs"] = time.perf_counter() - t0
+        if "ocr" in job.wanted:
+            t0 = time.perf_counter()
+            try:
+                out.text = ocr.read_text(rgb, self.options.ocr_lang)
+                out.parts["ocr"] = True
+            except VictimIdError as exc:
+                out.errors["ocr"] = str(exc)
+            sec["ocr"] = time.perf_counter() - t0
+        return out
+
+
+_WORKER: _Analysers | None = None
+
+
+def _worker_init(options: IndexOptions) -> None:
+    global _WORKER
+    _WORKER = _Analysers(options)
+
+
+def _worker_analyse(job: _Job) -> _Analysis:
+    return _WORKER.analyse(job)
+
+
+def worker_count(workers: int) -> int:
+    """Processes to use: `workers`, or every core when 0."""
+    return max(1, workers or os.cpu_count() or 1)
+
+
 class Indexer:
-    """Indexes items into a `VictimStore`; keeps the face model loaded between items."""
+    """Indexes items into a `VictimStore`.
+
+    The main process walks the evidence, reads each item, skips what is already indexed and
+    writes results to the store; decoding and analysis (scene features, faces, OCR,
+    thumbnails) run in `options.workers` processes (0: every core), each keeping its own
+    models loaded. With one worker everything runs in this process."""
 
     def __init__(self, vs: VictimStore, options: IndexOptions | None = None):
         self.vs = vs
@@ -102,18 +224,15 @@ class Indexer:
         unknown = set(self.options.parts) - set(PARTS)
         if unknown:
             raise VictimIdError(f"unknown index parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
-        self._extractor = scene.OrbExtractor() if "scene" in self.options.parts else None
-        self._faces = None
-        if "faces" in self.options.parts:
-            from haven.victimid.faces import FaceModel
-
-            self._faces = FaceModel(self.options.face_model_dir)
+        # Loaded here even with workers: a missing face model stops the run before any evidence is read.
+        self._local = _Analysers(self.options)
+        self._extractor = self._local.extractor
+        self._faces = self._local.faces
         if "ocr" in self.options.parts:
             ocr.tesseract_path()  # fail before reading any evidence
         self.stats = IndexStats()
 
-    def run(self, evidence: list[str], on_item: Callable[[IndexStats, str], None] | None = None) -> IndexStats:
-        keep_apart(self.vs.dir, evidence)
+    def _entries(self, evidence: list[str]):
         names = _seizure_names(self.vs)
         for ev in evidence:
             source = Path(ev).resolve()
@@ -124,16 +243,61 @@ class Indexer:
                     continue
                 if case_root != root:
                     entry.path = case_root + entry.path[len(root):]
+                yield entry
+
+    def run(self, evidence: list[str], on_item: Callable[[IndexStats, str], None] | None = None) -> IndexStats:
+        keep_apart(self.vs.dir, evidence)
+        workers = worker_count(self.options.workers)
+        if workers == 1:
+            for entry in self._entries(evidence):
                 self.index_item(entry)
                 if on_item:
                     on_item(self.stats, entry.path)
+        else:
+            self._run_pool(evidence, workers, on_item)
         if self._extractor is not None:
             encode_scene_vectors(self.vs)
         return self.stats
 
+    def _run_pool(self, evidence: list[str], workers: int, on_item) -> None:
+        import multiprocessing as mp
+        from collections import deque
+        from concurrent.futures import ProcessPoolExecutor
+
+        # fork: workers inherit the loaded modules; each loads its own models once.
+        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+        pending: deque = deque()
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
+                                 initargs=(self.options,)) as pool:
+            def drain(limit: int) -> None:
+                while len(pending) > limit:
+                    job, fut = pending.popleft()
+                    self._store(job, fut.result())
+                    if on_item:
+                        on_item(self.stats, job.path)
+
+            for entry in self._entries(evidence):
+                job = self._prepare(entry)
+                if job is None:
+                    if on_item:
+                        on_item(self.stats, entry.path)
+                    continue
+                pending.append((job, pool.submit(_worker_analyse, job)))
+                drain(workers * 2)  # bounded: a few images per worker in memory at once
+            drain(0)
+
     def index_item(self, item: Item) -> MediaRow | None:
+        """Index one item in this process; the stored row (None when not indexable)."""
+        job = self._prepare(item)
+        if job is None:
+            return self._skipped_row
+        return self._store(job, self._local.analyse(job))
+
+    def _prepare(self, item: Item) -> _Job | None:
+        """Read one item and decide whether it needs indexing (None: skipped or unreadable)."""
         st = self.stats
         st.seen += 1
+        self._skipped_row = None
         t0 = time.perf_counter()
         if item.size is not None and item.size > MAX_IMAGE_BYTES:
             st.skipped += 1
@@ -158,8 +322,13 @@ class Indexer:
         with self.vs.session() as s:
             row = s.scalar(select(MediaRow).where(MediaRow.path == item.path))
             if row is not None and row.sha256 == sha256 and wanted <= set(k for k, v in row.parts.items() if v):
-                st.skipped += 1
-                return row
+                # Scene features of an older extractor (ORB before RootSIFT) are extracted again.
+                stale = "scene" in wanted and self._extractor is not None and s.scalar(
+                    select(SceneRow.extractor).where(SceneRow.media_id == row.id)) not in (None, self._extractor.name)
+                if not stale:
+                    st.skipped += 1
+                    self._skipped_row = row
+                    return None
             item_id = s.scalar(select(ItemRow.id).where(ItemRow.path == item.path))
         st.seconds["read"] += time.perf_counter() - t0
         fields = {
@@ -167,61 +336,17 @@ class Indexer:
             "md5": hashlib.md5(data).hexdigest(), "sha1": hashlib.sha1(data).hexdigest(),
             "size": len(data), "mime": kind.mime, "media": kind.media, "indexed_at": utcnow(),
         }
-        errors: dict = {}
-        parts: dict = {}
-        features = faces = text = thumb = None
-        meta = None
-        if kind.media == "video":
-            t0 = time.perf_counter()
-            try:
-                meta = metadata.from_video(io.BytesIO(data))
-                parts["metadata"] = True
-            except VictimIdError as exc:
-                errors["metadata"] = str(exc)
-            st.seconds["metadata"] += time.perf_counter() - t0
-        else:
-            try:
-                t0 = time.perf_counter()
-                head_img, rgb = _decode(data)
-                st.seconds["read"] += time.perf_counter() - t0
-            except VictimIdError as exc:
-                errors["decode"] = str(exc)
-                head_img = rgb = None
-            if head_img is not None:
-                t0 = time.perf_counter()
-                try:
-                    meta = metadata.from_image(head_img)
-                    parts["metadata"] = True
-                except Exception as exc:  # untrusted tags: any parser failure is recorded
-                    errors["metadata"] = f"{type(exc).__name__}: {exc}"
-                try:
-                    fields["pdq"] = pdq_from_image(Image.fromarray(rgb)).hex
-                except ImageDecodeError as exc:
-                    errors["pdq"] = str(exc)
-                st.seconds["metadata"] += time.perf_counter() - t0
-                if self._extractor is not None:
-                    t0 = time.perf_counter()
-                    features = self._extractor.extract(rgb)
-                    parts["scene"] = True
-                    st.seconds["scene"] += time.perf_counter() - t0
-                if self._faces is not None:
-                    t0 = time.perf_counter()
-                    faces = self._faces.faces(rgb)
-                    parts["faces"] = True
-                    st.seconds["faces"] += time.perf_counter() - t0
-                if "thumbs" in wanted:
-                    t0 = time.perf_counter()
-                    thumb = thumbs.make(rgb)  # from the pixels already decoded
-                    parts["thumbs"] = True
-                    st.seconds["thumbs"] += time.perf_counter() - t0
-                if "ocr" in wanted:
-                    t0 = time.perf_counter()
-                    try:
-                        text = ocr.read_text(rgb, self.options.ocr_lang)
-                        parts["ocr"] = True
-                    except VictimIdError as exc:
-                        errors["ocr"] = str(exc)
-                    st.seconds["ocr"] += time.perf_counter() - t0
+        return _Job(item.path, data, kind.media, frozenset(wanted), fields)
+
+    def _store(self, job: _Job, res: _Analysis) -> MediaRow:
+        """Write one analysed item (and its parts) to the store."""
+        st = self.stats
+        for part, secs in res.seconds.items():
+            st.seconds[part] = st.seconds.get(part, 0.0) + secs
+        fields = dict(job.fields)
+        if res.pdq is not None:
+            fields["pdq"] = res.pdq
+        meta = res.meta
         if meta is not None:
             fields.update(
                 width=meta.width, height=meta.height, make=meta.make, model=meta.model,
@@ -231,9 +356,9 @@ class Indexer:
                 captured_utc=meta.captured_utc, gps_lat=meta.gps_lat, gps_lon=meta.gps_lon,
                 gps_alt=meta.gps_alt, meta={**meta.tags, "utc_source": meta.utc_source},
             )
-        fields["parts"], fields["errors"] = parts, errors
+        fields["parts"], fields["errors"] = res.parts, res.errors
         with self.vs.session() as s, s.begin():
-            row = s.scalar(select(MediaRow).where(MediaRow.path == item.path))
+            row = s.scalar(select(MediaRow).where(MediaRow.path == job.path))
             if row is None:
                 row = MediaRow(**fields)
                 s.add(row)
@@ -241,25 +366,25 @@ class Indexer:
                 for k, v in fields.items():
                     setattr(row, k, v)
             s.flush()
-            if features is not None:
+            if res.features is not None:
                 s.execute(delete(SceneRow).where(SceneRow.media_id == row.id))
-                kp, desc = features.to_blobs()
-                s.add(SceneRow(media_id=row.id, extractor=features.extractor, keypoints=kp, descriptors=desc))
-            if faces is not None:
+                kp, desc = res.features.to_blobs()
+                s.add(SceneRow(media_id=row.id, extractor=res.features.extractor, keypoints=kp, descriptors=desc))
+            if res.faces is not None:
                 s.execute(delete(FaceRow).where(FaceRow.media_id == row.id))
-                for f in faces:
+                for f in res.faces:
                     s.add(FaceRow(media_id=row.id, model=self._faces.name, left=f.box[0], top=f.box[1],
                                   right=f.box[2], bottom=f.box[3], detector_score=f.score,
                                   embedding=f.embedding.astype(np.float32).tobytes()))
-                st.faces += len(faces)
-            if thumb is not None:
+                st.faces += len(res.faces)
+            if res.thumb is not None:
                 s.execute(delete(ThumbRow).where(ThumbRow.media_id == row.id))
-                s.add(ThumbRow(media_id=row.id, jpeg=thumb[0], width=thumb[1], height=thumb[2]))
-            if text is not None:
-                store_text(self.vs, s, row.id, text)
-                st.texts += bool(text.text)
+                s.add(ThumbRow(media_id=row.id, jpeg=res.thumb[0], width=res.thumb[1], height=res.thumb[2]))
+            if res.text is not None:
+                store_text(self.vs, s, row.id, res.text)
+                st.texts += bool(res.text.text)
         st.indexed += 1
-        if errors:
+        if res.errors:
             st.errors += 1
         return row
 
@@ -277,9 +402,11 @@ def store_text(vs: VictimStore, s, media_id: int, text: ocr.OcrText) -> None:
 
 
 def load_vocabulary(vs: VictimStore) -> scene.Vocabulary | None:
+    """The store's latest scene vocabulary of the current extractor (None: none yet, or only
+    one of an older extractor, which `encode_scene_vectors` replaces)."""
     with vs.session() as s:
         row = s.scalar(select(VocabularyRow).order_by(VocabularyRow.id.desc()).limit(1))
-    if row is None:
+    if row is None or row.extractor != scene.default_extractor().name:
         return None
     return scene.Vocabulary(np.frombuffer(row.centroids, dtype=np.float32).reshape(row.k, -1))
 
@@ -289,23 +416,25 @@ def encode_scene_vectors(vs: VictimStore, retrain: bool = False, sample: int = 2
     without a global vector one. Returns the number encoded."""
     vocab = None if retrain else load_vocabulary(vs)
     with vs.session() as s, s.begin():
+        name = scene.default_extractor().name
         if vocab is None:
-            blobs = [b for (b,) in s.execute(select(SceneRow.descriptors))]
+            blobs = [b for (b,) in s.execute(select(SceneRow.descriptors).where(SceneRow.extractor == name))]
             if not blobs:
                 return 0
-            desc = np.concatenate([np.frombuffer(b, dtype=np.uint8).reshape(-1, 32) for b in blobs])
+            desc = np.concatenate([np.frombuffer(b, dtype=np.uint8).reshape(-1, scene.DESCRIPTOR_BYTES)
+                                   for b in blobs])
             rng = np.random.default_rng(0)
             desc = desc[rng.permutation(len(desc))[:sample]]
             try:
                 vocab = scene.Vocabulary.train(desc)
             except VictimIdError:
                 return 0  # too few features yet; a later run trains it
-            s.add(VocabularyRow(extractor=scene.OrbExtractor.name, centroids=vocab.centroids.tobytes(),
+            s.add(VocabularyRow(extractor=name, centroids=vocab.centroids.tobytes(),
                                 k=vocab.k, trained_on=len(desc), created_at=utcnow()))
             s.execute(SceneRow.__table__.update().values(vector=None))
         n = 0
-        for row in s.scalars(select(SceneRow).where(SceneRow.vector.is_(None))):
-            desc = np.frombuffer(row.descriptors, dtype=np.uint8).reshape(-1, 32)
+        for row in s.scalars(select(SceneRow).where(SceneRow.vector.is_(None), SceneRow.extractor == name)):
+            desc = np.frombuffer(row.descriptors, dtype=np.uint8).reshape(-1, scene.DESCRIPTOR_BYTES)
             row.vector = vocab.encode(desc).tobytes()
             n += 1
     return n

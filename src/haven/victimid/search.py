@@ -5,7 +5,7 @@ with the same `haven index` over known or previously identified media (`open_lib
 Every hit says where it came from (`source`: "case" or the library's name), with the item's
 path and SHA-256 and the series it belongs to in its own store (name, victim identified).
 
-Each store keeps its own scene vocabulary (trained on its own images), so a query's ORB
+Each store keeps its own scene vocabulary (trained on its own images), so a query's RootSIFT
 features are extracted once and encoded into a VLAD vector once **per store**, with that
 store's vocabulary, and searched in that store's index only; global similarities of
 different stores are never compared. What is compared across stores is the RANSAC
@@ -32,8 +32,8 @@ from haven.victimid import faces as facemod
 from haven.victimid import scene
 from haven.victimid.errors import VictimIdError
 from haven.victimid.indexer import _decode, load_vocabulary
-from haven.victimid.models import (FaceDecisionRow, FaceRow, MediaRow, SceneRow, SeriesMemberRow,
-                                   SeriesRow)
+from haven.victimid.models import (FaceDecisionRow, FaceRow, LinkRow, MediaRow, SceneRow,
+                                   SeriesMemberRow, SeriesRow)
 from haven.victimid.store import VictimStore, default_user
 
 DECISIONS = ("confirm", "reject")
@@ -161,14 +161,16 @@ def _scene_index(vs: VictimStore) -> scene.SceneIndex:
 
 
 class StoreScenes:
-    """One store's scene index: its vocabulary, the FAISS shortlist, its stored features."""
+    """One store's scene index: its vocabulary, the FAISS shortlist, its stored features and
+    the links between its views (for query expansion)."""
 
     def __init__(self, vs: VictimStore, name: str = CASE):
         self.vs, self.name = vs, name
         self.vocab = load_vocabulary(vs)
         if self.vocab is None:
             what = "this case has" if name == CASE else f"library {name} has"
-            raise VictimIdError(f"{what} no scene index yet; run `haven index --case {vs.dir} EVIDENCE` first")
+            raise VictimIdError(f"{what} no scene index of the current features yet; run "
+                                f"`haven index --case {vs.dir} EVIDENCE` (again) first")
         self.index = _scene_index(vs)
 
     def features(self, media_id: int) -> scene.Features:
@@ -178,10 +180,40 @@ class StoreScenes:
             raise VictimIdError(f"media #{media_id} has no scene features; index it with --parts scene")
         return scene.Features.from_blobs(row.extractor, row.keypoints, row.descriptors)
 
-    def rank(self, feats: scene.Features, top: int = 20, verify_top: int = 50,
-             exclude: set[int] | None = None) -> list[scene.SceneHit]:
-        hits = scene.rank(feats, self.vocab, self.index, self.features, shortlist=max(top, verify_top),
-                          verify_top=verify_top, exclude=exclude)
+    def linked(self, media_ids: list[int]) -> dict[int, list[tuple[int, str]]]:
+        """Views already tied to each of `media_ids`: links that join series (scene, PDQ,
+        confirmed face, serial) and fellow members of its series, each with the reason."""
+        if not media_ids:
+            return {}
+        from haven.victimid.series import SERIES_KINDS
+
+        ids = list(dict.fromkeys(media_ids))
+        out: dict[int, dict[int, str]] = {i: {} for i in ids}
+        with self.vs.session() as s:
+            for l in s.scalars(select(LinkRow).where(LinkRow.kind.in_(SERIES_KINDS), or_(
+                    LinkRow.media_a.in_(ids), LinkRow.media_b.in_(ids)))):
+                for me, other in ((l.media_a, l.media_b), (l.media_b, l.media_a)):
+                    if me in out and other not in out[me]:
+                        out[me][other] = l.detail
+            member = s.execute(select(SeriesMemberRow.media_id, SeriesMemberRow.series_id)
+                               .where(SeriesMemberRow.media_id.in_(ids))).all()
+            series_of = dict(member)
+            if series_of:
+                rows = s.execute(select(SeriesMemberRow.media_id, SeriesMemberRow.series_id, SeriesRow.name)
+                                 .join(SeriesRow, SeriesRow.id == SeriesMemberRow.series_id)
+                                 .where(SeriesMemberRow.series_id.in_(set(series_of.values())))).all()
+                for other, sid, sname in rows:
+                    for me, my_sid in series_of.items():
+                        if my_sid == sid and other != me and other not in out[me]:
+                            out[me][other] = f"same series {sname!r}"
+        # Links first (each says why), then series members; nearest hits first.
+        return {i: list(out[i].items()) for i in ids if out[i]}
+
+    def rank(self, feats: scene.Features, top: int = 20, verify_top: int = scene.VERIFY_TOP,
+             exclude: set[int] | None = None, expand: bool = True) -> list[scene.SceneHit]:
+        hits = scene.rank(feats, self.vocab, self.index, self.features,
+                          shortlist=max(top, verify_top, scene.SHORTLIST), verify_top=verify_top,
+                          exclude=exclude, linked=self.linked, expand=expand)
         return hits[:top]
 
 
@@ -200,6 +232,12 @@ class SceneMatch:
     reason: str
     series: dict | None = None
     rank_in_source: int = 0
+    model: str | None = None  # "homography" / "fundamental" when verified
+    linked_via: int | None = None  # unverified, but linked to this verified hit (same store)
+
+    @property
+    def tier(self) -> int:
+        return 0 if self.verified else 1 if self.linked_via is not None else 2
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -207,16 +245,18 @@ class SceneMatch:
 
 def merge_scene_hits(per_source: list[tuple[Source, list[scene.SceneHit]]], top: int) -> list[SceneMatch]:
     """One ranking over several stores: verified hits by inliers (comparable everywhere),
-    then unverified ones by their rank in their own store (global similarities of different
-    vocabularies are not comparable), ties by similarity."""
+    then hits linked to a verified one, then unverified ones, both by their rank in their own
+    store (global similarities of different vocabularies are not comparable), ties by
+    similarity."""
     out: list[SceneMatch] = []
     for src, hits in per_source:
         lab = labels(src.vs, [h.media_id for h in hits])
         for pos, h in enumerate(hits):
             m = lab.get(h.media_id)
             out.append(SceneMatch(src.name, src.library, h.media_id, m.path if m else "", m.sha256 if m else "",
-                                  h.similarity, h.inliers, h.verified, h.reason, m.series if m else None, pos))
-    out.sort(key=lambda x: (not x.verified, -x.inliers if x.verified else x.rank_in_source, -x.similarity))
+                                  h.similarity, h.inliers, h.verified, h.reason, m.series if m else None, pos,
+                                  h.model, h.via if h.linked else None))
+    out.sort(key=lambda x: (x.tier, -x.inliers if x.verified else x.rank_in_source, -x.similarity))
     return out[:top]
 
 
@@ -229,7 +269,7 @@ class SceneSearch:
         self.case = StoreScenes(vs)
         self.vocab, self.index = self.case.vocab, self.case.index
         self.libraries = [(src, StoreScenes(src.vs, src.name)) for src in libraries]
-        self.extractor = scene.OrbExtractor()
+        self.extractor = scene.default_extractor()
 
     def _features(self, media_id: int) -> scene.Features:
         return self.case.features(media_id)

@@ -82,21 +82,24 @@ def pdq_links(media: list[MediaRow], threshold: int = DEFAULT_THRESHOLD) -> list
 
 
 def scene_links(vs: VictimStore, min_inliers: int = 25, top: int = 10) -> list[tuple]:
-    """Verified same-scene pairs: each media queried against the case (cost: n queries)."""
+    """Verified same-scene pairs: each media queried against the case (cost: n queries of
+    `top` verifications each, without query expansion: a link must stand on its own pair)."""
     from haven.victimid.search import SceneSearch
 
     try:
         search = SceneSearch(vs)
     except VictimIdError:
         return []
-    out = {}
+    out: dict[tuple[int, int], object] = {}
     for media_id in search.index._ids.tolist():
-        for hit in search.query_media(media_id, top=top, verify_top=top):
+        feats = search.case.features(media_id)
+        for hit in search.case.rank(feats, top=top, verify_top=top, exclude={media_id}, expand=False):
             if hit.verified and hit.inliers >= min_inliers:
                 key = _pair(media_id, hit.media_id)
-                out[key] = max(out.get(key, 0), hit.inliers)
-    return [("scene", a, b, float(n), f"same scene ({n} geometrically consistent feature matches)")
-            for (a, b), n in out.items()]
+                if key not in out or out[key].inliers < hit.inliers:
+                    out[key] = hit
+    return [("scene", a, b, float(h.inliers), f"same scene ({h.inliers} geometrically consistent feature matches, "
+             f"{'planar part' if h.model == 'homography' else '3-D scene'})") for (a, b), h in out.items()]
 
 
 def face_links(vs: VictimStore) -> list[tuple]:
