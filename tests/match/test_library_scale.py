@@ -6,7 +6,7 @@ import hashlib
 
 import numpy as np
 
-import haven.match.library as library_mod
+import haven.match.index as index_mod
 import haven.match.near as near_mod
 from haven.hashsets.model import HashEntry, ImportResult
 from haven.match.library import MatchLibrary
@@ -53,11 +53,11 @@ def test_table_and_multiindex_answer_like_dict_and_flat_scan(tmp_path, monkeypat
     before = _answers(small, digests, queries)
     assert len(before[1]) == 2 and any(before[len(digests):])
 
-    monkeypatch.setattr(library_mod, "EXACT_TABLE_MIN", 10)
+    monkeypatch.setattr(index_mod, "EXACT_TABLE_MIN", 10)
     monkeypatch.setattr(near_mod, "FLAT_LIMIT", 16)
     monkeypatch.setattr(near_mod.NearIndex.__init__, "__kwdefaults__",
                         {"flat_limit": 16, "background": False, "n_chunks": None})
     large = MatchLibrary(store)
-    assert type(large.exact["md5"]).__name__ == "_TableLookup"
+    assert large.exact["md5"].frozen and not small.exact["md5"].frozen
     assert large.near.segment_sizes[-1] == 0 and large.near.segment_sizes[0] == len(large.near)
     assert _answers(large, digests, queries) == before

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from haven import signals
 from haven.durable import fsync_dir
 from haven.hashsets.model import ImportResult
 from haven.library.digests import (
@@ -176,7 +177,7 @@ class PdqSegment:
         return np.asarray(self.ids)[rows], d
 
 
-class HashLibrary:
+class NationalLibrary:
     """A national hash library directory (see the module docstring)."""
 
     def __init__(self, root: Path, *, verify: bool = True, in_memory: bool = True,
@@ -204,7 +205,7 @@ class HashLibrary:
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
-    def create(cls, root: Path) -> HashLibrary:
+    def create(cls, root: Path) -> NationalLibrary:
         root = Path(root)
         if (root / "entries.db").exists():
             raise LibraryError(f"{root} already holds a hash library")
@@ -277,7 +278,7 @@ class HashLibrary:
         self.digests.close()
         self.db.close()
 
-    def __enter__(self) -> HashLibrary:
+    def __enter__(self) -> NationalLibrary:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -487,6 +488,19 @@ class HashLibrary:
         out.sort(key=lambda t: (t[1], t[0].entry_id))
         return out
 
+    def matches(self, signal_type: str, values: list[str], threshold: int = 0
+                ) -> list[tuple[LibraryEntry, int]]:
+        """Live entries matching any of `values` of one signal type, with their distance,
+        best first: the per-type index call every store answers (`haven.match.index`)."""
+        st = signals.get(signal_type)
+        if st.near:
+            if st.name != "pdq":
+                return []  # the library holds no other perceptual hashes
+            return self.near(values, threshold)
+        if st.name not in DIGEST_WIDTHS:
+            return []
+        return [(lab, 0) for v in values for lab in self.lookup(st.name, v)]
+
     def stats(self) -> dict:
         return {"sets": len(self.sets()),
                 "entries": self.db.execute("SELECT COUNT(*) FROM entries e JOIN sets s ON "
@@ -495,3 +509,7 @@ class HashLibrary:
                 "digest_rows": len(self.digests),
                 "pdq_rows": sum(s.n for s in self.segments),
                 "pdq_segments": len(self.segments)}
+
+
+#: The name this class had before issue 20 (kept while other branches move over).
+HashLibrary = NationalLibrary

@@ -1,14 +1,15 @@
-"""The hash sets a scan matches against, loaded once: exact digests and a PDQ near index.
+"""The known hashes a case's scan matches against (`CaseHashSets`), loaded once per scan.
 
-Exact matching is a dict per digest type for small libraries and, above `EXACT_TABLE_MIN`
-digests of a type, a sorted in-memory `haven.match.sorted_digests.DigestTable` (~10x less RAM than a dict of
-hex strings, same answers). Near matching goes through `NearIndex` (flat scan when small,
-exact multi-index segments when large; issue 7). The interface (`MatchLibrary.match`) stays.
+One index per signal type (`haven.match.index`): `ExactIndex` per digest type (a dict, or a
+sorted `DigestTable` from `EXACT_TABLE_MIN` digests: ~10x less RAM, same answers), `NearIndex`
+for PDQ (flat scan when small, exact multi-index segments when large; issue 7) and
+`VideoLibrary` for known videos' frames; attached national libraries
+(`haven.library.national.NationalLibrary`) answer through the same per-type call. `decide()` turns an
+item's matches into its one finding.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
@@ -16,11 +17,11 @@ from typing import Iterator
 from sqlalchemy import select
 
 from haven import signals
+from haven.match.index import EXACT_TABLE_MIN, ExactIndex
 from haven.store.case import CaseStore
 from haven.store.models import HashEntryRow, HashSet, MatchRow
 
-#: From this many digests of one type on, exact matching uses a sorted table, not a dict.
-EXACT_TABLE_MIN = 200_000
+__all__ = ["CaseHashSets", "EXACT_TABLE_MIN", "EntryRef", "Match", "MatchLibrary", "decide"]
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,9 @@ class Match:
                    row.known_share)
 
 
-class MatchLibrary:
-    """All entries of the chosen hash sets of a case."""
+class CaseHashSets:
+    """All entries of the chosen hash sets of a case (plus attached national libraries), one
+    index per signal type; `match` answers one item."""
 
     def __init__(self, store: CaseStore, names: list[str] | None = None, threshold: int = 31,
                  libraries: list | None = None, *, entries=None,
@@ -74,13 +76,14 @@ class MatchLibrary:
         only entry ids above it) narrow the library to part of its entries: re-matching
         (`haven.match.rematch`) matches items against what changed only."""
         self.threshold = threshold
-        #: national libraries (`haven.library.HashLibrary`) consulted after the case's sets
+        #: national libraries (`haven.library.national.NationalLibrary`) consulted after the case's sets
         self.libraries = list(libraries or ())
         self._store = store
         self._lib_sets: list[dict[int, int]] = [lib.attach(store) for lib in self.libraries]
         self.library_floors = list(library_floors or [0] * len(self.libraries))
         digest_names = [t.name for t in signals.digest_types()]
-        self.exact: dict[str, dict[str, list[EntryRef]]] = {d: defaultdict(list) for d in digest_names}
+        #: one exact index per digest type, answering entry ids (EntryRefs through `refs`)
+        self.exact: dict[str, ExactIndex] = {d: ExactIndex(d) for d in digest_names}
         self.refs: dict[int, EntryRef] = {}
         # FAISS (the near index) and PyAV (video frames) are imported only for sets that
         # hold such hashes: a scan against digests alone never loads them
@@ -122,7 +125,7 @@ class MatchLibrary:
                 self.refs[eid] = ref
                 for name, value in zip(digest_names, digests):
                     if value:
-                        self.exact[name][value].append(ref)
+                        self.exact[name].add_one(value, eid)
                 if hs.known_good:
                     continue  # known-good sets exclude exact copies only
                 if pdq:
@@ -157,15 +160,9 @@ class MatchLibrary:
         self._tabulate()
 
     def _tabulate(self) -> None:
-        """Swap large digest dicts for sorted tables (entry ids map back through `refs`)."""
-        from haven.match.sorted_digests import DigestTable
-
-        for name, table in list(self.exact.items()):
-            if len(table) < EXACT_TABLE_MIN:
-                continue
-            digests = [d for d, refs in table.items() for _ in refs]
-            ids = [ref.entry_id for refs in table.values() for ref in refs]
-            self.exact[name] = _TableLookup(DigestTable(name, digests, ids), self.refs)
+        """Swap large digest dicts for sorted tables (`ExactIndex.freeze`)."""
+        for index in self.exact.values():
+            index.freeze()
 
     def __len__(self) -> int:
         return len(self.refs) + sum(lib.stats()["entries"] for lib in self.libraries)
@@ -176,7 +173,7 @@ class MatchLibrary:
 
     def refresh(self) -> bool:
         """Take in what other processes changed in the national libraries (new sets, retractions,
-        compactions: `HashLibrary.refresh`), registering new sets in the case; True if any did.
+        compactions: `NationalLibrary.refresh`), registering new sets in the case; True if any did.
         Call it outside an open case-store transaction."""
         changed = False
         for k, lib in enumerate(self.libraries):
@@ -204,14 +201,14 @@ class MatchLibrary:
                 seen.add(key)
                 out.append(m)
 
-        for name in self.exact:
+        for name, index in self.exact.items():
             value = digests.get(name)
             if not value:
                 continue
-            for ref in self.exact[name].get(value, ()):
-                add(Match(ref, name))
+            for eid in index.get(value):
+                add(Match(self.refs[eid], name))
             for k, lib in enumerate(self.libraries):
-                for lab in lib.lookup(name, value):
+                for lab, _ in lib.matches(name, [value]):
                     if lab.entry_id > self.library_floors[k]:
                         add(Match(self._lib_ref(k, lab), name))
 
@@ -230,7 +227,7 @@ class MatchLibrary:
                           matched_signal("pdq", hit.tag)))
         if query_hexes:
             for k, lib in enumerate(self.libraries):
-                for lab, dist in lib.near(query_hexes, self.threshold):
+                for lab, dist in lib.matches("pdq", query_hexes, self.threshold):
                     if lab.entry_id > self.library_floors[k]:
                         add(Match(self._lib_ref(k, lab), "pdq", dist, "pdq"))
         if query_hexes and len(self.video):
@@ -290,19 +287,8 @@ class _NoHashes:
 _NO_HASHES = _NoHashes()
 
 
-class _TableLookup:
-    """`dict.get`-shaped view of a `DigestTable`, answering EntryRefs as the dict did."""
-
-    def __init__(self, table, refs: dict[int, EntryRef]) -> None:
-        self.table = table
-        self.refs = refs
-
-    def __len__(self) -> int:
-        return len(self.table)
-
-    def get(self, digest: str, default=()) -> list[EntryRef]:
-        found = self.table.get(digest.lower())
-        return [self.refs[i] for i in found] if found else list(default)
+#: The name this class had before issue 20 (kept while other branches move over).
+MatchLibrary = CaseHashSets
 
 
 def decide(media: str | None, error: str | None, decodable: bool, matches: list[Match]) -> str:

@@ -1,9 +1,10 @@
-"""The matching API's library: the service's hash sets in memory, exact dicts + PDQ index.
+"""The matching API's known hashes (`ServiceHashSets`): the service's hash sets in memory, one
+index per signal type (`haven.match.index`: exact digests, PDQ near index).
 
 Loaded from the service tables at start. Hash-set changes reach it at once in the process
 that imported them, and within `library_poll_seconds` in every other server worker (and after
 a CLI import) through `LibrarySync`, which compares the sets' versions with the ones loaded.
-Changes are applied in place (`LookupLibrary.sync`): new entries appended, removed ones
+Changes are applied in place (`ServiceHashSets.sync`): new entries appended, removed ones
 retired; a lookup reads one build's entries, so it sees the old sets or the new ones, never
 half. Every answer carries its evidence: algorithm, hash set name and version,
 category, distance, threshold and when the entry was added.
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 from haven import signals
 from haven.hashsets.formats.hma import PYTX_ALIASES
 from haven.hashsets.model import ImportResult
+from haven.match.index import ExactIndex
 from haven.match.near import NearIndex
 from haven.service.accounts import utcnow
 from haven.service.errors import BadInput
@@ -128,14 +130,18 @@ class _Entries:
 
 class _Index:
     """The library as one value: the entries (evidence) and the set of retired ids of one
-    build, with the exact dicts and PDQ index, which later incremental builds extend in place
+    build, with the exact indexes and PDQ index, which later incremental builds extend in place
     (append only). A hit counts only if this build holds its id and has not retired it."""
 
     __slots__ = ("exact", "entries", "near", "dead")
 
-    def __init__(self, exact: dict, entries: _Entries, near: NearIndex,
+    def __init__(self, exact: dict[str, ExactIndex], entries: _Entries, near: NearIndex,
                  dead: frozenset = frozenset()) -> None:
         self.exact, self.entries, self.near, self.dead = exact, entries, near, dead
+
+    def by_type(self, signal_type: str):
+        """The index of one signal type (`haven.match.index.SignalIndex`); None if none."""
+        return self.near if signal_type == "pdq" else self.exact.get(signal_type)
 
     def info(self, entry_id: int) -> EntryInfo | None:
         if entry_id in self.dead:
@@ -165,12 +171,13 @@ def _numbered(index: dict, values: list, value) -> int:
     return k
 
 
-class LookupLibrary:
-    """All service hash sets; `match` answers one signal, `reload` rebuilds from the tables."""
+class ServiceHashSets:
+    """All service hash sets, one index per signal type; `match` answers one signal, `reload`
+    rebuilds from the tables."""
 
     def __init__(self, threshold: int = 31) -> None:
         self.threshold = threshold
-        self._index = _Index({k: {} for k in _digest_names()},
+        self._index = _Index({k: ExactIndex(k) for k in _digest_names()},
                              _Entries(array("q"), array("i"), array("i"), array("i"), [], [], []),
                              NearIndex())
         self.stamp: tuple | None = None
@@ -202,7 +209,7 @@ class LookupLibrary:
     def _reload(self, s: Session) -> None:
         stamp = library_stamp(s)  # read first: rows newer than it only cause one more rebuild
         names = _digest_names()
-        exact: dict[str, dict[str, list[int]]] = {k: {} for k in names}
+        exact = {k: ExactIndex(k) for k in names}
         hashsets = {h.id: (h.name, h.version, h.known_good, h.scheme)
                     for h in s.scalars(select(LookupHashSet))}
         ids, set_of, category_of, time_of = array("q"), array("i"), array("i"), array("i")
@@ -227,7 +234,7 @@ class LookupLibrary:
             time_of.append(_numbered(time_index, times, added))
             for name, value in zip(names, digests):
                 if value:
-                    exact[name].setdefault(value, []).append(eid)
+                    exact[name].add_one(value, eid)
             raw = _pdq_bytes(eid, pdq)
             if raw:
                 codes += raw
@@ -318,7 +325,7 @@ class LookupLibrary:
         self._hs_of = merged(self._hs_of, 1)
         self._index = _Index(index.exact, new_entries, index.near, frozenset(dead))
         for kind, value, eid in digests:
-            index.exact[kind].setdefault(value, []).append(eid)
+            index.exact[kind].add_one(value, eid)
         if pdq_ids:
             index.near.add_codes(np.frombuffer(bytes(codes), dtype=np.uint8).reshape(-1, 32),
                                  np.frombuffer(pdq_ids, dtype=np.int64))
@@ -327,14 +334,13 @@ class LookupLibrary:
 
     def match(self, signal_type: str, value: str, query_hexes: list[str] | None = None) -> list[dict]:
         index = self._index
-        if signal_type in signals.near_names():
-            near = index.near
-            hits = near.search(query_hexes or [value], self.threshold) if len(near) else []
-            return [match_dict(info, signal_type, d, self.threshold)
-                    for eid, d in hits if (info := index.info(eid)) is not None]
-        return [match_dict(info, signal_type, 0, 0)
-                for eid in list(index.exact[signal_type].get(value, ()))
-                if (info := index.info(eid)) is not None]
+        signal_index = index.by_type(signal_type)
+        if signal_index is None or not len(signal_index):
+            return []
+        threshold = self.threshold if signal_type in signals.near_names() else 0
+        hits = signal_index.search(query_hexes or [value], threshold)
+        return [match_dict(info, signal_type, d, threshold)
+                for eid, d in hits if (info := index.info(eid)) is not None]
 
     def hma(self, signal_type: str, signal: str) -> tuple[str, str, dict[str, list[dict]], int]:
         """HMA's lookup answer: (type, normalised signal, {bank: [match…]}, match count)."""
@@ -365,10 +371,14 @@ class LookupLibrary:
         return out
 
 
+#: The name this class had before issue 20 (kept while other branches move over).
+LookupLibrary = ServiceHashSets
+
+
 class LibrarySync:
     """A thread that keeps one process's library in step with the hash-set tables."""
 
-    def __init__(self, library: LookupLibrary, sessions, interval: float) -> None:
+    def __init__(self, library: ServiceHashSets, sessions, interval: float) -> None:
         self.library, self.sessions, self.interval = library, sessions, interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
