@@ -9,6 +9,16 @@ class EvidenceError(HavenError):
     """Evidence could not be opened or read."""
 
 
+class DecodeError(HavenError):
+    """Content could not be decoded (an image or video: unknown format, truncated, corrupt,
+    a decompression bomb, no video stream). `reason` is the short kind, `detail` the rest."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
 class HashSetFormatError(HavenError):
     """A hash-set file is not in the format asked for (or none could be detected)."""
 

@@ -43,6 +43,7 @@ def test_a_tombstone_removes_an_earlier_entry_and_bad_prints_are_malformed(tmp_p
     assert feed.result.entries[0].extra["media"] == "video"
     assert len(feed.result.malformed) == 2
     assert [t.id for t in feed.tombstones] == ["a"]
+    assert feed.result.tombstones == ["a"]  # what any importer sees, not only read_feed's callers
 
 
 def test_entity_expansion_is_refused(tmp_path):

@@ -453,22 +453,16 @@ def store_hashset(s: Session, result: ImportResult, *, name: str, source_sha256:
 
 def import_file(s: Session, path: Path, *, name: str, fmt: str = "auto",
                 known_good: bool = False, append: bool = False) -> tuple[LookupHashSet, ImportResult, int]:
-    """Read a hash-set file with haven's readers (NCMEC XML tombstones included) and store it."""
+    """Read a hash-set file with haven's readers and store it; the ids the file retracts
+    (`ImportResult.tombstones`, e.g. an NCMEC feed's deleted media) delete earlier entries."""
     from haven.hashsets.formats import detect, get_reader
 
     reader = detect(path) if fmt == "auto" else get_reader(fmt)
-    tombstones: list[str] = []
-    if reader.name == "ncmec-xml":
-        from haven.hashsets.formats.ncmec_xml import read_feed
-
-        feed = read_feed(path)
-        result, tombstones = feed.result, [t.id for t in feed.tombstones]
-    else:
-        result = reader.read(path)
+    result = reader.read(path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     hs = store_hashset(s, result, name=name, source_sha256=digest, known_good=known_good,
-                       tombstones=tombstones, append=append)
-    return hs, result, len(tombstones)
+                       tombstones=result.tombstones, append=append)
+    return hs, result, len(result.tombstones)
 
 
 def import_case_store(s: Session, case_dir: Path, names: list[str] | None = None) -> list[LookupHashSet]:

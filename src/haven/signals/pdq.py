@@ -29,7 +29,7 @@ import pdqhash
 import PIL
 from PIL import Image, UnidentifiedImageError
 
-from haven.errors import HavenError
+from haven.errors import DecodeError
 from haven.signals import MIN_TRUSTED_QUALITY  # noqa: F401 - also imported from here
 
 try:  # HEIC/HEIF (phones) when pillow-heif is installed
@@ -79,12 +79,8 @@ QUERY_WINDOWS = (CENTRAL_CROP, 0.89, 0.93)
 #: Windows are area-resampled to PDQ's own working size before hashing (fast, sub-pixel exact).
 WINDOW_SIDE = 64
 
-class ImageDecodeError(HavenError):
+class ImageDecodeError(DecodeError):
     """An image could not be decoded (unknown format, truncated, corrupt, or a decompression bomb)."""
-
-    def __init__(self, reason: str, detail: str = ""):
-        self.reason = reason
-        super().__init__(f"{reason}: {detail}" if detail else reason)
 
 
 @dataclass(frozen=True)

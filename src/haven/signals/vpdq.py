@@ -44,7 +44,7 @@ import av
 import numpy as np
 import pdqhash
 
-from haven.errors import HavenError
+from haven.errors import DecodeError
 from haven.signals import MIN_TRUSTED_QUALITY  # noqa: F401 - also imported from here
 
 #: Default sampling rate (frames hashed per second of video), the upstream vPDQ default.
@@ -77,12 +77,8 @@ _LUMA_FROM_RGB = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 VideoSource = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
 
 
-class VideoDecodeError(HavenError):
+class VideoDecodeError(DecodeError):
     """A video could not be hashed at all (not a video, no video stream, nothing decodable)."""
-
-    def __init__(self, reason: str, detail: str = ""):
-        self.reason = reason
-        super().__init__(f"{reason}: {detail}" if detail else reason)
 
 
 @dataclass(frozen=True)

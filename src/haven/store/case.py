@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+import haven.sqlite
 from haven import signals
 from haven.errors import (
     CaseBusyError, CaseEvidenceOverlap, CaseStoreError, NotACaseError, ReadOnlyCaseError,
@@ -41,21 +42,6 @@ NOT_A_CASE = "not a haven case; `haven scan` creates one"
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    cur = dbapi_conn.cursor()
-    # WAL + NORMAL: a killed scan loses at most the batch being written, never the file.
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
-
-
-def _sqlite_read_pragmas(dbapi_conn, _record) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA query_only=ON")
-    cur.close()
 
 
 def _writable(case_dir: Path) -> bool:
@@ -169,9 +155,8 @@ class CaseStore:
         self.url = url or (_read_only_url(self.dir / DB_NAME) if self.read_only
                            else f"sqlite:///{self.dir / DB_NAME}")
         self.engine: Engine = create_engine(self.url)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect",
-                         _sqlite_read_pragmas if self.read_only else _sqlite_pragmas)
+        # WAL + NORMAL: a killed scan loses at most the batch being written, never the file.
+        haven.sqlite.listen(self.engine, synchronous="NORMAL", read_only=self.read_only)
         event.listen(self.engine, "handle_error", self._explain_write_refused)
         if self.read_only:
             self._open_read_only()

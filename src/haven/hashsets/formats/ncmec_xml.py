@@ -6,8 +6,9 @@ sharing `<member>`, a `<timestamp>`, a `<classification>` (kept as the category,
 `extra`). A `<deletedImage>`/`<deletedVideo>` is a tombstone: the member withdrew that id.
 
 Entries are read in document order and a tombstone removes an earlier entry of the same id in
-the same file; tombstones for ids not in this file (an incremental feed) are returned by
-`read_feed` so a library that keeps earlier feeds can delete them. Parsing goes through
+the same file; tombstones for ids not in this file (an incremental feed) are returned in
+`ImportResult.tombstones` (with their details by `read_feed`) so a library that keeps earlier
+feeds can delete them. Parsing goes through
 defusedxml (no entity expansion, no external entities).
 """
 
@@ -142,6 +143,7 @@ def read_feed(path: Path, *, scheme: str | None = None) -> NcmecFeed:
             else:
                 result.malformed.append(Malformed(number, f"unexpected element <{tag}>"))
     result.entries = sorted(live.values(), key=lambda e: e.line or 0)
+    result.tombstones = [t.id for t in feed.tombstones]
     return feed
 
 
