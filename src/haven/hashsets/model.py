@@ -18,6 +18,7 @@ class HashEntry:
     sha1: str | None = None
     sha256: str | None = None
     pdq: str | None = None
+    sha512: str | None = None
     category: str | None = None
     scheme: str | None = None
     series: str | None = None

@@ -240,6 +240,7 @@ class LookupEntry(Base):
     sha1: Mapped[str | None] = mapped_column(String(40))
     sha256: Mapped[str | None] = mapped_column(String(64))
     pdq: Mapped[str | None] = mapped_column(String(64))
+    sha512: Mapped[str | None] = mapped_column(String(128))  # migration 0007
     category: Mapped[str | None] = mapped_column(String(60))
     source_id: Mapped[str | None] = mapped_column(String(200))   # e.g. an NCMEC image id
     added_at: Mapped[datetime] = mapped_column(DateTime)

@@ -43,6 +43,7 @@ class HashEntryRow(Base):
     sha1: Mapped[str | None] = mapped_column(String(40), index=True)
     sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     pdq: Mapped[str | None] = mapped_column(String(64))
+    sha512: Mapped[str | None] = mapped_column(String(128))
     category: Mapped[str | None] = mapped_column(String(60))
     scheme: Mapped[str | None] = mapped_column(String(40))
     series: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,28 @@
+"""SHA-512 of a file's bytes: some hash-sharing partners list it beside or instead of SHA-256.
+
+Schema decision: hash-set entries hold it in a `sha512` column (`HashEntry`, the case store's
+`hash_entries`, added to older case.db files when opened; the service's `svc_hash_entries`,
+migration 0007), so every reader, the per-case and service indexes, the national library
+(kind byte 4) and deconfliction take it. A scan does not compute it for every item
+(`scanned = False`: a fourth digest would cost every scan for lists that rarely carry it), so
+in a case it matches only through the stores that are given SHA-512 values: the service's
+matching API and the national library.
+"""
+
+from haven.signals.base import DigestSignal
+from haven.signals.registry import register
+
+
+@register
+class Sha512(DigestSignal):
+    name = "sha512"
+    hex_length = 128
+    order = 40
+    store_code = 4
+    scanned = False
+    examples = (
+        "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"
+        "47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e",
+        "07e547d9586f6a73f73fbac0435ed76951218fb7d0c8d788a309d785436bbb64"
+        "2e93a252a954f23912547d1e8a3b5ed6e1bfd7097821233fa0538f3db854fee6",
+    )
