@@ -107,6 +107,24 @@ def test_an_uploaded_image_is_hashed_and_matched(service):
     assert body["matches"][0]["hashset"] == "pictures" and body["matches"][0]["distance"] == 0
 
 
+def test_an_uploaded_cropped_copy_matches_a_hash_only_entry(service):
+    """The known picture is in the library as one PDQ; the upload is a crop of it."""
+    from haven.demo import jpeg_bytes, make_image
+    from haven.signals import pdq
+
+    original = make_image(4321, (800, 600))
+    copy = original.crop((48, 24, 760, 560))  # 6 % left, 4 % top, 5 % right, 7 % bottom
+    known = pdq.pdq_from_bytes(jpeg_bytes(original, 92)).hex
+    assert pdq.hamming(pdq.pdq_from_bytes(jpeg_bytes(copy, 85)).hex, known) > 31
+    upload(service, "partner", f"pdq {known}\n".encode(), format="hma")
+    r = service.client.post("/api/v1/lookup", headers=service.h("lookup"),
+                            files={"file": ("copy.jpg", jpeg_bytes(copy, 85), "image/jpeg")})
+    assert r.status_code == 200, r.text
+    [m] = r.json()["matches"]
+    assert m["hashset"] == "partner" and m["hypothesis"].startswith("frame-")
+    assert m["distance"] <= m["threshold"]
+
+
 def test_bad_signals_are_422(service):
     for signal_type, signal in (("md5", "abc"), ("crc32", "00"), ("sha1", "' OR 1=1 --"),
                                 ("pdq", "<script>")):

@@ -269,6 +269,12 @@ class NearIndex:
                          for s in view.segments)
                    + view.tail.ntotal * HASH_BYTES)
 
+    def rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """(codes (n, 32) uint8, ids (n,)) of every enrolled hash in row order: a read-only
+        snapshot for other searches over the same hashes (hash-only framing hypotheses)."""
+        with self._lock:
+            return self._codes.view(), self._ids.view()
+
     def search_codes(self, qcodes: np.ndarray, threshold: int = DEFAULT_THRESHOLD, *,
                      with_query: bool = False):
         """(row, best distance) of every enrolled row within `threshold` of any query code.

@@ -368,6 +368,26 @@ class ServiceHashSets:
                 if m["entry_id"] not in seen:
                     seen.add(m["entry_id"])
                     out.append(m)
+            out += [m for m in self._framing_matches(analysis) if m["entry_id"] not in seen]
+        return out
+
+    def _framing_matches(self, analysis) -> list[dict]:
+        """Hash-only hypotheses (`haven.match.framing`): cropped, bannered or logo-marked
+        copies of known pictures the library holds only as PDQ; `hypothesis` says which."""
+        from haven.match.framing import FAMILIES, MAX_ROWS, FramingIndex, Item
+
+        index = self._index
+        near = index.near
+        if not getattr(analysis, "framing", None) or not 0 < len(near) <= MAX_ROWS:
+            return []
+        codes, ids = near.rows()
+        out = []
+        for hit in FramingIndex(codes).search(Item.from_bytes(analysis.framing)):
+            info = index.info(int(ids[hit.row]))
+            if info is not None:
+                family = hit.tag.split("-")[0]
+                out.append({**match_dict(info, "pdq", hit.distance, FAMILIES[family]),
+                            "hypothesis": hit.tag})
         return out
 
 
