@@ -4,17 +4,22 @@ its format and what would open it)."""
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 import random
+import re
 from pathlib import Path
 
+import py7zr
+import pycdlib
 import pytest
 
 from haven.evidence.base import Item, Problem
 from haven.evidence.walk import walk
 
 from crypt_fixtures import luks2_image, luks_image, seven_zip
-from disk_fixtures import (MiB, blank, fat_image, partitioned, picture, qemu_image, run, tool,
+from disk_fixtures import (MiB, blank, e01, fat_image, partitioned, picture, qemu_image, run, tool,
                            write_at, xfs_image)
 from evidencekit import tar_bytes, zip_bytes
 from udif_fixtures import udif
@@ -96,6 +101,17 @@ def seizure(tmp_path_factory) -> tuple[Path, dict[str, str]]:
         expect["locked.7z"] = "7z archive with encrypted names; give its password"
     (folder / "pack.zip").write_bytes(zip_bytes({"a.jpg": A}))
     (folder / "pack.tar").write_bytes(tar_bytes({"a.jpg": A}))
+    (folder / "pack.tgz").write_bytes(tar_bytes({"a.jpg": A}, "w:gz"))
+    (folder / "a.jpg.gz").write_bytes(gzip.compress(A))
+    with py7zr.SevenZipFile(folder / "pack.7z", "w") as archive:
+        archive.writestr(A, "a.jpg")
+    disc = pycdlib.PyCdlib()
+    disc.new(joliet=3, vol_ident="BENIGN")
+    disc.add_fp(io.BytesIO(A), len(A), "/A.JPG;1", joliet_path="/a.jpg")
+    disc.write(str(folder / "disc.iso"))
+    disc.close()
+    if tool_present("ewfacquire"):
+        e01(raw, folder / "laptop", segment_size=MiB)  # laptop.E01, .E02 ...
     (folder / "phone.ab").write_bytes(android_backup({"shared/0/DCIM/a.jpg": A}))
     if "home.btrfs" in expect:  # an unreadable partition inside a readable disk
         mixed = folder / "mixed.raw"
@@ -125,8 +141,9 @@ def test_every_format_is_opened_or_reported_by_name(seizure):
         else:
             reported.setdefault(top, []).append(entry)
     names = sorted(os.listdir(folder))
-    silent = [n for n in names if n not in opened and n not in reported
-              and n != "split.002"]  # a later part: opened through split.001
+    # Later parts are opened through their first part (split.001, laptop.E01).
+    later = {"split.002"} | {n for n in names if re.fullmatch(r"laptop\.E0[2-9]", n)}
+    silent = [n for n in names if n not in opened and n not in reported and n not in later]
     assert silent == []
     for name, words in expect.items():
         problems = reported.get(name, [])
@@ -135,7 +152,8 @@ def test_every_format_is_opened_or_reported_by_name(seizure):
         assert any(words in p.reason and p.kind in ("unsupported", "encrypted", "corrupt")
                    for p in problems), (name, problems)
     for name in ("stick.img", "vm.vmdk", "vm.qcow2", "vm.vdi", "vm.vhdx", "vm.vhd", "mac.dmg",
-                 "root.xfs", "split.001", "pack.zip", "pack.tar", "phone.ab", "mixed.raw"):
+                 "root.xfs", "split.001", "pack.zip", "pack.tar", "pack.tgz", "a.jpg.gz", "pack.7z",
+                 "disc.iso", "laptop.E01", "phone.ab", "mixed.raw"):
         if (folder / name).exists():
             assert name in opened, name
     assert "split.002" not in opened
