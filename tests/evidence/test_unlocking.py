@@ -19,7 +19,7 @@ from haven.evidence.keys import KeyFile, Keyring, load_keyring
 from haven.evidence.walk import walk
 
 from crypt_fixtures import luks2_image, luks_image, seven_zip
-from disk_fixtures import MiB, ext4_image, fat_image, partitioned, picture, write_at
+from disk_fixtures import MiB, ext4_image, fat_image, partitioned, picture, run, write_at
 
 PASSPHRASE = "violet-tangerine-42"
 FILES = {"a.jpg": picture(1), "docs/b.jpg": picture(2)}
@@ -188,3 +188,33 @@ def test_unreadable_passwords_file_is_one_evidence_error_naming_the_file(tmp_pat
     assert "secret" not in str(caught.value)
     with pytest.raises(EvidenceError, match="missing.key"):
         load_keyring(None, [tmp_path / "missing.key"])
+
+
+def _encrypted_qcow2(raw: Path, target: Path, fmt: str) -> Path:
+    run("qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", "--object",
+        f"secret,id=sec0,data={PASSPHRASE}", "-o", f"encrypt.format={fmt},encrypt.key-secret=sec0",
+        raw, target)
+    return target
+
+
+def test_aes_encrypted_qcow2_opens_with_its_password(tmp_path, fat):
+    image = _encrypted_qcow2(fat, tmp_path / "vm.qcow2", "aes")
+    found, problems = listing(image, Keyring(["wrong one", PASSPHRASE]))
+    assert problems == []
+    assert found == {f"vm.qcow2/{n}": hashlib.md5(d).hexdigest() for n, d in FILES.items()}
+    found, problems = listing(image, Keyring(["wrong one"]))
+    assert found == {}
+    assert [(p.path, p.kind) for p in problems] == [("vm.qcow2", "encrypted")]
+    assert problems[0].reason.startswith("QCOW image encrypted (AES); give its password")
+
+
+def test_luks_encrypted_qcow2_is_an_error_naming_it(tmp_path, fat):
+    # qemu-img cannot time LUKS's PBKDF here ("Unable to get accurate CPU usage"): the header
+    # of a plain QCOW2 says LUKS instead (crypt_method 2), which is all haven looks at.
+    image = tmp_path / "vm.qcow2"
+    run("qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", fat, image)
+    write_at(image, 32, (2).to_bytes(4, "big"))
+    found, problems = listing(image, Keyring([PASSPHRASE]))
+    assert found == {}
+    assert [(p.path, p.kind) for p in problems] == [("vm.qcow2", "encrypted")]
+    assert "QCOW2 image encrypted with LUKS" in problems[0].reason

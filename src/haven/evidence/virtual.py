@@ -19,7 +19,9 @@ Decisions worth knowing:
   split-flat VMDK on disk yields its files twice (under the descriptor and the extent).
 - Differencing images (a QCOW backing file, a VHD/VHDX or VMDK parent) hold only what
   changed: they are a Problem "unsupported" naming the parent; the parent, if present in
-  the evidence, is read on its own. Encrypted QCOW images are a Problem "encrypted".
+  the evidence, is read on its own. AES-encrypted QCOW images are opened with the scan's
+  passwords (`--passwords`); without a working one, and QCOW2 with LUKS encryption
+  always, they are a Problem "encrypted" saying what to give.
 - Fixed VHDs are a raw disk followed by a footer: `haven.evidence.disk` reads them as is.
 """
 
@@ -83,6 +85,19 @@ class _HandleMedium:
                 "incomplete")
 
 
+def _qcow_crypt_method(item: Item, stream) -> int:
+    """The QCOW header's encryption method: 0 none, 1 AES-CBC, 2 LUKS."""
+    if stream is None:
+        with open(item.fs_path, "rb") as fh:
+            header = fh.read(40)
+    else:
+        stream.seek(0)
+        header = stream.read(40)
+        stream.seek(0)
+    at = 36 if int.from_bytes(header[4:8], "big") == 1 else 32
+    return int.from_bytes(header[at:at + 4], "big")
+
+
 def _short(exc: BaseException) -> str:
     """The first two clauses of a libyal error (it lists the whole call chain)."""
     text = str(exc).strip()
@@ -121,6 +136,9 @@ class _VirtualDisk:
                 handle = self.open_handle(item, stream)
             except NotImplementedError as exc:
                 yield Problem(item.path, "unsupported", str(exc), item.size)
+                return
+            except Locked as exc:
+                yield Problem(item.path, "encrypted", str(exc), item.size)
                 return
             except Exception as exc:  # untrusted data
                 yield Problem(item.path, "corrupt", f"cannot open the {self.label} image: {_short(exc)}",
@@ -231,13 +249,48 @@ class VhdReader(_VirtualDisk):
             return None
 
 
+class Locked(Exception):
+    """An encrypted image none of the scan's keys opens; the message says what to give."""
+
+
 class QcowReader(_VirtualDisk):
+    """QCOW/QCOW2; AES-encrypted ones (qemu's legacy `encrypt.format=aes`) opened with the
+    scan's passwords. libqcow cannot tell a wrong password (AES-CBC has no check), so a
+    password counts only when the guest disk it gives starts like a disk (a partition table,
+    a file system or an encrypted volume, `signatures.looks_like_disk`)."""
+
     label: ClassVar[str] = "QCOW"
 
     def open_handle(self, item: Item, stream):
         import pyqcow
 
-        return _opened(pyqcow.file(), item, stream)
+        method = _qcow_crypt_method(item, stream)
+        if method not in (1, 2):  # 0: not encrypted; anything else: libqcow says what is wrong
+            return _opened(pyqcow.file(), item, stream)
+        if method == 2:
+            raise Locked("QCOW2 image encrypted with LUKS, which libqcow does not read; "
+                         "`qemu-img convert` it to raw with its secret, then scan the raw image")
+        from haven.evidence.signatures import looks_like_disk
+
+        keys = self._limits.keys
+        for password in keys.passwords:
+            # qemu keys AES with the password's first 16 bytes (libqcow refuses longer ones).
+            key = password.encode("utf-8")[:16].decode("utf-8", "ignore")
+            handle = pyqcow.file()
+            try:
+                handle.set_password(key)
+                _opened(handle, item, stream)
+                size = int(handle.get_media_size())
+                if looks_like_disk(handle.read_buffer_at_offset(min(size, 128 * 1024), 0), size):
+                    return handle
+            except Exception:  # a password libqcow refuses, or garbage decrypted: the next
+                pass
+            try:
+                handle.close()
+            except Exception:  # never fully opened
+                pass
+        raise Locked("QCOW image encrypted (AES); give its password in `--passwords` "
+                     f"({keys.tried()})")
 
     def parent(self, handle) -> str | None:
         try:
