@@ -162,6 +162,7 @@ def apfs_members(read: Callable[[int, int], bytes], start: int, length: int, lab
                       f"({_short(exc)})", length)
         return
     names = MemberNames(label, limits)
+    spares: list = []  # containers opened afresh to unlock a volume
     try:
         used: set[str] = set()
         for index in range(count):
@@ -175,7 +176,12 @@ def apfs_members(read: Callable[[int, int], bytes], start: int, length: int, lab
             if name in used:
                 name = f"{name}~{index + 1}"
             used.add(name)
-            if not _unlocked(volume, limits.keys):
+            if volume.is_locked():
+                opened = _unlocked(read, start, length, index, limits.keys)
+                if opened is not None:
+                    spare, volume = opened
+                    spares.append(spare)
+            if volume.is_locked():
                 yield Problem(f"{label}/{name}", "encrypted",
                               "APFS volume encrypted with FileVault; give the user's password or "
                               f"its recovery key in `--passwords` ({limits.keys.tried()})", None)
@@ -189,22 +195,36 @@ def apfs_members(read: Callable[[int, int], bytes], start: int, length: int, lab
             walk = _TreeWalk(names, label, f"{name}/", "get_identifier")
             yield from walk.directory(root, "", 0)
     finally:
+        for spare in spares:
+            spare.close()
         container.close()
 
 
-def _unlocked(volume, keys: Keyring) -> bool:
-    """True when the volume is not encrypted or one of the passwords unlocks it."""
-    if not volume.is_locked():
-        return True
+def _unlocked(read: Callable[[int, int], bytes], start: int, length: int, index: int,
+              keys: Keyring):
+    """(container, volume) with volume `index` unlocked by one of the passwords, or None.
+
+    Each attempt opens the container afresh: libyal readers keep a failed attempt's state
+    (libluksde does), so a right password after a wrong one must not meet a used handle.
+    """
+    import pyfsapfs
+
     for password in keys.passwords:
-        for setter in (volume.set_password, volume.set_recovery_password):
+        for setter in ("set_password", "set_recovery_password"):
+            container = pyfsapfs.container()
             try:
-                setter(password)
+                container.open_file_object(RegionFile(read, start, length))
+                volume = container.get_volume(index)
+                getattr(volume, setter)(password)
                 if volume.unlock():
-                    return True
+                    return container, volume
             except Exception:  # a wrong password or recovery key: try the next
-                continue
-    return False
+                pass
+            try:
+                container.close()
+            except Exception:  # never fully opened
+                pass
+    return None
 
 
 def libyal_members(kind: str, read: Callable[[int, int], bytes], start: int, length: int,
