@@ -36,9 +36,20 @@ def _random_hexes(rng, n: int) -> list[str]:
     return [bytes(r).hex() for r in rng.integers(0, 256, (n, 32), dtype=np.uint8)]
 
 
+def _crowd_hexes(rng, n: int) -> list[str]:
+    """n hashes 0-12 bits from one near-blank-like centre: a crowd the index keeps apart."""
+    centre = rng.integers(0, 256, 32, dtype=np.uint8)
+    rows = np.repeat(centre[None], n, axis=0)
+    for r in rows:
+        for b in rng.choice(256, int(rng.integers(0, 13)), replace=False):
+            r[b // 8] ^= 1 << (b % 8)
+    return [bytes(r).hex() for r in rows]
+
+
 def test_import_and_near_search_is_exact_on_a_multi_index_segment(tmp_path):
     rng = np.random.default_rng(7)
-    hexes = _random_hexes(rng, FLAT_LIMIT + 500)  # large enough for a saved multi-index
+    # large enough for a saved multi-index, with a crowd
+    hexes = _random_hexes(rng, FLAT_LIMIT + 500) + _crowd_hexes(rng, 600)
     lib = HashLibrary.create(tmp_path / "lib")
     lib.import_result(ImportResult("test", [HashEntry(pdq=h, category="1") for h in hexes]),
                       name="big")
@@ -46,11 +57,13 @@ def test_import_and_near_search_is_exact_on_a_multi_index_segment(tmp_path):
     lib = HashLibrary(tmp_path / "lib")  # reopened: tables mapped, not rebuilt
     seg = lib.segments[0]
     assert seg.index is not None and seg.n == len(hexes)
+    assert len(seg.index.crowd_radii) == 1 and seg.index.n_main < FLAT_LIMIT + 500 + 100
     codes = np.frombuffer(bytes.fromhex("".join(hexes)), np.uint8).reshape(-1, 32)
     queries = codes[rng.integers(0, len(hexes), 20)].copy()
     for q in queries:  # 10-40 bits away: both sides of the threshold
         for b in rng.choice(256, int(rng.integers(10, 41)), replace=False):
             q[b // 8] ^= 1 << (b % 8)
+    queries = np.concatenate([queries, codes[-1:]])  # a member of the crowd
     qhex = [bytes(q).hex() for q in queries]
     ids, dists = lib.search_pdq(qhex, 31)
     _q, rows, d = flat_search(codes.view(np.uint64).reshape(-1, 4), queries, 31)
@@ -58,7 +71,7 @@ def test_import_and_near_search_is_exact_on_a_multi_index_segment(tmp_path):
     for r, dd in zip(rows.tolist(), d.tolist()):
         want[r + 1] = min(dd, want.get(r + 1, 99))  # entry ids start at 1, in file order
     assert dict(zip(ids.tolist(), dists.tolist())) == want
-    assert 0 < len(want) < 20
+    assert len(want) > 600  # the crowd answers whole
     lab = lib.label(int(ids[0]))
     assert lab.hashset == "big" and lab.category == "1"
     lib.close()

@@ -5,8 +5,10 @@ Layout of a library directory:
 
 - `digests/`: a `DigestStore` (memory-mapped sorted segments, delta log, tombstones);
 - `pdq/`: PDQ segments, one directory each (`seg-000001/`): `codes.npy` (n × 4 uint64, rows
-  sorted by their leading bits), `ids.npy` (entry id per row) and, from `FLAT_LIMIT` rows on, the multi-index tables
-  `offsets.npy` and `postings.npy`, so opening reads them instead of rebuilding; `meta.json`
+  sorted by their leading bits, crowds last), `ids.npy` (entry id per row) and, from
+  `FLAT_LIMIT` rows on, the multi-index tables `offsets.npy` and `postings.npy` and the
+  crowds (`crowd_centres.npy`, `crowd_starts.npy`, `crowd_radii.npy`), so opening reads them
+  instead of rebuilding; `meta.json`
   holds the chunk count and the size and CRC-32 of every file; `pdq/manifest.json` lists the
   live segments (checksummed like the digest store's manifest, switched last, atomically);
 - `entries.db`: SQLite, the hash sets (name, version, scheme, known-good, source, state) and one
@@ -48,7 +50,8 @@ from haven.match.multiindex import MAX_RADIUS, MultiIndex, flat_search, leading_
 
 FLAT_LIMIT = 32_768
 FORMAT = 1
-#: 2: rows in leading-bit order, no postings for the first table; 1 (still read): every table
+#: 2: rows in the index's order (leading bits, crowds last), no postings for the first table,
+#: crowd files; 1 (still read): rows in import order, postings for every table
 SEGMENT_FORMAT = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sets (
@@ -104,7 +107,7 @@ class LibraryEntry:
 class PdqSegment:
     """One immutable segment of PDQ rows: flat below `FLAT_LIMIT`, multi-index above."""
 
-    FILES = ("codes", "ids", "offsets", "postings")
+    FILES = ("codes", "ids", "offsets", "postings", "crowd_centres", "crowd_starts", "crowd_radii")
 
     def __init__(self, path: Path, *, verify: bool = True, in_memory: bool = True) -> None:
         self.path = path
@@ -133,8 +136,13 @@ class PdqSegment:
         self.index = None
         if "offsets" in arrays:
             try:
+                crowd = None
+                if "crowd_starts" in arrays:
+                    crowd = (np.asarray(arrays["crowd_centres"]),
+                             np.asarray(arrays["crowd_starts"]), np.asarray(arrays["crowd_radii"]))
                 self.index = MultiIndex.from_arrays(self.codes, arrays["offsets"],
-                                                    arrays["postings"], int(meta["chunks"]))
+                                                    arrays["postings"], int(meta["chunks"]),
+                                                    crowd=crowd)
             except ValueError as exc:
                 raise LibraryCorruptError(f"{path}: {exc}") from None
 
@@ -145,18 +153,21 @@ class PdqSegment:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         codes = np.ascontiguousarray(codes, dtype=np.uint8).reshape(-1, 32)
-        # rows saved in leading-bit order: the first table of the multi-index is then the
-        # code array itself (no postings for it, 4 bytes a row fewer in memory and on disk)
-        order = leading_order(codes)
-        codes = np.take(codes, order, axis=0)
-        arrays = {"codes": codes.view(np.uint64).reshape(-1, 4),
-                  "ids": np.ascontiguousarray(np.asarray(ids, dtype=np.int64)[order])}
-        del order
+        ids = np.asarray(ids, dtype=np.int64)
         meta = {"format": SEGMENT_FORMAT, "rows": len(codes), "chunks": None, "files": {}}
         if len(codes) >= FLAT_LIMIT:
-            index = MultiIndex(codes, presorted=True)
+            # rows saved in the index's own order (leading bits, crowds last): the first
+            # table is then the code array itself (no postings for it, 4 bytes a row fewer)
+            index = MultiIndex(codes)
             meta["chunks"] = index.m
-            arrays.update(offsets=index._offsets, postings=index._postings)
+            arrays = {"codes": index.codes, "ids": np.ascontiguousarray(ids[index.rows]),
+                      "offsets": index._offsets, "postings": index._postings,
+                      "crowd_centres": index.crowd_centres, "crowd_starts": index.crowd_starts,
+                      "crowd_radii": index.crowd_radii}
+        else:
+            order = leading_order(codes)
+            arrays = {"codes": np.take(codes, order, axis=0).view(np.uint64).reshape(-1, 4),
+                      "ids": np.ascontiguousarray(ids[order])}
         for name, arr in arrays.items():
             f = tmp / f"{name}.npy"
             with open(f, "wb") as fh:
