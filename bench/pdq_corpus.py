@@ -92,29 +92,37 @@ class Corpus:
                 max_family: int = 10_000, blank_share: float = 0.05
                 ) -> tuple[np.ndarray, np.ndarray]:
         """(n × 32 uint8 codes in random order, family number of each row; -1 = near-blank)."""
+        # filled in place and shuffled in place: at 100M rows the codes are 3.2 GB and the
+        # machine holds a FAISS copy beside them for the truth
+        codes = np.empty((n, 32), dtype=np.uint8)
+        fam = np.empty(n, dtype=np.int64)
         n_blank = int(n * blank_share)
-        pick = rng.choice(len(self.blanks), n_blank, p=self.blank_weights())
-        parts = [flip(rng, self.blanks[pick], 0, 12)]
-        fams = [np.full(n_blank, -1, dtype=np.int64)]
-        left, family0 = n - n_blank, 0
-        while left > 0:
-            sizes = np.minimum(rng.zipf(zipf_a, max(1024, left // 2)), max_family)
-            sizes = sizes[np.cumsum(sizes) <= left]
+        for a in range(0, n_blank, 1 << 20):
+            b = min(n_blank, a + (1 << 20))
+            pick = rng.choice(len(self.blanks), b - a, p=self.blank_weights())
+            codes[a:b] = flip(rng, self.blanks[pick], 0, 12)
+        fam[:n_blank] = -1
+        at, family0 = n_blank, 0
+        while at < n:
+            left = n - at
+            sizes = np.minimum(rng.zipf(zipf_a, max(1024, min(left, 1 << 20) // 2)), max_family)
+            sizes = sizes[np.cumsum(sizes) <= min(left, 1 << 20)]
             if sizes.size == 0:
-                sizes = np.asarray([left])
+                sizes = np.asarray([min(left, max_family)])
             heads = flip(rng, self.photos[rng.integers(0, len(self.photos), len(sizes))], 48, 96)
-            fam = np.repeat(np.arange(family0, family0 + len(sizes)), sizes)
+            f = np.repeat(np.arange(family0, family0 + len(sizes)), sizes)
             rows = np.repeat(heads, sizes, axis=0)
             first = np.ones(len(rows), dtype=bool)  # the head itself, then 2-24 bits off it
-            first[1:] = fam[1:] != fam[:-1]
+            first[1:] = f[1:] != f[:-1]
             rows[~first] = flip(rng, rows[~first], 2, 24)
-            parts.append(rows)
-            fams.append(fam)
+            codes[at:at + len(rows)] = rows
+            fam[at:at + len(rows)] = f
             family0 += len(sizes)
-            left -= len(rows)
-        codes, fam = np.concatenate(parts)[:n], np.concatenate(fams)[:n]
-        order = rng.permutation(n)
-        return np.ascontiguousarray(codes[order]), fam[order]
+            at += len(rows)
+        seed = int(rng.integers(0, 2 ** 63))
+        np.random.default_rng(seed).shuffle(codes)  # the same permutation for both
+        np.random.default_rng(seed).shuffle(fam)
+        return codes, fam
 
     def queries(self, kind: str, count: int, library: np.ndarray, families: np.ndarray,
                 rng: np.random.Generator) -> np.ndarray:

@@ -77,6 +77,14 @@ def chunk_values(words: np.ndarray, start: int, length: int) -> np.ndarray:
     return (v & np.uint64((1 << length) - 1)).astype(np.int64)
 
 
+def chunk_keys(codes: np.ndarray, start: int, length: int) -> np.ndarray:
+    """`chunk_values` straight from (n, 32) uint8 codes, reading only the one or two 64-bit
+    words the chunk lies in (building a 100M-row index must not copy all the codes again)."""
+    w0, w1 = start // 64, (start + length - 1) // 64
+    part = np.ascontiguousarray(codes[:, 8 * w0:8 * (w1 + 1)]).view(">u8").astype(np.uint64)
+    return chunk_values(part, start - 64 * w0, length)
+
+
 @lru_cache(maxsize=None)
 def flip_masks(length: int, radius: int) -> np.ndarray:
     """Every `length`-bit value with at most `radius` bits set (XOR masks for probing)."""
@@ -168,8 +176,7 @@ def find_crowds(codes: np.ndarray, lead_bits: int, min_rows: int = CROWD_MIN,
     empty = (np.full(n, -1, dtype=np.int32), np.zeros((0, 32), np.uint8), np.zeros(0, np.int64))
     if n < 4 * min_rows:
         return empty
-    words = code_words(codes)
-    keys = chunk_values(words, 0, lead_bits)
+    keys = chunk_keys(codes, 0, lead_bits)
     offsets = np.zeros(2 ** lead_bits + 1, dtype=np.int64)
     np.cumsum(np.bincount(keys, minlength=2 ** lead_bits), out=offsets[1:])
     del keys
@@ -253,15 +260,17 @@ class MultiIndex:
                              starts.astype(np.int64), radii)
                     del member, inside, new
         n_main = n if crowd is None else int(crowd[1][0])
-        words = code_words(codes[:n_main])
-        if n_main > 1 and presorted and (words[1:, 0] < words[:-1, 0]).any():
-            raise ValueError("presorted codes are not in leading_order")
+        if n_main > 1 and presorted:
+            first = np.ascontiguousarray(codes[:, :8]).view(">u8").ravel()
+            if (first[1:] < first[:-1]).any():
+                raise ValueError("presorted codes are not in leading_order")
+            del first
         sizes = [2 ** length + 1 for _s, length in chunks]
         offsets = np.zeros(sum(sizes), dtype=pos_dtype)
         postings = np.empty((m - 1) * n_main, dtype=pos_dtype)
         base = 0
         for t, (start, length) in enumerate(chunks):
-            keys = chunk_values(words, start, length)
+            keys = chunk_keys(codes[:n_main], start, length)
             if t:  # table 0 is the sorted code array itself
                 postings[(t - 1) * n_main:t * n_main] = np.argsort(keys, kind="stable")
             counts = np.bincount(keys, minlength=2 ** length)
