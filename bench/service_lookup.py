@@ -13,6 +13,16 @@ afterwards that every lookup has its own entry in the audit chain and the chain 
 
 `--audit-key` serves with an audit key file (HMAC-keyed chain, issue 15.4) and verifies the
 chain with it.
+
+`--library clustered` (issue 18) loads a clustered library instead (bench/pdq_corpus.py: Zipf
+families of near-duplicates, a crowded near-blank region, real PDQ hashes of generated
+photos) and times each query class on its own — `nomatch` (fresh photos), `neardup` (a family
+member 4-16 bits off), `crowded` (a near-blank hash 0-12 bits off, hundreds to ~10,000
+matches) — and a mix (45 % / 50 % / 5 %), each `--requests` lookups, reporting the server's
+CPU per lookup per class. `--other-src DIR` serves the same data folder from another
+checkout's src/ first (the baseline, same run), then from this one.
+
+    .venv/bin/python bench/service_lookup.py --library clustered --hashes 1000000 --requests 3000 --other-src /tmp/base/src
 """
 
 from __future__ import annotations
@@ -39,7 +49,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _load(data_dir: Path, n: int, seed: int) -> tuple[list[str], str]:
+def _load(data_dir: Path, n: int, seed: int, library: str = "uniform"
+          ) -> tuple[list[str], str, dict[str, list[str]]]:
+    """Fill a fresh service data folder; (hashes, API key, {class: query hexes} if clustered)."""
     from haven.hashsets.model import HashEntry, ImportResult
     from haven.service.accounts import create_api_key
     from haven.service.db import make_engine, session_factory, upgrade
@@ -51,7 +63,24 @@ def _load(data_dir: Path, n: int, seed: int) -> tuple[list[str], str]:
     engine = make_engine(settings.url)
     upgrade(engine)
     rng = random.Random(seed)
-    hexes = [f"{rng.getrandbits(256):064x}" for _ in range(n)]
+    classes: dict[str, list[str]] = {}
+    if library == "clustered":
+        import numpy as np
+
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from pdq_corpus import CLASSES, Corpus
+
+        nrng = np.random.default_rng(seed)
+        corpus = Corpus(seed=seed)
+        codes, fam = corpus.library(n, nrng)
+        hexes = codes.tobytes().hex()
+        hexes = [hexes[64 * k:64 * (k + 1)] for k in range(n)]
+        for kind in CLASSES:
+            q = corpus.queries(kind, 500, codes, fam, nrng)
+            classes[kind] = [bytes(x).hex() for x in q]
+        del codes, fam
+    else:
+        hexes = [f"{rng.getrandbits(256):064x}" for _ in range(n)]
     result = ImportResult(format="bench", scheme="bench",
                           entries=[HashEntry(pdq=h, category="1") for h in hexes])
     with session_factory(engine)() as s:
@@ -59,7 +88,7 @@ def _load(data_dir: Path, n: int, seed: int) -> tuple[list[str], str]:
         _, key = create_api_key(s, "bench")
         s.commit()
     engine.dispose()
-    return hexes, key
+    return hexes, key, classes
 
 
 def _flip(hex_hash: str, rng: random.Random, bits: int) -> str:
@@ -163,15 +192,84 @@ def _audit_check(data_dir: Path, key_file: Path | None) -> tuple[int, bool]:
         engine.dispose()
 
 
+def _serve(src: str | None, data_dir: Path, workers: int, env_extra: dict, expect: int,
+           batches: dict[str, list[bytes]], warmup: list[bytes], connections: int) -> dict:
+    """Start `haven serve` from `src` (None: this checkout), send `warmup` then each batch;
+    per batch: lookups/s, latency percentiles, server and client CPU."""
+    port = _free_port()
+    env = {**os.environ, "HAVEN_DATA_DIR": str(data_dir), **env_extra}
+    env.pop("HAVEN_DATABASE_URL", None)
+    if src:
+        env["PYTHONPATH"] = src
+    code = "from haven.cli import app; app()"
+    server = subprocess.Popen([sys.executable, "-c", code, "serve", "--port", str(port),
+                               "--workers", str(workers)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    out = {}
+    try:
+        started = time.perf_counter()
+        while True:  # one worker answers with the whole library loaded
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=2) as r:
+                    if json.load(r)["hash_entries"] == expect:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.perf_counter() - started > 1200:
+                raise SystemExit("server did not start")
+            time.sleep(0.5)
+        while True:  # ... and the others have finished loading: the server is idle
+            before = _cpu_seconds(_proc_tree(server.pid))
+            time.sleep(1)
+            if _cpu_seconds(_proc_tree(server.pid)) - before < 0.1:
+                break
+        print(f"server ready in {time.perf_counter() - started:.1f} s")
+        pids = _proc_tree(server.pid)
+        rss = _rss_mb(pids)
+        print("server RSS MB: " + ", ".join(f"{v:.0f}" for v in rss.values())
+              + f" (total {sum(rss.values()):.0f})")
+        asyncio.run(_drive(port, warmup, connections))
+        for name, reqs in batches.items():
+            load_before = os.getloadavg()
+            cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+            srv0 = _cpu_seconds(pids)
+            t0 = time.perf_counter()
+            latencies, errors = asyncio.run(_drive(port, reqs, connections))
+            wall = time.perf_counter() - t0
+            cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+            srv = _cpu_seconds(pids) - srv0
+            client = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
+            latencies.sort()
+            pct = lambda p: latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000  # noqa: E731
+            out[name] = {"per_lookup_ms": 1000 * srv / len(latencies)}
+            print(f"  [{name}] {len(latencies)} lookups, {connections} connections, "
+                  f"{workers} workers, {wall:.2f} s: {len(latencies) / wall:.0f} lookups/s; "
+                  f"latency ms p50 {pct(0.50):.1f} p95 {pct(0.95):.1f} p99 {pct(0.99):.1f} "
+                  f"max {latencies[-1] * 1000:.1f}; errors {errors}")
+            print(f"  [{name}] CPU: client {client:.2f} s ({100 * client / wall:.0f} % of one "
+                  f"core), server {srv:.2f} s ({100 * srv / wall:.0f} %), "
+                  f"**{1000 * srv / len(latencies):.3f} ms per lookup**; load average before "
+                  f"{load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}", flush=True)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # clean shutdown: the audit queue is written
+        server.wait(timeout=120)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hashes", type=int, default=100_000)
-    ap.add_argument("--requests", type=int, default=10_000)
+    ap.add_argument("--requests", type=int, default=10_000, help="per batch (per class)")
     ap.add_argument("--warmup", type=int, default=500, help="requests sent first, not timed")
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--workers", type=int, default=2, help="haven serve --workers")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--audit-key", action="store_true", help="serve with an audit key file")
+    ap.add_argument("--library", choices=("uniform", "clustered"), default="uniform")
+    ap.add_argument("--other-src", default=None,
+                    help="serve from this src/ first (baseline), then from this checkout")
     args = ap.parse_args()
     try:
         import uvloop  # a cheaper event loop for the client too
@@ -179,80 +277,58 @@ def main() -> None:
     except ImportError:
         pass
 
+    print(f"load: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory(prefix="haven-bench-") as tmp:
         data_dir = Path(tmp) / "svc"
         started = time.perf_counter()
-        hexes, key = _load(data_dir, args.hashes, args.seed)
-        print(f"loaded {args.hashes} PDQ hashes into SQLite in {time.perf_counter() - started:.1f} s")
-        port = _free_port()
-        env = {**os.environ, "HAVEN_DATA_DIR": str(data_dir)}
-        env.pop("HAVEN_DATABASE_URL", None)
+        hexes, key, classes = _load(data_dir, args.hashes, args.seed, args.library)
+        print(f"loaded {args.hashes} PDQ hashes ({args.library}) into SQLite in "
+              f"{time.perf_counter() - started:.1f} s")
+        env_extra = {}
         key_file = None
         if args.audit_key:
             from haven.service.audit import new_key
 
             key_file = Path(tmp) / "audit.keys"
             new_key(key_file)
-            env["HAVEN_AUDIT_KEY_FILE"] = str(key_file)
-        code = "from haven.cli import app; app()"
-        server = subprocess.Popen([sys.executable, "-c", code, "serve", "--port", str(port),
-                                   "--workers", str(args.workers)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                  start_new_session=True)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            started = time.perf_counter()
-            while True:  # one worker answers with the whole library loaded
-                try:
-                    with urllib.request.urlopen(f"{base}/health", timeout=2) as r:
-                        if json.load(r)["hash_entries"] == args.hashes:
-                            break
-                except OSError:
-                    pass
-                if server.poll() is not None or time.perf_counter() - started > 1200:
-                    raise SystemExit("server did not start")
-                time.sleep(0.5)
-            while True:  # ... and the others have finished loading: the server is idle
-                before = _cpu_seconds(_proc_tree(server.pid))
-                time.sleep(1)
-                if _cpu_seconds(_proc_tree(server.pid)) - before < 0.1:
-                    break
-            print(f"server ready in {time.perf_counter() - started:.1f} s")
-            pids = _proc_tree(server.pid)
-            rss = _rss_mb(pids)
-            print("server RSS MB: " + ", ".join(f"{v:.0f}" for v in rss.values())
-                  + f" (total {sum(rss.values()):.0f})")
-            rng = random.Random(args.seed + 1)
+            env_extra["HAVEN_AUDIT_KEY_FILE"] = str(key_file)
+        rng = random.Random(args.seed + 1)
+        if classes:
+            def pick(kind: str, count: int) -> list[str]:
+                return [rng.choice(classes[kind]) for _ in range(count)]
+
+            r = args.requests
+            mix = pick("nomatch", r * 45 // 100) + pick("neardup", r // 2)
+            mix += pick("crowded", r - len(mix))
+            rng.shuffle(mix)
+            batches = {kind: [_request(q, key) for q in pick(kind, r)] for kind in classes}
+            batches["mix"] = [_request(q, key) for q in mix]
+            warmup = [_request(q, key) for q in pick("nomatch", args.warmup)]
+        else:
             queries = [(_flip(rng.choice(hexes), rng, 8) if i % 2 == 0
                         else f"{rng.getrandbits(256):064x}")
                        for i in range(args.requests + args.warmup)]
             reqs = [_request(q, key) for q in queries]
-            asyncio.run(_drive(port, reqs[:args.warmup], args.connections))
-            load_before = os.getloadavg()
-            cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-            srv0 = _cpu_seconds(pids)
-            t0 = time.perf_counter()
-            latencies, errors = asyncio.run(_drive(port, reqs[args.warmup:], args.connections))
-            wall = time.perf_counter() - t0
-            cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-            srv = _cpu_seconds(pids) - srv0
-            client = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
-            latencies.sort()
-            pct = lambda p: latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000  # noqa: E731
-            print(f"{len(latencies)} lookups, {args.connections} connections, "
-                  f"{args.workers} workers, {wall:.2f} s: {len(latencies) / wall:.0f} lookups/s; "
-                  f"latency ms p50 {pct(0.50):.1f} p95 {pct(0.95):.1f} p99 {pct(0.99):.1f} "
-                  f"max {latencies[-1] * 1000:.1f}; errors {errors}")
-            print(f"CPU: client {client:.2f} s ({100 * client / wall:.0f} % of one core), "
-                  f"server {srv:.2f} s ({100 * srv / wall:.0f} %); load average before "
-                  f"{load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}")
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)  # clean shutdown: the audit queue is written
-            server.wait(timeout=120)
+            warmup, batches = reqs[:args.warmup], {"50 % near, 50 % random": reqs[args.warmup:]}
+        del hexes
+        trees = [("this checkout", None)]
+        if args.other_src:
+            trees = [(f"baseline {args.other_src}", args.other_src)] + trees
+        results = {}
+        for name, src in trees:
+            print(f"== {name}", flush=True)
+            results[name] = _serve(src, data_dir, args.workers, env_extra, args.hashes, batches,
+                                   warmup, args.connections)
+        if len(trees) > 1:
+            print("server CPU per lookup (ms): " + "; ".join(
+                f"{b}: " + " vs ".join(f"{results[n][b]['per_lookup_ms']:.3f}" for n, _ in trees)
+                for b in batches) + " (baseline vs this checkout)")
+        sent = len(trees) * (len(warmup) + sum(len(b) for b in batches.values()))
         n, ok = _audit_check(data_dir, key_file)
-        print(f"audit: {n} lookup.hma entries for {args.requests + args.warmup} lookups; "
+        print(f"audit: {n} lookup.hma entries for {sent} lookups; "
               f"chain {'verifies' if ok else 'BROKEN'}"
               f"{' (keyed)' if key_file else ' (unkeyed)'}")
+        print(f"load: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

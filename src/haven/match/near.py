@@ -349,7 +349,11 @@ class NearIndex:
         total = int(ids.size)
         if total > limit:  # the `limit` best without sorting them all
             kth = np.partition(dists, limit - 1)[limit - 1] if limit else -1
-            pick = np.nonzero(dists <= kth)[0]
+            better, tied = np.nonzero(dists < kth)[0], np.nonzero(dists == kth)[0]
+            room = limit - better.size  # ties at the cut: the smallest ids
+            if tied.size > room:
+                tied = tied[np.argpartition(ids[tied], room - 1)[:room]] if room else tied[:0]
+            pick = np.concatenate([better, tied])
             qnums, rows, dists, ids = qnums[pick], rows[pick], dists[pick], ids[pick]
         order = np.lexsort((ids, dists))[:limit]
         qnums, rows, dists, ids = qnums[order], rows[order], dists[order], ids[order]
