@@ -7,7 +7,7 @@ near-blank region, real PDQ hashes of generated photos) and 8-hash query items o
 classes (`nomatch`: a fresh photo's 8 dihedral hashes; `neardup`: the first hash near a
 library row of a family; `crowded`: the first hash near a near-blank hash) are saved to a
 temporary folder. The truth comes first, from FAISS's flat range search (single thread),
-then each source tree (`--other-src` first as the baseline, then this one) runs in its own
+then each source tree (this one, then `--other-src` as the baseline) runs in its own
 child process, one after the other (the machine holds one 100M index at a time): it builds
 `MultiIndex(codes)` and times every item in passes alternating 1 and 2 threads
 (`--threads 1,2,1,2`). Reported per class and over the mix (45 % nomatch, 45 % neardup,
@@ -132,8 +132,8 @@ def main() -> int:
         print(f"baseline FAISS flat (1 thread): 8-hash item p50 {_pct(flat_ms, 50):.0f} ms; "
               f"truth in {time.perf_counter() - t:.0f} s", flush=True)
         trees = [("ours", str(HERE.parent / "src"))]
-        if args.other_src:
-            trees = [("baseline", args.other_src)] + trees
+        if args.other_src:  # after ours: on a starved machine ours at least is measured
+            trees = trees + [("baseline", args.other_src)]
         ok = True
         for name, src in trees:
             env = {**os.environ, "PYTHONPATH": src}
