@@ -1,5 +1,6 @@
 """`haven scan --passwords/--key-file`: encrypted evidence is scanned with them, and the
-secrets appear nowhere in the case folder nor in what the command prints."""
+secrets (passwords, key-file contents, even the files' paths) appear nowhere in the case
+folder nor in what the command prints."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from disk_fixtures import fat_image, picture  # noqa: E402
 
 SECRET = "benign-Passw0rd-7731"
 WRONG = "not-it-5521"
+KEY_TEXT = "benign-key-file-contents-0042"
 
 
 def _findings(case: Path) -> dict[str, dict]:
@@ -44,9 +46,12 @@ def test_scan_unlocks_with_the_passwords_file_and_stores_no_secret(tmp_path):
     luks_image(ev / "disk.luks", fat, SECRET)
     seven_zip(ev / "pack.zip", {"b.jpg": picture(8)}, SECRET, "-mem=AES256")
     seven_zip(ev / "pack.7z", {"c.jpg": picture(9)}, SECRET, "-mhe=on")
+    luks_image(ev / "other.luks", fat_image(work / "fat2.img", {"d.jpg": picture(10)}), KEY_TEXT)
+    key_file = tmp_path / "private" / "other.key"
     secrets = tmp_path / "private" / "pw.txt"
     secrets.parent.mkdir()
     secrets.write_text(f"{WRONG}\n{SECRET}\n")
+    key_file.write_text(KEY_TEXT)
 
     locked_case = tmp_path / "locked"
     r = CliRunner().invoke(app, ["scan", str(ev), "--case", str(locked_case), "--workers", "1"])
@@ -59,17 +64,18 @@ def test_scan_unlocks_with_the_passwords_file_and_stores_no_secret(tmp_path):
 
     case = tmp_path / "case"
     r = CliRunner().invoke(app, ["scan", str(ev), "--case", str(case), "--workers", "1",
-                                 "--passwords", str(secrets)])
+                                 "--passwords", str(secrets), "--key-file", str(key_file)])
     assert r.exit_code == 0, r.output
     found = _findings(case)
-    for path in ("seizure/disk.luks/a.jpg", "seizure/pack.zip/b.jpg", "seizure/pack.7z/c.jpg"):
+    for path in ("seizure/disk.luks/a.jpg", "seizure/pack.zip/b.jpg", "seizure/pack.7z/c.jpg",
+                 "seizure/other.luks/d.jpg"):
         assert found[path]["finding"] == "fresh", found[path]
         assert found[path]["md5"]
     stored = _everything_under(case) + r.output.encode()
-    for secret in (SECRET, WRONG):
+    for secret in (SECRET, WRONG, KEY_TEXT):
         for encoded in (secret.encode(), secret.encode("utf-16-le")):
             assert encoded not in stored
-    assert str(secrets).encode() not in stored
+    assert str(secrets).encode() not in stored and str(key_file).encode() not in stored
 
 
 def test_missing_passwords_file_is_one_line_error(tmp_path):
