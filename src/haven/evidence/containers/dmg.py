@@ -36,8 +36,9 @@ class Dmg:
     def tail_hint(cls, head: bytes) -> bool:
         """True when `head` could start a compressed UDIF data fork (zlib, bzip2, LZFSE):
         worth reading the tail of even a stream that must be decompressed to get there."""
-        zlib = len(head) >= 2 and head[0] & 0x0F == 8 and (head[0] << 8 | head[1]) % 31 == 0
-        return zlib or head[:3] in (b"BZh", b"bvx")
+        # zlib as every writer makes it (32 KiB window, the four compression levels' flags).
+        return head[:2] in (b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda") \
+            or head[:3] in (b"BZh", b"bvx")
 
     def members(self, item: Item, limits: Limits) -> Iterator[Item | Problem]:
         from haven.evidence.dmg import DmgReader
