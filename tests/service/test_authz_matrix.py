@@ -95,6 +95,20 @@ MATRIX = {
         lambda w, r: {"files": {"file": ("l.txt", b"360ebe8964fab73553a60189969cc478\n",
                                          "text/plain")},
                       "data": {"name": "matrix-list"}}, only(201, "coord")),
+    # the set `world` made (owner: the coordinator) and its entry
+    ("PATCH", "/api/v1/hashsets/{name}"): (lambda w, r: {"json": {"pdq_threshold": 20}},
+                                           only(200, "coord")),
+    ("GET", "/api/v1/hashsets/{name}/flags"): (None, only(200, "coord")),
+    # the entry is not in quarantine: its owner gets 404
+    ("POST", "/api/v1/hashsets/{name}/entries/{entry_id}/release"): (None, only(404, "coord")),
+    ("POST", "/api/v1/entries/{entry_id}/confirm"): (None, only(200, "lookup")),
+    ("POST", "/api/v1/entries/{entry_id}/deconfirm"): (None, only(200, "lookup")),
+    ("POST", "/h/hash"): (lambda w, r: {"files": {"photo": ("p.png", w["png"], "image/png")}},
+                          only(200, "lookup")),
+    ("POST", "/m/lookup"): (lambda w, r: {"files": {"photo": ("p.png", w["png"], "image/png")}},
+                            only(200, "lookup")),
+    ("POST", "/m/compare"): (lambda w, r: {"json": {"pdq": [PDQ, PDQ]}}, only(200, "lookup")),
+    ("GET", "/m/index/status"): (None, only(200, "lookup")),
     ("POST", "/api/v1/lookup"): (
         lambda w, r: {"json": {"signals": [{"signal_type": "pdq", "signal": PDQ}]}},
         only(200, "lookup")),
@@ -166,6 +180,20 @@ def _routes_of(routes, prefix: str) -> set[tuple[str, str]]:
     return out
 
 
+def _png() -> bytes:
+    import io
+
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (128, 128), "white")
+    d = ImageDraw.Draw(img)
+    for k in range(0, 128, 16):
+        d.rectangle([k, k // 2, k + 10, 127 - k // 3], fill=(k * 2, 255 - k, (k * 7) % 255))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
 @pytest.fixture(scope="module")
 def world(backend, pg_cluster, refer_output, tmp_path_factory):
     svc = make_service(tmp_path_factory.mktemp("matrix"), database_url(backend, pg_cluster))
@@ -179,13 +207,18 @@ def world(backend, pg_cluster, refer_output, tmp_path_factory):
             c.get(f"/api/v1/operations/{op['id']}", headers=h("coord")).json()["packages"]}
     assert c.post(f"/api/v1/packages/{pkgs['FR']}/download", headers=h("fr")).status_code == 200
     case_id = c.get("/api/v1/cases", headers=h("analyst")).json()[0]["id"]
+    r = c.post("/api/v1/hashsets", headers=h("coord"), data={"name": "owned", "format": "hma"},
+               files={"file": ("set", f"pdq {PDQ}\n".encode(), "text/plain")})
+    assert r.status_code == 201, r.text
+    entry_id = c.get("/m/lookup", params={"signal": PDQ},
+                     headers=h("lookup")).json()["owned"][0]["bank_content_id"]
     with svc.session() as s:
         from haven.service.models import Case
         ids = case_copy(Path(s.get(Case, case_id).directory))  # scanned and indexed
-    yield {"svc": svc, "tar": tar, "refer": refer_output, "params": {
+    yield {"svc": svc, "tar": tar, "refer": refer_output, "png": _png(), "params": {
         "operation_id": op["id"], "package_id": pkgs["FR"], "subject_id": "S-fr0000000001",
         "case_id": case_id, "media_id": ids["room_1.jpg"], "series_id": 1,
-        "prefix": "0123456789ab",
+        "prefix": "0123456789ab", "name": "owned", "entry_id": entry_id,
         "face_id": ids["face:astronaut.png"], "other_face_id": ids["face:chelsea.jpg"]},
         "packages": pkgs}
     svc.app.state.svc.engine.dispose()

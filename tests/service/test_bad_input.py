@@ -11,6 +11,8 @@ from sqlalchemy import func, inspect, select
 from servicekit import make_service, database_url, tar_of
 from haven.service.models import Base
 
+PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+
 INJECTIONS = [
     "'; DROP TABLE svc_users; --",
     "Robert'); DROP TABLE svc_operations;--",
@@ -226,9 +228,15 @@ def world(backend, pg_cluster, refer_output, tmp_path_factory):
     with svc.session() as s:
         from haven.service.models import Case
         ids = case_copy(Path(s.get(Case, case_id).directory))
+    r = c.post("/api/v1/hashsets", headers=h("coord"), data={"name": "fuzz-set", "format": "hma"},
+               files={"file": ("set", f"pdq {PDQ}\n".encode(), "text/plain")})
+    assert r.status_code == 201, r.text
+    with svc.session() as s:
+        from haven.service.models import LookupEntry
+        entry_id = s.scalar(select(LookupEntry.id))
     params = {"operation_id": op["id"], "package_id": pkgs["FR"], "case_id": case_id,
               "subject_id": "S-fr0000000001", "media_id": ids["room_1.jpg"], "series_id": 1,
-              "face_id": ids["face:astronaut.png"]}
+              "face_id": ids["face:astronaut.png"], "name": "fuzz-set", "entry_id": entry_id}
     yield svc, params
     svc.app.state.svc.engine.dispose()
 
@@ -256,7 +264,8 @@ def _role_for(path: str) -> str:
         return "analyst"
     if path.startswith(("/api/v1/packages", "/packages")):
         return "fr"
-    return "lookup" if "lookup" in path or path.startswith("/h/") else "coord"
+    lookup = ("lookup" in path or path.startswith(("/h/", "/m/", "/api/v1/entries")))
+    return "lookup" if lookup else "coord"
 
 
 def _form(svc, role, value):

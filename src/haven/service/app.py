@@ -24,6 +24,7 @@ from haven.service.dependencies import state
 from haven.service.errors import ServiceError, Throttled
 from haven.service.lookup import LibrarySync, LookupLibrary, serve_single_threaded
 from haven.service.middleware import LookupFastPath, RequestLimits
+from haven.service.quarantine import FloodWatch, flood_recorder
 from haven.service.settings import Settings
 from haven.service.state import REVOCATIONS, ApiKeyCache, ServiceState
 from haven.service.web import router as web_router
@@ -64,7 +65,10 @@ def create_app(settings: Settings | None = None, *, recover_first: bool = True) 
     with sessions() as s:
         audit.check_key(s)  # a keyed chain without its key: refuse to start, not every request
     serve_single_threaded()
-    library = LookupLibrary(settings.pdq_threshold)
+    library = LookupLibrary(settings.pdq_threshold, settings.max_matches)
+    library.flood = FloodWatch(settings.flood_min_queries, settings.flood_factor,
+                               settings.flood_window_seconds)
+    library.on_flood = flood_recorder(sessions, settings)
     with sessions() as s:
         library.reload(s)
     writer = audit.AuditWriter(sessions, interval=settings.audit_flush_seconds)

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import re
 import threading
+import time
 from array import array
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +30,8 @@ from haven import signals
 from haven.hashsets.formats.hma import PYTX_ALIASES
 from haven.hashsets.model import ImportResult
 from haven.match.index import ExactIndex
-from haven.match.near import NearIndex
+from haven.match.near import MATCH_LIMIT, NearIndex
+from haven.service import quarantine
 from haven.service.accounts import utcnow
 from haven.service.errors import BadInput
 from haven.service.models import LookupEntry, LookupHashSet
@@ -63,20 +65,45 @@ _log = logging.getLogger("haven.service.lookup")
 
 
 @dataclass(frozen=True, slots=True)
+class SetInfo:
+    """What a match needs to know of its hash set (one value per set version)."""
+
+    name: str
+    version: int
+    known_good: bool
+    scheme: str | None
+    #: the set's own PDQ threshold; None: the service's default
+    threshold: int | None = None
+    #: a negative set: its entries are known false positives, never answered
+    negative: bool = False
+    #: the sets a negative set's matches suppress (empty: every set)
+    suppresses: tuple[str, ...] = ()
+    feed: str | None = None
+
+
+def set_info(h: LookupHashSet) -> SetInfo:
+    return SetInfo(h.name, h.version, h.known_good, h.scheme, h.pdq_threshold, bool(h.negative),
+                   tuple(h.suppresses or ()), h.feed or h.format)
+
+
+@dataclass(frozen=True, slots=True)
 class EntryInfo:
     entry_id: int
-    hashset: str
-    hashset_version: int
-    known_good: bool
+    hashset: SetInfo
     category: str | None
-    scheme: str | None
+    series: str | None
     added_at: datetime
 
 
 def match_dict(info: EntryInfo, algorithm: str, distance: int, threshold: int) -> dict:
-    return {"hashset": info.hashset, "hashset_version": info.hashset_version,
-            "entry_id": info.entry_id, "known_good": info.known_good,
-            "category": info.category, "scheme": info.scheme, "algorithm": algorithm,
+    """One match with its provenance: set, entry, feed, categories, series, distance, date."""
+    hs = info.hashset
+    return {"hashset": hs.name, "hashset_version": hs.version,
+            "entry_id": info.entry_id, "known_good": hs.known_good, "feed": hs.feed,
+            "category": info.category,
+            "categories": [c.strip() for c in info.category.split(",") if c.strip()]
+            if info.category else [],
+            "series": info.series, "scheme": hs.scheme, "algorithm": algorithm,
             "distance": distance, "threshold": threshold,
             "added_at": info.added_at.isoformat() + "Z"}
 
@@ -111,6 +138,7 @@ class _Entries:
     def __init__(self, ids, set_of, category_of, time_of, sets, categories, times) -> None:
         self.ids = np.frombuffer(ids, dtype=np.int64) if len(ids) else np.zeros(0, np.int64)
         self.set_of, self.category_of, self.time_of = set_of, category_of, time_of
+        # `categories` numbers (category, series) pairs: both repeat across a set's entries
         self.sets, self.categories, self.times = sets, categories, times
 
     def __len__(self) -> int:
@@ -122,9 +150,8 @@ class _Entries:
         k = int(np.searchsorted(self.ids, entry_id))
         if k >= len(self.ids) or self.ids[k] != entry_id:
             return None
-        name, version, known_good, scheme = self.sets[self.set_of[k]]
-        return EntryInfo(int(entry_id), name, version, known_good,
-                         self.categories[self.category_of[k]], scheme,
+        category, series = self.categories[self.category_of[k]]
+        return EntryInfo(int(entry_id), self.sets[self.set_of[k]], category, series,
                          self.times[self.time_of[k]])
 
 
@@ -175,13 +202,28 @@ class ServiceHashSets:
     """All service hash sets, one index per signal type; `match` answers one signal, `reload`
     rebuilds from the tables."""
 
-    def __init__(self, threshold: int = 31) -> None:
+    def __init__(self, threshold: int = 31, max_matches: int = MATCH_LIMIT) -> None:
         self.threshold = threshold
+        self.max_matches = max_matches
+        self._radius = threshold  # the widest PDQ threshold of any set
         self._index = _Index({k: ExactIndex(k) for k in _digest_names()},
                              _Entries(array("q"), array("i"), array("i"), array("i"), [], [], []),
                              NearIndex())
         self.stamp: tuple | None = None
+        self.built_at = 0.0
+        self._held: frozenset[int] = frozenset()
+        self._pending: set[int] = set()  # flagged here, not yet in the flags table
+        self._released: dict[int, object] = {}
+        self.flags_stamp: tuple | None = None
+        #: the flood watch (`quarantine.FloodWatch`) and what to call with entries it flags
+        self.flood = None
+        self.on_flood = None
         self._reload_lock = threading.Lock()
+
+    def _set_radius(self, hashsets: dict) -> None:
+        self._radius = max([self.threshold] + [h.threshold for h in hashsets.values()
+                                               if h.threshold is not None])
+        self.built_at = time.time()
 
     def __len__(self) -> int:
         index = self._index
@@ -195,8 +237,9 @@ class ServiceHashSets:
         retired, the sets' new versions reported); a full rebuild only when a set was deleted
         or retired entries pile up beyond `MAX_RETIRED_SHARE`.
         """
+        flags = self._sync_flags(s)
         if library_stamp(s) == self.stamp:
-            return False
+            return flags
         with self._reload_lock:
             if not self._update(s):
                 self._reload(s)
@@ -205,13 +248,13 @@ class ServiceHashSets:
     def reload(self, s: Session) -> None:
         with self._reload_lock:  # two rebuilds at once would only double the memory
             self._reload(s)
+        self._sync_flags(s)
 
     def _reload(self, s: Session) -> None:
         stamp = library_stamp(s)  # read first: rows newer than it only cause one more rebuild
         names = _digest_names()
         exact = {k: ExactIndex(k) for k in names}
-        hashsets = {h.id: (h.name, h.version, h.known_good, h.scheme)
-                    for h in s.scalars(select(LookupHashSet))}
+        hashsets = {h.id: set_info(h) for h in s.scalars(select(LookupHashSet))}
         ids, set_of, category_of, time_of = array("q"), array("i"), array("i"), array("i")
         set_index: dict = {}
         sets: list = []
@@ -223,14 +266,14 @@ class ServiceHashSets:
         codes, pdq_ids = bytearray(), array("q")
         # Streamed in id order (a server-side cursor on PostgreSQL): no million-row list.
         rows = s.execute(select(LookupEntry.id, LookupEntry.hashset_id, LookupEntry.pdq,
-                                LookupEntry.category, LookupEntry.added_at,
+                                LookupEntry.category, LookupEntry.added_at, LookupEntry.series,
                                 *(getattr(LookupEntry, k) for k in names))
                          .order_by(LookupEntry.id).execution_options(yield_per=20_000))
-        for eid, hsid, pdq, category, added, *digests in rows:
+        for eid, hsid, pdq, category, added, series, *digests in rows:
             ids.append(eid)
             hs_of.append(hsid)
             set_of.append(_numbered(set_index, sets, hashsets[hsid]))
-            category_of.append(_numbered(category_index, categories, category))
+            category_of.append(_numbered(category_index, categories, (category, series)))
             time_of.append(_numbered(time_index, times, added))
             for name, value in zip(names, digests):
                 if value:
@@ -245,8 +288,9 @@ class ServiceHashSets:
                            np.frombuffer(pdq_ids, dtype=np.int64))
             # One search before serving: the index's kernels are compiled (numba) at first use,
             # which otherwise lands on the first lookups as a multi-second delay.
-            near.search(["0" * 64], self.threshold)
+            near.search_bounded(["0" * 64], self.threshold, limit=1)
         entries = _Entries(ids, set_of, category_of, time_of, sets, categories, times)
+        self._set_radius(hashsets)
         self._index = _Index(exact, entries, near)  # one assignment: readers never see half
         self._numbering = (set_index, category_index, time_index)
         self._hs_of = np.frombuffer(hs_of, dtype=np.int32) if len(hs_of) else np.zeros(0, np.int32)
@@ -264,8 +308,7 @@ class ServiceHashSets:
             return False  # a set was deleted
         changed = sorted(h for h, v in new_versions.items() if old_versions.get(h) != v)
         index, entries = self._index, self._index.entries
-        hashsets = {h.id: (h.name, h.version, h.known_good, h.scheme)
-                    for h in s.scalars(select(LookupHashSet))}
+        hashsets = {h.id: set_info(h) for h in s.scalars(select(LookupHashSet))}
         ids = entries.ids
         in_changed = np.isin(self._hs_of, np.asarray(changed, dtype=np.int32))
         in_set = LookupEntry.hashset_id.in_(changed)
@@ -293,17 +336,17 @@ class ServiceHashSets:
         fresh, digests = [], []  # (id, set id, set, category, time); (kind, digest, id)
         names = _digest_names()
         query = select(LookupEntry.id, LookupEntry.hashset_id, LookupEntry.pdq,
-                       LookupEntry.category, LookupEntry.added_at,
+                       LookupEntry.category, LookupEntry.added_at, LookupEntry.series,
                        *(getattr(LookupEntry, k) for k in names)).where(in_set)
         if new_rows_where is not None:
             query = query.where(new_rows_where)
         rows = s.execute(query.order_by(LookupEntry.id).execution_options(yield_per=20_000))
         codes, pdq_ids = bytearray(), array("q")
-        for eid, hsid, pdq, category, added_at, *values in rows:
+        for eid, hsid, pdq, category, added_at, series, *values in rows:
             if added is not None and eid not in added:
                 continue
             fresh.append((eid, hsid, _numbered(set_index, sets, hashsets[hsid]),
-                          _numbered(category_index, categories, category),
+                          _numbered(category_index, categories, (category, series)),
                           _numbered(time_index, times, added_at)))
             raw = _pdq_bytes(eid, pdq)
             if raw:
@@ -323,6 +366,7 @@ class ServiceHashSets:
                                merged(entries.category_of, 3), merged(entries.time_of, 4),
                                sets, categories, times)
         self._hs_of = merged(self._hs_of, 1)
+        self._set_radius(hashsets)
         self._index = _Index(index.exact, new_entries, index.near, frozenset(dead))
         for kind, value, eid in digests:
             index.exact[kind].add_one(value, eid)
@@ -333,25 +377,110 @@ class ServiceHashSets:
         return True
 
     def match(self, signal_type: str, value: str, query_hexes: list[str] | None = None) -> list[dict]:
+        """The matches of one signal (see `answer`), best first."""
+        return self.answer(signal_type, value, query_hexes)[0]
+
+    def answer(self, signal_type: str, value: str,
+               query_hexes: list[str] | None = None) -> tuple[list[dict], bool]:
+        """(matches best first, truncated) of one signal, with the matching controls applied.
+
+        PDQ: the index is searched to the widest threshold any set asks for, bounded to the
+        best `max_matches` (`truncated` says more entries were within reach); each hit then
+        counts only within its own set's threshold. Entries held in quarantine are left out.
+        A hit in a negative set removes the hits of the sets it suppresses, and is never an
+        answer itself. The entries answered are shown to the flood watch.
+        """
+        index, held = self._index, self._held
+        near_type = signal_type in signals.near_names()
+        hits: list[tuple[EntryInfo, int, bool]] = []
+        truncated = False
+        if near_type:
+            near = index.near
+            if len(near):
+                found = near.search_bounded(query_hexes or [value], self._radius,
+                                            limit=self.max_matches)
+                truncated = found.truncated
+                for m in found.matches:
+                    info = index.info(m.entry_id)
+                    if info is None or m.entry_id in held:
+                        continue
+                    limit = info.hashset.threshold
+                    if m.distance <= (self.threshold if limit is None else limit):
+                        hits.append((info, m.distance, m.crowded))
+        else:
+            exact = index.exact.get(signal_type)
+            for eid in exact.get(value) if exact is not None else ():
+                if eid not in held and (info := index.info(eid)) is not None:
+                    hits.append((info, 0, False))
+        if any(info.hashset.negative for info, _, _ in hits):
+            hits = _suppressed(hits)
+        out = []
+        for info, d, crowded in hits:
+            threshold = (self.threshold if info.hashset.threshold is None
+                         else info.hashset.threshold) if near_type else 0
+            m = match_dict(info, signal_type, d, threshold)
+            if near_type:
+                m["crowded"] = crowded
+            out.append(m)
+        if out and self.flood is not None:
+            self._watch([m["entry_id"] for m in out], f"{signal_type}:{value}")
+        return out, truncated
+
+    def _watch(self, entry_ids: list[int], query: str) -> None:
+        flagged = self.flood.observe(entry_ids, query)
+        if flagged:
+            self._pending |= set(flagged)
+            self._held = self._held | frozenset(flagged)  # this worker at once
+            if self.on_flood is not None:
+                self.on_flood(flagged)
+
+    def hold(self, entry_ids, released: dict | None = None) -> None:
+        """Hold from answers the entries the flags table has in quarantine (and those this
+        worker flagged that are not written yet); entries released since the last call start
+        their flood history afresh."""
+        held = frozenset(entry_ids)
+        self._pending -= held | set(released or ())  # the table knows them now
+        self._held = held | frozenset(self._pending)
+        for eid, when in (released or {}).items():
+            if self._released.get(eid) != when:
+                self._released[eid] = when
+                if self.flood is not None:
+                    self.flood.forget(eid)
+
+    def _sync_flags(self, s: Session) -> bool:
+        stamp = quarantine.flags_stamp(s)
+        if stamp == self.flags_stamp:
+            return False
+        self.hold(*quarantine.held_and_released(s))
+        self.flags_stamp = stamp
+        return True
+
+    def status(self) -> dict[str, dict]:
+        """HMA's index status per signal type: present, built_to (Unix time), size."""
         index = self._index
-        signal_index = index.by_type(signal_type)
-        if signal_index is None or not len(signal_index):
-            return []
-        threshold = self.threshold if signal_type in signals.near_names() else 0
-        hits = signal_index.search(query_hexes or [value], threshold)
-        return [match_dict(info, signal_type, d, threshold)
-                for eid, d in hits if (info := index.info(eid)) is not None]
+        sizes = {k: len(v) for k, v in index.exact.items()}
+        for name in signals.near_names():
+            if name in SIGNAL_TYPES:
+                sizes[name] = len(index.near)
+        return {k: {"present": n > 0, "built_to": int(self.built_at) if n else -1, "size": n}
+                for k, n in sizes.items()}
 
     def hma(self, signal_type: str, signal: str) -> tuple[str, str, dict[str, list[dict]], int]:
         """HMA's lookup answer: (type, normalised signal, {bank: [match…]}, match count)."""
         hma_type = PYTX_ALIASES.get(signal_type, signal_type)
         value = check_signal(hma_type, signal)
-        banks: dict[str, list[dict]] = {}
         matches = self.match(hma_type.lower(), value)
+        return hma_type, value, self.hma_banks(matches), len(matches)
+
+    @staticmethod
+    def hma_banks(matches: list[dict]) -> dict[str, list[dict]]:
+        """Matches grouped by bank (hash set), each with HMA's `bank_content_id` and
+        `distance` (a string) beside haven's provenance."""
+        banks: dict[str, list[dict]] = {}
         for m in matches:
             banks.setdefault(m["hashset"], []).append(
                 {**m, "bank_content_id": m["entry_id"], "distance": str(m["distance"])})
-        return hma_type, value, banks, len(matches)
+        return banks
 
     def match_analysis(self, analysis) -> list[dict]:
         """Matches of an uploaded file: its digests, then PDQ near matches."""
@@ -383,8 +512,10 @@ class ServiceHashSets:
         codes, ids = near.rows()
         out = []
         for hit in FramingIndex(codes).search(Item.from_bytes(analysis.framing)):
-            info = index.info(int(ids[hit.row]))
-            if info is not None:
+            eid = int(ids[hit.row])
+            info = index.info(eid)
+            # quarantined entries and negative sets' are never answered, as in `answer`
+            if info is not None and eid not in self._held and not info.hashset.negative:
                 family = hit.tag.split("-")[0]
                 out.append({**match_dict(info, "pdq", hit.distance, FAMILIES[family]),
                             "hypothesis": hit.tag})
@@ -393,6 +524,20 @@ class ServiceHashSets:
 
 #: The name this class had before issue 20 (kept while other branches move over).
 LookupLibrary = ServiceHashSets
+
+
+def _suppressed(hits: list[tuple[EntryInfo, int, bool]]) -> list[tuple[EntryInfo, int, bool]]:
+    """The hits left when those of negative sets suppress the sets they name (all if none)."""
+    names: set[str] = set()
+    every = False
+    for info, _, _ in hits:
+        if info.hashset.negative:
+            if info.hashset.suppresses:
+                names.update(info.hashset.suppresses)
+            else:
+                every = True
+    return [h for h in hits if not h[0].hashset.negative
+            and not every and h[0].hashset.name not in names]
 
 
 class LibrarySync:
@@ -427,18 +572,20 @@ class LibrarySync:
 
 def store_hashset(s: Session, result: ImportResult, *, name: str, source_sha256: str | None,
                   known_good: bool = False, tombstones: list[str] | None = None,
-                  append: bool = False) -> LookupHashSet:
+                  append: bool = False, owner: str | None = None,
+                  controls: dict | None = None) -> LookupHashSet:
     """Create or update a hash set (version + 1 on every change).
 
     `append` keeps earlier entries (an incremental feed such as NCMEC's) and removes the
-    entries whose source id is tombstoned; otherwise the set is replaced.
+    entries whose source id is tombstoned; otherwise the set is replaced. `owner` (an actor)
+    is recorded when the set is created; `controls` (see `apply_controls`) are applied.
     """
     now = utcnow()
     hs = s.scalar(select(LookupHashSet).where(LookupHashSet.name == name))
     if hs is None:
         hs = LookupHashSet(name=name, version=1, format=result.format, scheme=result.scheme,
                            known_good=known_good, source_sha256=source_sha256,
-                           imported_at=now, entry_count=0)
+                           imported_at=now, entry_count=0, owner=owner, negative=False)
         s.add(hs)
         s.flush()
     else:
@@ -456,7 +603,8 @@ def store_hashset(s: Session, result: ImportResult, *, name: str, source_sha256:
             new_ids.add(source_id)
         rows.append({"hashset_id": hs.id, **{k: getattr(e, k) for k in SIGNAL_TYPES},
                      "category": (e.category or None) and str(e.category)[:60],
-                     "source_id": source_id, "added_at": now})
+                     "source_id": source_id, "added_at": now,
+                     "series": (e.series or None) and str(e.series)[:200]})
     gone = set(tombstones or ()) | (new_ids if append else set())
     if append and gone:  # a re-shared id replaces its old entry; a tombstone deletes it
         ids = sorted(gone)
@@ -468,11 +616,39 @@ def store_hashset(s: Session, result: ImportResult, *, name: str, source_sha256:
         pause_point("hashset.store")  # tests kill the server here, half the rows written
     hs.entry_count = s.scalar(select(func.count(LookupEntry.id))
                               .where(LookupEntry.hashset_id == hs.id)) or 0
+    if controls:
+        apply_controls(hs, controls, bump=False)
     return hs
 
 
+PDQ_THRESHOLD_MAX = 63  # searches wider than that return near-random hashes
+
+
+def apply_controls(hs: LookupHashSet, controls: dict, *, bump: bool = True) -> dict:
+    """Set a hash set's matching controls; the changed ones, {name: (old, new)}.
+
+    Keys: `pdq_threshold` (0-63, or None for the service's default), `negative`,
+    `suppresses` (set names; empty: every set), `feed`. A change bumps the set's version, so
+    every worker's library takes it in (`ServiceHashSets.sync`).
+    """
+    changed = {}
+    for key, value in controls.items():
+        if key == "pdq_threshold" and value is not None and not 0 <= value <= PDQ_THRESHOLD_MAX:
+            raise BadInput(f"pdq_threshold must be 0 to {PDQ_THRESHOLD_MAX} (or null)")
+        if key == "suppresses":
+            value = sorted(set(value or []))
+        old = getattr(hs, key)
+        if old != value:
+            setattr(hs, key, value)
+            changed[key] = (old, value)
+    if changed and bump:
+        hs.version += 1
+    return changed
+
+
 def import_file(s: Session, path: Path, *, name: str, fmt: str = "auto",
-                known_good: bool = False, append: bool = False) -> tuple[LookupHashSet, ImportResult, int]:
+                known_good: bool = False, append: bool = False, owner: str | None = None,
+                controls: dict | None = None) -> tuple[LookupHashSet, ImportResult, int]:
     """Read a hash-set file with haven's readers and store it; the ids the file retracts
     (`ImportResult.tombstones`, e.g. an NCMEC feed's deleted media) delete earlier entries."""
     from haven.hashsets.formats import detect, get_reader
@@ -481,7 +657,8 @@ def import_file(s: Session, path: Path, *, name: str, fmt: str = "auto",
     result = reader.read(path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     hs = store_hashset(s, result, name=name, source_sha256=digest, known_good=known_good,
-                       tombstones=result.tombstones, append=append)
+                       tombstones=result.tombstones, append=append, owner=owner,
+                       controls=controls)
     return hs, result, len(result.tombstones)
 
 

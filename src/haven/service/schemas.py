@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import Path
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt,
+                      StringConstraints)
 
 
 def _no_controls(value: str) -> str:
@@ -103,3 +104,21 @@ class UnlockIn(Strict):
     username: Annotated[str, StringConstraints(min_length=1, max_length=200),
                         AfterValidator(_no_controls)] | None = None
     address: Annotated[str, StringConstraints(pattern=r"^[0-9A-Fa-f.:]{2,45}$")] | None = None
+
+
+HashSetPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._()-]{0,199}$")]
+
+
+class HashSetControlsIn(Strict):
+    """A hash set's matching controls, set by its owner; only the fields given change.
+
+    `pdq_threshold`: the set's own PDQ distance limit (0-63; null: the service's default).
+    `negative`: the set lists known false positives. `suppresses`: the sets a negative set's
+    matches remove from an answer (empty: every set). `feed`: where the set comes from.
+    """
+
+    pdq_threshold: Annotated[StrictInt, Field(ge=0, le=63)] | None = None
+    negative: StrictBool | None = None
+    suppresses: Annotated[list[Name], Field(max_length=100)] | None = None
+    feed: Annotated[str, StringConstraints(max_length=200),
+                    AfterValidator(_no_controls)] | None = None

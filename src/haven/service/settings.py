@@ -42,6 +42,17 @@ class Settings:
     login_address_failures: int = 20
     login_lock_seconds: float = 60.0
     login_lock_max_seconds: float = 3600.0
+    # Matching controls (haven.service.quarantine): the flood watch holds an entry that, in one
+    # worker, matches more distinct queries within `flood_window_seconds` than
+    # max(flood_min_queries, flood_factor x its mean per earlier window); 0 turns it off.
+    flood_min_queries: int = 50
+    flood_factor: float = 10.0
+    flood_window_seconds: float = 3600.0
+    # deconfirmations (by distinct querying parties, outnumbering confirmations) that hold an
+    # entry; 0 turns it off
+    deconfirm_quarantine: int = 3
+    # PDQ matches listed per signal, best first (the answer says when more were in reach)
+    max_matches: int = 100
     identifier_key: bytes | None = field(default=None, repr=False)
     # The audit chain's HMAC keys (audit.Keyring file), kept outside the database. None: the
     # chain is unkeyed (refused once it holds keyed entries).
@@ -61,10 +72,12 @@ class Settings:
         if env.get("HAVEN_MAX_UPLOAD_BYTES"):
             s.max_upload_bytes = int(env["HAVEN_MAX_UPLOAD_BYTES"])
         for name in ("audit_flush_seconds", "api_key_cache_seconds", "library_poll_seconds",
-                     "login_lock_seconds", "login_lock_max_seconds"):
+                     "login_lock_seconds", "login_lock_max_seconds", "flood_factor",
+                     "flood_window_seconds"):
             if env.get(f"HAVEN_{name.upper()}"):
                 setattr(s, name, float(env[f"HAVEN_{name.upper()}"]))
-        for name in ("login_account_failures", "login_address_failures"):
+        for name in ("login_account_failures", "login_address_failures", "flood_min_queries",
+                     "deconfirm_quarantine", "max_matches"):
             if env.get(f"HAVEN_{name.upper()}"):
                 setattr(s, name, int(env[f"HAVEN_{name.upper()}"]))
         for k, v in overrides.items():

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from haven.service.api import (accounts, audit, cases, deconfliction, health, lookup, operations,
-                               outcomes, packages)
+from haven.service.api import (accounts, audit, cases, deconfliction, health, hma, lookup,
+                               operations, outcomes, packages)
 
-ROUTERS = (health, accounts, cases, operations, deconfliction, packages, outcomes, lookup, audit)
+ROUTERS = (health, accounts, cases, operations, deconfliction, packages, outcomes, lookup, hma,
+           audit)
 
 
 def include(app: FastAPI) -> None:
