@@ -10,7 +10,10 @@ from pathlib import Path
 FORMAT = "haven-referral-manifest/1"
 MANIFEST_NAME = "manifest.json"
 SIGNATURE_NAME = "manifest.sig"
-UNLISTED = frozenset({MANIFEST_NAME, SIGNATURE_NAME})
+#: the coordination service's signed audit checkpoint, added to a package when it is
+#: downloaded (after the manifest was signed; its own MAC, under the service's audit key)
+CHECKPOINT_NAME = "audit-checkpoint.json"
+UNLISTED = frozenset({MANIFEST_NAME, SIGNATURE_NAME, CHECKPOINT_NAME})
 
 
 def file_entry(path: Path) -> dict:

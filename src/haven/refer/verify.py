@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from haven.refer.errors import ReferError
-from haven.refer.manifest import FORMAT, MANIFEST_NAME, SIGNATURE_NAME, UNLISTED
+from haven.refer.manifest import (CHECKPOINT_NAME, FORMAT, MANIFEST_NAME, SIGNATURE_NAME,
+                                  UNLISTED)
 from haven.refer.sealing import ARCHIVE_SUFFIX, read_identities, unseal
 from haven.refer.signing import check_signature, load_public
 
@@ -114,6 +115,18 @@ def open_package(path: Path, identity: Path | None) -> _Files:
     return _from_tar(path.read_bytes())
 
 
+def _checkpoint_note(raw: bytes) -> str:
+    """What the coordination service's audit checkpoint says (its MAC needs the service's
+    audit key: `haven audit verify --checkpoint FILE` checks it there)."""
+    try:
+        doc = json.loads(raw)
+        return (f"carries the service's audit checkpoint: {int(doc['count'])} entries, head "
+                f"{str(doc['head_hash'])[:16]}…, {doc['at']} (keep it; the coordinator checks "
+                "it with haven audit verify --checkpoint)")
+    except (ValueError, KeyError, TypeError):
+        return f"{CHECKPOINT_NAME} is not a readable audit checkpoint"
+
+
 def verify_package(path: Path, identity: Path | None = None,
                    public_key: Path | None = None) -> VerifyReport:
     """Check manifest.sig against manifest.json and every listed file against its SHA-256."""
@@ -124,6 +137,8 @@ def verify_package(path: Path, identity: Path | None = None,
         report.problems.append("manifest.json is missing")
         return report
     manifest_raw = files.read(MANIFEST_NAME)
+    if files.has(CHECKPOINT_NAME):
+        report.notes.append(_checkpoint_note(files.read(CHECKPOINT_NAME)))
     pinned = load_public(public_key) if public_key else None
     if files.has(SIGNATURE_NAME):
         problems, kid = check_signature(manifest_raw, files.read(SIGNATURE_NAME), pinned)

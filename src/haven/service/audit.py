@@ -371,6 +371,20 @@ def checkpoint(s: Session, keyring: Keyring) -> dict:
     return doc
 
 
+def package_checkpoint(s: Session, writer: AuditWriter | None = None) -> dict | None:
+    """A signed checkpoint for a package leaving the service (None without an audit key).
+
+    Every package downloaded carries the chain's tip as of its download; each recipient
+    keeps, without knowing it, a witness of the history that no later rewrite can match.
+    """
+    keyring = s.info.get("audit_keyring")
+    if keyring is None:
+        return None
+    if writer is not None:
+        writer.flush()  # the lookups answered so far are part of the chain
+    return checkpoint(s, keyring)
+
+
 def _checkpoint_bytes(doc: dict) -> bytes:
     body = {k: doc.get(k) for k in ("format", "count", "head_hash", "at", "key_id")}
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")

@@ -263,8 +263,11 @@ def archive_path(settings: Settings, pkg: Package) -> Path:
     return settings.packages_dir / pkg.storage / ARCHIVE_NAME
 
 
-def package_tar(settings: Settings, pkg: Package) -> bytes:
-    """The package folder as an uncompressed tar with fixed metadata (as refer seals it)."""
+def package_tar(settings: Settings, pkg: Package, checkpoint: dict | None = None) -> bytes:
+    """The package folder as an uncompressed tar with fixed metadata (as refer seals it),
+    plus the service's signed audit `checkpoint` as `audit-checkpoint.json` when given."""
+    from haven.refer.manifest import CHECKPOINT_NAME
+
     folder = package_dir(settings, pkg)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -272,10 +275,17 @@ def package_tar(settings: Settings, pkg: Package) -> bytes:
         top.type, top.mode, top.mtime = tarfile.DIRTYPE, 0o755, 0
         tar.addfile(top)
         for path in sorted(folder.iterdir()):
+            if path.name == CHECKPOINT_NAME:
+                continue  # only the service's own, fresh one
             info = tarfile.TarInfo(f"{pkg.country}/{path.name}")
             info.size, info.mode, info.mtime = path.stat().st_size, 0o644, 0
             with path.open("rb") as fh:
                 tar.addfile(info, fh)
+        if checkpoint is not None:
+            data = json.dumps(checkpoint, indent=1, sort_keys=True).encode()
+            info = tarfile.TarInfo(f"{pkg.country}/{CHECKPOINT_NAME}")
+            info.size, info.mode, info.mtime = len(data), 0o644, 0
+            tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 
 from haven.service import audit, authz, workflow
-from haven.service.api.views import API, pkg_json
+from haven.service.api.views import API, CHECKPOINT_HEADER, pkg_json
 from haven.service.deconflict import overlaps_for_subjects
 from haven.service.dependencies import DB, Who, state
 from haven.service.errors import NotFound
@@ -66,21 +66,25 @@ def download(package_id: ObjectId, p: Who, s: DB, request: Request,
                                               "when the build made one")] = False) -> Response:
     pkg = authz.package(s, p, package_id)
     st = state(request)
+    checkpoint = audit.package_checkpoint(s, st.audit_writer)
     if encrypted:
         if not pkg.has_archive:
             raise NotFound("this package has no encrypted archive")
         body = workflow.archive_path(st.settings, pkg).read_bytes()
         name, media = f"{pkg.country}.tar.age", "application/octet-stream"
     else:
-        body = workflow.package_tar(st.settings, pkg)
+        body = workflow.package_tar(st.settings, pkg, checkpoint)
         name, media = f"{pkg.country}.tar", "application/x-tar"
     if p.role == authz.LIAISON:
         workflow.mark_downloaded(pkg)
     audit.record(s, p.actor, "package.download", f"package:{pkg.id}", file=name,
-                 bytes=len(body), manifest_sha256=pkg.manifest_sha256)
+                 bytes=len(body), manifest_sha256=pkg.manifest_sha256,
+                 checkpoint_count=checkpoint["count"] if checkpoint else None)
     s.commit()
-    return Response(body, media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if checkpoint is not None:  # the sealed archive cannot take a file: a header instead
+        headers[CHECKPOINT_HEADER] = json.dumps(checkpoint, separators=(",", ":"))
+    return Response(body, media_type=media, headers=headers)
 
 
 @router.post(f"{API}/packages/{{package_id}}/acknowledge", tags=["packages"])

@@ -11,6 +11,8 @@ from haven.service.accounts import Principal
 from haven.service.models import Package
 
 API = "/api/v1"
+#: a downloaded package's signed audit checkpoint (also in the tar as audit-checkpoint.json)
+CHECKPOINT_HEADER = "X-Haven-Audit-Checkpoint"
 
 
 def iso(value) -> str | None:

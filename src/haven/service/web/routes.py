@@ -6,6 +6,7 @@ as the JSON API. Shared pieces (rendering, caller, CSRF) are in `pages`.
 from __future__ import annotations
 
 import hmac
+import json
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
@@ -276,22 +277,28 @@ def package(request: Request, package_id: ObjectId, p: Who, s: DB) -> Response:
 def download(request: Request, package_id: ObjectId, p: Who, s: DB, data: Form) -> Response:
     pkg = authz.package(s, p, package_id)
     check_csrf(request, data)
-    settings = request.app.state.svc.settings
+    svc = request.app.state.svc
+    settings = svc.settings
+    checkpoint = audit.package_checkpoint(s, svc.audit_writer)
     if data.get("encrypted") == "1":
         if not pkg.has_archive:
             raise NotFound("this package has no encrypted archive")
         body = workflow.archive_path(settings, pkg).read_bytes()
         name, media = f"{pkg.country}.tar.age", "application/octet-stream"
     else:
-        body = workflow.package_tar(settings, pkg)
+        body = workflow.package_tar(settings, pkg, checkpoint)
         name, media = f"{pkg.country}.tar", "application/x-tar"
     if p.role == authz.LIAISON:
         workflow.mark_downloaded(pkg)
     audit.record(s, p.actor, "package.download", f"package:{pkg.id}", file=name,
-                 bytes=len(body), manifest_sha256=pkg.manifest_sha256, via="web")
+                 bytes=len(body), manifest_sha256=pkg.manifest_sha256, via="web",
+                 checkpoint_count=checkpoint["count"] if checkpoint else None)
     s.commit()
-    return Response(body, media_type=media, headers={
-        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+    headers = {"Content-Disposition": f'attachment; filename="{name}"',
+               "Cache-Control": "no-store"}
+    if checkpoint is not None:
+        headers["X-Haven-Audit-Checkpoint"] = json.dumps(checkpoint, separators=(",", ":"))
+    return Response(body, media_type=media, headers=headers)
 
 
 @router.post("/packages/{package_id}/acknowledge")
