@@ -22,7 +22,7 @@ from haven.service import api, audit, workflow
 from haven.service.db import make_engine, session_factory, upgrade
 from haven.service.dependencies import state
 from haven.service.errors import ServiceError, Throttled
-from haven.service.lookup import LibrarySync, LookupLibrary, serve_single_threaded
+from haven.service.lookup import LibrarySync, ServiceHashSets, serve_single_threaded
 from haven.service.middleware import LookupFastPath, RequestLimits
 from haven.service.quarantine import FloodWatch, flood_recorder
 from haven.service.settings import Settings
@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, *, recover_first: bool = True) 
     with sessions() as s:
         audit.check_key(s)  # a keyed chain without its key: refuse to start, not every request
     serve_single_threaded()
-    library = LookupLibrary(settings.pdq_threshold, settings.max_matches)
+    library = ServiceHashSets(settings.pdq_threshold, settings.max_matches)
     library.flood = FloodWatch(settings.flood_min_queries, settings.flood_factor,
                                settings.flood_window_seconds)
     library.on_flood = flood_recorder(sessions, settings)

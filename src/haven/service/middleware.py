@@ -81,7 +81,7 @@ class LookupFastPath:
 
     The plain case: a cached API key (see `ApiKeyCache`), `signal` and at most
     `signal_type`, each once, and a valid signal. It gets the same answer and the same audit
-    entry as the route (`LookupLibrary.hma`), at a fraction of the cost: routing through
+    entry as the route (`ServiceHashSets.hma`), at a fraction of the cost: routing through
     every route, dependency solving and validation took more CPU than the search. Anything
     else (no or unknown key, bad or extra parameters) goes on to the route, which answers
     it, errors included, as documented.

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from haven.service import audit
 from haven.service.accounts import Principal, token_digest
-from haven.service.lookup import LibrarySync, LookupLibrary
+from haven.service.lookup import LibrarySync, ServiceHashSets
 from haven.service.settings import Settings
 
 
@@ -70,7 +70,7 @@ class ServiceState:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    library: LookupLibrary
+    library: ServiceHashSets
     audit_writer: audit.AuditWriter
     api_keys: ApiKeyCache
     library_sync: LibrarySync
