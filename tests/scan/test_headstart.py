@@ -75,3 +75,19 @@ def test_no_head_start_for_a_case_that_exists_or_without_workers(tmp_path: Path)
         assert head_start(None, [str(ev)], tmp_path / "new", fast=True, video_fps=1.0) is None
     finally:
         pool.shutdown()
+
+
+def test_a_head_start_that_fails_leaves_the_scan_to_report_it(tmp_path: Path, monkeypatch):
+    import haven.scan.headstart as headstart
+
+    def broken(*args, **kwargs):
+        raise OSError("evidence went away")
+
+    monkeypatch.setattr(headstart, "walk", broken)
+    ev = _evidence(tmp_path / "ev")
+    pool = start_workers(2)
+    head = head_start(pool, [str(ev)], tmp_path / "case", fast=True, video_fps=1.0)
+    assert head is not None and head.running == {}
+    scan([str(ev)], CaseStore(tmp_path / "case", create=True), ScanOptions(workers=2),
+         pool=pool, head_start=head)
+    assert len(_findings(tmp_path / "case")) == 6

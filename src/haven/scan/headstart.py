@@ -42,21 +42,29 @@ class HeadStart:
         self.running: dict[str, tuple[str, str | None, dict, Future]] = {}
         if not evidence or limit <= 0:
             return
-        entries = walk([evidence[0]])
+        entries = None
         try:
-            for entry in entries:
-                if not isinstance(entry, Item):
-                    continue
-                if entry.fs_path is None:
-                    break  # a container's member: the walk opened one (not expected: see below)
-                future = pool.submit(analyse, entry.path, fs_path=entry.fs_path, flags=entry.flags,
-                                     fast=fast, video_fps=video_fps)
-                self.running[entry.fs_path] = (entry.path, stamp_text(entry.stamp),
-                                               dict(entry.flags), future)
-                if len(self.running) >= limit or _is_container(entry.fs_path, entry.size):
-                    break  # asking for the next entry would open the container here
+            entries = walk([evidence[0]])
+            self._submit(pool, entries, limit)
+        except Exception:  # noqa: BLE001 - only a head start: the scan's own walk reports it
+            pass
         finally:
-            entries.close()
+            if entries is not None:
+                entries.close()
+
+    def _submit(self, pool: ProcessPoolExecutor, entries, limit: int) -> None:
+        fast, video_fps = self.fast, self.video_fps
+        for entry in entries:
+            if not isinstance(entry, Item):
+                continue
+            if entry.fs_path is None:
+                break  # a container's member: the walk opened one (not expected: see below)
+            future = pool.submit(analyse, entry.path, fs_path=entry.fs_path, flags=entry.flags,
+                                 fast=fast, video_fps=video_fps)
+            self.running[entry.fs_path] = (entry.path, stamp_text(entry.stamp),
+                                           dict(entry.flags), future)
+            if len(self.running) >= limit or _is_container(entry.fs_path, entry.size):
+                break  # asking for the next entry would open the container here
 
     def take(self, item: Item, fast: bool, video_fps: float) -> Future | None:
         """The analysis already running for `item`, if it is the same file, flags and options."""
