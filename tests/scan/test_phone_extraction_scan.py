@@ -88,3 +88,4 @@ def test_encrypted_ios_backup_decrypted_with_scan_passwords(tmp_path):
     assert record["metadata"]["decrypted"] is True
     for name in ("summary.json", "findings.jsonl", "findings.csv"):
         assert "s3cret" not in (case / name).read_text()
+
