@@ -11,6 +11,9 @@ afterwards that every lookup has its own entry in the audit chain and the chain 
 
     .venv/bin/python bench/service_lookup.py --hashes 1000000 --requests 20000 --connections 16 --workers 2
 
+`--controls N` turns the matching controls on (issue 15): the set's own PDQ threshold, a
+negative set of N hashes suppressing it, the flood watch (on by default).
+
 `--audit-key` serves with an audit key file (HMAC-keyed chain, issue 15.4) and verifies the
 chain with it.
 
@@ -168,6 +171,33 @@ async def _drive(port: int, requests: list[bytes], connections: int) -> tuple[li
     return latencies, errors
 
 
+def _controls(data_dir: Path, negatives: int, seed: int) -> None:
+    """The matching controls on (issue 15): the bench set gets its own PDQ threshold (28) and
+    a negative set of `negatives` random hashes suppresses it; the flood watch is on in
+    every served worker by default (HAVEN_FLOOD_MIN_QUERIES 50)."""
+    from sqlalchemy import select
+
+    from haven.hashsets.model import HashEntry, ImportResult
+    from haven.service.db import make_engine, session_factory
+    from haven.service.lookup import apply_controls, store_hashset
+    from haven.service.models import LookupHashSet
+    from haven.service.settings import Settings
+
+    rng = random.Random(seed + 99)
+    engine = make_engine(Settings(data_dir=data_dir).url)
+    try:
+        with session_factory(engine)() as s:
+            hs = s.scalar(select(LookupHashSet).where(LookupHashSet.name == "bench"))
+            apply_controls(hs, {"pdq_threshold": 28})
+            result = ImportResult(format="bench", scheme="bench", entries=[
+                HashEntry(pdq=f"{rng.getrandbits(256):064x}") for _ in range(negatives)])
+            store_hashset(s, result, name="bench-negatives", source_sha256=None,
+                          controls={"negative": True, "suppresses": ["bench"]})
+            s.commit()
+    finally:
+        engine.dispose()
+
+
 def _request(signal_hex: str, key: str) -> bytes:
     return (f"GET /m/lookup?signal={signal_hex}&signal_type=pdq HTTP/1.1\r\n"
             f"Host: 127.0.0.1\r\nX-API-Key: {key}\r\n\r\n").encode()
@@ -268,6 +298,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--audit-key", action="store_true", help="serve with an audit key file")
     ap.add_argument("--library", choices=("uniform", "clustered"), default="uniform")
+    ap.add_argument("--controls", type=int, default=0, metavar="N",
+                    help="matching controls on: the set's own threshold and a negative set of "
+                         "N hashes suppressing it (issue 15)")
     ap.add_argument("--other-src", default=None,
                     help="serve from this src/ first (baseline), then from this checkout")
     args = ap.parse_args()
@@ -284,6 +317,12 @@ def main() -> None:
         hexes, key, classes = _load(data_dir, args.hashes, args.seed, args.library)
         print(f"loaded {args.hashes} PDQ hashes ({args.library}) into SQLite in "
               f"{time.perf_counter() - started:.1f} s")
+        expect = args.hashes
+        if args.controls:
+            _controls(data_dir, args.controls, args.seed)
+            expect += args.controls
+            print(f"matching controls on: set threshold 28, {args.controls} negative hashes, "
+                  "flood watch on")
         env_extra = {}
         key_file = None
         if args.audit_key:
@@ -317,7 +356,7 @@ def main() -> None:
         results = {}
         for name, src in trees:
             print(f"== {name}", flush=True)
-            results[name] = _serve(src, data_dir, args.workers, env_extra, args.hashes, batches,
+            results[name] = _serve(src, data_dir, args.workers, env_extra, expect, batches,
                                    warmup, args.connections)
         if len(trees) > 1:
             print("server CPU per lookup (ms): " + "; ".join(
