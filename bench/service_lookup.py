@@ -303,7 +303,12 @@ def main() -> None:
                          "N hashes suppressing it (issue 15)")
     ap.add_argument("--other-src", default=None,
                     help="serve from this src/ first (baseline), then from this checkout")
+    ap.add_argument("--load-only", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.load_only:  # run by the baseline tree: its schema, then ours upgrades it at start
+        hexes, key, classes = _load(Path(args.load_only), args.hashes, args.seed, args.library)
+        print(json.dumps({"key": key, "classes": classes, "sample": hexes[:50_000]}))
+        return
     try:
         import uvloop  # a cheaper event loop for the client too
         uvloop.install()
@@ -314,7 +319,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="haven-bench-") as tmp:
         data_dir = Path(tmp) / "svc"
         started = time.perf_counter()
-        hexes, key, classes = _load(data_dir, args.hashes, args.seed, args.library)
+        if args.other_src:  # the older tree creates the schema it knows
+            done = subprocess.run(
+                [sys.executable, __file__, "--load-only", str(data_dir), "--hashes",
+                 str(args.hashes), "--seed", str(args.seed), "--library", args.library],
+                env={**os.environ, "PYTHONPATH": args.other_src}, capture_output=True, text=True)
+            if done.returncode:
+                raise SystemExit(f"loading with {args.other_src} failed:\n{done.stderr[-2000:]}")
+            loaded = json.loads(done.stdout.strip().splitlines()[-1])
+            hexes, key, classes = loaded["sample"], loaded["key"], loaded["classes"]
+        else:
+            hexes, key, classes = _load(data_dir, args.hashes, args.seed, args.library)
         print(f"loaded {args.hashes} PDQ hashes ({args.library}) into SQLite in "
               f"{time.perf_counter() - started:.1f} s")
         expect = args.hashes
