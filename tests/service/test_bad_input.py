@@ -279,9 +279,19 @@ def _form(svc, role, value):
 
 def _json_fields(route) -> list[str]:
     body = route.body_field
-    model = getattr(body, "type_", None) if body is not None else None
+    if body is None:
+        return []
+    # FastAPI's ModelField has no `type_` any more: the model is the field's annotation
+    model = getattr(body, "type_", None) or getattr(body.field_info, "annotation", None)
     fields = getattr(model, "model_fields", None)
     return list(fields) if fields else []
+
+
+def test_the_fuzz_reaches_the_fields_of_json_bodies(world):
+    svc, _ = world
+    fields = {(m, p): _json_fields(r) for m, p, r in _routes(svc.app)}
+    assert "pdq_threshold" in fields[("PATCH", "/api/v1/hashsets/{name}")]
+    assert "username" in fields[("POST", "/api/v1/users")]
 
 
 def test_fuzz_every_route_and_field_never_answers_5xx(world):

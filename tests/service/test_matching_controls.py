@@ -88,7 +88,7 @@ def test_each_set_matches_within_its_own_threshold_which_only_its_owner_sets(ser
     assert m["strict"]["threshold"] == 25 and m["default"]["threshold"] == 40
     # bad values are refused, not stored
     for bad in ({"pdq_threshold": 64}, {"pdq_threshold": "10"}, {"negative": "yes"},
-                {"owner": "user:coord2"}):
+                {"negative": None}, {"owner": "user:coord2"}, {"suppresses": ["../x"]}):
         r = service.client.patch("/api/v1/hashsets/strict", headers=service.h("coord"), json=bad)
         assert r.status_code == 422, bad
 

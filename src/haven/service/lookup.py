@@ -637,6 +637,8 @@ def apply_controls(hs: LookupHashSet, controls: dict, *, bump: bool = True) -> d
             raise BadInput(f"pdq_threshold must be 0 to {PDQ_THRESHOLD_MAX} (or null)")
         if key == "suppresses":
             value = sorted(set(value or []))
+        if key == "negative" and not isinstance(value, bool):
+            raise BadInput("negative must be true or false")
         old = getattr(hs, key)
         if old != value:
             setattr(hs, key, value)
