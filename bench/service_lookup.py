@@ -333,6 +333,9 @@ def main() -> None:
         print(f"loaded {args.hashes} PDQ hashes ({args.library}) into SQLite in "
               f"{time.perf_counter() - started:.1f} s")
         expect = args.hashes
+        if args.controls and args.other_src:
+            raise SystemExit("--controls needs this checkout's schema: run it without "
+                             "--other-src (and the baseline without --controls)")
         if args.controls:
             _controls(data_dir, args.controls, args.seed)
             expect += args.controls
