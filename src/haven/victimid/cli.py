@@ -221,7 +221,7 @@ def scene(
         _fail(exc)
     rows = [{"source": h.source, "media_id": h.media_id, "path": h.path, "sha256": h.sha256,
              "verified": h.verified, "inliers": h.inliers, "similarity": round(h.similarity, 4),
-             "reason": h.reason, "series": h.series} for h in hits]
+             "reason": h.reason, "series": h.series, "model": h.model, "linked_via": h.linked_via} for h in hits]
     if as_json:
         print_json(rows)
         return
@@ -229,7 +229,7 @@ def scene(
     t = Table(*[c for c in ("source", "media", "verified", "inliers", "similarity", "series") if c in cols])
     t.add_column("path", overflow="fold")  # evidence paths are never cut short
     for r in rows:
-        cells = {"source": r["source"], "media": str(r["media_id"]), "verified": "yes" if r["verified"] else "",
+        cells = {"source": r["source"], "media": str(r["media_id"]), "verified": "yes" if r["verified"] else f"linked #{r['linked_via']}" if r["linked_via"] else "",
                  "inliers": str(r["inliers"]), "similarity": f"{r['similarity']:.2f}",
                  "series": _series_label(r["series"])}
         t.add_row(*[v for k, v in cells.items() if k in cols], r["path"])

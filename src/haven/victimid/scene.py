@@ -28,7 +28,9 @@ The pipeline, in the order a query runs it:
 Ranking (`rank`): verified candidates first, by inliers; then candidates reached through a
 verified hit's links (query expansion: views already linked to the same place are checked
 against the query and, when that fails, still listed as linked through the hit); then the
-unverified rest by global similarity. Unverified candidates never outrank verified ones.
+unverified rest: the checked ones by their best model's inliers (short of the threshold, but
+evidence), then the unchecked by global similarity. Unverified candidates never outrank
+verified ones.
 Query expansion also re-searches the index with the query's vector averaged with those of
 its verified hits, so views that share little with the query but much with its matches
 enter the shortlist.
@@ -55,7 +57,7 @@ DESCRIPTOR_BYTES = 128
 VOCAB_K = 64
 GLOBAL_DIM = 1024
 MIN_INLIERS = 15  # homography inliers
-MIN_F_INLIERS = 24  # fundamental-matrix inliers
+MIN_F_INLIERS = 24  # fundamental-matrix inliers (20 let two different generated rooms through; docs/benchmarks.md)
 SHORTLIST = 100
 VERIFY_TOP = 50
 # Exact search up to 2M vectors: at 1M it answers in ~250 ms on one core with every neighbour,
@@ -462,6 +464,9 @@ def rank(query: Features, vocab: Vocabulary, index: SceneIndex, load_features, *
                         hit.via, hit.via_reason = via, why
     out = list(hits.values())
     inliers_of = {h.media_id: h.inliers for h in out if h.verified}
-    out.sort(key=lambda h: (h.tier, -h.inliers if h.verified else -inliers_of.get(h.via, 0) if h.linked else 0,
-                            -h.similarity))
+    # Within the unverified tier, candidates that were checked keep their best model's inlier
+    # count as evidence (a true view short of the threshold still beats chance matches);
+    # unchecked ones follow by similarity.
+    out.sort(key=lambda h: (h.tier, -h.inliers if h.verified else -inliers_of.get(h.via, 0) if h.linked
+                            else -h.inliers, -h.similarity))
     return out

@@ -81,7 +81,7 @@ def pdq_links(media: list[MediaRow], threshold: int = DEFAULT_THRESHOLD) -> list
     return [("pdq", a, b, float(d), f"near-duplicate pixels (PDQ distance {d})") for (a, b), d in out.items()]
 
 
-def scene_links(vs: VictimStore, min_inliers: int = 25, top: int = 10) -> list[tuple]:
+def scene_links(vs: VictimStore, min_inliers: int = 15, top: int = 10) -> list[tuple]:
     """Verified same-scene pairs: each media queried against the case (cost: n queries of
     `top` verifications each, without query expansion: a link must stand on its own pair)."""
     from haven.victimid.search import SceneSearch
@@ -119,7 +119,7 @@ def face_links(vs: VictimStore) -> list[tuple]:
 
 
 def build_links(vs: VictimStore, kinds: tuple[str, ...] = LINK_KINDS, *, time_window: float = TIME_WINDOW,
-                pdq_threshold: int = DEFAULT_THRESHOLD, scene_inliers: int = 25) -> dict[str, int]:
+                pdq_threshold: int = DEFAULT_THRESHOLD, scene_inliers: int = 15) -> dict[str, int]:
     """Recompute the links of the given kinds; returns the count per kind."""
     media = vs.all_media()
     found: list[tuple] = []
