@@ -2,8 +2,9 @@
 signals (`POST /api/v1/lookup` with a file, HMA's `POST /h/hash` and `POST /m/lookup`).
 
 `hash_upload` hashes as a scan does (MD5, SHA-1, SHA-256, and PDQ with its quality for
-images) and fills `query_hexes`, the PDQ hashes near matching searches with; extend it there
-(e.g. crop or overlay hypotheses) and every upload route gets it.
+images) and fills `query_hexes`, the PDQ hashes near matching searches with, and `framing`,
+the luminance grid the hash-only crop/band/logo hypotheses start from (`haven.match.framing`,
+matched in `ServiceHashSets.match_analysis`); extend it there and every upload route gets it.
 """
 
 from __future__ import annotations
