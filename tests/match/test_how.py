@@ -51,4 +51,5 @@ def test_words_name_the_transform_the_copy_underwent():
 def test_unmatched_transform_stays_honest():
     assert how_pdq("pdq") == "whole picture; as is"
     assert "query zoom7" in how_pdq("pdq@zoom7")  # unknown parts are shown, not dropped
+    assert "does not record which" in how_pdq("pdq@unrecorded")  # national libraries
     assert len(DIHEDRAL) == 8 == len(pdqhash.compute_dihedral(_picture())[0])

@@ -22,6 +22,8 @@ import re
 
 #: Dihedral transforms in pdqhash's order (`pdqhash.compute_dihedral`).
 DIHEDRAL = ("", "rot90", "rot180", "rot270", "flip-x", "flip-y", "flip+1", "flip-1")
+#: Query tag of matches whose search does not say which query hash matched (national libraries).
+UNRECORDED = "unrecorded"
 #: Windows of the item hashed by `query_hexes`, in its order (8 dihedral hashes each).
 QUERY_WINDOW_TAGS = ("", "c84", "c89", "c93")
 
@@ -63,6 +65,8 @@ def matched_signal(enrolled_tag: str | None, query: str | None) -> str | None:
 
 
 def _query_words(part: str) -> str | None:
+    if part == UNRECORDED:
+        return "as is, rotated or mirrored (this search does not record which)"
     if part in _DIHEDRAL_WORDS:
         return f"the copy is {_DIHEDRAL_WORDS[part]}"
     if w := _QUERY_CENTRAL.match(part):

@@ -229,7 +229,8 @@ class CaseHashSets:
             for k, lib in enumerate(self.libraries):
                 for lab, dist in lib.matches("pdq", query_hexes, self.threshold):
                     if lab.entry_id > self.library_floors[k]:
-                        add(Match(self._lib_ref(k, lab), "pdq", dist, "pdq"))
+                        # the national library's search does not say which query hash matched
+                        add(Match(self._lib_ref(k, lab), "pdq", dist, "pdq@unrecorded"))
         if query_hexes and len(self.video):
             for k in self.video.match_image(query_hexes, self.threshold):
                 add(Match(self.refs[k.video_id], "vpdq", k.distance,
