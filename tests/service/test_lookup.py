@@ -312,3 +312,21 @@ def test_hash_set_changes_are_applied_to_the_loaded_library_without_a_rebuild(se
         s.commit()
         assert lib.sync(s) is True
     assert lib._index.near is not near and hits("md5", md5s[2]) == []
+
+
+def test_a_sha512_set_is_imported_and_matched_through_the_api(service):
+    """SHA-512 (issue 20's proof): a CSV column of it is imported and the API answers it."""
+    import hashlib
+
+    value = hashlib.sha512(b"benign sha512 content").hexdigest()
+    r = upload(service, "partner", f"sha512,category\n{value}\n".encode(), format="csv",
+               scheme="partner")
+    assert r.status_code == 201, r.text
+    r = lookup(service, [("sha512", value.upper()), ("SHA512", "0" * 128), ("sha512", value[:64])])
+    assert r.status_code == 422 and "sha512 signal must be 128 hex" in r.text
+    r = lookup(service, [("sha512", value.upper()), ("SHA512", "0" * 128)])
+    assert r.status_code == 200, r.text
+    hit, miss = r.json()["results"]
+    assert [(m["hashset"], m["algorithm"], m["distance"]) for m in hit["matches"]] == [
+        ("partner", "sha512", 0)]
+    assert miss["matches"] == []
