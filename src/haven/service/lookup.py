@@ -166,10 +166,6 @@ class _Index:
                  dead: frozenset = frozenset()) -> None:
         self.exact, self.entries, self.near, self.dead = exact, entries, near, dead
 
-    def by_type(self, signal_type: str):
-        """The index of one signal type (`haven.match.index.SignalIndex`); None if none."""
-        return self.near if signal_type == "pdq" else self.exact.get(signal_type)
-
     def info(self, entry_id: int) -> EntryInfo | None:
         if entry_id in self.dead:
             return None
