@@ -46,3 +46,29 @@ def test_a_restarted_service_keeps_its_data_and_sessions(tmp_path, backend, pg_c
             assert s.scalar(select(Operation.name)) == "op-kept"
     finally:
         again.state.svc.engine.dispose()
+
+
+def test_upgrading_a_sqlite_database_keeps_its_hash_entries(tmp_path):
+    """Batch migrations rebuild svc_hashsets; with foreign keys on, that emptied the entries."""
+    from alembic import command
+    from sqlalchemy import text
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        cfg = alembic_config(engine)
+        with engine.begin() as conn:  # a database as a 0005 service left it
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0005")
+            conn.execute(text("INSERT INTO svc_hashsets (id, name, version, format, scheme, "
+                              "known_good, source_sha256, imported_at, entry_count) VALUES "
+                              "(1, 'ncmec', 1, 'csv', 'ncmec', 0, NULL, '2026-12-01', 3)"))
+            for k in range(3):
+                conn.execute(text("INSERT INTO svc_hash_entries (hashset_id, pdq, category, "
+                                  "added_at) VALUES (1, :pdq, 'A1', '2026-12-01')"),
+                             {"pdq": f"{k:064x}"})
+        upgrade(engine)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT COUNT(*) FROM svc_hash_entries")).scalar() == 3
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    finally:
+        engine.dispose()

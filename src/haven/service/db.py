@@ -35,9 +35,22 @@ def upgrade(engine: Engine) -> None:
     from alembic import command
 
     cfg = alembic_config(engine)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite batch migrations rebuild a table (copy, drop, rename); with foreign keys
+            # on, dropping svc_hashsets cascades into svc_hash_entries and empties it. The
+            # pragma only takes effect outside a transaction, so it is set before one begins.
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
 
 
 def session_factory(engine: Engine, audit_keyring=None) -> sessionmaker[Session]:
