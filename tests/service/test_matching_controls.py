@@ -140,6 +140,7 @@ def test_pdq_answers_are_bounded_best_first_and_say_so(tmp_path, backend, pg_clu
                             json={"signals": [{"signal_type": "pdq", "signal": X}]})
         (res,) = r.json()["results"]
         assert [m["distance"] for m in res["matches"]] == [0, 1, 2] and res["truncated"] is True
+        assert res["within_reach"] == 8  # all of them counted, only the best 3 listed
     finally:
         svc.app.state.svc.engine.dispose()
 

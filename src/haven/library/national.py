@@ -23,11 +23,8 @@ refused with `LibraryCorruptError` naming it; nothing is half-loaded.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import sqlite3
-import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,7 +32,6 @@ from pathlib import Path
 import numpy as np
 
 from haven import signals
-from haven.durable import fsync_dir
 from haven.hashsets.model import ImportResult
 from haven.library.digests import (
     DIGEST_WIDTHS,
@@ -46,13 +42,9 @@ from haven.library.digests import (
     read_manifest,
     write_manifest,
 )
-from haven.match.multiindex import MAX_RADIUS, MultiIndex, flat_search, leading_order
+from haven.match.segments import FLAT_LIMIT, SEGMENT_FORMAT, PdqSegment  # noqa: F401 (re-exported)
 
-FLAT_LIMIT = 32_768
 FORMAT = 1
-#: 2: rows in the index's order (leading bits, crowds last), no postings for the first table,
-#: crowd files; 1 (still read): rows in import order, postings for every table
-SEGMENT_FORMAT = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sets (
   id INTEGER PRIMARY KEY, name TEXT NOT NULL, version INTEGER NOT NULL, known_good INTEGER NOT NULL,
@@ -65,24 +57,6 @@ CREATE TABLE IF NOT EXISTS entries (
   victim_identified INTEGER, added_at TEXT NOT NULL, retracted INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT);
 """
-
-
-def _crc_file(path: Path) -> int:
-    crc = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(16 << 20):
-            crc = zlib.crc32(chunk, crc)
-    return crc
-
-
-def _write_json(path: Path, body: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w") as fh:
-        json.dump(body, fh, indent=1, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
 
 
 def _now() -> str:
@@ -102,90 +76,6 @@ class LibraryEntry:
     scheme: str | None
     series: str | None
     victim_identified: bool | None
-
-
-class PdqSegment:
-    """One immutable segment of PDQ rows: flat below `FLAT_LIMIT`, multi-index above."""
-
-    FILES = ("codes", "ids", "offsets", "postings", "crowd_centres", "crowd_starts", "crowd_radii")
-
-    def __init__(self, path: Path, *, verify: bool = True, in_memory: bool = True) -> None:
-        self.path = path
-        try:
-            meta = json.loads((path / "meta.json").read_text())
-        except (OSError, ValueError) as exc:
-            raise LibraryCorruptError(f"{path / 'meta.json'}: unreadable ({exc}); restore the "
-                                      "library from a copy") from None
-        arrays = {}
-        for name, info in meta["files"].items():
-            f = path / f"{name}.npy"
-            if not f.is_file() or f.stat().st_size != info["size"]:
-                raise LibraryCorruptError(f"{f}: missing or truncated (expected {info['size']} "
-                                          "bytes); restore the library from a copy")
-            if verify and _crc_file(f) != info["crc32"]:
-                raise LibraryCorruptError(f"{f}: checksum mismatch; restore the library from a copy")
-            try:
-                # in memory (default): a query's random reads measured faster on anonymous
-                # pages than on the file's mapped pages (10M rows: 3.8 vs 4.9 ms p50)
-                arrays[name] = np.load(f, mmap_mode=None if in_memory else "r")
-            except ValueError as exc:
-                raise LibraryCorruptError(f"{f}: not a valid array file ({exc})") from None
-        self.codes = arrays["codes"]
-        self.ids = arrays["ids"]
-        self.n = int(self.codes.shape[0])
-        self.index = None
-        if "offsets" in arrays:
-            try:
-                crowd = None
-                if "crowd_starts" in arrays:
-                    crowd = (np.asarray(arrays["crowd_centres"]),
-                             np.asarray(arrays["crowd_starts"]), np.asarray(arrays["crowd_radii"]))
-                self.index = MultiIndex.from_arrays(self.codes, arrays["offsets"],
-                                                    arrays["postings"], int(meta["chunks"]),
-                                                    crowd=crowd)
-            except ValueError as exc:
-                raise LibraryCorruptError(f"{path}: {exc}") from None
-
-    @staticmethod
-    def write(path: Path, codes: np.ndarray, ids: np.ndarray) -> None:
-        """Build and save a segment under a temporary name, then rename it into place."""
-        tmp = path.with_name(path.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        codes = np.ascontiguousarray(codes, dtype=np.uint8).reshape(-1, 32)
-        ids = np.asarray(ids, dtype=np.int64)
-        meta = {"format": SEGMENT_FORMAT, "rows": len(codes), "chunks": None, "files": {}}
-        if len(codes) >= FLAT_LIMIT:
-            # rows saved in the index's own order (leading bits, crowds last): the first
-            # table is then the code array itself (no postings for it, 4 bytes a row fewer)
-            index = MultiIndex(codes)
-            meta["chunks"] = index.m
-            arrays = {"codes": index.codes, "ids": np.ascontiguousarray(ids[index.rows]),
-                      "offsets": index._offsets, "postings": index._postings,
-                      "crowd_centres": index.crowd_centres, "crowd_starts": index.crowd_starts,
-                      "crowd_radii": index.crowd_radii}
-        else:
-            order = leading_order(codes)
-            arrays = {"codes": np.take(codes, order, axis=0).view(np.uint64).reshape(-1, 4),
-                      "ids": np.ascontiguousarray(ids[order])}
-        for name, arr in arrays.items():
-            f = tmp / f"{name}.npy"
-            with open(f, "wb") as fh:
-                np.save(fh, arr)
-                fh.flush()
-                os.fsync(fh.fileno())
-            meta["files"][name] = {"size": f.stat().st_size, "crc32": _crc_file(f)}
-        _write_json(tmp / "meta.json", meta)
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-
-    def search(self, qcodes: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray]:
-        """(entry id, distance) of rows within `threshold` of any query code (repeats allowed)."""
-        if self.index is not None and threshold <= MAX_RADIUS:
-            _q, rows, d = self.index.search(qcodes, threshold)
-        else:
-            _q, rows, d = flat_search(np.asarray(self.codes), qcodes, threshold)
-        return np.asarray(self.ids)[rows], d
 
 
 class NationalLibrary:

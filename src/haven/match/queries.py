@@ -4,7 +4,7 @@ A scan keeps every item's query hashes (`item_queries`: an image's dihedral and 
 a video's trusted frame hashes). When known material changes, re-matching must find the items
 near a few new known hashes. Searching every item again costs a scan's matching; searching the
 new hashes in an index of the items' hashes costs what changed. `QueryIndex` is that index:
-`CASE_DIR/queries/`, PDQ segments (`haven.library.national.PdqSegment`, multi-index tables
+`CASE_DIR/queries/`, PDQ segments (`haven.match.segments.PdqSegment`, multi-index tables
 saved on disk) whose row ids are item ids, and a checksummed manifest saying up to which
 `item_queries` row it has taken in. It is derived data: a damaged one is rebuilt.
 
@@ -69,7 +69,7 @@ class QueryIndex:
                 self._reset()  # derived data: rebuilt from item_queries by the next update
 
     def _open(self, name: str):
-        from haven.library.national import PdqSegment
+        from haven.match.segments import PdqSegment
 
         # memory-mapped: a feed touches a few pages (reading 3.3 GB for 1M images took 23 s
         # against 6 s for the whole 1,000-hash search); a batch of new hashes is split over
@@ -92,7 +92,7 @@ class QueryIndex:
                                    "segments": [seg.path.name for seg in self.segments]})
 
     def _write(self, codes: np.ndarray, ids: np.ndarray):
-        from haven.library.national import PdqSegment
+        from haven.match.segments import PdqSegment
 
         name = f"seg-{self._next:06d}"
         self._next += 1

@@ -377,11 +377,13 @@ class ServiceHashSets:
         return self.answer(signal_type, value, query_hexes)[0]
 
     def answer(self, signal_type: str, value: str,
-               query_hexes: list[str] | None = None) -> tuple[list[dict], bool]:
-        """(matches best first, truncated) of one signal, with the matching controls applied.
+               query_hexes: list[str] | None = None) -> tuple[list[dict], bool, int]:
+        """(matches best first, truncated, within reach) of one signal, controls applied.
 
         PDQ: the index is searched to the widest threshold any set asks for, bounded to the
-        best `max_matches` (`truncated` says more entries were within reach); each hit then
+        best `max_matches` (`truncated` says more entries were within reach; `within reach`
+        counts them all, exactly, before each set's own threshold, quarantine and negative
+        sets are applied to the listed ones); each hit then
         counts only within its own set's threshold. Entries held in quarantine are left out.
         A hit in a negative set removes the hits of the sets it suppresses, and is never an
         answer itself. The entries answered are shown to the flood watch.
@@ -389,13 +391,13 @@ class ServiceHashSets:
         index, held = self._index, self._held
         near_type = signal_type in signals.near_names()
         hits: list[tuple[EntryInfo, int, bool]] = []
-        truncated = False
+        truncated, reach = False, 0
         if near_type:
             near = index.near
             if len(near):
                 found = near.search_bounded(query_hexes or [value], self._radius,
                                             limit=self.max_matches)
-                truncated = found.truncated
+                truncated, reach = found.truncated, found.total
                 for m in found.matches:
                     info = index.info(m.entry_id)
                     if info is None or m.entry_id in held:
@@ -406,6 +408,7 @@ class ServiceHashSets:
         else:
             exact = index.exact.get(signal_type)
             for eid in exact.get(value) if exact is not None else ():
+                reach += 1
                 if eid not in held and (info := index.info(eid)) is not None:
                     hits.append((info, 0, False))
         if any(info.hashset.negative for info, _, _ in hits):
@@ -420,7 +423,7 @@ class ServiceHashSets:
             out.append(m)
         if out and self.flood is not None:
             self._watch([m["entry_id"] for m in out], f"{signal_type}:{value}")
-        return out, truncated
+        return out, truncated, reach
 
     def _watch(self, entry_ids: list[int], query: str) -> None:
         flagged = self.flood.observe(entry_ids, query)

@@ -125,9 +125,9 @@ async def lookup(request: Request, p: LookupCaller) -> Response:
                for x in body.signals]
     results = []
     for t, v in checked:
-        matches, truncated = st.library.answer(t, v)
+        matches, truncated, reach = st.library.answer(t, v)
         results.append({"signal_type": t, "signal": v, "matches": matches,
-                        "truncated": truncated})
+                        "truncated": truncated, "within_reach": reach})
     # one entry per call; the signals themselves by digest (a batch holds up to 10,000)
     st.audit_writer.submit(
         p.actor, "lookup.signals", "", signals=len(results),
