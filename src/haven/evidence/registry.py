@@ -22,10 +22,8 @@ only when some kind's `tail_hint(head)` says the head could start such a file.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 from haven.evidence.base import Container, Folder
+from haven.plugins import claim, discover
 
 # Btrfs puts its superblock at 64 KiB (ISO 9660 its volume descriptor at 32 KiB): the
 # deepest signature any container or unopened format needs.
@@ -36,7 +34,6 @@ _PACKAGE = "haven.evidence.containers"
 _CONTAINERS: dict[str, type[Container]] = {}
 _FOLDERS: dict[str, type[Folder]] = {}
 _ordered: tuple[type[Container], ...] | None = None
-_loaded = False
 
 
 def register(cls: type) -> type:
@@ -46,23 +43,13 @@ def register(cls: type) -> type:
                if not hasattr(cls, attr)]
     if missing:
         raise TypeError(f"container {cls.__name__} lacks {'/'.join(missing)}")
-    known = _CONTAINERS.get(cls.name)
-    if known is not None and (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
-        raise ValueError(f"two container kinds claim the name {cls.name!r}")
-    _CONTAINERS[cls.name] = cls
+    claim(_CONTAINERS, cls.name, cls, "container kinds")
     _ordered = None
     return cls
 
 
 def _discover() -> None:
-    # Importing every module of the package runs its @register; done once.
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    package = importlib.import_module(_PACKAGE)
-    for module in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{_PACKAGE}.{module.name}")
+    discover(_PACKAGE)  # importing every module of the package runs its @register
 
 
 def containers() -> tuple[type[Container], ...]:

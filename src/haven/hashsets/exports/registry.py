@@ -7,18 +7,16 @@ An export is a small class decorated with `@register` in its own module of this 
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from haven.errors import HavenError
+from haven.plugins import claim, discover
 
 _PACKAGE = "haven.hashsets.exports"
 _EXPORTS: dict[str, FindingsExport] = {}
-_loaded = False
 
 
 @dataclass(frozen=True)
@@ -51,21 +49,12 @@ def register(cls: type) -> type:
     export = cls()
     if not isinstance(export, FindingsExport):
         raise TypeError(f"{cls.__name__} lacks name/prepare/write")
-    known = _EXPORTS.get(export.name)
-    if known is not None and type(known).__qualname__ != cls.__qualname__:
-        raise ValueError(f"two findings exports claim the name {export.name!r}")
-    _EXPORTS[export.name] = export
+    claim(_EXPORTS, export.name, export, "findings exports")
     return cls
 
 
 def _discover() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    package = importlib.import_module(_PACKAGE)
-    for module in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{_PACKAGE}.{module.name}")
+    discover(_PACKAGE)
 
 
 def export_names() -> list[str]:

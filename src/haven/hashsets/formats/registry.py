@@ -12,15 +12,14 @@ default; the SQLite NSRL reader sets `binary = True`).
 
 from __future__ import annotations
 
-import importlib
 import os
-import pkgutil
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from haven.errors import HashSetFormatError
 from haven.hashsets.formats import fields
 from haven.hashsets.model import ImportResult
+from haven.plugins import claim, discover
 
 HEAD_BYTES = 64 * 1024  # enough for any header, odata context or first hash lines
 
@@ -49,17 +48,12 @@ def register(cls: type) -> type:
     reader = cls()
     if not isinstance(reader, HashSetReader):
         raise TypeError(f"{cls.__name__} lacks name/priority/sniff/read")
-    if reader.name in _READERS and type(_READERS[reader.name]) is not cls:
-        raise ValueError(f"two hash-set readers claim the name {reader.name!r}")
-    _READERS[reader.name] = reader
+    claim(_READERS, reader.name, reader, "hash-set readers")
     return cls
 
 
 def _load_readers() -> None:
-    # Importing every module in this package runs its @register; idempotent.
-    package = importlib.import_module(__package__)
-    for module in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{__package__}.{module.name}")
+    discover(__package__)  # importing every module in this package runs its @register
 
 
 def readers() -> list[HashSetReader]:

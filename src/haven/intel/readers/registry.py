@@ -9,18 +9,16 @@ text formats, in priority order.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from pathlib import Path
 
 from haven.intel.errors import RecordFileError
 from haven.intel.readers.base import RecordReader, Table
 from haven.intel.readers.text import binary_reason
+from haven.plugins import claim, discover
 from haven.sniff import signature_for
 
 _PACKAGE = "haven.intel.readers"
 _READERS: dict[str, RecordReader] = {}
-_loaded = False
 
 _REFUSED = {
     b"\xd0\xcf\x11\xe0": "an old binary Office file (.xls); save it as .xlsx or .csv",
@@ -34,22 +32,12 @@ def register(cls: type) -> type:
     reader = cls()
     if not isinstance(reader, RecordReader):
         raise TypeError(f"{cls.__name__} lacks name/priority/binary/tables/sniff/read")
-    known = _READERS.get(reader.name)
-    if known is not None and type(known).__qualname__ != cls.__qualname__:
-        raise ValueError(f"two record readers claim the name {reader.name!r}")
-    _READERS[reader.name] = reader
+    claim(_READERS, reader.name, reader, "record readers")
     return cls
 
 
 def _discover() -> None:
-    # Importing every module of the package runs its @register; done once.
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    package = importlib.import_module(_PACKAGE)
-    for module in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{_PACKAGE}.{module.name}")
+    discover(_PACKAGE)  # importing every module of the package runs its @register
 
 
 def readers() -> list[RecordReader]:

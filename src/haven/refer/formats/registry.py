@@ -7,16 +7,14 @@ module and nothing else changes.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from haven.plugins import claim, discover
 from haven.refer.package import Package
 
 _PACKAGE = "haven.refer.formats"
 _FORMATS: dict[str, PackageFormat] = {}
-_loaded = False
 
 
 @runtime_checkable
@@ -37,21 +35,12 @@ def register(cls: type) -> type:
     fmt = cls()
     if not isinstance(fmt, PackageFormat):
         raise TypeError(f"{cls.__name__} lacks name/order/on_request/write")
-    known = _FORMATS.get(fmt.name)
-    if known is not None and type(known).__qualname__ != cls.__qualname__:
-        raise ValueError(f"two package formats claim the name {fmt.name!r}")
-    _FORMATS[fmt.name] = fmt
+    claim(_FORMATS, fmt.name, fmt, "package formats")
     return cls
 
 
 def _discover() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    package = importlib.import_module(_PACKAGE)
-    for module in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{_PACKAGE}.{module.name}")
+    discover(_PACKAGE)
 
 
 def package_formats(requested: frozenset[str] | set[str] = frozenset()) -> tuple[PackageFormat, ...]:
