@@ -154,6 +154,31 @@ class Folder(Protocol):
         ...
 
 
+def read_zero_filled(read_at: Callable[[int, int], bytes], offset: int, length: int,
+                     piece: int, failed: Callable[[int, int, Exception], None]) -> bytes:
+    """`length` bytes from `offset` through `read_at(length, offset)`, zeros where it fails.
+
+    Tried whole first; when that fails (damaged image data, a missing segment), again in
+    `piece`-aligned pieces, each piece that still fails read as zeros and reported to
+    `failed(position, size, error)`. Forensic practice (and TSK's for bad sectors): go on and
+    say so, rather than lose the partition table over one bad chunk.
+    """
+    try:
+        return read_at(length, offset)
+    except Exception:  # untrusted data: piece by piece
+        pass
+    out, pos, end = bytearray(), offset, offset + length
+    while pos < end:
+        step = min(piece - pos % piece, end - pos)
+        try:
+            out += read_at(step, pos)
+        except Exception as exc:  # untrusted data
+            out += bytes(step)
+            failed(pos, step, exc)
+        pos += step
+    return bytes(out)
+
+
 def stamp_modified(stamp: dict | None) -> str | None:
     """When the item was last modified, as its container recorded it; None if it did not.
 

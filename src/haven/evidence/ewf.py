@@ -17,7 +17,7 @@ from typing import Iterator
 
 import pyewf
 
-from haven.evidence.base import Item, Limits, Problem
+from haven.evidence.base import Item, Limits, Problem, read_zero_filled
 from haven.evidence.disk import image_members
 
 class _EwfMedium:
@@ -39,27 +39,15 @@ class _EwfMedium:
         if offset >= self.size or length <= 0:
             return b""
         length = min(length, self.size - offset)
-        try:
-            return self.handle.read_buffer_at_offset(length, offset)
-        except Exception:  # untrusted data: retry chunk by chunk, zeros where it fails
-            return self._patched(offset, length)
+        return read_zero_filled(self.handle.read_buffer_at_offset, offset, length,
+                                self.piece, self._failed)
 
-    def _patched(self, offset: int, length: int) -> bytes:
-        out, pos, end = bytearray(), offset, offset + length
-        while pos < end:
-            step = min(self.piece - pos % self.piece, end - pos)
-            try:
-                piece = self.handle.read_buffer_at_offset(step, pos)
-            except Exception as exc:  # untrusted data
-                piece = bytes(step)
-                self.bad.add(pos // self.piece)
-                if not self.first_error:
-                    text = str(exc)
-                    self.first_error = ("a segment file is missing" if "missing segment" in text
-                                        else text.split(". ", 1)[0].split(": ", 1)[-1])
-            out += piece
-            pos += step
-        return bytes(out)
+    def _failed(self, pos: int, _size: int, exc: Exception) -> None:
+        self.bad.add(pos // self.piece)
+        if not self.first_error:
+            text = str(exc)
+            self.first_error = ("a segment file is missing" if "missing segment" in text
+                                else text.split(". ", 1)[0].split(": ", 1)[-1])
 
     def damage(self) -> str | None:
         """What could not be read, for a Problem once the image is walked; None if all was."""

@@ -33,7 +33,7 @@ import shutil
 import tempfile
 from typing import ClassVar, Iterator
 
-from haven.evidence.base import Item, Limits, Problem
+from haven.evidence.base import Item, Limits, Problem, read_zero_filled
 from haven.evidence.containers.vdi import VDI_SIGNATURE
 from haven.evidence.disk import image_members
 
@@ -61,21 +61,12 @@ class _HandleMedium:
         if offset >= self.size or length <= 0:
             return b""
         length = min(length, self.size - offset)
-        try:
-            return self.handle.read_buffer_at_offset(length, offset)
-        except Exception:  # untrusted data: piece by piece, zeros where it fails
-            pass
-        out, pos, end = bytearray(), offset, offset + length
-        while pos < end:
-            step = min(self._PIECE - pos % self._PIECE, end - pos)
-            try:
-                out += self.handle.read_buffer_at_offset(step, pos)
-            except Exception as exc:  # untrusted data
-                out += bytes(step)
-                self.bad += step
-                self.first_error = self.first_error or _short(exc)
-            pos += step
-        return bytes(out)
+        return read_zero_filled(self.handle.read_buffer_at_offset, offset, length,
+                                self._PIECE, self._failed)
+
+    def _failed(self, _pos: int, size: int, exc: Exception) -> None:
+        self.bad += size
+        self.first_error = self.first_error or _short(exc)
 
     def damage(self) -> str | None:
         if not self.bad:
