@@ -74,13 +74,8 @@ def spark_context(master: str = "local[2]", app_name: str = "haven",
 def spark_session(master: str = "local[2]", app_name: str = "haven",
                   conf: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     """Start (or join) a SparkSession on the context `spark_context` starts."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
-        raise SparkUnavailable(
-            "Spark needs PySpark: pip install pyspark (scripts/spark-deps.sh)"
-        ) from exc
-    sc = spark_context(master, app_name=app_name, conf=conf)
+    sc = spark_context(master, app_name=app_name, conf=conf)  # says so when PySpark is missing
+    from pyspark.sql import SparkSession
     return SparkSession.getActiveSession() or SparkSession(sc)
 
 
