@@ -6,14 +6,28 @@ One clustered library (bench/pdq_corpus.py: Zipf families of near-duplicates, a 
 near-blank region, real PDQ hashes of generated photos) and 8-hash query items of three
 classes (`nomatch`: a fresh photo's 8 dihedral hashes; `neardup`: the first hash near a
 library row of a family; `crowded`: the first hash near a near-blank hash) are saved to a
-temporary folder. The truth comes first, from FAISS's flat range search (single thread),
-then each source tree (this one, then `--other-src` as the baseline) runs in its own
-child process, one after the other (the machine holds one 100M index at a time): it builds
-`MultiIndex(codes)` and times every item in passes alternating 1 and 2 threads
+temporary folder (`--data DIR`: kept, and reused by later runs). The truth comes first, from
+FAISS's flat range search (single thread; with `--data` saved as truth.json, and later runs
+time FAISS again on `--flat-items` items per class as this run's baseline, checking them
+against the saved truth), then each source tree (this one, then `--other-src` as the
+baseline) runs in its own child process, one after the other (the machine holds one 100M
+index at a time): it builds `MultiIndex(codes)` (`--index-cache DIR`: this tree's index is
+written once as a library segment, `PdqSegment`, and opened from there by later runs, the
+way `haven library` opens it) and times every item in passes alternating 1 and 2 threads
 (`--threads 1,2,1,2`). Reported per class and over the mix (45 % nomatch, 45 % neardup,
-10 % crowded): p50 / p95 wall time, the index's bytes per hash (a library segment stores
-its rows in the index's order, so the row permutation is not counted), build time, the
-child's peak RSS; every answer is compared with the truth.
+10 % crowded): p50 / p95 wall time, CPU time of all threads, and the critical-path CPU (the
+calling thread outside the kernels plus the busiest thread's kernel CPU: the wall time it
+would take with a free core per thread, which a shared machine cannot show), the index's
+bytes per hash (a library segment stores its rows in the index's order, so the row
+permutation is not counted), build time, the child's peak RSS; every answer is compared
+with the truth.
+
+Quiet re-run with everything cached (the library, the items, the truth and the index
+segment made by an earlier run):
+
+    .venv/bin/python bench/pdq_scale_classes.py --n 100000000 --queries 30 \
+        --data /work/data/national/clustered100m --index-cache /work/data/national/index \
+        --threads 1,2,1,2
 """
 
 from __future__ import annotations
@@ -42,36 +56,93 @@ def _digest(q, r, d) -> str:
     return hashlib.sha1(key.tobytes()).hexdigest()
 
 
-def _child(data: Path, threads: list[int]) -> None:
+class _ThreadClock:
+    """CPU time each thread spends in the search kernels, per search (patched in around them).
+
+    On a shared machine a search's wall time mostly measures the wait for a core; its CPU
+    time does not. With several threads the total CPU hides the split, so this also gives
+    the critical path: the calling thread's CPU outside the kernels plus the largest
+    per-thread kernel CPU (what the wall time would be with a free core per thread)."""
+
+    def __init__(self, kernels) -> None:
+        import threading
+
+        self.ident = threading.get_ident
+        self.spent: dict[int, float] = {}
+        for name in ("range_search", "crowd_search"):
+            if hasattr(kernels, name):
+                setattr(kernels, name, self._timed(getattr(kernels, name)))
+
+    def _timed(self, fn):
+        def call(*args):
+            t = time.thread_time()
+            try:
+                return fn(*args)
+            finally:
+                k = self.ident()
+                self.spent[k] = self.spent.get(k, 0.0) + time.thread_time() - t
+        return call
+
+    def critical(self, caller_cpu: float) -> float:
+        me = self.spent.get(self.ident(), 0.0)
+        return caller_cpu - me + max(self.spent.values(), default=0.0)
+
+
+def _child(data: Path, threads: list[int], cache: Path | None) -> None:
+    from haven.match import kernels
     from haven.match.multiindex import MultiIndex
 
     codes = np.load(data / "library.npy", mmap_mode="r")
     qs = np.load(data / "queries.npz")
     t = time.perf_counter()
-    # a tree whose index keeps a sorted copy reads the mapped file once; an older one searches
-    # the array it is given, so it gets the codes in memory
-    index = MultiIndex(codes if hasattr(MultiIndex, "crowd_sizes") else np.array(codes))
-    build = time.perf_counter() - t
-    del codes
+    ids, how = None, "built in memory"
+    if cache is not None:  # a library segment, as `haven library import` writes it
+        from haven.match.segments import PdqSegment
+
+        seg_dir = cache / f"segment-{len(codes)}"
+        if not (seg_dir / "meta.json").is_file():
+            cache.mkdir(parents=True, exist_ok=True)
+            PdqSegment.write(seg_dir, codes, np.arange(len(codes), dtype=np.int64))
+            how = "built and saved as a library segment"
+        else:
+            how = "read from a saved library segment"
+        del codes
+        build = time.perf_counter() - t
+        t = time.perf_counter()
+        seg = PdqSegment(seg_dir, verify=False, in_memory=True)
+        index, ids = seg.index, np.asarray(seg.ids)
+        how += f", opened in {time.perf_counter() - t:.0f} s"
+    else:
+        # a tree whose index keeps a sorted copy reads the mapped file once; an older one
+        # searches the array it is given, so it gets the codes in memory
+        index = MultiIndex(codes if hasattr(MultiIndex, "crowd_sizes") else np.array(codes))
+        build = time.perf_counter() - t
+        del codes
     perm = getattr(index, "rows", None)
     nbytes = index.nbytes - (0 if perm is None else perm.nbytes)
     items = {k: list(qs[k]) for k in CLASSES}
     index.search(items["nomatch"][0], 31)  # compile / warm the pool
-    out = {"build_s": build, "bytes_per_hash": nbytes / index.n, "m": index.m,
-           "crowds": int(len(getattr(index, "crowd_radii", ()))), "passes": []}
+    clock = _ThreadClock(kernels)
+    out = {"build_s": build, "how": how, "bytes_per_hash": nbytes / index.n, "m": index.m,
+           "crowds": int(len(getattr(index, "crowd_radii", ()))), "passes": [],
+           "crowd_rows": int(index.n - getattr(index, "n_main", index.n))}
     for th in threads:
         index.threads = th
         res = {"threads": th, "classes": {}}
         for kind in CLASSES:
-            wall, cpu, digests, pairs = [], [], [], []
+            wall, cpu, crit, digests, pairs = [], [], [], [], []
             for q in items[kind]:
-                c, t = time.process_time(), time.perf_counter()
+                clock.spent.clear()
+                c, c1, t = time.process_time(), time.thread_time(), time.perf_counter()
                 qn, r, d = index.search(q, 31)
                 wall.append(time.perf_counter() - t)
+                crit.append(clock.critical(time.thread_time() - c1))
                 cpu.append(time.process_time() - c)  # all threads of this process
+                if ids is not None:
+                    r = ids[r]
                 digests.append(_digest(qn, r, d))
                 pairs.append(int(r.size))
-            res["classes"][kind] = {"wall": wall, "cpu": cpu, "digests": digests,
+            res["classes"][kind] = {"wall": wall, "cpu": cpu, "crit": crit, "digests": digests,
                                     "pairs": pairs}
         out["passes"].append(res)
     out["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
@@ -91,11 +162,19 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--data", default=None,
                     help="folder to keep the generated library and queries in (reused if there)")
+    ap.add_argument("--prepare-only", action="store_true",
+                    help="make (or read) the library, items and truth in --data, then stop")
+    ap.add_argument("--index-cache", default=None,
+                    help="folder for this tree's index, saved as a library segment on the first "
+                         "run and opened from there after (never for --other-src)")
+    ap.add_argument("--flat-items", type=int, default=5,
+                    help="with the truth read from --data: items per class FAISS flat is timed "
+                         "on again in this run (the baseline)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
     if args.child:
-        _child(Path(args.child), threads)
+        _child(Path(args.child), threads, Path(args.index_cache) if args.index_cache else None)
         return 0
     import faiss
 
@@ -111,7 +190,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="haven-scale-", dir=os.environ.get("TMPDIR")) as tmp:
         if kept and (kept / "queries.npz").is_file():
             tmp = str(kept)
-            lib = np.load(kept / "library.npy")
+            lib = np.load(kept / "library.npy", mmap_mode="r")
             qz = np.load(kept / "queries.npz")
             items = {k: list(qz[k]) for k in CLASSES}
             print(f"library: {len(lib):,} codes read from {kept} (made by an earlier run, seed "
@@ -131,23 +210,55 @@ def main() -> int:
             np.save(Path(tmp) / "library.npy", lib)
             np.savez(Path(tmp) / "queries.npz", **{k: np.stack(v) for k, v in items.items()})
         t = time.perf_counter()
-        flat = faiss.IndexBinaryFlat(256)
-        flat.add(lib)
-        del lib
-        truth, flat_ms = {}, []
+        saved = Path(tmp) / "truth.json"
+        if kept and saved.is_file():  # the flat scan of an earlier run over the same items
+            got = json.loads(saved.read_text())
+            truth = {k: [tuple(x) for x in v] for k, v in got["truth"].items()}
+            print(f"truth read from {saved} (FAISS flat of an earlier run, load {got['load']}: "
+                  f"8-hash item p50 {_pct(got['flat_s'], 50):.0f} ms)", flush=True)
+            flat_ms = []
+            if args.flat_items:  # the baseline, timed again in this run on a few items
+                flat = faiss.IndexBinaryFlat(256)
+                flat.add(np.ascontiguousarray(lib))
+                for kind in CLASSES:
+                    for q, want in list(zip(items[kind], truth[kind]))[:args.flat_items]:
+                        t1 = time.perf_counter()
+                        lims, d, r = flat.range_search(q, 32)
+                        flat_ms.append(time.perf_counter() - t1)
+                        qn = np.repeat(np.arange(len(q)), np.diff(lims).astype(np.int64))
+                        if _digest(qn, r.astype(np.int64), d.astype(np.int64)) != want[0]:
+                            print(f"saved truth disagrees with FAISS on a {kind} item")
+                            return 1
+                del flat
+            del lib
+        else:
+            flat = faiss.IndexBinaryFlat(256)
+            flat.add(lib)
+            del lib
+            truth, flat_ms = {}, []
+            for kind in CLASSES:
+                truth[kind] = []
+                for q in items[kind]:
+                    t1 = time.perf_counter()
+                    lims, d, r = flat.range_search(q, 32)
+                    flat_ms.append(time.perf_counter() - t1)
+                    qn = np.repeat(np.arange(len(q)), np.diff(lims).astype(np.int64))
+                    truth[kind].append((_digest(qn, r.astype(np.int64), d.astype(np.int64)),
+                                        int(r.size)))
+            del flat
+            if kept:
+                saved.write_text(json.dumps({"truth": truth, "flat_s": flat_ms, "load": " ".join(
+                    f"{x:.2f}" for x in os.getloadavg())}))
         for kind in CLASSES:
-            truth[kind] = []
-            for q in items[kind]:
-                t1 = time.perf_counter()
-                lims, d, r = flat.range_search(q, 32)
-                flat_ms.append(time.perf_counter() - t1)
-                qn = np.repeat(np.arange(len(q)), np.diff(lims).astype(np.int64))
-                truth[kind].append((_digest(qn, r.astype(np.int64), d.astype(np.int64)), r.size))
             print(f"  truth {kind:8s}: pairs per item median {int(np.median([x[1] for x in truth[kind]])):,} "
                   f"max {max(x[1] for x in truth[kind]):,}", flush=True)
-        del flat
-        print(f"baseline FAISS flat (1 thread): 8-hash item p50 {_pct(flat_ms, 50):.0f} ms; "
-              f"truth in {time.perf_counter() - t:.0f} s", flush=True)
+        if flat_ms:
+            print(f"baseline FAISS flat (1 thread), this run: 8-hash item p50 "
+                  f"{_pct(flat_ms, 50):.0f} ms over {len(flat_ms)} items; "
+                  f"{time.perf_counter() - t:.0f} s", flush=True)
+        if args.prepare_only:
+            print("prepared: library, items and truth kept in", tmp)
+            return 0
         trees = [("ours", str(HERE.parent / "src"))]
         if args.other_src:  # after ours: on a starved machine ours at least is measured
             trees = trees + [("baseline", args.other_src)]
@@ -155,30 +266,38 @@ def main() -> int:
         for name, src in trees:
             env = {**os.environ, "PYTHONPATH": src}
             load0 = os.getloadavg()[0]
-            done = subprocess.run([sys.executable, __file__, "--child", tmp, "--threads",
-                                   args.threads], env=env, capture_output=True, text=True)
+            cmd = [sys.executable, __file__, "--child", tmp, "--threads", args.threads]
+            if args.index_cache and name == "ours":
+                cmd += ["--index-cache", args.index_cache]
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if done.returncode:
                 print(f"{name}: child failed\n{done.stderr[-3000:]}")
                 return 1
             r = json.loads(done.stdout.strip().splitlines()[-1])
-            print(f"{name:8s} m={r['m']} crowds={r['crowds']}: build {r['build_s']:.0f} s, "
-                  f"{r['bytes_per_hash']:.1f} B/hash, peak RSS {r['peak_rss_gb']:.1f} GB, load "
-                  f"{load0:.2f}->{os.getloadavg()[0]:.2f}", flush=True)
+            print(f"{name:8s} m={r['m']} crowds={r['crowds']} ({r['crowd_rows']:,} rows): "
+                  f"{r['how']} ({r['build_s']:.0f} s), {r['bytes_per_hash']:.1f} B/hash, peak "
+                  f"RSS {r['peak_rss_gb']:.1f} GB, load {load0:.2f}->{os.getloadavg()[0]:.2f}",
+                  flush=True)
             for p in r["passes"]:
                 cells, mix = [], []
                 for kind in CLASSES:
                     c = p["classes"][kind]
+                    crit = c.get("crit", c["cpu"])
                     good = [(dg, n) for dg, n in zip(c["digests"], c["pairs"])] == truth[kind]
                     ok &= good
                     cells.append(f"{kind} {_pct(c['wall'], 50):.2f} ({_pct(c['wall'], 95):.1f})"
-                                 f" cpu {_pct(c['cpu'], 50):.2f}{'' if good else ' WRONG'}")
+                                 f" cpu {_pct(c['cpu'], 50):.2f} crit {_pct(crit, 50):.2f}"
+                                 f"{'' if good else ' WRONG'}")
                     take = np.random.default_rng(0).choice(len(c["wall"]),
                                                            int(round(MIX[kind] * 1000)))
-                    mix += [(c["wall"][k], c["cpu"][k]) for k in take]
-                w, cp = [m[0] for m in mix], [m[1] for m in mix]
-                print(f"    {p['threads']} thread(s): wall p50 (p95) ms, CPU p50  " + "  ".join(cells)
-                      + f"  | mix wall p50 {_pct(w, 50):.2f} p95 {_pct(w, 95):.1f}, CPU p50 "
-                      f"{_pct(cp, 50):.2f}", flush=True)
+                    mix += [(c["wall"][k], c["cpu"][k], crit[k]) for k in take]
+                w, cp, cr = ([m[i] for m in mix] for i in range(3))
+                vs = (f", FAISS flat / wall {_pct(flat_ms, 50) / _pct(w, 50):.0f}x"
+                      if flat_ms else "")
+                print(f"    {p['threads']} thread(s), p50 (p95) ms: " + "  ".join(cells)
+                      + f"\n      mix: wall p50 {_pct(w, 50):.2f} p95 {_pct(w, 95):.1f}, CPU (all "
+                      f"threads) p50 {_pct(cp, 50):.2f}, critical-path CPU p50 {_pct(cr, 50):.2f}"
+                      f"{vs}; load now {os.getloadavg()[0]:.2f}", flush=True)
     print(f"load: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; exact: {'yes' if ok else 'NO'}")
     return 0 if ok else 1
 

@@ -140,6 +140,40 @@ def test_crowds_are_kept_out_of_the_tables_and_answers_stay_exact(compiled, thre
     assert (sizes[:6] >= 400).all() and (sizes[6:] == 0).all()
 
 
+def _sorted_answer(result) -> np.ndarray:
+    q, r, d = result
+    out = np.stack([q, r, d], axis=1)
+    return out[np.lexsort((out[:, 2], out[:, 1], out[:, 0]))]
+
+
+def test_threads_share_probes_and_crowd_rows_and_answer_identically():
+    """Two or three threads split every hash's probes and each crowd's rows: the answer is the
+    same list of pairs as one thread's (each pair once), on a library with crowds, for
+    items of 8 hashes whose first hash sits in a crowd (one hash carries most of the work)."""
+    rng = np.random.default_rng(21)
+    families = [_flip(rng, np.repeat(c[None], 700, axis=0), int(k))
+                for c in rng.integers(0, 256, (5, 32), dtype=np.uint8) for k in (1, 6, 14)]
+    codes = np.concatenate([_clustered(rng, 3000), rng.integers(0, 256, (6000, 32), np.uint8)]
+                           + families)
+    codes = codes[rng.permutation(len(codes))]
+    index = MultiIndex(codes, 11)
+    assert len(index.crowd_radii) >= 5
+    c64 = codes.view(np.uint64).reshape(-1, 4)
+    items = [np.concatenate([_flip(rng, codes[rng.integers(0, len(codes), 1)], k),
+                             rng.integers(0, 256, (7, 32), dtype=np.uint8)]) for k in (0, 9, 25)]
+    items.append(_flip(rng, codes[rng.integers(0, len(codes), 8)], 12))
+    for q in items:
+        for threshold in (0, 16, 31):
+            index.threads = 1
+            one = _sorted_answer(index.search(q, threshold))
+            assert _pairs(index.search(q, threshold)) == _pairs(flat_search(c64, q, threshold))
+            for threads in (2, 3):
+                index.threads = threads
+                got = _sorted_answer(index.search(q, threshold))
+                assert np.array_equal(got, one), (threads, threshold)
+    assert max(len(_sorted_answer(index.search(q, 31))) for q in items) > 700  # a crowd, whole
+
+
 def test_compiled_search_is_installed():
     from haven.match import kernels
 

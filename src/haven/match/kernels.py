@@ -54,13 +54,16 @@ if njit is not None:
         the rows are stored sorted by that chunk (the bucket's rows are its offsets' range,
         read in order); qvals (q, m) chunk values of the query codes; q64 (q, 4) uint64
         query words; tables[k] / masks[k]: the table and XOR mask of probe k, grouped by
-        table in ascending order; chunk_masks (m, 4): each chunk's bits in the code words;
-        radii[t]: table t's probe radius (-1: not probed).
+        table; chunk_masks (m, 4): each chunk's bits in the code words; radii[t]: table
+        t's probe radius (-1: not probed).
 
         A pair within `threshold` is reachable through every table whose chunk differs by at
         most its radius; it is reported only by the first of them (the chunk differences of
         the earlier tables are counted on the candidate's XOR), so answers need no
-        de-duplication afterwards, however crowded.
+        de-duplication afterwards, however crowded. A pair is found by exactly one probe
+        (its table's mask equals the pair's chunk difference), so the probes may be dealt
+        out to several threads, each calling this with its share: together they report
+        every pair once.
         """
         cap = 256
         out_q = np.empty(cap, np.int64)
@@ -123,29 +126,43 @@ if njit is not None:
         return out_q[:cnt], out_r[:cnt], out_d[:cnt]
 
     @njit(cache=True, nogil=True)
-    def crowd_search(codes, pivots, starts, radii, q64, threshold):
-        """(query number, row, distance) of the crowd rows within `threshold`.
+    def crowd_search(codes, centres_t, starts, radii, q64, threshold, part, parts):
+        """(query number, row, distance) of the crowd rows within `threshold`: share `part`
+        (0 .. parts - 1) of the work, so that `parts` threads together answer it once.
 
-        Crowd c holds rows starts[c] .. starts[c + 1] - 1, all within radii[c] of pivots[c]; a
-        query farther than threshold + radii[c] from the pivot cannot reach any of them
-        (triangle inequality), the others scan the crowd's rows in order.
+        Crowd c holds rows starts[c] .. starts[c + 1] - 1, all within radii[c] of its centre
+        (centres_t: (4, c) uint64, one row per code word, so the distance pass over all
+        centres runs in vector registers); a query farther than threshold + radii[c] from
+        the centre cannot reach any of them (triangle inequality), the others scan the
+        crowd's rows in order. Every part makes the centre pass and scans its own slice of
+        each reachable crowd's rows, so one huge crowd (a near-blank image) is split too.
         """
         cap = 256
         out_q = np.empty(cap, np.int64)
         out_r = np.empty(cap, np.int64)
         out_d = np.empty(cap, np.int64)
         cnt = 0
+        nc = centres_t.shape[1]
+        p0 = centres_t[0]
+        p1 = centres_t[1]
+        p2 = centres_t[2]
+        p3 = centres_t[3]
+        far = np.empty(nc, np.int64)
         for qi in range(q64.shape[0]):
             a0 = q64[qi, 0]
             a1 = q64[qi, 1]
             a2 = q64[qi, 2]
             a3 = q64[qi, 3]
-            for c in range(pivots.shape[0]):
-                dp = (_popcount(pivots[c, 0] ^ a0) + _popcount(pivots[c, 1] ^ a1)
-                      + _popcount(pivots[c, 2] ^ a2) + _popcount(pivots[c, 3] ^ a3))
-                if dp - radii[c] > threshold:
+            for c in range(nc):  # no branch: vectorised (VPOPCNTQ where the CPU has it)
+                far[c] = (_popcount(p0[c] ^ a0) + _popcount(p1[c] ^ a1) + _popcount(p2[c] ^ a2)
+                          + _popcount(p3[c] ^ a3)) - radii[c]
+            for c in range(nc):
+                if far[c] > threshold:
                     continue
-                for row in range(starts[c], starts[c + 1]):
+                size = starts[c + 1] - starts[c]
+                lo = starts[c] + size * part // parts
+                hi = starts[c] + size * (part + 1) // parts
+                for row in range(lo, hi):
                     d = (_popcount(codes[row, 0] ^ a0) + _popcount(codes[row, 1] ^ a1)
                          + _popcount(codes[row, 2] ^ a2) + _popcount(codes[row, 3] ^ a3))
                     if d > threshold:

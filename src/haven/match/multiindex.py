@@ -289,12 +289,15 @@ class MultiIndex:
             crowd = (np.zeros((0, 4), np.uint64), np.asarray([n], np.int64), np.zeros(0, np.int64))
         #: crowds: centres (c, 4) uint64, first rows (c + 1; the last is n), radii (c)
         self.crowd_centres, self.crowd_starts, self.crowd_radii = crowd
+        #: the centres one code word per row (the compiled distance pass reads them so)
+        self._centres_t = np.ascontiguousarray(self.crowd_centres.T)
         n_main = int(self.crowd_starts[0])
         self.n_main = n_main
         self.max_radius = max_radius
         #: search with the numba kernel when it is available (False: the numpy path)
         self.compiled = compiled
-        #: threads one search may use (compiled path): a query's hashes are split among them
+        #: threads one search may use (compiled path): each takes every query hash and its
+        #: share of the probes and of the crowd rows
         self.threads = 1
         self.m = m
         self.chunks = chunk_layout(m)
@@ -318,7 +321,7 @@ class MultiIndex:
         self._weights = np.zeros((CODE_BITS, m), dtype=np.int64)
         for t, (start, length) in enumerate(self.chunks):
             self._weights[start:start + length, t] = 1 << np.arange(length - 1, -1, -1)
-        self._probes: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._probes: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     @classmethod
     def from_arrays(cls, codes64: np.ndarray, offsets: np.ndarray, postings: np.ndarray,
@@ -346,7 +349,7 @@ class MultiIndex:
         """RAM held by this index, codes (and the row permutation, if any) included."""
         return int(self.codes.nbytes + self._postings.nbytes + self._offsets.nbytes
                    + (0 if self.rows is None else self.rows.nbytes)
-                   + self.crowd_centres.nbytes + self.crowd_starts.nbytes)
+                   + 2 * self.crowd_centres.nbytes + self.crowd_starts.nbytes)
 
     def crowd_sizes(self, qcodes: np.ndarray) -> np.ndarray:
         """Per code: rows of the largest crowd whose ball (centre, radius) holds it, else 0."""
@@ -371,20 +374,27 @@ class MultiIndex:
                         axis=1) + self._key_base
         return (self._offsets[keys + 1].astype(np.int64) - self._offsets[keys].astype(np.int64))
 
-    def _probe_plan(self, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(table, XOR mask, radius per table) of every probe of one query hash at `threshold`."""
-        plan = self._probes.get(threshold)
+    def _probe_plan(self, threshold: int, part: int = 0, parts: int = 1
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(table, XOR mask, radius per table) of the probes of one query hash at `threshold`:
+        all of them, or share `part` of `parts` (every parts-th probe, for one thread)."""
+        plan = self._probes.get((threshold, part, parts))
         if plan is None:
-            tables, masks = [], []
-            radii = chunk_radii(self.m, threshold)
-            for t, ((_start, length), r) in enumerate(zip(self.chunks, radii)):
-                if r < 0:
-                    continue
-                m = flip_masks(length, r)
-                tables.append(np.full(m.size, t, dtype=np.int64))
-                masks.append(m)
-            plan = (np.concatenate(tables), np.concatenate(masks), np.asarray(radii, np.int64))
-            self._probes[threshold] = plan
+            if parts > 1:
+                table, masks, radii = self._probe_plan(threshold)
+                plan = (np.ascontiguousarray(table[part::parts]),
+                        np.ascontiguousarray(masks[part::parts]), radii)
+            else:
+                tables, masks = [], []
+                radii = chunk_radii(self.m, threshold)
+                for t, ((_start, length), r) in enumerate(zip(self.chunks, radii)):
+                    if r < 0:
+                        continue
+                    m = flip_masks(length, r)
+                    tables.append(np.full(m.size, t, dtype=np.int64))
+                    masks.append(m)
+                plan = (np.concatenate(tables), np.concatenate(masks), np.asarray(radii, np.int64))
+            self._probes[(threshold, part, parts)] = plan
         return plan
 
     def candidates(self, qcodes: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray]:
@@ -426,29 +436,33 @@ class MultiIndex:
             return empty, empty, empty
         kernels = _compiled_kernels() if self.compiled else None
         if kernels is not None:
-            table, masks, radii = self._probe_plan(threshold)
             values = np.unpackbits(qcodes, axis=1).astype(np.int64) @ self._weights
             q64 = qcodes.view(np.uint64).reshape(-1, 4)
+            parts = max(1, int(self.threads))
 
-            def run(lo: int, hi: int):
+            def run(part: int):
+                table, masks, radii = self._probe_plan(threshold, part, parts)
                 q, r, d = kernels.range_search(
                     self.codes, self._offsets, self._postings, self._post_base, self.n_main,
-                    self._key_base, values[lo:hi], q64[lo:hi], table, masks, threshold,
+                    self._key_base, values, q64, table, masks, threshold,
                     self._chunk_masks, radii)
                 if len(self.crowd_radii):
-                    cq, cr, cd = kernels.crowd_search(self.codes, self.crowd_centres,
+                    cq, cr, cd = kernels.crowd_search(self.codes, self._centres_t,
                                                       self.crowd_starts, self.crowd_radii,
-                                                      q64[lo:hi], threshold)
+                                                      q64, threshold, part, parts)
                     q, r, d = np.concatenate([q, cq]), np.concatenate([r, cr]), np.concatenate([d, cd])
-                return q + lo, r, d
+                return q, r, d
 
-            parts = min(self.threads, len(qcodes))
-            if parts > 1:  # the kernel releases the GIL: query hashes split over threads
-                cuts = np.linspace(0, len(qcodes), parts + 1).astype(int)
-                done = list(_pool(parts).map(run, cuts[:-1], cuts[1:]))
+            if parts > 1:
+                # the kernels release the GIL: every thread takes all the query hashes but
+                # only its share of the probes (every parts-th) and of each reachable crowd's
+                # rows, so the work halves even when one hash of the 8 carries most of it (a
+                # near-blank image); the calling thread does share 0 itself
+                later = [_pool(parts - 1).submit(run, p) for p in range(1, parts)]
+                done = [run(0)] + [f.result() for f in later]
                 qnum, rows, dist = (np.concatenate([x[k] for x in done]) for k in range(3))
             else:
-                qnum, rows, dist = run(0, len(qcodes))
+                qnum, rows, dist = run(0)
         else:
             qnum, rows = self.candidates(qcodes, threshold)
             if len(self.crowd_radii):  # every row of each crowd a query comes near enough to
@@ -483,7 +497,8 @@ def _compiled_kernels():
 
 @lru_cache(maxsize=None)
 def _pool(threads: int) -> ThreadPoolExecutor:
-    """One shared pool per thread count (searches are short; a pool per search would cost more)."""
+    """One shared pool per size: the helper threads of a search (the caller's thread works
+    too); searches are short, a pool per search would cost more."""
     return ThreadPoolExecutor(threads, thread_name_prefix="haven-mih")
 
 
