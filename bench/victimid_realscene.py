@@ -106,6 +106,7 @@ def main() -> None:
     ap.add_argument("--verify-top", type=int, default=50)
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--skip-series", action="store_true")
+    ap.add_argument("--skip-search", action="store_true", help="series only (no queries, no baseline)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
 
@@ -135,7 +136,7 @@ def main() -> None:
           f"({scene.default_extractor().name})")
     media = {Path(m.path).relative_to(ev.name).as_posix(): m.id for m in vs.all_media()}
     place_of = {mid: rel.split("/")[1] for rel, mid in media.items() if rel.startswith("places/")}
-    if not args.skip_series:
+    if not args.skip_series and not args.skip_search:
         t0 = time.perf_counter()
         counts = series.build_links(vs, ("scene",))
         made = series.build_series(vs)
@@ -143,7 +144,7 @@ def main() -> None:
 
     search = SceneSearch(vs)
     firsts, lat, qfeats = {}, [], {}
-    for name, qfile in queries.items():
+    for name, qfile in (queries.items() if not args.skip_search else ()):
         rgb = image_pixels(qfile.read_bytes())
         relevant = {m for m, p in place_of.items() if p == name}
         t0 = time.perf_counter()
@@ -156,13 +157,14 @@ def main() -> None:
                   + ", ".join(f"{h.media_id}{'*' if h.media_id in relevant else ''}:{h.inliers}"
                               f"{'v' if h.verified else 'l' if getattr(h, 'linked_via', None) else ''}"
                               for h in hits[:5]))
-    print(f"## same-scene search, {len(queries)} queries ({load()})")
-    h_r5, h_mrr = summary("haven SceneSearch.find", list(firsts.values()))
-    t = np.array(lat) * 1000
-    print(f"haven query latency median {np.median(t):.0f} ms, p95 {np.percentile(t, 95):.0f} ms "
-          f"(extraction + shortlist + verification, {len(media)} indexed photos)")
+    if not args.skip_search:
+        print(f"## same-scene search, {len(queries)} queries ({load()})")
+        h_r5, h_mrr = summary("haven SceneSearch.find", list(firsts.values()))
+        t = np.array(lat) * 1000
+        print(f"haven query latency median {np.median(t):.0f} ms, p95 {np.percentile(t, 95):.0f} ms "
+              f"(extraction + shortlist + verification, {len(media)} indexed photos)")
 
-    if not args.skip_baseline:
+    if not args.skip_baseline and not args.skip_search:
         store = StoreScenes(vs)
         db = {mid: store.features(mid) for mid in media.values()}
         bfirst, solved = {}, set()
@@ -188,10 +190,11 @@ def main() -> None:
         for name, qfile in queries.items():
             _link(qfile, ev / "places" / name / qfile.name)
         Indexer(vs, IndexOptions(parts=("scene",))).run([str(ev)])
-        t0 = time.perf_counter()
-        counts = series.build_links(vs, ("scene",))
+        t0, c0 = time.perf_counter(), time.process_time()
+        link_stats = series.SceneLinkStats()
+        counts = series.build_links(vs, ("scene",), scene_stats=link_stats)
         series.build_series(vs)
-        t_series = time.perf_counter() - t0
+        t_series, c_series = time.perf_counter() - t0, time.process_time() - c0
         media = {Path(m.path).relative_to(ev.name).as_posix(): m.id for m in vs.all_media()}
         place_of = {mid: rel.split("/")[1] for rel, mid in media.items() if rel.startswith("places/")}
         group = {}
@@ -209,7 +212,21 @@ def main() -> None:
                     else:
                         fp += 1
         print(f"## series over {len(ids)} photos ({load()}): scene links {counts['scene']}, "
-              f"{t_series:.1f} s to link and build")
+              f"{link_stats.verified_pairs} pairs verified, {t_series:.1f} s wall / {c_series:.1f} s CPU to link "
+              f"and build ({1000 * t_series / max(len(ids), 1):.0f} ms wall, "
+              f"{1000 * c_series / max(len(ids), 1):.0f} ms CPU per photo)")
+        direct = [(l.media_a, l.media_b) for mid in ids for l in series.links_of(vs, mid)
+                  if l.kind == "scene" and l.media_a == mid]
+        judged = [(a, b) for a, b in direct if a in place_of or b in place_of]
+        good = sum(place_of.get(a) is not None and place_of.get(a) == place_of.get(b) for a, b in judged)
+        print(f"scene links touching a place: {len(judged)}, same place {good} (link precision "
+              f"{good / max(len(judged), 1):.3f}, direct pair recall {good / max(truth, 1):.3f})")
+        if args.verbose:
+            paths = {mid: rel for rel, mid in media.items()}
+            for a, b in judged:
+                if place_of.get(a) is None or place_of.get(a) != place_of.get(b):
+                    why = next(l.detail for l in series.links_of(vs, a) if l.kind == "scene" and b in (l.media_a, l.media_b))
+                    print(f"  false link {paths[a]} -- {paths[b]}: {why}")
         print(f"same-place pairs joined {tp} of {truth}: pair recall {tp / max(truth, 1):.3f}, "
               f"pair precision {tp / max(tp + fp, 1):.3f} ({fp} false pairs)")
     vs.close()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 
 from typer.testing import CliRunner
 
@@ -21,6 +22,10 @@ def test_index_then_timeline_series_and_search_from_the_command_line(evidence_di
     assert r.exit_code == 0 and "room_b_1.jpg" in r.output
     r = runner.invoke(victimid_app, ["series", "build", "--case", str(case)])
     assert r.exit_code == 0 and "automatic series" in r.output
+    assert "ms per photo" in r.output
+    r = runner.invoke(victimid_app, ["series", "build", "--case", str(case), "--json"])
+    cost = json.loads(r.output)["scene_linking"]
+    assert r.exit_code == 0 and cost["pairs_verified"] > 0 and cost["media"] >= 8
 
 
 def test_errors_are_messages_not_tracebacks(tmp_path):

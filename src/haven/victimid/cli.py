@@ -427,14 +427,20 @@ def series_build(
 
     try:
         vs = _store(case)
-        counts = S.build_links(vs, time_window=time_window)
+        stats = S.SceneLinkStats()
+        counts = S.build_links(vs, time_window=time_window, scene_stats=stats)
         made = S.build_series(vs, tuple(k.strip() for k in kinds.split(",") if k.strip()))
     except HavenError as exc:
         _fail(exc)
+    scene_cost = {"media": stats.media, "pairs_verified": stats.verified_pairs,
+                  "seconds": round(stats.wall_seconds, 2), "cpu_seconds": round(stats.cpu_seconds, 2)}
     if as_json:
-        print_json({"links": counts, "automatic_series": len(made)})
+        print_json({"links": counts, "automatic_series": len(made), "scene_linking": scene_cost})
         return
     out.print("links: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if stats.media:
+        out.print(f"scene: {stats.verified_pairs} pairs of {stats.media} photos verified in "
+                  f"{stats.wall_seconds:.1f} s ({stats.ms_per_media:.0f} ms per photo)")
     out.print(f"{len(made)} automatic series")
 
 

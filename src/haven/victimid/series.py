@@ -4,7 +4,14 @@ A link is one piece of evidence that two media belong together, kept with a sent
 why: `pdq` (near-duplicate pixels), `scene` (geometrically verified same place), `face`
 (a face pair an analyst confirmed), `serial` (same camera body serial), `time` (captured
 within seconds of each other by the same camera model). Series are connected groups over the
-link kinds chosen (`SERIES_KINDS`; capture time alone is too weak to join a series).
+link kinds chosen (`SERIES_KINDS`; capture time alone is too weak to join a series), with one
+guard against chaining (`join_groups`): a weak link (a scene link short of twice its model's
+threshold, a PDQ distance above `PDQ_STRONG`) adds one view to a group but never fuses two
+groups on its own; a second, independent link between the same groups is needed.
+
+Scene links (`scene_links`) compare every media with its `SERIES_SHORTLIST` nearest views by
+global vector (and a query-expanded second shortlist), each pair verified once by the same
+geometric check as the search; the reason names the model and its inliers.
 
 Analyst edits win: a series that was merged, split, named or marked identified becomes
 `origin="analyst"` and `build_series` never touches it or its members again.
@@ -12,7 +19,8 @@ Analyst edits win: a series that was merged, split, named or marked identified b
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import delete, select
@@ -81,25 +89,109 @@ def pdq_links(media: list[MediaRow], threshold: int = DEFAULT_THRESHOLD) -> list
     return [("pdq", a, b, float(d), f"near-duplicate pixels (PDQ distance {d})") for (a, b), d in out.items()]
 
 
-def scene_links(vs: VictimStore, min_inliers: int = 15, top: int = 10) -> list[tuple]:
-    """Verified same-scene pairs: each media queried against the case (cost: n queries of
-    `top` verifications each, without query expansion: a link must stand on its own pair)."""
-    from haven.victimid.search import SceneSearch
+SERIES_SHORTLIST = 30  # views per media verified for scene links (nearest by global vector)
+STRONG_FACTOR = 2  # a scene link this many times over its model's threshold is "strong"
+_FEATURE_CACHE = 512  # stored features kept in memory while linking (~0.8 MB each with RootSIFT)
 
+
+@dataclass
+class SceneLinkStats:
+    """What `scene_links` did: media queried, pairs verified, links found, CPU seconds."""
+
+    media: int = 0
+    verified_pairs: int = 0
+    links: int = 0
+    cpu_seconds: float = 0.0
+    wall_seconds: float = 0.0
+
+    @property
+    def ms_per_media(self) -> float:
+        return 1000 * self.wall_seconds / self.media if self.media else 0.0
+
+
+def scene_link_reason(v: "scene.Verification") -> str:
+    """The sentence a scene link keeps: the model, its inliers and the other model's count."""
+    if v.model == "homography":  # the fundamental matrix is not fitted once a homography holds
+        what = f"planar part: homography, {v.h_inliers} inliers"
+    else:
+        what = f"3-D scene: fundamental matrix, {v.f_inliers} inliers; homography {v.h_inliers}"
+    return f"same scene ({v.inliers} geometrically consistent feature matches of {v.matches}, {what})"
+
+
+def scene_links(vs: VictimStore, min_inliers: int | None = None, shortlist: int = SERIES_SHORTLIST,
+                stats: SceneLinkStats | None = None) -> list[tuple]:
+    """Verified same-scene pairs of the case.
+
+    Every media is compared with its `shortlist` nearest views by global (VLAD) vector, and
+    with the views nearest to its vector averaged with its verified neighbours' (query
+    expansion: the far end of a room reached through the middle). Each pair is verified
+    once, whichever end reaches it, with the same geometric check as the search (homography
+    or fundamental matrix, MAGSAC++), and no link stands on anything but its own pair's
+    geometry. Cost: about `shortlist` verifications per media (~5-10 ms each on one core)."""
+    import time
+
+    import numpy as np
+
+    from haven.victimid import scene
+    from haven.victimid.search import StoreScenes
+
+    stats = stats if stats is not None else SceneLinkStats()
+    t_wall, t_cpu = time.perf_counter(), time.process_time()
     try:
-        search = SceneSearch(vs)
+        store = StoreScenes(vs)
     except VictimIdError:
         return []
-    out: dict[tuple[int, int], object] = {}
-    for media_id in search.index._ids.tolist():
-        feats = search.case.features(media_id)
-        for hit in search.case.rank(feats, top=top, verify_top=top, exclude={media_id}, expand=False):
-            if hit.verified and hit.inliers >= min_inliers:
-                key = _pair(media_id, hit.media_id)
-                if key not in out or out[key].inliers < hit.inliers:
-                    out[key] = hit
-    return [("scene", a, b, float(h.inliers), f"same scene ({h.inliers} geometrically consistent feature matches, "
-             f"{'planar part' if h.model == 'homography' else '3-D scene'})") for (a, b), h in out.items()]
+    min_inliers = min_inliers or scene.MIN_INLIERS
+    cache: OrderedDict[int, scene.Features] = OrderedDict()
+
+    def features(media_id: int) -> scene.Features:
+        f = cache.pop(media_id, None)
+        if f is None:
+            f = store.features(media_id)
+            if len(cache) >= _FEATURE_CACHE:
+                cache.popitem(last=False)
+        cache[media_id] = f
+        return f
+
+    checked: dict[tuple[int, int], scene.Verification] = {}
+    neighbours: dict[int, set[int]] = defaultdict(set)
+
+    def check(a: int, b: int) -> None:
+        key = _pair(a, b)
+        if key in checked or a == b:
+            return
+        v = scene.verify(features(a), features(b), min_inliers=min_inliers)
+        checked[key] = v
+        if v.verified:
+            neighbours[a].add(b)
+            neighbours[b].add(a)
+
+    ids = [int(i) for i in store.index._ids.tolist()]
+    vectors = {}
+    for media_id in ids:
+        vec = store.index.vector(media_id)
+        if vec is None or not np.any(vec):
+            continue
+        vectors[media_id] = vec
+        for other, _sim in store.index.search(vec, shortlist + 1):
+            check(media_id, other)
+    # Query expansion: the query's vector averaged with its verified neighbours' finds views
+    # that share little with it but much with them; half the shortlist more per media.
+    for media_id, vec in vectors.items():
+        near = [vectors[n] for n in sorted(neighbours[media_id]) if n in vectors][:3]
+        if not near:
+            continue
+        ev = vec + np.sum(near, axis=0)
+        ev /= max(float(np.linalg.norm(ev)), 1e-12)
+        for other, _sim in store.index.search(ev, shortlist // 2 + 1 + len(near)):
+            check(media_id, other)
+    out = [("scene", a, b, float(v.inliers), scene_link_reason(v)) for (a, b), v in checked.items() if v.verified]
+    stats.media += len(ids)
+    stats.verified_pairs += len(checked)
+    stats.links += len(out)
+    stats.cpu_seconds += time.process_time() - t_cpu
+    stats.wall_seconds += time.perf_counter() - t_wall
+    return out
 
 
 def face_links(vs: VictimStore) -> list[tuple]:
@@ -119,8 +211,10 @@ def face_links(vs: VictimStore) -> list[tuple]:
 
 
 def build_links(vs: VictimStore, kinds: tuple[str, ...] = LINK_KINDS, *, time_window: float = TIME_WINDOW,
-                pdq_threshold: int = DEFAULT_THRESHOLD, scene_inliers: int = 15) -> dict[str, int]:
-    """Recompute the links of the given kinds; returns the count per kind."""
+                pdq_threshold: int = DEFAULT_THRESHOLD, scene_inliers: int | None = None,
+                scene_stats: SceneLinkStats | None = None) -> dict[str, int]:
+    """Recompute the links of the given kinds; returns the count per kind (`scene_stats`,
+    when given, receives what the scene linking cost)."""
     media = vs.all_media()
     found: list[tuple] = []
     if "serial" in kinds or "time" in kinds:
@@ -128,7 +222,7 @@ def build_links(vs: VictimStore, kinds: tuple[str, ...] = LINK_KINDS, *, time_wi
     if "pdq" in kinds:
         found += pdq_links(media, pdq_threshold)
     if "scene" in kinds:
-        found += scene_links(vs, scene_inliers)
+        found += scene_links(vs, scene_inliers, stats=scene_stats)
     if "face" in kinds:
         found += face_links(vs)
     with vs.session() as s, s.begin():
@@ -155,9 +249,85 @@ def _reasons(links: list[LinkRow], member: int, members: set[int], paths: dict[i
     return out
 
 
+PDQ_STRONG = 16  # PDQ distance at most this: a strong link (near-blank photos cluster above it)
+
+
+def strong_link(link: LinkRow) -> bool:
+    """A link that may join two series on its own: serial, confirmed face, a PDQ distance of
+    at most `PDQ_STRONG`, or a scene link with `STRONG_FACTOR` times its model's threshold of
+    inliers (chance pairs of real photographs reached 8 homography / 15 fundamental-matrix
+    inliers, docs/benchmarks.md)."""
+    from haven.victimid import scene
+
+    if link.kind == "scene":
+        threshold = scene.MIN_INLIERS if "planar part" in link.detail else scene.MIN_F_INLIERS
+        return (link.score or 0) >= STRONG_FACTOR * threshold
+    if link.kind == "pdq":
+        return link.score is not None and link.score <= PDQ_STRONG
+    return True
+
+
+def join_groups(links: list[LinkRow], locked: set[int] = frozenset()) -> list[list[int]]:
+    """Connected groups over `links` (pure), with a guard against chaining: a weak link
+    (`strong_link` false) adds a single view to a group, but joins two groups of two or more
+    views only when a second weak link, sharing no view with the first, joins the same two
+    groups (two independent paths), so one chance match between a distractor and two places
+    cannot fuse the places. Strong links join anything. Media in `locked` are left out."""
+    parent: dict[int, int] = {}
+    size: dict[int, int] = {}
+
+    def find(i: int) -> int:
+        if i not in parent:
+            parent[i], size[i] = i, 1
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(ra: int, rb: int) -> None:
+        keep, gone = min(ra, rb), max(ra, rb)
+        parent[gone] = keep
+        size[keep] += size[gone]
+
+    usable = [l for l in links if l.media_a not in locked and l.media_b not in locked]
+    weak = []
+    for l in usable:
+        find(l.media_a), find(l.media_b)
+        if strong_link(l):
+            ra, rb = find(l.media_a), find(l.media_b)
+            if ra != rb:
+                union(ra, rb)
+        else:
+            weak.append(l)
+    weak.sort(key=lambda l: -(l.score or 0) if l.kind == "scene" else (l.score or 0))
+    changed = True
+    while changed:
+        changed = False
+        bridges: dict[tuple[int, int], list[LinkRow]] = defaultdict(list)
+        for l in weak:
+            ra, rb = find(l.media_a), find(l.media_b)
+            if ra == rb:
+                continue
+            if size[ra] == 1 or size[rb] == 1:
+                union(ra, rb)
+                changed = True
+                continue
+            key = _pair(ra, rb)
+            ends = {l.media_a, l.media_b}
+            if any(not ends & {o.media_a, o.media_b} for o in bridges[key]):
+                union(ra, rb)
+                changed = True
+                continue
+            bridges[key].append(l)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for m in parent:
+        groups[find(m)].append(m)
+    return sorted(sorted(g) for g in groups.values() if len(g) > 1)
+
+
 def build_series(vs: VictimStore, kinds: tuple[str, ...] = SERIES_KINDS) -> list[SeriesRow]:
-    """Replace the automatic series by the connected groups of `kinds` links; analyst series
-    and their members are left alone."""
+    """Replace the automatic series by the groups `join_groups` makes of the `kinds` links;
+    analyst series and their members are left alone."""
     now = utcnow()
     with vs.session() as s, s.begin():
         auto = list(s.scalars(select(SeriesRow.id).where(SeriesRow.origin == "auto")))
@@ -165,28 +335,10 @@ def build_series(vs: VictimStore, kinds: tuple[str, ...] = SERIES_KINDS) -> list
             s.execute(delete(SeriesMemberRow).where(SeriesMemberRow.series_id.in_(auto)))
             s.execute(delete(SeriesRow).where(SeriesRow.id.in_(auto)))
         locked = set(s.scalars(select(SeriesMemberRow.media_id)))
-        links = list(s.scalars(select(LinkRow).where(LinkRow.kind.in_(kinds))))
+        links = list(s.scalars(select(LinkRow).where(LinkRow.kind.in_(kinds)).order_by(LinkRow.id)))
         paths = dict(s.execute(select(MediaRow.id, MediaRow.path)).all())
-        parent: dict[int, int] = {}
-
-        def find(i: int) -> int:
-            parent.setdefault(i, i)
-            while parent[i] != i:
-                parent[i] = parent[parent[i]]
-                i = parent[i]
-            return i
-
-        for l in links:
-            if l.media_a in locked or l.media_b in locked:
-                continue
-            ra, rb = find(l.media_a), find(l.media_b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
-        groups: dict[int, list[int]] = defaultdict(list)
-        for m in parent:
-            groups[find(m)].append(m)
         made = []
-        for n, members in enumerate(sorted(sorted(g) for g in groups.values() if len(g) > 1), start=1):
+        for members in join_groups(links, locked):
             series = SeriesRow(name=f"series-{members[0]}", origin="auto", victim_identified=False,
                                created_at=now, updated_at=now)
             s.add(series)
