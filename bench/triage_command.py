@@ -16,6 +16,11 @@ timing so every side reads from the page cache):
   start-up, worker processes, matching (no hash sets), the store and the report files
   included; wall time, and CPU time over all its processes.
 
+haven's source trees are byte-compiled first (`compileall`, into their `__pycache__`), as an
+installed package is (pip compiles at install): with PYTHONDONTWRITEBYTECODE set, as on this
+project's machines, every run would otherwise compile haven's ~70 modules again (~0.1 CPU-s).
+`--no-compile` times without that.
+
 It prints photos/s for each and the ratios haven/naive (targets: >= 15x at 240 photos,
 >= 10x at 40) and haven/limit, each line with the load average (`uptime`) it ran under: the
 machine may be shared, and a ratio is only meaningful between figures of the same run. CPU
@@ -93,6 +98,13 @@ def haven_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "haven.cli"]
 
 
+def byte_compile(src: Path) -> None:
+    """Byte-compile the source tree `src` (as pip does when it installs a package)."""
+    import compileall
+
+    compileall.compile_dir(str(src), quiet=1)
+
+
 def run_haven(evidence: Path, n: int, src: Path = SRC) -> tuple[float, float]:
     """(wall s, CPU s over all its processes) of `haven scan` on `evidence` into a new case,
     running the code under `src`."""
@@ -162,6 +174,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--limit-photos", type=int, default=24, help="photos timed for the limit")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each size")
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--no-compile", action="store_true",
+                    help="do not byte-compile haven's source first (see above)")
     ap.add_argument("--other-src", type=Path,
                     help="also time `haven scan` from this source tree (e.g. an older checkout's "
                     "src/) in the same run")
@@ -170,8 +184,14 @@ def main(argv: list[str] | None = None) -> dict:
     cpus = os.cpu_count() or 1
     photos = sorted(make_photos(max(sizes)).iterdir())[: max(sizes)]
     warm(photos)
-    out: dict = {"cpus": cpus, "command": haven_command(), "runs": []}
-    print(f"{cpus} CPUs; haven command: {' '.join(haven_command())}; {load()}", flush=True)
+    out: dict = {"cpus": cpus, "command": haven_command(), "runs": [],
+                 "byte_compiled": not args.no_compile}
+    if not args.no_compile:
+        for src in (SRC, *filter(None, [args.other_src])):
+            byte_compile(src)
+    print(f"{cpus} CPUs; haven command: {' '.join(haven_command())}; "
+          f"{'byte-compiled first' if out['byte_compiled'] else 'not byte-compiled'}; {load()}",
+          flush=True)
     for _ in range(args.repeat):
         for n in sizes:
             evidence = evidence_of(photos, n)

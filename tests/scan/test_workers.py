@@ -26,11 +26,13 @@ main()
 """
 
 # Never needed by a scan without PDQ hash sets (the service, intel, victim identification,
-# the near index and its compiled kernels), nor by the scan's main process at all (image
-# decoding is the workers').
+# the near index and its compiled kernels).
 NOT_FOR_A_PLAIN_SCAN = ("fastapi", "uvicorn", "starlette", "splink", "duckdb", "faiss", "numba",
                         "haven.service", "haven.intel", "haven.victimid", "haven.refer",
-                        "haven.match.near", "haven.match.kernels", "PIL", "pdqhash")
+                        "haven.match.near", "haven.match.kernels")
+# Image decoding is the workers': the main process imports it only to hand it to workers it
+# forks (imported once before the fork instead of once in each worker), never otherwise.
+DECODERS = ("PIL", "pdqhash")
 
 
 def _photo(seed: int) -> bytes:
@@ -72,12 +74,21 @@ def test_a_plain_scan_loads_neither_the_service_nor_faiss_numba_or_pil_in_its_ma
         tmp_path):
     ev = _evidence(tmp_path)
     modules, findings = _scan(tmp_path, str(ev), "--case", str(tmp_path / "case"),
-                              "--workers", "2")
+                              "--workers", "2", env={workers.START_ENV: "spawn"})
     assert {f["finding"] for f in findings.values()} == {"fresh", "other"}
     assert all(f["pdq"] for p, f in findings.items() if p.endswith(".jpg"))
-    loaded = [name for name in NOT_FOR_A_PLAIN_SCAN if _loaded(modules, name)]
+    loaded = [name for name in NOT_FOR_A_PLAIN_SCAN + DECODERS if _loaded(modules, name)]
     assert not loaded, f"a plain scan loaded {loaded}"
     assert "sqlalchemy" in modules and "haven.scan.pipeline" in modules  # the hook saw the scan
+
+
+def test_forking_workers_imports_the_decoders_once_before_the_fork(tmp_path):
+    ev = _evidence(tmp_path)
+    modules, _findings = _scan(tmp_path, str(ev), "--case", str(tmp_path / "case"),
+                               "--workers", "2", env={workers.START_ENV: "fork"})
+    loaded = [name for name in NOT_FOR_A_PLAIN_SCAN if _loaded(modules, name)]
+    assert not loaded, f"a plain scan loaded {loaded}"
+    assert all(_loaded(modules, name) for name in DECODERS)
 
 
 def test_a_scan_against_pdq_hashes_loads_the_near_index_and_finds_the_near_copy(tmp_path):

@@ -167,6 +167,12 @@ class CaseHashSets:
     def __len__(self) -> int:
         return len(self.refs) + sum(lib.stats()["entries"] for lib in self.libraries)
 
+    @property
+    def searches_framing(self) -> bool:
+        """Whether `match` uses an image's luminance grid (`framing`): only with hash-only
+        framing hypotheses over the case's PDQ hashes (`haven.match.framing`)."""
+        return len(self.framing) > 0
+
     def _lib_ref(self, k: int, lab) -> EntryRef:
         return EntryRef(lab.entry_id, self._lib_sets[k][lab.set_id], lab.hashset, lab.known_good,
                         lab.category, lab.scheme, lab.series, lab.hashset_version)

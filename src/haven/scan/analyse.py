@@ -47,7 +47,7 @@ class Analysis:
     elapsed: float = 0.0
 
 
-def _image_signals(result: Analysis, data: bytes, fast: bool) -> None:
+def _image_signals(result: Analysis, data: bytes, fast: bool, framing: bool) -> None:
     from haven.signals import pdq  # imported lazily: workers without images never load PIL
 
     try:
@@ -58,11 +58,12 @@ def _image_signals(result: Analysis, data: bytes, fast: bool) -> None:
     result.pdq, result.pdq_quality = sig.hex, sig.quality
     result.pdq_trusted, result.pdq_preprocess = sig.trusted, sig.preprocess
     if sig.trusted:
-        from haven.match.framing import Item
-
         result.query_hexes = query
-        # the pixels just decoded (same bytes object): no second decode
-        result.framing = Item.from_pixels(pdq._prepared(data, fast).pixels).to_bytes()
+        if framing:
+            from haven.match.framing import Item
+
+            # the pixels just decoded (same bytes object): no second decode
+            result.framing = Item.from_pixels(pdq._prepared(data, fast).pixels).to_bytes()
     else:
         result.notes.append(
             f"PDQ quality {sig.quality} < 50: hashed but not trusted for near matching"
@@ -99,8 +100,13 @@ def _video_signals(result: Analysis, fs_path: str | None, data: bytes | None, fa
 
 
 def analyse(path: str, *, fs_path: str | None = None, data: bytes | None = None,
-            fast: bool = True, flags: dict | None = None, video_fps: float = 1.0) -> Analysis:
-    """Analyse one item given its evidence path and either `fs_path` or `data`."""
+            fast: bool = True, flags: dict | None = None, video_fps: float = 1.0,
+            framing: bool = True) -> Analysis:
+    """Analyse one item given its evidence path and either `fs_path` or `data`.
+
+    `framing`: also compute a trusted image's luminance grid (`Analysis.framing`), which only
+    hash-only framing hypotheses against PDQ hash sets use; a scan of a case without such sets
+    leaves it out (`ScanOptions.framing`)."""
     started = time.perf_counter()
     result = Analysis(path=path, flags=dict(flags or {}))
     try:
@@ -111,7 +117,8 @@ def analyse(path: str, *, fs_path: str | None = None, data: bytes | None = None,
                 info = sniff(head, path)
                 size_hint = os.fstat(fh.fileno()).st_size
                 if info.media == "image" and (size_hint or 0) <= IMAGE_IN_MEMORY:
-                    data = head + fh.read()
+                    fh.seek(0)  # read whole at once: no copy of the rest joined to the head
+                    data = fh.read()
                 else:
                     d = digest_stream(fh, size_hint, head=head)
         else:
@@ -128,7 +135,7 @@ def analyse(path: str, *, fs_path: str | None = None, data: bytes | None = None,
             if data is None:
                 result.notes.append("image larger than the in-memory limit: not perceptually hashed")
             else:
-                _image_signals(result, data, fast)
+                _image_signals(result, data, fast, framing)
         elif info.media == "video":
             _video_signals(result, fs_path, data, fast, video_fps)
     except OSError as exc:

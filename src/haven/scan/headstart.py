@@ -39,6 +39,8 @@ class HeadStart:
     def __init__(self, pool: ProcessPoolExecutor, evidence: list[str], *, fast: bool,
                  video_fps: float, limit: int):
         self.fast, self.video_fps = fast, video_fps
+        # A new case holds no hash sets, so no framing hypotheses: no luminance grids.
+        self.framing = False
         self.running: dict[str, tuple[str, str | None, dict, Future]] = {}
         if not evidence or limit <= 0:
             return
@@ -60,20 +62,21 @@ class HeadStart:
             if entry.fs_path is None:
                 break  # a container's member: the walk opened one (not expected: see below)
             future = pool.submit(analyse, entry.path, fs_path=entry.fs_path, flags=entry.flags,
-                                 fast=fast, video_fps=video_fps)
+                                 fast=fast, video_fps=video_fps, framing=self.framing)
             self.running[entry.fs_path] = (entry.path, stamp_text(entry.stamp),
                                            dict(entry.flags), future)
             if len(self.running) >= limit or _is_container(entry.fs_path, entry.size):
                 break  # asking for the next entry would open the container here
 
-    def take(self, item: Item, fast: bool, video_fps: float) -> Future | None:
+    def take(self, item: Item, fast: bool, video_fps: float, framing: bool = False
+             ) -> Future | None:
         """The analysis already running for `item`, if it is the same file, flags and options."""
         claimed = self.running.pop(item.fs_path, None) if item.fs_path is not None else None
         if claimed is None:
             return None
         path, stamp, flags, future = claimed
-        if (path, stamp, flags, self.fast, self.video_fps) != (
-                item.path, stamp_text(item.stamp), item.flags, fast, video_fps):
+        if (path, stamp, flags, self.fast, self.video_fps, self.framing) != (
+                item.path, stamp_text(item.stamp), item.flags, fast, video_fps, framing):
             future.cancel()
             return None
         return future

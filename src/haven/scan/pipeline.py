@@ -62,6 +62,10 @@ class ScanOptions:
     libraries: list[str] = field(default_factory=list)  # national hash library directories
     match_threads: int = 1  # threads per PDQ search in those libraries
     rehash: bool = False  # analyse every item again, changed or not
+    #: whether images' luminance grids (`Analysis.framing`) are computed for hash-only framing
+    #: hypotheses: `run_scan` sets it once the case's hash sets are loaded (only PDQ sets that
+    #: `haven.match.framing` searches use it; without them the grid would be thrown away)
+    framing: bool = True
 
 
 @dataclass
@@ -406,7 +410,7 @@ class LocalEngine:
 
     def submit(self, item: Item) -> Iterator[Analysis]:
         kwargs: dict = {"fast": self.options.fast, "flags": item.flags,
-                        "video_fps": self.options.video_fps}
+                        "video_fps": self.options.video_fps, "framing": self.options.framing}
         tmp = None
         if item.fs_path is not None:
             kwargs["fs_path"] = item.fs_path
@@ -424,7 +428,8 @@ class LocalEngine:
             return
         running = None
         if self.head_start is not None and tmp is None:
-            running = self.head_start.take(item, self.options.fast, self.options.video_fps)
+            running = self.head_start.take(item, self.options.fast, self.options.video_fps,
+                                           self.options.framing)
         self.pending[running or self.pool.submit(analyse, item.path, **kwargs)] = tmp
         while len(self.pending) >= self.window:
             yield from self._collect()
@@ -481,6 +486,7 @@ def run_scan(evidence: list[str], store: CaseStore, options: ScanOptions, engine
     its known material changed meanwhile. `engine` is closed at the end, whatever happens."""
     try:
         library = open_library(store, options)
+        options.framing = library.searches_framing
         progress = ScanProgress()
         follow_hash_sets(store, library, options, progress)
         writer = _Writer(store, library, progress, on_progress)

@@ -61,11 +61,11 @@ class _Task:
     flags: dict = field(default_factory=dict)
 
 
-def _analyse_partition(tasks, fast: bool, video_fps: float):
+def _analyse_partition(tasks, fast: bool, video_fps: float, framing: bool = True):
     """Executor side: analyse each task of one partition (pure, no case store)."""
     for t in tasks:
         yield analyse(t.path, fs_path=t.fs_path, data=t.data, fast=fast, flags=t.flags,
-                      video_fps=video_fps)
+                      video_fps=video_fps, framing=framing)
 
 
 def spark_context(master: str = "local[2]", app_name: str = "haven-scan",
@@ -101,10 +101,10 @@ class _Batches:
             yield from self.submit()
 
     def _run(self, tasks: list[_Task]) -> list[Analysis]:
-        fast, fps = self.options.fast, self.options.video_fps
+        fast, fps, framing = self.options.fast, self.options.video_fps, self.options.framing
         slices = max(1, min(len(tasks), self.sc.defaultParallelism * SLICES_PER_CORE))
         rdd = self.sc.parallelize(tasks, slices)
-        return rdd.mapPartitions(lambda part: _analyse_partition(part, fast, fps)).collect()
+        return rdd.mapPartitions(lambda part: _analyse_partition(part, fast, fps, framing)).collect()
 
     def submit(self) -> Iterator[Analysis]:
         if not self.tasks:

@@ -155,13 +155,13 @@ def prepare(img: Image.Image, *, fast: bool = True) -> PreparedImage:
                     scale = FAST_SHORT_SIDE / short
                     # draft picks the strongest DCT scaling whose size is still >= the request
                     img.draft("RGB", (math.ceil(w * scale), math.ceil(h * scale)))
-                rgb = img.convert("RGB")
+                rgb = _rgb(img)
                 factor = min(rgb.size) // FAST_SHORT_SIDE
                 if factor >= 2:
                     rgb = rgb.reduce(factor)
                 preprocess = PREPROCESS
             else:
-                rgb = img.convert("RGB")
+                rgb = _rgb(img)
                 preprocess = PREPROCESS_FULL
     except Image.DecompressionBombError as exc:
         raise ImageDecodeError("decompression bomb", str(exc)) from exc
@@ -169,6 +169,13 @@ def prepare(img: Image.Image, *, fast: bool = True) -> PreparedImage:
         reason = "truncated image" if "truncated" in str(exc) else "corrupt image data"
         raise ImageDecodeError(reason, str(exc)) from exc
     return PreparedImage(np.asarray(rgb), preprocess)
+
+
+def _rgb(img: Image.Image) -> Image.Image:
+    """`img` decoded, as RGB: itself when it already is (a JPEG drafted to RGB), which spares
+    the copy `convert` makes of an image already in the mode asked for (same pixels)."""
+    img.load()  # as `convert` does first: a mode may change while loading
+    return img if img.mode == "RGB" else img.convert("RGB")
 
 
 # The last bytes decoded and their pixels: the scan calls `pdq_from_bytes(data)` then
