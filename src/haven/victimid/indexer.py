@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 from PIL import Image
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from haven.evidence.base import Item, Problem
 from haven.evidence.walk import walk
@@ -408,33 +408,53 @@ def load_vocabulary(vs: VictimStore) -> scene.Vocabulary | None:
         row = s.scalar(select(VocabularyRow).order_by(VocabularyRow.id.desc()).limit(1))
     if row is None or row.extractor != scene.default_extractor().name:
         return None
-    return scene.Vocabulary(np.frombuffer(row.centroids, dtype=np.float32).reshape(row.k, -1))
+    return scene.Vocabulary(np.frombuffer(row.centroids, dtype=np.float32).reshape(row.k, -1), vs.cache_dir)
+
+
+VOCAB_IMAGES = 1000  # images whose descriptors a new vocabulary is trained on (a random choice beyond)
+ENCODE_BATCH = 256  # images encoded, written and committed together
 
 
 def encode_scene_vectors(vs: VictimStore, retrain: bool = False, sample: int = 200_000) -> int:
     """Train the case's vocabulary if it has none (or `retrain`), then give every image
-    without a global vector one. Returns the number encoded."""
+    without a global vector one. Returns the number encoded.
+
+    Memory stays bounded at any case size: the vocabulary is trained on `sample`
+    descriptors of at most `VOCAB_IMAGES` images (chosen at random, seed 0), and vectors
+    are encoded and committed `ENCODE_BATCH` images at a time (an interrupted run leaves
+    the rest without a vector, and the next run encodes them)."""
     vocab = None if retrain else load_vocabulary(vs)
-    with vs.session() as s, s.begin():
-        name = scene.default_extractor().name
-        if vocab is None:
-            blobs = [b for (b,) in s.execute(select(SceneRow.descriptors).where(SceneRow.extractor == name))]
+    name = scene.default_extractor().name
+    if vocab is None:
+        with vs.session() as s, s.begin():
+            ids = list(s.scalars(select(SceneRow.media_id).where(SceneRow.extractor == name).order_by(SceneRow.media_id)))
+            rng = np.random.default_rng(0)
+            if len(ids) > VOCAB_IMAGES:
+                ids = sorted(rng.choice(ids, VOCAB_IMAGES, replace=False).tolist())
+            blobs = [b for (b,) in s.execute(select(SceneRow.descriptors).where(SceneRow.media_id.in_(ids))
+                                             .order_by(SceneRow.media_id))] if ids else []
             if not blobs:
                 return 0
             desc = np.concatenate([np.frombuffer(b, dtype=np.uint8).reshape(-1, scene.DESCRIPTOR_BYTES)
                                    for b in blobs])
-            rng = np.random.default_rng(0)
             desc = desc[rng.permutation(len(desc))[:sample]]
             try:
                 vocab = scene.Vocabulary.train(desc)
             except VictimIdError:
                 return 0  # too few features yet; a later run trains it
+            vocab = scene.Vocabulary(vocab.centroids, vs.cache_dir)
             s.add(VocabularyRow(extractor=name, centroids=vocab.centroids.tobytes(),
                                 k=vocab.k, trained_on=len(desc), created_at=utcnow()))
             s.execute(SceneRow.__table__.update().values(vector=None))
-        n = 0
-        for row in s.scalars(select(SceneRow).where(SceneRow.vector.is_(None), SceneRow.extractor == name)):
-            desc = np.frombuffer(row.descriptors, dtype=np.uint8).reshape(-1, scene.DESCRIPTOR_BYTES)
-            row.vector = vocab.encode(desc).tobytes()
-            n += 1
-    return n
+    with vs.session() as s:
+        todo = list(s.scalars(select(SceneRow.media_id).where(SceneRow.vector.is_(None), SceneRow.extractor == name)
+                              .order_by(SceneRow.media_id)))
+    for lo in range(0, len(todo), ENCODE_BATCH):
+        with vs.session() as s, s.begin():
+            rows = s.execute(select(SceneRow.media_id, SceneRow.descriptors)
+                             .where(SceneRow.media_id.in_(todo[lo:lo + ENCODE_BATCH]))).all()
+            vecs = vocab.encode_many([np.frombuffer(d, dtype=np.uint8).reshape(-1, scene.DESCRIPTOR_BYTES)
+                                      for _m, d in rows])
+            if rows:
+                s.execute(update(SceneRow), [{"media_id": m, "vector": v.tobytes()} for (m, _d), v in zip(rows, vecs)])
+    return len(todo)

@@ -39,9 +39,10 @@ enter the shortlist.
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
+from pathlib import Path
 from typing import Callable, Iterable
 
 import cv2
@@ -60,6 +61,9 @@ MIN_INLIERS = 15  # homography inliers
 MIN_F_INLIERS = 24  # fundamental-matrix inliers (20 let two different generated rooms through; docs/benchmarks.md)
 SHORTLIST = 100
 VERIFY_TOP = 50
+# Threads that verify candidates at once (one per core, at most 4): 1.9x faster on two idle
+# cores; on a loaded machine no slower (docs/benchmarks.md).
+VERIFY_THREADS = max(1, min(4, os.cpu_count() or 1))
 # Exact search up to 2M vectors: at 1M it answers in ~250 ms on one core with every neighbour,
 # while an IVF needs half its lists probed for recall@10 0.98 and 45 s to train after every
 # change; the RANSAC stage after it takes ~1 s anyway (docs/benchmarks.md).
@@ -133,36 +137,94 @@ def default_extractor() -> SiftExtractor:
     return SiftExtractor()
 
 
-@lru_cache(maxsize=2)
-def _projection(in_dim: int, out_dim: int) -> np.ndarray:
+_PROJECTIONS: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _projection(in_dim: int, out_dim: int, cache_dir: str | os.PathLike | None = None) -> np.ndarray:
     """A fixed Gaussian random projection (Johnson-Lindenstrauss): inner products survive
     within a few percent at 1024 dimensions. Not orthogonalised: a QR of 8192 x 1024 took
-    a minute of a loaded machine at every process start, for no measurable gain."""
+    a minute of a loaded machine at every process start, for no measurable gain.
+
+    Drawing its 8M numbers costs 0.1-0.2 s of CPU, paid by every query process; with
+    `cache_dir` (a store's `victimid-cache/`) the matrix is written there once and later
+    processes memory-map it (~2 ms). A file whose shape or first row differs from the drawn
+    matrix is ignored and replaced."""
+    key = (in_dim, out_dim)
+    if key in _PROJECTIONS:
+        return _PROJECTIONS[key]
+    scale = np.float32(1 / np.sqrt(out_dim))
+    # The generator's stream does not depend on the size asked for: the first `out_dim`
+    # draws are the matrix's first row, a cheap check of a cached file.
+    first = np.random.default_rng(_PROJECTION_SEED).standard_normal(out_dim, dtype=np.float32) * scale
+    path = Path(cache_dir) / f"vlad-projection-{_PROJECTION_SEED}-{in_dim}x{out_dim}.npy" if cache_dir else None
+    if path is not None and path.is_file():
+        try:
+            mat = np.load(path, mmap_mode="r")
+            if mat.shape == key and mat.dtype == np.float32 and np.array_equal(mat[0], first):
+                _PROJECTIONS[key] = mat
+                return mat
+        except (OSError, ValueError):
+            pass  # damaged: drawn again and rewritten
     rng = np.random.default_rng(_PROJECTION_SEED)
-    return (rng.standard_normal((in_dim, out_dim), dtype=np.float32) / np.sqrt(out_dim)).astype(np.float32)
+    mat = (rng.standard_normal(key, dtype=np.float32) * scale).astype(np.float32)
+    if path is not None:
+        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+        try:
+            path.parent.mkdir(exist_ok=True)
+            with open(tmp, "wb") as fh:
+                np.save(fh, mat)
+            os.replace(tmp, path)
+        except OSError:  # a read-only store: queries work without the cache
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+    _PROJECTIONS[key] = mat
+    return mat
+
+
+_THREADS_LOCK = threading.Lock()
+_THREADS_HELD = [0, 0]  # [callers inside _one_thread, FAISS threads to restore]
 
 
 @contextmanager
 def _one_thread():
     """FAISS on one thread for the tiny searches of one query: OpenMP threads cost far more
-    than the search when other work keeps the cores busy (see haven.match.library)."""
-    threads = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
+    than the search when other work keeps the cores busy (see haven.match.library).
+    Safe to nest and to enter from several threads at once (the verification pool): the
+    first caller in sets one thread, the last one out restores the earlier setting."""
+    with _THREADS_LOCK:
+        if _THREADS_HELD[0] == 0:
+            _THREADS_HELD[1] = faiss.omp_get_max_threads()
+            faiss.omp_set_num_threads(1)
+        _THREADS_HELD[0] += 1
     try:
         yield
     finally:
-        faiss.omp_set_num_threads(threads)
+        with _THREADS_LOCK:
+            _THREADS_HELD[0] -= 1
+            if _THREADS_HELD[0] == 0:
+                faiss.omp_set_num_threads(_THREADS_HELD[1])
 
 
 class Vocabulary:
     """k centroids over RootSIFT descriptors, and the VLAD encoding they define."""
 
-    def __init__(self, centroids: np.ndarray):
+    def __init__(self, centroids: np.ndarray, cache_dir: str | os.PathLike | None = None):
+        """`cache_dir`: where the fixed projection may be cached (see `_projection`)."""
         self.centroids = np.ascontiguousarray(centroids, dtype=np.float32)
         self.k, self.dim = self.centroids.shape
         self._assign = faiss.IndexFlatL2(self.dim)
         self._assign.add(self.centroids)
-        self._proj = _projection(self.k * self.dim, GLOBAL_DIM)
+        self._cache_dir = cache_dir
+        self._proj_matrix: np.ndarray | None = None
+
+    @property
+    def _proj(self) -> np.ndarray:
+        """The projection, drawn or loaded on first use (training needs none)."""
+        if self._proj_matrix is None:
+            self._proj_matrix = _projection(self.k * self.dim, GLOBAL_DIM, self._cache_dir)
+        return self._proj_matrix
 
     @classmethod
     def train(cls, descriptors: np.ndarray, k: int = VOCAB_K, seed: int = 1) -> "Vocabulary":
@@ -177,12 +239,12 @@ class Vocabulary:
         km.train(x)
         return cls(km.centroids)
 
-    def encode(self, descriptors: np.ndarray | Features) -> np.ndarray:
-        """Projected, normalised VLAD vector (float32, `GLOBAL_DIM`) of one image."""
-        out = np.zeros(GLOBAL_DIM, dtype=np.float32)
+    def _vlad(self, descriptors: np.ndarray | Features) -> np.ndarray | None:
+        """Intra-normalised, signed-square-rooted VLAD (k * dim) before the projection;
+        None for an image without usable features."""
         x = descriptors.root if isinstance(descriptors, Features) else rootsift(descriptors)
         if len(x) == 0 or x.shape[1] != self.dim:
-            return out
+            return None
         with _one_thread():
             _, nearest = self._assign.search(x, 1)
         onehot = np.zeros((self.k, len(x)), dtype=np.float32)
@@ -193,10 +255,32 @@ class Vocabulary:
         norms = np.linalg.norm(vlad, axis=1, keepdims=True)
         vlad = np.divide(vlad, norms, out=np.zeros_like(vlad), where=norms > 0)
         v = vlad.reshape(-1)
-        v = np.sign(v) * np.sqrt(np.abs(v))
+        return np.sign(v) * np.sqrt(np.abs(v))
+
+    def encode(self, descriptors: np.ndarray | Features) -> np.ndarray:
+        """Projected, normalised VLAD vector (float32, `GLOBAL_DIM`) of one image."""
+        v = self._vlad(descriptors)
+        if v is None:
+            return np.zeros(GLOBAL_DIM, dtype=np.float32)
         v = v @ self._proj
         n = np.linalg.norm(v)
-        return v / n if n > 0 else out
+        return v / n if n > 0 else np.zeros(GLOBAL_DIM, dtype=np.float32)
+
+    def encode_many(self, items: Iterable[np.ndarray | Features], batch: int = 256) -> np.ndarray:
+        """`encode` of many images (n x `GLOBAL_DIM`): the projection runs as one matrix
+        product per `batch` images instead of one 32 MB vector-matrix product per image."""
+        out = []
+        items = list(items)
+        for lo in range(0, len(items), batch):
+            chunk = [self._vlad(d) for d in items[lo:lo + batch]]
+            mat = np.zeros((len(chunk), self.k * self.dim), dtype=np.float32)
+            for i, v in enumerate(chunk):
+                if v is not None:
+                    mat[i] = v
+            proj = mat @ self._proj
+            norms = np.linalg.norm(proj, axis=1, keepdims=True)
+            out.append(np.divide(proj, norms, out=np.zeros_like(proj), where=norms > 0))
+        return np.concatenate(out) if out else np.empty((0, GLOBAL_DIM), np.float32)
 
 
 @dataclass
@@ -223,16 +307,22 @@ def match_descriptors(q: np.ndarray, c: np.ndarray, ratio: float = 0.8) -> np.nd
         fwd = faiss.IndexFlatIP(q.shape[1])
         fwd.add(c)
         sims, nn = fwd.search(q, 2)
-        back = faiss.IndexFlatIP(q.shape[1])
-        back.add(q)
-        _, rev = back.search(c, 1)
-    d1 = np.sqrt(np.maximum(2 - 2 * sims[:, 0], 0))
-    d2 = np.sqrt(np.maximum(2 - 2 * sims[:, 1], 0))
-    best = nn[:, 0]
-    ok = (d1 < ratio * d2) & (best >= 0)
-    # Mutual: one query feature per candidate feature. Many-to-one matches let RANSAC fit a
-    # model that collapses a region onto one point, with many "inliers".
-    ok[ok] = rev[best[ok], 0] == np.nonzero(ok)[0]
+        d1 = np.sqrt(np.maximum(2 - 2 * sims[:, 0], 0))
+        d2 = np.sqrt(np.maximum(2 - 2 * sims[:, 1], 0))
+        best = nn[:, 0]
+        ok = (d1 < ratio * d2) & (best >= 0)
+        # Mutual: one query feature per candidate feature. Many-to-one matches let RANSAC fit
+        # a model that collapses a region onto one point, with many "inliers". Only the
+        # candidate features that passed the ratio test are searched back (a tenth or so of
+        # them): the same answer as searching every one, at a fraction of the cost.
+        wanted = np.unique(best[ok])
+        rev = np.full(len(c), -1, dtype=np.int64)
+        if len(wanted):
+            back = faiss.IndexFlatIP(q.shape[1])
+            back.add(q)
+            _, nearest = back.search(np.ascontiguousarray(c[wanted]), 1)
+            rev[wanted] = nearest[:, 0]
+    ok[ok] = rev[best[ok]] == np.nonzero(ok)[0]
     rows = np.nonzero(ok)[0]
     return np.stack([rows, best[rows]], axis=1).astype(np.int64)
 
@@ -257,6 +347,21 @@ def verify(query: Features, candidate: Features, *, min_inliers: int = MIN_INLIE
     if f_in >= min_f_inliers:
         return Verification(n, f_in, "fundamental", h_in, f_in)
     return Verification(n, max(h_in, f_in), None, h_in, f_in)
+
+
+def verify_many(query: Features, candidates: list[Features], *, threads: int | None = None,
+                **kw) -> list[Verification]:
+    """`verify` of the query against each candidate, in order, on `threads` threads (default
+    `VERIFY_THREADS`). FAISS and OpenCV release the GIL, so the threads run on separate
+    cores; each check uses one FAISS thread, as alone."""
+    threads = min(len(candidates), threads or VERIFY_THREADS)
+    if threads <= 1:
+        return [verify(query, c, **kw) for c in candidates]
+    from concurrent.futures import ThreadPoolExecutor
+
+    query.root  # computed once here, not raced for by the threads
+    with _one_thread(), ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(lambda c: verify(query, c, **kw), candidates))
 
 
 def _homography_inliers(src: np.ndarray, dst: np.ndarray) -> int:
@@ -397,40 +502,55 @@ class SceneHit:
 
 
 Linked = Callable[[list[int]], dict[int, list[tuple[int, str]]]]
+LoadMany = Callable[[list[int]], dict[int, Features]]
 
 
 def rank(query: Features, vocab: Vocabulary, index: SceneIndex, load_features, *,
          shortlist: int = SHORTLIST, verify_top: int = VERIFY_TOP, min_inliers: int = MIN_INLIERS,
          exclude: set[int] | None = None, linked: Linked | None = None, expand: bool = True,
-         max_linked: int = 50) -> list[SceneHit]:
-    """Candidates for the query's scene, best first; `load_features(id)` gives stored features.
+         max_linked: int = 50, load_many: LoadMany | None = None) -> list[SceneHit]:
+    """Candidates for the query's scene, best first; `load_features(id)` gives stored features
+    (`load_many(ids)`, when given, those of many ids in one read: {id: features}).
 
     The top `verify_top` of the `shortlist` are verified geometrically. With `expand`, the
     index is searched again with the query's vector averaged with its best verified hits'
     (their new candidates verified too, up to half of `verify_top` more), and the views
     `linked(ids)` names for the verified hits (same series, scene links: views already tied
     to the place) are verified against the query; those that do not verify are listed as
-    linked through the hit, after every verified hit and before every unverified one."""
+    linked through the hit, after every verified hit and before every unverified one.
+    Each group of candidates is read at once and verified on `VERIFY_THREADS` threads."""
     exclude = set(exclude or ())
     qv = vocab.encode(query)
     hits: dict[int, SceneHit] = {}
 
-    def check(ident: int, sim: float) -> SceneHit:
-        v = verify(query, load_features(ident), min_inliers=min_inliers)
-        hit = SceneHit(ident, sim, v.inliers, v.matches, v.verified, v.model)
-        hits[ident] = hit
-        return hit
+    def check(cands: list[tuple[int, float]], missing_ok: bool = False) -> list[SceneHit]:
+        got = load_many([i for i, _ in cands]) if load_many is not None and cands else {}
+        kept, feats = [], []
+        for ident, sim in cands:
+            f = got.get(ident)
+            if f is None:
+                try:
+                    f = load_features(ident)
+                except VictimIdError:
+                    if not missing_ok:
+                        raise
+                    continue  # a linked view without scene features (indexed without them, or deleted)
+            kept.append((ident, sim))
+            feats.append(f)
+        out = []
+        for (ident, sim), v in zip(kept, verify_many(query, feats, min_inliers=min_inliers)):
+            hits[ident] = SceneHit(ident, sim, v.inliers, v.matches, v.verified, v.model)
+            out.append(hits[ident])
+        return out
 
     def search(vector: np.ndarray) -> list[tuple[int, float]]:
         return [(i, s) for i, s in index.search(vector, shortlist + len(exclude) + len(hits))
                 if i not in exclude][:shortlist + len(hits)]
 
-    first = search(qv)
-    for pos, (ident, sim) in enumerate(first[:shortlist]):
-        if pos < verify_top:
-            check(ident, sim)
-        else:
-            hits[ident] = SceneHit(ident, sim, 0, 0, False)
+    first = search(qv)[:shortlist]
+    check(first[:verify_top])
+    for ident, sim in first[verify_top:]:
+        hits[ident] = SceneHit(ident, sim, 0, 0, False)
     verified = sorted((h for h in hits.values() if h.verified), key=lambda h: -h.inliers)
     if expand and verified:
         # Average query expansion: views that share little with the query but much with its
@@ -441,27 +561,28 @@ def rank(query: Features, vocab: Vocabulary, index: SceneIndex, load_features, *
             ev = qv + np.sum(vecs, axis=0)
             ev /= max(float(np.linalg.norm(ev)), 1e-12)
             budget = max(1, verify_top // 2)
+            todo = []
             for ident, sim in search(ev):
-                if budget == 0:
+                if len(todo) == budget:
                     break
                 old = hits.get(ident)
                 if old is None or (not old.verified and old.matches == 0):
-                    check(ident, old.similarity if old else sim)
-                    budget -= 1
+                    todo.append((ident, old.similarity if old else sim))
+            check(todo)
         if linked is not None:
             verified = sorted((h for h in hits.values() if h.verified), key=lambda h: -h.inliers)
-            seen_links = 0
+            todo: dict[int, tuple[int, str, float]] = {}  # other -> (via, why, similarity); first wins
             for via, others in linked([h.media_id for h in verified]).items():
                 for other, why in others:
-                    if other in exclude or seen_links >= max_linked:
+                    if other in exclude or other in todo or len(todo) >= max_linked:
                         continue
                     old = hits.get(other)
                     if old is not None and (old.verified or old.linked):
                         continue
-                    seen_links += 1
-                    hit = check(other, old.similarity if old else 0.0)
-                    if not hit.verified:
-                        hit.via, hit.via_reason = via, why
+                    todo[other] = (via, why, old.similarity if old else 0.0)
+            for hit in check([(other, sim) for other, (_via, _why, sim) in todo.items()], missing_ok=True):
+                if not hit.verified:
+                    hit.via, hit.via_reason = todo[hit.media_id][:2]
     out = list(hits.values())
     inliers_of = {h.media_id: h.inliers for h in out if h.verified}
     # Within the unverified tier, candidates that were checked keep their best model's inlier

@@ -180,6 +180,13 @@ class StoreScenes:
             raise VictimIdError(f"media #{media_id} has no scene features; index it with --parts scene")
         return scene.Features.from_blobs(row.extractor, row.keypoints, row.descriptors)
 
+    def features_many(self, media_ids: list[int]) -> dict[int, scene.Features]:
+        """Stored features of many media in one read (ids without features left out)."""
+        with self.vs.session() as s:
+            rows = s.execute(select(SceneRow.media_id, SceneRow.extractor, SceneRow.keypoints,
+                                    SceneRow.descriptors).where(SceneRow.media_id.in_(list(media_ids)))).all()
+        return {m: scene.Features.from_blobs(e, k, d) for m, e, k, d in rows}
+
     def linked(self, media_ids: list[int]) -> dict[int, list[tuple[int, str]]]:
         """Views already tied to each of `media_ids`: links that join series (scene, PDQ,
         confirmed face, serial) and fellow members of its series, each with the reason."""
@@ -213,7 +220,7 @@ class StoreScenes:
              exclude: set[int] | None = None, expand: bool = True) -> list[scene.SceneHit]:
         hits = scene.rank(feats, self.vocab, self.index, self.features,
                           shortlist=max(top, verify_top, scene.SHORTLIST), verify_top=verify_top,
-                          exclude=exclude, linked=self.linked, expand=expand)
+                          exclude=exclude, linked=self.linked, expand=expand, load_many=self.features_many)
         return hits[:top]
 
 
