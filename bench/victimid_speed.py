@@ -266,12 +266,175 @@ def case_database(n: int, queries: int, workdir: Path) -> None:
     vs.close()
 
 
+# -- 5. query latency against the index size -------------------------------------------------
+
+
+def _real_images(folder: Path | None, limit: int) -> list[Path]:
+    if folder is None:
+        return []
+    ext = {".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff", ".webp"}
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in ext)[:limit]
+
+
+def _perturbed(f: scene.Features, rng) -> scene.Features:
+    """A synthetic index entry from real features: 70-95 % of the keypoints kept, moved by a
+    random similarity transform (another framing), every descriptor value jittered by up
+    to +-6 (of 0-255). Same size and kind of data as an indexed photo, verified the same way."""
+    keep = rng.random(len(f.descriptors)) < rng.uniform(0.7, 0.95)
+    th, sc = rng.uniform(-0.2, 0.2), rng.uniform(0.8, 1.25)
+    rot = sc * np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]], np.float32)
+    kp = (f.keypoints[keep] @ rot.T + rng.uniform(-60, 60, 2)).astype(np.float32)
+    d = f.descriptors[keep].astype(np.int16) + rng.integers(-6, 7, (int(keep.sum()), f.descriptors.shape[1]))
+    return scene.Features(f.extractor, kp, np.clip(d, 0, 255).astype(np.uint8))
+
+
+def _cli(case: Path, image: Path) -> tuple[float, float, list]:
+    """(wall s, CPU s of the child, hits) of `haven victimid scene --json` as a new process."""
+    import json
+    import resource
+    import subprocess
+
+    exe = Path(sys.executable).parent / "haven"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "from haven.cli import app; app()"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    out = subprocess.run([*cmd, "victimid", "scene", "--case", str(case), str(image), "--json"],
+                         capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, json.loads(out.stdout)
+
+
+def query_scale(sizes: list[int], base_images: int, photos: Path | None, rooms: int, cli_queries: int,
+                workdir: Path) -> None:
+    """Scene query latency as the case grows to each of `sizes` indexed images.
+
+    Real features (RootSIFT, as `haven index` extracts them) of `base_images` generated photos
+    (bench/imagegen.py) and of the photos in `photos` (a folder of real benign photographs,
+    optional), plus two views each of `rooms` generated rooms (haven.victimid.synth). Every
+    entry beyond those is a perturbed copy (`_perturbed`) of a generated or real photo's
+    features: not of a room view, so the rooms' true views stay the only right answers.
+    Queries: a third, unindexed view of each room. Per size: the first query after the
+    change (builds the search cache), then queries each from a new `SceneSearch` as a CLI
+    call makes one (in-process wall and CPU), then `haven victimid scene` as a subprocess."""
+    from sqlalchemy import func, insert, select
+
+    from imagegen import make_photo
+    from haven.store.case import utcnow
+    from haven.victimid.indexer import _decode
+    from haven.victimid.models import MediaRow, SceneRow, VocabularyRow
+    from haven.victimid.search import SceneSearch
+    from haven.victimid.store import VictimStore
+    from haven.victimid.synth import make_room, photograph
+
+    ext = scene.default_extractor()
+    t0, c0 = time.perf_counter(), time.process_time()
+    base = [ext.extract(np.asarray(make_photo(i, 1024, 768))) for i in range(base_images)]
+    real = _real_images(photos, 2000)
+    for p in real:
+        try:
+            base.append(ext.extract(_decode(p.read_bytes())[1]))
+        except Exception as exc:  # noqa: BLE001 - a bench: skip what does not decode
+            print(f"  skipped {p}: {exc}")
+    room_views, queries = [], []
+    qdir = workdir / "queries"
+    qdir.mkdir()
+    for r in range(rooms):
+        room = make_room(1000 + r)
+        room_views += [(r, ext.extract(np.asarray(photograph(room, 10 * r + k).convert("RGB")))) for k in (1, 2)]
+        qpath = qdir / f"room{r:03d}.jpg"
+        photograph(room, 10 * r + 3).convert("RGB").save(qpath, quality=90)
+        queries.append((r, qpath))
+    print(f"## scene query against the index size ({load()})")
+    print(f"real features: {base_images} generated photos, {len(real)} real photos from {photos}, "
+          f"{2 * rooms} room views; extracted in {time.perf_counter() - t0:.0f} s "
+          f"({time.process_time() - c0:.0f} s CPU); mean {np.mean([len(f.descriptors) for f in base]):.0f} "
+          f"features per photo")
+    vs = VictimStore(workdir / "scalecase", create=True)
+    desc = np.concatenate([f.descriptors for f in base + [f for _r, f in room_views]])
+    rng = np.random.default_rng(0)
+    vocab = scene.Vocabulary.train(desc[rng.permutation(len(desc))[:200_000]])
+    vocab = scene.Vocabulary(vocab.centroids, vs.cache_dir)
+    now = utcnow()
+    with vs.session() as s, s.begin():
+        s.add(VocabularyRow(extractor=ext.name, centroids=vocab.centroids.tobytes(), k=vocab.k,
+                            trained_on=min(len(desc), 200_000), created_at=now))
+    room_of: dict[int, int] = {}
+    entries = [(r, f) for r, f in room_views] + [(None, f) for f in base]
+    count = 0
+    print("| indexed images | case.db | fill | first query (builds cache) | query in-process median (p95), wall / CPU | "
+          "`haven victimid scene` median, wall / CPU | rooms' true view in top 5 |")
+    print("|---|---|---|---|---|---|---|")
+    for size in sizes:
+        t0 = time.perf_counter()
+        while count < size:
+            n = min(2000, size - count)
+            feats, rooms_of = [], []
+            for i in range(count, count + n):
+                if i < len(entries):
+                    r, f = entries[i]
+                else:
+                    r, f = None, _perturbed(base[int(rng.integers(len(base)))], rng)
+                feats.append(f)
+                rooms_of.append(r)
+            vecs = vocab.encode_many(feats)
+            with vs.session() as s, s.begin():
+                s.execute(insert(MediaRow), [dict(id=count + k + 1, path=f"synthetic/img{count + k:07d}.jpg",
+                                                  sha256=f"{count + k:064x}", md5="0" * 32, sha1="0" * 40, size=1,
+                                                  media="image", meta={}, parts={"scene": True}, errors={},
+                                                  indexed_at=now) for k in range(n)])
+                s.execute(insert(SceneRow), [dict(media_id=count + k + 1, extractor=f.extractor,
+                                                  keypoints=f.to_blobs()[0], descriptors=f.to_blobs()[1],
+                                                  vector=v.tobytes()) for k, (f, v) in enumerate(zip(feats, vecs))])
+            for k, r in enumerate(rooms_of):
+                if r is not None:
+                    room_of[count + k + 1] = r
+            count += n
+        fill = time.perf_counter() - t0
+        with vs.session() as s:
+            assert s.scalar(select(func.count()).select_from(SceneRow)) == count
+        db_gb = (vs.dir / "case.db").stat().st_size / 1e9
+        t0, c0 = time.perf_counter(), time.process_time()
+        SceneSearch(vs)
+        first, first_cpu = time.perf_counter() - t0, time.process_time() - c0
+        walls, cpus, found = [], [], 0
+        from haven.victimid.search import image_pixels
+
+        for r, qpath in queries:
+            rgb = image_pixels(qpath.read_bytes())
+            t0, c0 = time.perf_counter(), time.process_time()
+            hits = SceneSearch(vs).find(rgb, top=20)
+            walls.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
+            found += any(room_of.get(h.media_id) == r for h in hits[:5])
+        cw, cc = [], []
+        for r, qpath in queries[:cli_queries]:
+            w, c, hits = _cli(vs.dir, qpath)
+            cw.append(w)
+            cc.append(c)
+        w, c = np.array(walls) * 1000, np.array(cpus) * 1000
+        cli = f"{np.median(cw) * 1000:.0f} / {np.median(cc) * 1000:.0f} ms" if cw else "-"
+        print(f"| {count:,} | {db_gb:.1f} GB | {fill:.0f} s | {first:.1f} s ({first_cpu:.1f} s CPU) | "
+              f"{np.median(w):.0f} ({np.percentile(w, 95):.0f}) / {np.median(c):.0f} ({np.percentile(c, 95):.0f}) ms | "
+              f"{cli} | {found}/{len(queries)} |  ({load()})", flush=True)
+    vs.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=int, default=200, help="photos to index (0: skip)")
     ap.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     ap.add_argument("--db-size", type=int, default=100_000, help="items in the case database test (0: skip)")
     ap.add_argument("--queries", type=int, default=30)
+    ap.add_argument("--scale", type=int, nargs="*", default=[],
+                    help="scene query latency at these case sizes, e.g. 1000 10000 100000 (section 5)")
+    ap.add_argument("--scale-photos", type=Path, help="folder of real benign photos among the section 5 entries")
+    ap.add_argument("--scale-generated", type=int, default=150, help="generated photos among the section 5 entries")
+    ap.add_argument("--scale-rooms", type=int, default=12, help="generated rooms queried in section 5")
+    ap.add_argument("--scale-cli", type=int, default=5, help="queries of section 5 also run as `haven victimid scene`")
+    ap.add_argument("--workdir", type=Path, help="where section 5's case is built (default: a temporary directory; "
+                    "~170 KB per entry)")
     args = ap.parse_args()
     print(f"cores {os.cpu_count()}; FAISS threads {__import__('faiss').omp_get_max_threads()}; "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '-')}; {load()}")
@@ -285,6 +448,16 @@ def main() -> None:
             faces_find(n, args.queries)
         if args.db_size:
             case_database(args.db_size, args.queries, tmp)
+        if args.scale:
+            work = Path(tempfile.mkdtemp(dir=args.workdir)) if args.workdir else tmp
+            try:
+                query_scale(sorted(args.scale), args.scale_generated, args.scale_photos, args.scale_rooms,
+                            args.scale_cli, work)
+            finally:
+                if args.workdir:
+                    import shutil
+
+                    shutil.rmtree(work, ignore_errors=True)
     print(f"done ({load()})")
 
 
