@@ -153,6 +153,7 @@ def test_vectors_are_encoded_in_batches_from_a_sampled_vocabulary(tmp_path, monk
     for k in range(5):
         photograph(make_room(40 + k % 2), k).convert("RGB").save(ev / f"p{k}.jpg", quality=90)
     monkeypatch.setattr(indexer, "VOCAB_IMAGES", 3)
+    monkeypatch.setattr(scene, "_PROJECTIONS", {})  # drawn in this process by an earlier test
     monkeypatch.setattr(indexer, "ENCODE_BATCH", 2)
     vs = VictimStore(tmp_path / "case", create=True)
     indexer.Indexer(vs, indexer.IndexOptions(parts=("scene",))).run([str(ev)])
@@ -168,3 +169,13 @@ def test_vectors_are_encoded_in_batches_from_a_sampled_vocabulary(tmp_path, monk
         np.testing.assert_allclose(np.frombuffer(r.vector, np.float32), vocab.encode(
             np.frombuffer(r.descriptors, np.uint8).reshape(-1, 128)), atol=1e-5)
     assert list((tmp_path / "case" / "victimid-cache").glob("vlad-projection-*.npy"))
+
+
+def test_the_scene_cache_is_built_from_the_covering_index(indexed_case):
+    from haven.victimid.search import scene_vectors_query
+
+    vs, _ids = indexed_case
+    sql = str(scene_vectors_query().compile(vs.engine))
+    with vs.engine.connect() as conn:
+        plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql).all())
+    assert "COVERING INDEX ix_vi_scene_vector" in plan, plan

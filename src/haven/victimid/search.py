@@ -144,10 +144,15 @@ def _cached(vs: VictimStore, kind: str, key: str, build, load, save):
     return index
 
 
+def scene_vectors_query():
+    """Every image's global vector (SQLite answers it from the covering index `store.py` makes)."""
+    return select(SceneRow.media_id, SceneRow.vector).where(SceneRow.vector.is_not(None))
+
+
 def _scene_index(vs: VictimStore) -> scene.SceneIndex:
     def build() -> scene.SceneIndex:
         with vs.session() as s:
-            rows = s.execute(select(SceneRow.media_id, SceneRow.vector).where(SceneRow.vector.is_not(None))).all()
+            rows = s.execute(scene_vectors_query()).all()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         vecs = np.empty((len(rows), scene.GLOBAL_DIM), np.float32)
         for k, r in enumerate(rows):
