@@ -21,7 +21,9 @@ import numpy as np
 try:
     if os.environ.get("HAVEN_NO_NUMBA"):
         raise ImportError("disabled by HAVEN_NO_NUMBA")
+    from llvmlite import ir
     from numba import njit, types
+    from numba.core import cgutils
     from numba.extending import intrinsic
 except ImportError:  # pragma: no cover - exercised when numba is absent
     njit = None
@@ -44,6 +46,31 @@ if njit is not None:
 
         return sig, codegen
 
+    @intrinsic
+    def _prefetch(typingctx, arr, idx):
+        """A hint to fetch arr[idx] (1-D) or row arr[idx] (2-D) into the cache; no effect on
+        results (LLVM's prefetch: read, keep in all levels)."""
+        sig = types.void(arr, idx)
+
+        def codegen(context, builder, signature, args):
+            aryty = signature.args[0]
+            ary = context.make_array(aryty)(context, builder, args[0])
+            inds = [args[1]] + [context.get_constant(types.intp, 0)] * (aryty.ndim - 1)
+            ptr = cgutils.get_item_pointer(context, builder, aryty, ary, inds, wraparound=False)
+            p = builder.bitcast(ptr, ir.IntType(8).as_pointer())
+            i32 = ir.IntType(32)
+            fnty = ir.FunctionType(ir.VoidType(), [p.type, i32, i32, i32])
+            fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+            builder.call(fn, [p, i32(0), i32(3), i32(1)])
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    #: candidates in flight: each candidate's code is prefetched this many candidates before
+    #: it is verified (a power of two); postings of a probe this many probes before it is read
+    _RING = 32
+    _PROBES_AHEAD = 8
+
     @njit(cache=True, nogil=True)
     def range_search(codes, offsets, postings, post_base, n, key_base, qvals, q64, tables,
                      masks, threshold, chunk_masks, radii):
@@ -64,6 +91,12 @@ if njit is not None:
         (its table's mask equals the pair's chunk difference), so the probes may be dealt
         out to several threads, each calling this with its share: together they report
         every pair once.
+
+        At national scale nearly every read is a cache miss (offsets, the first posting of
+        a bucket, each candidate's code), and a plain loop waits for them one or two at a
+        time. So the reads are requested ahead: all the probes' offsets first, each probe's
+        postings `_PROBES_AHEAD` probes early, and each candidate's code `_RING` candidates
+        before it is verified (a ring of pending candidates), keeping many misses in flight.
         """
         cap = 256
         out_q = np.empty(cap, np.int64)
@@ -72,6 +105,9 @@ if njit is not None:
         cnt = 0
         nq = qvals.shape[0]
         nprobe = tables.shape[0]
+        keys = np.empty(nprobe, np.int64)
+        ring_r = np.empty(_RING, np.int64)
+        ring_t = np.empty(_RING, np.int64)
         for qi in range(nq):
             a0 = q64[qi, 0]
             a1 = q64[qi, 1]
@@ -80,29 +116,61 @@ if njit is not None:
             for k in range(nprobe):
                 t = tables[k]
                 key = (qvals[qi, t] ^ masks[k]) + key_base[t]
-                s = np.int64(offsets[key])
-                e = np.int64(offsets[key + 1])
-                base = post_base[t]
-                for j in range(s, e):
-                    if base < 0:
-                        row = j
+                keys[k] = key
+                _prefetch(offsets, key)
+            pushed = 0
+            done = 0
+            # one pass per probe, then one more (k == nprobe) that verifies what is left
+            for k in range(nprobe + 1):
+                if k < nprobe:
+                    if k + _PROBES_AHEAD < nprobe:
+                        b2 = post_base[tables[k + _PROBES_AHEAD]]
+                        if b2 >= 0:
+                            _prefetch(postings, b2 + np.int64(offsets[keys[k + _PROBES_AHEAD]]))
+                    t = tables[k]
+                    s = np.int64(offsets[keys[k]])
+                    steps = np.int64(offsets[keys[k] + 1]) - s
+                    base = post_base[t]
+                else:
+                    steps = pushed - done
+                for i in range(steps):
+                    if k < nprobe:
+                        if base < 0:
+                            row = s + i
+                        else:
+                            row = np.int64(postings[base + s + i])
+                        _prefetch(codes, row)
+                        slot = pushed & (_RING - 1)
+                        pushed += 1
+                        if pushed - done <= _RING:  # the ring has room: verify later
+                            ring_r[slot] = row
+                            ring_t[slot] = t
+                            continue
+                        # full: this slot holds the oldest pending candidate; swap it out
+                        vrow = ring_r[slot]
+                        vt = ring_t[slot]
+                        ring_r[slot] = row
+                        ring_t[slot] = t
                     else:
-                        row = np.int64(postings[base + j])
-                    x0 = codes[row, 0] ^ a0
+                        slot = done & (_RING - 1)
+                        vrow = ring_r[slot]
+                        vt = ring_t[slot]
+                    done += 1
+                    x0 = codes[vrow, 0] ^ a0
                     d = _popcount(x0)
                     if d > threshold:
                         continue
-                    x1 = codes[row, 1] ^ a1
+                    x1 = codes[vrow, 1] ^ a1
                     d += _popcount(x1)
                     if d > threshold:
                         continue
-                    x2 = codes[row, 2] ^ a2
-                    x3 = codes[row, 3] ^ a3
+                    x2 = codes[vrow, 2] ^ a2
+                    x3 = codes[vrow, 3] ^ a3
                     d += _popcount(x2) + _popcount(x3)
                     if d > threshold:
                         continue
                     seen = False
-                    for u in range(t):  # found already through an earlier table?
+                    for u in range(vt):  # found already through an earlier table?
                         if radii[u] >= 0 and (
                                 _popcount(x0 & chunk_masks[u, 0]) + _popcount(x1 & chunk_masks[u, 1])
                                 + _popcount(x2 & chunk_masks[u, 2])
@@ -120,7 +188,7 @@ if njit is not None:
                         nd_[:cnt] = out_d[:cnt]
                         out_q, out_r, out_d = nq_, nr_, nd_
                     out_q[cnt] = qi
-                    out_r[cnt] = row
+                    out_r[cnt] = vrow
                     out_d[cnt] = d
                     cnt += 1
         return out_q[:cnt], out_r[:cnt], out_d[:cnt]
