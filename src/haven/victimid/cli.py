@@ -94,6 +94,7 @@ def index_command(
     case: Path = typer.Option(..., "--case", help="Case directory (created if missing)."),
     parts: str = typer.Option("metadata,scene,faces,ocr,thumbs", help="What to index, comma-separated (thumbs: small pictures for the web views)."),
     face_models: Optional[Path] = typer.Option(None, help="Directory of face model files (default: $HAVEN_FACE_MODELS or face-recognition-models)."),
+    face_detector: str = typer.Option("hog", help="Face detector: hog (fast, frontal faces), cnn (also turned and partly hidden faces; seconds per photo), hog+cnn (the CNN only where HOG finds none)."),
     ocr_lang: str = typer.Option("eng", help="Tesseract language(s), e.g. eng+deu."),
     workers: int = typer.Option(0, min=0, help="Processes that decode and analyse images (0: every core)."),
     as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
@@ -118,7 +119,7 @@ def index_command(
     try:
         vs = _store(case, create=True, evidence=tuple(evidence))
         opts = IndexOptions(tuple(p.strip() for p in parts.split(",") if p.strip()),
-                            str(face_models) if face_models else None, ocr_lang, workers)
+                            str(face_models) if face_models else None, ocr_lang, workers, face_detector)
         with case_lock(vs.dir, "indexed"), Stages() as stages:
             stages.stage("loading models")
             indexer = Indexer(vs, opts)
@@ -339,6 +340,7 @@ def faces_find(
     top: int = typer.Option(20, min=1, help="Results to show."),
     max_distance: float = typer.Option(0.8, help="Leave out faces farther than this (0.6: dlib's same-person point)."),
     face_models: Optional[Path] = typer.Option(None, help="Face model directory."),
+    face_detector: str = typer.Option("hog+cnn", help="Detector for the IMAGE: hog, cnn, or hog+cnn (the CNN when HOG finds none)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Find a face across the case (and known libraries), with distances, similarity and
@@ -357,7 +359,7 @@ def faces_find(
             from haven.victimid.faces import FaceModel
 
             pixels = _query_pixels(image)
-            model = FaceModel(face_models)
+            model = FaceModel(face_models, detector=face_detector)
             found = S.faces_of_pixels(model, pixels)
             if not found:
                 raise HavenError(f"no face found in {image}")

@@ -46,6 +46,7 @@ class IndexOptions:
     face_model_dir: str | None = None
     ocr_lang: str = "eng"
     workers: int = 1  # processes that decode and analyse images (0: every core)
+    face_detector: str = "hog"  # faces.DETECTORS: hog, cnn, hog+cnn
 
 
 @dataclass
@@ -133,7 +134,7 @@ class _Analysers:
         if "faces" in options.parts:
             from haven.victimid.faces import FaceModel
 
-            self.faces = FaceModel(options.face_model_dir)
+            self.faces = FaceModel(options.face_model_dir, detector=options.face_detector)
 
     def analyse(self, job: _Job) -> _Analysis:
         """Decode one item and compute every wanted part (pure: no database)."""
@@ -175,7 +176,7 @@ class _Analysers:
         if self.faces is not None:
             t0 = time.perf_counter()
             out.faces = self.faces.faces(rgb)
-            out.parts["faces"] = True
+            out.parts["faces"] = self.faces.detector  # truthy; says which detector looked
             sec["faces"] = time.perf_counter() - t0
         if "thumbs" in job.wanted:
             t0 = time.perf_counter()
@@ -325,6 +326,11 @@ class Indexer:
                 # Scene features of an older extractor (ORB before RootSIFT) are extracted again.
                 stale = "scene" in wanted and self._extractor is not None and s.scalar(
                     select(SceneRow.extractor).where(SceneRow.media_id == row.id)) not in (None, self._extractor.name)
+                # Faces looked for with another detector are looked for again (True: stored
+                # before the detector was a choice, so HOG).
+                looked = row.parts.get("faces")
+                looked = "hog" if looked is True else looked
+                stale = stale or ("faces" in wanted and self._faces is not None and looked != self._faces.detector)
                 if not stale:
                     st.skipped += 1
                     self._skipped_row = row
@@ -373,7 +379,8 @@ class Indexer:
             if res.faces is not None:
                 s.execute(delete(FaceRow).where(FaceRow.media_id == row.id))
                 for f in res.faces:
-                    s.add(FaceRow(media_id=row.id, model=self._faces.name, left=f.box[0], top=f.box[1],
+                    s.add(FaceRow(media_id=row.id, model=self._faces.name, detector=f.detector,
+                                  left=f.box[0], top=f.box[1],
                                   right=f.box[2], bottom=f.box[3], detector_score=f.score,
                                   embedding=f.embedding.astype(np.float32).tobytes()))
                 st.faces += len(res.faces)

@@ -347,11 +347,13 @@ def decisions_for(vs: VictimStore, face_id: int) -> dict[int, FaceDecisionRow]:
 
 
 def face_index(vs: VictimStore, model: str | None) -> facemod.FaceIndex:
-    """The store's faces of `model` (every model when None) in an exact index, cached."""
+    """The store's faces comparable with `model` (every model when None) in an exact index, cached."""
+    same = facemod.comparable_ids(model) if model else None
+
     def build() -> facemod.FaceIndex:
         stmt = select(FaceRow.id, FaceRow.embedding)
-        if model:
-            stmt = stmt.where(FaceRow.model == model)
+        if same:
+            stmt = stmt.where(FaceRow.model.in_(same))
         with vs.session() as s:
             rows = s.execute(stmt).all()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -359,7 +361,7 @@ def face_index(vs: VictimStore, model: str | None) -> facemod.FaceIndex:
             np.empty((0, 128), np.float32)
         return facemod.FaceIndex(ids, mat)
 
-    key = hashlib.sha256((model or "*").encode()).hexdigest()[:12]
+    key = hashlib.sha256((same[0] if same else "*").encode()).hexdigest()[:12]
     return _cached(vs, "faces", key, build, facemod.FaceIndex.load, lambda ix, p: ix.save(p))
 
 
@@ -448,8 +450,9 @@ def cluster_faces(vs: VictimStore, max_distance: float = facemod.CLUSTER_DISTANC
     with vs.session() as s, s.begin():
         rows = list(s.scalars(select(FaceRow).order_by(FaceRow.id)))
         next_label = 0
-        for model in sorted({r.model for r in rows}):
-            group = [r for r in rows if r.model == model]
+        space = {r.id: facemod.comparable_ids(r.model)[0] for r in rows}
+        for model in sorted(set(space.values())):
+            group = [r for r in rows if space[r.id] == model]
             pos = {r.id: i for i, r in enumerate(group)}
             must = [(pos[a], pos[b]) for (a, b), d in decisions.items() if d == "confirm" and a in pos and b in pos]
             cannot = {_pair(pos[a], pos[b]) for (a, b), d in decisions.items() if d == "reject" and a in pos and b in pos}

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from haven.store.case import CaseStore, utcnow
+from haven.store.case import CaseStore, _add_missing_columns, utcnow
 from haven.victimid.errors import VictimIdError
 from haven.victimid.models import EventRow, MediaRow, VictimIdBase
 
@@ -81,6 +81,7 @@ class VictimStore:
                                         "for victim identification (`haven index`)")
             return
         VictimIdBase.metadata.create_all(self.engine)
+        _add_missing_columns(self.engine, VictimIdBase.metadata)  # cases indexed by older versions
         if self.fts:
             with self.engine.begin() as conn:
                 conn.execute(text(_FTS_DDL))
