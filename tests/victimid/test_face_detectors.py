@@ -13,6 +13,7 @@ import pytest
 import skimage.data as data
 from PIL import Image
 from sqlalchemy import select, text
+from sqlalchemy.orm import undefer
 
 from haven.victimid import faces as F
 from haven.victimid.errors import VictimIdError
@@ -101,7 +102,8 @@ def _faces_by_file(vs) -> dict[str, list[FaceRow]]:
     out: dict[str, list[FaceRow]] = {}
     for m in vs.all_media():
         with vs.session() as s:
-            out[Path(m.path).name] = list(s.scalars(select(FaceRow).where(FaceRow.media_id == m.id)))
+            out[Path(m.path).name] = list(s.scalars(select(FaceRow).options(undefer(FaceRow.detector))
+                                                    .where(FaceRow.media_id == m.id)))
     return out
 
 
@@ -167,3 +169,31 @@ def test_face_detector_from_the_command_line(hidden_case):
     r = runner.invoke(victimid_app, ["index", "--case", case, str(ev), "--parts", "faces", "--face-detector", "haar"])
     assert r.exit_code != 0 and "unknown face detector" in " ".join(r.output.split())
     assert "Traceback" not in r.output
+
+
+def test_an_old_read_only_case_still_finds_faces(hidden_case):
+    """A case from before the detector column, on write-protected storage (chattr +i, which
+    root respects), cannot gain the column; its faces still load and are found."""
+    import shutil
+    import subprocess
+
+    vs, ev = hidden_case
+    Indexer(vs, IndexOptions(parts=("faces",))).run([str(ev)])
+    whole = _faces_by_file(vs)["whole.png"][0].id
+    with vs.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE vi_faces DROP COLUMN detector"))
+        conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    case = vs.dir
+    vs.close()
+    paths = [case, *case.iterdir()]
+    if not shutil.which("chattr") or subprocess.run(["chattr", "+i", *map(str, paths)]).returncode:
+        pytest.skip("file system without the immutable attribute")
+    try:
+        ro = VictimStore(case)
+        assert ro.case.read_only
+        assert find_face(ro, face_id=whole) == []  # one face, nothing else to find
+        with ro.session() as s:
+            assert s.get(FaceRow, whole).model.startswith(F.EMBED_NAME)
+        ro.close()
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, paths)])

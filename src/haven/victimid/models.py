@@ -88,7 +88,9 @@ class FaceRow(VictimIdBase):
     id: Mapped[int] = mapped_column(primary_key=True)
     media_id: Mapped[int] = mapped_column(ForeignKey("vi_media.id", ondelete="CASCADE"), index=True)
     model: Mapped[str] = mapped_column(String(80))  # embedding model id: faces of one id are comparable
-    detector: Mapped[str | None] = mapped_column(String(16))  # hog / cnn; None: indexed before the choice (hog)
+    # hog / cnn; None: indexed before the choice (hog). Deferred: a read-only case made before
+    # the column existed cannot gain it, and its faces must still load.
+    detector: Mapped[str | None] = mapped_column(String(16), deferred=True)
     left: Mapped[int] = mapped_column(Integer)
     top: Mapped[int] = mapped_column(Integer)
     right: Mapped[int] = mapped_column(Integer)
