@@ -76,6 +76,23 @@ class NearAnswer:
         return self.total > len(self.matches)
 
 
+@dataclass(frozen=True, slots=True)
+class NearRows:
+    """A bounded answer as arrays, one element per listed entry (best first, as `NearAnswer`):
+    for callers that turn many matches into something else without one object per match."""
+
+    ids: np.ndarray  # int64 entry ids
+    distances: np.ndarray  # int64
+    queries: np.ndarray  # int64 position of the query hash that gave the best distance
+    tag_codes: np.ndarray  # numbers into the index's tag names
+    crowded: np.ndarray  # bool
+    total: int
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self.ids)
+
+
 def hexes_to_codes(hexes: list[str]) -> np.ndarray:
     """64-hex PDQ hashes as an (n, 32) uint8 array of packed bits, as FAISS wants them."""
     try:
@@ -332,10 +349,20 @@ class NearIndex:
         crowd of `crowd_rows` or more library hashes (`CROWD_ROWS`). Rows still in the flat
         tail (the newest < `flat_limit`) are never flagged.
         """
+        rows = self.search_bounded_rows(query_hexes, threshold, limit, crowd_rows)
+        names = self._tag_names
+        return NearAnswer([NearMatch(int(i), int(d), int(q), names[t], bool(c))
+                           for i, d, q, t, c in zip(rows.ids, rows.distances, rows.queries,
+                                                    rows.tag_codes, rows.crowded)], rows.total)
+
+    def search_bounded_rows(self, query_hexes: list[str], threshold: int = DEFAULT_THRESHOLD,
+                            limit: int = MATCH_LIMIT, crowd_rows: int = CROWD_ROWS) -> NearRows:
+        """`search_bounded` as arrays (`NearRows`): the same entries in the same order."""
         if limit < 0:
             raise ValueError("limit must be >= 0")
         if not query_hexes or len(self) == 0:
-            return NearAnswer([], 0)
+            empty = np.empty(0, dtype=np.int64)
+            return NearRows(empty, empty, empty, empty, np.zeros(0, dtype=bool), 0)
         view = self._view
         qnums, rows, dists = self.search_codes(hexes_to_codes(query_hexes), threshold,
                                                with_query=True)
@@ -357,10 +384,8 @@ class NearIndex:
             qnums, rows, dists, ids = qnums[pick], rows[pick], dists[pick], ids[pick]
         order = np.lexsort((ids, dists))[:limit]
         qnums, rows, dists, ids = qnums[order], rows[order], dists[order], ids[order]
-        crowded = self._crowded(view, rows, crowd_rows)
-        tags = self._tag_codes.view()[rows]
-        return NearAnswer([NearMatch(int(i), int(d), int(q), self._tag_names[t], bool(c))
-                           for i, d, q, t, c in zip(ids, dists, qnums, tags, crowded)], total)
+        return NearRows(ids, dists, qnums, self._tag_codes.view()[rows],
+                        self._crowded(view, rows, crowd_rows), total)
 
     def _crowded(self, view: _View, rows: np.ndarray, crowd_rows: int) -> np.ndarray:
         """Per row: do the crowds holding it have >= `crowd_rows` rows (see `CROWD_ROWS`)?"""

@@ -124,12 +124,12 @@ class LookupFastPath:
         if len(signal) > 200 or len(signal_type) > 20:
             return None
         try:
-            hma_type, value, banks, n = svc.library.hma(signal_type, signal)
+            hma_type, value, body, banks, n = svc.library.hma_text(signal_type, signal)
         except BadInput:
             return None
         svc.audit_writer.submit(p.actor, "lookup.hma", "", signal_type=hma_type, signal=value,
-                                banks=len(banks), matches=n)
-        return json.dumps(banks, separators=(",", ":")).encode()
+                                banks=banks, matches=n)
+        return body.encode()
 
 
 async def _plain(send, status: int, detail: str) -> None:

@@ -65,13 +65,17 @@ class FloodWatch:
             now = self._clock()
             if now - self._start >= self.window:
                 self._roll(now)
-            for eid in entry_ids:
-                if eid in self._flagged:
+            flagged, current, floor = self._flagged, self._current, self.min_queries
+            for eid in entry_ids:  # a crowded answer lists 100: kept to a few steps each
+                if eid in flagged:
                     continue
-                seen = self._current.setdefault(eid, set())
+                seen = current.get(eid)
+                if seen is None:
+                    current[eid] = seen = set()
                 seen.add(key)
-                if len(seen) > self.limit(eid):
-                    self._flagged.add(eid)
+                # the limit is never below min_queries: only then is it worth working out
+                if len(seen) > floor and len(seen) > self.limit(eid):
+                    flagged.add(eid)
                     out.append(eid)
         return out
 

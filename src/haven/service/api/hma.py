@@ -50,11 +50,11 @@ async def hma_lookup(p: LookupCaller, request: Request,
     """HMA's lookup shape: `{bank name: [{bank_content_id, distance, …provenance}]}`."""
     authz.lookup(p)
     st = state(request)
-    hma_type, value, grouped, n = st.library.hma(signal_type, signal)
-    grouped = _only(grouped, _bank_filter(banks))
+    hma_type, value, body, n_banks, n = st.library.hma_text(signal_type, signal,
+                                                            _bank_filter(banks))
     st.audit_writer.submit(p.actor, "lookup.hma", "", signal_type=hma_type, signal=value,
-                           banks=len(grouped), matches=sum(len(v) for v in grouped.values()))
-    return compact_json(grouped)
+                           banks=n_banks, matches=n)
+    return Response(body.encode(), media_type="application/json")
 
 
 async def _upload(request: Request) -> tuple[str, bytes]:
