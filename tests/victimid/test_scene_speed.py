@@ -179,3 +179,35 @@ def test_the_scene_cache_is_built_from_the_covering_index(indexed_case):
     with vs.engine.connect() as conn:
         plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql).all())
     assert "COVERING INDEX ix_vi_scene_vector" in plan, plan
+
+
+def test_the_command_line_query_gives_the_in_process_answer(indexed_case, evidence_dir, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from haven.victimid.cli import victimid_app
+    from haven.victimid.search import image_pixels
+
+    vs, _ids = indexed_case
+    image = evidence_dir / "room_a_2.jpg"
+    r = CliRunner().invoke(victimid_app, ["scene", "--case", str(vs.dir), str(image), "--json", "--top", "5"])
+    assert r.exit_code == 0, r.output
+    want = SceneSearch(vs).find(image_pixels(image.read_bytes()), top=5)
+    assert [(h["media_id"], h["inliers"], h["verified"]) for h in json.loads(r.output)] == \
+        [(h.media_id, h.inliers, h.verified) for h in want]
+    assert want[0].verified
+    # the query image is still checked before the case: a wrong file is the likelier mistake
+    (tmp_path / "notes.jpg").write_text("not an image")
+    r = CliRunner().invoke(victimid_app, ["scene", "--case", str(tmp_path / "nope"), str(tmp_path / "notes.jpg")])
+    assert r.exit_code != 0 and "is not an image" in " ".join(r.output.split())
+
+
+def test_decoding_and_extracting_a_query_needs_no_database_code():
+    import subprocess
+    import sys
+
+    code = ("import sys, haven.victimid.pixels, haven.victimid.scene; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sqlalchemy' or m == 'haven.victimid.indexer'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -66,7 +66,7 @@ def _query_pixels(image: Path, region: tuple[int, int, int, int] | None = None):
     from PIL import UnidentifiedImageError
 
     from haven.victimid.errors import VictimIdError
-    from haven.victimid.search import image_pixels
+    from haven.victimid.pixels import image_pixels
 
     data = _query_image(image)
     try:
@@ -77,6 +77,13 @@ def _query_pixels(image: Path, region: tuple[int, int, int, int] | None = None):
                                   EOFError)):
             raise
     raise VictimIdError(f"{image} is not an image haven can read (JPEG, PNG, WebP, HEIC, …)")
+
+
+def _query_features(pixels):
+    """Scene features of a query's pixels (a future of them), extracted as the index does."""
+    from haven.victimid import scene
+
+    return scene.default_extractor().extract(pixels.result())
 
 
 def _region(value: Optional[str]) -> tuple[int, int, int, int] | None:
@@ -205,21 +212,34 @@ def scene(
 
     Example: haven victimid scene --case case1 photo.jpg --region 0,200,640,280 --library known/
     """
-    from haven.victimid.search import SceneSearch, open_libraries
+    from concurrent.futures import ThreadPoolExecutor
 
+    # The query image is decoded and its features extracted on a second thread while this one
+    # imports the search code (~0.5 s of CPU) and opens the case: Pillow and OpenCV release the
+    # GIL, so on two cores the extraction costs no wall time (docs/benchmarks.md).
+    area = _region(region)
+    pool = ThreadPoolExecutor(1)
+    pixels = features = None
+    if media is None and image is not None:
+        pixels = pool.submit(_query_pixels, image, area)
+        features = pool.submit(_query_features, pixels)
     try:
-        # the query is checked first: a wrong file is the likelier mistake
-        pixels = _query_pixels(image, _region(region)) if media is None and image else None
+        from haven.victimid.search import SceneSearch, open_libraries
+
+        if pixels is not None:
+            pixels.result()  # the query is checked first: a wrong file is the likelier mistake
         vs = _store(case)
         search = SceneSearch(vs, open_libraries(library or []))
         if media is not None:
             hits = search.find_media(media, top=top, verify_top=verify_top)
-        elif image is not None:
-            hits = search.find(pixels, top=top, verify_top=verify_top)
+        elif features is not None:
+            hits = search.find_features(features.result(), top=top, verify_top=verify_top)
         else:
             raise typer.BadParameter("give a query IMAGE or --media ID")
     except HavenError as exc:
         _fail(exc)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     rows = [{"source": h.source, "media_id": h.media_id, "path": h.path, "sha256": h.sha256,
              "verified": h.verified, "inliers": h.inliers, "similarity": round(h.similarity, 4),
              "reason": h.reason, "series": h.series, "model": h.model, "linked_via": h.linked_via} for h in hits]

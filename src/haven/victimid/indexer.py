@@ -13,7 +13,6 @@ import hashlib
 import io
 import os
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -30,14 +29,12 @@ from haven.store.case import keep_apart, utcnow
 from haven.store.models import ItemRow, Seizure
 from haven.victimid import metadata, ocr, scene, thumbs
 from haven.victimid.errors import VictimIdError
+from haven.victimid.pixels import DECODE_LONG_SIDE, MAX_PIXELS, decode as _decode  # noqa: F401 - re-exported
 from haven.victimid.models import FaceRow, MediaRow, OcrRow, SceneRow, ThumbRow, VocabularyRow
 from haven.victimid.store import VictimStore
 
 PARTS = ("metadata", "scene", "faces", "ocr", "thumbs")
 MAX_IMAGE_BYTES = 512 * 1024**2
-MAX_PIXELS = 2**28
-DECODE_LONG_SIDE = 2400  # pixels kept for faces/OCR; JPEGs are DCT-scaled down to about this
-_FORMATS = ["JPEG", "MPO", "PNG", "GIF", "BMP", "DIB", "TIFF", "WEBP", "HEIF", "AVIF", "PPM", "TGA"]
 
 
 @dataclass
@@ -70,32 +67,6 @@ class IndexStats:
 def _seizure_names(vs: VictimStore) -> dict[str, str]:
     with vs.session() as s:
         return {src: name for name, src in s.execute(select(Seizure.name, Seizure.source_path))}
-
-
-def _formats() -> list[str]:
-    # An allow-list: some Pillow plugins hand data to external programs (EPS -> Ghostscript).
-    Image.init()
-    return [f for f in _FORMATS if f in Image.OPEN]
-
-
-def _decode(data: bytes) -> tuple[Image.Image, np.ndarray]:
-    """(header-only image for metadata, RGB pixels scaled to at most DECODE_LONG_SIDE)."""
-    formats = _formats()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            head = Image.open(io.BytesIO(data), formats=formats)
-            if head.width * head.height > MAX_PIXELS:
-                raise VictimIdError(f"image of {head.width}x{head.height} pixels refused (decompression bomb guard)")
-            img = Image.open(io.BytesIO(data), formats=formats)
-            if img.format == "JPEG":
-                img.draft("RGB", (DECODE_LONG_SIDE, DECODE_LONG_SIDE))
-            img = img.convert("RGB")
-        except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
-            raise VictimIdError(f"image not decodable: {exc}") from exc
-    if max(img.size) > DECODE_LONG_SIDE:
-        img.thumbnail((DECODE_LONG_SIDE, DECODE_LONG_SIDE), Image.LANCZOS)
-    return head, np.asarray(img)
 
 
 @dataclass

@@ -31,27 +31,14 @@ from haven.store.case import DB_NAME, utcnow
 from haven.victimid import faces as facemod
 from haven.victimid import scene
 from haven.victimid.errors import VictimIdError
-from haven.victimid.indexer import _decode, load_vocabulary
+from haven.victimid.indexer import load_vocabulary
+from haven.victimid.pixels import image_pixels  # noqa: F401 - re-exported
 from haven.victimid.models import (FaceDecisionRow, FaceRow, LinkRow, MediaRow, SceneRow,
                                    SeriesMemberRow, SeriesRow)
 from haven.victimid.store import VictimStore, default_user
 
 DECISIONS = ("confirm", "reject")
 CASE = "case"
-
-
-def image_pixels(data: bytes, region: tuple[int, int, int, int] | None = None) -> np.ndarray:
-    """RGB pixels of image bytes, optionally only `region` = (x, y, width, height) in the
-    image's own pixels."""
-    _head, rgb = _decode(data)
-    if region:
-        head_w = _head.width
-        f = rgb.shape[1] / head_w  # the decode may have scaled the image down
-        x, y, w, h = (int(round(v * f)) for v in region)
-        if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > rgb.shape[1] + 1 or y + h > rgb.shape[0] + 1:
-            raise VictimIdError(f"region {region} lies outside the {_head.width}x{_head.height} image")
-        rgb = np.ascontiguousarray(rgb[y:y + h, x:x + w])
-    return rgb
 
 
 # -- sources: the case and known libraries ------------------------------------------------------
@@ -297,6 +284,10 @@ class SceneSearch:
     def find(self, rgb: np.ndarray, top: int = 20, verify_top: int = 50) -> list[SceneMatch]:
         """The case's and the libraries' images of the query's scene, labelled, best first."""
         return self._find(self.extractor.extract(rgb), top, verify_top, None)
+
+    def find_features(self, feats: scene.Features, top: int = 20, verify_top: int = 50) -> list[SceneMatch]:
+        """As `find`, for features already extracted from the query."""
+        return self._find(feats, top, verify_top, None)
 
     def find_media(self, media_id: int, top: int = 20, verify_top: int = 50) -> list[SceneMatch]:
         """As `find`, for a media of the case (left out of its own results)."""
