@@ -88,7 +88,7 @@ class _ThreadClock:
         return caller_cpu - me + max(self.spent.values(), default=0.0)
 
 
-def _child(data: Path, threads: list[int], cache: Path | None) -> None:
+def _child(data: Path, threads: list[int], cache: Path | None, warmup: int) -> None:
     from haven.match import kernels
     from haven.match.multiindex import MultiIndex
 
@@ -122,8 +122,16 @@ def _child(data: Path, threads: list[int], cache: Path | None) -> None:
     nbytes = index.nbytes - (0 if perm is None else perm.nbytes)
     items = {k: list(qs[k]) for k in CLASSES}
     index.search(items["nomatch"][0], 31)  # compile / warm the pool
+    warm = []
+    for _ in range(warmup):  # untimed passes: the first searches after opening run slower
+        for kind in CLASSES:
+            for q in items[kind]:
+                c = time.process_time()
+                index.search(q, 31)
+                warm.append(time.process_time() - c)
     clock = _ThreadClock(kernels)
     out = {"build_s": build, "how": how, "bytes_per_hash": nbytes / index.n, "m": index.m,
+           "warmup_cpu_p50_ms": _pct(warm, 50) if warm else None,
            "crowds": int(len(getattr(index, "crowd_radii", ()))), "passes": [],
            "crowd_rows": int(index.n - getattr(index, "n_main", index.n))}
     for th in threads:
@@ -170,11 +178,15 @@ def main() -> int:
     ap.add_argument("--flat-items", type=int, default=5,
                     help="with the truth read from --data: items per class FAISS flat is timed "
                          "on again in this run (the baseline)")
+    ap.add_argument("--warmup", type=int, default=0,
+                    help="untimed passes over every item (one thread) before the timed ones; "
+                         "their CPU p50 is printed")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
     if args.child:
-        _child(Path(args.child), threads, Path(args.index_cache) if args.index_cache else None)
+        _child(Path(args.child), threads, Path(args.index_cache) if args.index_cache else None,
+               args.warmup)
         return 0
     import faiss
 
@@ -266,7 +278,8 @@ def main() -> int:
         for name, src in trees:
             env = {**os.environ, "PYTHONPATH": src}
             load0 = os.getloadavg()[0]
-            cmd = [sys.executable, __file__, "--child", tmp, "--threads", args.threads]
+            cmd = [sys.executable, __file__, "--child", tmp, "--threads", args.threads,
+                   "--warmup", str(args.warmup)]
             if args.index_cache and name == "ours":
                 cmd += ["--index-cache", args.index_cache]
             done = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -278,6 +291,9 @@ def main() -> int:
                   f"{r['how']} ({r['build_s']:.0f} s), {r['bytes_per_hash']:.1f} B/hash, peak "
                   f"RSS {r['peak_rss_gb']:.1f} GB, load {load0:.2f}->{os.getloadavg()[0]:.2f}",
                   flush=True)
+            if r.get("warmup_cpu_p50_ms") is not None:
+                print(f"    warm-up ({args.warmup} untimed pass(es), 1 thread): CPU p50 "
+                      f"{r['warmup_cpu_p50_ms']:.2f} ms per item", flush=True)
             for p in r["passes"]:
                 cells, mix = [], []
                 for kind in CLASSES:
