@@ -27,7 +27,7 @@ segment made by an earlier run):
 
     .venv/bin/python bench/pdq_scale_classes.py --n 100000000 --queries 30 \
         --data /work/data/national/clustered100m --index-cache /work/data/national/index \
-        --threads 1,2,1,2
+        --threads 1,2,1,2 --warmup 1
 """
 
 from __future__ import annotations
