@@ -226,8 +226,9 @@ def scan(
             _fail(HavenError(f"evidence {ev} does not exist"))
         if not has_files(ev):
             _fail(HavenError(f"no files found in evidence {ev}"))
-    # The workers start before anything else (forked from this one-thread process), and
-    # load the analysis code while this process loads the store and the hash sets.
+    # The workers start before anything else (forked from this one-thread process, which
+    # imports the analysis code once for all of them), and analyse while this process loads
+    # the store and the hash sets.
     pool = start_workers(workers) if engine == "local" else None
     head = None
     if pool is not None:
@@ -259,10 +260,13 @@ def scan(
                 limits=Limits(max_ratio=max_ratio, max_item_size=max_item_size,
                               max_total_extracted=max_total, max_depth=max_depth, keys=keys),
             )
+            # Off a terminal the bar draws nothing until its last line (LogTicker writes the
+            # log lines): no refresh thread rebuilding it ten times a second meanwhile.
             with Progress(
                 SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
                 TaskProgressColumn(), TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
                 TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False,
+                auto_refresh=console.is_terminal,
             ) as bar:
                 task = bar.add_task("scanning", total=None, stats="")
 
