@@ -137,3 +137,14 @@ def test_workers_are_forked_only_from_a_process_with_one_thread(monkeypatch):
 
 def test_one_worker_means_no_pool():
     assert workers.start_workers(1) is None
+
+
+def test_analysing_processes_keep_freed_memory_where_glibc_allows():
+    glibc = sys.platform.startswith("linux") and (
+        os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+    pool = workers.start_workers(2)
+    try:
+        # each worker applies it at its start (`_worker_ready`); there, it takes again
+        assert pool.submit(workers.keep_freed_memory).result(timeout=60) is glibc
+    finally:
+        pool.shutdown()
