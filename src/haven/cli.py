@@ -241,9 +241,12 @@ def scan(
     from haven.evidence.base import Limits
     from haven.evidence.keys import load_keyring
     from haven.report.findings import write_reports
+    from haven.report.html import load_template
     from haven.scan.pipeline import ScanOptions, ScanProgress
     from haven.scan.pipeline import scan as run_scan
     from haven.store.case import CaseStore
+
+    load_template()  # the workers have files to analyse meanwhile
 
     last = ScanProgress()
     try:

@@ -46,6 +46,11 @@ _env = Environment(
 )
 
 
+def load_template() -> None:
+    """Compile report.html's template now (Jinja2 keeps it): `haven scan` does this while its
+    workers are busy, not after the last item, when it would be all that runs."""
+    _env.get_template("report.html")
+
 
 def how_matched(m: dict) -> str:
     """In words, how an item matched a known entry (which hash, which part of the picture)."""

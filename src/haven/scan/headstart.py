@@ -28,6 +28,12 @@ from haven.evidence.registry import HEAD_SIZE, TAIL_SIZE, find_container
 from haven.evidence.walk import walk
 from haven.scan.analyse import analyse
 
+#: Files per worker the head start hands over: enough to keep the workers busy while the main
+#: process imports SQLAlchemy, creates the case and loads the hash sets (~0.4 CPU-s, which it
+#: does beside two busy workers on two cores); four (the scan's own window) ran out first, a
+#: 12 MP photo being ~45 ms of a worker's CPU.
+FILES_PER_WORKER = 16
+
 # Where a case keeps its database (haven.store.case.DB_NAME; that module is what the head
 # start runs ahead of, so it is not imported here).
 _CASE_DB = "case.db"
@@ -90,13 +96,13 @@ class HeadStart:
 
 def head_start(pool: ProcessPoolExecutor | None, evidence: list[str], case_dir: str | os.PathLike,
                *, fast: bool, video_fps: float) -> HeadStart | None:
-    """A `HeadStart` for a new case scanned with worker processes, else None; four files per
-    worker (the scan's own window)."""
+    """A `HeadStart` for a new case scanned with worker processes, else None; up to
+    `FILES_PER_WORKER` files per worker."""
     if pool is None or not evidence or (Path(case_dir) / _CASE_DB).exists():
         return None
     # Resolved, as the scan walks it: the same paths and names, or nothing would be taken.
     return HeadStart(pool, [str(Path(evidence[0]).resolve())], fast=fast, video_fps=video_fps,
-                     limit=4 * pool._max_workers)
+                     limit=FILES_PER_WORKER * pool._max_workers)
 
 
 def _is_container(fs_path: str, size: int | None) -> bool:
