@@ -23,7 +23,8 @@ photos) and times each query class on its own — `nomatch` (fresh photos), `nea
 member 4-16 bits off), `crowded` (a near-blank hash 0-12 bits off, hundreds to ~10,000
 matches) — and a mix (45 % / 50 % / 5 %), each `--requests` lookups, reporting the server's
 CPU per lookup per class. `--other-src DIR` serves the same data folder from another
-checkout's src/ first (the baseline, same run), then from this one.
+checkout's src/ first (the baseline, same run), then from this one, each from its own copy of
+the loaded data folder (quarantines the flood watch made in one run never reach the other).
 
     .venv/bin/python bench/service_lookup.py --library clustered --hashes 1000000 --requests 3000 --other-src /tmp/base/src
 """
@@ -36,6 +37,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -372,17 +374,30 @@ def main() -> None:
         if args.other_src:
             trees = [(f"baseline {args.other_src}", args.other_src)] + trees
         results = {}
-        for name, src in trees:
+        served = []
+        for k, (name, src) in enumerate(trees):
             print(f"== {name}", flush=True)
-            results[name] = _serve(src, data_dir, args.workers, env_extra, expect, batches,
+            # each tree starts from the library as loaded: the flood watch's quarantines
+            # (kept in the database) and audit entries of one run never reach the next
+            folder = data_dir
+            if len(trees) > 1:
+                folder = Path(tmp) / f"svc-{k}"
+                shutil.copytree(data_dir, folder)
+            served.append(folder)
+            results[name] = _serve(src, folder, args.workers, env_extra, expect, batches,
                                    warmup, args.connections)
+            if folder != data_dir and k < len(trees) - 1:
+                n, ok = _audit_check(folder, key_file)
+                print(f"audit ({name}): {n} lookup.hma entries; chain "
+                      f"{'verifies' if ok else 'BROKEN'}")
+                shutil.rmtree(folder)
         if len(trees) > 1:
             print("server CPU per lookup (ms): " + "; ".join(
                 f"{b}: " + " vs ".join(f"{results[n][b]['per_lookup_ms']:.3f}" for n, _ in trees)
                 for b in batches) + " (baseline vs this checkout)")
-        sent = len(trees) * (len(warmup) + sum(len(b) for b in batches.values()))
-        n, ok = _audit_check(data_dir, key_file)
-        print(f"audit: {n} lookup.hma entries for {sent} lookups; "
+        sent = len(warmup) + sum(len(b) for b in batches.values())
+        n, ok = _audit_check(served[-1], key_file)
+        print(f"audit (this checkout): {n} lookup.hma entries for {sent} lookups; "
               f"chain {'verifies' if ok else 'BROKEN'}"
               f"{' (keyed)' if key_file else ' (unkeyed)'}")
         print(f"load: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -14,7 +14,7 @@ from haven.hashsets.model import HashEntry, ImportResult
 from haven.match.near import NearIndex
 from haven.service.answers import AnswerText, match_dict
 from haven.service.db import make_engine, session_factory, upgrade
-from haven.service.lookup import ServiceHashSets, apply_controls, store_hashset
+from haven.service.lookup import ServiceHashSets, _Entries, apply_controls, store_hashset
 from haven.service.models import LookupEntry, LookupHashSet
 from haven.service.settings import Settings
 
@@ -65,11 +65,14 @@ def reference(lib: ServiceHashSets, signal_type: str, value: str
     return (out, truncated, reach), had_negative
 
 
-@pytest.fixture
-def library(tmp_path, monkeypatch):
-    """Sets with every control and awkward provenance; (library, sessions, queries, md5s)."""
+@pytest.fixture(params=["ids-mapped", "ids-searched"])
+def library(tmp_path, monkeypatch, request):
+    """Sets with every control and awkward provenance; (library, sessions, queries, md5s).
+    Entries found through the direct id map and, as when ids are sparse, by binary search."""
     # sealed segments from 1,024 rows (not 32,768): crowds are found and flagged
     monkeypatch.setattr("haven.service.lookup.NearIndex", lambda: NearIndex(flat_limit=1024))
+    if request.param == "ids-searched":
+        monkeypatch.setattr(_Entries, "DENSE_FACTOR", -10**9)
     rng = random.Random(5)
     engine = make_engine(Settings(data_dir=tmp_path).url)
     upgrade(engine)
@@ -115,6 +118,7 @@ def library(tmp_path, monkeypatch):
         s.commit()
         assert lib.sync(s)
     assert lib._index.dead, "some entries are retired in place"
+    assert (lib._index.entries._slot_of is None) == (request.param == "ids-searched")
     lib.hold(range(300, 420))  # quarantined
     queries = [flip(c, rng, rng.randint(0, 20)) for c in centres for _ in range(15)]
     queries += [f"{rng.getrandbits(256):064x}" for _ in range(5)]

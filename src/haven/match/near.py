@@ -366,13 +366,22 @@ class NearIndex:
         view = self._view
         qnums, rows, dists = self.search_codes(hexes_to_codes(query_hexes), threshold,
                                                with_query=True)
-        ids = self._ids.view()[rows]
-        if not self._one_row_per_id and ids.size > 1:  # best row per id
-            order = np.lexsort((rows, dists, ids))
-            keep = np.ones(order.size, dtype=bool)
-            keep[1:] = ids[order][1:] != ids[order][:-1]
-            order = order[keep]
-            qnums, rows, dists, ids = qnums[order], rows[order], dists[order], ids[order]
+        all_ids = self._ids.view()
+        # read after the search: it only ever turns False, so True covers every row found
+        one_row_per_id = self._one_row_per_id
+        if one_row_per_id:
+            # ids increase with the row: rows order the hits as their ids do, and only the
+            # listed rows' ids are read (a crowded answer has thousands of rows, scattered
+            # over the id array: one cache miss each)
+            ids = rows
+        else:  # best row per id
+            ids = all_ids[rows]
+            if ids.size > 1:
+                order = np.lexsort((rows, dists, ids))
+                keep = np.ones(order.size, dtype=bool)
+                keep[1:] = ids[order][1:] != ids[order][:-1]
+                order = order[keep]
+                qnums, rows, dists, ids = qnums[order], rows[order], dists[order], ids[order]
         total = int(ids.size)
         if total > limit:  # the `limit` best without sorting them all
             kth = np.partition(dists, limit - 1)[limit - 1] if limit else -1
@@ -383,7 +392,8 @@ class NearIndex:
             pick = np.concatenate([better, tied])
             qnums, rows, dists, ids = qnums[pick], rows[pick], dists[pick], ids[pick]
         order = np.lexsort((ids, dists))[:limit]
-        qnums, rows, dists, ids = qnums[order], rows[order], dists[order], ids[order]
+        qnums, rows, dists = qnums[order], rows[order], dists[order]
+        ids = all_ids[rows] if one_row_per_id else ids[order]
         return NearRows(ids, dists, qnums, self._tag_codes.view()[rows],
                         self._crowded(view, rows, crowd_rows), total)
 

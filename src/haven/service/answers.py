@@ -150,43 +150,56 @@ class AnswerText:
     def _time_piece(added: datetime) -> str:
         return _dump(added.isoformat() + "Z")
 
-    def matches(self, hits: Hits, *, hma: bool = False) -> list[tuple[str, str]]:
-        """(hash set name, one match's JSON object) per hit, in order. `hma`: HMA's shape, the
-        distance a string and `bank_content_id` last (`ServiceHashSets.hma_banks`)."""
+    def matches(self, hits: Hits, *, hma: bool = False) -> list[str]:
+        """One JSON object per hit, in order. `hma`: HMA's shape, the distance a string and
+        `bank_content_id` last (as `ServiceHashSets.hma_banks` writes it)."""
         if not hits.entry_ids:
             return []
         algorithm = hits.algorithm
-        set_pieces = {n: (hits.sets[n].name,
-                          *self._piece(self._sets, (hits.sets[n], algorithm), self._set_pieces))
+        set_pieces = {n: self._piece(self._sets, (hits.sets[n], algorithm), self._set_pieces)
                       for n in set(hits.set_numbers)}
         categories = {n: self._piece(self._categories, hits.categories[n], self._category_piece)
                       for n in set(hits.category_numbers)}
         times = {n: self._piece(self._times, hits.times[n], self._time_piece)
                  for n in set(hits.time_numbers)}
-        quote = '"' if hma else ""
-        crowded = hits.crowded
-        out = []
-        for k, eid in enumerate(hits.entry_ids):
-            name, head, mid, tail = set_pieces[hits.set_numbers[k]]
-            flag = "" if crowded is None else (',"crowded":true' if crowded[k]
-                                               else ',"crowded":false')
-            bank = f',"bank_content_id":{eid}' if hma else ""
-            out.append((name, f"{head}{eid}{mid}{categories[hits.category_numbers[k]]}{tail}"
-                              f"{quote}{hits.distances[k]}{quote},\"threshold\":"
-                              f"{hits.thresholds[k]},\"added_at\":"
-                              f"{times[hits.time_numbers[k]]}{flag}{bank}}}"))
-        return out
+        if hits.crowded is None:
+            flags = [""] * len(hits.entry_ids)
+        else:
+            flags = [',"crowded":true' if c else ',"crowded":false' for c in hits.crowded]
+        if hma:
+            return [f'{head}{eid}{mid}{categories[c]}{tail}"{d}","threshold":{t},"added_at":'
+                    f'{times[a]}{flag},"bank_content_id":{eid}}}'
+                    for eid, (head, mid, tail), c, d, t, a, flag in zip(
+                        hits.entry_ids, map(set_pieces.__getitem__, hits.set_numbers),
+                        hits.category_numbers, hits.distances, hits.thresholds,
+                        hits.time_numbers, flags)]
+        return [f'{head}{eid}{mid}{categories[c]}{tail}{d},"threshold":{t},"added_at":'
+                f'{times[a]}{flag}}}'
+                for eid, (head, mid, tail), c, d, t, a, flag in zip(
+                    hits.entry_ids, map(set_pieces.__getitem__, hits.set_numbers),
+                    hits.category_numbers, hits.distances, hits.thresholds, hits.time_numbers,
+                    flags)]
 
     def listed(self, hits: Hits) -> str:
         """The matches as a JSON list (the `matches` of `POST /api/v1/lookup`)."""
-        return "[" + ",".join(text for _, text in self.matches(hits)) + "]"
+        return "[" + ",".join(self.matches(hits)) + "]"
 
     def banks(self, hits: Hits, wanted: set[str] | None = None) -> tuple[str, int, int]:
         """HMA's `{bank: [match…]}` as JSON text (only the `wanted` banks when given), with
-        the number of banks and of matches in it."""
+        the number of banks and of matches in it. Banks in the order of their best match."""
+        texts = self.matches(hits, hma=True)
+        if not texts:
+            return "{}", 0, 0
+        numbers = set(hits.set_numbers)
+        if len(numbers) == 1:  # the common case: one bank, no grouping
+            name = hits.sets[numbers.pop()].name
+            if wanted is not None and name not in wanted:
+                return "{}", 0, 0
+            return f"{{{_dump(name)}:[{','.join(texts)}]}}", 1, len(texts)
         grouped: dict[str, list[str]] = {}
-        for name, text in self.matches(hits, hma=True):
+        for n, text in zip(hits.set_numbers, texts):
+            name = hits.sets[n].name
             if wanted is None or name in wanted:
                 grouped.setdefault(name, []).append(text)
-        body = ",".join(f"{_dump(name)}:[{','.join(texts)}]" for name, texts in grouped.items())
+        body = ",".join(f"{_dump(name)}:[{','.join(group)}]" for name, group in grouped.items())
         return "{" + body + "}", len(grouped), sum(len(v) for v in grouped.values())
