@@ -3,9 +3,14 @@
     .venv/bin/python bench/victimid_speed.py                        # defaults below
     .venv/bin/python bench/victimid_speed.py --images 100 --sizes 100000 --db-size 20000
 
+    .venv/bin/python bench/victimid_speed.py --images 0 --sizes --db-size 0 \
+        --scale 1000 10000 100000 --scale-photos PHOTOS --workdir /var/tmp   # section 5 only
+
 1. Indexing: `--images` benign generated photos (bench/imagegen.py, 1024x768 JPEG, some with
    the astronaut portrait pasted in so the face detector has work) indexed by `Indexer`
-   with parts metadata, scene and faces; items/s per part from `IndexStats.seconds`.
+   with parts metadata, scene, faces and thumbs, once per `--workers` value (default: one
+   process, then every core), each into a new case; wall, CPU of all processes, and items/s
+   per part from `IndexStats.seconds`.
 2. Scene shortlist: `--sizes` synthetic unit 512-d vectors (random, not image-derived: this
    measures the index, not retrieval quality); exact inner product (FAISS flat) and the IVF
    index `SceneIndex.build` uses from `IVF_FROM` vectors, latency per query, recall@10 of
@@ -15,6 +20,12 @@
 4. Case database at `--db-size` items: the earlier per-query path (read every vector from
    SQLite, build, search) beside the cached index (first query builds and writes the cache,
    later queries load it).
+5. Scene query latency against the case size (`--scale`): a case filled to each size with
+   real RootSIFT features (of generated photos, of the real benign photos in
+   `--scale-photos`, and two views of each generated room) and, beyond those, perturbed
+   copies of the photos' features (see `query_scale`); a third view of each room is the
+   query. The first query after each growth (it builds the search cache), queries from a new
+   `SceneSearch` each, and `haven victimid scene` run as a subprocess.
 """
 
 from __future__ import annotations
@@ -46,12 +57,14 @@ def _ms(times: list[float]) -> str:
 # -- 1. indexing ------------------------------------------------------------------------------
 
 
-def indexing(n: int, workdir: Path) -> None:
+def indexing(n: int, workdir: Path, workers: list[int]) -> None:
+    import resource
+
     import skimage.data as data
     from PIL import Image
 
     from imagegen import make_photo
-    from haven.victimid.indexer import Indexer, IndexOptions
+    from haven.victimid.indexer import Indexer, IndexOptions, worker_count
     from haven.victimid.store import VictimStore
 
     ev = workdir / "photos"
@@ -62,17 +75,30 @@ def indexing(n: int, workdir: Path) -> None:
         if i % 4 == 0:  # a face to detect and embed in every fourth photo
             img.paste(face, (int(100 + i % 500), 200))
         img.save(ev / f"p{i:04d}.jpg", quality=90)
-    vs = VictimStore(workdir / "case", create=True)
-    t0 = time.perf_counter()
-    stats = Indexer(vs, IndexOptions(parts=("metadata", "scene", "faces"))).run([str(ev)])
-    wall = time.perf_counter() - t0
-    sec = stats.seconds
-    print(f"## indexing {stats.indexed} photos 1024x768 ({load()})")
-    print(f"wall {wall:.1f} s = {stats.indexed / wall:.1f} items/s overall (one process); faces found {stats.faces}")
-    for part in ("read", "metadata", "scene", "faces"):
-        print(f"  {part:9} {sec[part]:6.1f} s  {stats.indexed / sec[part]:7.1f} items/s" if sec[part] else f"  {part}: -")
-    print(f"  (scene vocabulary + VLAD encoding of all: {wall - sum(sec.values()):.1f} s, not in the per-part times)")
-    vs.close()
+    parts = ("metadata", "scene", "faces", "thumbs")
+    print(f"## indexing {n} generated photos 1024x768, parts {','.join(parts)} ({load()})")
+    print("| workers | wall | items/s | CPU s, all processes | " + " | ".join(f"{p} items/s" for p in ("read", *parts))
+          + " | load |")
+    print("|---|---|---|---|" + "---|" * (len(parts) + 2))
+    for w in workers:
+        vs = VictimStore(workdir / f"case-w{w}", create=True)
+        self_before = resource.getrusage(resource.RUSAGE_SELF)
+        kids_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        stats = Indexer(vs, IndexOptions(parts=parts, workers=w)).run([str(ev)])
+        wall = time.perf_counter() - t0
+        cpu = sum(getattr(after, f) - getattr(before, f)
+                  for after, before in ((resource.getrusage(resource.RUSAGE_SELF), self_before),
+                                        (resource.getrusage(resource.RUSAGE_CHILDREN), kids_before))
+                  for f in ("ru_utime", "ru_stime"))
+        sec = stats.seconds
+        rates = " | ".join(f"{stats.indexed / sec[p]:.1f}" if sec.get(p) else "-" for p in ("read", *parts))
+        print(f"| {worker_count(w)} | {wall:.1f} s | {stats.indexed / wall:.2f} | {cpu:.1f} | {rates} | {load()} |",
+              flush=True)
+        assert stats.indexed == n and stats.faces >= n // 4 * 0.8, (stats.indexed, stats.faces)
+        vs.close()
+    print("(items/s per part: items over the CPU seconds of that part, summed over the workers: what one "
+          "core does; the CPU column adds start-up, the case database, vocabulary training and VLAD encoding)")
 
 
 # -- 2. scene shortlist ----------------------------------------------------------------------
@@ -424,6 +450,8 @@ def query_scale(sizes: list[int], base_images: int, photos: Path | None, rooms: 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=int, default=200, help="photos to index (0: skip)")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 0],
+                    help="`haven index --workers` values to index the photos with, each into a new case (0: every core)")
     ap.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     ap.add_argument("--db-size", type=int, default=100_000, help="items in the case database test (0: skip)")
     ap.add_argument("--queries", type=int, default=30)
@@ -441,7 +469,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if args.images:
-            indexing(args.images, tmp)
+            indexing(args.images, tmp, args.workers)
         for n in args.sizes:
             scene_shortlist(n, args.queries, tmp)
         for n in args.sizes:
