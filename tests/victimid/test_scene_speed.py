@@ -156,7 +156,9 @@ def test_vectors_are_encoded_in_batches_from_a_sampled_vocabulary(tmp_path, monk
     monkeypatch.setattr(scene, "_PROJECTIONS", {})  # drawn in this process by an earlier test
     monkeypatch.setattr(indexer, "ENCODE_BATCH", 2)
     vs = VictimStore(tmp_path / "case", create=True)
-    indexer.Indexer(vs, indexer.IndexOptions(parts=("scene",))).run([str(ev)])
+    calls = []
+    indexer.Indexer(vs, indexer.IndexOptions(parts=("scene",))).run([str(ev)], on_vectors=lambda d, t: calls.append((d, t)))
+    assert calls == [(0, 5), (2, 5), (4, 5), (5, 5)]  # progress of the encoding, batch by batch
     with vs.session() as s:
         rows = list(s.scalars(select(SceneRow)))
         [voc] = list(s.scalars(select(VocabularyRow)))

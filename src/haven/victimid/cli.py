@@ -139,7 +139,11 @@ def index_command(
             def show(st, _path) -> None:
                 stages.update(completed=st.seen, total=count.disk_files or None)
 
-            stats = indexer.run([str(e) for e in evidence], show)
+            def vectors(done: int, total: int) -> None:
+                stages.stage("encoding scene vectors")
+                stages.update(completed=done, total=total)
+
+            stats = indexer.run([str(e) for e in evidence], show, vectors)
     except HavenError as exc:
         _fail(exc)
     except KeyboardInterrupt:

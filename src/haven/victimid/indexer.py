@@ -224,7 +224,10 @@ class Indexer:
                     entry.path = case_root + entry.path[len(root):]
                 yield entry
 
-    def run(self, evidence: list[str], on_item: Callable[[IndexStats, str], None] | None = None) -> IndexStats:
+    def run(self, evidence: list[str], on_item: Callable[[IndexStats, str], None] | None = None,
+            on_vectors: Callable[[int, int], None] | None = None) -> IndexStats:
+        """Index `evidence`; `on_item(stats, path)` after each item, `on_vectors(done, total)`
+        while the scene vectors are encoded at the end (minutes at 100,000 images)."""
         keep_apart(self.vs.dir, evidence)
         workers = worker_count(self.options.workers)
         if workers == 1:
@@ -235,7 +238,7 @@ class Indexer:
         else:
             self._run_pool(evidence, workers, on_item)
         if self._extractor is not None:
-            encode_scene_vectors(self.vs)
+            encode_scene_vectors(self.vs, progress=on_vectors)
         return self.stats
 
     def _run_pool(self, evidence: list[str], workers: int, on_item) -> None:
@@ -400,14 +403,16 @@ VOCAB_IMAGES = 1000  # images whose descriptors a new vocabulary is trained on (
 ENCODE_BATCH = 256  # images encoded, written and committed together
 
 
-def encode_scene_vectors(vs: VictimStore, retrain: bool = False, sample: int = 200_000) -> int:
+def encode_scene_vectors(vs: VictimStore, retrain: bool = False, sample: int = 200_000,
+                         progress: Callable[[int, int], None] | None = None) -> int:
     """Train the case's vocabulary if it has none (or `retrain`), then give every image
     without a global vector one. Returns the number encoded.
 
     Memory stays bounded at any case size: the vocabulary is trained on `sample`
     descriptors of at most `VOCAB_IMAGES` images (chosen at random, seed 0), and vectors
     are encoded and committed `ENCODE_BATCH` images at a time (an interrupted run leaves
-    the rest without a vector, and the next run encodes them)."""
+    the rest without a vector, and the next run encodes them). `progress(done, total)` is
+    called before the first batch and after each."""
     vocab = None if retrain else load_vocabulary(vs)
     name = scene.default_extractor().name
     if vocab is None:
@@ -434,6 +439,8 @@ def encode_scene_vectors(vs: VictimStore, retrain: bool = False, sample: int = 2
     with vs.session() as s:
         todo = list(s.scalars(select(SceneRow.media_id).where(SceneRow.vector.is_(None), SceneRow.extractor == name)
                               .order_by(SceneRow.media_id)))
+    if progress is not None:
+        progress(0, len(todo))
     for lo in range(0, len(todo), ENCODE_BATCH):
         with vs.session() as s, s.begin():
             rows = s.execute(select(SceneRow.media_id, SceneRow.descriptors)
@@ -442,4 +449,6 @@ def encode_scene_vectors(vs: VictimStore, retrain: bool = False, sample: int = 2
                                       for _m, d in rows])
             if rows:
                 s.execute(update(SceneRow), [{"media_id": m, "vector": v.tobytes()} for (m, _d), v in zip(rows, vecs)])
+        if progress is not None:
+            progress(min(lo + ENCODE_BATCH, len(todo)), len(todo))
     return len(todo)
