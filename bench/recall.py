@@ -184,6 +184,11 @@ def main() -> None:
     ap.add_argument("--shared", type=Path, default=Path(os.environ.get("HAVEN_SHARED")
                                                          or "/work/shared"),
                     help="hash-only: folder holding testdata/pdq (ThreatExchange images)")
+    ap.add_argument("--photos", type=Path, action="append", default=[],
+                    help="hash-only: a folder of photos to add as a known family (repeatable; "
+                         "e.g. public photographs fetched for local evaluation, never committed)")
+    ap.add_argument("--folder-seeds", type=int, default=2,
+                    help="hash-only: variants per --photos photo and kind (default 2)")
     ap.add_argument("--quick", action="store_true", help="hash-only: 100 known, 2,000 unrelated")
     args = ap.parse_args()
     if args.hash_only:
@@ -194,7 +199,8 @@ def main() -> None:
         m = 2000 if args.quick else (args.m if args.m != 2000 else 20000)
         shared = args.shared if (args.shared / "testdata" / "pdq").exists() else None
         recall_hashonly.report(recall_hashonly.run(
-            n, m, min(args.queries, n), 1 if args.quick else args.photo_seeds, shared))
+            n, m, min(args.queries, n), 1 if args.quick else args.photo_seeds, shared,
+            folders=tuple(args.photos), folder_seeds=1 if args.quick else args.folder_seeds))
         return
     width, height = (int(v) for v in args.size.lower().split("x"))
     r = run(args.n, args.m, width, height, args.threshold)

@@ -2,11 +2,15 @@
 
     nice .venv/bin/python bench/recall.py --hash-only              # full run (minutes)
     nice .venv/bin/python bench/recall.py --hash-only --quick      # smoke run
+    nice .venv/bin/python bench/recall.py --hash-only --photos DIR  # + a folder of photos
 
 Known sets, as PDQ only (the reference hash of the JPEG q90 file):
 - collages: N images from bench/imagegen.py (640x480);
-- photos: the sample photos shipped inside scikit-image and the ThreatExchange reference
-  images in <shared>/testdata/pdq/data (bridge, pen-and-coaster, labelme subset).
+- package photos: the sample photos shipped inside scikit-image and the ThreatExchange
+  reference images in <shared>/testdata/pdq/data (bridge, pen-and-coaster, labelme subset);
+- each `--photos DIR` (repeatable): every image under DIR, one family named after DIR (public
+  photographs fetched for local evaluation; never committed).
+
 Queries: variants of known images (the kinds of bench/recall.py plus crop 8-15 %, banner
 6-12 %, corner logo 10-20 %), one per image and kind (photos: several seeds each).
 Unrelated (never known): images of the same generator family, near-blank images,
@@ -216,6 +220,22 @@ def _photo_sources(shared: Path | None) -> list[Image.Image]:
     return out
 
 
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def _folder_photos(folder: Path) -> list[Image.Image]:
+    """Every image under `folder` (sorted by path), RGB, at most 1024 px on its long side."""
+    out = []
+    for p in sorted(folder.rglob("*")):
+        if p.suffix.lower() not in PHOTO_SUFFIXES or not p.is_file():
+            continue
+        with Image.open(p) as img:
+            img = img.convert("RGB")
+            img.thumbnail((1024, 1024))
+            out.append(img.copy())
+    return out
+
+
 def _cached_unrelated(m: int, progress: bool) -> dict:
     """Grids (uint8), plain query codes, trusted flags and kinds of the first m unrelated."""
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -251,7 +271,7 @@ def _cached_unrelated(m: int, progress: bool) -> dict:
 
 
 def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
-        progress: bool = True) -> dict:
+        progress: bool = True, folders: tuple[Path, ...] = (), folder_seeds: int = 2) -> dict:
     t0 = time.perf_counter()
     load0 = os.getloadavg()[0]
     # known: collages then photos, PDQ only
@@ -259,13 +279,17 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
     for i in range(n):
         known_imgs.append(("collages", make_photo(recall.KNOWN_SEED + i, *SIZE)))
     for img in _photo_sources(shared):
-        known_imgs.append(("photos", img))
+        known_imgs.append(("package photos", img))
+    for folder in folders:
+        for img in _folder_photos(folder):
+            known_imgs.append((folder.name, img))
     known_hex = [pdq.pdq_from_bytes(recall._jpeg(img, 90)).hex for _f, img in known_imgs]
     # a known list holds one entry per picture: drop photos within 31 bits of an earlier one
     # (scikit-image's motorcycle_left/right are a stereo pair, near-duplicates by nature)
     keep, dropped = [], 0
     for k, h in enumerate(known_hex):
-        if known_imgs[k][0] == "photos" and any(pdq.hamming(h, known_hex[j]) <= 31 for j in keep):
+        if known_imgs[k][0] != "collages" and any(pdq.hamming(h, known_hex[j]) <= 31
+                                                  for j in keep):
             dropped += 1
             continue
         keep.append(k)
@@ -289,10 +313,17 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
 
     results: dict[str, dict] = {}
     costs_plain, costs_extra = [], []
-    photo_ids = [k for k, (f, _i) in enumerate(known_imgs) if f == "photos"]
+    fam_costs: dict[str, list[tuple[float, float]]] = {}
+    families = [("collages", list(range(min(queries, n))), 1)]
+    for family in dict.fromkeys(f for f, _i in known_imgs if f != "collages"):
+        ids = [k for k, (f, _i) in enumerate(known_imgs) if f == family]
+        families.append((family, ids, photo_seeds if family == "package photos"
+                         else folder_seeds))
+    photo_ids = [k for k, (f, _i) in enumerate(known_imgs) if f != "collages"]
     for k, (kind, fn) in enumerate(VARIANTS.items()):
-        for family, ids, seeds in (("collages", range(min(queries, n)), 1),
-                                   ("photos", photo_ids, photo_seeds)):
+        for family, ids, seeds in families:
+            if not ids:
+                continue
             r = results.setdefault(f"{kind} [{family}]", dict(q=0, plain=0, both=0, wrong=0,
                                                               fam={}))
             for i in ids:
@@ -301,11 +332,14 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
                     plain, framed, tp, te = match(fn(known_imgs[i][1], rng))
                     costs_plain.append(tp)
                     costs_extra.append(te)
+                    fam_costs.setdefault(family, []).append((tp, te))
                     r["q"] += 1
                     r["plain"] += i in plain
                     found = i in plain or i in framed
                     r["both"] += found
                     r["wrong"] += bool((plain | set(framed)) - {i})
+                    if (set(framed) - plain) - {i}:
+                        r["wrong_framing"] = r.get("wrong_framing", 0) + 1
                     if i in framed and i not in plain:
                         fam = framed[i].tag.split("-")[0]
                         r["fam"][fam] = r["fam"].get(fam, 0) + 1
@@ -332,19 +366,21 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
             fm_plain[kind] = fm_plain.get(kind, 0) + 1
         item = framing.Item(u["grids"][j].astype(np.float32), float(u["aspects"][j]))
         t = time.process_time()
-        hits = fidx.search(item)
+        detail: dict = {}
+        hits = fidx.search(item, detail)
         t_search.append(time.process_time() - t)
         if hits:
             fm_framed[kind] = fm_framed.get(kind, 0) + 1
         # the distance distribution behind the false-match arithmetic (first round only)
-        d = _first_round_min(item, fidx)
+        d = detail["first_round"].astype(np.int64)
         hist += np.bincount(d, minlength=257)[:257]
         closest[kind] = min(closest.get(kind, 256), int(d.min()))
         if progress and j % 5000 == 4999:
             print(f"  unrelated {j + 1}/{m} matched ({time.perf_counter() - t0:.0f}s)",
                   file=sys.stderr)
     return dict(results=results, n_known=len(known_hex), n_photos=len(photo_ids), m=m,
-                dropped=dropped,
+                dropped=dropped, known_per_family={f: len(ids) for f, ids, _s in families},
+                fam_costs={f: np.mean(v, axis=0).tolist() for f, v in fam_costs.items()},
                 per_kind=per_kind, untrusted=untrusted, fm_plain=fm_plain, fm_framed=fm_framed,
                 closest=closest, hist=hist,
                 cost_plain=float(np.mean(costs_plain)), cost_extra=float(np.mean(costs_extra)),
@@ -354,29 +390,20 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
                 elapsed=time.perf_counter() - t0, load=(load0, os.getloadavg()[0]))
 
 
-def _first_round_min(item: framing.Item, fidx: framing.FramingIndex) -> np.ndarray:
-    """Per known row, the smallest first-round hypothesis distance (any family)."""
-    cuts = [(a, b) for a in framing.FRAME_CUTS for b in framing.FRAME_CUTS]
-    _t, _f, fb = framing._frames(item.grid, cuts, cuts)
-    _bt, bb = framing.band_blocks(item.grid)
-    _lt, lb = framing.logo_blocks(item.grid, item.aspect)
-    codes, masks = framing._bits_of(np.concatenate([fb, bb, lb]))
-    return framing.masked_distances(codes, masks, fidx.codes).min(0).astype(np.int64)
-
-
 def report(r: dict) -> None:
-    print(f"hash-only: {r['n_known']} known PDQ ({r['n_known'] - r['n_photos']} collages, "
-          f"{r['n_photos']} package/reference photos; {r['dropped']} near-duplicate photo dropped), "
-          f"{r['m']} unrelated, "
-          f"{r['elapsed']:.0f}s, load {r['load'][0]:.1f} -> {r['load'][1]:.1f}")
+    fams = ", ".join(f"{n} {f}" for f, n in r["known_per_family"].items())
+    print(f"hash-only: {r['n_known']} known PDQ ({fams}; {r['dropped']} near-duplicate "
+          f"photos dropped), {r['m']} unrelated, {r['elapsed']:.0f}s, "
+          f"load {r['load'][0]:.1f} -> {r['load'][1]:.1f}")
     print(f"thresholds: plain 31 (full 256 bits); hypotheses {framing.FAMILIES} on the "
           f"{256 - framing.DROP_BITS} most reliable bits")
-    print(f"{'variant [family]':<36}{'queries':>8}{'today':>9}{'+framing':>10}  wrong-id  "
-          "found only by")
+    print(f"{'variant [family]':<40}{'queries':>8}{'today':>9}{'+framing':>10}  wrong-id "
+          "today/added  found only by")
     for kind, v in r["results"].items():
         fam = ", ".join(f"{k} {c}" for k, c in sorted(v["fam"].items()))
-        print(f"{kind:<36}{v['q']:>8}{v['plain'] / v['q']:>9.1%}{v['both'] / v['q']:>10.1%}"
-              f"  {v['wrong']:>8}  {fam}")
+        added = v.get("wrong_framing", 0)
+        print(f"{kind:<40}{v['q']:>8}{v['plain'] / v['q']:>9.1%}{v['both'] / v['q']:>10.1%}"
+              f"  {v['wrong'] - added:>5}/{added:<5}  {fam}")
     print("unrelated (false matches today / with framing; closest first-round distance; "
           "untrusted PDQ quality < 50 skipped):")
     for kind, count in r["per_kind"].items():
@@ -389,8 +416,14 @@ def report(r: dict) -> None:
     marks = ", ".join(f"<={t}: {int(cum[t])}" for t in (30, 36, 40, 44, 48, 52, 56, 60))
     print(f"  best first-round distance over {pairs:,} (unrelated, known) pairs: {marks}")
     base = r["cost_plain"]
-    print(f"cost per query image (CPU ms): today {base * 1e3:.1f}; framing adds "
-          f"{r['cost_extra'] * 1e3:.1f} (grid + hypotheses + search) -> "
-          f"{(base + r['cost_extra']) / base:.2f}x; on unrelated: today "
-          f"{r['cost_unrelated_plain'] * 1e3:.1f}, grid {r['cost_unrelated_item'] * 1e3:.1f}, "
-          f"search {r['cost_unrelated_search'] * 1e3:.1f}")
+    print(f"cost per query image (CPU ms, decode included in today): today {base * 1e3:.2f}; "
+          f"framing adds {r['cost_extra'] * 1e3:.2f} (grid + hypotheses + search) -> "
+          f"{(base + r['cost_extra']) / base:.2f}x")
+    for fam, (tp, te) in r["fam_costs"].items():
+        print(f"  queries of {fam:<22} today {tp * 1e3:.2f}, + framing {te * 1e3:.2f} -> "
+              f"{(tp + te) / tp:.2f}x")
+    tp = r["cost_unrelated_plain"]
+    te = r["cost_unrelated_item"] + r["cost_unrelated_search"]
+    print(f"  unrelated {UNRELATED_SIZE[0]}x{UNRELATED_SIZE[1]} (grid timed when cached)      "
+          f"today {tp * 1e3:.2f}, + framing {te * 1e3:.2f} (grid "
+          f"{r['cost_unrelated_item'] * 1e3:.2f}) -> {(tp + te) / tp:.2f}x")

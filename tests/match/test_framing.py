@@ -88,3 +88,39 @@ def test_item_survives_the_trip_from_a_worker():
     back = Item.from_bytes(item.to_bytes())
     assert back.grid.shape == item.grid.shape and abs(back.aspect - 640 / 480) < 1e-6
     assert np.abs(back.grid - item.grid).max() < 0.25  # float16
+
+
+def test_masked_distance_counts_differing_bits_inside_the_mask_only():
+    rng = np.random.default_rng(3)
+    codes, masks = (rng.integers(0, 2**63, (7, 4), dtype=np.uint64) for _ in range(2))
+    known = rng.integers(0, 2**63, (11, 4), dtype=np.uint64)
+    got = framing.masked_distances(codes, masks, known)
+    for h in range(7):
+        for n in range(11):
+            want = sum(bin((int(c) ^ int(k)) & int(m)).count("1")
+                       for c, k, m in zip(codes[h], known[n], masks[h]))
+            assert got[h, n] == want
+
+
+def test_logo_hypothesis_is_the_dct_of_the_grid_with_its_corner_mirrored():
+    grid = _item(_picture(4)).grid
+    tags, blocks, exposure = framing.logo_blocks(grid, 640 / 480)
+    p = framing.axis_matrix(0.0, 0.0)
+    w = round(framing.LOGO_SIZES[0] * framing.GRID)
+    h = min(round(framing.LOGO_SIZES[0] * 640 / 480 * framing.GRID), int(0.4 * framing.GRID))
+    patched = grid.copy()
+    patched[:h, :w] = grid[:h, 2 * w - 1:w - 1:-1]
+    k = tags.index(f"logo-tl{round(framing.LOGO_SIZES[0] * 100)}")
+    assert np.allclose(blocks[k], p @ patched @ p.T, atol=1e-2)
+    # the hidden corner touches every coefficient a little, none entirely
+    assert 0 < exposure[k].min() and exposure[k].max() < 1
+
+
+def test_search_reports_each_known_rows_closest_first_round_distance():
+    original = _picture(5)
+    index = _index([_pdq(original)], noise=20)
+    detail: dict = {}
+    index.search(_item(original), detail)
+    closest = detail["first_round"]
+    assert closest.shape == (21,)
+    assert closest[0] <= 12 and closest[1:].min() > 60  # itself vs random codes
