@@ -32,6 +32,7 @@ from haven.victimid.errors import VictimIdError
 from haven.victimid.pixels import DECODE_LONG_SIDE, MAX_PIXELS, decode as _decode  # noqa: F401 - re-exported
 from haven.victimid.models import FaceRow, MediaRow, OcrRow, SceneRow, ThumbRow, VocabularyRow
 from haven.victimid.store import VictimStore
+from haven.victimid.vocabulary import load_vocabulary
 
 PARTS = ("metadata", "scene", "faces", "ocr", "thumbs")
 MAX_IMAGE_BYTES = 512 * 1024**2
@@ -387,16 +388,6 @@ def store_text(vs: VictimStore, s, media_id: int, text: ocr.OcrText) -> None:
         s.execute(sql("DELETE FROM vi_ocr_fts WHERE media_id = :m"), {"m": media_id})
         if text.text:
             s.execute(sql("INSERT INTO vi_ocr_fts(text, media_id) VALUES (:t, :m)"), {"t": text.text, "m": media_id})
-
-
-def load_vocabulary(vs: VictimStore) -> scene.Vocabulary | None:
-    """The store's latest scene vocabulary of the current extractor (None: none yet, or only
-    one of an older extractor, which `encode_scene_vectors` replaces)."""
-    with vs.session() as s:
-        row = s.scalar(select(VocabularyRow).order_by(VocabularyRow.id.desc()).limit(1))
-    if row is None or row.extractor != scene.default_extractor().name:
-        return None
-    return scene.Vocabulary(np.frombuffer(row.centroids, dtype=np.float32).reshape(row.k, -1), vs.cache_dir)
 
 
 VOCAB_IMAGES = 1000  # images whose descriptors a new vocabulary is trained on (a random choice beyond)

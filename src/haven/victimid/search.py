@@ -31,11 +31,11 @@ from haven.store.case import DB_NAME, utcnow
 from haven.victimid import faces as facemod
 from haven.victimid import scene
 from haven.victimid.errors import VictimIdError
-from haven.victimid.indexer import load_vocabulary
 from haven.victimid.pixels import image_pixels  # noqa: F401 - re-exported
 from haven.victimid.models import (FaceDecisionRow, FaceRow, LinkRow, MediaRow, SceneRow,
                                    SeriesMemberRow, SeriesRow)
 from haven.victimid.store import VictimStore, default_user
+from haven.victimid.vocabulary import load_vocabulary
 
 DECISIONS = ("confirm", "reject")
 CASE = "case"

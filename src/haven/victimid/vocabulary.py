@@ -1,0 +1,23 @@
+"""A store's scene vocabulary, read for queries and for the indexer's encoding.
+
+Apart from the indexer so a query does not import the indexer's evidence walking, metadata,
+OCR and thumbnail code (`haven victimid scene` pays every import at each call)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy import select
+
+from haven.victimid import scene
+from haven.victimid.models import VocabularyRow
+from haven.victimid.store import VictimStore
+
+
+def load_vocabulary(vs: VictimStore) -> scene.Vocabulary | None:
+    """The store's latest scene vocabulary of the current extractor (None: none yet, or only
+    one of an older extractor, which `encode_scene_vectors` replaces)."""
+    with vs.session() as s:
+        row = s.scalar(select(VocabularyRow).order_by(VocabularyRow.id.desc()).limit(1))
+    if row is None or row.extractor != scene.default_extractor().name:
+        return None
+    return scene.Vocabulary(np.frombuffer(row.centroids, dtype=np.float32).reshape(row.k, -1), vs.cache_dir)
