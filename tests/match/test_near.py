@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from haven.match.near import NearAnswer, NearIndex, NearIndexError, RobustPdq
+from haven.match.near import NearAnswer, NearIndex, NearIndexError, RobustPdq, hexes_to_codes
 
 
 def _shared() -> Path:
@@ -169,3 +169,31 @@ def test_robust_method_finds_a_cropped_copy_and_not_an_unrelated_image():
     cropped = known.crop((int(w * 0.07), int(h * 0.03), int(w * 0.95), int(h * 0.92)))
     assert [i for i, _d in method.search(index, cropped)] == [42]
     assert method.search(index, other) == []
+
+
+def test_crowded_flags_remembered_per_row_stay_right_as_segments_change():
+    rng = np.random.default_rng(8)
+    centre = rng.integers(0, 256, 32, dtype=np.uint8)
+    index = NearIndex(flat_limit=1024)
+    # a crowd too small to flag (300 < 500 rows) that grows past it
+    index.add_codes(np.concatenate([rng.integers(0, 256, (3000, 32), dtype=np.uint8),
+                                    _crowd(rng, centre, 300, 8)]), np.arange(3300))
+    index.compact()
+
+    def fresh_flags(rows):  # worked out from the segments' crowds, nothing remembered
+        codes = index._codes.view()[rows]
+        score = sum(seg.index.crowd_sizes(codes) for seg in index._view.segments)
+        return score >= 500
+
+    queries = [_hexes(_crowd(rng, centre, 1, 6)) for _ in range(5)] + [_hexes(centre[None])]
+    seen = []
+    for round_ in range(4):
+        for q in queries:
+            rows = index.search_codes(hexes_to_codes(q), 31)[0]
+            got = index._crowded(index._view, rows, 500)
+            assert got.tolist() == fresh_flags(rows).tolist()
+            seen.append(bool(got[rows < 3300].any()))  # the first rows' flags
+        index.add_codes(_crowd(rng, centre, 600, 8), np.arange(10_000 + 600 * round_,
+                                                               10_600 + 600 * round_))
+        index.compact()
+    assert not seen[0] and seen[-1]  # the first rows were flagged once the crowd grew

@@ -45,3 +45,48 @@ def test_hold_quarantines_many_entries_at_once_each_audited(tmp_path):
             assert quarantine.hold(s, ids[:30], "flood", "service") == []  # nothing new
     finally:
         engine.dispose()
+
+
+def test_flood_recorder_writes_what_several_answers_flagged_together(tmp_path):
+    import time
+    from types import SimpleNamespace
+
+    engine = make_engine(Settings(data_dir=tmp_path).url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+    try:
+        with sessions() as s:
+            store_hashset(s, ImportResult(format="hma", scheme=None, entries=[
+                HashEntry(pdq=f"{k:064x}") for k in range(1, 11)]), name="set",
+                source_sha256=None)
+            s.commit()
+            ids = s.scalars(select(LookupEntry.id).order_by(LookupEntry.id)).all()
+        settings = SimpleNamespace(flood_min_queries=5, flood_factor=10.0,
+                                   flood_window_seconds=60.0)
+        record = quarantine.flood_recorder(sessions, settings, gather_seconds=0.3)
+        record(ids[:2])
+        record(ids[2:5])  # within the gathering time: the same transaction
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            with sessions() as s:
+                if len(quarantine.held_and_released(s)[0]) == 5:
+                    break
+            time.sleep(0.05)
+        record(ids[5:6])  # later: written too
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            with sessions() as s:
+                held = quarantine.held_and_released(s)[0]
+            if len(held) == 6:
+                break
+            time.sleep(0.05)
+        assert sorted(held) == sorted(ids[:6])
+        with sessions() as s:
+            rows = s.scalars(select(AuditEntry).where(AuditEntry.action == "entry.quarantine")
+                             .order_by(AuditEntry.seq)).all()
+            assert [r.target for r in rows] == [f"entry:{i}" for i in ids[:6]]
+            assert rows[0].detail == {"reason": "flood", "min_queries": 5, "factor": 10.0,
+                                      "window_seconds": 60.0}
+            assert audit.verify(s).ok
+    finally:
+        engine.dispose()

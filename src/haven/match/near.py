@@ -173,6 +173,9 @@ class NearIndex:
         # True while every row has its own id, added in increasing order (the service's one
         # PDQ per entry): a bounded answer then counts rows, without de-duplicating ids
         self._one_row_per_id = True
+        # each row's crowded flag once worked out (-1: not yet), for one set of segments: the
+        # same crowd rows head answer after answer near a near-blank spot
+        self._crowd_memo: tuple | None = None
 
     # -- writing -------------------------------------------------------------------------
     def add(self, hexes: list[str], ids: list[int], tags: list[str] | None = None) -> None:
@@ -401,11 +404,24 @@ class NearIndex:
         """Per row: do the crowds holding it have >= `crowd_rows` rows (see `CROWD_ROWS`)?"""
         if rows.size == 0 or not view.segments:
             return np.zeros(rows.size, dtype=bool)
-        codes = self._codes.view()[rows]
-        score = np.zeros(rows.size, dtype=np.int64)
-        for seg in view.segments:
-            score += seg.index.crowd_sizes(codes)
-        return score >= crowd_rows
+        memo = self._crowd_memo  # 1 byte per row; the crowds change only with the segments
+        if memo is None or memo[0] is not view.segments or memo[1] != crowd_rows:
+            memo = (view.segments, crowd_rows, np.full(view.tail_start, -1, dtype=np.int8))
+            self._crowd_memo = memo
+        flags = memo[2]
+        known = np.full(rows.size, -1, dtype=np.int8)
+        inside = rows < flags.size  # rows added to the tail since have no place in it
+        known[inside] = flags[rows[inside]]
+        todo = np.nonzero(known < 0)[0]
+        if todo.size:
+            codes = self._codes.view()[rows[todo]]
+            score = np.zeros(todo.size, dtype=np.int64)
+            for seg in view.segments:
+                score += seg.index.crowd_sizes(codes)
+            known[todo] = score >= crowd_rows
+            fresh = inside[todo]
+            flags[rows[todo[fresh]]] = known[todo[fresh]]  # same values whoever writes them
+        return known.astype(bool)
 
     def search_hits(self, query_hexes: list[str], threshold: int = DEFAULT_THRESHOLD
                     ) -> list[tuple[int, int, str | None, int]]:

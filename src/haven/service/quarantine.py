@@ -126,9 +126,15 @@ def hold(s: Session, entry_ids: Iterable[int], reason: str, actor: str, **detail
     return held
 
 
-def flood_recorder(sessions, settings) -> Callable[[list[int]], None]:
+def flood_recorder(sessions, settings, gather_seconds: float = 0.2) -> Callable[[list[int]], None]:
     """What a worker calls with the entries its flood watch flagged: written off the request
-    path (a thread), quarantined with reason `flood`."""
+    path by one thread, quarantined with reason `flood`. A flood in a crowded spot flags a few
+    entries with each of many answers: the thread waits `gather_seconds` after the first and
+    writes all flagged by then in one transaction (one per answer cost ~3 ms CPU each)."""
+    pending: list[int] = []
+    lock = threading.Lock()
+    wake = threading.Event()
+    writer: list[threading.Thread] = []
 
     def write(entry_ids: list[int]) -> None:
         try:
@@ -139,9 +145,23 @@ def flood_recorder(sessions, settings) -> Callable[[list[int]], None]:
         except Exception:  # noqa: BLE001 - the entry stays held in this worker regardless
             _log.exception("could not record the quarantine of entries %s", entry_ids)
 
+    def run() -> None:
+        while True:
+            wake.wait()
+            time.sleep(gather_seconds)
+            with lock:
+                entry_ids = pending[:]
+                pending.clear()
+                wake.clear()
+            write(entry_ids)
+
     def record(entry_ids: list[int]) -> None:
-        threading.Thread(target=write, args=(list(entry_ids),), name="haven-quarantine",
-                         daemon=True).start()
+        with lock:
+            pending.extend(entry_ids)
+            wake.set()
+            if not writer:
+                writer.append(threading.Thread(target=run, name="haven-quarantine", daemon=True))
+                writer[0].start()
 
     return record
 
