@@ -1,6 +1,7 @@
 """Same-scene search and series on REAL photographs, beside an exhaustive textbook baseline.
 
     nice .venv/bin/python bench/victimid_realscene.py DATA [--work DIR] [--skip-baseline]
+        [--skip-search] [--separability] [--verbose]
 
 DATA is a folder brought for local evaluation only (never committed):
 
@@ -20,6 +21,12 @@ What runs, all in this one process:
    pair recall and precision of the series. A pair counts as false when it joins a place's
    photo with anything outside that place; pairs among distractors are not judged (their own
    overlaps are unlabelled).
+
+   Also printed: the scene links touching a place photo and how many join the same place
+   (link precision, direct pair recall), with every false link and its reason (--verbose).
+4. `--separability`: every place photo against every distractor with both models fitted —
+   the chance tail of inliers the link thresholds must stay above — and the true pairs'
+   counts against it. `--skip-search` runs the series part only.
 
 Prints recall@5 and MRR (first true view) for both, recall@5 on the queries the baseline
 solves (its first true view ranked first with >= 15 inliers), query latency, and the load.
@@ -98,6 +105,35 @@ def baseline_rank(q: scene.Features, db: dict[int, scene.Features]) -> list[tupl
     return out
 
 
+def separability(vs: VictimStore, place_of: dict[int, str], ids: list[int]) -> None:
+    """Inliers of true pairs (same place) against the chance tail (every place photo against
+    every distractor), both models always fitted: what a threshold can separate at all."""
+    store = StoreScenes(vs)
+    feats = {m: store.features(m) for m in ids}
+
+    def models(a: int, b: int) -> tuple[int, int]:
+        pairs = scene.match_descriptors(feats[a].root, feats[b].root)
+        if len(pairs) < 8:
+            return 0, 0
+        src = np.ascontiguousarray(feats[a].keypoints[pairs[:, 0]])
+        dst = np.ascontiguousarray(feats[b].keypoints[pairs[:, 1]])
+        return scene._homography_inliers(src, dst), scene._fundamental_inliers(src, dst)
+
+    places = sorted(m for m in ids if m in place_of)
+    others = [m for m in ids if m not in place_of]
+    chance = np.array([models(a, d) for a in places for d in others]).reshape(-1, 2)
+    true = np.array([models(a, b) for i, a in enumerate(places) for b in places[i + 1:]
+                     if place_of[a] == place_of[b]]).reshape(-1, 2)
+    mh, mf = chance.max(axis=0)
+    print(f"## separability ({load()}): {len(chance)} chance pairs (place photo x distractor): max homography "
+          f"{mh}, max fundamental matrix {mf} inliers (>= 14: {int((chance[:, 1] >= 14).sum())})")
+    print(f"{len(true)} true pairs: above every chance pair {int(((true[:, 0] > mh) | (true[:, 1] > mf)).sum())}; "
+          f"with >= {series.WEAK_H_INLIERS} H or >= {series.WEAK_F_INLIERS} F (weak link) "
+          f"{int(((true[:, 0] >= series.WEAK_H_INLIERS) | (true[:, 1] >= series.WEAK_F_INLIERS)).sum())}; "
+          f">= {scene.MIN_INLIERS} H or >= {scene.MIN_F_INLIERS} F (verified) "
+          f"{int(((true[:, 0] >= scene.MIN_INLIERS) | (true[:, 1] >= scene.MIN_F_INLIERS)).sum())}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", type=Path)
@@ -107,6 +143,8 @@ def main() -> None:
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--skip-series", action="store_true")
     ap.add_argument("--skip-search", action="store_true", help="series only (no queries, no baseline)")
+    ap.add_argument("--separability", action="store_true",
+                    help="also compare every place photo with every distractor: the chance tail of inliers")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
 
@@ -212,7 +250,7 @@ def main() -> None:
                     else:
                         fp += 1
         print(f"## series over {len(ids)} photos ({load()}): scene links {counts['scene']}, "
-              f"{link_stats.verified_pairs} pairs verified, {t_series:.1f} s wall / {c_series:.1f} s CPU to link "
+              f"{link_stats.weak_links} of them weak, {link_stats.verified_pairs} pairs verified, {t_series:.1f} s wall / {c_series:.1f} s CPU to link "
               f"and build ({1000 * t_series / max(len(ids), 1):.0f} ms wall, "
               f"{1000 * c_series / max(len(ids), 1):.0f} ms CPU per photo)")
         direct = [(l.media_a, l.media_b) for mid in ids for l in series.links_of(vs, mid)
@@ -229,6 +267,8 @@ def main() -> None:
                     print(f"  false link {paths[a]} -- {paths[b]}: {why}")
         print(f"same-place pairs joined {tp} of {truth}: pair recall {tp / max(truth, 1):.3f}, "
               f"pair precision {tp / max(tp + fp, 1):.3f} ({fp} false pairs)")
+        if args.separability:
+            separability(vs, place_of, ids)
     vs.close()
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)

@@ -109,3 +109,21 @@ def test_series_join_every_view_of_a_room_even_from_a_one_view_shortlist(rooms_c
     narrow = S.scene_links(vs, shortlist=1)
     groups = S.join_groups([LinkRow(kind=k, media_a=a, media_b=b, score=s, detail=w) for k, a, b, s, w in narrow])
     assert any({ids[f"a{k}"] for k in range(4)} <= set(g) for g in groups)
+
+
+def test_pairs_short_of_verification_become_weak_links_that_say_so(rooms_case):
+    vs, ids = rooms_case
+    room_a = {ids[f"a{k}"] for k in range(4)}
+    # Verification thresholds no pair reaches: what is left are weak links, each naming the
+    # model that carried it.
+    stats = S.SceneLinkStats()
+    links = S.scene_links(vs, min_inliers=10_000, min_f_inliers=10_000, stats=stats)
+    weak = [l for l in links if l[4].startswith("weak same-scene evidence")]
+    assert len(weak) == stats.weak_links
+    for _k, a, b, score, why in links:
+        if why.startswith("weak"):
+            assert score >= S.WEAK_H_INLIERS and "planar part" in why or score >= S.WEAK_F_INLIERS
+            assert not S.strong_link(LinkRow(kind="scene", media_a=a, media_b=b, score=score, detail=why))
+    assert len(weak) == len(links)
+    assert not S.scene_links(vs, min_inliers=10_000, min_f_inliers=10_000, weak_h=10_000, weak_f=10_000)
+    assert weak and all({a, b} <= room_a or {a, b} <= {ids[f"b{k}"] for k in range(3)} for _k, a, b, _s, _w in weak)

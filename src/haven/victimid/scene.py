@@ -334,15 +334,17 @@ def match_descriptors(q: np.ndarray, c: np.ndarray, ratio: float = 0.8) -> np.nd
 
 
 def verify(query: Features, candidate: Features, *, min_inliers: int = MIN_INLIERS,
-           min_f_inliers: int = MIN_F_INLIERS) -> Verification:
+           min_f_inliers: int = MIN_F_INLIERS, min_matches: int | None = None) -> Verification:
     """Matches between two images' features and the inliers of a homography and of a
-    fundamental matrix fitted to them (MAGSAC++); verified when either model holds."""
+    fundamental matrix fitted to them (MAGSAC++); verified when either model holds. With
+    fewer than `min_matches` matches (default: the smaller threshold) no model is fitted."""
     if query.descriptors.shape[1] != candidate.descriptors.shape[1]:
         raise VictimIdError(f"features of {candidate.extractor!r} cannot be compared with "
                             f"{query.extractor!r}; re-index with `haven index --parts scene`")
     pairs = match_descriptors(query.root, candidate.root)
     n = len(pairs)
-    if n < max(8, min(min_inliers, min_f_inliers)):  # too few matches for either model to verify
+    if n < max(8, min(min_inliers, min_f_inliers) if min_matches is None else min_matches):
+        # too few matches for either model to verify
         return Verification(n, 0)
     src = np.ascontiguousarray(query.keypoints[pairs[:, 0]])
     dst = np.ascontiguousarray(candidate.keypoints[pairs[:, 1]])

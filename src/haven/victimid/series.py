@@ -91,6 +91,12 @@ def pdq_links(media: list[MediaRow], threshold: int = DEFAULT_THRESHOLD) -> list
 
 SERIES_SHORTLIST = 30  # views per media verified for scene links (nearest by global vector)
 STRONG_FACTOR = 2  # a scene link this many times over its model's threshold is "strong"
+# Weak scene links: short of what a search verifies with (15 homography / 24 fundamental-matrix
+# inliers) but above every chance pair measured: 43,038 comparisons of a real place's photo
+# with an unrelated one reached 8 homography / 14 fundamental-matrix inliers at most
+# (docs/benchmarks.md). They join series under `join_groups`' guard and say they are weak.
+WEAK_H_INLIERS = 12
+WEAK_F_INLIERS = 16
 _FEATURE_CACHE = 512  # stored features kept in memory while linking (~0.8 MB each with RootSIFT)
 
 
@@ -101,6 +107,7 @@ class SceneLinkStats:
     media: int = 0
     verified_pairs: int = 0
     links: int = 0
+    weak_links: int = 0  # of `links`: short of a search's verification (see WEAK_*_INLIERS)
     cpu_seconds: float = 0.0
     wall_seconds: float = 0.0
 
@@ -109,17 +116,26 @@ class SceneLinkStats:
         return 1000 * self.wall_seconds / self.media if self.media else 0.0
 
 
-def scene_link_reason(v: "scene.Verification") -> str:
-    """The sentence a scene link keeps: the model, its inliers and the other model's count."""
-    if v.model == "homography":  # the fundamental matrix is not fitted once a homography holds
+def scene_link_reason(v: "scene.Verification", weak_h: int = WEAK_H_INLIERS) -> str:
+    """The sentence a scene link keeps: the model, its inliers and the other model's count;
+    an unverified (weak) pair says so and names the model that carried it."""
+    planar = v.model == "homography" or (v.model is None and v.h_inliers >= weak_h)
+    if planar and v.model is not None:  # the fundamental matrix is not fitted once a homography holds
         what = f"planar part: homography, {v.h_inliers} inliers"
+    elif planar:
+        what = f"planar part: homography, {v.h_inliers} inliers; fundamental matrix {v.f_inliers}"
     else:
         what = f"3-D scene: fundamental matrix, {v.f_inliers} inliers; homography {v.h_inliers}"
-    return f"same scene ({v.inliers} geometrically consistent feature matches of {v.matches}, {what})"
+    n = v.h_inliers if planar else v.f_inliers
+    if v.model is None:
+        return (f"weak same-scene evidence ({n} geometrically consistent feature matches of {v.matches}, {what}; "
+                "short of what a search verifies, above every chance pair measured)")
+    return f"same scene ({n} geometrically consistent feature matches of {v.matches}, {what})"
 
 
 def scene_links(vs: VictimStore, min_inliers: int | None = None, shortlist: int = SERIES_SHORTLIST,
-                stats: SceneLinkStats | None = None) -> list[tuple]:
+                stats: SceneLinkStats | None = None, weak_h: int = WEAK_H_INLIERS,
+                weak_f: int = WEAK_F_INLIERS, min_f_inliers: int | None = None) -> list[tuple]:
     """Verified same-scene pairs of the case.
 
     Every media is compared with its `shortlist` nearest views by global (VLAD) vector, and
@@ -127,7 +143,9 @@ def scene_links(vs: VictimStore, min_inliers: int | None = None, shortlist: int 
     expansion: the far end of a room reached through the middle). Each pair is verified
     once, whichever end reaches it, with the same geometric check as the search (homography
     or fundamental matrix, MAGSAC++), and no link stands on anything but its own pair's
-    geometry. Cost: about `shortlist` verifications per media (~5-10 ms each on one core)."""
+    geometry. Pairs short of verification but with at least `weak_h` homography or `weak_f`
+    fundamental-matrix inliers become weak links (their reason says so). Cost: about
+    `shortlist` verifications per media (~5-10 ms each on one core)."""
     import time
 
     import numpy as np
@@ -142,6 +160,7 @@ def scene_links(vs: VictimStore, min_inliers: int | None = None, shortlist: int 
     except VictimIdError:
         return []
     min_inliers = min_inliers or scene.MIN_INLIERS
+    min_f_inliers = min_f_inliers or scene.MIN_F_INLIERS
     cache: OrderedDict[int, scene.Features] = OrderedDict()
 
     def features(media_id: int) -> scene.Features:
@@ -160,7 +179,8 @@ def scene_links(vs: VictimStore, min_inliers: int | None = None, shortlist: int 
         key = _pair(a, b)
         if key in checked or a == b:
             return
-        v = scene.verify(features(a), features(b), min_inliers=min_inliers)
+        v = scene.verify(features(a), features(b), min_inliers=min_inliers, min_f_inliers=min_f_inliers,
+                         min_matches=min(min_inliers, min_f_inliers, weak_h, weak_f))
         checked[key] = v
         if v.verified:
             neighbours[a].add(b)
@@ -185,7 +205,14 @@ def scene_links(vs: VictimStore, min_inliers: int | None = None, shortlist: int 
         ev /= max(float(np.linalg.norm(ev)), 1e-12)
         for other, _sim in store.index.search(ev, shortlist // 2 + 1 + len(near)):
             check(media_id, other)
-    out = [("scene", a, b, float(v.inliers), scene_link_reason(v)) for (a, b), v in checked.items() if v.verified]
+    out = []
+    for (a, b), v in checked.items():
+        if v.verified:
+            out.append(("scene", a, b, float(v.inliers), scene_link_reason(v, weak_h)))
+        elif v.h_inliers >= weak_h or v.f_inliers >= weak_f:
+            n = v.h_inliers if v.h_inliers >= weak_h else v.f_inliers
+            out.append(("scene", a, b, float(n), scene_link_reason(v, weak_h)))
+            stats.weak_links += 1
     stats.media += len(ids)
     stats.verified_pairs += len(checked)
     stats.links += len(out)
@@ -254,12 +281,14 @@ PDQ_STRONG = 16  # PDQ distance at most this: a strong link (near-blank photos c
 
 def strong_link(link: LinkRow) -> bool:
     """A link that may join two series on its own: serial, confirmed face, a PDQ distance of
-    at most `PDQ_STRONG`, or a scene link with `STRONG_FACTOR` times its model's threshold of
+    at most `PDQ_STRONG`, or a verified (not weak) scene link with `STRONG_FACTOR` times its model's threshold of
     inliers (chance pairs of real photographs reached 8 homography / 15 fundamental-matrix
     inliers, docs/benchmarks.md)."""
     from haven.victimid import scene
 
     if link.kind == "scene":
+        if link.detail.startswith("weak"):  # short of a search's verification: never strong
+            return False
         threshold = scene.MIN_INLIERS if "planar part" in link.detail else scene.MIN_F_INLIERS
         return (link.score or 0) >= STRONG_FACTOR * threshold
     if link.kind == "pdq":
