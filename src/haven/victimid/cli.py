@@ -155,7 +155,7 @@ def index_command(
         return
     out.print(f"indexed {stats.indexed}, skipped {stats.skipped}, with errors {stats.errors}; "
               f"faces {stats.faces}, images with text {stats.texts}")
-    out.print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in stats.seconds.items()))
+    out.print("CPU seconds per part: " + ", ".join(f"{k} {v:.1f}" for k, v in stats.seconds.items()))
 
 
 @victimid_app.command()
