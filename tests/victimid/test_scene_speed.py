@@ -213,3 +213,22 @@ def test_decoding_and_extracting_a_query_needs_no_database_code():
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sqlalchemy' or m == 'haven.victimid.indexer'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_scene_cache_holds_every_stored_vector(indexed_case):
+    import shutil
+
+    from sqlalchemy import select
+
+    from haven.victimid.models import SceneRow
+    from haven.victimid.search import _scene_index
+
+    vs, _ids = indexed_case
+    shutil.rmtree(vs.cache_dir, ignore_errors=True)
+    index = _scene_index(vs)  # built from the database (streamed)
+    with vs.session() as s:
+        rows = s.execute(select(SceneRow.media_id, SceneRow.vector)).all()
+    assert len(index) == len(rows) >= 8
+    for media_id, vector in rows:
+        np.testing.assert_array_equal(index.vector(media_id), np.frombuffer(vector, np.float32))
+    assert list(vs.cache_dir.glob("scene-vlad-*.index"))  # and cached for the next query

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from haven.store.case import DB_NAME, utcnow
 from haven.victimid import faces as facemod
@@ -138,13 +138,18 @@ def scene_vectors_query():
 
 def _scene_index(vs: VictimStore) -> scene.SceneIndex:
     def build() -> scene.SceneIndex:
+        # Streamed into one preallocated matrix: holding every row's bytes as well doubled the
+        # memory (1.2 GB at 100,000 images).
+        k = 0
         with vs.session() as s:
-            rows = s.execute(scene_vectors_query()).all()
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        vecs = np.empty((len(rows), scene.GLOBAL_DIM), np.float32)
-        for k, r in enumerate(rows):
-            vecs[k] = np.frombuffer(r[1], dtype=np.float32)
-        return scene.SceneIndex.build(ids, vecs)
+            n = s.scalar(select(func.count()).select_from(scene_vectors_query().subquery()))
+            ids, vecs = np.empty(n, np.int64), np.empty((n, scene.GLOBAL_DIM), np.float32)
+            for media_id, vector in s.execute(scene_vectors_query().execution_options(yield_per=4096)):
+                if k == n:  # rows added since the count: the generation moved, the next query rebuilds
+                    break
+                ids[k], vecs[k] = media_id, np.frombuffer(vector, dtype=np.float32)
+                k += 1
+        return scene.SceneIndex.build(ids[:k], vecs[:k])
 
     return _cached(vs, "scene", "vlad", build, scene.SceneIndex.load, lambda ix, p: ix.save(p))
 
