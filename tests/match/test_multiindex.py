@@ -167,10 +167,14 @@ def test_threads_share_probes_and_crowd_rows_and_answer_identically():
             index.threads = 1
             one = _sorted_answer(index.search(q, threshold))
             assert _pairs(index.search(q, threshold)) == _pairs(flat_search(c64, q, threshold))
-            for threads in (2, 3):
-                index.threads = threads
-                got = _sorted_answer(index.search(q, threshold))
-                assert np.array_equal(got, one), (threads, threshold)
+            # crowds shared out whole (all small), rows of every crowd split (all big), mixed
+            for split in (10 ** 9, 1, 1000):
+                index.crowd_split_rows = split
+                for threads in (2, 3):
+                    index.threads = threads
+                    got = _sorted_answer(index.search(q, threshold))
+                    assert np.array_equal(got, one), (threads, threshold, split)
+    assert {size >= 1000 for size in np.diff(index.crowd_starts)} == {True, False}
     assert max(len(_sorted_answer(index.search(q, 31))) for q in items) > 700  # a crowd, whole
 
 

@@ -194,27 +194,33 @@ if njit is not None:
         return out_q[:cnt], out_r[:cnt], out_d[:cnt]
 
     @njit(cache=True, nogil=True)
-    def crowd_search(codes, centres_t, starts, radii, q64, threshold, part, parts):
+    def crowd_search(codes, centres_t, lo_rows, hi_rows, radii, q64, threshold, part, parts,
+                     split_rows):
         """(query number, row, distance) of the crowd rows within `threshold`: share `part`
         (0 .. parts - 1) of the work, so that `parts` threads together answer it once.
 
-        Crowd c holds rows starts[c] .. starts[c + 1] - 1, all within radii[c] of its centre
-        (centres_t: (4, c) uint64, one row per code word, so the distance pass over all
+        Crowd c holds rows lo_rows[c] .. hi_rows[c] - 1, all within radii[c] of its centre
+        (centres_t: (4, c) uint64, one row per code word, so the distance pass over the
         centres runs in vector registers); a query farther than threshold + radii[c] from
         the centre cannot reach any of them (triangle inequality), the others scan the
-        crowd's rows in order. Every part makes the centre pass and scans its own slice of
-        each reachable crowd's rows, so one huge crowd (a near-blank image) is split too.
+        crowd's rows in order. `split_rows` (big crowds, e.g. a near-blank image's): every
+        part checks every centre and scans its own slice of each reachable crowd's rows;
+        otherwise (small crowds) each part checks only its slice of the centres and scans
+        those crowds whole, so the centre pass is split too.
         """
         cap = 256
         out_q = np.empty(cap, np.int64)
         out_r = np.empty(cap, np.int64)
         out_d = np.empty(cap, np.int64)
         cnt = 0
-        nc = centres_t.shape[1]
-        p0 = centres_t[0]
-        p1 = centres_t[1]
-        p2 = centres_t[2]
-        p3 = centres_t[3]
+        total = centres_t.shape[1]
+        c0 = 0 if split_rows else total * part // parts
+        nc = total if split_rows else total * (part + 1) // parts - c0
+        p0 = centres_t[0, c0:c0 + nc]
+        p1 = centres_t[1, c0:c0 + nc]
+        p2 = centres_t[2, c0:c0 + nc]
+        p3 = centres_t[3, c0:c0 + nc]
+        rad = radii[c0:c0 + nc]
         far = np.empty(nc, np.int64)
         for qi in range(q64.shape[0]):
             a0 = q64[qi, 0]
@@ -223,13 +229,16 @@ if njit is not None:
             a3 = q64[qi, 3]
             for c in range(nc):  # no branch: vectorised (VPOPCNTQ where the CPU has it)
                 far[c] = (_popcount(p0[c] ^ a0) + _popcount(p1[c] ^ a1) + _popcount(p2[c] ^ a2)
-                          + _popcount(p3[c] ^ a3)) - radii[c]
+                          + _popcount(p3[c] ^ a3)) - rad[c]
             for c in range(nc):
                 if far[c] > threshold:
                     continue
-                size = starts[c + 1] - starts[c]
-                lo = starts[c] + size * part // parts
-                hi = starts[c] + size * (part + 1) // parts
+                lo = lo_rows[c0 + c]
+                hi = hi_rows[c0 + c]
+                if split_rows:
+                    size = hi - lo
+                    hi = lo + size * (part + 1) // parts
+                    lo = lo + size * part // parts
                 for row in range(lo, hi):
                     d = (_popcount(codes[row, 0] ^ a0) + _popcount(codes[row, 1] ^ a1)
                          + _popcount(codes[row, 2] ^ a2) + _popcount(codes[row, 3] ^ a3))

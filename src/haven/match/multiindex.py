@@ -41,6 +41,8 @@ MAX_RADIUS = 31
 #: image, a family of re-shared copies), kept apart from the tables and scanned in order.
 CROWD_MIN = 128
 CROWD_RADIUS = 24
+#: With several threads per search, a crowd this big has its rows shared among them.
+CROWD_SPLIT_ROWS = 4096
 
 
 def code_words(codes: np.ndarray) -> np.ndarray:
@@ -289,8 +291,10 @@ class MultiIndex:
             crowd = (np.zeros((0, 4), np.uint64), np.asarray([n], np.int64), np.zeros(0, np.int64))
         #: crowds: centres (c, 4) uint64, first rows (c + 1; the last is n), radii (c)
         self.crowd_centres, self.crowd_starts, self.crowd_radii = crowd
-        #: the centres one code word per row (the compiled distance pass reads them so)
-        self._centres_t = np.ascontiguousarray(self.crowd_centres.T)
+        #: crowds of at least this many rows have their rows shared among a search's threads;
+        #: smaller ones go whole to one thread (the threads share out the centres instead)
+        self.crowd_split_rows = CROWD_SPLIT_ROWS
+        self._crowd_cache = None
         n_main = int(self.crowd_starts[0])
         self.n_main = n_main
         self.max_radius = max_radius
@@ -349,7 +353,8 @@ class MultiIndex:
         """RAM held by this index, codes (and the row permutation, if any) included."""
         return int(self.codes.nbytes + self._postings.nbytes + self._offsets.nbytes
                    + (0 if self.rows is None else self.rows.nbytes)
-                   + 2 * self.crowd_centres.nbytes + self.crowd_starts.nbytes)
+                   + 2 * (self.crowd_centres.nbytes + self.crowd_starts.nbytes
+                          + self.crowd_radii.nbytes))
 
     def crowd_sizes(self, qcodes: np.ndarray) -> np.ndarray:
         """Per code: rows of the largest crowd whose ball (centre, radius) holds it, else 0."""
@@ -373,6 +378,25 @@ class MultiIndex:
         keys = np.stack([chunk_values(words, start, length) for start, length in self.chunks],
                         axis=1) + self._key_base
         return (self._offsets[keys + 1].astype(np.int64) - self._offsets[keys].astype(np.int64))
+
+    def _crowd_groups(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]]:
+        """The crowds as the compiled search reads them: (centres one code word per row, first
+        rows, ends, radii, split rows?) for the crowds of fewer than `crowd_split_rows` rows
+        (threads share their centres, each crowd scanned whole by one) and for the bigger
+        ones (every thread checks their centres and scans a share of their rows)."""
+        key = int(self.crowd_split_rows)
+        if self._crowd_cache is None or self._crowd_cache[0] != key:
+            sizes = np.diff(self.crowd_starts)
+            groups = []
+            for pick, split in ((sizes < key, False), (sizes >= key, True)):
+                ids = np.nonzero(pick)[0]
+                if ids.size:
+                    groups.append((np.ascontiguousarray(self.crowd_centres[ids].T),
+                                   self.crowd_starts[ids].astype(np.int64),
+                                   self.crowd_starts[ids + 1].astype(np.int64),
+                                   self.crowd_radii[ids].astype(np.int64), split))
+            self._crowd_cache = (key, groups)
+        return self._crowd_cache[1]
 
     def _probe_plan(self, threshold: int, part: int = 0, parts: int = 1
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -446,10 +470,9 @@ class MultiIndex:
                     self.codes, self._offsets, self._postings, self._post_base, self.n_main,
                     self._key_base, values, q64, table, masks, threshold,
                     self._chunk_masks, radii)
-                if len(self.crowd_radii):
-                    cq, cr, cd = kernels.crowd_search(self.codes, self._centres_t,
-                                                      self.crowd_starts, self.crowd_radii,
-                                                      q64, threshold, part, parts)
+                for centres_t, lo, hi, radii_c, split in self._crowd_groups():
+                    cq, cr, cd = kernels.crowd_search(self.codes, centres_t, lo, hi, radii_c,
+                                                      q64, threshold, part, parts, split)
                     q, r, d = np.concatenate([q, cq]), np.concatenate([r, cr]), np.concatenate([d, cd])
                 return q, r, d
 
