@@ -152,8 +152,9 @@ def scan(
     ),
     match_threads: int = typer.Option(
         1, "--match-threads", min=1,
-        help="Threads for each PDQ search in a --library: an item's hashes are split among them "
-        "(worth it with 100M-hash libraries and idle cores, e.g. a Spark driver).",
+        help="Threads for each PDQ search in a --library: each takes all of an item's hashes and "
+        "a share of the index's probes and crowd rows (worth it with 100M-hash libraries and "
+        "idle cores, e.g. a Spark driver).",
     ),
     workers: int = typer.Option(0, min=0, help="Worker processes (0: one per CPU)."),
     full_res: bool = typer.Option(

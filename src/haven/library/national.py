@@ -86,7 +86,7 @@ class NationalLibrary:
         self.root = Path(root)
         self.verify_on_open = verify
         self.in_memory = in_memory
-        #: threads each PDQ search may use: a query's hashes are split among them
+        #: threads each PDQ search may use: each takes a share of the probes and crowd rows
         self.threads = max(1, int(threads))
         if not (self.root / "entries.db").is_file():
             raise LibraryError(f"{self.root} is not a hash library (no entries.db); create one "

@@ -72,8 +72,8 @@ class QueryIndex:
         from haven.match.segments import PdqSegment
 
         # memory-mapped: a feed touches a few pages (reading 3.3 GB for 1M images took 23 s
-        # against 6 s for the whole 1,000-hash search); a batch of new hashes is split over
-        # the cores
+        # against 6 s for the whole 1,000-hash search); the search of a batch of new hashes
+        # is split over the cores
         seg = PdqSegment(self.root / name, verify=False, in_memory=False)
         if seg.index is not None:
             seg.index.threads = os.cpu_count() or 1
