@@ -124,6 +124,9 @@ def separability(vs: VictimStore, place_of: dict[int, str], ids: list[int]) -> N
     chance = np.array([models(a, d) for a in places for d in others]).reshape(-1, 2)
     true = np.array([models(a, b) for i, a in enumerate(places) for b in places[i + 1:]
                      if place_of[a] == place_of[b]]).reshape(-1, 2)
+    if not len(chance) or not len(true):
+        print("## separability: needs place photos and distractors both")
+        return
     mh, mf = chance.max(axis=0)
     print(f"## separability ({load()}): {len(chance)} chance pairs (place photo x distractor): max homography "
           f"{mh}, max fundamental matrix {mf} inliers (>= 14: {int((chance[:, 1] >= 14).sum())})")
