@@ -124,3 +124,15 @@ def test_search_reports_each_known_rows_closest_first_round_distance():
     closest = detail["first_round"]
     assert closest.shape == (21,)
     assert closest[0] <= 12 and closest[1:].min() > 60  # itself vs random codes
+
+
+def test_filled_border_reads_a_wider_strip_the_further_it_lies_from_the_edge():
+    # original cut by 10 % on the left: the first cells lie outside the item
+    sharp = framing._resample(0.1, 0.0, 0.0, 1.0, framing.GRID, 0.0)
+    smooth = framing._resample(0.1, 0.0, 0.0, 1.0, framing.GRID, 1.0)
+    assert np.allclose(sharp.sum(1), 1) and np.allclose(smooth.sum(1), 1)
+    spread = lambda m, cell: np.count_nonzero(m[cell] > 1e-9)  # noqa: E731
+    # the outermost cell (~9.5 % outside) averages a strip instead of mirroring a point ...
+    assert spread(smooth, 0) > 2 * spread(sharp, 0)
+    # ... and cells well inside the item are read as they are
+    assert np.allclose(sharp[32], smooth[32])

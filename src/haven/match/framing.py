@@ -40,6 +40,9 @@ GRID = 128
 #: Cuts per side tried first by frame hypotheses (fractions of the original's side); around
 #: the best one, `REFINE_STEPS` then try +-step per side for the known entries that came close.
 FRAME_CUTS = (0.0, 0.04, 0.08)
+#: Deeper first-round frames, every side cut by one of these (crops of 8-15 % per side): few
+#: hypotheses (16), since a copy cut that deep on one side is usually cut deep on all.
+WIDE_CUTS: tuple[float, ...] = ()
 REFINE_STEPS = (0.02, 0.01)
 #: Largest cut per side a refined frame may reach.
 MAX_CUT = 0.12
@@ -77,7 +80,7 @@ def _reflect(u: np.ndarray, lo: float, hi: float) -> np.ndarray:
 #: valid span reads the item's mean over a window of width 2 * d * FILL_BLUR centred on its
 #: mirror image (0 = plain reflection; 1 = the mean of the strip of width 2d along the edge).
 #: The further from the edge, the less is known of the content, so the smoother the guess.
-FILL_BLUR = 0.0
+FILL_BLUR = 1.0
 _FILL_TAPS = 8
 
 
@@ -332,6 +335,12 @@ class FramingIndex:
         _one_blas_thread()
         cuts = [(a, b) for a in FRAME_CUTS for b in FRAME_CUTS]
         f_tags, f_frames, f_blocks, f_exp = _frames(item.grid, cuts, cuts)
+        if WIDE_CUTS:
+            wide = [(a, b) for a in WIDE_CUTS for b in WIDE_CUTS]
+            w_tags, w_frames, w_blocks, w_exp = _frames(item.grid, wide, wide)
+            f_tags, f_frames = f_tags + w_tags, f_frames + w_frames
+            f_blocks = np.concatenate([f_blocks, w_blocks])
+            f_exp = np.concatenate([f_exp, w_exp])
         b_tags, b_blocks, b_exp = band_blocks(item.grid)
         l_tags, l_blocks, l_exp = logo_blocks(item.grid, item.aspect, f_blocks[0])
         tags = f_tags + b_tags + l_tags

@@ -1,0 +1,139 @@
+"""Why a cropped photo is missed against a hash-only list: per photo, where the bits go.
+
+    nice .venv/bin/python bench/hashonly_diagnose.py                 # package photos
+    nice .venv/bin/python bench/hashonly_diagnose.py --photos DIR    # + a folder of photos
+
+For each known photo (its PDQ is all the list holds) and two copies cropped by 3-8 % per side
+(as bench/recall.py --hash-only makes them), in bits of 256 (/ of the 224 reliable bits):
+
+- shift: PDQ of the photo moved by 2 pixels vs its own PDQ. Large = the hash depends on the
+  exact sampling positions (fine texture aliased by PDQ's filter): no reconstruction from a
+  crop, whose pixels sit elsewhere on the grid, can be expected to come back near it.
+- emu: `haven.match.framing`'s emulated PDQ of the uncropped photo vs pdqhash (the floor
+  every hypothesis carries).
+- oracle: the frame hypothesis at the true cuts, border filled by mirror reflection
+  (FILL_BLUR 0) and by the current fill (`framing.FILL_BLUR`): what the fill costs.
+- found: the distance `FramingIndex.search` reports (threshold `framing.FAMILIES['frame']`),
+  or '-' when missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import recall  # noqa: E402
+import recall_hashonly  # noqa: E402
+
+from haven.match import framing  # noqa: E402
+from haven.signals import pdq  # noqa: E402
+
+
+def _code(hex_: str) -> np.ndarray:
+    return np.frombuffer(bytes.fromhex(hex_), np.uint8).view(np.uint64).reshape(1, 4)
+
+
+def _bits(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> int:
+    x = a ^ b
+    if mask is not None:
+        x = x & mask
+    return int(np.bitwise_count(x).sum())
+
+
+def _frame(item: framing.Item, cuts, blur: float) -> tuple[np.ndarray, np.ndarray]:
+    left, right, top, bottom = cuts
+    saved = framing.FILL_BLUR
+    framing.FILL_BLUR = blur
+    framing.axis_matrix.cache_clear()
+    framing._axis_stack.cache_clear()
+    try:
+        _t, _f, blocks, exposure = framing._frames(item.grid, [(top, bottom)], [(left, right)])
+    finally:
+        framing.FILL_BLUR = saved
+        framing.axis_matrix.cache_clear()
+        framing._axis_stack.cache_clear()
+    return framing._bits_of(blocks, exposure)
+
+
+def _crop(img, rng):
+    w, h = img.size
+    left, right = rng.uniform(0.03, 0.08, 2)
+    top, bottom = rng.uniform(0.03, 0.08, 2)
+    box = (round(left * w), round(top * h), round(w - right * w), round(h - bottom * h))
+    cuts = (box[0] / w, 1 - box[2] / w, box[1] / h, 1 - box[3] / h)
+    return recall._jpeg(img.crop(box)), cuts
+
+
+def diagnose(photos: list[tuple[str, object]], seeds: int = 2) -> list[dict]:
+    rows = []
+    for i, (family, img) in enumerate(photos):
+        data = recall._jpeg(img, 90)
+        sig = pdq.pdq_from_bytes(data)
+        if not sig.trusted:
+            continue
+        known = _code(sig.hex)
+        w, h = img.size
+        shift = _bits(_code(pdq.pdq_from_bytes(recall._jpeg(img.crop((2, 2, w, h)), 90)).hex),
+                      known)
+        whole = framing.Item.from_pixels(pdq._prepared(data, True).pixels)
+        c, m = _frame(whole, (0, 0, 0, 0), framing.FILL_BLUR)
+        emu, emu_r = _bits(c, known), _bits(c, known, m)
+        index = framing.FramingIndex(np.frombuffer(bytes.fromhex(sig.hex), np.uint8))
+        for s in range(seeds):
+            copy, cuts = _crop(img, np.random.default_rng([i, 5, s]))
+            item = framing.Item.from_pixels(pdq._prepared(copy, True).pixels)
+            c0, m0 = _frame(item, cuts, 0.0)
+            c1, m1 = _frame(item, cuts, framing.FILL_BLUR)
+            hits = index.search(item)
+            rows.append(dict(family=family, photo=i, seed=s, shift=shift, emu=emu, emu_r=emu_r,
+                             mirror=_bits(c0, known), mirror_r=_bits(c0, known, m0),
+                             fill=_bits(c1, known), fill_r=_bits(c1, known, m1),
+                             found=hits[0].distance if hits else None))
+    return rows
+
+
+def report(rows: list[dict]) -> None:
+    print(f"{'family':<16}{'photo':>6}{'seed':>5}{'shift':>7}{'emu':>9}{'oracle mirror':>15}"
+          f"{'oracle fill':>13}{'found':>7}")
+    for r in rows:
+        found = "-" if r["found"] is None else str(r["found"])
+        print(f"{r['family']:<16}{r['photo']:>6}{r['seed']:>5}{r['shift']:>7}"
+              f"{r['emu']:>5}/{r['emu_r']:<3}{r['mirror']:>10}/{r['mirror_r']:<4}"
+              f"{r['fill']:>8}/{r['fill_r']:<4}{found:>7}")
+    for family in dict.fromkeys(r["family"] for r in rows):
+        for label, keep in (("shift <= 16", lambda r: r["shift"] <= 16),
+                            ("shift > 16", lambda r: r["shift"] > 16)):
+            sub = [r for r in rows if r["family"] == family and keep(r)]
+            if not sub:
+                continue
+            mean = {k: np.mean([r[k] for r in sub]) for k in
+                    ("emu", "emu_r", "mirror", "mirror_r", "fill", "fill_r")}
+            found = sum(r["found"] is not None for r in sub)
+            print(f"{family} ({label}): {len(sub)} crops, found {found} ({found / len(sub):.0%});"
+                  f" mean emu {mean['emu']:.1f}/{mean['emu_r']:.1f}, oracle mirror "
+                  f"{mean['mirror']:.1f}/{mean['mirror_r']:.1f}, oracle fill "
+                  f"{mean['fill']:.1f}/{mean['fill_r']:.1f} (bits of 256 / of the reliable 224)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--photos", type=Path, action="append", default=[],
+                    help="a folder of photos to diagnose too (repeatable)")
+    ap.add_argument("--seeds", type=int, default=2, help="cropped copies per photo (default 2)")
+    ap.add_argument("--shared", type=Path, default=Path(os.environ.get("HAVEN_SHARED")
+                                                         or "/work/shared"))
+    args = ap.parse_args()
+    shared = args.shared if (args.shared / "testdata" / "pdq").exists() else None
+    photos = [("package photos", img) for img in recall_hashonly._photo_sources(shared)]
+    for folder in args.photos:
+        photos += [(folder.name, img) for img in recall_hashonly._folder_photos(folder)]
+    report(diagnose(photos, args.seeds))
+
+
+if __name__ == "__main__":
+    main()
