@@ -170,8 +170,10 @@ def run(n: int, m: int, width: int, height: int, threshold: int, progress: bool 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=500, help="known originals (default 500)")
-    ap.add_argument("--m", type=int, default=2000, help="unrelated images (default 2000)")
+    ap.add_argument("--n", type=int, default=None,
+                    help="known originals (default 500; --hash-only: 1000)")
+    ap.add_argument("--m", type=int, default=None,
+                    help="unrelated images (default 2000; --hash-only: 20000)")
     ap.add_argument("--size", default="1024x768", help="generated image size (default 1024x768)")
     ap.add_argument("--threshold", type=int, default=31)
     ap.add_argument("--hash-only", action="store_true",
@@ -189,21 +191,24 @@ def main() -> None:
                          "e.g. public photographs fetched for local evaluation, never committed)")
     ap.add_argument("--folder-seeds", type=int, default=2,
                     help="hash-only: variants per --photos photo and kind (default 2)")
+    ap.add_argument("--kinds", default="",
+                    help="hash-only: only these variant kinds, comma-separated (default all)")
     ap.add_argument("--quick", action="store_true", help="hash-only: 100 known, 2,000 unrelated")
     args = ap.parse_args()
     if args.hash_only:
         import recall_hashonly
 
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-        n = 100 if args.quick else (args.n if args.n != 500 else 1000)
-        m = 2000 if args.quick else (args.m if args.m != 2000 else 20000)
+        n = 100 if args.quick else (args.n or 1000)
+        m = 2000 if args.quick else (args.m or 20000)
         shared = args.shared if (args.shared / "testdata" / "pdq").exists() else None
         recall_hashonly.report(recall_hashonly.run(
             n, m, min(args.queries, n), 1 if args.quick else args.photo_seeds, shared,
-            folders=tuple(args.photos), folder_seeds=1 if args.quick else args.folder_seeds))
+            folders=tuple(args.photos), folder_seeds=1 if args.quick else args.folder_seeds,
+            kinds=tuple(k for k in args.kinds.split(",") if k)))
         return
     width, height = (int(v) for v in args.size.lower().split("x"))
-    r = run(args.n, args.m, width, height, args.threshold)
+    r = run(args.n or 500, args.m or 2000, width, height, args.threshold)
     print(f"N={r['n']} known, M={r['m']} unrelated, {width}x{height}, threshold {args.threshold}, "
           f"{r['enrolled']} hashes enrolled (haven), {r['elapsed']:.0f}s")
     print(f"{'variant':<18}{'plain PDQ':>12}{'haven':>12}   wrong-id plain/haven")

@@ -271,7 +271,8 @@ def _cached_unrelated(m: int, progress: bool) -> dict:
 
 
 def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
-        progress: bool = True, folders: tuple[Path, ...] = (), folder_seeds: int = 2) -> dict:
+        progress: bool = True, folders: tuple[Path, ...] = (), folder_seeds: int = 2,
+        kinds: tuple[str, ...] = ()) -> dict:
     t0 = time.perf_counter()
     load0 = os.getloadavg()[0]
     # known: collages then photos, PDQ only
@@ -321,6 +322,8 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
                          else folder_seeds))
     photo_ids = [k for k, (f, _i) in enumerate(known_imgs) if f != "collages"]
     for k, (kind, fn) in enumerate(VARIANTS.items()):
+        if kinds and kind not in kinds:
+            continue
         for family, ids, seeds in families:
             if not ids:
                 continue

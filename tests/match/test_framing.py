@@ -95,6 +95,7 @@ def test_masked_distance_counts_differing_bits_inside_the_mask_only():
     codes, masks = (rng.integers(0, 2**63, (7, 4), dtype=np.uint64) for _ in range(2))
     known = rng.integers(0, 2**63, (11, 4), dtype=np.uint64)
     got = framing.masked_distances(codes, masks, known)
+    assert (framing.masked_distances(codes, masks, known, block=4) == got).all()  # 4+4+3 rows
     for h in range(7):
         for n in range(11):
             want = sum(bin((int(c) ^ int(k)) & int(m)).count("1")

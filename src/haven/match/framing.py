@@ -40,9 +40,6 @@ GRID = 128
 #: Cuts per side tried first by frame hypotheses (fractions of the original's side); around
 #: the best one, `REFINE_STEPS` then try +-step per side for the known entries that came close.
 FRAME_CUTS = (0.0, 0.04, 0.08)
-#: Deeper first-round frames, every side cut by one of these (crops of 8-15 % per side): few
-#: hypotheses (16), since a copy cut that deep on one side is usually cut deep on all.
-WIDE_CUTS: tuple[float, ...] = ()
 REFINE_STEPS = (0.02, 0.01)
 #: Largest cut per side a refined frame may reach.
 MAX_CUT = 0.12
@@ -269,16 +266,22 @@ def _bits_of(blocks: np.ndarray, exposure: np.ndarray | None = None, drop: int =
     return codes.view(np.uint64), masks.view(np.uint64)
 
 
-def masked_distances(codes: np.ndarray, masks: np.ndarray, known: np.ndarray) -> np.ndarray:
+def masked_distances(codes: np.ndarray, masks: np.ndarray, known: np.ndarray,
+                     block: int = 2048) -> np.ndarray:
     """(h, n) distances of h hypothesis codes to n known codes, on each hypothesis's mask.
 
-    One 64-bit word at a time: four (h, n) passes of xor, and, popcount, which is ~9x faster
-    than one (h, n, 4) pass (no large temporaries)."""
+    One 64-bit word at a time (four passes of xor, and, popcount over an (h, block) array,
+    ~9x faster than one (h, n, 4) pass), in blocks of known rows that stay in the CPU cache."""
     out = np.zeros((len(codes), len(known)), dtype=np.int16)
-    for w in range(4):
-        x = codes[:, w, None] ^ known[None, :, w]
-        x &= masks[:, w, None]
-        out += np.bitwise_count(x)
+    x = np.empty((len(codes), min(block, len(known))), dtype=np.uint64)
+    for lo in range(0, len(known), block):
+        k = known[lo:lo + block]
+        o = out[:, lo:lo + len(k)]
+        xb = x[:, :len(k)]
+        for w in range(4):
+            np.bitwise_xor(codes[:, w, None], k[None, :, w], out=xb)
+            xb &= masks[:, w, None]
+            o += np.bitwise_count(xb)
     return out
 
 
@@ -335,12 +338,6 @@ class FramingIndex:
         _one_blas_thread()
         cuts = [(a, b) for a in FRAME_CUTS for b in FRAME_CUTS]
         f_tags, f_frames, f_blocks, f_exp = _frames(item.grid, cuts, cuts)
-        if WIDE_CUTS:
-            wide = [(a, b) for a in WIDE_CUTS for b in WIDE_CUTS]
-            w_tags, w_frames, w_blocks, w_exp = _frames(item.grid, wide, wide)
-            f_tags, f_frames = f_tags + w_tags, f_frames + w_frames
-            f_blocks = np.concatenate([f_blocks, w_blocks])
-            f_exp = np.concatenate([f_exp, w_exp])
         b_tags, b_blocks, b_exp = band_blocks(item.grid)
         l_tags, l_blocks, l_exp = logo_blocks(item.grid, item.aspect, f_blocks[0])
         tags = f_tags + b_tags + l_tags
