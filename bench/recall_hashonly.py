@@ -382,7 +382,9 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
             print(f"  unrelated {j + 1}/{m} matched ({time.perf_counter() - t0:.0f}s)",
                   file=sys.stderr)
     return dict(results=results, n_known=len(known_hex), n_photos=len(photo_ids), m=m,
-                dropped=dropped, known_per_family={f: len(ids) for f, ids, _s in families},
+                dropped=dropped,
+                known_per_family={f: sum(g == f for g, _i in known_imgs)
+                                  for f in dict.fromkeys(g for g, _i in known_imgs)},
                 fam_costs={f: np.mean(v, axis=0).tolist() for f, v in fam_costs.items()},
                 per_kind=per_kind, untrusted=untrusted, fm_plain=fm_plain, fm_framed=fm_framed,
                 closest=closest, hist=hist,
