@@ -137,3 +137,17 @@ def test_filled_border_reads_a_wider_strip_the_further_it_lies_from_the_edge():
     assert spread(smooth, 0) > 2 * spread(sharp, 0)
     # ... and cells well inside the item are read as they are
     assert np.allclose(sharp[32], smooth[32])
+
+
+def test_deeply_cropped_copy_is_found_by_the_wide_frames(monkeypatch):
+    original = _picture(12)
+    w, h = original.size
+    # 11 % left, 9 % top, 12 % right, 10 % bottom cut
+    copy = original.crop((int(0.11 * w), int(0.09 * h), int(0.88 * w), int(0.90 * h)))
+    index = _index([_pdq(original)])
+    hits = index.search(_item(copy))
+    assert [hit.row for hit in hits] == [0] and hits[0].tag.startswith("frame-")
+    # from the 0/4/8 % first round alone the refinement does not get there
+    monkeypatch.setattr(framing, "WIDE_CUTS", ())
+    monkeypatch.setattr(framing, "MAX_CUT", 0.12)
+    assert index.search(_item(copy)) == []

@@ -6,8 +6,8 @@ only: it guesses how the item was made from an unknown original and rebuilds, fo
 what the original's PDQ would be.
 
 - **Frames** (`frame-l4r6t0b2`): the item is the original with l/r/t/b % cut from each side
-  (each side independently, 0-10 %). The original's 64x64 luminance is the item's, placed
-  where the guess puts it, with the cut border filled by reflecting the item at its edges.
+  (each side independently, 0-16 %). The original's 64x64 luminance is the item's, placed
+  where the guess puts it, with the cut border filled from the item's edge (`FILL_BLUR`).
 - **Bands** (`band-b8`): a banner or caption strip covers the item's top or bottom h %; the
   strip is replaced by reflecting the rows next to it.
 - **Logos** (`logo-br15`): a mark covers a corner; the corner block is replaced by reflecting
@@ -40,9 +40,12 @@ GRID = 128
 #: Cuts per side tried first by frame hypotheses (fractions of the original's side); around
 #: the best one, `REFINE_STEPS` then try +-step per side for the known entries that came close.
 FRAME_CUTS = (0.0, 0.04, 0.08)
+#: Deeper first-round frames, every side cut by one of these (crops of 8-15 % per side): few
+#: hypotheses (16), since a copy cut that deep on one side is usually cut deep on all.
+WIDE_CUTS: tuple[float, ...] = (0.08, 0.12)
 REFINE_STEPS = (0.02, 0.01)
 #: Largest cut per side a refined frame may reach.
-MAX_CUT = 0.12
+MAX_CUT = 0.16
 #: Heights of bands tried at the top and at the bottom (fractions of the item's height).
 BAND_HEIGHTS = (0.06, 0.09, 0.12)
 #: Corner logo sizes tried (fraction of the width; the block is as tall as it is wide in
@@ -338,6 +341,12 @@ class FramingIndex:
         _one_blas_thread()
         cuts = [(a, b) for a in FRAME_CUTS for b in FRAME_CUTS]
         f_tags, f_frames, f_blocks, f_exp = _frames(item.grid, cuts, cuts)
+        if WIDE_CUTS:
+            wide = [(a, b) for a in WIDE_CUTS for b in WIDE_CUTS]
+            w_tags, w_frames, w_blocks, w_exp = _frames(item.grid, wide, wide)
+            f_tags, f_frames = f_tags + w_tags, f_frames + w_frames
+            f_blocks = np.concatenate([f_blocks, w_blocks])
+            f_exp = np.concatenate([f_exp, w_exp])
         b_tags, b_blocks, b_exp = band_blocks(item.grid)
         l_tags, l_blocks, l_exp = logo_blocks(item.grid, item.aspect, f_blocks[0])
         tags = f_tags + b_tags + l_tags
