@@ -67,7 +67,11 @@ def test_every_detector_shares_one_model_id_with_its_threshold(models):
     assert len(names) == 1
     [name] = names
     assert name.startswith(F.EMBED_NAME + ":")
-    assert models["cnn"].same_person == F.SAME_PERSON_BY_MODEL[F.EMBED_NAME]
+    assert models["cnn"].thresholds == F.THRESHOLDS[F.EMBED_NAME]
+    assert F.thresholds("dlib-hog+resnet-v1:abc") == F.THRESHOLDS[F.EMBED_NAME]
+    assert F.thresholds("other-net:abc") == F.DEFAULT_THRESHOLDS
+    # among many faces a stricter distance than one-to-one
+    assert F.THRESHOLDS[F.EMBED_NAME].gallery < F.THRESHOLDS[F.EMBED_NAME].same_person
     legacy = "dlib-hog+resnet-v1:" + name.split(":")[1]
     assert F.comparable_ids(legacy) == F.comparable_ids(name) and legacy in F.comparable_ids(name)
     assert F.comparable_ids("other-net:abc") == ["other-net:abc"]
@@ -197,3 +201,29 @@ def test_an_old_read_only_case_still_finds_faces(hidden_case):
         ro.close()
     finally:
         subprocess.run(["chattr", "-i", *map(str, paths)])
+
+
+def test_clustering_defaults_to_the_models_gallery_threshold(tmp_path):
+    """Faces 0.45 apart: one person for a one-to-one look (< 0.6), but not joined without an
+    analyst among many faces (gallery threshold 0.4), unless asked for."""
+    from datetime import datetime
+
+    from haven.victimid.models import MediaRow
+    from haven.victimid.search import cluster_faces
+
+    vs = VictimStore(tmp_path / "case", create=True)
+    model = F.EMBED_NAME + ":0123456789ab"
+    base = np.zeros(128, np.float32)
+    near = base.copy()
+    near[0] = 0.45
+    with vs.session() as s, s.begin():
+        for i, vec in enumerate((base, near)):
+            m = MediaRow(path=f"s/{i}.jpg", sha256=f"{i:064d}", md5="0" * 32, sha1="0" * 40, size=1,
+                         parts={"faces": "hog"}, errors={}, indexed_at=datetime(2026, 1, 1))
+            s.add(m)
+            s.flush()
+            s.add(FaceRow(media_id=m.id, model=model, detector="hog", left=0, top=0, right=50, bottom=50,
+                          detector_score=1.0, embedding=vec.tobytes()))
+    assert sorted(map(len, cluster_faces(vs).values())) == [1, 1]
+    assert sorted(map(len, cluster_faces(vs, max_distance=F.SAME_PERSON).values())) == [2]
+    vs.close()

@@ -21,8 +21,9 @@ different ids are never compared. The detector is stored beside each face.
 of the same names (e.g. a better-trained ResNet).
 
 Distances are Euclidean between embeddings; dlib's model is trained so that the same person
-is usually below 0.6 (`same_person_distance` per model). `similarity = 1 - distance / 1.2`
-(clipped to 0..1) is only a display scale: 0.5 at the 0.6 threshold.
+is usually below 0.6 when two photos are compared one to one; among many faces (clustering)
+a far stricter distance is needed (`thresholds(model_id)`, per model). `similarity = 1 -
+distance / 1.2` (clipped to 0..1) is only a display scale: 0.5 at the 0.6 threshold.
 """
 
 from __future__ import annotations
@@ -48,8 +49,7 @@ EMBED_NAME = "dlib-resnet-v1"
 #: Ids stored before the detector became a choice named the (then only) HOG detector; the
 #: embeddings are the same model's, so they stay comparable with the current id.
 _LEGACY_PREFIX = "dlib-hog+resnet-v1:"
-SAME_PERSON = 0.6  # dlib's published operating point
-CLUSTER_DISTANCE = 0.5  # stricter than SAME_PERSON: a wrong merge costs an analyst more than a split
+SAME_PERSON = 0.6  # dlib's published operating point (two photos compared one to one)
 MAX_DETECT_SIDE = 1600
 MIN_FACE = 40  # pixels; smaller detections give unreliable embeddings
 #: HOG detector score below which a detection is dropped; at 0 the detector finds a "face" in
@@ -61,17 +61,33 @@ CNN_MIN_SCORE = 0.0
 #: one core), and its 40-pixel window still finds faces a tenth of the photo's side at 800 px.
 CNN_MAX_SIDE = 800
 
-#: Distance below which two embeddings are called the same person, per embedding model (the
-#: model id's name before the hash). Measured by bench/victimid_faces.py; docs/victimid.md.
-SAME_PERSON_BY_MODEL = {EMBED_NAME: SAME_PERSON}
 
 
-def same_person_distance(model_id: str) -> float:
-    """The shipped same-person threshold of an embedding model id (`SAME_PERSON` when unknown)."""
-    name = model_id.split(":", 1)[0]
-    if model_id.startswith(_LEGACY_PREFIX):
-        name = EMBED_NAME
-    return SAME_PERSON_BY_MODEL.get(name, SAME_PERSON)
+@dataclass(frozen=True)
+class Thresholds:
+    """Distances below which two faces of one embedding model are taken for one person."""
+
+    same_person: float  # two photos compared one to one (an analyst looking at a pair)
+    #: decisions taken among many faces without an analyst (clustering): each face meets
+    #: every other, so the false-match rate per pair must be tiny. For dlib-resnet-v1 on
+    #: LFW (13,233 photos of 5,749 adults), 0.4 lets 5.9e-6 of the pairs of different persons
+    #: match (about 0.6 false matches per face against 100,000 others: below one, so chains
+    #: of false links stay short), where 0.6 lets 6.2e-3 (about 620 per face); it keeps 30 %
+    #: of the same-person pairs (bench/victimid_faces.py gallery; docs/victimid.md).
+    gallery: float
+
+
+#: Thresholds per embedding model (the model id's name before the hash).
+THRESHOLDS = {EMBED_NAME: Thresholds(same_person=SAME_PERSON, gallery=0.4)}
+#: For a model the table does not know: dlib's point and the dlib model's gallery threshold.
+DEFAULT_THRESHOLDS = THRESHOLDS[EMBED_NAME]
+CLUSTER_DISTANCE = DEFAULT_THRESHOLDS.gallery
+
+
+def thresholds(model_id: str) -> Thresholds:
+    """The shipped thresholds of an embedding model id (`DEFAULT_THRESHOLDS` when unknown)."""
+    name = EMBED_NAME if model_id.startswith(_LEGACY_PREFIX) else model_id.split(":", 1)[0]
+    return THRESHOLDS.get(name, DEFAULT_THRESHOLDS)
 
 
 def comparable_ids(model_id: str) -> list[str]:
@@ -142,9 +158,9 @@ class FaceModel:
         self.name = f"{EMBED_NAME}:{digest}"
 
     @property
-    def same_person(self) -> float:
-        """This model's same-person distance threshold."""
-        return same_person_distance(self.name)
+    def thresholds(self) -> Thresholds:
+        """This model's shipped thresholds."""
+        return thresholds(self.name)
 
     def faces(self, rgb: np.ndarray) -> list[DetectedFace]:
         """Every face the chosen detector finds in an RGB uint8 image, with its embedding."""

@@ -436,8 +436,10 @@ def latest_decisions(vs: VictimStore) -> dict[tuple[int, int], str]:
     return {(r.face_a, r.face_b): r.decision for r in rows}
 
 
-def cluster_faces(vs: VictimStore, max_distance: float = facemod.CLUSTER_DISTANCE) -> dict[int, list[int]]:
+def cluster_faces(vs: VictimStore, max_distance: float | None = None) -> dict[int, list[int]]:
     """Cluster the case's faces (per model), store each face's cluster, return cluster -> face ids.
+
+    `max_distance` None: each model's gallery threshold (`faces.thresholds(model).gallery`).
 
     Confirmed pairs are always in one cluster; rejected pairs are never joined directly
     (they can still meet through a chain of close faces, which the analyst then sees)."""
@@ -452,7 +454,8 @@ def cluster_faces(vs: VictimStore, max_distance: float = facemod.CLUSTER_DISTANC
             pos = {r.id: i for i, r in enumerate(group)}
             must = [(pos[a], pos[b]) for (a, b), d in decisions.items() if d == "confirm" and a in pos and b in pos]
             cannot = {_pair(pos[a], pos[b]) for (a, b), d in decisions.items() if d == "reject" and a in pos and b in pos}
-            labels = facemod.cluster(np.stack([_embedding(r) for r in group]), max_distance, must, cannot)
+            limit = max_distance if max_distance is not None else facemod.thresholds(model).gallery
+            labels = facemod.cluster(np.stack([_embedding(r) for r in group]), limit, must, cannot)
             for r, lab in zip(group, labels):
                 r.cluster = next_label + lab
                 out.setdefault(r.cluster, []).append(r.id)
