@@ -227,3 +227,12 @@ def test_clustering_defaults_to_the_models_gallery_threshold(tmp_path):
     assert sorted(map(len, cluster_faces(vs).values())) == [1, 1]
     assert sorted(map(len, cluster_faces(vs, max_distance=F.SAME_PERSON).values())) == [2]
     vs.close()
+
+
+def test_workers_run_the_cnn_after_this_process_did(hidden_case, models):
+    """dlib's CNN keeps a thread pool: a worker forked from a process that already ran it
+    would wait forever, so CNN indexing starts its workers from a fresh process."""
+    models["cnn"].faces(_half_hidden())  # this process has now run the CNN
+    vs, ev = hidden_case
+    stats = Indexer(vs, IndexOptions(parts=("faces",), face_detector="hog+cnn", workers=2)).run([str(ev)])
+    assert stats.indexed == 2 and stats.faces == 2

@@ -247,8 +247,13 @@ class Indexer:
         from collections import deque
         from concurrent.futures import ProcessPoolExecutor
 
-        # fork: workers inherit the loaded modules; each loads its own models once.
-        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+        # fork: workers inherit the loaded modules; each loads its own models once. Not with
+        # dlib's CNN detector: it runs on a thread pool that a forked child inherits without
+        # its threads, so in a process that already ran the CNN a forked worker waits forever
+        # (forkserver starts workers from a fresh process).
+        cnn = "faces" in self.options.parts and "cnn" in self.options.face_detector
+        method = "forkserver" if cnn else "fork"
+        ctx = mp.get_context(method) if method in mp.get_all_start_methods() else None
         pending: deque = deque()
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
                                  initargs=(self.options,)) as pool:
