@@ -29,7 +29,7 @@ HOG and by the CNN are embedded both ways and their distance printed: it says wh
 both detectors can share one embedding space.
 
 **gallery**: FACES is a folder tree of face photos of adults, one folder per person
-(`FACES/<person>/<photo>`, as LFW ships). Every photo is embedded with haven's face model
+(`FACES/<person>/<photo>`; adults only, every photo looked at before use). Every photo is embedded with haven's face model
 (the largest face found by HOG on the photo, else the CNN; photos without a face are counted
 and skipped); embeddings are cached in `--work`, so a long run resumes and `--limit` gives a
 quick check. Then, at the shipped threshold and a range around it:

@@ -69,11 +69,9 @@ class Thresholds:
 
     same_person: float  # two photos compared one to one (an analyst looking at a pair)
     #: decisions taken among many faces without an analyst (clustering): each face meets
-    #: every other, so the false-match rate per pair must be tiny. For dlib-resnet-v1 on
-    #: LFW (13,233 photos of 5,749 adults), 0.4 lets 5.9e-6 of the pairs of different persons
-    #: match (about 0.6 false matches per face against 100,000 others: below one, so chains
-    #: of false links stay short), where 0.6 lets 6.2e-3 (about 620 per face); it keeps 30 %
-    #: of the same-person pairs (bench/victimid_faces.py gallery; docs/victimid.md).
+    #: every other, so the false-match rate per pair must be tiny. 0.4 for dlib-resnet-v1 is
+    #: stricter than dlib's one-to-one 0.6; its false-match rate at seizure scale is not
+    #: measured yet (docs/victimid.md).
     gallery: float
 
 
