@@ -3,6 +3,9 @@ its own audit entry; entries already held or gone are left alone; the chain veri
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
+
 from sqlalchemy import func, select
 
 from haven.hashsets.model import HashEntry, ImportResult
@@ -13,17 +16,35 @@ from haven.service.models import AuditEntry, EntryFlag, LookupEntry
 from haven.service.settings import Settings
 
 
-def test_hold_quarantines_many_entries_at_once_each_audited(tmp_path):
+def _service_with_pdq_entries(tmp_path, n: int):
+    """A fresh service database holding one set of `n` PDQ entries: (engine, sessions, ids)."""
     engine = make_engine(Settings(data_dir=tmp_path).url)
     upgrade(engine)
     sessions = session_factory(engine)
+    with sessions() as s:
+        store_hashset(s, ImportResult(format="hma", scheme=None, entries=[
+            HashEntry(pdq=f"{k:064x}") for k in range(1, n + 1)]), name="set",
+            source_sha256=None)
+        s.commit()
+        ids = s.scalars(select(LookupEntry.id).order_by(LookupEntry.id)).all()
+    return engine, sessions, ids
+
+
+def _held_within(sessions, count: int, seconds: float = 10) -> list[int]:
+    """The held entry ids once `count` are held, or what is held after `seconds`."""
+    end = time.monotonic() + seconds
+    while True:
+        with sessions() as s:
+            held = quarantine.held_and_released(s)[0]
+        if len(held) == count or time.monotonic() >= end:
+            return held
+        time.sleep(0.05)
+
+
+def test_hold_quarantines_many_entries_at_once_each_audited(tmp_path):
+    engine, sessions, ids = _service_with_pdq_entries(tmp_path, 40)
     try:
         with sessions() as s:
-            store_hashset(s, ImportResult(format="hma", scheme=None, entries=[
-                HashEntry(pdq=f"{k:064x}") for k in range(1, 41)]), name="set",
-                source_sha256=None)
-            s.commit()
-            ids = s.scalars(select(LookupEntry.id).order_by(LookupEntry.id)).all()
             # one already voted on (a flags row without quarantine), one already held
             quarantine.vote(s, ids[0], "apikey:a", "confirm", quarantine_at=3)
             assert quarantine.hold(s, [ids[1]], "deconfirmed", "user:x") == [ids[1]]
@@ -48,38 +69,16 @@ def test_hold_quarantines_many_entries_at_once_each_audited(tmp_path):
 
 
 def test_flood_recorder_writes_what_several_answers_flagged_together(tmp_path):
-    import time
-    from types import SimpleNamespace
-
-    engine = make_engine(Settings(data_dir=tmp_path).url)
-    upgrade(engine)
-    sessions = session_factory(engine)
+    engine, sessions, ids = _service_with_pdq_entries(tmp_path, 10)
     try:
-        with sessions() as s:
-            store_hashset(s, ImportResult(format="hma", scheme=None, entries=[
-                HashEntry(pdq=f"{k:064x}") for k in range(1, 11)]), name="set",
-                source_sha256=None)
-            s.commit()
-            ids = s.scalars(select(LookupEntry.id).order_by(LookupEntry.id)).all()
         settings = SimpleNamespace(flood_min_queries=5, flood_factor=10.0,
                                    flood_window_seconds=60.0)
         record = quarantine.flood_recorder(sessions, settings, gather_seconds=0.3)
         record(ids[:2])
         record(ids[2:5])  # within the gathering time: the same transaction
-        end = time.monotonic() + 10
-        while time.monotonic() < end:
-            with sessions() as s:
-                if len(quarantine.held_and_released(s)[0]) == 5:
-                    break
-            time.sleep(0.05)
+        _held_within(sessions, 5)
         record(ids[5:6])  # later: written too
-        end = time.monotonic() + 10
-        while time.monotonic() < end:
-            with sessions() as s:
-                held = quarantine.held_and_released(s)[0]
-            if len(held) == 6:
-                break
-            time.sleep(0.05)
+        held = _held_within(sessions, 6)
         assert sorted(held) == sorted(ids[:6])
         with sessions() as s:
             rows = s.scalars(select(AuditEntry).where(AuditEntry.action == "entry.quarantine")
