@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 import jellyfish
 
+from haven.disjoint import DisjointSets
+
 STOLEN_CARD = "stolen_card"
 HOUSEHOLD_CARD = "household_card"
 #: Households a card needs to be flagged stolen, by how exactly the card is known.
@@ -83,13 +85,8 @@ def _split_cards(recs: list[Mapping]) -> list[list[Mapping]]:
     if len({h for h, _ in sigs if h}) <= 1 and len({e for _, e in sigs if e}) <= 1:
         return [recs]
     # Signatures that do not contradict each other are one card: union them.
-    parent = list(range(len(sigs)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+    cards = DisjointSets(range(len(sigs)))
+    find = cards.find
 
     for i, (h1, e1) in enumerate(sigs):
         for j in range(i + 1, len(sigs)):
@@ -97,13 +94,13 @@ def _split_cards(recs: list[Mapping]) -> list[list[Mapping]]:
             if (h1 and h2 and h1 != h2) or (e1 and e2 and e1 != e2):
                 continue
             if (h1 and h1 == h2) or (e1 and e1 == e2):
-                parent[find(i)] = find(j)
+                cards.union(i, j)
     groups: dict[int, list[Mapping]] = defaultdict(list)
     index = {s: i for i, s in enumerate(sigs)}
     for r in recs:
         sig = (r.get("card_hmac"), r.get("card_expiry"))
         if sig == (None, None):
-            for root in {find(i) for i in range(len(sigs))}:
+            for root in sorted({find(i) for i in range(len(sigs))}):
                 groups[root].append(r)      # fits every card of this key
         else:
             groups[find(index[sig])].append(r)
@@ -114,11 +111,11 @@ def _judge(recs: list[Mapping]) -> CardFlag | None:
     named = [r for r in recs if r.get("first_f") or r.get("last_f") or r.get("full_f")]
     if len({r["subject_id"] for r in named}) < 2:
         return None
-    person = _Union(len(named))
+    person = DisjointSets(range(len(named)))
     by_subject: dict[str, int] = {}
     for i, r in enumerate(named):
         if r["subject_id"] in by_subject:
-            person.join(i, by_subject[r["subject_id"]])
+            person.union(i, by_subject[r["subject_id"]])
         else:
             by_subject[r["subject_id"]] = i
     if len(named) > MAX_PAIRWISE:
@@ -127,23 +124,23 @@ def _judge(recs: list[Mapping]) -> CardFlag | None:
         by_name: dict[str, int] = {}
         for i, r in enumerate(named):
             key = " ".join(sorted(_tokens(r)))
-            person.join(i, by_name.setdefault(key, i))
+            person.union(i, by_name.setdefault(key, i))
     else:
         for i in range(len(named)):
             for j in range(i + 1, len(named)):
                 if person.find(i) != person.find(j) and same_person(named[i], named[j]):
-                    person.join(i, j)
+                    person.union(i, j)
     people = sorted({person.find(i) for i in range(len(named))})
     if len(people) < 2:
         return None
-    house = _Union(len(named))
+    house = DisjointSets(range(len(named)))
     for i in range(len(named)):
-        house.join(i, person.find(i))
+        house.union(i, person.find(i))
     if len(named) <= MAX_PAIRWISE:
         for i in range(len(named)):
             for j in range(i + 1, len(named)):
                 if house.find(i) != house.find(j) and same_household(named[i], named[j]):
-                    house.join(i, j)
+                    house.union(i, j)
     households = len({house.find(i) for i in range(len(named))})
     masked = _shown(recs)
     exact = all(r.get("card_kind") not in _PARTIAL_KINDS or r.get("card_hmac")
@@ -165,22 +162,6 @@ def _shown(recs: list[Mapping]) -> str:
     forms = sorted({r.get("card_masked") or r["card"] for r in recs},
                    key=lambda m: (-sum(c.isdigit() for c in m), m))
     return forms[0]
-
-
-class _Union:
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-
-    def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
-        return i
-
-    def join(self, i: int, j: int) -> None:
-        a, b = self.find(i), self.find(j)
-        if a != b:
-            self.parent[max(a, b)] = min(a, b)
 
 
 # --- names and households --------------------------------------------------------------

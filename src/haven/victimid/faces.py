@@ -38,6 +38,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from haven.disjoint import DisjointSets
 from haven.victimid import indexfile
 from haven.victimid.errors import ModelMissingError, VictimIdError
 
@@ -226,18 +227,8 @@ def cluster(embeddings: np.ndarray, max_distance: float = CLUSTER_DISTANCE,
     indices); pairs in `cannot_link` (analyst-rejected, (small, large) row indices) are not
     joined directly."""
     n = len(embeddings)
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union(a: int, b: int) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
+    sets = DisjointSets(range(n))
+    find, union = sets.find, sets.union
 
     if n:
         x = np.ascontiguousarray(embeddings, dtype=np.float32)

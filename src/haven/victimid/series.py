@@ -25,6 +25,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select
 
+from haven.disjoint import DisjointSets
 from haven.hashsets.vics_export import write_vics_case
 from haven.match.near import DEFAULT_THRESHOLD, NearIndex
 from haven.store.case import utcnow
@@ -302,21 +303,8 @@ def join_groups(links: list[LinkRow], locked: set[int] = frozenset()) -> list[li
     views only when a second weak link, sharing no view with the first, joins the same two
     groups (two independent paths), so one chance match between a distractor and two places
     cannot fuse the places. Strong links join anything. Media in `locked` are left out."""
-    parent: dict[int, int] = {}
-    size: dict[int, int] = {}
-
-    def find(i: int) -> int:
-        if i not in parent:
-            parent[i], size[i] = i, 1
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union(ra: int, rb: int) -> None:
-        keep, gone = min(ra, rb), max(ra, rb)
-        parent[gone] = keep
-        size[keep] += size[gone]
+    sets = DisjointSets()
+    find, union, size = sets.find, sets.union, sets.size
 
     usable = [l for l in links if l.media_a not in locked and l.media_b not in locked]
     weak = []
@@ -348,10 +336,7 @@ def join_groups(links: list[LinkRow], locked: set[int] = frozenset()) -> list[li
                 changed = True
                 continue
             bridges[key].append(l)
-    groups: dict[int, list[int]] = defaultdict(list)
-    for m in parent:
-        groups[find(m)].append(m)
-    return sorted(sorted(g) for g in groups.values() if len(g) > 1)
+    return sorted(sorted(g) for g in sets.groups() if len(g) > 1)
 
 
 def build_series(vs: VictimStore, kinds: tuple[str, ...] = SERIES_KINDS) -> list[SeriesRow]:
