@@ -133,8 +133,9 @@ DROP_BITS = 32
 FAMILIES = {"frame": 36, "band": 36, "logo": 36}
 #: A known entry this close to a first-round frame hypothesis gets refined frames.
 CANDIDATE = 52
-#: Largest number of known hashes searched with hypotheses: the search is flat (about 100
-#: hypotheses x n popcounts, ~25 ms per item at 50,000), so larger sets get plain PDQ only.
+#: Largest number of known hashes searched with hypotheses: the search is a pass over every
+#: known row (`haven.match.hypothesis_search`: no index prunes at these radii), ~2.4 ms per
+#: item at 50,000 compiled (~43 ms in numpy), ~47 ms at 1M: larger sets get plain PDQ only.
 MAX_ROWS = 50_000
 _BLAS_ONCE = threading.Lock()
 _blas_single = False
@@ -311,6 +312,25 @@ class Item:
         return cls(grid, float(np.frombuffer(data[-4:], dtype=np.float32)[0]))
 
 
+def hypotheses(item: Item) -> tuple[list[str], list[tuple[float, float, float, float]],
+                                     np.ndarray, np.ndarray]:
+    """An item's first-round hypotheses: tags, the frames' (l, r, t, b) (the frames come
+    first, bands and logos after them), packed codes and reliable-bit masks ((h, 4) uint64)."""
+    cuts = [(a, b) for a in FRAME_CUTS for b in FRAME_CUTS]
+    f_tags, f_frames, f_blocks, f_exp = _frames(item.grid, cuts, cuts)
+    if WIDE_CUTS:
+        wide = [(a, b) for a in WIDE_CUTS for b in WIDE_CUTS]
+        w_tags, w_frames, w_blocks, w_exp = _frames(item.grid, wide, wide)
+        f_tags, f_frames = f_tags + w_tags, f_frames + w_frames
+        f_blocks = np.concatenate([f_blocks, w_blocks])
+        f_exp = np.concatenate([f_exp, w_exp])
+    b_tags, b_blocks, b_exp = band_blocks(item.grid)
+    l_tags, l_blocks, l_exp = logo_blocks(item.grid, item.aspect, f_blocks[0])
+    codes, masks = _bits_of(np.concatenate([f_blocks, b_blocks, l_blocks]),
+                            np.concatenate([f_exp, b_exp, l_exp]))
+    return f_tags + b_tags + l_tags, f_frames, codes, masks
+
+
 @dataclass(frozen=True)
 class Hit:
     row: int  # position in the index's codes
@@ -320,12 +340,15 @@ class Hit:
 
 class FramingIndex:
     """Known PDQ hashes (one per known image, as hash-only lists give them), searched with
-    hypothesis hashes of an item. Flat: every hypothesis is compared with every known hash
-    (about 100 x n popcounts per item; see docs/hash-only.md for the cost by list size)."""
+    hypothesis hashes of an item. Every hypothesis is compared with every known hash (about
+    100 x n popcounts per item, compiled: `haven.match.hypothesis_search`; see
+    docs/hash-only.md for the cost by list size)."""
 
-    def __init__(self, codes: np.ndarray) -> None:
+    def __init__(self, codes: np.ndarray, threads: int = 1) -> None:
         codes = np.ascontiguousarray(codes, dtype=np.uint8).reshape(-1, 32)
         self.codes = codes.view(np.uint64).reshape(-1, 4)
+        #: threads one search may use (the compiled pass splits the known rows among them)
+        self.threads = threads
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -335,27 +358,34 @@ class FramingIndex:
 
         `detail`, when given, receives `first_round`: per known row, the smallest distance of
         any first-round hypothesis (what bench/recall.py --hash-only's false-match arithmetic
-        counts)."""
+        counts; a flat pass over all rows). With `detail["radius"]` set beforehand it
+        receives instead `near_rows` / `near_dist`: only the rows whose best first-round
+        distance is within that radius (the compiled pass, any list size)."""
         if not len(self.codes):
             return []
         _one_blas_thread()
-        cuts = [(a, b) for a in FRAME_CUTS for b in FRAME_CUTS]
-        f_tags, f_frames, f_blocks, f_exp = _frames(item.grid, cuts, cuts)
-        if WIDE_CUTS:
-            wide = [(a, b) for a in WIDE_CUTS for b in WIDE_CUTS]
-            w_tags, w_frames, w_blocks, w_exp = _frames(item.grid, wide, wide)
-            f_tags, f_frames = f_tags + w_tags, f_frames + w_frames
-            f_blocks = np.concatenate([f_blocks, w_blocks])
-            f_exp = np.concatenate([f_exp, w_exp])
-        b_tags, b_blocks, b_exp = band_blocks(item.grid)
-        l_tags, l_blocks, l_exp = logo_blocks(item.grid, item.aspect, f_blocks[0])
-        tags = f_tags + b_tags + l_tags
-        codes, masks = _bits_of(np.concatenate([f_blocks, b_blocks, l_blocks]),
-                                np.concatenate([f_exp, b_exp, l_exp]))
-        dist = masked_distances(codes, masks, self.codes)  # (h, n)
-        if detail is not None:
+        tags, f_frames, codes, masks = hypotheses(item)
+        nf = len(f_frames)
+        return self._decide(item, tags, f_frames, codes, masks, nf, detail)
+
+    def _decide(self, item: Item, tags, f_frames, codes, masks, nf: int,
+                detail: dict | None) -> list[Hit]:
+        from haven.match.hypothesis_search import _from_matrix, first_round
+
+        other_radius = max(FAMILIES.values())
+        if detail is not None and "radius" not in detail:
+            dist = masked_distances(codes, masks, self.codes)  # (h, n)
             detail["first_round"] = dist.min(0)
-        nf = len(f_tags)
+            near = _from_matrix(dist, nf, CANDIDATE, other_radius)
+        else:
+            wide = max(CANDIDATE, other_radius, detail["radius"] if detail else 0)
+            near = first_round(codes, masks, nf, self.codes,
+                               CANDIDATE if detail is None else wide,
+                               other_radius if detail is None else wide, self.threads)
+            if detail is not None:
+                best = np.minimum(near.frame_dist, near.other_dist)
+                keep = best <= detail["radius"]
+                detail["near_rows"], detail["near_dist"] = near.rows[keep], best[keep]
         best: dict[int, tuple[int, str]] = {}
 
         def take(row: int, d: int, tag: str) -> None:
@@ -363,17 +393,15 @@ class FramingIndex:
                 best[row] = (d, tag)
 
         # bands and logos: decided as they are
-        other = dist[nf:]
-        if len(other):
-            k = other.argmin(0)
-            for row in np.nonzero(other[k, np.arange(other.shape[1])] <= max(FAMILIES.values()))[0]:
-                take(int(row), int(other[k[row], row]), tags[nf + int(k[row])])
+        for row, d, k in zip(near.rows, near.other_dist, near.other_hyp):
+            if d <= other_radius:
+                take(int(row), int(d), tags[int(k)])
         # frames: refine around the best first-round frame of each close known row
-        fk = dist[:nf].argmin(0)
-        fd = dist[:nf][fk, np.arange(dist.shape[1])]
-        for row in np.nonzero(fd <= CANDIDATE)[0]:
-            row = int(row)
-            frame, d, tag = f_frames[int(fk[row])], int(fd[row]), f_tags[int(fk[row])]
+        for row, d, k in zip(near.rows, near.frame_dist, near.frame_hyp):
+            if d > CANDIDATE:
+                continue
+            row, d, k = int(row), int(d), int(k)
+            frame, tag = f_frames[k], tags[k]
             for step in REFINE_STEPS:
                 frame, d, tag = self._refine(item, row, frame, d, tag, step)
             take(row, d, tag)
