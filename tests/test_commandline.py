@@ -96,3 +96,66 @@ def test_ctrl_c_exits_130():
     result = runner.invoke(_app_raising(KeyboardInterrupt()), ["boom"])
     assert result.exit_code == 130
     assert _lines(result.output) == ["error: interrupted"]
+
+
+def _all_commands(command, path=()):
+    yield path, command
+    subs = getattr(command, "commands", {})
+    for name in list(subs):
+        yield from _all_commands(subs[name], (*path, name))
+
+
+def test_quick_value_conversion_gives_what_typer_gives(tmp_path):
+    """Every parameter of every command converts values as Typer's own (pydantic) conversion
+    does, results and refusals alike (`haven.commandline._QuickValues`)."""
+    from typer._click import Context
+    from typer._click.exceptions import BadParameter
+    from typer._coercion import build_runtime_param
+    from typer.main import get_command
+
+    from haven.commandline import _QuickValues
+
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    samples = ["0", "31", "256", "257", "-1", "007", "1.5", "2.50", "1e3", " 3", "abc", "",
+               "local", str(a_file), str(tmp_path), str(tmp_path / "missing"), 0, 31, 1.0,
+               True, tmp_path, a_file]
+    checked = 0
+    for path, command in _all_commands(get_command(app)):
+        ctx = Context(command, info_name=" ".join(("haven", *path)))
+        params = [*command.params, command.get_help_option(ctx)]
+        for param in filter(None, params):
+            if not hasattr(param, "type_descriptor"):
+                continue
+            assert isinstance(param._runtime_param, _QuickValues), (path, param.name)
+            full = build_runtime_param(param.type_descriptor)
+            multi = param.multiple or param.nargs == -1
+            values = [None, *(([v], [v, v]) if multi else (v,) for v in samples)]
+            for value in values:
+                for v in (value if isinstance(value, tuple) else (value,)):
+                    got, want = [], []
+                    for conversion, into in ((param._runtime_param, got), (full, want)):
+                        try:
+                            into.append(("value", conversion.coerce(v, param=param, ctx=ctx)))
+                        except BadParameter as exc:
+                            into.append(("refused", exc.format_message()))
+                    assert got == want, (path, param.name, v)
+                    checked += 1
+    assert checked > 1000
+
+
+def test_a_command_run_in_a_process_not_its_own_leaves_the_collector_alone(tmp_path):
+    """`haven scan` holds and freezes garbage collection only in a process of its own (the
+    console script); invoked in-process (tests, embedding) it changes nothing."""
+    import gc
+
+    from PIL import Image
+
+    ev = tmp_path / "evidence"
+    ev.mkdir()
+    Image.new("RGB", (64, 48), (200, 10, 10)).save(ev / "red.png")
+    frozen = gc.get_freeze_count()
+    result = runner.invoke(app, ["scan", str(ev), "--case", str(tmp_path / "case"),
+                                 "--workers", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    assert gc.isenabled() and gc.get_freeze_count() == frozen

@@ -13,7 +13,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from haven.commandline import HavenGroup, LazyCommand, version_callback
+from haven.commandline import (
+    HavenApp, HavenGroup, LazyCommand, hold_collection, settle, version_callback,
+)
 from haven.store.lock import case_lock
 from haven.terminal import LogTicker, console, fail as _fail, interrupted, out, print_json
 from haven.errors import HashSetFormatError, HavenError
@@ -33,7 +35,7 @@ class _Haven(HavenGroup):
     }
 
 
-app = typer.Typer(
+app = HavenApp(
     name="haven",
     cls=_Haven,
     help="haven: triage seized media offline. Scan evidence by content, match known hash sets, "
@@ -217,6 +219,7 @@ def scan(
     password and key file given; what stays locked is an error finding naming what to give:
     haven scan /evidence/laptop.E01 --case cases/op-rose --passwords pw.txt --key-file D.BEK
     """
+    hold_collection()  # until `settle()` below, this only loads modules
     from haven.scan.census import has_files
     from haven.scan.workers import start_workers
 
@@ -248,6 +251,7 @@ def scan(
     from haven.store.case import CaseStore
 
     load_template()  # the workers have files to analyse meanwhile
+    settle()  # before the store: what the scan makes from here on is collected as usual
 
     last = ScanProgress()
     try:

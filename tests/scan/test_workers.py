@@ -28,8 +28,11 @@ main()
 # Never needed by a scan without PDQ hash sets (the service, intel, victim identification,
 # the near index and its compiled kernels).
 NOT_FOR_A_PLAIN_SCAN = ("fastapi", "uvicorn", "starlette", "splink", "duckdb", "faiss", "numba",
-                        "haven.service", "haven.intel", "haven.victimid", "haven.refer",
-                        "haven.match.near", "haven.match.kernels")
+                        "pandas", "pyspark", "haven.service", "haven.intel", "haven.victimid",
+                        "haven.refer", "haven.match.near", "haven.match.kernels",
+                        # Typer's value conversion through pydantic: not for plain values
+                        # (haven.commandline._QuickValues)
+                        "pydantic")
 # Image decoding is the workers': the main process imports it only to hand it to workers it
 # forks (imported once before the fork instead of once in each worker), never otherwise.
 DECODERS = ("PIL", "pdqhash")
@@ -80,6 +83,16 @@ def test_a_plain_scan_loads_neither_the_service_nor_faiss_numba_or_pil_in_its_ma
     loaded = [name for name in NOT_FOR_A_PLAIN_SCAN + DECODERS if _loaded(modules, name)]
     assert not loaded, f"a plain scan loaded {loaded}"
     assert "sqlalchemy" in modules and "haven.scan.pipeline" in modules  # the hook saw the scan
+
+
+def test_a_scan_ends_with_its_case_database_closed(tmp_path):
+    """The command ends without the interpreter's last collections (`end_quickly`): the case
+    store is still closed at exit, its write-ahead log checkpointed into case.db."""
+    ev = _evidence(tmp_path)
+    case = tmp_path / "case"
+    _scan(tmp_path, str(ev), "--case", str(case), "--workers", "2")
+    assert (case / "case.db").is_file()
+    assert not (case / "case.db-wal").exists() and not (case / "case.db-shm").exists()
 
 
 def test_forking_workers_imports_the_decoders_once_before_the_fork(tmp_path):

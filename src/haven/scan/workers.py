@@ -23,6 +23,7 @@ page faults per 12 MP photo, 5-15 ms of its ~50 ms of CPU (more the busier the m
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import signal
 import sys
@@ -60,6 +61,11 @@ def start_workers(requested: int) -> ProcessPoolExecutor | None:
     method = start_method()
     if method == "fork":
         _import_analysis_code()  # once, shared by every forked worker
+        if not gc.isenabled():
+            # The caller holds collection during its start-up (`haven scan`): what it loaded
+            # is frozen before the fork, so a worker's collections never touch (and copy)
+            # the pages it shares with this process.
+            gc.freeze()
     pool = ProcessPoolExecutor(n, mp_context=get_context(method), initializer=_worker_ready)
     # Start every process now, not at the first item: a forked pool forks all of them at its
     # first submit (before its own manager thread starts), a spawned one one per submit.
@@ -73,6 +79,7 @@ def _worker_ready() -> None:
     the workers); the analysis code is imported before the first item arrives (a forked
     worker has it already)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gc.enable()  # forked from a start-up that held collection (`haven scan`)
     keep_freed_memory()
     _import_analysis_code()
 

@@ -11,9 +11,11 @@ added to a model since a case was made is added to its table when the case is op
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
+import weakref
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -38,6 +40,20 @@ from haven.store.models import (
 
 DB_NAME = "case.db"
 NOT_A_CASE = "not a haven case; `haven scan` creates one"
+
+
+#: every store opened by this process and not closed yet (weakly: a store dropped is not kept)
+_OPEN: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_stores() -> None:
+    """At exit, close the stores still open, so each case's write-ahead log is checkpointed
+    into case.db and removed. Done here rather than left to the interpreter's teardown (an
+    open store stays reachable from the models' statement caches until then), which a CLI
+    process skips (`haven.commandline.end_quickly`)."""
+    for store in list(_OPEN):
+        store.close()
 
 
 def utcnow() -> datetime:
@@ -155,6 +171,7 @@ class CaseStore:
         self.url = url or (_read_only_url(self.dir / DB_NAME) if self.read_only
                            else f"sqlite:///{self.dir / DB_NAME}")
         self.engine: Engine = create_engine(self.url)
+        _OPEN.add(self)
         # WAL + NORMAL: a killed scan loses at most the batch being written, never the file.
         haven.sqlite.listen(self.engine, synchronous="NORMAL", read_only=self.read_only)
         event.listen(self.engine, "handle_error", self._explain_write_refused)
@@ -249,6 +266,7 @@ class CaseStore:
 
     def close(self) -> None:
         self.engine.dispose()
+        _OPEN.discard(self)
 
     # -- hash sets -------------------------------------------------------------------------
 
