@@ -6,7 +6,8 @@
 For each known photo (its PDQ is all the list holds) and two copies cropped by 3-8 % per side
 (as bench/recall.py --hash-only makes them), in bits of 256 (/ of the 224 reliable bits):
 
-- shift: PDQ of the photo moved by 2 pixels vs its own PDQ. Large = the hash depends on the
+- shift: PDQ of the photo moved by 1 or 2 pixels vs its own PDQ (the larger). Large = the hash
+  depends on the
   exact sampling positions (fine texture aliased by PDQ's filter): no reconstruction from a
   crop, whose pixels sit elsewhere on the grid, can be expected to come back near it.
 - emu: `haven.match.framing`'s emulated PDQ of the uncropped photo vs pdqhash (the floor
@@ -15,6 +16,10 @@ For each known photo (its PDQ is all the list holds) and two copies cropped by 3
   (FILL_BLUR 0) and by the current fill (`framing.FILL_BLUR`): what the fill costs.
 - found: the distance `FramingIndex.search` reports (threshold `framing.FAMILIES['frame']`),
   or '-' when missed.
+- plain: pdqhash's own distance (256 bits, threshold 31) from the known hash to uncropped
+  copies: re-encoded at JPEG q40, resized to 30 %, moved by 1 px. If plain PDQ misses those,
+  the photo's hash is out of reach of any query-side method (PDQ's limit, not the
+  hypotheses').
 """
 
 from __future__ import annotations
@@ -69,17 +74,24 @@ def _crop(img, rng):
     return recall._jpeg(img.crop(box)), cuts
 
 
-def diagnose(photos: list[tuple[str, object]], seeds: int = 2) -> list[dict]:
+def _plain(hex_: str, data: bytes) -> int:
+    return pdq.hamming(hex_, pdq.pdq_from_bytes(data).hex)
+
+
+def diagnose(photos: list[tuple[str, str, object]], seeds: int = 2) -> list[dict]:
     rows = []
-    for i, (family, img) in enumerate(photos):
+    for i, (family, name, img) in enumerate(photos):
         data = recall._jpeg(img, 90)
         sig = pdq.pdq_from_bytes(data)
         if not sig.trusted:
             continue
         known = _code(sig.hex)
         w, h = img.size
-        shift = _bits(_code(pdq.pdq_from_bytes(recall._jpeg(img.crop((2, 2, w, h)), 90)).hex),
-                      known)
+        shift = recall_hashonly.shift_bits(img)
+        plain = (_plain(sig.hex, recall._jpeg(img, 40)),
+                 _plain(sig.hex, recall._jpeg(img.resize((max(1, round(w * 0.3)),
+                                                          max(1, round(h * 0.3)))), 90)),
+                 _plain(sig.hex, recall._jpeg(img.crop((1, 1, w, h)), 90)))
         whole = framing.Item.from_pixels(pdq._prepared(data, True).pixels)
         c, m = _frame(whole, (0, 0, 0, 0), framing.FILL_BLUR)
         emu, emu_r = _bits(c, known), _bits(c, known, m)
@@ -90,7 +102,8 @@ def diagnose(photos: list[tuple[str, object]], seeds: int = 2) -> list[dict]:
             c0, m0 = _frame(item, cuts, 0.0)
             c1, m1 = _frame(item, cuts, framing.FILL_BLUR)
             hits = index.search(item)
-            rows.append(dict(family=family, photo=i, seed=s, shift=shift, emu=emu, emu_r=emu_r,
+            rows.append(dict(family=family, photo=i, name=name, seed=s, shift=shift, plain=plain,
+                             emu=emu, emu_r=emu_r,
                              mirror=_bits(c0, known), mirror_r=_bits(c0, known, m0),
                              fill=_bits(c1, known), fill_r=_bits(c1, known, m1),
                              found=hits[0].distance if hits else None))
@@ -98,11 +111,12 @@ def diagnose(photos: list[tuple[str, object]], seeds: int = 2) -> list[dict]:
 
 
 def report(rows: list[dict]) -> None:
-    print(f"{'family':<16}{'photo':>6}{'seed':>5}{'shift':>7}{'emu':>9}{'oracle mirror':>15}"
-          f"{'oracle fill':>13}{'found':>7}")
+    print(f"{'family':<16}{'photo':<32}{'seed':>5}{'shift':>7}{'plain q40/30%/1px':>18}"
+          f"{'emu':>9}{'oracle mirror':>15}{'oracle fill':>13}{'found':>7}")
     for r in rows:
         found = "-" if r["found"] is None else str(r["found"])
-        print(f"{r['family']:<16}{r['photo']:>6}{r['seed']:>5}{r['shift']:>7}"
+        plain = "/".join(str(v) for v in r["plain"])
+        print(f"{r['family']:<16}{r['name'][:31]:<32}{r['seed']:>5}{r['shift']:>7}{plain:>18}"
               f"{r['emu']:>5}/{r['emu_r']:<3}{r['mirror']:>10}/{r['mirror_r']:<4}"
               f"{r['fill']:>8}/{r['fill_r']:<4}{found:>7}")
     for family in dict.fromkeys(r["family"] for r in rows):
@@ -124,14 +138,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--photos", type=Path, action="append", default=[],
                     help="a folder of photos to diagnose too (repeatable)")
+    ap.add_argument("--package-photos", type=Path, default=None,
+                    help="the package photos are every image under this folder (as "
+                         "bench/recall.py --hash-only --package-photos)")
     ap.add_argument("--seeds", type=int, default=2, help="cropped copies per photo (default 2)")
     ap.add_argument("--shared", type=Path, default=Path(os.environ.get("HAVEN_SHARED")
                                                          or "/work/shared"))
     args = ap.parse_args()
     shared = args.shared if (args.shared / "testdata" / "pdq").exists() else None
-    photos = [("package photos", img) for img in recall_hashonly._photo_sources(shared)]
+    if args.package_photos:
+        photos = [("package photos", p.name, img) for p, img in
+                  recall_hashonly._folder_photos(args.package_photos, named=True)]
+    else:
+        photos = [("package photos", f"#{k}", img)
+                  for k, img in enumerate(recall_hashonly._photo_sources(shared))]
     for folder in args.photos:
-        photos += [(folder.name, img) for img in recall_hashonly._folder_photos(folder)]
+        photos += [(folder.name, p.name, img)
+                   for p, img in recall_hashonly._folder_photos(folder, named=True)]
     report(diagnose(photos, args.seeds))
 
 

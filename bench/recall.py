@@ -189,6 +189,11 @@ def main() -> None:
     ap.add_argument("--photos", type=Path, action="append", default=[],
                     help="hash-only: a folder of photos to add as a known family (repeatable; "
                          "e.g. public photographs fetched for local evaluation, never committed)")
+    ap.add_argument("--package-photos", type=Path, default=None,
+                    help="hash-only: the package-photo family is every image under this folder "
+                         "(photos shipped inside pip/Debian packages, looked at and gathered "
+                         "for local evaluation) instead of the built-in scikit-image and "
+                         "ThreatExchange list")
     ap.add_argument("--folder-seeds", type=int, default=2,
                     help="hash-only: variants per --photos photo and kind (default 2)")
     ap.add_argument("--kinds", default="",
@@ -205,7 +210,7 @@ def main() -> None:
         recall_hashonly.report(recall_hashonly.run(
             n, m, min(args.queries, n), 1 if args.quick else args.photo_seeds, shared,
             folders=tuple(args.photos), folder_seeds=1 if args.quick else args.folder_seeds,
-            kinds=tuple(k for k in args.kinds.split(",") if k)))
+            kinds=tuple(k for k in args.kinds.split(",") if k), package_dir=args.package_photos))
         return
     width, height = (int(v) for v in args.size.lower().split("x"))
     r = run(args.n or 500, args.m or 2000, width, height, args.threshold)
