@@ -1,7 +1,8 @@
 """Faces at seizure scale: detection recall of the detectors, and false matches in a big gallery.
 
     nice .venv/bin/python bench/victimid_faces.py detect AFW [--exclude FILE] [--work DIR]
-    nice .venv/bin/python bench/victimid_faces.py gallery FACES [--work DIR] [--limit N] [--augment K]
+    nice .venv/bin/python bench/victimid_faces.py gallery FACES [--work DIR] [--limit N]
+        [--unlabelled-distinct] [--extrapolate N]
     nice .venv/bin/python bench/victimid_faces.py index PHOTOS [--detectors hog,hog+cnn] [--workers 1,2]
 
 Every folder is brought for local evaluation only (never committed); the bench reads it.
@@ -29,19 +30,30 @@ HOG and by the CNN are embedded both ways and their distance printed: it says wh
 both detectors can share one embedding space.
 
 **gallery**: FACES is a folder tree of face photos of adults, one folder per person
-(`FACES/<person>/<photo>`; adults only, every photo looked at before use). Every photo is embedded with haven's face model
-(the largest face found by HOG on the photo, else the CNN; photos without a face are counted
-and skipped); embeddings are cached in `--work`, so a long run resumes and `--limit` gives a
-quick check. Then, at the shipped threshold and a range around it:
+(`FACES/<person>/<photo>`; adults only, every photo looked at before use). A folder whose name
+ends in `-unlabelled` holds photos of unknown identities (a set without identity labels, where
+the same person may appear twice): its photos are compared only with the other folders, never
+among themselves. With `--unlabelled-distinct` they are compared among themselves too, each
+taken for a different person: an upper side, since two photos of one person then count as a
+false match. The text before the first `-` of a folder's name is its source (printed per
+source). Every photo is embedded with haven's face model (the largest face found by HOG on the
+photo, else the CNN; photos without a face are counted and skipped); embeddings are cached in
+`--work`, so a long run resumes and `--limit` gives a quick check. Then, at the shipped
+thresholds and a range around them:
 
-- false-match rate per pair (FMR): the share of pairs of DIFFERENT persons closer than the
-  threshold, over every such pair of the gallery (exact, FAISS range search);
-- per query at gallery scale: for each face, whether any face of another person in the whole
+- the distance distribution of impostor pairs (different persons) and genuine pairs (same
+  person): minimum and low quantiles, exact over every pair (up to 30,000 faces);
+- false-match rate per pair (FMR): the share of impostor pairs closer than the threshold, with
+  its one-sided 95 % Clopper-Pearson upper bound (which treats pairs as independent: they are
+  not quite, each face is in many pairs);
+- per query, measured: for each labelled face, whether any face of another person in the whole
   gallery is closer than the threshold (what an analyst sees when "find this face" runs
-  against a gallery this big), and the expected number of false matches per query in a
-  gallery of `--extrapolate` faces (FMR x that size: an estimate, labelled as one);
-- genuine-match rate: the share of pairs of the SAME person (persons with several photos)
-  closer than the threshold.
+  against a gallery this big);
+- per query, EXTRAPOLATED to a gallery of `--extrapolate` faces (100,000 by default): the
+  expected number of false matches (FMR x size) and the chance of at least one,
+  1 - (1 - FMR)^size, also at the FMR's upper bound; this assumes independent pairs and a
+  gallery drawn from the same population as these faces — an estimate, labelled as one;
+- genuine-match rate: the share of same-person pairs closer than the threshold.
 
 **index**: `haven index --parts faces` (the shipped path: decode, detect, align, embed, store)
 over a folder of photos, once per detector and worker count: wall time, photos/s, CPU seconds
@@ -414,8 +426,31 @@ def embed_gallery(root: Path, work: Path, limit: int | None, augment: int, secon
     return emb, labels, aug, {"photos": len(photos), "done": len(done), "no_face": no_face}
 
 
-def false_matches(emb: np.ndarray, person: np.ndarray, thresholds: list[float], extrapolate: int) -> None:
-    """Print FMR per pair, per-query false-match share, genuine-match rate at each threshold."""
+UNLABELLED = "-unlabelled"  # a person folder of photos whose identities are not known
+
+
+def fmr_upper(k: int, n: int, conf: float = 0.95) -> float:
+    """One-sided Clopper-Pearson upper bound of a rate seen k times in n trials."""
+    from scipy.stats import beta
+
+    return 1.0 if k >= n else float(beta.ppf(conf, k + 1, n - k))
+
+
+def _quantiles(d: np.ndarray, qs=(0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.5)) -> str:
+    if not len(d):
+        return "none"
+    v = np.quantile(d, qs)
+    return ", ".join(f"{'min' if q == 0 else ('median' if q == 0.5 else format(q, 'g'))} {x:.3f}"
+                     for q, x in zip(qs, v) if q == 0 or q == 0.5 or q * len(d) >= 1)
+
+
+def false_matches(emb: np.ndarray, person: np.ndarray, group: np.ndarray, thresholds: list[float],
+                  extrapolate: int) -> None:
+    """Print FMR per pair (with its 95 % upper bound), per-query false matches measured in this
+    gallery and extrapolated to `extrapolate` faces, genuine-match rate, at each threshold.
+
+    `person` is an identity per row; `group` >= 0 marks rows of one unlabelled folder, whose
+    pairs among themselves are neither impostor nor genuine pairs (left out)."""
     import faiss
 
     n = len(emb)
@@ -426,44 +461,89 @@ def false_matches(emb: np.ndarray, person: np.ndarray, thresholds: list[float], 
     q = np.repeat(np.arange(n), np.diff(lims.astype(np.int64)))
     keep = rows > q  # each unordered pair once, no self pairs
     qa, qb, dist = q[keep], rows[keep].astype(np.int64), np.sqrt(np.maximum(d2[keep], 0))
+    skip = (group[qa] >= 0) & (group[qa] == group[qb])
+    qa, qb, dist = qa[~skip], qb[~skip], dist[~skip]
     same = person[qa] == person[qb]
     sizes = np.bincount(person)
+    gsizes = np.bincount(group[group >= 0]) if (group >= 0).any() else np.zeros(0, np.int64)
     genuine_pairs = int((sizes * (sizes - 1) // 2).sum())
-    impostor_pairs = n * (n - 1) // 2 - genuine_pairs
-    print(f"{n:,} embeddings of {len(sizes):,} persons ({int((sizes > 1).sum()):,} with several); "
-          f"pairs: {impostor_pairs:,} of different persons, {genuine_pairs:,} of the same person; "
+    skipped_pairs = int((gsizes * (gsizes - 1) // 2).sum())
+    impostor_pairs = n * (n - 1) // 2 - genuine_pairs - skipped_pairs
+    print(f"{n:,} embeddings, {int((sizes > 0).sum()):,} identities ({int((sizes > 1).sum()):,} with several photos); "
+          f"pairs: {impostor_pairs:,} of different persons, {genuine_pairs:,} of the same person"
+          f"{f', {skipped_pairs:,} within unlabelled folders left out' if skipped_pairs else ''}; "
           f"range search {time.perf_counter() - t0:.1f} s")
-    print(f"{'threshold':>9} {'FMR per pair':>13} {'false pairs':>12} {'queries w/ false match':>23} "
-          f"{'false per query at ' + format(extrapolate, ','):>26} {'genuine-match rate':>19}")
+    if n <= 30_000:  # the whole distance distribution (blocks of rows, exact)
+        imp, gen = [], []
+        sq = (emb.astype(np.float64) ** 2).sum(1)
+        for a in range(0, n, 2000):
+            blk = emb[a:a + 2000].astype(np.float64)
+            d = np.sqrt(np.maximum(sq[a:a + 2000, None] + sq[None, :] - 2 * blk @ emb.T.astype(np.float64), 0))
+            r = np.arange(a, min(a + 2000, n))[:, None]
+            c = np.arange(n)[None, :]
+            upper = c > r
+            sp = person[r] == person[c]
+            sk = (group[r] >= 0) & (group[r] == group[c])
+            imp.append(d[upper & ~sp & ~sk])
+            gen.append(d[upper & sp])
+        imp, gen = np.concatenate(imp), np.concatenate(gen)
+        print(f"impostor distances: {_quantiles(imp)}")
+        print(f"genuine distances:  {_quantiles(gen, (0.0, 0.5, 0.9, 0.99))}, max {gen.max() if len(gen) else float('nan'):.3f}")
+    N = extrapolate
+    # per query, measured: a labelled face against every face of another person (an unlabelled
+    # face meets only the other sources, so it is left out when labelled faces exist)
+    lab = group < 0 if (group < 0).any() else np.ones(n, bool)
+    n_eff = int(round(float(np.mean(n - sizes[person[lab]]))))
+    print(f"per-query columns: {int(lab.sum()):,} query faces, each against ~{n_eff:,} faces of other persons")
+    print(f"{'threshold':>9} {'false pairs':>11} {'FMR per pair':>12} {'95% upper':>10} "
+          f"{'queries w/ false match (' + format(n_eff, ',') + ')':>32} "
+          f"{'E[false]/query @' + format(N, ','):>22} {'P(>=1 false) @' + format(N, ','):>22} "
+          f"{'(upper)':>8} {'genuine-match rate':>19}")
     for t in thresholds:
         under = dist < t
         bad = under & ~same
         false_pairs = int(bad.sum())
         per_q = np.bincount(qa[bad], minlength=n) + np.bincount(qb[bad], minlength=n)
-        # expected false matches of one query among `extrapolate` faces of other persons drawn
-        # like these: FMR x size (an expectation is linear, so this holds however unevenly the
-        # false pairs spread over the queries; it is still an estimate, not a measurement)
-        ext = false_pairs / impostor_pairs * extrapolate
+        fmr = false_pairs / impostor_pairs
+        up = fmr_upper(false_pairs, impostor_pairs)
+        # extrapolation, not a measurement: a query meets N faces of other persons drawn like
+        # these, each a false match with probability FMR, independently
+        ext, p_any, p_any_up = fmr * N, 1 - (1 - fmr) ** N, 1 - (1 - up) ** N
         gm = int((under & same).sum()) / genuine_pairs if genuine_pairs else float("nan")
-        mark = "  <- shipped" if abs(t - F.SAME_PERSON) < 1e-9 else ""
-        print(f"{t:9.2f} {false_pairs / impostor_pairs:13.2e} {false_pairs:12,d} {(per_q > 0).mean():23.4f} "
-              f"{ext:26.2f} {gm:19.3f}{mark}")
+        mark = ""
+        if abs(t - F.SAME_PERSON) < 1e-9:
+            mark = "  <- shipped one to one"
+        elif abs(t - F.CLUSTER_DISTANCE) < 1e-9:
+            mark = "  <- shipped gallery (faces cluster)"
+        print(f"{t:9.2f} {false_pairs:11,d} {fmr:12.2e} {up:10.2e} {(per_q[lab] > 0).mean():32.4f} "
+              f"{ext:22.3f} {p_any:22.3f} {p_any_up:8.3f} {gm:19.3f}{mark}")
 
 
 def run_gallery(args) -> None:
     root = Path(args.faces)
     emb, labels, aug, counts = embed_gallery(root, Path(args.work), args.limit, args.augment, args.seconds,
                                              args.workers)
-    _, person = np.unique(labels, return_inverse=True)
+    keys = np.array([f"{lab}/{i}" if lab.endswith(UNLABELLED) else lab for i, lab in enumerate(labels)])
+    _, person = np.unique(keys, return_inverse=True)
+    folders, folder = np.unique(labels, return_inverse=True)
+    unl = np.array([f.endswith(UNLABELLED) for f in folders])
+    group = np.where(unl[folder], folder, -1)
+    if args.unlabelled_distinct:  # upper side: every unlabelled photo its own person
+        group = np.full(len(labels), -1)
     print(f"\ngallery {root}: {counts['done']:,} of {counts['photos']:,} photos embedded, {counts['no_face']} "
           f"without a face found; {int(aug.sum()):,} augmented renderings; {load()}")
+    sources = np.array([lab.split("-")[0] for lab in labels])
+    for src in np.unique(sources):
+        m = (sources == src) & ~aug
+        print(f"  source {src}: {int(m.sum()):,} faces, {len(np.unique(keys[m])):,} identities"
+              f"{' (unlabelled: only pairs with other sources count)' if unl[folder[m]].all() else ''}")
     thresholds = [float(t) for t in args.thresholds.split(",")]
     print("\n-- real photos only")
-    false_matches(emb[~aug], person[~aug], thresholds, args.extrapolate)
+    false_matches(emb[~aug], person[~aug], group[~aug], thresholds, args.extrapolate)
     if aug.any():
         print("\n-- real photos + augmented renderings (a rendering has its photo's person: a match "
               "between them is genuine, never false)")
-        false_matches(emb, person, thresholds, args.extrapolate)
+        false_matches(emb, person, group, thresholds, args.extrapolate)
     print(f"({load()})")
 
 
@@ -485,6 +565,9 @@ def main() -> None:
     g.add_argument("--augment", type=int, default=0, help="augmented renderings per photo (same person)")
     g.add_argument("--seconds", type=float, help="stop embedding after this long (the cache keeps what is done)")
     g.add_argument("--workers", type=int, default=1, help="processes that embed (each loads the model)")
+    g.add_argument("--unlabelled-distinct", action="store_true",
+                   help="compare the photos of an -unlabelled folder among themselves too, each taken for "
+                        "a different person (an upper side: two photos of one person count as a false match)")
     g.add_argument("--extrapolate", type=int, default=100_000, help="gallery size for the per-query estimate")
     i = sub.add_parser("index", help="photos/s of haven index --parts faces per detector and worker count")
     i.add_argument("photos")
