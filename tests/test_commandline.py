@@ -130,7 +130,7 @@ def test_quick_value_conversion_gives_what_typer_gives(tmp_path):
             assert isinstance(param._runtime_param, _QuickValues), (path, param.name)
             full = build_runtime_param(param.type_descriptor)
             multi = param.multiple or param.nargs == -1
-            values = [None, *(([v], [v, v]) if multi else (v,) for v in samples)]
+            values = [None, *(([v], (v, v)) if multi else (v,) for v in samples)]
             for value in values:
                 for v in (value if isinstance(value, tuple) else (value,)):
                     got, want = [], []

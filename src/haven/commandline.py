@@ -344,8 +344,8 @@ class HavenGroup(TyperGroup):
 class HavenApp(typer.Typer):
     """The `haven` program as its console script (or `python -m haven.cli`) runs it: the
     process is the command's alone, so the collector settings below may apply. A command
-    invoked in a process that is not its own (tests' `CliRunner`, `haven demo`'s inner
-    commands are still in `haven`'s own process) leaves the collector as it found it."""
+    invoked inside another program (tests' `CliRunner`, an embedding application) leaves the
+    collector as it found it."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         global _own_process, _settled
