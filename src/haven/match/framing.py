@@ -132,7 +132,9 @@ DROP_BITS = 32
 #: bench/recall.py --hash-only's 20,000 unrelated images (docs/hash-only.md). All were 36
 #: (set on a 100-known pilot); frames went to 40 after the per-photo diagnosis showed crops
 #: of photos missed at 37-44 while no unrelated image came within 54 of any known hash
-#: (first round, 1.9e7 pairs): crop 3-8 % of package photos +2-3 points, 8-15 % +8-12.
+#: (first round, 1.96e7 pairs): crops 3-8 % +1.5-4 points, 8-15 % +11-14 on every family,
+#: 0 false matches of 20,000 before and after; it costs 2-12x the extrapolated false-match
+#: exposure of 36 (docs/hash-only.md, "False-match arithmetic").
 FAMILIES = {"frame": 40, "band": 36, "logo": 36}
 #: A known entry this close to a first-round frame hypothesis gets refined frames.
 CANDIDATE = 52
