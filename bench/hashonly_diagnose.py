@@ -2,6 +2,7 @@
 
     nice .venv/bin/python bench/hashonly_diagnose.py                 # package photos
     nice .venv/bin/python bench/hashonly_diagnose.py --photos DIR    # + a folder of photos
+    nice .venv/bin/python bench/hashonly_diagnose.py --package-photos DIR  # package photos from DIR
 
 For each known photo (its PDQ is all the list holds) and two copies cropped by 3-8 % per side
 (as bench/recall.py --hash-only makes them), in bits of 256 (/ of the 224 reliable bits):

@@ -7,9 +7,16 @@
 Known sets, as PDQ only (the reference hash of the JPEG q90 file):
 - collages: N images from bench/imagegen.py (640x480);
 - package photos: the sample photos shipped inside scikit-image and the ThreatExchange
-  reference images in <shared>/testdata/pdq/data (bridge, pen-and-coaster, labelme subset);
+  reference images in <shared>/testdata/pdq/data (bridge, pen-and-coaster, labelme subset),
+  or with `--package-photos DIR` every image under DIR (the photographs shipped inside the
+  pip and Debian packages at hand, each looked at, gathered for local evaluation: see
+  docs/hash-only.md; never committed);
 - each `--photos DIR` (repeatable): every image under DIR, one family named after DIR (public
   photographs fetched for local evaluation; never committed).
+
+Each photo family is also reported without its PDQ-unstable photos (`[family, PDQ-stable]`:
+pdqhash's own PDQ moves > 16 bits when the photo is moved by 1-2 px), and the 'before'
+column gives recall and false matches at `PREVIOUS_FAMILIES` from the same hits.
 
 Queries: variants of known images (the kinds of bench/recall.py plus crop 8-15 %, banner
 6-12 %, corner logo 10-20 %), one per image and kind (photos: several seeds each).
