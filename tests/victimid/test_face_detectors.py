@@ -205,7 +205,7 @@ def test_an_old_read_only_case_still_finds_faces(hidden_case):
 
 def test_clustering_defaults_to_the_models_gallery_threshold(tmp_path):
     """Faces 0.45 apart: one person for a one-to-one look (< 0.6), but not joined without an
-    analyst among many faces (gallery threshold 0.4), unless asked for."""
+    analyst among many faces (gallery threshold 0.35), unless asked for."""
     from datetime import datetime
 
     from haven.victimid.models import MediaRow

@@ -334,7 +334,7 @@ def faces_list(case: Path = CASE, cluster: Optional[int] = typer.Option(None, he
 
 @faces_app.command("cluster")
 def faces_cluster(case: Path = CASE,
-                  max_distance: Optional[float] = typer.Option(None, help="Join faces closer than this (default: the model's gallery threshold, 0.4 for dlib-resnet-v1)."),
+                  max_distance: Optional[float] = typer.Option(None, help="Join faces closer than this (default: the model's gallery threshold, 0.35 for dlib-resnet-v1)."),
                   as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Group the case's faces into clusters (confirmed pairs always together).
 
