@@ -157,8 +157,18 @@ def main() -> None:
               f"CPU {1000 * c_ext / max(len(photos), 1):.0f} ms/photo (cached: 0), "
               f"{1000 * c_match / max(len(t) + len(c), 1):.1f} ms/pair")
         saved[f"{method}_true"], saved[f"{method}_chance"] = t, c
-    if args.out:
-        np.savez(args.out, **saved)
+        if args.out:  # after every method: a long run stopped early keeps what it measured
+            np.savez(args.out, **saved)
+    if len(saved) > 2:
+        # Two methods together: a pair joins when either method puts it above all its chance pairs.
+        names = [k[:-5] for k in saved if k.endswith("_true")]
+        for i, m1 in enumerate(names):
+            for m2 in names[i + 1:]:
+                above = np.zeros(len(true_pairs), bool)
+                for m in (m1, m2):
+                    t, c = saved[f"{m}_true"], saved[f"{m}_chance"]
+                    above |= (t[:, 0] > c[:, 0].max()) | (t[:, 1] > c[:, 1].max())
+                print(f"{m1} or {m2}: true pairs above every chance pair of either {int(above.sum())} of {len(above)}")
 
 
 if __name__ == "__main__":
