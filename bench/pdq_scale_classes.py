@@ -22,6 +22,11 @@ bytes per hash (a library segment stores its rows in the index's order, so the r
 permutation is not counted), build time, the child's peak RSS; every answer is compared
 with the truth.
 
+`--uniform`: a library of uniform random codes instead (the worst case for memory: no
+crowds form), with two classes (`nomatch`: 8 random codes; `neardup`: the first hash 4-16
+bits from a library row, 7 random; mix 50/50). `--other-index-cache DIR`: the baseline tree's
+index saved as its own library segment too (written by that tree on its first run).
+
 Quiet re-run with everything cached (the library, the items, the truth and the index
 segment made by an earlier run):
 
@@ -48,6 +53,24 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 CLASSES = ("nomatch", "neardup", "crowded")
 MIX = {"nomatch": 0.45, "neardup": 0.45, "crowded": 0.10}
+UNIFORM_MIX = {"nomatch": 0.5, "neardup": 0.5}
+
+
+def _uniform(n: int, queries: int, rng) -> tuple[np.ndarray, dict[str, list[np.ndarray]]]:
+    """Uniform random codes and the two item classes of `--uniform`."""
+    lib = np.empty((n, 32), dtype=np.uint8)
+    for lo in range(0, n, 1 << 22):
+        lib[lo:lo + (1 << 22)] = rng.integers(0, 256, (min(1 << 22, n - lo), 32), dtype=np.uint8)
+    items = {"nomatch": [rng.integers(0, 256, (8, 32), dtype=np.uint8) for _ in range(queries)]}
+    near = []
+    for _ in range(queries):
+        q = rng.integers(0, 256, (8, 32), dtype=np.uint8)
+        q[0] = lib[rng.integers(0, n)]
+        for b in rng.choice(256, int(rng.integers(4, 17)), replace=False):
+            q[0, b // 8] ^= 1 << (b % 8)
+        near.append(q)
+    items["neardup"] = near
+    return lib, items
 
 
 def _digest(q, r, d) -> str:
@@ -88,9 +111,13 @@ class _ThreadClock:
         return caller_cpu - me + max(self.spent.values(), default=0.0)
 
 
-def _child(data: Path, threads: list[int], cache: Path | None, warmup: int) -> None:
-    from haven.match import kernels
+def _child(data: Path, threads: list[int], cache: Path | None, warmup: int,
+           packed: str = "auto") -> None:
+    from haven.match import kernels, multiindex
     from haven.match.multiindex import MultiIndex
+
+    if packed != "auto" and hasattr(multiindex, "PACKED_MIN_ROWS"):
+        multiindex.PACKED_MIN_ROWS = 0 if packed == "yes" else 1 << 62
 
     codes = np.load(data / "library.npy", mmap_mode="r")
     qs = np.load(data / "queries.npz")
@@ -110,7 +137,7 @@ def _child(data: Path, threads: list[int], cache: Path | None, warmup: int) -> N
         build = time.perf_counter() - t
         t = time.perf_counter()
         seg = PdqSegment(seg_dir, verify=False, in_memory=True)
-        index, ids = seg.index, np.asarray(seg.ids)
+        index, ids = seg.index, seg.ids
         how += f", opened in {time.perf_counter() - t:.0f} s"
     else:
         # a tree whose index keeps a sorted copy reads the mapped file once; an older one
@@ -120,24 +147,28 @@ def _child(data: Path, threads: list[int], cache: Path | None, warmup: int) -> N
         del codes
     perm = getattr(index, "rows", None)
     nbytes = index.nbytes - (0 if perm is None else perm.nbytes)
-    items = {k: list(qs[k]) for k in CLASSES}
+    classes = [k for k in CLASSES if k in qs.files]
+    items = {k: list(qs[k]) for k in classes}
     index.search(items["nomatch"][0], 31)  # compile / warm the pool
     warm = []
     for _ in range(warmup):  # untimed passes: the first searches after opening run slower
-        for kind in CLASSES:
+        for kind in classes:
             for q in items[kind]:
                 c = time.process_time()
                 index.search(q, 31)
                 warm.append(time.process_time() - c)
     clock = _ThreadClock(kernels)
     out = {"build_s": build, "how": how, "bytes_per_hash": nbytes / index.n, "m": index.m,
+           "packed": bool(getattr(index, "packed", False)),
+           "ids_bytes_per_hash": 0 if ids is None else ids.nbytes / index.n,
+           "ids_in_memory": ids is not None and not isinstance(ids, np.memmap),
            "warmup_cpu_p50_ms": _pct(warm, 50) if warm else None,
            "crowds": int(len(getattr(index, "crowd_radii", ()))), "passes": [],
            "crowd_rows": int(index.n - getattr(index, "n_main", index.n))}
     for th in threads:
         index.threads = th
         res = {"threads": th, "classes": {}}
-        for kind in CLASSES:
+        for kind in classes:
             wall, cpu, crit, digests, pairs = [], [], [], [], []
             for q in items[kind]:
                 clock.spent.clear()
@@ -175,6 +206,13 @@ def main() -> int:
     ap.add_argument("--index-cache", default=None,
                     help="folder for this tree's index, saved as a library segment on the first "
                          "run and opened from there after (never for --other-src)")
+    ap.add_argument("--uniform", action="store_true",
+                    help="uniform random codes (no crowds) and two item classes")
+    ap.add_argument("--packed", choices=("auto", "yes", "no"), default="auto",
+                    help="this tree's tables: as MultiIndex decides (auto: plain by default), "
+                         "always or never")
+    ap.add_argument("--other-index-cache", default=None,
+                    help="folder for the baseline tree's index, saved as its library segment")
     ap.add_argument("--flat-items", type=int, default=5,
                     help="with the truth read from --data: items per class FAISS flat is timed "
                          "on again in this run (the baseline)")
@@ -186,7 +224,7 @@ def main() -> int:
     threads = [int(t) for t in args.threads.split(",")]
     if args.child:
         _child(Path(args.child), threads, Path(args.index_cache) if args.index_cache else None,
-               args.warmup)
+               args.warmup, args.packed)
         return 0
     import faiss
 
@@ -204,21 +242,26 @@ def main() -> int:
             tmp = str(kept)
             lib = np.load(kept / "library.npy", mmap_mode="r")
             qz = np.load(kept / "queries.npz")
-            items = {k: list(qz[k]) for k in CLASSES}
+            items = {k: list(qz[k]) for k in CLASSES if k in qz.files}
             print(f"library: {len(lib):,} codes read from {kept} (made by an earlier run, seed "
                   f"{args.seed})", flush=True)
         else:
             if kept:
                 kept.mkdir(parents=True, exist_ok=True)
                 tmp = str(kept)
-            corpus = Corpus(seed=args.seed)
-            lib, fam = corpus.library(args.n, rng)
-            items = {k: corpus.dihedral(k, args.queries, lib, fam, rng) for k in CLASSES}
-            sizes = np.bincount(fam[fam >= 0])
-            print(f"library: {args.n:,} codes, {len(sizes):,} families (largest {sizes.max():,}), "
-                  f"{(fam < 0).mean():.0%} near-blank; made in {time.perf_counter() - t:.1f} s",
-                  flush=True)
-            del fam, sizes
+            if args.uniform:
+                lib, items = _uniform(args.n, args.queries, rng)
+                print(f"library: {args.n:,} uniform random codes; made in "
+                      f"{time.perf_counter() - t:.1f} s", flush=True)
+            else:
+                corpus = Corpus(seed=args.seed)
+                lib, fam = corpus.library(args.n, rng)
+                items = {k: corpus.dihedral(k, args.queries, lib, fam, rng) for k in CLASSES}
+                sizes = np.bincount(fam[fam >= 0])
+                print(f"library: {args.n:,} codes, {len(sizes):,} families (largest "
+                      f"{sizes.max():,}), {(fam < 0).mean():.0%} near-blank; made in "
+                      f"{time.perf_counter() - t:.1f} s", flush=True)
+                del fam, sizes
             np.save(Path(tmp) / "library.npy", lib)
             np.savez(Path(tmp) / "queries.npz", **{k: np.stack(v) for k, v in items.items()})
         t = time.perf_counter()
@@ -232,7 +275,7 @@ def main() -> int:
             if args.flat_items:  # the baseline, timed again in this run on a few items
                 flat = faiss.IndexBinaryFlat(256)
                 flat.add(np.ascontiguousarray(lib))
-                for kind in CLASSES:
+                for kind in items:
                     for q, want in list(zip(items[kind], truth[kind]))[:args.flat_items]:
                         t1 = time.perf_counter()
                         lims, d, r = flat.range_search(q, 32)
@@ -248,7 +291,7 @@ def main() -> int:
             flat.add(lib)
             del lib
             truth, flat_ms = {}, []
-            for kind in CLASSES:
+            for kind in items:
                 truth[kind] = []
                 for q in items[kind]:
                     t1 = time.perf_counter()
@@ -261,7 +304,7 @@ def main() -> int:
             if kept:
                 saved.write_text(json.dumps({"truth": truth, "flat_s": flat_ms, "load": " ".join(
                     f"{x:.2f}" for x in os.getloadavg())}))
-        for kind in CLASSES:
+        for kind in items:
             print(f"  truth {kind:8s}: pairs per item median {int(np.median([x[1] for x in truth[kind]])):,} "
                   f"max {max(x[1] for x in truth[kind]):,}", flush=True)
         if flat_ms:
@@ -271,6 +314,7 @@ def main() -> int:
         if args.prepare_only:
             print("prepared: library, items and truth kept in", tmp)
             return 0
+        mix_of = UNIFORM_MIX if set(items) == set(UNIFORM_MIX) else MIX
         trees = [("ours", str(HERE.parent / "src"))]
         if args.other_src:  # after ours: on a starved machine ours at least is measured
             trees = trees + [("baseline", args.other_src)]
@@ -279,16 +323,22 @@ def main() -> int:
             env = {**os.environ, "PYTHONPATH": src}
             load0 = os.getloadavg()[0]
             cmd = [sys.executable, __file__, "--child", tmp, "--threads", args.threads,
-                   "--warmup", str(args.warmup)]
+                   "--warmup", str(args.warmup), "--packed", args.packed if name == "ours" else "auto"]
             if args.index_cache and name == "ours":
                 cmd += ["--index-cache", args.index_cache]
+            if args.other_index_cache and name == "baseline":
+                cmd += ["--index-cache", args.other_index_cache]
             done = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if done.returncode:
                 print(f"{name}: child failed\n{done.stderr[-3000:]}")
                 return 1
             r = json.loads(done.stdout.strip().splitlines()[-1])
             print(f"{name:8s} m={r['m']} crowds={r['crowds']} ({r['crowd_rows']:,} rows): "
-                  f"{r['how']} ({r['build_s']:.0f} s), {r['bytes_per_hash']:.1f} B/hash, peak "
+                  f"{r['how']} ({r['build_s']:.0f} s), {r['bytes_per_hash']:.2f} B/hash"
+                  f"{' (packed tables)' if r.get('packed') else ''}"
+                  + (f" + ids {r['ids_bytes_per_hash']:.0f} B/hash ("
+                     f"{'in memory' if r['ids_in_memory'] else 'mapped, read on matches'})"
+                     if r.get("ids_bytes_per_hash") else "") + ", peak "
                   f"RSS {r['peak_rss_gb']:.1f} GB, load {load0:.2f}->{os.getloadavg()[0]:.2f}",
                   flush=True)
             if r.get("warmup_cpu_p50_ms") is not None:
@@ -296,7 +346,7 @@ def main() -> int:
                       f"{r['warmup_cpu_p50_ms']:.2f} ms per item", flush=True)
             for p in r["passes"]:
                 cells, mix = [], []
-                for kind in CLASSES:
+                for kind in items:
                     c = p["classes"][kind]
                     crit = c.get("crit", c["cpu"])
                     good = [(dg, n) for dg, n in zip(c["digests"], c["pairs"])] == truth[kind]
@@ -305,7 +355,7 @@ def main() -> int:
                                  f" cpu {_pct(c['cpu'], 50):.2f} crit {_pct(crit, 50):.2f}"
                                  f"{'' if good else ' WRONG'}")
                     take = np.random.default_rng(0).choice(len(c["wall"]),
-                                                           int(round(MIX[kind] * 1000)))
+                                                           int(round(mix_of[kind] * 1000)))
                     mix += [(c["wall"][k], c["cpu"][k], crit[k]) for k in take]
                 w, cp, cr = ([m[i] for m in mix] for i in range(3))
                 vs = (f", FAISS flat / wall {_pct(flat_ms, 50) / _pct(w, 50):.0f}x"

@@ -288,3 +288,33 @@ def test_a_feed_imported_during_a_scan_matches_the_items_after_it(tmp_path, monk
         got = {i.path.rsplit("/", 1)[-1]: i.finding for i in s.query(ItemRow)}
     assert fed and got == {"1-first.txt": "other", "2-second.txt": "known"}
     store.close()
+
+
+def test_a_library_created_with_packed_tables_writes_and_compacts_packed_segments(tmp_path):
+    rng = np.random.default_rng(17)
+    r = runner.invoke(app, ["library", "create", str(tmp_path / "lib"), "--packed-tables"])
+    assert r.exit_code == 0, r.output
+    hexes = _random_hexes(rng, FLAT_LIMIT + 200) + _crowd_hexes(rng, 300)
+    lib = HashLibrary(tmp_path / "lib")
+    assert lib.packed_tables
+    lib.import_result(ImportResult("t", [HashEntry(pdq=h) for h in hexes]), name="big")
+    codes = np.frombuffer(bytes.fromhex("".join(hexes)), np.uint8).reshape(-1, 32)
+    queries = np.concatenate([codes[rng.integers(0, len(hexes), 10)], codes[-1:]])
+    _q, rows, d = flat_search(codes.view(np.uint64).reshape(-1, 4), queries, 31)
+    want = {}
+    for row, dd in zip(rows.tolist(), d.tolist()):
+        want[row + 1] = min(dd, want.get(row + 1, 99))
+    for reopened in (False, True):
+        if reopened:
+            lib.compact()  # rewrites the segment: packed again
+            lib.close()
+            lib = HashLibrary(tmp_path / "lib")
+        seg = lib.segments[0]
+        assert seg.index.packed and (seg.path / "packed_high.npy").is_file()
+        ids, dists = lib.search_pdq([bytes(q).hex() for q in queries], 31)
+        assert dict(zip(ids.tolist(), dists.tolist())) == want
+    assert len(want) > 300
+    lib.close()
+    plain = HashLibrary.create(tmp_path / "plain")
+    assert not plain.packed_tables
+    plain.close()

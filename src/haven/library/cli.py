@@ -31,15 +31,22 @@ def _read(file: Path, format: str, scheme: Optional[str]):
 
 
 @library_app.command("create")
-def create(library: Path = LIB) -> None:
+def create(
+    library: Path = LIB,
+    packed_tables: bool = typer.Option(
+        False, "--packed-tables",
+        help="Keep the PDQ multi-index tables in Elias-Fano form: ~64 instead of ~77 bytes a "
+        "hash at 100M uniform hashes, searches ~2x the CPU (docs/library.md)."),
+) -> None:
     """Create an empty library directory.
 
     Example: haven library create /srv/haven/national
+    Example: haven library create /srv/haven/national --packed-tables
     """
     from haven.library.national import HashLibrary
 
     try:
-        HashLibrary.create(library).close()
+        HashLibrary.create(library, packed_tables=packed_tables).close()
     except HavenError as exc:
         fail(exc)
     out.print(f"Created hash library {library.resolve()}")

@@ -47,6 +47,16 @@ if njit is not None:
         return sig, codegen
 
     @intrinsic
+    def _cttz(typingctx, x):
+        """LLVM's cttz on a uint64: the number of trailing zero bits (64 for 0)."""
+        sig = types.uint64(types.uint64)
+
+        def codegen(context, builder, signature, args):
+            return builder.cttz(args[0], ir.Constant(ir.IntType(1), 0))
+
+        return sig, codegen
+
+    @intrinsic
     def _prefetch(typingctx, arr, idx):
         """A hint to fetch arr[idx] (1-D) or row arr[idx] (2-D) into the cache; no effect on
         results (LLVM's prefetch: read, keep in all levels)."""
@@ -194,6 +204,202 @@ if njit is not None:
         return out_q[:cnt], out_r[:cnt], out_d[:cnt]
 
     @njit(cache=True, nogil=True)
+    def range_search_packed(codes, low, high, dirs, params, qvals, q64, tables, masks,
+                            threshold, chunk_masks, radii):
+        """`range_search` over tables in Elias-Fano form (`haven.match.packed`): the same
+        answers, each pair once.
+
+        params[t] = (low base or -1, high base, dirs base, l, G, chunk bits, log2 step). A
+        probe of value v starts at the sampled pair number of value v - v % step, skips
+        (v % step) * G zeros of the unary part word by word (popcount), then reads the
+        bucket's pairs: each 1 is a pair (row = group << l | its low bits, or the pair
+        number itself in the first table), each 0 closes one of the value's G groups. The
+        rows are gathered into a buffer and verified as in `range_search` (a ring of
+        candidates whose codes are requested ahead). Each probe's sampled pair number is
+        requested before the first is read, and its unary word and estimated low bits
+        `_PROBES_AHEAD` probes early.
+        """
+        cap = 256
+        out_q = np.empty(cap, np.int64)
+        out_r = np.empty(cap, np.int64)
+        out_d = np.empty(cap, np.int64)
+        cnt = 0
+        nq = qvals.shape[0]
+        nprobe = tables.shape[0]
+        keys = np.empty(nprobe, np.int64)
+        first_e = np.empty(nprobe, np.int64)
+        first_p = np.empty(nprobe, np.int64)
+        ring_r = np.empty(_RING, np.int64)
+        ring_t = np.empty(_RING, np.int64)
+        buf = np.empty(1024, np.int64)
+        one = np.uint64(1)
+        for qi in range(nq):
+            a0 = q64[qi, 0]
+            a1 = q64[qi, 1]
+            a2 = q64[qi, 2]
+            a3 = q64[qi, 3]
+            for k in range(nprobe):
+                t = tables[k]
+                v = qvals[qi, t] ^ masks[k]
+                keys[k] = v
+                _prefetch(dirs, params[t, 2] + (v >> params[t, 6]))
+            pushed = 0
+            done = 0
+            # probe k + _PROBES_AHEAD is located (its first pair found in the unary part,
+            # whose word was requested _PROBES_AHEAD probes before) and its low bits are
+            # requested while probe k is read; then one more pass verifies what is left
+            for k in range(-_PROBES_AHEAD, nprobe + 1):
+                k2 = k + 2 * _PROBES_AHEAD
+                if k2 < nprobe:  # the unary words from the sampled value on (two lines)
+                    t2 = tables[k2]
+                    sh2 = params[t2, 6]
+                    j2 = keys[k2] >> sh2
+                    w2 = params[t2, 1] + ((np.int64(dirs[params[t2, 2] + j2])
+                                           + (j2 << sh2) * params[t2, 4]) >> 6)
+                    _prefetch(high, w2)
+                    _prefetch(high, w2 + 8)
+                k1 = k + _PROBES_AHEAD
+                if k1 < nprobe:  # locate: skip to the first pair of the probed value
+                    t1 = tables[k1]
+                    v1 = keys[k1]
+                    hb1 = params[t1, 1]
+                    g1 = params[t1, 4]
+                    sh1 = params[t1, 6]
+                    j1 = v1 >> sh1
+                    e = np.int64(dirs[params[t1, 2] + j1])
+                    p = e + (j1 << sh1) * g1
+                    z = (v1 - (j1 << sh1)) * g1
+                    while z > 0:  # whole words by popcount, then the word's ones
+                        off = p & 63
+                        w = high[hb1 + (p >> 6)] >> np.uint64(off)
+                        avail = 64 - off
+                        ones = np.int64(_popcount(w))
+                        if avail - ones < z:
+                            z -= avail - ones
+                            e += ones
+                            p += avail
+                        else:  # the z-th zero is here: find it by halving the word
+                            x = ~w
+                            at = 0
+                            rest = z
+                            for width in (32, 16, 8, 4, 2, 1):  # no data-dependent branch
+                                cz = np.int64(_popcount(x & ((one << np.uint64(width)) - one)))
+                                take = np.int64(cz < rest)
+                                rest -= cz * take
+                                x >>= np.uint64(width * take)
+                                at += width * take
+                            e += at - (z - 1)  # the ones before the z-th zero
+                            p += at + 1
+                            z = 0
+                    first_e[k1] = e
+                    first_p[k1] = p
+                    if params[t1, 0] >= 0:
+                        _prefetch(low, params[t1, 0] + ((e * params[t1, 3]) >> 6))
+                if k < 0:
+                    continue
+                nbuf = 0
+                t = 0
+                if k < nprobe:
+                    t = tables[k]
+                    lb = params[t, 0]
+                    hb = params[t, 1]
+                    lw = params[t, 3]
+                    groups = params[t, 4]
+                    e = first_e[k]
+                    p = first_p[k]
+                    lmask = (one << np.uint64(lw)) - one
+                    # the bucket: its pairs are the 1s up to the G-th 0 from p; a pair's
+                    # group is the number of 0s before it
+                    off = p & 63
+                    base = p - off
+                    w = high[hb + (p >> 6)] & (~np.uint64(0) << np.uint64(off))
+                    while True:
+                        if w == 0:
+                            base += 64
+                            if base - p - nbuf >= groups:
+                                break
+                            w = high[hb + (base >> 6)]
+                            continue
+                        g = base + np.int64(_cttz(w)) - p - nbuf
+                        if g >= groups:
+                            break
+                        if nbuf == buf.size:
+                            nb = np.empty(2 * buf.size, np.int64)
+                            nb[:nbuf] = buf[:nbuf]
+                            buf = nb
+                        if lb < 0:
+                            buf[nbuf] = e + nbuf
+                        else:
+                            bp = (e + nbuf) * lw
+                            wi = lb + (bp >> 6)
+                            sb = bp & 63
+                            # two words always (the next one is there: a spare word
+                            # ends the array), shifted in two steps so none is by 64
+                            val = (low[wi] >> np.uint64(sb)) | (
+                                (low[wi + 1] << one) << np.uint64(63 - sb))
+                            buf[nbuf] = (g << lw) | np.int64(val & lmask)
+                        nbuf += 1
+                        w &= w - one
+                    steps = nbuf
+                else:
+                    steps = pushed - done
+                for i in range(steps):
+                    if k < nprobe:
+                        row = buf[i]
+                        _prefetch(codes, row)
+                        slot = pushed & (_RING - 1)
+                        pushed += 1
+                        if pushed - done <= _RING:
+                            ring_r[slot] = row
+                            ring_t[slot] = t
+                            continue
+                        vrow = ring_r[slot]
+                        vt = ring_t[slot]
+                        ring_r[slot] = row
+                        ring_t[slot] = t
+                    else:
+                        slot = done & (_RING - 1)
+                        vrow = ring_r[slot]
+                        vt = ring_t[slot]
+                    done += 1
+                    x0 = codes[vrow, 0] ^ a0
+                    d = _popcount(x0)
+                    if d > threshold:
+                        continue
+                    x1 = codes[vrow, 1] ^ a1
+                    d += _popcount(x1)
+                    if d > threshold:
+                        continue
+                    x2 = codes[vrow, 2] ^ a2
+                    x3 = codes[vrow, 3] ^ a3
+                    d += _popcount(x2) + _popcount(x3)
+                    if d > threshold:
+                        continue
+                    seen = False
+                    for u in range(vt):
+                        if radii[u] >= 0 and (
+                                _popcount(x0 & chunk_masks[u, 0]) + _popcount(x1 & chunk_masks[u, 1])
+                                + _popcount(x2 & chunk_masks[u, 2])
+                                + _popcount(x3 & chunk_masks[u, 3])) <= radii[u]:
+                            seen = True
+                            break
+                    if seen:
+                        continue
+                    if cnt == cap:
+                        cap *= 2
+                        nq_, nr_, nd_ = (np.empty(cap, np.int64), np.empty(cap, np.int64),
+                                         np.empty(cap, np.int64))
+                        nq_[:cnt] = out_q[:cnt]
+                        nr_[:cnt] = out_r[:cnt]
+                        nd_[:cnt] = out_d[:cnt]
+                        out_q, out_r, out_d = nq_, nr_, nd_
+                    out_q[cnt] = qi
+                    out_r[cnt] = vrow
+                    out_d[cnt] = d
+                    cnt += 1
+        return out_q[:cnt], out_r[:cnt], out_d[:cnt]
+
+    @njit(cache=True, nogil=True)
     def crowd_search(codes, centres_t, lo_rows, hi_rows, radii, q64, threshold, part, parts,
                      split_rows):
         """(query number, row, distance) of the crowd rows within `threshold`: share `part`
@@ -273,6 +479,9 @@ if njit is not None:
 else:  # pragma: no cover
 
     def range_search(*_args, **_kw):
+        raise RuntimeError("numba is not available")
+
+    def range_search_packed(*_args, **_kw):
         raise RuntimeError("numba is not available")
 
     def crowd_search(*_args, **_kw):

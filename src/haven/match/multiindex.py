@@ -34,6 +34,8 @@ from math import comb
 
 import numpy as np
 
+from haven.match.packed import PackedTables
+
 CODE_BITS = 256
 #: Largest threshold an index answers by probing; larger ones need a flat scan.
 MAX_RADIUS = 31
@@ -43,6 +45,11 @@ CROWD_MIN = 128
 CROWD_RADIUS = 24
 #: With several threads per search, a crowd this big has its rows shared among them.
 CROWD_SPLIT_ROWS = 4096
+#: From this many table rows on an index keeps its tables in Elias-Fano form
+#: (`haven.match.packed`: ~b + 2 bits a posting, no offsets array) unless told otherwise;
+#: None: only when asked (`packed=True`). Off by default: the packed search costs ~2x the
+#: CPU (measured, docs/library.md) and the latency targets at 100M come first.
+PACKED_MIN_ROWS: int | None = None
 
 
 def code_words(codes: np.ndarray) -> np.ndarray:
@@ -234,7 +241,8 @@ class MultiIndex:
 
     def __init__(self, codes: np.ndarray, n_chunks: int | None = None,
                  max_radius: int = MAX_RADIUS, compiled: bool = True, threads: int = 1, *,
-                 presorted: bool = False, crowds: bool = True) -> None:
+                 presorted: bool = False, crowds: bool = True, packed: bool | None = None
+                 ) -> None:
         codes = np.ascontiguousarray(codes, dtype=np.uint8)
         if codes.ndim != 2 or codes.shape[1] != CODE_BITS // 8:
             raise ValueError("codes must be an (n, 32) uint8 array")
@@ -267,6 +275,15 @@ class MultiIndex:
             if (first[1:] < first[:-1]).any():
                 raise ValueError("presorted codes are not in leading_order")
             del first
+        if packed is None:
+            packed = PACKED_MIN_ROWS is not None and n_main >= PACKED_MIN_ROWS
+        if packed:  # table 0 is the sorted code array itself: its rows are its pairs
+            tables = PackedTables.build(
+                m, lambda t: chunk_keys(codes[:n_main], *chunks[t]), lambda t: chunks[t][1])
+            self._setup(codes.view(np.uint64).reshape(n, 4), None, None, m, max_radius,
+                        compiled, rows, crowd, packed=tables)
+            self.threads = threads
+            return
         sizes = [2 ** length + 1 for _s, length in chunks]
         offsets = np.zeros(sum(sizes), dtype=pos_dtype)
         postings = np.empty((m - 1) * n_main, dtype=pos_dtype)
@@ -283,8 +300,8 @@ class MultiIndex:
                     compiled, rows, crowd)
         self.threads = threads
 
-    def _setup(self, codes64, offsets, postings, m, max_radius, compiled, rows, crowd=None
-               ) -> None:
+    def _setup(self, codes64, offsets, postings, m, max_radius, compiled, rows, crowd=None,
+               packed: PackedTables | None = None) -> None:
         n = int(codes64.shape[0])
         self.n = n
         if crowd is None:
@@ -306,9 +323,18 @@ class MultiIndex:
         self.m = m
         self.chunks = chunk_layout(m)
         sizes = [2 ** length + 1 for _s, length in self.chunks]
-        if codes64.ndim != 2 or codes64.shape[1] != 4 or offsets.shape != (sum(sizes),):
+        #: the tables in Elias-Fano form (None: plain offsets and postings)
+        self._packed = packed
+        if codes64.ndim != 2 or codes64.shape[1] != 4:
             raise ValueError("saved multi-index arrays do not fit together")
-        if postings.shape == ((m - 1) * n_main,):  # table 0 = the codes, sorted by leading bits
+        if packed is not None:
+            packed.check(m, n_main)
+            if [int(b) for b in packed.params[:, 5]] != [length for _s, length in self.chunks]:
+                raise ValueError("saved packed tables do not fit together")
+            self._post_base = None
+        elif offsets.shape != (sum(sizes),):
+            raise ValueError("saved multi-index arrays do not fit together")
+        elif postings.shape == ((m - 1) * n_main,):  # table 0 = the codes, sorted by leading bits
             self._post_base = np.asarray([-1] + [(t - 1) * n_main for t in range(1, m)], np.int64)
         elif postings.shape == (m * n,) and n_main == n:  # format 1: every table has postings
             self._post_base = np.arange(m, dtype=np.int64) * n
@@ -328,22 +354,45 @@ class MultiIndex:
         self._probes: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     @classmethod
-    def from_arrays(cls, codes64: np.ndarray, offsets: np.ndarray, postings: np.ndarray,
-                    n_chunks: int, max_radius: int = MAX_RADIUS, compiled: bool = True,
-                    crowd: tuple | None = None) -> MultiIndex:
+    def from_arrays(cls, codes64: np.ndarray, offsets: np.ndarray | None,
+                    postings: np.ndarray | None, n_chunks: int, max_radius: int = MAX_RADIUS,
+                    compiled: bool = True, crowd: tuple | None = None,
+                    packed: dict[str, np.ndarray] | None = None) -> MultiIndex:
         """An index over arrays saved by `arrays()` (e.g. memory-mapped files), not rebuilt.
 
-        `postings` of (m - 1) * n rows: the codes are in `leading_order` and table 0 is read
-        from them; m * n rows (segments saved before that layout): every table has postings.
+        `packed` (the `packed_*` arrays): tables in Elias-Fano form, codes in
+        `leading_order`. Otherwise `postings` of (m - 1) * n rows: the codes are in
+        `leading_order` and table 0 is read from them; m * n rows (segments saved before
+        that layout): every table has postings.
         """
         self = cls.__new__(cls)
-        self._setup(codes64, offsets, postings, n_chunks, max_radius, compiled, None, crowd)
+        tables = PackedTables.from_arrays(packed) if packed is not None else None
+        self._setup(codes64, offsets, postings, n_chunks, max_radius, compiled, None, crowd,
+                    packed=tables)
         return self
+
+    @property
+    def packed(self) -> bool:
+        """True when the tables are in Elias-Fano form (`haven.match.packed`)."""
+        return self._packed is not None
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays `from_arrays` needs besides the chunk count (`self.m`) and the crowds;
         the codes in the index's own (sorted) row order: save `rows` too if it is not None."""
+        if self._packed is not None:
+            return {"codes": self.codes, **self._packed.arrays()}
         return {"codes": self.codes, "offsets": self._offsets, "postings": self._postings}
+
+    def _plain(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(offsets, postings, postings base per table) of the plain layout: the tables as
+        they are, or decoded once from the packed form (the numpy search reads these)."""
+        if self._packed is None:
+            return self._offsets, self._postings, self._post_base
+        if self._offsets is None:
+            self._offsets, self._postings = self._packed.unpack(self.n_main)
+            self._post_base = np.asarray([-1] + [(t - 1) * self.n_main
+                                                 for t in range(1, self.m)], np.int64)
+        return self._offsets, self._postings, self._post_base
 
     def __len__(self) -> int:
         return self.n
@@ -351,7 +400,9 @@ class MultiIndex:
     @property
     def nbytes(self) -> int:
         """RAM held by this index, codes (and the row permutation, if any) included."""
-        return int(self.codes.nbytes + self._postings.nbytes + self._offsets.nbytes
+        tables = (self._packed.nbytes if self._packed is not None
+                  else self._postings.nbytes + self._offsets.nbytes)
+        return int(self.codes.nbytes + tables
                    + (0 if self.rows is None else self.rows.nbytes)
                    + 2 * (self.crowd_centres.nbytes + self.crowd_starts.nbytes
                           + self.crowd_radii.nbytes))
@@ -377,7 +428,8 @@ class MultiIndex:
         words = code_words(qcodes)
         keys = np.stack([chunk_values(words, start, length) for start, length in self.chunks],
                         axis=1) + self._key_base
-        return (self._offsets[keys + 1].astype(np.int64) - self._offsets[keys].astype(np.int64))
+        offsets = self._plain()[0]
+        return (offsets[keys + 1].astype(np.int64) - offsets[keys].astype(np.int64))
 
     def _crowd_groups(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]]:
         """The crowds as the compiled search reads them: (centres one code word per row, first
@@ -424,25 +476,26 @@ class MultiIndex:
     def candidates(self, qcodes: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray]:
         """(query number, internal row) of every probed row; may repeat, includes non-matches."""
         table, masks, _radii = self._probe_plan(threshold)
+        offsets, postings, post_base = self._plain()
         values = np.unpackbits(qcodes, axis=1).astype(np.int64) @ self._weights  # (q, m)
         keys = (values[:, table] ^ masks[None, :]) + self._key_base[table][None, :]
         keys = keys.ravel()
-        s = np.take(self._offsets, keys).astype(np.int64)
-        lens = np.take(self._offsets, keys + 1).astype(np.int64) - s
+        s = np.take(offsets, keys).astype(np.int64)
+        lens = np.take(offsets, keys + 1).astype(np.int64) - s
         hit = np.nonzero(lens)[0]
         lens = lens[hit]
         total = int(lens.sum())
         if total == 0:
             empty = np.empty(0, dtype=np.int64)
             return empty, empty
-        pbase = np.tile(self._post_base[table], qcodes.shape[0])[hit]
+        pbase = np.tile(post_base[table], qcodes.shape[0])[hit]
         direct = np.repeat(pbase < 0, lens)
         s = s[hit] + np.maximum(pbase, 0)
         # positions s[k], s[k]+1, ..., s[k]+lens[k]-1 for every probe k, without a Python loop
         first = np.cumsum(lens) - lens
         pos = np.repeat(s - first, lens) + np.arange(total, dtype=np.int64)
         rows = pos.copy()
-        rows[~direct] = np.take(self._postings, pos[~direct])
+        rows[~direct] = np.take(postings, pos[~direct])
         return np.repeat(hit // masks.size, lens), rows
 
     def search(self, qcodes: np.ndarray, threshold: int = MAX_RADIUS
@@ -466,10 +519,16 @@ class MultiIndex:
 
             def run(part: int):
                 table, masks, radii = self._probe_plan(threshold, part, parts)
-                q, r, d = kernels.range_search(
-                    self.codes, self._offsets, self._postings, self._post_base, self.n_main,
-                    self._key_base, values, q64, table, masks, threshold,
-                    self._chunk_masks, radii)
+                if self._packed is not None:
+                    pk = self._packed
+                    q, r, d = kernels.range_search_packed(
+                        self.codes, pk.low, pk.high, pk.dirs, pk.params, values, q64, table,
+                        masks, threshold, self._chunk_masks, radii)
+                else:
+                    q, r, d = kernels.range_search(
+                        self.codes, self._offsets, self._postings, self._post_base,
+                        self.n_main, self._key_base, values, q64, table, masks, threshold,
+                        self._chunk_masks, radii)
                 for centres_t, lo, hi, radii_c, split in self._crowd_groups():
                     cq, cr, cd = kernels.crowd_search(self.codes, centres_t, lo, hi, radii_c,
                                                       q64, threshold, part, parts, split)
