@@ -15,18 +15,7 @@ from haven.match.multiindex import (
 )
 from haven.match.near import NearIndex
 
-
-def _pairs(result) -> set[tuple[int, int, int]]:
-    q, r, d = result
-    return set(zip(q.tolist(), r.tolist(), d.tolist()))
-
-
-def _flip(rng, rows: np.ndarray, k: int) -> np.ndarray:
-    out = rows.copy()
-    for r in range(len(out)):
-        for b in rng.choice(256, k, replace=False):
-            out[r, b // 8] ^= 1 << (b % 8)
-    return out
+from codekit import flip as _flip, pairs as _pairs
 
 
 def _clustered(rng, n: int) -> np.ndarray:
