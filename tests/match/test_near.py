@@ -114,6 +114,12 @@ def test_bounded_answer_lists_the_best_entries_and_counts_all_of_them(shared_ids
         assert answer.total == len(full)
         assert [(m.entry_id, m.distance) for m in answer.matches] == full[:limit]
         assert answer.truncated == (limit < len(full))
+        rows = index.search_bounded_rows(_hexes(query), limit=limit, with_rest=True)
+        rest_ids, rest_distances = rows.rest
+        # the listed entries and the rest are every entry within reach, each once
+        assert sorted(zip(rows.ids.tolist() + rest_ids.tolist(),
+                          rows.distances.tolist() + rest_distances.tolist())) == sorted(full)
+        assert index.search_bounded_rows(_hexes(query), limit=limit).rest is None
     assert index.search_bounded(_hexes(rng.integers(0, 256, (1, 32), dtype=np.uint8))) \
         == NearAnswer([], 0)
 

@@ -26,43 +26,52 @@ def flip(value: int, rng: random.Random, bits: int) -> str:
 
 
 def reference(lib: ServiceHashSets, signal_type: str, value: str
-              ) -> tuple[tuple[list[dict], bool, int], bool]:
-    """The answer as the per-entry code computed it before issue 18 (one step per hit), and
-    whether a negative set's entry was among the hits."""
+              ) -> tuple[tuple[list[dict], bool, int], dict]:
+    """The answer as per-entry code computes it (one step per hit, over every entry within
+    reach: the controls first, then the best `max_matches` listed), and whether a negative
+    set's entry was among the hits, one past the index's first `max_matches`, and whether an
+    entry listed lies past them (the controls took places there)."""
     index, held = lib._index, lib._held
     hits = []
-    truncated, reach = False, 0
+    reach = 0
     if signal_type == "pdq":
-        found = index.near.search_bounded([value], lib._radius, limit=lib.max_matches)
-        truncated, reach = found.truncated, found.total
-        for m in found.matches:
+        found = index.near.search_bounded([value], lib._radius, limit=10**9)
+        reach = found.total
+        for place, m in enumerate(found.matches):
             info = index.info(m.entry_id)
             if info is None or m.entry_id in held:
                 continue
             own = info.hashset.threshold
             if m.distance <= (lib.threshold if own is None else own):
-                hits.append((info, m.distance, m.crowded))
+                hits.append((info, m.distance, m.crowded, place))
     else:
         for eid in index.exact[signal_type].get(value):
             reach += 1
             if eid not in held and (info := index.info(eid)) is not None:
-                hits.append((info, 0, False))
-    negatives = [info.hashset for info, _, _ in hits if info.hashset.negative]
-    had_negative = bool(negatives)
+                hits.append((info, 0, False, 0))
+    negatives = [h[0].hashset for h in hits if h[0].hashset.negative]
+    cases = {"negative": bool(negatives),
+             "negative past the first": any(h[0].hashset.negative and h[3] >= lib.max_matches
+                                            for h in hits)}
     if negatives:
         every = any(not h.suppresses for h in negatives)
         names = {n for h in negatives for n in h.suppresses}
         hits = [h for h in hits if not h[0].hashset.negative and not every
                 and h[0].hashset.name not in names]
+    truncated = False
+    if signal_type == "pdq" and len(hits) >= lib.max_matches:
+        hits = hits[:lib.max_matches]  # the best that pass; more behind the last listed?
+        truncated = reach > hits[-1][3] + 1
+    cases["listed past the first"] = any(h[3] >= lib.max_matches for h in hits)
     out = []
-    for info, d, crowded in hits:
+    for info, d, crowded, _ in hits:
         own = info.hashset.threshold
         threshold = (lib.threshold if own is None else own) if signal_type == "pdq" else 0
         m = match_dict(info, signal_type, d, threshold)
         if signal_type == "pdq":
             m["crowded"] = crowded
         out.append(m)
-    return (out, truncated, reach), had_negative
+    return (out, truncated, reach), cases
 
 
 @pytest.fixture(params=["ids-mapped", "ids-searched"])
@@ -128,10 +137,11 @@ def library(tmp_path, monkeypatch, request):
 
 def test_answers_equal_the_per_entry_code_with_every_control(library):
     lib, _, queries, md5s = library
-    seen = {"truncated": 0, "negative": 0, "crowded": 0, "empty": 0}
+    seen = {"truncated": 0, "negative": 0, "crowded": 0, "empty": 0,
+            "negative past the first": 0, "listed past the first": 0}
     for signal_type, values in (("pdq", queries), ("md5", md5s + ["0" * 32])):
         for value in values:
-            expected, had_negative = reference(lib, signal_type, value)
+            expected, cases = reference(lib, signal_type, value)
             assert lib.answer(signal_type, value) == expected
             hits = lib.hits(signal_type, value)
             # the JSON text is byte for byte the dicts' compact encoding
@@ -146,7 +156,8 @@ def test_answers_equal_the_per_entry_code_with_every_control(library):
             seen["truncated"] += expected[1]
             seen["empty"] += not expected[0]
             seen["crowded"] += any(m.get("crowded") for m in expected[0])
-            seen["negative"] += had_negative
+            for case, reached in cases.items():
+                seen[case] += reached
     # the queries reach every case the controls have
     assert all(seen.values()), seen
 

@@ -87,6 +87,9 @@ class NearRows:
     tag_codes: np.ndarray  # numbers into the index's tag names
     crowded: np.ndarray  # bool
     total: int
+    #: (ids, distances) of the entries within reach that are not listed, in no order; only
+    #: when asked for (`search_bounded_rows(with_rest=True)`), else None
+    rest: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def truncated(self) -> bool:
@@ -359,8 +362,10 @@ class NearIndex:
                                                     rows.tag_codes, rows.crowded)], rows.total)
 
     def search_bounded_rows(self, query_hexes: list[str], threshold: int = DEFAULT_THRESHOLD,
-                            limit: int = MATCH_LIMIT, crowd_rows: int = CROWD_ROWS) -> NearRows:
-        """`search_bounded` as arrays (`NearRows`): the same entries in the same order."""
+                            limit: int = MATCH_LIMIT, crowd_rows: int = CROWD_ROWS,
+                            with_rest: bool = False) -> NearRows:
+        """`search_bounded` as arrays (`NearRows`): the same entries in the same order;
+        `with_rest`: also the ids and distances of the entries within reach not listed."""
         if limit < 0:
             raise ValueError("limit must be >= 0")
         if not query_hexes or len(self) == 0:
@@ -386,6 +391,7 @@ class NearIndex:
                 order = order[keep]
                 qnums, rows, dists, ids = qnums[order], rows[order], dists[order], ids[order]
         total = int(ids.size)
+        rest = None
         if total > limit:  # the `limit` best without sorting them all
             kth = np.partition(dists, limit - 1)[limit - 1] if limit else -1
             better, tied = np.nonzero(dists < kth)[0], np.nonzero(dists == kth)[0]
@@ -393,12 +399,18 @@ class NearIndex:
             if tied.size > room:
                 tied = tied[np.argpartition(ids[tied], room - 1)[:room]] if room else tied[:0]
             pick = np.concatenate([better, tied])
+            if with_rest:
+                left = np.ones(total, dtype=bool)
+                left[pick] = False
+                rest = (all_ids[rows[left]] if one_row_per_id else ids[left], dists[left])
             qnums, rows, dists, ids = qnums[pick], rows[pick], dists[pick], ids[pick]
+        elif with_rest:
+            rest = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
         order = np.lexsort((ids, dists))[:limit]
         qnums, rows, dists = qnums[order], rows[order], dists[order]
         ids = all_ids[rows] if one_row_per_id else ids[order]
         return NearRows(ids, dists, qnums, self._tag_codes.view()[rows],
-                        self._crowded(view, rows, crowd_rows), total)
+                        self._crowded(view, rows, crowd_rows), total, rest)
 
     def _crowded(self, view: _View, rows: np.ndarray, crowd_rows: int) -> np.ndarray:
         """Per row: do the crowds holding it have >= `crowd_rows` rows (see `CROWD_ROWS`)?"""

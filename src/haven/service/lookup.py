@@ -413,34 +413,62 @@ class ServiceHashSets:
     def hits(self, signal_type: str, value: str, query_hexes: list[str] | None = None) -> Hits:
         """The entries one signal matches, best first, controls applied (`answers.Hits`).
 
-        PDQ: the index is searched to the widest threshold any set asks for, bounded to the
-        best `max_matches` (`truncated` says more entries were within reach; `within reach`
-        counts them all, exactly, before each set's own threshold, quarantine and negative
-        sets are applied to the listed ones); each hit then
-        counts only within its own set's threshold. Entries held in quarantine are left out.
-        A hit in a negative set removes the hits of the sets it suppresses, and is never an
-        answer itself. The entries answered are shown to the flood watch.
+        PDQ: the index is searched to the widest threshold any set asks for; `within reach`
+        counts every entry it found, exactly, before the controls. Each hit counts only within
+        its own set's threshold; entries held in quarantine or retired are left out; a hit in
+        a negative set (anywhere within reach) removes the hits of the sets it suppresses, and
+        is never an answer itself. Of the entries left, the best `max_matches` are listed, and
+        `truncated` says the list stopped there while entries behind the last one listed were
+        within reach (the index lists the best `max_matches`, then looks further only when
+        the controls left fewer). The entries answered are shown to the flood watch.
 
         Done on arrays for all the hits at once: a crowded query lists 100 entries, and one
         Python step per entry and control cost more than the search.
         """
         index, held = self._index, self._held
-        entries = index.entries
         near_type = signal_type in signals.near_names()
-        truncated = False
-        if near_type:
-            if not len(index.near):
-                return no_hits(signal_type, crowded=True)
-            found = index.near.search_bounded_rows(query_hexes or [value], self._radius,
-                                                   limit=self.max_matches)
-            ids, distances, crowded = found.ids, found.distances, found.crowded
-            truncated, reach = found.truncated, found.total
-        else:
+        if not near_type:
             exact = index.exact.get(signal_type)
             ids = np.asarray(exact.get(value) if exact is not None else [], dtype=np.int64)
-            distances, crowded, reach = np.zeros(ids.size, dtype=np.int64), None, int(ids.size)
+            if not ids.size:
+                return no_hits(signal_type, 0, False)
+            out = self._answerable(signal_type, index, held, ids,
+                                   np.zeros(ids.size, dtype=np.int64), None, int(ids.size),
+                                   None)
+        elif not len(index.near):
+            return no_hits(signal_type, crowded=True)
+        else:
+            # entries held, retired, past their own set's threshold or suppressed still take a
+            # place among the best `limit` the index lists: when they leave fewer than
+            # `max_matches` while more were within reach, look further (rare: a flood held
+            # in a crowded spot, a strict set among loose ones). A negative set's entry
+            # anywhere within reach suppresses: with negative sets, the index also hands
+            # back the unlisted rest of the reach.
+            limit, queries = self.max_matches, query_hexes or [value]
+            any_negative = index.entries.controls(self.threshold)[2]
+            while True:
+                found = index.near.search_bounded_rows(queries, self._radius, limit=limit,
+                                                       with_rest=any_negative)
+                out = self._answerable(signal_type, index, held, found.ids, found.distances,
+                                       found.crowded, found.total, found.rest)
+                if not found.truncated or len(out) >= self.max_matches:
+                    break
+                limit = min(found.total, limit * 4)
+        if out.entry_ids and self.flood is not None:
+            self._watch(out.entry_ids, f"{signal_type}:{value}")
+        return out
+
+    def _answerable(self, signal_type: str, index: _Index, held: frozenset, ids: np.ndarray,
+                    distances: np.ndarray, crowded: np.ndarray | None, reach: int,
+                    rest: tuple[np.ndarray, np.ndarray] | None) -> Hits:
+        """`hits` of the entries an index listed (the first of `reach`, best first; `rest`:
+        the others' ids and distances, for negative sets): the controls applied, at most
+        `max_matches` of them. `truncated`: the answer stopped at `max_matches` while entries
+        behind the last one listed were within reach."""
         if not ids.size:
             return no_hits(signal_type, reach, crowded is not None)
+        entries = index.entries
+        near_type = crowded is not None
         pos, keep = entries.positions(ids)
         withheld = self._withheld_ids(held, index.dead)
         if withheld.size:
@@ -454,23 +482,32 @@ class ServiceHashSets:
             keep &= distances <= limits
         else:
             limits = np.zeros(ids.size, dtype=np.int64)
-        if any_negative and negative[set_numbers[keep]].any():
-            keep &= self._not_suppressed(set_numbers, keep, negative, entries.sets)
+        if any_negative:
+            hit_negative = set(set_numbers[keep & negative[set_numbers]].tolist())
+            if rest is not None and rest[0].size:
+                hit_negative |= self._negative_sets_hit(index, held, rest, negative, thresholds)
+            if hit_negative:
+                keep &= self._not_suppressed(set_numbers, hit_negative, negative, entries.sets)
+        truncated = False
+        if near_type:
+            # the best `max_matches` that pass (the list is ordered: the first ones)
+            passing = np.flatnonzero(keep)
+            if passing.size >= self.max_matches:
+                if passing.size > self.max_matches:
+                    keep[passing[self.max_matches]:] = False
+                truncated = self.max_matches > 0 and reach > int(passing[self.max_matches - 1]) + 1
         kept = int(np.count_nonzero(keep))
         if not kept:
-            return no_hits(signal_type, reach, crowded is not None, truncated)
+            return no_hits(signal_type, reach, near_type, truncated)
         if kept < ids.size:
             ids, distances, limits = ids[keep], distances[keep], limits[keep]
             numbers = numbers[keep]
             crowded = None if crowded is None else crowded[keep]
         set_numbers, category_numbers, time_numbers = numbers.T.tolist()
-        out = Hits(signal_type, ids.tolist(), distances.tolist(), limits.tolist(),
-                   None if crowded is None else crowded.tolist(), set_numbers,
-                   category_numbers, time_numbers,
-                   entries.sets, entries.categories, entries.times, truncated, reach)
-        if out.entry_ids and self.flood is not None:
-            self._watch(out.entry_ids, f"{signal_type}:{value}")
-        return out
+        return Hits(signal_type, ids.tolist(), distances.tolist(), limits.tolist(),
+                    None if crowded is None else crowded.tolist(), set_numbers,
+                    category_numbers, time_numbers,
+                    entries.sets, entries.categories, entries.times, truncated, reach)
 
     def _withheld_ids(self, held: frozenset, dead: frozenset) -> np.ndarray:
         """The ids never answered (quarantined or retired), sorted: one array per pair of
@@ -482,14 +519,35 @@ class ServiceHashSets:
         self._withheld = (held, dead, ids)
         return ids
 
+    def _negative_sets_hit(self, index: _Index, held: frozenset,
+                           rest: tuple[np.ndarray, np.ndarray], negative: np.ndarray,
+                           thresholds: np.ndarray) -> set[int]:
+        """The negative sets (numbers) with an answerable entry among `rest` (ids,
+        distances: entries within reach the index did not list), within the set's own
+        threshold."""
+        ids, distances = rest
+        entries = index.entries
+        pos, keep = entries.positions(ids)
+        sets = entries.numbers[pos, 0]
+        keep &= negative[sets]
+        if not keep.any():
+            return set()
+        keep &= distances <= thresholds[sets]
+        withheld = self._withheld_ids(held, index.dead)
+        if withheld.size:
+            at = np.minimum(np.searchsorted(withheld, ids), withheld.size - 1)
+            keep &= withheld[at] != ids
+        return set(sets[keep].tolist())
+
     @staticmethod
-    def _not_suppressed(set_numbers: np.ndarray, keep: np.ndarray, negative: np.ndarray,
+    def _not_suppressed(set_numbers: np.ndarray, hit_negative: set[int], negative: np.ndarray,
                         sets: list[SetInfo]) -> np.ndarray:
-        """Per hit: not in a negative set nor in a set a negative hit suppresses (all sets
-        when a negative set names none)."""
+        """Per hit: not in a negative set nor in a set a negative hit (`hit_negative`: the
+        negative sets the query matched) suppresses (all sets when a negative set names
+        none)."""
         names: set[str] = set()
         every = False
-        for n in set(set_numbers[keep & negative[set_numbers]].tolist()):
+        for n in hit_negative:
             if sets[n].suppresses:
                 names.update(sets[n].suppresses)
             else:
