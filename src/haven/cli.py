@@ -14,7 +14,8 @@ from rich.progress import (
 from rich.table import Table
 
 from haven.commandline import (
-    HavenApp, HavenGroup, LazyCommand, hold_collection, settle, version_callback,
+    KEY_FILE_OPTION, PASSWORDS_OPTION, HavenApp, HavenGroup, LazyCommand, hold_collection, settle,
+    version_callback,
 )
 from haven.store.lock import case_lock
 from haven.terminal import LogTicker, console, fail as _fail, interrupted, out, print_json
@@ -167,17 +168,8 @@ def scan(
     max_item_size: int = typer.Option(64 * 1024**3, help="Archive bomb guard: largest extracted item, bytes."),
     max_total: int = typer.Option(1024**4, help="Archive bomb guard: most bytes one archive may expand to."),
     max_depth: int = typer.Option(16, help="Deepest nesting of containers."),
-    passwords: Optional[Path] = typer.Option(
-        None, "--passwords", exists=True, dir_okay=False,
-        help="Text file, one password per line, tried on every encrypted container (BitLocker "
-        "recovery passwords, LUKS passphrases, FileVault, zip and 7z passwords). Never logged, "
-        "never stored in the case.",
-    ),
-    key_file: Optional[list[Path]] = typer.Option(
-        None, "--key-file", exists=True, dir_okay=False,
-        help="Key file tried on every encrypted volume (repeatable): a BitLocker .BEK startup key "
-        "or recovery-key text file, a LUKS key file. Never stored in the case.",
-    ),
+    passwords: Optional[Path] = PASSWORDS_OPTION,
+    key_file: Optional[list[Path]] = KEY_FILE_OPTION,
     engine: str = typer.Option(
         "local", "--engine", help="local (worker processes on this machine) or spark (Apache Spark)."
     ),
@@ -260,13 +252,13 @@ def scan(
         with case_lock(store.dir, "scanned"):
             # Victim-ID code is imported only on request; the indexer is built before the scan so
             # a missing face model or Tesseract stops the run before any evidence is read.
-            indexer = _victim_indexer(store, victim_id_parts) if victim_id else None
+            limits = Limits(max_ratio=max_ratio, max_item_size=max_item_size,
+                            max_total_extracted=max_total, max_depth=max_depth, keys=keys)
+            indexer = _victim_indexer(store, victim_id_parts, limits) if victim_id else None
             options = ScanOptions(
                 hashsets=hashset or None, threshold=threshold, workers=workers, fast=not full_res,
                 video_fps=video_fps, libraries=[str(p) for p in library or ()],
-                match_threads=match_threads, rehash=rehash,
-                limits=Limits(max_ratio=max_ratio, max_item_size=max_item_size,
-                              max_total_extracted=max_total, max_depth=max_depth, keys=keys),
+                match_threads=match_threads, rehash=rehash, limits=limits,
             )
             # Off a terminal the bar draws nothing until its last line (LogTicker writes the
             # log lines): no refresh thread rebuilding it ten times a second meanwhile.
@@ -343,14 +335,14 @@ def scan_status(p) -> dict:
     return {"total": total, "completed": p.done_bytes, "stats": stats}
 
 
-def _victim_indexer(store, parts: Optional[str]):
+def _victim_indexer(store, parts: Optional[str], limits):
     from haven.victimid.indexer import IndexOptions, Indexer
     from haven.victimid.store import VictimStore
 
     options = IndexOptions(workers=0)  # after the scan: every core
     if parts:
         options.parts = tuple(p.strip() for p in parts.split(",") if p.strip())
-    return Indexer(VictimStore(store), options)
+    return Indexer(VictimStore(store), options, limits)
 
 
 @app.command()

@@ -423,3 +423,17 @@ def version_callback(value: bool) -> None:
 
         print(f"haven {__version__}")
         raise typer.Exit()
+
+
+# -- options shared by the commands that walk evidence (`haven scan`, `haven index`) -----------
+PASSWORDS_OPTION = typer.Option(
+    None, "--passwords", exists=True, dir_okay=False,
+    help="Text file, one password per line, tried on every encrypted container (BitLocker "
+    "recovery passwords, LUKS passphrases, FileVault, zip and 7z passwords). Never logged, "
+    "never stored in the case.",
+)
+KEY_FILE_OPTION = typer.Option(
+    None, "--key-file", exists=True, dir_okay=False,
+    help="Key file tried on every encrypted volume (repeatable): a BitLocker .BEK startup key "
+    "or recovery-key text file, a LUKS key file. Never stored in the case.",
+)

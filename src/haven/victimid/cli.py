@@ -12,6 +12,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from haven.commandline import KEY_FILE_OPTION, PASSWORDS_OPTION
 from haven.terminal import Stages, fail as _fail, interrupted, out, print_json
 from haven.errors import HavenError
 
@@ -104,6 +105,8 @@ def index_command(
     face_detector: str = typer.Option("hog", help="Face detector: hog (fast, frontal faces), cnn (also turned and partly hidden faces; seconds per photo), hog+cnn (the CNN only where HOG finds none)."),
     ocr_lang: str = typer.Option("eng", help="Tesseract language(s), e.g. eng+deu."),
     workers: int = typer.Option(0, min=0, help="Processes that decode and analyse images (0: every core)."),
+    passwords: Optional[Path] = PASSWORDS_OPTION,
+    key_file: Optional[list[Path]] = KEY_FILE_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
 ) -> None:
     """Index evidence for victim identification: metadata, scene features, faces, text.
@@ -111,7 +114,12 @@ def index_command(
     A separate step after `haven scan`, so triage stays fast; re-running resumes.
 
     Example: haven index --case case1 /evidence/seizure1 --parts metadata,scene --workers 4
+
+    Encrypted volumes and archives are opened with the passwords and key files given, as by
+    `haven scan` (never stored): haven index --case case1 /evidence/laptop.E01 --passwords pw.txt
     """
+    from haven.evidence.base import Limits
+    from haven.evidence.keys import load_keyring
     from haven.scan.census import has_files
     from haven.scan.pipeline import ScanProgress
     from haven.store.lock import case_lock
@@ -127,9 +135,10 @@ def index_command(
         vs = _store(case, create=True, evidence=tuple(evidence))
         opts = IndexOptions(tuple(p.strip() for p in parts.split(",") if p.strip()),
                             str(face_models) if face_models else None, ocr_lang, workers, face_detector)
+        limits = Limits(keys=load_keyring(passwords, key_file or ()))
         with case_lock(vs.dir, "indexed"), Stages() as stages:
             stages.stage("loading models")
-            indexer = Indexer(vs, opts)
+            indexer = Indexer(vs, opts, limits)
             from haven.scan.census import start_census
 
             count = ScanProgress()

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 from sqlalchemy import delete, select, update
 
-from haven.evidence.base import Item, Problem
+from haven.evidence.base import Item, Limits, Problem
 from haven.evidence.walk import walk
 from haven.signals.pdq import ImageDecodeError, pdq_from_image
 from haven.sniff import sniff
@@ -198,9 +198,13 @@ class Indexer:
     thumbnails) run in `options.workers` processes (0: every core), each keeping its own
     models loaded. With one worker everything runs in this process."""
 
-    def __init__(self, vs: VictimStore, options: IndexOptions | None = None):
+    def __init__(self, vs: VictimStore, options: IndexOptions | None = None,
+                 limits: Limits | None = None):
         self.vs = vs
         self.options = options or IndexOptions()
+        #: the walk's limits and unlocking keys (`haven.evidence.keys`), as the scan's: kept in
+        #: this process only, never handed to the workers nor stored
+        self.limits = limits or Limits()
         unknown = set(self.options.parts) - set(PARTS)
         if unknown:
             raise VictimIdError(f"unknown index parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
@@ -218,7 +222,7 @@ class Indexer:
             source = Path(ev).resolve()
             root = source.name or str(source)
             case_root = names.get(str(source), root)
-            for entry in walk([str(source)]):
+            for entry in walk([str(source)], self.limits):
                 if isinstance(entry, Problem):
                     continue
                 if case_root != root:
