@@ -1,6 +1,7 @@
 """Triage as the user runs it: the whole `haven scan` command beside the naive pipeline.
 
     .venv/bin/python bench/triage_command.py [--sizes 40,240] [--repeat 1] [--json out.json]
+    .venv/bin/python bench/triage_command.py --photos DIR   # on photos no one here made
 
 For each size N the bench times, in the same run and on the same benign generated 12 MP JPEGs
 (4000x3000 q90, `bench/imagegen.py`, cached in bench/.cache/photos12mp, read once before
@@ -159,9 +160,32 @@ def run_haven(evidence: Path, n: int, src: Path = SRC) -> tuple[float, float]:
         shutil.rmtree(case.parent, ignore_errors=True)
 
 
-def evidence_of(photos: list[Path], n: int) -> Path:
+def real_photos(folder: Path, n: int) -> list[Path]:
+    """`n` distinct files made from the JPEGs under `folder` (photos no one here made, e.g.
+    a public benchmark's camera pictures; look at them first), cycled: each copy after the
+    first of a picture carries a few bytes after its end-of-image marker, which decoders
+    ignore, so its digests differ (a seizure's bursts are near-duplicates too, never the same
+    file). Cached under bench/.cache, never committed."""
+    sources = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg"))
+    if not sources:
+        raise SystemExit(f"no JPEG photos under {folder}")
+    key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]
+    d = HERE / ".cache" / f"real-{key}"
+    d.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(n):
+        src = sources[i % len(sources)]
+        p = d / f"{i:04d}_{src.stem}.jpg"
+        if not p.exists():
+            data = src.read_bytes()
+            p.write_bytes(data if i < len(sources) else data + b"haven-bench-copy-%d" % i)
+        out.append(p)
+    return out
+
+
+def evidence_of(photos: list[Path], n: int, tag: str = "photos12mp") -> Path:
     """A folder holding the first `n` photos (hard links: no copy, no symlinks to skip)."""
-    d = HERE / ".cache" / f"photos12mp-{n}"
+    d = HERE / ".cache" / f"{tag}-{n}"
     if not d.is_dir() or len(list(d.iterdir())) != n:
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True)
@@ -209,14 +233,25 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("--no-compile", action="store_true",
                     help="do not byte-compile haven's source first (see above)")
+    ap.add_argument("--photos", type=Path,
+                    help="time on the JPEGs under this folder (cycled to each size) instead of "
+                    "the generated 12 MP photos")
     ap.add_argument("--other-src", type=Path,
                     help="also time `haven scan` from this source tree (e.g. an older checkout's "
                     "src/) in the same run")
     args = ap.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",")]
     cpus = os.cpu_count() or 1
-    photos = sorted(make_photos(max(sizes)).iterdir())[: max(sizes)]
+    if args.photos:
+        photos = real_photos(args.photos, max(sizes))
+        tag = photos[0].parent.name
+    else:
+        photos = sorted(make_photos(max(sizes)).iterdir())[: max(sizes)]
+        tag = "photos12mp"
     warm(photos)
+    print(f"photos: {args.photos or 'generated 12 MP JPEGs (bench/imagegen.py)'}, "
+          f"{len({p.name.split('_', 1)[-1] for p in photos})} distinct, mean "
+          f"{sum(p.stat().st_size for p in photos) / len(photos) / 1e6:.2f} MB", flush=True)
     out: dict = {"cpus": cpus, "command": haven_command(), "runs": [],
                  "byte_compiled": not args.no_compile}
     if not args.no_compile:
@@ -227,7 +262,7 @@ def main(argv: list[str] | None = None) -> dict:
           flush=True)
     for _ in range(args.repeat):
         for n in sizes:
-            evidence = evidence_of(photos, n)
+            evidence = evidence_of(photos, n, tag)
             warm(sorted(evidence.iterdir()))
             naive, naive_cpu = per_photo(naive_photo, photos[: args.naive_photos])
             load_naive = load()
