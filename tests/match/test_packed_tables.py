@@ -69,6 +69,24 @@ def test_packed_index_equals_brute_force(m, compiled, threads):
             assert set(pairs) == _pairs(plain.search(q, threshold))
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_buckets_bigger_than_the_decode_buffer_are_read_whole(threads):
+    """The compiled search decodes a bucket a slice at a time (a fixed buffer); buckets of
+    many times that size (crowds off, so they stay in the tables) lose no pair."""
+    rng = np.random.default_rng(21)
+    same = np.repeat(rng.integers(0, 256, (1, 32), dtype=np.uint8), 1300, axis=0)
+    near = _flip(rng, np.repeat(same[:1], 700, axis=0), 3)
+    codes = np.concatenate([rng.integers(0, 256, (3000, 32), dtype=np.uint8), same, near])
+    codes = codes[rng.permutation(len(codes))]
+    index = MultiIndex(codes, 11, threads=threads, packed=True, crowds=False)
+    q = np.concatenate([same[:1], _flip(rng, same[:2], 5), codes[:3]])
+    got = index.search(q, 31)
+    pairs = list(zip(*[x.tolist() for x in got]))
+    assert len(pairs) == len(set(pairs))
+    assert set(pairs) == _pairs(flat_search(codes.view(np.uint64).reshape(-1, 4), q, 31))
+    assert sum(1 for qn, _r, _d in pairs if qn == 0) >= 2000
+
+
 def test_packed_tables_take_fewer_bytes_than_plain_ones():
     rng = np.random.default_rng(5)
     codes = rng.integers(0, 256, (200_000, 32), dtype=np.uint8)
