@@ -9,8 +9,10 @@ cut). A read-only case store gets `query_only` and nothing that writes.
 
 from __future__ import annotations
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -32,6 +34,8 @@ def apply_pragmas(dbapi_conn, *, synchronous: str = "FULL", read_only: bool = Fa
 
 def listen(engine: Engine, *, synchronous: str = "FULL", read_only: bool = False) -> None:
     """Apply `apply_pragmas` to every connection `engine` opens (SQLite engines only)."""
+    from sqlalchemy import event
+
     if engine.dialect.name != "sqlite":
         return
     if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
-
-from sqlalchemy import select
+from typing import TYPE_CHECKING, Iterator
 
 from haven import signals
 from haven.match.index import EXACT_TABLE_MIN, ExactIndex
 from haven.store.case import CaseStore
-from haven.store.models import HashEntryRow, HashSet, MatchRow
+
+if TYPE_CHECKING:
+    from haven.store.models import MatchRow
 
 __all__ = ["CaseHashSets", "EXACT_TABLE_MIN", "EntryRef", "Match", "MatchLibrary", "decide"]
 
@@ -45,17 +45,23 @@ class Match:
     query_share: float | None = None  # vPDQ: share of the item's frames matched
     known_share: float | None = None  # vPDQ: share of the known video's frames matched
 
-    def to_row(self) -> MatchRow:
-        """The stored form: the entry's labels and its set's version are copied, so a finding
-        keeps its evidence when the set changes later."""
+    def row_values(self) -> dict:
+        """The stored form (a `matches` row but its item): the entry's labels and its set's
+        version are copied, so a finding keeps its evidence when the set changes later."""
         e = self.entry
-        return MatchRow(
+        return dict(
             hashset_id=e.hashset_id, entry_id=e.entry_id, signal_type=self.signal_type,
             distance=self.distance, hashset=e.hashset, hashset_version=e.version,
             known_good=e.known_good, category=e.category, scheme=e.scheme, series=e.series,
             matched_signal=self.matched_signal, query_share=self.query_share,
             known_share=self.known_share,
         )
+
+    def to_row(self) -> MatchRow:
+        """`row_values` as a model row."""
+        from haven.store.models import MatchRow
+
+        return MatchRow(**self.row_values())
 
     @classmethod
     def from_row(cls, row: MatchRow) -> Match:
@@ -92,6 +98,13 @@ class CaseHashSets:
         self.framing = _NO_HASHES  # haven.match.framing.FramingIndex over the known PDQs
         self.framing_ids: list[int] = []
         self.hashset_names: list[str] = []
+        if not names and entries is None and not store.has_hash_sets():
+            self._tabulate()
+            return  # nothing to load (and SQLAlchemy stays unimported)
+        from sqlalchemy import select
+
+        from haven.store.models import HashEntryRow, HashSet
+
         with store.session() as s:
             q = select(HashSet)
             if names:

@@ -20,7 +20,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import func, select
 
 from haven.durable import FORMAT_VERSION, read_manifest, write_manifest
 from haven.errors import LibraryError
@@ -101,10 +100,7 @@ class QueryIndex:
 
     def update(self, store) -> int:
         """Take in the `item_queries` rows added since the last update; returns codes added."""
-        from haven.store.models import ItemQueries
-
-        with store.session() as s:
-            top = s.scalar(select(func.max(ItemQueries.id))) or 0
+        top = store.db.execute("SELECT max(id) FROM item_queries").fetchone()[0] or 0
         if top < self.indexed_to:  # the store was replaced underneath: start again
             self._reset()
         if top == self.indexed_to:
@@ -123,21 +119,25 @@ class QueryIndex:
                 self.segments.append(self._write(codes, np.concatenate(ids)))
             blobs, ids, pending = [], [], 0
 
-        with store.session() as s:
-            rows = s.execute(
-                select(ItemQueries.id, ItemQueries.item_id, ItemQueries.codes)
-                .where(ItemQueries.id > self.indexed_to, ItemQueries.id <= top)
-                .order_by(ItemQueries.id).execution_options(yield_per=20_000))
-            for row_id, item_id, codes in rows:
-                n = len(codes) // HASH_BYTES
-                if n:
-                    blobs.append(codes)
-                    ids.append(np.full(n, item_id, dtype=np.int64))
-                    pending += n
-                    added += n
-                last = row_id
-                if pending >= SEGMENT_CODES:
-                    flush()
+        # read row by row on a cursor of its own, holding the connection meanwhile
+        with store.db.lock:
+            rows = store.db.conn.cursor()
+            try:
+                rows.execute("SELECT id, item_id, codes FROM item_queries "
+                             "WHERE id > ? AND id <= ? ORDER BY id", (self.indexed_to, top))
+                rows.arraysize = 20_000
+                for row_id, item_id, codes in rows:
+                    n = len(codes) // HASH_BYTES
+                    if n:
+                        blobs.append(codes)
+                        ids.append(np.full(n, item_id, dtype=np.int64))
+                        pending += n
+                        added += n
+                    last = row_id
+                    if pending >= SEGMENT_CODES:
+                        flush()
+            finally:
+                rows.close()
         flush()
         self.indexed_to = max(last, top)
         self._merge_small()

@@ -382,19 +382,3 @@ def _record(store: CaseStore, sets: list[_SetState], lib_max: list[int], now: da
             if row.matched_at is None or _changed(st, lib_max) or st.hs.id in lost_matches:
                 row.matched_at = now
         s.execute(delete(MatchedSet).where(~exists().where(HashSet.id == MatchedSet.hashset_id)))
-
-
-def match_state(store: CaseStore) -> dict:
-    """When the findings were last matched, and against which set versions (summary.json)."""
-    with store.session() as s:
-        rows = s.execute(select(HashSet.name, HashSet.version, MatchedSet.version,
-                                MatchedSet.matched_at)
-                         .join(MatchedSet, MatchedSet.hashset_id == HashSet.id, isouter=True)
-                         .order_by(HashSet.name)).all()
-    sets = [{"name": n, "version": mv, "current_version": v,
-             "matched_at": at.isoformat(timespec="seconds") + "Z" if at else None,
-             "current": mv == v}
-            for n, v, mv, at in rows]
-    times = [r[3] for r in rows if r[3]]
-    return {"matched_at": max(times).isoformat(timespec="seconds") + "Z" if times else None,
-            "sets": sets}

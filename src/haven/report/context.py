@@ -14,8 +14,6 @@ import base64
 import io
 from collections import Counter
 
-from sqlalchemy import func, inspect, select
-
 from haven.store.case import CaseStore
 
 #: Thumbnails embedded by `haven report --thumbnails` at most (the file stays openable).
@@ -30,8 +28,11 @@ def victim_context(store: CaseStore) -> dict[str, dict]:
     `series`: (id, name) of the series the item is in, or None; `scene`: paths of the media a
     verified same-place (`scene`) link joins it to. {} if the case was never indexed."""
     # checked by name first: a plain scan's report must load no victim-identification code
-    if not inspect(store.engine).has_table(VI_MEDIA):
+    if not store.db.execute("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                            "AND name = ?)", (VI_MEDIA,)).fetchone()[0]:
         return {}
+    from sqlalchemy import func, select
+
     from haven.victimid.models import FaceRow, LinkRow, MediaRow, SeriesMemberRow, SeriesRow
     out: dict[str, dict] = {}
     with store.session() as s:
@@ -69,6 +70,7 @@ def embedded_thumbnails(store: CaseStore, paths: list[str], context: dict[str, d
     (part `thumbs`) is used: the report never reads the evidence.
     """
     from PIL import Image
+    from sqlalchemy import inspect, select
 
     from haven.victimid.models import ThumbRow
 

@@ -1,7 +1,8 @@
 """Findings out of the case store: findings.jsonl, findings.csv, summary.json, report.html.
 
 Every output is derived from the store alone, sorted by path, so re-running a report gives
-byte-identical files apart from the generation time in summary/report.
+byte-identical files apart from the generation time in summary/report. The store is read
+through `sqlite3` (`haven.store.direct`): a scan's report loads no SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -12,13 +13,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
-
 from haven import __version__, signals
 from haven.evidence.base import stamp_modified
 from haven.store.case import CaseStore, utcnow
-from haven.store.models import FindingChange, HashSet, ItemRow, Seizure
+from haven.store.direct import from_bool, from_datetime, from_json
 
 FINDINGS = ("known", "near-known", "known-good", "fresh", "other", "error")
 #: One row per item; an item's matches fill the `match_*` columns in the same order, joined
@@ -31,66 +29,83 @@ CSV_COLUMNS = (
 MATCH_SEP = "; "
 
 
-def _match_dict(m) -> dict:
-    return {
-        "hashset": m.hashset,
-        "hashset_version": m.hashset_version,
-        "signal_type": m.signal_type,
-        "distance": m.distance,
-        "category": m.category,
-        "scheme": m.scheme,
-        "series": m.series,
-        "known_good": m.known_good,
-        "matched_signal": m.matched_signal,
-        "query_share": m.query_share,
-        "known_share": m.known_share,
-    }
+#: A finding's matches: these columns of `matches`, in this order.
+_MATCH_COLUMNS = ("hashset", "hashset_version", "signal_type", "distance", "category", "scheme",
+                  "series", "known_good", "matched_signal", "query_share", "known_share")
+#: items read per round (their matches are read with them, by item id)
+_ROWS_PER_READ = 2000
+
+
+def _match_dict(row: tuple) -> dict:
+    m = dict(zip(_MATCH_COLUMNS, row))
+    m["known_good"] = from_bool(m["known_good"])
+    return m
 
 
 def iter_findings(store: CaseStore) -> Iterator[dict]:
     """One dict per item, sorted by path; `paths` lists every path of identical content."""
-    with store.session() as s:
-        paths_by_sha: dict[str, list[str]] = defaultdict(list)
-        for sha, path in s.execute(
-            select(ItemRow.sha256, ItemRow.path).where(ItemRow.sha256.is_not(None)).order_by(ItemRow.path)
-        ):
-            paths_by_sha[sha].append(path)
-        history: dict[int, list[dict]] = defaultdict(list)
-        for c in s.scalars(select(FindingChange).order_by(FindingChange.id)):
-            history[c.item_id].append({
-                "at": c.changed_at.isoformat(timespec="seconds") + "Z", "cause": c.cause,
-                "from": c.old_finding, "to": c.new_finding, "reason": c.reason,
-                **({"earlier": c.earlier} if c.earlier is not None else {}),
-            })
-        rows = s.scalars(
-            select(ItemRow).options(selectinload(ItemRow.matches)).order_by(ItemRow.path)
-            .execution_options(yield_per=2000)
-        )
-        item_types = signals.item_types()
-        for r in rows:
+    db = store.db
+    paths_by_sha: dict[str, list[str]] = defaultdict(list)
+    for sha, path in db.execute(
+            "SELECT sha256, path FROM items WHERE sha256 IS NOT NULL ORDER BY path"):
+        paths_by_sha[sha].append(path)
+    history: dict[int, list[dict]] = defaultdict(list)
+    for item_id, at, cause, old, new, reason, earlier in db.execute(
+            "SELECT item_id, changed_at, cause, old_finding, new_finding, reason, earlier "
+            "FROM finding_changes ORDER BY id"):
+        earlier = from_json(earlier)
+        history[item_id].append({
+            "at": from_datetime(at).isoformat(timespec="seconds") + "Z", "cause": cause,
+            "from": old, "to": new, "reason": reason,
+            **({"earlier": earlier} if earlier is not None else {}),
+        })
+    item_types = [t.name for t in signals.item_types()]
+    columns = ("id", "path", "size", "mime", "media", "extension_mismatch", *item_types,
+               "pdq_quality", "pdq_preprocess", "vpdq", "vpdq_preprocess", "video", "finding",
+               "error", "notes", "flags", "stamp")
+    after = None  # the last path read: the next round reads the paths above it
+    while True:
+        rows = db.execute(
+            f"SELECT {', '.join(columns)} FROM items "
+            + ("WHERE path > ? " if after is not None else "")
+            + f"ORDER BY path LIMIT {_ROWS_PER_READ}",
+            () if after is None else (after,)).fetchall()
+        if not rows:
+            return
+        after = rows[-1][1]
+        matches: dict[int, list[dict]] = defaultdict(list)
+        ids = [r[0] for r in rows]
+        for item_id, *m in db.execute(
+                f"SELECT item_id, {', '.join(_MATCH_COLUMNS)} FROM matches "
+                f"WHERE item_id IN ({', '.join('?' * len(ids))}) ORDER BY id", ids):
+            matches[item_id].append(_match_dict(m))
+        for row in rows:
+            r = dict(zip(columns, row))
+            notes, flags = from_json(r["notes"]), from_json(r["flags"])
             yield {
-                "path": r.path,
-                "size": r.size,
-                "mime": r.mime,
-                "media": r.media,
-                "extension_mismatch": bool(r.extension_mismatch),
-                **{t.name: getattr(r, t.name) for t in item_types},
-                "pdq_quality": r.pdq_quality,
-                "pdq_preprocess": r.pdq_preprocess,
-                "vpdq": r.vpdq,
-                "vpdq_preprocess": r.vpdq_preprocess,
-                "video": r.video,
-                "finding": r.finding,
-                "matches": [_match_dict(m) for m in r.matches],
-                "error": r.error,
-                "notes": list(r.notes or []),
-                "flags": dict(r.flags or {}),
-                "paths": paths_by_sha.get(r.sha256, [r.path]) if r.sha256 else [r.path],
+                "path": r["path"],
+                "size": r["size"],
+                "mime": r["mime"],
+                "media": r["media"],
+                "extension_mismatch": bool(r["extension_mismatch"]),
+                **{name: r[name] for name in item_types},
+                "pdq_quality": r["pdq_quality"],
+                "pdq_preprocess": r["pdq_preprocess"],
+                "vpdq": from_json(r["vpdq"]),
+                "vpdq_preprocess": r["vpdq_preprocess"],
+                "video": from_json(r["video"]),
+                "finding": r["finding"],
+                "matches": matches.get(r["id"], []),
+                "error": r["error"],
+                "notes": list(notes or []),
+                "flags": dict(flags or {}),
+                "paths": (paths_by_sha.get(r["sha256"], [r["path"]]) if r["sha256"]
+                          else [r["path"]]),
                 # last modified, as the file system or archive recorded it (None if it did not)
-                "modified": stamp_modified(json.loads(r.stamp)) if r.stamp else None,
+                "modified": stamp_modified(json.loads(r["stamp"])) if r["stamp"] else None,
                 # how the finding changed since the scan: rematch, and rescan (with the
                 # superseded content under `earlier`)
-                "history": history.get(r.id, []),
+                "history": history.get(r["id"], []),
             }
 
 
@@ -108,21 +123,23 @@ def summarise(findings: list[dict], store: CaseStore) -> dict:
     for f in findings:
         if f["sha256"]:
             contents.setdefault(f["sha256"], f["finding"])
-    with store.session() as s:
-        seizures = [
-            {"name": z.name, "source": z.source_path, "sha256": z.sha256, "size": z.size,
-             "finished": z.finished_at is not None, "history": z.history or [],
-             "extractions": z.extractions or []}
-            for z in s.scalars(select(Seizure).order_by(Seizure.name))
-        ]
-        hashsets = [
-            {"name": h.name, "known_good": h.known_good, "format": h.format, "scheme": h.scheme,
-             "version": h.version, "entries": h.entry_count, "malformed": h.malformed_count,
-             "source_sha256": h.source_sha256}
-            for h in s.scalars(select(HashSet).order_by(HashSet.name))
-        ]
-    from haven.match.rematch import match_state
-
+    db = store.db
+    seizures = [
+        {"name": name, "source": source, "sha256": sha256, "size": size,
+         "finished": finished is not None, "history": from_json(history) or [],
+         "extractions": from_json(extractions) or []}
+        for name, source, sha256, size, finished, history, extractions in db.execute(
+            "SELECT name, source_path, sha256, size, finished_at, history, extractions "
+            "FROM seizures ORDER BY name")
+    ]
+    hashsets = [
+        {"name": name, "known_good": from_bool(known_good), "format": format_,
+         "scheme": scheme, "version": version, "entries": entries, "malformed": malformed,
+         "source_sha256": source_sha256}
+        for name, known_good, format_, scheme, version, entries, malformed, source_sha256
+        in db.execute("SELECT name, known_good, format, scheme, version, entry_count, "
+                      "malformed_count, source_sha256 FROM hashsets ORDER BY name")
+    ]
     matching = match_state(store)
     return {
         "generated_at": utcnow().isoformat(timespec="seconds") + "Z",
@@ -142,6 +159,20 @@ def summarise(findings: list[dict], store: CaseStore) -> dict:
         "matched_sets": matching["sets"],
         "findings_changed_after_scan": sum(1 for f in findings if f["history"]),
     }
+
+
+def match_state(store: CaseStore) -> dict:
+    """When the findings were last matched, and against which set versions (summary.json)."""
+    rows = [(n, v, mv, from_datetime(at)) for n, v, mv, at in store.db.execute(
+        "SELECT h.name, h.version, m.version, m.matched_at FROM hashsets h "
+        "LEFT OUTER JOIN matched_sets m ON m.hashset_id = h.id ORDER BY h.name")]
+    sets = [{"name": n, "version": mv, "current_version": v,
+             "matched_at": at.isoformat(timespec="seconds") + "Z" if at else None,
+             "current": mv == v}
+            for n, v, mv, at in rows]
+    times = [r[3] for r in rows if r[3]]
+    return {"matched_at": max(times).isoformat(timespec="seconds") + "Z" if times else None,
+            "sets": sets}
 
 
 def _csv_cell(value) -> str:

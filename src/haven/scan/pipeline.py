@@ -22,10 +22,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Protocol
-
-from sqlalchemy import delete, select
-from sqlalchemy.orm import selectinload
+from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
 from haven import signals
 from haven.evidence.base import Extraction, Item, Limits, Problem, stamp_text
@@ -37,7 +34,10 @@ from haven.scan.headstart import HeadStart
 from haven.scan.workers import start_workers
 from haven.match.queries import item_query_codes
 from haven.store.case import CaseStore, keep_apart, utcnow
-from haven.store.models import FindingChange, ItemQueries, ItemRow, Seizure
+from haven.store.direct import from_json
+
+if TYPE_CHECKING:
+    from haven.store.models import ItemRow
 
 IN_MEMORY_MEMBER = 64 * 1024 * 1024  # archive members up to this are handed over as bytes
 # HAVEN_FLUSH_ITEMS lets tests make batches small enough to kill a scan between them.
@@ -131,10 +131,7 @@ def read_member(item: Item, tmpdir: str, in_memory: int = IN_MEMORY_MEMBER
 def _seizure_name(store: CaseStore, source: Path) -> str:
     """Root of item paths: the evidence's base name, made unique within the case."""
     base = source.name or str(source)
-    with store.session() as s:
-        taken = {
-            name: src for name, src in s.execute(select(Seizure.name, Seizure.source_path))
-        }
+    taken = dict(store.db.execute("SELECT name, source_path FROM seizures"))
     name, n = base, 1
     while name in taken and taken[name] != str(source):
         n += 1
@@ -180,17 +177,57 @@ class _Writer:
             self.library.refresh()  # a feed imported meanwhile matches from this batch on
             self.last_refresh = time.monotonic()
         now = utcnow()
+        if any(a.path in self.replacing for a in self.buffer):
+            self._write_again(now)
+        else:
+            self._write_new(now)
+        self.progress.saved += len(self.buffer)
+        self.flushing = False
+        self.buffer.clear()
+        self.last_flush = time.monotonic()
+        if self.on_progress:
+            self.on_progress(self.progress)
+
+    def _decide(self, a: Analysis) -> tuple[list, str]:
+        """(matches, finding) of one analysed item."""
+        matches = self.library.match(
+            {d.name: getattr(a, d.name) for d in signals.scanned_digests()}, a.query_hexes,
+            a.vpdq, framing=a.framing,
+        )
+        decodable = a.pdq is not None or bool(a.vpdq)
+        return matches, decide(a.media, a.error, decodable, matches)
+
+    def _write_new(self, now) -> None:
+        """Store a batch of items new to the case: rows, matches and query hashes, in one
+        transaction, through `sqlite3` (`haven.store.direct`)."""
+        db = self.store.db
+        counts = self.progress.counts
+        queries: list[tuple[int, bytes, str]] = []
+        with db.transaction():
+            for a in self.buffer:
+                matches, finding = self._decide(a)
+                stamp = self.stamps.pop(a.path, None)
+                item_id = db.insert("items", {"seizure_id": self.seizure_id, "path": a.path,
+                                              **_item_values(a, finding, stamp, now)})
+                for m in matches:
+                    db.insert("matches", {"item_id": item_id, **m.row_values()})
+                codes, source = item_query_codes(a.query_hexes, a.pdq, a.pdq_quality, a.vpdq)
+                if codes:
+                    queries.append((item_id, codes, source))
+                counts[finding] = counts.get(finding, 0) + 1
+            for item_id, codes, source in queries:
+                db.insert("item_queries", {"item_id": item_id, "codes": codes, "source": source})
+
+    def _write_again(self, now) -> None:
+        """Store a batch holding items analysed again (a rescan): through the models, the
+        superseded findings kept in the items' history (`_supersede`)."""
+        from haven.store.models import ItemQueries, ItemRow
+
         with self.store.session() as s, s.begin():
             stored = self._stored_rows(s)
             queries: list[tuple[ItemRow, bytes, str]] = []
-            digest_types = signals.scanned_digests()
             for a in self.buffer:
-                matches = self.library.match(
-                    {d.name: getattr(a, d.name) for d in digest_types}, a.query_hexes, a.vpdq,
-                    framing=a.framing,
-                )
-                decodable = a.pdq is not None or bool(a.vpdq)
-                finding = decide(a.media, a.error, decodable, matches)
+                matches, finding = self._decide(a)
                 stamp = self.stamps.pop(a.path, None)
                 reason = self.replacing.pop(a.path, None)
                 row = stored.get(a.path) if reason is not None else None
@@ -209,16 +246,15 @@ class _Writer:
                 s.flush()  # item ids
                 s.add_all(ItemQueries(item_id=row.id, codes=codes, source=source)
                           for row, codes, source in queries)
-        self.progress.saved += len(self.buffer)
-        self.flushing = False
-        self.buffer.clear()
-        self.last_flush = time.monotonic()
-        if self.on_progress:
-            self.on_progress(self.progress)
 
     def _stored_rows(self, s) -> dict[str, ItemRow]:
         """The stored rows of the buffered items analysed again, by path, with their matches;
         their query hashes are deleted (the new analysis stores its own)."""
+        from sqlalchemy import delete, select
+        from sqlalchemy.orm import selectinload
+
+        from haven.store.models import ItemQueries, ItemRow
+
         paths = [a.path for a in self.buffer if a.path in self.replacing]
         rows: dict[str, ItemRow] = {}
         for start in range(0, len(paths), 500):
@@ -240,41 +276,51 @@ class _Writer:
         """Record walker problems: on the item of the same path, or as an item of their own."""
         if not problems:
             return
-        with self.store.session() as s, s.begin():
+        db = self.store.db
+        with db.transaction() as conn:
             for pb in problems:
                 message = f"{pb.kind}: {pb.reason}"
-                row = s.scalar(select(ItemRow).where(ItemRow.path == pb.path))
+                row = conn.execute("SELECT id, error, flags, finding FROM items WHERE path = ?",
+                                   (pb.path,)).fetchone()
                 if pb.kind in INFORMATIONAL_PROBLEMS:
                     if row is None:
-                        s.add(ItemRow(
+                        db.insert("items", dict(
                             seizure_id=self.seizure_id, path=pb.path, size=pb.size,
                             finding="other", notes=[message], flags={"problem": pb.kind},
                         ))
                     continue
                 if row is None:
-                    s.add(ItemRow(
+                    db.insert("items", dict(
                         seizure_id=self.seizure_id, path=pb.path, size=pb.size, finding="error",
                         error=message, notes=[], flags={"problem": pb.kind},
                     ))
                     counts = self.progress.counts
                     counts["error"] = counts.get("error", 0) + 1
                     continue
-                if row.error and message in row.error:
+                item_id, error, flags, finding = row
+                if error and message in error:
                     continue
-                row.error = f"{row.error}; {message}" if row.error else message
-                row.flags = {**(row.flags or {}), "problem": pb.kind}
-                if row.finding not in ("known", "near-known", "known-good"):
-                    row.finding = "error"
+                values = {"error": f"{error}; {message}" if error else message,
+                          "flags": {**(from_json(flags) or {}), "problem": pb.kind}}
+                if finding not in ("known", "near-known", "known-good"):
+                    values["finding"] = "error"
+                db.update("items", item_id, values)
+
+
+def _item_values(a: Analysis, finding: str, stamp: str | None, now) -> dict:
+    """The columns of an item's row that its analysis sets (new, or analysed again)."""
+    values = {name: getattr(a, name) for name in (
+        "size", "mime", "media", "extension_mismatch", *(t.name for t in signals.item_types()),
+        "pdq_quality", "pdq_preprocess", "vpdq", "vpdq_preprocess", "video", "error",
+        "notes", "flags", "elapsed")}
+    values.update(finding=finding, stamp=stamp, analysed_at=now)
+    return values
 
 
 def _fill(row: ItemRow, a: Analysis, finding: str, matches, stamp: str | None, now) -> None:
-    """Set what the analysis of one item found on its row (new, or analysed again)."""
-    for name in ("size", "mime", "media", "extension_mismatch",
-                 *(t.name for t in signals.item_types()),
-                 "pdq_quality", "pdq_preprocess", "vpdq", "vpdq_preprocess", "video", "error",
-                 "notes", "flags", "elapsed"):
-        setattr(row, name, getattr(a, name))
-    row.finding, row.stamp, row.analysed_at = finding, stamp, now
+    """Set what the analysis of one item found on its row (a model row analysed again)."""
+    for name, value in _item_values(a, finding, stamp, now).items():
+        setattr(row, name, value)
     row.matches = [m.to_row() for m in matches]
 
 
@@ -319,6 +365,8 @@ def _supersede(s, row: ItemRow, a: Analysis, finding: str, matches, stamp: str |
     """Analysed again: the row takes the new finding; a changed content keeps the old one as a
     `rescan` entry of the item's history (`finding_changes`), and its note. (The row's old
     query hashes were deleted by `_Writer._stored_rows`.)"""
+    from haven.store.models import FindingChange
+
     kept = [n for n in row.notes or [] if n.startswith(SUPERSEDES)]
     if (row.sha256, row.size) != (a.sha256, a.size):
         earlier = _earlier(row, trigger)
@@ -347,12 +395,16 @@ def follow_hash_sets(store: CaseStore, library: MatchLibrary, options: ScanOptio
     so old and new items are matched against the same versions; after it, for feeds a
     library took in meanwhile), and record which versions the findings now follow."""
     from haven.match.queries import QueryIndex
-    from haven.match.rematch import rematch
 
-    result = rematch(store, libraries=library.libraries, names=options.hashsets,
-                     threshold=options.threshold)
-    if result.items_checked or result.sets:
-        progress.rematched.append(result)
+    # A case that never held known material has nothing to re-match (and the re-matching
+    # code, SQLAlchemy's models among it, stays unloaded).
+    if library.libraries or store.has_match_state():
+        from haven.match.rematch import rematch
+
+        result = rematch(store, libraries=library.libraries, names=options.hashsets,
+                         threshold=options.threshold)
+        if result.items_checked or result.sets:
+            progress.rematched.append(result)
     if progress.items:  # index the new items' query hashes now, not at the first feed
         QueryIndex(store.dir).update(store)
 
@@ -362,7 +414,7 @@ def forget_unmatched_sets(store: CaseStore, options: ScanOptions, progress: Scan
     the others: their state is dropped so the next re-match applies them."""
     if not options.hashsets or not progress.items:
         return
-    from sqlalchemy import delete
+    from sqlalchemy import delete, select
 
     from haven.store.models import HashSet, MatchedSet
 
@@ -513,26 +565,31 @@ def _begin_seizure(store: CaseStore, source: Path, writer: _Writer,
     (the earlier hash goes into the seizure's history).
     """
     name = _seizure_name(store, source)
-    with store.session() as s, s.begin():
-        seizure = s.scalar(select(Seizure).where(Seizure.name == name))
-        if seizure is None:
-            seizure = Seizure(name=name, source_path=str(source), started_at=utcnow())
-            s.add(seizure)
+    db = store.db
+    with db.transaction() as conn:
+        row = conn.execute("SELECT id, sha256, size, stamp, history FROM seizures WHERE name = ?",
+                           (name,)).fetchone()
+        if row is None:
+            seizure_id = db.insert("seizures", {"name": name, "source_path": str(source),
+                                                "started_at": utcnow()})
+            known_sha256 = known_size = known_stamp = history = None
+        else:
+            seizure_id, known_sha256, known_size, known_stamp, history = row
         if source.is_file():
             stamp = stamp_text(file_stamp(source.stat()))
-            if seizure.sha256 is None or seizure.stamp != stamp or rehash:
+            if known_sha256 is None or known_stamp != stamp or rehash:
                 sha256, size = top_level_sha256(str(source)), source.stat().st_size
-                if seizure.sha256 is not None and (seizure.sha256, seizure.size) != (sha256, size):
-                    seizure.history = [*(seizure.history or []), {
+                values = {"sha256": sha256, "size": size, "stamp": stamp}
+                if known_sha256 is not None and (known_sha256, known_size) != (sha256, size):
+                    values["history"] = [*(from_json(history) or []), {
                         "superseded_at": utcnow().isoformat(timespec="seconds") + "Z",
-                        "sha256": seizure.sha256, "size": seizure.size,
-                        "stamp": json.loads(seizure.stamp) if seizure.stamp else None,
+                        "sha256": known_sha256, "size": known_size,
+                        "stamp": json.loads(known_stamp) if known_stamp else None,
                     }]
-                seizure.sha256, seizure.size, seizure.stamp = sha256, size, stamp
-        s.flush()
-        writer.seizure_id = seizure.id
-        stored = {path: stamp for path, stamp in s.execute(
-            select(ItemRow.path, ItemRow.stamp).where(ItemRow.seizure_id == seizure.id))}
+                db.update("seizures", seizure_id, values)
+        writer.seizure_id = seizure_id
+        stored = dict(conn.execute("SELECT path, stamp FROM items WHERE seizure_id = ?",
+                                   (seizure_id,)))
     writer.progress.seizure = name
     return name, stored
 
@@ -543,33 +600,40 @@ def _end_seizure(store: CaseStore, writer: _Writer, problems: list[Problem],
     found, and mark the seizure finished (only reached when the walk went to its end)."""
     writer.flush()
     writer.apply_problems(problems)
-    gone = {p for p, v in stored.items() if v is not _HANDED_OUT} - {pb.path for pb in problems}
+    gone = sorted({p for p, v in stored.items() if v is not _HANDED_OUT}
+                  - {pb.path for pb in problems})
     now = utcnow()
-    with store.session() as s, s.begin():
+    db = store.db
+    with db.transaction() as conn:
         for start in range(0, len(gone), 500):
-            chunk = sorted(gone)[start:start + 500]
-            for row in s.scalars(select(ItemRow).where(ItemRow.path.in_(chunk))):
-                writer.progress.missing += _mark_missing(row, now)
-        seizure = s.get(Seizure, writer.seizure_id)
-        seizure.finished_at = now
-        seizure.extractions = [{"path": r.path, "kind": r.kind, "metadata": r.metadata}
-                               for r in writer.extractions]
+            chunk = gone[start:start + 500]
+            rows = conn.execute("SELECT id, flags, notes FROM items WHERE path IN "
+                                f"({', '.join('?' * len(chunk))})", chunk).fetchall()
+            for item_id, flags, notes in rows:
+                values = _missing(from_json(flags), from_json(notes), now)
+                if values is not None:
+                    db.update("items", item_id, values)
+                    writer.progress.missing += 1
+        db.update("seizures", writer.seizure_id, {
+            "finished_at": now,
+            "extractions": [{"path": r.path, "kind": r.kind, "metadata": r.metadata}
+                            for r in writer.extractions]})
 
 
 MISSING = "not found when the evidence was scanned again"
 
 
-def _mark_missing(row: ItemRow, now) -> bool:
-    """A stored item the last complete walk did not find (deleted, moved, or beyond this
-    scan's limits). Its finding stays; the stamp is cleared, so if it comes back it is
-    analysed again (which clears the flag and the note)."""
-    if (row.flags or {}).get("missing"):
-        return False
-    row.flags = {**(row.flags or {}), "missing": True}
-    row.notes = [*(row.notes or []), f"{MISSING} on {now.isoformat(timespec='seconds')}Z "
-                 "(deleted, moved, or beyond this scan's limits); the finding is kept"]
-    row.stamp = None
-    return True
+def _missing(flags: dict | None, notes: list | None, now) -> dict | None:
+    """What changes on a stored item the last complete walk did not find (deleted, moved,
+    or beyond this scan's limits), given its flags and notes; None if it is flagged already.
+    Its finding stays; the stamp is cleared, so if it comes back it is analysed again (which
+    clears the flag and the note)."""
+    if (flags or {}).get("missing"):
+        return None
+    return {"flags": {**(flags or {}), "missing": True},
+            "notes": [*(notes or []), f"{MISSING} on {now.isoformat(timespec='seconds')}Z "
+                      "(deleted, moved, or beyond this scan's limits); the finding is kept"],
+            "stamp": None}
 
 
 _HANDED_OUT = object()  # marks a path already yielded by this walk

@@ -1,12 +1,16 @@
-"""The case store: one SQLite database per case directory, through SQLAlchemy 2.
+"""The case store: one SQLite database per case directory, through SQLAlchemy 2 and, on the
+scan's path, the standard library's `sqlite3` (`haven.store.direct`).
 
 `CaseStore` is the one gate every command goes through to open a case: a directory without
 `case.db` is refused ("not a haven case; `haven scan` creates one") unless the command is
 one that creates cases (`scan`, `index`, `hashsets import|add-media`), and a case directory
 inside the evidence, or evidence inside the case directory, is refused before anything is
-written (`keep_apart`). The schema is created by `create_all` and grown in place: a column
-added to a model since a case was made is added to its table when the case is opened
-(`_add_missing_columns`), so older `case.db` files keep working.
+written (`keep_apart`). A new case gets the tables of `haven.store.schema` (the statements
+SQLAlchemy's `create_all` writes for the models) through `sqlite3`; a case made by an older
+haven is grown in place through SQLAlchemy: a column added to a model since is added to its
+table when the case is opened (`_add_missing_columns`), so older `case.db` files keep working.
+SQLAlchemy itself (`engine`, `session()`) is imported when a command first asks for it: a
+scan of a new case without hash sets never does (`store.db`, a `CaseDB`, does its work).
 """
 
 from __future__ import annotations
@@ -19,24 +23,22 @@ import weakref
 from datetime import datetime, timezone
 from pathlib import Path
 
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 from urllib.parse import quote
 
-from sqlalchemy import (
-    MetaData, bindparam, create_engine, delete, event, func, inspect, select, text, update,
-)
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
-
-import haven.sqlite
 from haven import signals
 from haven.errors import (
-    CaseBusyError, CaseEvidenceOverlap, CaseStoreError, NotACaseError, ReadOnlyCaseError,
+    CaseEvidenceOverlap, CaseStoreError, NotACaseError, ReadOnlyCaseError,
 )
 from haven.hashsets.model import ImportResult
-from haven.store.models import (
-    Base, HashEntryRow, HashSet, ImportProblem, ItemQueries, ItemRow, Seizure,
-)
+from haven.store.direct import CaseDB, expected_tables, explain_refusal
+
+if TYPE_CHECKING:
+    from sqlalchemy import MetaData
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session
+
+    from haven.store.models import HashSet, ImportProblem
 
 DB_NAME = "case.db"
 NOT_A_CASE = "not a haven case; `haven scan` creates one"
@@ -125,6 +127,8 @@ def keep_apart(case_dir: str | os.PathLike, evidence: Iterable[str | os.PathLike
 
 def _add_missing_columns(engine: Engine, metadata: MetaData) -> None:
     """Add to existing tables the (nullable) columns the models gained since the case was made."""
+    from sqlalchemy import inspect, text
+
     found = inspect(engine)
     tables = set(found.get_table_names())
     for table in metadata.sorted_tables:
@@ -145,16 +149,17 @@ class CaseStore:
 
     The one place a case is opened (see the module docstring): `evidence` are the evidence
     paths the command is about to read, refused when they overlap the case directory.
+    `db` is the database through `sqlite3` (`haven.store.direct.CaseDB`); `engine` and
+    `session()` the same database through SQLAlchemy, made when first used.
     """
 
-    def __init__(self, case_dir: str | os.PathLike, create: bool = False, url: str | None = None,
+    def __init__(self, case_dir: str | os.PathLike, create: bool = False,
                  evidence: Iterable[str | os.PathLike] = ()):
         self.dir = Path(case_dir)
         keep_apart(self.dir, evidence)
         if self.dir.exists() and not self.dir.is_dir():
             raise NotACaseError(f"{self.dir} is a file: {NOT_A_CASE}")
-        is_case = (self.dir / DB_NAME).is_file() if url is None else self.dir.is_dir()
-        if not is_case:
+        if not (self.dir / DB_NAME).is_file():
             if not create:
                 raise NotACaseError(f"{self.dir}: {NOT_A_CASE}")
             try:
@@ -164,74 +169,98 @@ class CaseStore:
                                      f"{exc.strerror or exc}") from None
         #: the case is on storage this process cannot write (write-protected media, a
         #: read-only mount): it is opened read-only and commands that only read still work
-        self.read_only = url is None and not _writable(self.dir)
+        self.read_only = not _writable(self.dir)
         if self.read_only and create:
             raise ReadOnlyCaseError(f"case {self.dir} is read-only (write-protected storage): "
                                     "this command writes to the case; copy it to writable storage")
-        self.url = url or (_read_only_url(self.dir / DB_NAME) if self.read_only
-                           else f"sqlite:///{self.dir / DB_NAME}")
-        self.engine: Engine = create_engine(self.url)
+        self.url = (_read_only_url(self.dir / DB_NAME) if self.read_only
+                    else f"sqlite:///{self.dir / DB_NAME}")
+        self._engine: Engine | None = None
+        self._sessions = None
+        self.db = CaseDB(self.dir / DB_NAME, read_only=self.read_only)
         _OPEN.add(self)
-        # WAL + NORMAL: a killed scan loses at most the batch being written, never the file.
-        haven.sqlite.listen(self.engine, synchronous="NORMAL", read_only=self.read_only)
-        event.listen(self.engine, "handle_error", self._explain_write_refused)
         if self.read_only:
             self._open_read_only()
             return
-        had_queries = inspect(self.engine).has_table(ItemQueries.__tablename__)
-        had_items = inspect(self.engine).has_table(ItemRow.__tablename__)
+        try:
+            if self.db.is_empty():
+                self.db.create()
+            elif not self.db.is_current():
+                self._upgrade()
+            # A case made inside its own evidence by an older haven is refused as well.
+            keep_apart(self.dir, self.evidence_sources())
+        except BaseException:
+            self.close()
+            raise
+
+    def _upgrade(self) -> None:
+        """A case made by an older haven: the tables, columns and indexes the models gained
+        since are added (through SQLAlchemy), and an older store's re-matching queries made."""
+        from sqlalchemy import inspect
+
+        from haven.store.models import Base, ItemQueries, ItemRow
+
+        found = inspect(self.engine)
+        had_queries = found.has_table(ItemQueries.__tablename__)
+        had_items = found.has_table(ItemRow.__tablename__)
         Base.metadata.create_all(self.engine)
         _add_missing_columns(self.engine, Base.metadata)
         _add_missing_indexes(self.engine, Base.metadata)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         if had_items and not had_queries:
             self._backfill_queries()
-        try:
-            # A case made inside its own evidence by an older haven is refused as well.
-            keep_apart(self.dir, self.evidence_sources())
-        except CaseStoreError:
-            self.engine.dispose()
-            raise
+
+    @property
+    def engine(self) -> Engine:
+        """The database through SQLAlchemy (made, and SQLAlchemy imported, at first use)."""
+        if self._engine is None:
+            from sqlalchemy import create_engine, event
+
+            import haven.sqlite
+
+            engine = create_engine(self.url)
+            # WAL + NORMAL: a killed scan loses at most the batch being written, never the file.
+            haven.sqlite.listen(engine, synchronous="NORMAL", read_only=self.read_only)
+            event.listen(engine, "handle_error", self._explain_write_refused)
+            self._engine = engine
+        return self._engine
+
+    @property
+    def sessions(self):
+        """The `sessionmaker` of `engine` (made at first use)."""
+        if self._sessions is None:
+            from sqlalchemy.orm import sessionmaker
+
+            self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        return self._sessions
 
     def _open_read_only(self) -> None:
         """Open without writing anything: no schema upgrade, no WAL, no temp files."""
-        from sqlalchemy.exc import OperationalError
+        import sqlite3
 
         try:
-            found = inspect(self.engine)
-            tables = set(found.get_table_names())
-        except OperationalError:
-            self.engine.dispose()
+            have = self.db.tables()
+        except sqlite3.OperationalError:
+            self.close()
             # mode=ro needs case.db-shm to read a pending log; reading case.db alone would
             # silently miss the last writes, so it is refused instead
             raise ReadOnlyCaseError(
                 f"case {self.dir} is read-only and its last writes are still in case.db-wal "
                 "(no case.db-shm beside it): copy the case to writable storage to open it"
             ) from None
-        for table in Base.metadata.sorted_tables:
-            have = {c["name"] for c in found.get_columns(table.name)} if table.name in tables else set()
-            if table.name in tables and not {c.name for c in table.columns} <= have:
-                self.engine.dispose()
+        for name, (columns, _indexes) in expected_tables().items():
+            if name in have and not columns.keys() <= have[name][0].keys():
+                self.close()
                 raise ReadOnlyCaseError(
                     f"case {self.dir} was made by an older haven and needs an upgrade, which "
                     "cannot be written on read-only storage; open it once on writable storage")
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def _explain_write_refused(self, context) -> None:
         """A write the storage refuses becomes one clear error instead of a database trace."""
-        message = str(context.original_exception).lower()
-        if "database is locked" in message:
-            raise CaseBusyError(f"case {self.dir} is busy: another haven process is writing to "
-                                "it; run the command again when it has finished") from None
-        if "readonly database" in message or "read-only" in message:
-            raise ReadOnlyCaseError(
-                f"case {self.dir} is read-only (write-protected storage): this command writes "
-                "to the case; copy it to writable storage") from None
+        explain_refusal(self.dir, context.original_exception)
 
     def evidence_sources(self) -> list[str]:
         """The evidence paths scanned into this case (one per seizure)."""
-        with self.session() as s:
-            return list(s.scalars(select(Seizure.source_path).order_by(Seizure.id)))
+        return [r[0] for r in self.db.execute("SELECT source_path FROM seizures ORDER BY id")]
 
     def check_output(self, path: str | os.PathLike) -> None:
         """Refuse an output file or directory that lies inside this case's evidence."""
@@ -248,7 +277,10 @@ class CaseStore:
         video frames become their re-matching queries. The scan searched with more (an image's
         dihedral and window hashes), so re-matching such an older case finds a little less
         near material than a fresh scan would; exact matching is unaffected."""
+        from sqlalchemy import select
+
         from haven.match.queries import item_query_codes
+        from haven.store.models import ItemQueries, ItemRow
 
         with self.session() as s, s.begin():
             rows = s.execute(select(ItemRow.id, ItemRow.pdq, ItemRow.pdq_quality, ItemRow.vpdq)
@@ -265,7 +297,9 @@ class CaseStore:
         return self.sessions()
 
     def close(self) -> None:
-        self.engine.dispose()
+        if self._engine is not None:
+            self._engine.dispose()
+        self.db.close()
         _OPEN.discard(self)
 
     # -- hash sets -------------------------------------------------------------------------
@@ -286,6 +320,10 @@ class CaseStore:
         changed is left on the returned set as `import_changes` (kept, added, removed,
         relabelled).
         """
+        from sqlalchemy import delete, select
+
+        from haven.store.models import HashEntryRow, HashSet, ImportProblem
+
         now = utcnow()
         with self.session() as s, s.begin():
             old = s.scalar(select(HashSet).where(HashSet.name == name))
@@ -335,10 +373,18 @@ class CaseStore:
         return hs
 
     def hashsets(self) -> list[HashSet]:
+        from sqlalchemy import select
+
+        from haven.store.models import HashSet
+
         with self.session() as s:
             return list(s.scalars(select(HashSet).order_by(HashSet.name)))
 
     def import_problems(self, name: str) -> list[ImportProblem]:
+        from sqlalchemy import select
+
+        from haven.store.models import HashSet, ImportProblem
+
         with self.session() as s:
             return list(
                 s.scalars(
@@ -349,9 +395,19 @@ class CaseStore:
                 )
             )
 
+    def has_hash_sets(self) -> bool:
+        """Whether any hash set (a case's own, or a national library's) is in the case."""
+        return bool(self.db.execute("SELECT EXISTS (SELECT 1 FROM hashsets)").fetchone()[0])
+
+    def has_match_state(self) -> bool:
+        """Whether any hash set is in the case or was matched against (`matched_sets`):
+        without either, re-matching has nothing to do."""
+        return bool(self.db.execute(
+            "SELECT EXISTS (SELECT 1 FROM hashsets) OR EXISTS (SELECT 1 FROM matched_sets)"
+        ).fetchone()[0])
+
     def item_count(self) -> int:
-        with self.session() as s:
-            return s.scalar(select(func.count(ItemRow.id))) or 0
+        return self.db.execute("SELECT count(id) FROM items").fetchone()[0]
 
 
 _LABELS = ("category", "scheme", "series", "victim_identified", "line")
@@ -371,6 +427,9 @@ def _signature(row) -> tuple:
 def _replace_entries(s: Session, hashset_id: int, rows: list[dict]) -> tuple[list[dict], dict]:
     """Turn the stored entries of a set into `rows`: unchanged signals keep their row (labels
     updated), the rest is deleted; returns the rows still to insert and the counts."""
+    from sqlalchemy import bindparam, delete, select, update
+
+    from haven.store.models import HashEntryRow
     stored: dict[tuple, list] = {}
     cols = [HashEntryRow.id, *(getattr(HashEntryRow, k) for k in _signal_columns() + _LABELS),
             HashEntryRow.extra]
@@ -405,6 +464,8 @@ def _replace_entries(s: Session, hashset_id: int, rows: list[dict]) -> tuple[lis
 def _add_missing_indexes(engine: Engine, metadata: MetaData) -> None:
     """Create the indexes the models gained since the case was made (new tables get theirs
     from `create_all`)."""
+    from sqlalchemy import inspect
+
     found = inspect(engine)
     tables = set(found.get_table_names())
     for table in metadata.sorted_tables:
