@@ -41,8 +41,9 @@ def _seizure(root: Path) -> Path:
 def test_the_grid_is_computed_only_when_the_case_has_hash_only_pdqs(tmp_path: Path):
     ev = _seizure(tmp_path / "seizure")
     plain = ScanOptions(workers=2)
-    scan([str(ev)], CaseStore(tmp_path / "plain", create=True), plain)
-    assert plain.framing is False  # no hash sets: nothing would search the grid
+    progress = scan([str(ev)], CaseStore(tmp_path / "plain", create=True), plain)
+    assert progress.framing is False  # no hash sets: nothing would search the grid
+    assert plain == ScanOptions(workers=2)  # the caller's options are left as they were
 
     listing = tmp_path / "pdq.csv"
     listing.write_text("pdq;category\n"
@@ -54,6 +55,6 @@ def test_the_grid_is_computed_only_when_the_case_has_hash_only_pdqs(tmp_path: Pa
     store = CaseStore(case)
     options = ScanOptions(workers=2)
     progress = scan([str(ev)], store, options)
-    assert options.framing is True
+    assert progress.framing is True and options == ScanOptions(workers=2)
     # the cropped copy is found by a framing hypothesis, from the grid the workers sent
     assert progress.counts == {"near-known": 1, "fresh": 1}

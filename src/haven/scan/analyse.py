@@ -106,7 +106,7 @@ def analyse(path: str, *, fs_path: str | None = None, data: bytes | None = None,
 
     `framing`: also compute a trusted image's luminance grid (`Analysis.framing`), which only
     hash-only framing hypotheses against PDQ hash sets use; a scan of a case without such sets
-    leaves it out (`ScanOptions.framing`)."""
+    leaves it out (`ScanEngine.framing`)."""
     started = time.perf_counter()
     result = Analysis(path=path, flags=dict(flags or {}))
     try:

@@ -62,10 +62,6 @@ class ScanOptions:
     libraries: list[str] = field(default_factory=list)  # national hash library directories
     match_threads: int = 1  # threads per PDQ search in those libraries
     rehash: bool = False  # analyse every item again, changed or not
-    #: whether images' luminance grids (`Analysis.framing`) are computed for hash-only framing
-    #: hypotheses: `run_scan` sets it once the case's hash sets are loaded (only PDQ sets that
-    #: `haven.match.framing` searches use it; without them the grid would be thrown away)
-    framing: bool = True
 
 
 @dataclass
@@ -92,6 +88,8 @@ class ScanProgress:
     member_files: int = 0
     member_bytes: int = 0
     counting: bool = False
+    #: whether the engine computed images' luminance grids (`ScanEngine.framing`)
+    framing: bool = False
 
     @property
     def expected_items(self) -> int:
@@ -434,6 +432,10 @@ class ScanEngine(Protocol):
     """
 
     workdir: str  # where the walk and the engine spill container members (temporary)
+    #: whether images' luminance grids (`Analysis.framing`) are computed for hash-only framing
+    #: hypotheses: `run_scan` sets it once the case's hash sets are loaded (only PDQ sets that
+    #: `haven.match.framing` searches use it; without them the grid would be thrown away)
+    framing: bool
 
     def submit(self, item: Item) -> Iterator[Analysis]:
         """Have `item` analysed; yields the analyses (of any items) finished meanwhile."""
@@ -456,13 +458,14 @@ class LocalEngine:
     def __init__(self, store: CaseStore, options: ScanOptions, pool: ProcessPoolExecutor | None,
                  head_start: HeadStart | None = None):
         self.options, self.pool, self.head_start = options, pool, head_start
+        self.framing = True  # until `run_scan` knows the hash sets
         self.workdir = tempfile.mkdtemp(prefix="scan-tmp-", dir=store.dir)
         self.pending: dict[Future, str | None] = {}
         self.window = 4 * (pool._max_workers if pool else 1)
 
     def submit(self, item: Item) -> Iterator[Analysis]:
         kwargs: dict = {"fast": self.options.fast, "flags": item.flags,
-                        "video_fps": self.options.video_fps, "framing": self.options.framing}
+                        "video_fps": self.options.video_fps, "framing": self.framing}
         tmp = None
         if item.fs_path is not None:
             kwargs["fs_path"] = item.fs_path
@@ -481,7 +484,7 @@ class LocalEngine:
         running = None
         if self.head_start is not None and tmp is None:
             running = self.head_start.take(item, self.options.fast, self.options.video_fps,
-                                           self.options.framing)
+                                           self.framing)
         self.pending[running or self.pool.submit(analyse, item.path, **kwargs)] = tmp
         while len(self.pending) >= self.window:
             yield from self._collect()
@@ -538,8 +541,8 @@ def run_scan(evidence: list[str], store: CaseStore, options: ScanOptions, engine
     its known material changed meanwhile. `engine` is closed at the end, whatever happens."""
     try:
         library = open_library(store, options)
-        options.framing = library.searches_framing
-        progress = ScanProgress()
+        engine.framing = library.searches_framing
+        progress = ScanProgress(framing=engine.framing)
         follow_hash_sets(store, library, options, progress)
         writer = _Writer(store, library, progress, on_progress)
         start_census(evidence, progress)

@@ -84,6 +84,7 @@ class _Batches:
 
     def __init__(self, sc, options: ScanOptions, batch_items: int, batch_bytes: int):
         self.sc, self.options = sc, options
+        self.framing = True  # the engine's (`SparkEngine.framing`), set by `run_scan`
         self.batch_items, self.batch_bytes = batch_size(sc, batch_items), batch_bytes
         self.tasks: list[_Task] = []
         self.staged: list[str] = []
@@ -101,7 +102,7 @@ class _Batches:
             yield from self.submit()
 
     def _run(self, tasks: list[_Task]) -> list[Analysis]:
-        fast, fps, framing = self.options.fast, self.options.video_fps, self.options.framing
+        fast, fps, framing = self.options.fast, self.options.video_fps, self.framing
         slices = max(1, min(len(tasks), self.sc.defaultParallelism * SLICES_PER_CORE))
         rdd = self.sc.parallelize(tasks, slices)
         return rdd.mapPartitions(lambda part: _analyse_partition(part, fast, fps, framing)).collect()
@@ -145,6 +146,15 @@ class SparkEngine:
         self.sc, self.own_sc, self.workdir = sc, own_sc, workdir
         self.inline_limit = inline_limit
         self.batches = _Batches(sc, options, batch_items, batch_bytes)
+
+    @property
+    def framing(self) -> bool:
+        """Whether executors compute images' luminance grids (`ScanEngine.framing`)."""
+        return self.batches.framing
+
+    @framing.setter
+    def framing(self, value: bool) -> None:
+        self.batches.framing = value
 
     def submit(self, item: Item) -> Iterator[Analysis]:
         if item.fs_path is not None:
