@@ -302,7 +302,7 @@ def _real_images(folder: Path | None, limit: int) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in ext)[:limit]
 
 
-def _perturbed(f: scene.Features, rng) -> scene.Features:
+def _perturbed(f: scene.Features, rng, with_keep: bool = False):
     """A synthetic index entry from real features: 70-95 % of the keypoints kept, moved by a
     random similarity transform (another framing), every descriptor value jittered by up
     to +-6 (of 0-255). Same size and kind of data as an indexed photo, verified the same way."""
@@ -311,7 +311,8 @@ def _perturbed(f: scene.Features, rng) -> scene.Features:
     rot = sc * np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]], np.float32)
     kp = (f.keypoints[keep] @ rot.T + rng.uniform(-60, 60, 2)).astype(np.float32)
     d = f.descriptors[keep].astype(np.int16) + rng.integers(-6, 7, (int(keep.sum()), f.descriptors.shape[1]))
-    return scene.Features(f.extractor, kp, np.clip(d, 0, 255).astype(np.uint8))
+    out = scene.Features(f.extractor, kp, np.clip(d, 0, 255).astype(np.uint8))
+    return (out, keep) if with_keep else out
 
 
 def _cli(case: Path, image: Path) -> tuple[float, float, list]:
@@ -349,8 +350,8 @@ def query_scale(sizes: list[int], base_images: int, photos: Path | None, rooms: 
     from imagegen import make_photo
     from haven.store.case import utcnow
     from haven.victimid.indexer import _decode
-    from haven.victimid.models import MediaRow, SceneRow, VocabularyRow
-    from haven.victimid.search import SceneSearch
+    from haven.victimid.models import MediaRow, SceneRow, SceneWordsRow, VocabularyRow, WordVocabularyRow
+    from haven.victimid.search import SceneSearch, image_pixels
     from haven.victimid.store import VictimStore
     from haven.victimid.synth import make_room, photograph
 
@@ -383,11 +384,21 @@ def query_scale(sizes: list[int], base_images: int, photos: Path | None, rooms: 
     vocab = scene.Vocabulary.train(desc[rng.permutation(len(desc))[:200_000]])
     vocab = scene.Vocabulary(vocab.centroids, vs.cache_dir)
     now = utcnow()
+    # The visual words of the inverted file, trained as `haven index` trains them.
+    words = scene.WordVocabulary.train(desc[rng.permutation(len(desc))[:scene.WORDS_SAMPLE]])
     with vs.session() as s, s.begin():
         s.add(VocabularyRow(extractor=ext.name, centroids=vocab.centroids.tobytes(), k=vocab.k,
                             trained_on=min(len(desc), 200_000), created_at=now))
+        wrow = WordVocabularyRow(extractor=ext.name, top=words.top.tobytes(), leaves=words.leaves.tobytes(),
+                                 offsets=words.offsets.tobytes(), words=words.words,
+                                 trained_on=min(len(desc), scene.WORDS_SAMPLE), created_at=now)
+        s.add(wrow)
+        s.flush()
+        words_id = wrow.id
+    base_words = words.assign_many(base)
     room_of: dict[int, int] = {}
-    entries = [(r, f) for r, f in room_views] + [(None, f) for f in base]
+    entries = ([(r, f, w) for (r, f), w in zip(room_views, words.assign_many([f for _r, f in room_views]))]
+               + [(None, f, w) for f, w in zip(base, base_words)])
     count = 0
     print("| indexed images | case.db | fill | first query (builds cache) | query in-process median (p95), wall / CPU | "
           "`haven victimid scene` median, wall / CPU | rooms' true view in top 5 |")
@@ -396,14 +407,19 @@ def query_scale(sizes: list[int], base_images: int, photos: Path | None, rooms: 
         t0 = time.perf_counter()
         while count < size:
             n = min(2000, size - count)
-            feats, rooms_of = [], []
+            feats, rooms_of, wlists = [], [], []
             for i in range(count, count + n):
                 if i < len(entries):
-                    r, f = entries[i]
+                    r, f, w = entries[i]
                 else:
-                    r, f = None, _perturbed(base[int(rng.integers(len(base)))], rng)
+                    # A perturbed copy keeps its source's words for the features it keeps
+                    # (assigning 100,000 images' words would cost ~8 min of CPU more here).
+                    b = int(rng.integers(len(base)))
+                    f, keep = _perturbed(base[b], rng, with_keep=True)
+                    r, w = None, base_words[b][keep]
                 feats.append(f)
                 rooms_of.append(r)
+                wlists.append(w)
             vecs = vocab.encode_many(feats)
             with vs.session() as s, s.begin():
                 s.execute(insert(MediaRow), [dict(id=count + k + 1, path=f"synthetic/img{count + k:07d}.jpg",
@@ -413,6 +429,9 @@ def query_scale(sizes: list[int], base_images: int, photos: Path | None, rooms: 
                 s.execute(insert(SceneRow), [dict(media_id=count + k + 1, extractor=f.extractor,
                                                   keypoints=f.to_blobs()[0], descriptors=f.to_blobs()[1],
                                                   vector=v.tobytes()) for k, (f, v) in enumerate(zip(feats, vecs))])
+                s.execute(insert(SceneWordsRow), [dict(media_id=count + k + 1, vocabulary_id=words_id,
+                                                       words=np.asarray(w, np.uint16).tobytes())
+                                                  for k, w in enumerate(wlists)])
             for k, r in enumerate(rooms_of):
                 if r is not None:
                     room_of[count + k + 1] = r
@@ -422,11 +441,23 @@ def query_scale(sizes: list[int], base_images: int, photos: Path | None, rooms: 
             assert s.scalar(select(func.count()).select_from(SceneRow)) == count
         db_gb = (vs.dir / "case.db").stat().st_size / 1e9
         t0, c0 = time.perf_counter(), time.process_time()
-        SceneSearch(vs)
+        opened = SceneSearch(vs)
         first, first_cpu = time.perf_counter() - t0, time.process_time() - c0
+        inv = opened.case.inverted
+        inv_mb = inv.nbytes / 1e6 if inv is not None else 0.0
+        inv_files = sum(p.stat().st_size for p in vs.cache_dir.glob("scene-words*")) / 1e6
+        lw, lc = [], []
+        for _r, qpath in queries:  # the inverted file's part of a query: words + posting lists
+            qf = ext.extract(image_pixels(qpath.read_bytes()))
+            t1, c1 = time.perf_counter(), time.process_time()
+            opened.case.local(qf, 2 * scene.LOCAL_TOP)
+            lw.append(time.perf_counter() - t1)
+            lc.append(time.process_time() - c1)
+        print(f"  inverted file at {count:,}: {len(inv) if inv is not None else 0:,} images, "
+              f"{len(inv.rows) if inv is not None else 0:,} postings, {inv_mb:.0f} MB in memory arrays "
+              f"({inv_files:.0f} MB of cache files, memory-mapped); local search median "
+              f"{np.median(lw) * 1000:.1f} ms wall / {np.median(lc) * 1000:.1f} ms CPU", flush=True)
         walls, cpus, found = [], [], 0
-        from haven.victimid.search import image_pixels
-
         for r, qpath in queries:
             rgb = image_pixels(qpath.read_bytes())
             t0, c0 = time.perf_counter(), time.process_time()

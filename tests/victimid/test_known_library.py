@@ -172,11 +172,13 @@ def test_scene_index_is_cached_and_rebuilt_when_items_change(tmp_path):
     vs = VictimStore(tmp_path / "case", create=True)
     Indexer(vs, IndexOptions(parts=("metadata", "scene"))).run([str(ev)])
     SceneSearch(vs)
-    [cached] = list(vs.cache_dir.glob("scene-*.index"))
-    assert vs.generation("scene") in cached.name
+    [cached] = list(vs.cache_dir.glob("scene-vlad-*.index"))
+    [words] = list(vs.cache_dir.glob("scene-words*.index"))  # the inverted file, cached the same way
+    assert vs.generation("scene") in cached.name and vs.generation("scene") in words.name
     assert len(scene.SceneIndex.load(cached)) == 4
     again = SceneSearch(vs)  # served from the file
-    assert len(again.index) == 4 and list(vs.cache_dir.glob("scene-*.index")) == [cached]
+    assert len(again.index) == 4 and list(vs.cache_dir.glob("scene-vlad-*.index")) == [cached]
+    assert len(again.case.inverted) == 4
 
     new = tmp_path / "ev2"
     new.mkdir()
@@ -185,8 +187,11 @@ def test_scene_index_is_cached_and_rebuilt_when_items_change(tmp_path):
     Indexer(vs, IndexOptions(parts=("metadata", "scene"))).run([str(new)])
     fresh = SceneSearch(vs)
     assert len(fresh.index) == 5
-    [rebuilt] = list(vs.cache_dir.glob("scene-*.index"))
+    [rebuilt] = list(vs.cache_dir.glob("scene-vlad-*.index"))
     assert rebuilt != cached  # the stale file is gone
+    [rewords] = list(vs.cache_dir.glob("scene-words*.index"))
+    assert rewords != words and not list(vs.cache_dir.glob(f"{words.name}*"))
+    assert len(fresh.case.inverted) == 5
     new_id = max(m.id for m in vs.all_media())
     hits = fresh.query(np.asarray(photograph(make_room(90), 51, **mild).convert("RGB")), top=2)
     assert hits[0].media_id == new_id and hits[0].verified

@@ -268,6 +268,11 @@ def scene(
                  "series": _series_label(r["series"])}
         t.add_row(*[v for k, v in cells.items() if k in cols], r["path"])
     out.print(t)
+    old = [name for name, st in [("the case", search.case), *((f"library {src.name}", st) for src, st in search.libraries)]
+           if st.inverted is None]
+    if old:
+        out.print(f"note: {', '.join(old)} indexed before the local-feature shortlist: searched by global "
+                  "similarity only; run `haven index --parts scene` over the same evidence again to add it")
 
 
 def _columns(libraries: bool, series: bool) -> set[str]:

@@ -30,9 +30,10 @@ from haven.store.models import ItemRow, Seizure
 from haven.victimid import metadata, ocr, scene, thumbs
 from haven.victimid.errors import VictimIdError
 from haven.victimid.pixels import DECODE_LONG_SIDE, MAX_PIXELS, decode as _decode  # noqa: F401 - re-exported
-from haven.victimid.models import FaceRow, MediaRow, OcrRow, SceneRow, ThumbRow, VocabularyRow
+from haven.victimid.models import (FaceRow, MediaRow, OcrRow, SceneRow, SceneWordsRow, ThumbRow, VocabularyRow,
+                                   WordVocabularyRow)
 from haven.victimid.store import VictimStore
-from haven.victimid.vocabulary import load_vocabulary
+from haven.victimid.vocabulary import load_vocabulary, load_word_vocabulary
 
 PARTS = ("metadata", "scene", "faces", "ocr", "thumbs")
 MAX_IMAGE_BYTES = 512 * 1024**2
@@ -365,6 +366,7 @@ class Indexer:
             s.flush()
             if res.features is not None:
                 s.execute(delete(SceneRow).where(SceneRow.media_id == row.id))
+                s.execute(delete(SceneWordsRow).where(SceneWordsRow.media_id == row.id))
                 kp, desc = res.features.to_blobs()
                 s.add(SceneRow(media_id=row.id, extractor=res.features.extractor, keypoints=kp, descriptors=desc))
             if res.faces is not None:
@@ -451,4 +453,53 @@ def encode_scene_vectors(vs: VictimStore, retrain: bool = False, sample: int = 2
                 s.execute(update(SceneRow), [{"media_id": m, "vector": v.tobytes()} for (m, _d), v in zip(rows, vecs)])
         if progress is not None:
             progress(min(lo + ENCODE_BATCH, len(todo)), len(todo))
+    encode_scene_words(vs, retrain=retrain)
+    return len(todo)
+
+
+def encode_scene_words(vs: VictimStore, retrain: bool = False, sample: int = scene.WORDS_SAMPLE) -> int:
+    """Train the case's visual-word vocabulary if it has none (or `retrain`), then give every
+    image without words under it its words (`vi_scene_words`, what the inverted file of the
+    local-feature shortlist is built from). Cases indexed before the inverted file get it
+    here, on their next `haven index --parts scene` run. Returns the number of images given words."""
+    name = scene.default_extractor().name
+    found = None if retrain else load_word_vocabulary(vs)
+    if found is None:
+        with vs.session() as s, s.begin():
+            ids = list(s.scalars(select(SceneRow.media_id).where(SceneRow.extractor == name).order_by(SceneRow.media_id)))
+            rng = np.random.default_rng(0)
+            if len(ids) > VOCAB_IMAGES:
+                ids = sorted(rng.choice(ids, VOCAB_IMAGES, replace=False).tolist())
+            blobs = [b for (b,) in s.execute(select(SceneRow.descriptors).where(SceneRow.media_id.in_(ids))
+                                             .order_by(SceneRow.media_id))] if ids else []
+            if not blobs:
+                return 0
+            desc = np.concatenate([np.frombuffer(b, dtype=np.uint8).reshape(-1, scene.DESCRIPTOR_BYTES)
+                                   for b in blobs])
+            desc = desc[rng.permutation(len(desc))[:sample]]
+            try:
+                words = scene.WordVocabulary.train(desc)
+            except VictimIdError:
+                return 0  # too few features yet; a later run trains it
+            row = WordVocabularyRow(extractor=name, top=words.top.tobytes(), leaves=words.leaves.tobytes(),
+                                    offsets=words.offsets.tobytes(), words=words.words, trained_on=len(desc),
+                                    created_at=utcnow())
+            s.add(row)
+            s.flush()
+            s.execute(delete(SceneWordsRow))
+            found = (row.id, words)
+    vocab_id, words = found
+    with vs.session() as s:
+        have = select(SceneWordsRow.media_id).where(SceneWordsRow.vocabulary_id == vocab_id)
+        todo = list(s.scalars(select(SceneRow.media_id).where(SceneRow.extractor == name, SceneRow.media_id.not_in(have))
+                              .order_by(SceneRow.media_id)))
+    for lo in range(0, len(todo), ENCODE_BATCH):
+        with vs.session() as s, s.begin():
+            rows = s.execute(select(SceneRow.media_id, SceneRow.descriptors)
+                             .where(SceneRow.media_id.in_(todo[lo:lo + ENCODE_BATCH]))).all()
+            s.execute(delete(SceneWordsRow).where(SceneWordsRow.media_id.in_([m for m, _d in rows])))
+            assigned = words.assign_many([np.frombuffer(d, dtype=np.uint8).reshape(-1, scene.DESCRIPTOR_BYTES)
+                                          for _m, d in rows])
+            s.add_all([SceneWordsRow(media_id=m, vocabulary_id=vocab_id, words=w.tobytes())
+                       for (m, _d), w in zip(rows, assigned)])
     return len(todo)

@@ -32,10 +32,10 @@ from haven.victimid import faces as facemod
 from haven.victimid import scene
 from haven.victimid.errors import VictimIdError
 from haven.victimid.pixels import image_pixels  # noqa: F401 - re-exported
-from haven.victimid.models import (FaceDecisionRow, FaceRow, LinkRow, MediaRow, SceneRow,
+from haven.victimid.models import (FaceDecisionRow, FaceRow, LinkRow, MediaRow, SceneRow, SceneWordsRow,
                                    SeriesMemberRow, SeriesRow)
 from haven.victimid.store import VictimStore, default_user
-from haven.victimid.vocabulary import load_vocabulary
+from haven.victimid.vocabulary import load_vocabulary, load_word_vocabulary
 
 DECISIONS = ("confirm", "reject")
 CASE = "case"
@@ -154,6 +154,22 @@ def _scene_index(vs: VictimStore) -> scene.SceneIndex:
     return _cached(vs, "scene", "vlad", build, scene.SceneIndex.load, lambda ix, p: ix.save(p))
 
 
+def _word_index(vs: VictimStore, vocab_id: int, n_words: int) -> scene.InvertedFile:
+    """The inverted file of the store's images under word vocabulary `vocab_id`, cached like
+    the global index (rebuilt from `vi_scene_words` when the store changed)."""
+    def build() -> scene.InvertedFile:
+        ids, lists = [], []
+        with vs.session() as s:
+            for media_id, words in s.execute(select(SceneWordsRow.media_id, SceneWordsRow.words)
+                                             .where(SceneWordsRow.vocabulary_id == vocab_id)
+                                             .order_by(SceneWordsRow.media_id).execution_options(yield_per=4096)):
+                ids.append(media_id)
+                lists.append(np.frombuffer(words, dtype=np.uint16))
+        return scene.InvertedFile.build(ids, lists, n_words)
+
+    return _cached(vs, "scene", f"words{vocab_id}", build, scene.InvertedFile.load, lambda ix, p: ix.save(p))
+
+
 # -- same scene --------------------------------------------------------------------------------
 
 
@@ -169,6 +185,30 @@ class StoreScenes:
             raise VictimIdError(f"{what} no scene index of the current features yet; run "
                                 f"`haven index --case {vs.dir} EVIDENCE` (again) first")
         self.index = _scene_index(vs)
+        # The local-feature shortlist; None for a case indexed before it (`haven index` adds it).
+        found = load_word_vocabulary(vs)
+        self.words = found[1] if found else None
+        self.words_id = found[0] if found else None
+        self.inverted = _word_index(vs, found[0], found[1].words) if found else None
+
+    def words_of(self, media_ids: list[int]) -> dict[int, np.ndarray]:
+        """The stored visual words of media (those without words under the current vocabulary left out)."""
+        if self.words_id is None:
+            return {}
+        out = {}
+        with self.vs.session() as s:
+            for lo in range(0, len(media_ids), 4096):
+                for m, w in s.execute(select(SceneWordsRow.media_id, SceneWordsRow.words).where(
+                        SceneWordsRow.vocabulary_id == self.words_id,
+                        SceneWordsRow.media_id.in_(media_ids[lo:lo + 4096]))):
+                    out[m] = np.frombuffer(w, dtype=np.uint16)
+        return out
+
+    def local(self, feats: scene.Features, top: int) -> list[tuple[int, float]]:
+        """The `top` images sharing most (tf-idf weighted) visual words with `feats`."""
+        if self.inverted is None or self.words is None:
+            return []
+        return self.inverted.search(self.words.assign(feats), top)
 
     def features(self, media_id: int) -> scene.Features:
         with self.vs.session() as s:
@@ -217,7 +257,8 @@ class StoreScenes:
              exclude: set[int] | None = None, expand: bool = True) -> list[scene.SceneHit]:
         hits = scene.rank(feats, self.vocab, self.index, self.features,
                           shortlist=max(top, verify_top, scene.SHORTLIST), verify_top=verify_top,
-                          exclude=exclude, linked=self.linked, expand=expand, load_many=self.features_many)
+                          exclude=exclude, linked=self.linked, expand=expand, load_many=self.features_many,
+                          local=self.local if self.inverted is not None else None)
         return hits[:top]
 
 

@@ -91,6 +91,7 @@ def pdq_links(media: list[MediaRow], threshold: int = DEFAULT_THRESHOLD) -> list
 
 
 SERIES_SHORTLIST = 30  # views per media verified for scene links (nearest by global vector)
+SERIES_LOCAL = 20  # views per media verified for scene links (nearest by shared visual words)
 STRONG_FACTOR = 2  # a scene link this many times over its model's threshold is "strong"
 # Weak scene links: short of what a search verifies with (15 homography / 24 fundamental-matrix
 # inliers) but above every chance pair measured: 43,038 comparisons of a real place's photo
@@ -136,10 +137,12 @@ def scene_link_reason(v: "scene.Verification", weak_h: int = WEAK_H_INLIERS) -> 
 
 def scene_links(vs: VictimStore, min_inliers: int | None = None, shortlist: int = SERIES_SHORTLIST,
                 stats: SceneLinkStats | None = None, weak_h: int = WEAK_H_INLIERS,
-                weak_f: int = WEAK_F_INLIERS, min_f_inliers: int | None = None) -> list[tuple]:
+                weak_f: int = WEAK_F_INLIERS, min_f_inliers: int | None = None,
+                local: int = SERIES_LOCAL) -> list[tuple]:
     """Verified same-scene pairs of the case.
 
-    Every media is compared with its `shortlist` nearest views by global (VLAD) vector, and
+    Every media is compared with its `shortlist` nearest views by global (VLAD) vector, its
+    `local` nearest by shared visual words (the inverted file, when the case has one), and
     with the views nearest to its vector averaged with its verified neighbours' (query
     expansion: the far end of a room reached through the middle). Each pair is verified
     once, whichever end reaches it, with the same geometric check as the search (homography
@@ -196,6 +199,11 @@ def scene_links(vs: VictimStore, min_inliers: int | None = None, shortlist: int 
         vectors[media_id] = vec
         for other, _sim in store.index.search(vec, shortlist + 1):
             check(media_id, other)
+    # The inverted file's nearest (visual words shared): views the global vector ranks far down.
+    if store.inverted is not None and local > 0:
+        for media_id, words in store.words_of(ids).items():
+            for other, _score in store.inverted.search(words, local + 1):
+                check(media_id, other)
     # Query expansion: the query's vector averaged with its verified neighbours' finds views
     # that share little with it but much with them; half the shortlist more per media.
     for media_id, vec in vectors.items():

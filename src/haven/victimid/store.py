@@ -31,7 +31,8 @@ _STATE_DDL = (
     "CREATE TABLE IF NOT EXISTS vi_search_state (name TEXT PRIMARY KEY, generation INTEGER NOT NULL)",
     "INSERT OR IGNORE INTO vi_search_state VALUES ('instance', abs(random())), ('scene', 0), ('faces', 0)",
 )
-_WATCHED = {"vi_scene": "scene", "vi_vocabulary": "scene", "vi_faces": "faces"}
+_WATCHED = {"vi_scene": "scene", "vi_vocabulary": "scene", "vi_scene_words": "scene",
+            "vi_word_vocabulary": "scene", "vi_faces": "faces"}
 
 # The scene cache is built from every image's 4 KB vector, stored in `vi_scene` after ~170 KB of
 # keypoints and descriptors: reading the vector column alone walks each row's overflow pages, so
