@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from haven.scan import workers
@@ -30,6 +31,8 @@ main()
 # (SQLAlchemy: that case is written and reported through sqlite3, `haven.store.direct`).
 NOT_FOR_A_PLAIN_SCAN = ("fastapi", "uvicorn", "starlette", "splink", "duckdb", "faiss", "numba",
                         "sqlalchemy", "haven.store.models", "haven.match.rematch",
+                        # the HEIF decoder: imported at the first HEIF file (haven.signals.pdq)
+                        "pillow_heif",
                         "pandas", "pyspark", "haven.service", "haven.intel", "haven.victimid",
                         "haven.refer", "haven.match.near", "haven.match.kernels",
                         # Typer's value conversion through pydantic: not for plain values
@@ -163,3 +166,21 @@ def test_analysing_processes_keep_freed_memory_where_glibc_allows():
         assert pool.submit(workers.keep_freed_memory).result(timeout=60) is glibc
     finally:
         pool.shutdown()
+
+
+def test_a_heif_photo_is_decoded_by_forked_workers_that_never_imported_the_heif_decoder(
+        tmp_path):
+    """pillow-heif loads at the first HEIF file, in the worker that meets it: the photo hashes
+    as when pillow-heif was registered up front."""
+    pillow_heif = pytest.importorskip("pillow_heif")
+    from haven.signals.pdq import pdq_from_bytes
+
+    ev = _evidence(tmp_path)
+    buf = io.BytesIO()
+    pillow_heif.from_pillow(Image.open(io.BytesIO(_photo(7)))).save(buf, quality=90)
+    (ev / "phone.heic").write_bytes(buf.getvalue())
+    modules, findings = _scan(tmp_path, str(ev), "--case", str(tmp_path / "case"),
+                              "--workers", "2", env={workers.START_ENV: "fork"})
+    assert not _loaded(modules, "pillow_heif")
+    heic = findings["evidence/phone.heic"]
+    assert heic["finding"] == "fresh" and heic["pdq"] == pdq_from_bytes(buf.getvalue()).hex
