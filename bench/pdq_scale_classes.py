@@ -92,7 +92,7 @@ class _ThreadClock:
 
         self.ident = threading.get_ident
         self.spent: dict[int, float] = {}
-        for name in ("range_search", "crowd_search"):
+        for name in ("range_search", "range_search_packed", "crowd_search"):
             if hasattr(kernels, name):
                 setattr(kernels, name, self._timed(getattr(kernels, name)))
 
@@ -112,12 +112,14 @@ class _ThreadClock:
 
 
 def _child(data: Path, threads: list[int], cache: Path | None, warmup: int,
-           packed: str = "auto") -> None:
+           packed: str = "auto", chunks: int = 0) -> None:
     from haven.match import kernels, multiindex
     from haven.match.multiindex import MultiIndex
 
     if packed != "auto" and hasattr(multiindex, "PACKED_MIN_ROWS"):
         multiindex.PACKED_MIN_ROWS = 0 if packed == "yes" else 1 << 62
+    if chunks:  # an index built here (not one opened from a saved segment) gets m = chunks
+        multiindex.choose_chunks = lambda *_a, **_k: chunks
 
     codes = np.load(data / "library.npy", mmap_mode="r")
     qs = np.load(data / "queries.npz")
@@ -219,12 +221,15 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=0,
                     help="untimed passes over every item (one thread) before the timed ones; "
                          "their CPU p50 is printed")
+    ap.add_argument("--chunks", type=int, default=0,
+                    help="chunk count of an index this tree builds (0: chosen from the size); "
+                         "e.g. 13 at 10M rows gives buckets of 100M-like sizes (m = 11 there)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
     if args.child:
         _child(Path(args.child), threads, Path(args.index_cache) if args.index_cache else None,
-               args.warmup, args.packed)
+               args.warmup, args.packed, args.chunks)
         return 0
     import faiss
 
@@ -323,7 +328,8 @@ def main() -> int:
             env = {**os.environ, "PYTHONPATH": src}
             load0 = os.getloadavg()[0]
             cmd = [sys.executable, __file__, "--child", tmp, "--threads", args.threads,
-                   "--warmup", str(args.warmup), "--packed", args.packed if name == "ours" else "auto"]
+                   "--warmup", str(args.warmup), "--packed", args.packed if name == "ours" else "auto",
+                   "--chunks", str(args.chunks)]
             if args.index_cache and name == "ours":
                 cmd += ["--index-cache", args.index_cache]
             if args.other_index_cache and name == "baseline":
