@@ -410,24 +410,32 @@ class InvertedFile:
     def build(cls, ids: Iterable[int], word_lists: Iterable[np.ndarray], n_words: int) -> "InvertedFile":
         """From each image's words (one per local feature, any order)."""
         ids = np.asarray(list(ids), dtype=np.int64)
-        uniq, counts = [], []
+        uniq, tfs = [], []
         for w in word_lists:
             u, c = np.unique(np.asarray(w, dtype=np.uint16), return_counts=True)
             uniq.append(u)
-            counts.append(c)
+            tfs.append(np.sqrt(c).astype(np.float32))
         lengths = np.array([len(u) for u in uniq], dtype=np.int64)
+        # One array per quantity, intermediates dropped as soon as used: ~36 bytes per posting
+        # at the peak (was ~44), so ~2 GB for the 57M postings of 100,000 images.
         words = np.concatenate(uniq) if uniq else np.empty(0, np.uint16)
-        tf = np.sqrt(np.concatenate(counts).astype(np.float32)) if counts else np.empty(0, np.float32)
+        del uniq
+        w = np.concatenate(tfs) if tfs else np.empty(0, np.float32)  # sqrt(tf), then the weight
+        del tfs
         df = np.bincount(words, minlength=n_words)
         idf = np.log(max(len(ids), 1) / np.maximum(df, 1)).astype(np.float32)
-        w = tf * idf[words]
+        w *= idf[words]
         row = np.repeat(np.arange(len(ids), dtype=np.int32), lengths)
         norms = np.sqrt(np.bincount(row, w * w, minlength=len(ids))).astype(np.float32)
         w /= np.maximum(norms[row], 1e-12)
         order = np.argsort(words, kind="stable")  # radix sort of uint16: linear
+        del words
         offsets = np.zeros(n_words + 1, dtype=np.int64)
         np.cumsum(df, out=offsets[1:])
-        return cls(ids, idf, offsets, row[order], w[order].astype(np.float16))
+        row = row[order]
+        weights = w[order].astype(np.float16)
+        del w, order
+        return cls(ids, idf, offsets, row, weights)
 
     def search(self, words: np.ndarray, top: int) -> list[tuple[int, float]]:
         """(id, cosine of tf-idf vectors) of the `top` images sharing most weighted words."""
