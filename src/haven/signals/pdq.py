@@ -5,11 +5,18 @@ implementations do; rotated copies are caught by dihedral matching):
 
 - full (`PREPROCESS_FULL`): decode at full size, convert to RGB, `pdqhash.compute`. Bit-identical
   to pdqhash 0.2.8 / the Java and python-threatexchange reference hashes.
-- fast (`PREPROCESS`, the default): JPEGs are decoded with libjpeg DCT scaling (`Image.draft`) and
-  other formats are area-reduced (`Image.reduce`) by the largest integer factor that keeps the
-  short side at least `FAST_SHORT_SIDE` pixels. 512 is measured, not guessed: at ~256 px
-  (1/8 DCT scale of a 12 MP photo) PDQ drifts up to 12 bits from the full-size hash on the
-  reference photos; at >= 512 px it stays within 6 (docs/benchmarks.md).
+- fast (`PREPROCESS`, the default): the picture is taken as luma only, PDQ's input. JPEGs are
+  decoded straight to their Y plane with libjpeg DCT scaling (`Image.draft("L", ...)`: no chroma
+  IDCT, upsampling or colour conversion), other formats are converted to luma and area-reduced
+  (`Image.reduce`) by the largest integer factor that keeps the short side at least
+  `FAST_SHORT_SIDE` pixels; the hashes are computed from that plane by
+  `haven.signals.pdqluma` (pdqhash's arithmetic without its RGB step). 512 is measured, not
+  guessed: at ~256 px (1/8 DCT scale of a 12 MP photo) PDQ drifts up to 12 bits from the
+  full-size hash on the reference photos; at >= 512 px it stays within 6 (docs/benchmarks.md).
+
+Hashes made by an earlier fast path (`PREPROCESS_RGB_V1`: the same scaling, but RGB pixels and
+pdqhash) stay valid where they are stored; the two fast paths differ by the luma rounding only
+(a few bits at most, measured in docs/benchmarks.md).
 
 Hashes are 64 lowercase hex digits, bit order as `numpy.packbits` of pdqhash's 256-bit vector,
 which is the reference hex encoding.
@@ -31,6 +38,7 @@ import PIL
 from PIL import Image, UnidentifiedImageError
 
 from haven.errors import DecodeError
+from haven.signals import pdqluma
 from haven.signals import MIN_TRUSTED_QUALITY  # noqa: F401 - also imported from here
 
 
@@ -67,9 +75,12 @@ _PIL_MAJOR = PIL.__version__.split(".")[0]
 
 #: Short side (pixels) the fast path keeps at least; see the module docstring.
 FAST_SHORT_SIDE = 512
-#: The pre-processing of the fast path: Pillow major version, RGB conversion, JPEG DCT-scaled
-#: decode / integer box reduction keeping the short side >= 512, then pdqhash on that.
-PREPROCESS = f"pil{_PIL_MAJOR}:rgb:dct-or-reduce-short{FAST_SHORT_SIDE}:pdqhash:v1"
+#: The pre-processing of the fast path: Pillow major version, luma (a JPEG's own Y plane, other
+#: formats Pillow's L conversion), JPEG DCT-scaled decode / integer box reduction keeping the
+#: short side >= 512, then PDQ of that plane (`haven.signals.pdqluma`).
+PREPROCESS = f"pil{_PIL_MAJOR}:luma:dct-or-reduce-short{FAST_SHORT_SIDE}:pdqluma:v1"
+#: The fast path before luma decoding (RGB pixels, pdqhash): what older stored hashes record.
+PREPROCESS_RGB_V1 = f"pil{_PIL_MAJOR}:rgb:dct-or-reduce-short{FAST_SHORT_SIDE}:pdqhash:v1"
 #: The pre-processing of the full-resolution path (reference-identical hashes).
 PREPROCESS_FULL = f"pil{_PIL_MAJOR}:rgb:full:pdqhash:v1"
 
@@ -117,9 +128,11 @@ class PdqSignal:
 
 @dataclass(frozen=True)
 class PreparedImage:
-    """The RGB pixels PDQ is computed on, with the pre-processing that produced them."""
+    """The pixels PDQ is computed on, with the pre-processing that produced them: H x W luma,
+    uint8 or float32 (fast path, hashed by `pdqluma`) or H x W x 3 uint8 RGB (full path, hashed
+    by pdqhash itself)."""
 
-    pixels: np.ndarray  # H x W x 3 uint8
+    pixels: np.ndarray
     preprocess: str
 
 
@@ -164,35 +177,56 @@ def _check_size(img: Image.Image) -> None:
 
 
 def prepare(img: Image.Image, *, fast: bool = True) -> PreparedImage:
-    """Decode (reduced when `fast`) and convert to the RGB array PDQ hashes.
+    """Decode (reduced when `fast`) to the pixels PDQ hashes: luma when `fast`, else RGB.
 
-    Call on a freshly opened, not yet loaded image for the JPEG DCT scaling to take effect.
+    Call on a freshly opened, not yet loaded image for the JPEG DCT scaling and the luma-only
+    decode to take effect.
     """
     _check_size(img)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # palette-transparency and bomb warnings
             if fast:
-                w, h = img.size
-                short = min(w, h)
-                if img.format in ("JPEG", "MPO") and short > FAST_SHORT_SIDE:
-                    scale = FAST_SHORT_SIDE / short
-                    # draft picks the strongest DCT scaling whose size is still >= the request
-                    img.draft("RGB", (math.ceil(w * scale), math.ceil(h * scale)))
-                rgb = _rgb(img)
-                factor = min(rgb.size) // FAST_SHORT_SIDE
-                if factor >= 2:
-                    rgb = rgb.reduce(factor)
-                preprocess = PREPROCESS
+                pixels, preprocess = _fast_luma(img), PREPROCESS
             else:
-                rgb = _rgb(img)
-                preprocess = PREPROCESS_FULL
+                pixels, preprocess = np.asarray(_rgb(img)), PREPROCESS_FULL
     except Image.DecompressionBombError as exc:
         raise ImageDecodeError("decompression bomb", str(exc)) from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         reason = "truncated image" if "truncated" in str(exc) else "corrupt image data"
         raise ImageDecodeError(reason, str(exc)) from exc
-    return PreparedImage(np.asarray(rgb), preprocess)
+    return PreparedImage(pixels, preprocess)
+
+
+def _fast_luma(img: Image.Image) -> np.ndarray:
+    """The fast path's luma plane: H x W, short side kept >= `FAST_SHORT_SIDE` when larger.
+
+    A JPEG large enough for DCT scaling (short side >= 2 x 512) is decoded at that scale
+    straight to luma: libjpeg hands over its Y plane (uint8), skipping the chroma IDCT, the
+    upsampling and the colour conversion. Anything else is decoded to RGB and area-reduced as
+    before, and its luma is pdqhash's own (float32 of 0.299 R + 0.587 G + 0.114 B), so small
+    JPEGs and other formats hash as they did with pdqhash. A JPEG's Y differs from the luma of
+    its decoded RGB by the RGB rounding and clamping (mostly < 1 level), hence the new id.
+    """
+    w, h = img.size
+    if img.format in ("JPEG", "MPO") and min(w, h) >= 2 * FAST_SHORT_SIDE:
+        scale = FAST_SHORT_SIDE / min(w, h)
+        # draft picks the strongest DCT scaling whose size is still >= the request; a colour
+        # (YCbCr) or grey JPEG is then decoded to luma, others (CMYK) keep their mode
+        img.draft("L", (math.ceil(w * scale), math.ceil(h * scale)))
+        img.load()
+        if img.mode == "L":
+            return np.asarray(img)
+    rgb = _rgb(img)
+    factor = min(rgb.size) // FAST_SHORT_SIDE
+    if factor >= 2:
+        rgb = rgb.reduce(factor)
+    return _float_luma(np.asarray(rgb))
+
+
+def _float_luma(rgb: np.ndarray) -> np.ndarray:
+    """pdqhash's luma of RGB pixels, to the bit: float64 weighted sum, then float32."""
+    return (rgb[:, :, 0] * 0.299 + rgb[:, :, 1] * 0.587 + rgb[:, :, 2] * 0.114).astype(np.float32)
 
 
 def _rgb(img: Image.Image) -> Image.Image:
@@ -228,11 +262,26 @@ def _prepared(source: ImageSource, fast: bool) -> PreparedImage:
         return prepare(img, fast=fast)
 
 
+def _pdq(pixels: np.ndarray) -> tuple[str, int]:
+    """(hex, quality) of luma (`pdqluma`) or RGB pixels (pdqhash)."""
+    if pixels.ndim == 2:
+        return pdqluma.pdq_hex(pixels)
+    bits, quality = pdqhash.compute(pixels)
+    return _hex(bits), int(quality)
+
+
+def _dihedral(pixels: np.ndarray) -> tuple[list[str], int]:
+    """The 8 dihedral hashes and the quality of luma (`pdqluma`) or RGB pixels (pdqhash)."""
+    if pixels.ndim == 2:
+        return pdqluma.dihedral_hexes(pixels)
+    bits_list, quality = pdqhash.compute_dihedral(pixels)
+    return [_hex(b) for b in bits_list], int(quality)
+
+
 def pdq_from_prepared(prep: PreparedImage) -> PdqSignal:
     """PDQ of already prepared pixels."""
-    bits, quality = pdqhash.compute(prep.pixels)
-    quality = int(quality)
-    return PdqSignal(_hex(bits), quality, prep.preprocess, quality >= MIN_TRUSTED_QUALITY)
+    hex_, quality = _pdq(prep.pixels)
+    return PdqSignal(hex_, quality, prep.preprocess, quality >= MIN_TRUSTED_QUALITY)
 
 
 def pdq_from_image(img: Image.Image, *, fast: bool = True) -> PdqSignal:
@@ -256,8 +305,7 @@ def dihedral_hexes(source: ImageSource, *, fast: bool = True) -> list[str]:
     Order as pdqhash: original, rot90, rot180, rot270, flip-x, flip-y, flip+1, flip-1.
     Accepts a PIL image, encoded bytes, a path or a `PreparedImage`.
     """
-    bits_list, _quality = pdqhash.compute_dihedral(_prepared(source, fast).pixels)
-    return [_hex(b) for b in bits_list]
+    return _dihedral(_prepared(source, fast).pixels)[0]
 
 
 def window_box(width: int, height: int, fw: float, fh: float, cx: float = 0.0, cy: float = 0.0
@@ -269,6 +317,13 @@ def window_box(width: int, height: int, fw: float, fh: float, cx: float = 0.0, c
 
 def _window_pixels(img: Image.Image, box: tuple[float, float, float, float]) -> np.ndarray:
     return np.asarray(img.resize((WINDOW_SIDE, WINDOW_SIDE), Image.BOX, box=box))
+
+
+def _window_image(pixels: np.ndarray) -> Image.Image:
+    """The image windows are cut from: RGB as it is; luma as float (mode F), so the 64 x 64
+    area averages are not rounded to whole levels."""
+    img = Image.fromarray(pixels)
+    return img.convert("F") if img.mode == "L" else img
 
 
 def enrol_windows() -> list[tuple[str, tuple[float, float, float, float]]]:
@@ -293,22 +348,20 @@ def enrolment_hexes(source: ImageSource, *, fast: bool = True) -> dict[str, str]
     """
     prep = _prepared(source, fast)
     out = {"pdq": pdq_from_prepared(prep).hex}
-    img = Image.fromarray(prep.pixels)
+    img = _window_image(prep.pixels)
     w, h = img.size
     for name, (fw, fh, cx, cy) in enrol_windows():
-        bits, _q = pdqhash.compute(_window_pixels(img, window_box(w, h, fw, fh, cx, cy)))
-        out[name] = _hex(bits)
+        out[name] = _pdq(_window_pixels(img, window_box(w, h, fw, fh, cx, cy)))[0]
     return out
 
 
 def _window_query_hexes(prep: PreparedImage) -> list[str]:
     """The 8 dihedral hashes of each central window in `QUERY_WINDOWS`."""
-    img = Image.fromarray(prep.pixels)
+    img = _window_image(prep.pixels)
     out: list[str] = []
     for fraction in QUERY_WINDOWS:
         box = window_box(img.width, img.height, fraction, fraction)
-        bits_list, _q = pdqhash.compute_dihedral(_window_pixels(img, box))
-        out.extend(_hex(b) for b in bits_list)
+        out.extend(_dihedral(_window_pixels(img, box))[0])
     return out
 
 
@@ -327,12 +380,10 @@ def query_hexes(source: ImageSource, sig: PdqSignal | None = None, *, fast: bool
 def pdq_and_query_from_bytes(data: bytes, *, fast: bool = True) -> tuple[PdqSignal, list[str]]:
     """The item's PDQ signal and its `query_hexes`, from one decode and one dihedral pass.
 
-    pdqhash's first dihedral hash and its quality are exactly `pdqhash.compute`'s (checked on
-    the reference images in tests/signals/test_pdq.py), so the signal costs nothing extra.
+    The first dihedral hash and its quality are exactly the single hash's (pdqhash's: checked
+    on the reference images in tests/signals/test_pdq.py), so the signal costs nothing extra.
     """
     prep = _prepared(data, fast)
-    bits_list, quality = pdqhash.compute_dihedral(prep.pixels)
-    quality = int(quality)
-    dihedral = [_hex(b) for b in bits_list]
+    dihedral, quality = _dihedral(prep.pixels)
     sig = PdqSignal(dihedral[0], quality, prep.preprocess, quality >= MIN_TRUSTED_QUALITY)
     return sig, dihedral + _window_query_hexes(prep)

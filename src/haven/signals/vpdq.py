@@ -34,7 +34,6 @@ reasons in `VideoSignal.problems` — a finding, not a crash.
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import os
 from dataclasses import dataclass, field
@@ -46,11 +45,10 @@ import pdqhash
 
 from haven.errors import DecodeError
 from haven.signals import MIN_TRUSTED_QUALITY  # noqa: F401 - also imported from here
+from haven.signals.pdqluma import PDQ_SIDE, reduction as _reduction  # PDQ's own reduction
 
 #: Default sampling rate (frames hashed per second of video), the upstream vPDQ default.
 DEFAULT_FPS = 1.0
-#: PDQ reduces every image to 64 x 64 luma before its DCT.
-PDQ_SIDE = 64
 
 _AV_MAJOR_MINOR = ".".join(av.__version__.split(".")[:2])
 #: Pre-processing of the fast path, recorded beside every video signal.
@@ -126,43 +124,6 @@ def pdq_of_rgb(pixels: np.ndarray) -> tuple[str, int]:
     """(hex, quality) of an H x W x 3 uint8 RGB array."""
     bits, quality = pdqhash.compute(pixels)
     return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex(), int(quality)
-
-
-def _box_window(o: int, n: int, window: int) -> tuple[int, int]:
-    """First and last input PDQ's 1-D box filter averages for output o (edges: what exists)."""
-    half = (window + 2) // 2
-    return max(0, o - (window - half)), min(n - 1, o + half - 1)
-
-
-@functools.lru_cache(maxsize=16)
-def _reduction(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """PDQ's reduction of n samples to 64: its Jarosz filter (the box filter applied twice)
-    then its decimation, as (indices, weights), each 64 x k:
-    out[i] = sum(weights[i] * x[indices[i]]).
-
-    Banded, so it is applied with gathers and `einsum` rather than a dense matrix product,
-    which would go through a multi-threaded BLAS (slow when the scan already uses every core).
-    """
-    window = (n + 2 * PDQ_SIDE - 1) // (2 * PDQ_SIDE)
-    rows: list[dict[int, float]] = []
-    for i in range(PDQ_SIDE):
-        sample = int(((i + 0.5) * n) / PDQ_SIDE)
-        lo, hi = _box_window(sample, n, window)
-        weights: dict[int, float] = {}
-        for o in range(lo, hi + 1):
-            lo2, hi2 = _box_window(o, n, window)
-            share = 1.0 / ((hi - lo + 1) * (hi2 - lo2 + 1))
-            for x in range(lo2, hi2 + 1):
-                weights[x] = weights.get(x, 0.0) + share
-        rows.append(weights)
-    k = max(len(w) for w in rows)
-    indices = np.zeros((PDQ_SIDE, k), dtype=np.intp)
-    weights_out = np.zeros((PDQ_SIDE, k), dtype=np.float32)  # padding: index 0 with weight 0
-    for i, w in enumerate(rows):
-        cols = sorted(w)
-        indices[i, : len(cols)] = cols
-        weights_out[i, : len(cols)] = [w[c] for c in cols]
-    return indices, weights_out
 
 
 def _luma(frame: av.VideoFrame) -> tuple[np.ndarray, float, float]:
