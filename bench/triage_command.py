@@ -13,11 +13,18 @@ timing so every side reads from the page cache):
   decode at the scale haven's fast path asks for (1/4 for 12 MP: 1000x750) + MD5, SHA-1 and
   SHA-256 of the bytes in memory, per photo on one core; two cores do at most twice that. No
   PDQ, no query hashes, no store, no report, no start-up: nothing a scan could do is cheaper;
-- **limit + PDQ**, the floor of a scan that stores what haven stores: the limit plus the PDQ
-  hashes of the decoded picture (its 8 dihedral hashes and those of its 3 central windows,
-  `haven.signals.pdq.pdq_and_query_from_bytes`, the scan's own code), timed in a forked child
-  that keeps freed memory as haven's workers do; the gap between it and haven is the cost of
-  the command around the per-photo work (start-up, processes, store, report);
+- **limit + PDQ**, the floor of a scan that stores what haven stored until it decoded to luma:
+  the limit plus the PDQ hashes of the decoded RGB picture by pdqhash (its 8 dihedral hashes
+  and those of its 3 central windows: haven's RGB fast path `PREPROCESS_RGB_V1`, as
+  re-implemented in bench/pdq_paths.py), timed in a forked child that keeps freed memory as
+  haven's workers do;
+- **luma limit**: the DCT-scaled decode straight to luma (libjpeg's Y plane, no chroma IDCT,
+  upsampling or colour conversion) + the three digests: the part of haven's floor no PDQ code
+  can change;
+- **haven's floor**: the luma limit plus the PDQ hashes haven now computes from that plane
+  (`haven.signals.pdq.pdq_and_query_from_bytes`, the scan's own code), timed like limit + PDQ;
+  the gap between it and haven is the cost of the command around the per-photo work
+  (start-up, processes, store, report);
 - **haven**: `haven scan EVIDENCE --case NEW_CASE` run as a subprocess (this checkout's code),
   start-up, worker processes, matching (no hash sets), the store and the report files
   included; wall time, and CPU time over all its processes.
@@ -84,8 +91,32 @@ def limit_photo(path: Path) -> None:
         hashlib.new(algo, data).digest()
 
 
+def luma_limit_photo(path: Path) -> None:
+    """The floor of a luma decode: DCT-scaled decode to luma + the three digests."""
+    from PIL import Image
+
+    data = path.read_bytes()
+    with Image.open(io.BytesIO(data)) as im:
+        w, h = im.size
+        scale = min(1.0, FAST_SHORT_SIDE / min(w, h))
+        im.draft("L", (math.ceil(w * scale), math.ceil(h * scale)))
+        im.load()
+    for algo in ("md5", "sha1", "sha256"):
+        hashlib.new(algo, data).digest()
+
+
+def with_rgb_pdq_photo(path: Path) -> None:
+    """The limit plus the PDQ hashes of the RGB fast path (pdqhash) from the same decode."""
+    from pdq_paths import rgb_v1_query
+
+    data = path.read_bytes()
+    for algo in ("md5", "sha1", "sha256"):
+        hashlib.new(algo, data).digest()
+    rgb_v1_query(data)
+
+
 def with_pdq_photo(path: Path) -> None:
-    """The limit plus the PDQ hashes a scan computes from the same decode."""
+    """haven's floor: the digests plus the PDQ hashes a scan computes, from haven's own decode."""
     from haven.signals.pdq import pdq_and_query_from_bytes
 
     data = path.read_bytes()
@@ -94,22 +125,27 @@ def with_pdq_photo(path: Path) -> None:
     pdq_and_query_from_bytes(data)
 
 
-def _in_worker_like_child(paths: list[Path]) -> tuple[float, float]:
+def _in_worker_like_child(fn, paths: list[Path]) -> tuple[float, float]:
     from haven.scan.workers import keep_freed_memory
 
     keep_freed_memory()
-    return per_photo(with_pdq_photo, paths)
+    return per_photo(fn, paths)
 
 
-def per_photo_with_pdq(paths: list[Path], src: Path = SRC) -> tuple[float, float]:
-    """(wall s, CPU s) per photo of `with_pdq_photo` in a forked child set up as a worker."""
+def per_photo_in_worker(fn, paths: list[Path], src: Path = SRC) -> tuple[float, float]:
+    """(wall s, CPU s) per photo of `fn` in a forked child set up as a worker."""
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
     if str(src) not in sys.path:
         sys.path.insert(0, str(src))
     with ProcessPoolExecutor(1, mp_context=get_context("fork")) as pool:
-        return pool.submit(_in_worker_like_child, paths).result()
+        return pool.submit(_in_worker_like_child, fn, paths).result()
+
+
+def per_photo_with_pdq(paths: list[Path], src: Path = SRC) -> tuple[float, float]:
+    """(wall s, CPU s) per photo of haven's floor (`with_pdq_photo`) in a worker-like child."""
+    return per_photo_in_worker(with_pdq_photo, paths, src)
 
 
 def per_photo(fn, paths: list[Path]) -> tuple[float, float]:
@@ -268,8 +304,12 @@ def main(argv: list[str] | None = None) -> dict:
             load_naive = load()
             floor, floor_cpu = per_photo(limit_photo, photos[: args.limit_photos])
             load_limit = load()
-            _pdq_wall, pdq_cpu = per_photo_with_pdq(photos[: args.limit_photos])
+            _pdq_wall, pdq_cpu = per_photo_in_worker(with_rgb_pdq_photo,
+                                                     photos[: args.limit_photos])
             load_pdq = load()
+            _luma_wall, luma_cpu = per_photo(luma_limit_photo, photos[: args.limit_photos])
+            _floor_wall, floor_pdq_cpu = per_photo_with_pdq(photos[: args.limit_photos])
+            load_floor = load()
             if args.other_src:
                 o_wall, o_cpu = run_haven(evidence, n, args.other_src)
                 print(f"{n} photos: haven scan from {args.other_src}: {o_wall:.2f} s = "
@@ -297,6 +337,11 @@ def main(argv: list[str] | None = None) -> dict:
                 "cpu_ratio_to_limit": round(floor_cpu / (cpu / n), 3),
                 "limit_pdq_cpu_ms_per_photo": round(pdq_cpu * 1e3, 1), "limit_pdq_load": load_pdq,
                 "cpu_ratio_to_limit_pdq": round(pdq_cpu / (cpu / n), 3),
+                "luma_limit_cpu_ms_per_photo": round(luma_cpu * 1e3, 1),
+                "haven_floor_cpu_ms_per_photo": round(floor_pdq_cpu * 1e3, 1),
+                "haven_floor_load": load_floor,
+                "cpu_ratio_to_haven_floor": round(floor_pdq_cpu / (cpu / n), 3),
+                "haven_floor_cpu_ratio_to_naive_2cores": round(2 * naive_cpu / floor_pdq_cpu, 2),
                 "haven_cores_used": round(cpu / wall, 2),
             }
             out["runs"].append(run)
@@ -315,9 +360,15 @@ def main(argv: list[str] | None = None) -> dict:
                   f"on two idle cores kept busy haven would be "
                   f"{run['cpu_ratio_to_naive_2cores']}x naive, "
                   f"{run['cpu_ratio_to_limit']:.0%} of the limit\n"
-                  f"  limit + PDQ (the scan's hashes from the same decode), 1 core: "
+                  f"  limit + PDQ (RGB decode + pdqhash's 32 hashes, the old fast path), 1 core: "
                   f"{run['limit_pdq_cpu_ms_per_photo']} ms CPU/photo ({load_pdq}): haven's CPU "
-                  f"per photo is {run['cpu_ratio_to_limit_pdq']:.0%} of its rate", flush=True)
+                  f"per photo is {run['cpu_ratio_to_limit_pdq']:.0%} of its rate\n"
+                  f"  haven's floor (luma decode + 3 digests + haven's 32 PDQ hashes), 1 core: "
+                  f"{run['haven_floor_cpu_ms_per_photo']} ms CPU/photo, of which luma decode + "
+                  f"digests {run['luma_limit_cpu_ms_per_photo']} ms ({load_floor}): haven's CPU "
+                  f"per photo is {run['cpu_ratio_to_haven_floor']:.0%} of its rate; two cores "
+                  f"at that floor would be {run['haven_floor_cpu_ratio_to_naive_2cores']}x naive",
+                  flush=True)
     m = out["matching"] = matching_cost()
     print(f"near matching per item ({m['hashes_per_item']} hashes vs {m['rows']} known): "
           + ", ".join(f"{k.removeprefix('ms_per_item_').replace('_', ' ')} {v} ms"
