@@ -60,10 +60,13 @@ _SUB = 8  # sample points per grid cell when building an axis matrix
 
 
 def luma_grid(pixels: np.ndarray, side: int | None = None) -> np.ndarray:
-    """The item's luminance (PDQ's 0.299/0.587/0.114) box-reduced to side x side, float32."""
+    """The item's luminance (PDQ's 0.299/0.587/0.114) box-reduced to side x side, float32.
+
+    `pixels`: RGB, or luma as the fast path makes it (uint8, or float32 reduced as it is:
+    Pillow's float-to-L conversion would truncate every level)."""
     side = side or GRID
     img = Image.fromarray(pixels)
-    if img.mode != "L":
+    if img.mode not in ("L", "F"):
         img = img.convert("L")
     return np.asarray(img.resize((side, side), Image.BOX), dtype=np.float32)
 
