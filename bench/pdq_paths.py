@@ -1,6 +1,6 @@
 """PDQ fast paths compared: the luma path (`PREPROCESS`) against the RGB path it replaced.
 
-    .venv/bin/python bench/pdq_paths.py [--photos 40] [--shared ../shared] [--json out.json]
+    .venv/bin/python bench/pdq_paths.py [--photos 40] [--shared ../shared] [--real DIR] [--json out.json]
 
 haven's fast path used to decode a JPEG at DCT scale to RGB and hash it with pdqhash
 (`PREPROCESS_RGB_V1`, `pil13:rgb:dct-or-reduce-short512:pdqhash:v1`). It now decodes a large
@@ -13,6 +13,8 @@ the two paths land from each other and from the reference:
 - on both, and on `--photos` generated 12 MP photos (`bench/imagegen.py`, cached in
   bench/.cache/photos12mp): old path vs new path, for the PDQ signal, the 32 query hashes
   (`query_hexes`) and the 227 enrolment hashes of a known image (`enrolment_hexes`);
+- with `--real DIR`, the same on the JPEGs under DIR (photos no one here made, e.g. the camera
+  pictures bench/triage_command.py --photos takes; look at them first, never commit them);
 - the CPU per photo of both paths' `pdq_and_query_from_bytes` (decode + the 32 hashes) on the
   12 MP photos, one core, alternating.
 
@@ -165,6 +167,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--photos", type=int, default=40, help="generated 12 MP photos compared")
     ap.add_argument("--shared", type=Path, default=Path(os.environ.get(
         "HAVEN_SHARED", HERE.parent.parent / "shared")), help="folder holding testdata/pdq")
+    ap.add_argument("--real", type=Path, help="also compare on the JPEGs under this folder")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args(argv)
     from throughput import make_photos
@@ -186,6 +189,14 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{len(datas)} generated 12 MP photos, luma vs RGB path: " + "; ".join(
         f"{k} mean {v['mean']} max {v['max']} ({v['share_zero']:.0%} equal, n={v['n']})"
         for k, v in gen.items()), flush=True)
+    if args.real:
+        files = sorted(p for p in args.real.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg"))
+        real = out["real"] = compare([p.read_bytes() for p in files])
+        print(f"{len(files)} JPEGs under {args.real}, luma vs RGB path: " + "; ".join(
+            f"{k} mean {v['mean']} max {v['max']} ({v['share_zero']:.0%} equal, n={v['n']})"
+            for k, v in real.items()), flush=True)
+        out["cpu_ms_per_photo_real"] = timing([p.read_bytes() for p in files[:24]], rounds=1)
+        print(f"  CPU ms per photo there: {out['cpu_ms_per_photo_real']}", flush=True)
     t = out["cpu_ms_per_photo"] = timing(datas[:24])
     out["load_end"] = load()
     print(f"decode + 32 hashes per 12 MP photo, CPU ms on one core (two rounds): RGB path "
