@@ -7,10 +7,6 @@ from typing import Optional
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from haven.commandline import (
@@ -241,6 +237,12 @@ def scan(
     from haven.scan.pipeline import ScanOptions, ScanProgress
     from haven.scan.pipeline import scan as run_scan
     from haven.store.case import CaseStore
+
+    # the progress display too, after the fork: before it, every import delays the first photo
+    from rich.progress import (
+        BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     load_template()  # the workers have files to analyse meanwhile
     settle()  # before the store: what the scan makes from here on is collected as usual
@@ -533,6 +535,8 @@ def hashsets_add_media(
     Each image is enrolled with its digests, PDQ and crop-window hashes (finds copies cropped by
     a few percent or carrying a banner); each video with its digests and vPDQ frame hashes.
     """
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
     from haven.hashsets.media import enrol_media
     from haven.store.case import CaseStore, keep_apart
 
