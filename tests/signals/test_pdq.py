@@ -155,6 +155,23 @@ def test_every_kind_of_large_jpeg_hashes_close_to_the_old_fast_path_and_the_full
     assert pdq.hamming(sig.hex, pdq.pdq_from_bytes(data, fast=False).hex) <= 10
 
 
+def test_a_large_mpo_and_a_truncated_large_jpeg_on_the_luma_path(photo):
+    big = photo.resize((2048, 1536), Image.BICUBIC)
+    buf = io.BytesIO()
+    big.save(buf, "MPO", save_all=True, quality=90,
+             append_images=[big.transpose(Image.Transpose.FLIP_LEFT_RIGHT)])
+    with Image.open(io.BytesIO(buf.getvalue())) as img:
+        assert img.format == "MPO" and img.n_frames == 2
+        prep = pdq.prepare(img)
+    assert prep.pixels.shape == (768, 1024) and prep.pixels.dtype == np.uint8
+    sig = pdq.pdq_from_bytes(buf.getvalue())  # the first picture, as before
+    assert pdq.hamming(sig.hex, pdq.pdq_from_image(big, fast=False).hex) <= 10
+    data = _jpeg(big)
+    with pytest.raises(pdq.ImageDecodeError) as err:
+        pdq.pdq_from_bytes(data[: len(data) // 2])
+    assert err.value.reason == "truncated image"
+
+
 @pytest.mark.parametrize("fmt", ["small-jpeg", "PNG", "WEBP"])
 def test_small_jpegs_and_other_formats_hash_exactly_as_the_old_fast_path(photo, fmt):
     """Their luma is pdqhash's own (float, from the same RGB pixels): same hash, bit for bit."""
