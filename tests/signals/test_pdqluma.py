@@ -82,6 +82,40 @@ def test_any_size_matches_pdqhash_and_flat_pictures_get_its_quality(shape):
         # else: coefficients of float noise only (see the module docstring)
 
 
+def _reduction_by_loops(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """PDQ's reduction written out box by box (what `reduction` builds with arrays)."""
+    window = (n + 127) // 128
+    half = (window + 2) // 2
+
+    def box(o):
+        return max(0, o - (window - half)), min(n - 1, o + half - 1)
+
+    rows = []
+    for i in range(64):
+        lo, hi = box(int(((i + 0.5) * n) / 64))
+        weights: dict[int, float] = {}
+        for o in range(lo, hi + 1):
+            lo2, hi2 = box(o)
+            for x in range(lo2, hi2 + 1):
+                weights[x] = weights.get(x, 0.0) + 1.0 / ((hi - lo + 1) * (hi2 - lo2 + 1))
+        rows.append(weights)
+    k = max(len(w) for w in rows)
+    indices, out = np.zeros((64, k), dtype=np.intp), np.zeros((64, k), dtype=np.float32)
+    for i, w in enumerate(rows):
+        indices[i, : len(w)] = sorted(w)
+        out[i, : len(w)] = [w[x] for x in sorted(w)]
+    return indices, out
+
+
+def test_reduction_equals_the_box_by_box_sums_to_the_bit():
+    sizes = list(range(1, 140)) + [255, 256, 257, 511, 512, 750, 767, 1000, 1023, 1024, 3000, 4001]
+    for n in sizes:
+        indices, weights = pdqluma.reduction(n)
+        expected_indices, expected_weights = _reduction_by_loops(n)
+        assert np.array_equal(indices, expected_indices), n
+        assert np.array_equal(weights, expected_weights), n
+
+
 def test_reduction_weights_are_averages():
     for n in (64, 100, 750, 3000):
         _idx, weights = pdqluma.reduction(n)

@@ -47,41 +47,38 @@ DIHEDRAL = ((False, False, False), (True, False, True), (False, True, True), (Tr
             (False, True, False), (False, False, True), (True, False, False), (True, True, True))
 
 
-def _box_window(o: int, n: int, window: int) -> tuple[int, int]:
-    """First and last input PDQ's 1-D box filter averages for output o (edges: what exists)."""
-    half = (window + 2) // 2
-    return max(0, o - (window - half)), min(n - 1, o + half - 1)
-
-
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=256)
 def reduction(n: int) -> tuple[np.ndarray, np.ndarray]:
     """PDQ's reduction of n samples to 64: its Jarosz filter (the box filter applied twice)
     then its decimation, as (indices, weights), each 64 x k:
     out[i] = sum(weights[i] * x[indices[i]]).
 
+    Output i samples input s = int((i + 0.5) * n / 64) of the filtered signal: the mean over
+    the box around s of the means over the boxes around each of those, a box being
+    [o - (window - half), o + half - 1] cut at the edges (pdqhash's `box1DFloat`). The weights
+    are summed in float64 box by box, then stored as float32. Built with arrays, not loops:
+    a seizure holds images of many sizes, each needing its own (cached here per size).
+
     Banded, so it is applied with gathers and `einsum` rather than a dense matrix product,
     which would go through a multi-threaded BLAS (slow when the scan already uses every core).
     """
     window = (n + 2 * PDQ_SIDE - 1) // (2 * PDQ_SIDE)
-    rows: list[dict[int, float]] = []
-    for i in range(PDQ_SIDE):
-        sample = int(((i + 0.5) * n) / PDQ_SIDE)
-        lo, hi = _box_window(sample, n, window)
-        weights: dict[int, float] = {}
-        for o in range(lo, hi + 1):
-            lo2, hi2 = _box_window(o, n, window)
-            share = 1.0 / ((hi - lo + 1) * (hi2 - lo2 + 1))
-            for x in range(lo2, hi2 + 1):
-                weights[x] = weights.get(x, 0.0) + share
-        rows.append(weights)
-    k = max(len(w) for w in rows)
-    indices = np.zeros((PDQ_SIDE, k), dtype=np.intp)
-    weights_out = np.zeros((PDQ_SIDE, k), dtype=np.float32)  # padding: index 0 with weight 0
-    for i, w in enumerate(rows):
-        cols = sorted(w)
-        indices[i, : len(cols)] = cols
-        weights_out[i, : len(cols)] = [w[c] for c in cols]
-    return indices, weights_out
+    half = (window + 2) // 2
+    before, after = window - half, half - 1  # a box's reach on each side
+    samples = (((np.arange(PDQ_SIDE) + 0.5) * n) / PDQ_SIDE).astype(np.intp)
+    lo1, hi1 = np.maximum(0, samples - before), np.minimum(n - 1, samples + after)
+    inner = lo1[:, None] + np.arange(window)[None, :]  # 64 x window: the inner boxes' centres
+    used = inner <= hi1[:, None]
+    lo2, hi2 = np.maximum(0, inner - before), np.minimum(n - 1, inner + after)
+    share = np.where(used, 1.0 / ((hi1 - lo1 + 1)[:, None] * (hi2 - lo2 + 1)), 0.0)
+    first, last = lo2[:, 0], np.minimum(n - 1, hi1 + after)
+    k = int((last - first + 1).max())
+    x = first[:, None] + np.arange(k)[None, :]  # 64 x k: the inputs each output reads
+    covered = (x[:, None, :] >= lo2[:, :, None]) & (x[:, None, :] <= hi2[:, :, None]) & used[:, :, None]
+    # summed over the inner boxes in order (a reduction over a middle axis adds slice by slice)
+    weights = (share[:, :, None] * covered).sum(axis=1)
+    inside = x <= last[:, None]
+    return np.where(inside, x, 0), np.where(inside, weights, 0.0).astype(np.float32)
 
 
 def grid64(luma: np.ndarray) -> np.ndarray:
