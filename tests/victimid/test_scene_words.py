@@ -55,6 +55,21 @@ def test_inverted_file_ranks_the_image_sharing_most_words_first_and_survives_a_r
     hits = ix.search(query, 5)
     assert hits[0][0] == 1017 and hits[0][1] > 2 * hits[1][1]
     assert len(ix.rows) == sum(len(np.unique(w)) for w in lists) and ix.nbytes > 0
+    # the scores are the cosines of the images' tf-idf vectors (sqrt term frequencies)
+    df = np.zeros(n_words)
+    for w in lists:
+        df[np.unique(w)] += 1
+    idf = np.log(300 / np.maximum(df, 1))
+
+    def vec(w):
+        v = np.zeros(n_words)
+        u, c = np.unique(w, return_counts=True)
+        v[u] = np.sqrt(c) * idf[u]
+        return v / np.linalg.norm(v)
+
+    want = sorted(((float(vec(query) @ vec(w)), 1000 + k) for k, w in enumerate(lists)), reverse=True)[:5]
+    assert [m for m, _ in hits] == [m for _, m in want]
+    assert [sc for _, sc in hits] == pytest.approx([sc for sc, _ in want], abs=2e-3)  # float16 weights
     ix.save(tmp_path / "words.index")
     back = scene.InvertedFile.load(tmp_path / "words.index")
     again = back.search(query, 5)
@@ -107,7 +122,10 @@ def test_a_case_indexed_before_the_words_still_searches_and_the_next_index_run_a
         assert r.exit_code == 0 and "before the local-feature shortlist" in r.output and "haven index" in r.output
         from haven.victimid.indexer import encode_scene_words
 
-        assert encode_scene_words(old) == len(search.index)
+        calls = []
+        n = len(search.index)
+        assert encode_scene_words(old, progress=lambda done, total: calls.append((done, total))) == n
+        assert calls[0] == (0, n) and calls[-1] == (n, n)  # `haven index` shows it
         again = SceneSearch(old)  # the store changed: the caches are rebuilt with the words
         assert again.case.inverted is not None and len(again.case.inverted) == len(again.index)
         assert again.query_media(ids["room_b_1.jpg"], top=3)[0].media_id == ids["room_b_2.jpg"]

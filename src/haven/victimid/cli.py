@@ -149,7 +149,7 @@ def index_command(
                 stages.update(completed=st.seen, total=count.disk_files or None)
 
             def vectors(done: int, total: int) -> None:
-                stages.stage("encoding scene vectors")
+                stages.stage("encoding scene vectors and visual words")
                 stages.update(completed=done, total=total)
 
             stats = indexer.run([str(e) for e in evidence], show, vectors)

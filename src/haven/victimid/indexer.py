@@ -453,15 +453,17 @@ def encode_scene_vectors(vs: VictimStore, retrain: bool = False, sample: int = 2
                 s.execute(update(SceneRow), [{"media_id": m, "vector": v.tobytes()} for (m, _d), v in zip(rows, vecs)])
         if progress is not None:
             progress(min(lo + ENCODE_BATCH, len(todo)), len(todo))
-    encode_scene_words(vs, retrain=retrain)
+    encode_scene_words(vs, retrain=retrain, progress=progress)
     return len(todo)
 
 
-def encode_scene_words(vs: VictimStore, retrain: bool = False, sample: int = scene.WORDS_SAMPLE) -> int:
+def encode_scene_words(vs: VictimStore, retrain: bool = False, sample: int = scene.WORDS_SAMPLE,
+                       progress: Callable[[int, int], None] | None = None) -> int:
     """Train the case's visual-word vocabulary if it has none (or `retrain`), then give every
     image without words under it its words (`vi_scene_words`, what the inverted file of the
     local-feature shortlist is built from). Cases indexed before the inverted file get it
-    here, on their next `haven index --parts scene` run. Returns the number of images given words."""
+    here, on their next `haven index --parts scene` run (~4-5 ms of CPU per image). Returns the
+    number of images given words; `progress(done, total)` as `encode_scene_vectors`'."""
     name = scene.default_extractor().name
     found = None if retrain else load_word_vocabulary(vs)
     if found is None:
@@ -493,6 +495,8 @@ def encode_scene_words(vs: VictimStore, retrain: bool = False, sample: int = sce
         have = select(SceneWordsRow.media_id).where(SceneWordsRow.vocabulary_id == vocab_id)
         todo = list(s.scalars(select(SceneRow.media_id).where(SceneRow.extractor == name, SceneRow.media_id.not_in(have))
                               .order_by(SceneRow.media_id)))
+    if progress is not None and todo:
+        progress(0, len(todo))
     for lo in range(0, len(todo), ENCODE_BATCH):
         with vs.session() as s, s.begin():
             rows = s.execute(select(SceneRow.media_id, SceneRow.descriptors)
@@ -502,4 +506,6 @@ def encode_scene_words(vs: VictimStore, retrain: bool = False, sample: int = sce
                                           for _m, d in rows])
             s.add_all([SceneWordsRow(media_id=m, vocabulary_id=vocab_id, words=w.tobytes())
                        for (m, _d), w in zip(rows, assigned)])
+        if progress is not None:
+            progress(min(lo + ENCODE_BATCH, len(todo)), len(todo))
     return len(todo)

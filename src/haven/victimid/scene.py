@@ -408,34 +408,37 @@ class InvertedFile:
 
     @classmethod
     def build(cls, ids: Iterable[int], word_lists: Iterable[np.ndarray], n_words: int) -> "InvertedFile":
-        """From each image's words (one per local feature, any order)."""
+        """From each image's words (one per local feature, any order).
+
+        A counting sort in two passes over the images: the distinct words of each image and
+        their counts first (the document frequencies), then each image's weights written
+        straight into its words' posting lists. Beside the input the build holds the final
+        arrays (6 bytes per posting) and 4 bytes per posting of distinct words and counts:
+        ~0.6 GB for the 57M postings of 100,000 images, where sorting all postings at once
+        took ~2 GB."""
         ids = np.asarray(list(ids), dtype=np.int64)
-        uniq, tfs = [], []
+        uniq, counts = [], []
+        df = np.zeros(n_words, dtype=np.int64)
         for w in word_lists:
             u, c = np.unique(np.asarray(w, dtype=np.uint16), return_counts=True)
             uniq.append(u)
-            tfs.append(np.sqrt(c).astype(np.float32))
-        lengths = np.array([len(u) for u in uniq], dtype=np.int64)
-        # One array per quantity, intermediates dropped as soon as used: ~36 bytes per posting
-        # at the peak (was ~44), so ~2 GB for the 57M postings of 100,000 images.
-        words = np.concatenate(uniq) if uniq else np.empty(0, np.uint16)
-        del uniq
-        w = np.concatenate(tfs) if tfs else np.empty(0, np.float32)  # sqrt(tf), then the weight
-        del tfs
-        df = np.bincount(words, minlength=n_words)
+            counts.append(c.astype(np.uint16) if len(c) == 0 or c.max() < 65536 else c)
+            df[u] += 1
         idf = np.log(max(len(ids), 1) / np.maximum(df, 1)).astype(np.float32)
-        w *= idf[words]
-        row = np.repeat(np.arange(len(ids), dtype=np.int32), lengths)
-        norms = np.sqrt(np.bincount(row, w * w, minlength=len(ids))).astype(np.float32)
-        w /= np.maximum(norms[row], 1e-12)
-        order = np.argsort(words, kind="stable")  # radix sort of uint16: linear
-        del words
         offsets = np.zeros(n_words + 1, dtype=np.int64)
         np.cumsum(df, out=offsets[1:])
-        row = row[order]
-        weights = w[order].astype(np.float16)
-        del w, order
-        return cls(ids, idf, offsets, row, weights)
+        rows = np.empty(int(offsets[-1]), dtype=np.int32)
+        weights = np.empty(int(offsets[-1]), dtype=np.float16)
+        cursor = offsets[:-1].copy()  # next free slot of each word's posting list
+        for r, (u, c) in enumerate(zip(uniq, counts)):
+            w = np.sqrt(c.astype(np.float32)) * idf[u]
+            w /= max(float(np.linalg.norm(w)), 1e-12)
+            at = cursor[u]  # distinct words of one image: no two writes to one slot
+            rows[at] = r
+            weights[at] = w
+            cursor[u] += 1
+            uniq[r] = counts[r] = None  # freed as the lists fill
+        return cls(ids, idf, offsets, rows, weights)
 
     def search(self, words: np.ndarray, top: int) -> list[tuple[int, float]]:
         """(id, cosine of tf-idf vectors) of the `top` images sharing most weighted words."""
