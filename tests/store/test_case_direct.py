@@ -174,3 +174,16 @@ def test_a_refused_direct_write_is_one_clear_error(tmp_path):
                 pass
     other.close()
     store.close()
+
+
+def test_a_damaged_case_database_is_one_clear_error(tmp_path):
+    import pytest
+
+    from haven.errors import CaseStoreError
+
+    case = tmp_path / "case"
+    case.mkdir()
+    (case / "case.db").write_bytes(b"not a database, " * 16)
+    for create in (False, True):
+        with pytest.raises(CaseStoreError, match="cannot be read as a case database"):
+            CaseStore(case, create=create)

@@ -19,11 +19,12 @@ import atexit
 import hashlib
 import json
 import os
+import sqlite3
 import weakref
 from datetime import datetime, timezone
 from pathlib import Path
 
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, NoReturn
 from urllib.parse import quote
 
 from haven import signals
@@ -177,7 +178,10 @@ class CaseStore:
                     else f"sqlite:///{self.dir / DB_NAME}")
         self._engine: Engine | None = None
         self._sessions = None
-        self.db = CaseDB(self.dir / DB_NAME, read_only=self.read_only)
+        try:
+            self.db = CaseDB(self.dir / DB_NAME, read_only=self.read_only)
+        except sqlite3.DatabaseError as exc:
+            self._unreadable(exc)
         _OPEN.add(self)
         if self.read_only:
             self._open_read_only()
@@ -189,9 +193,17 @@ class CaseStore:
                 self._upgrade()
             # A case made inside its own evidence by an older haven is refused as well.
             keep_apart(self.dir, self.evidence_sources())
-        except BaseException:
+        except BaseException as exc:
             self.close()
+            if isinstance(exc, sqlite3.DatabaseError):
+                self._unreadable(exc)
             raise
+
+    def _unreadable(self, exc: sqlite3.DatabaseError) -> NoReturn:
+        """A case.db SQLite cannot use: busy or read-only as such, else damaged."""
+        explain_refusal(self.dir, exc)
+        raise CaseStoreError(f"{self.dir / DB_NAME} cannot be read as a case database ({exc}); "
+                             "restore the case from a copy") from None
 
     def _upgrade(self) -> None:
         """A case made by an older haven: the tables, columns and indexes the models gained
@@ -235,8 +247,6 @@ class CaseStore:
 
     def _open_read_only(self) -> None:
         """Open without writing anything: no schema upgrade, no WAL, no temp files."""
-        import sqlite3
-
         try:
             have = self.db.tables()
         except sqlite3.OperationalError:
@@ -247,6 +257,9 @@ class CaseStore:
                 f"case {self.dir} is read-only and its last writes are still in case.db-wal "
                 "(no case.db-shm beside it): copy the case to writable storage to open it"
             ) from None
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            self._unreadable(exc)
         for name, (columns, _indexes) in expected_tables().items():
             if name in have and not columns.keys() <= have[name][0].keys():
                 self.close()
