@@ -405,6 +405,23 @@ VOCAB_IMAGES = 1000  # images whose descriptors a new vocabulary is trained on (
 ENCODE_BATCH = 256  # images encoded, written and committed together
 
 
+def _training_descriptors(s, name: str, sample: int) -> np.ndarray | None:
+    """Up to `sample` local descriptors (extractor `name`) of at most `VOCAB_IMAGES` of the
+    case's images, both drawn at random with seed 0: what a vocabulary is trained on; None
+    when the case has none."""
+    ids = list(s.scalars(select(SceneRow.media_id).where(SceneRow.extractor == name).order_by(SceneRow.media_id)))
+    rng = np.random.default_rng(0)
+    if len(ids) > VOCAB_IMAGES:
+        ids = sorted(rng.choice(ids, VOCAB_IMAGES, replace=False).tolist())
+    blobs = [b for (b,) in s.execute(select(SceneRow.descriptors).where(SceneRow.media_id.in_(ids))
+                                     .order_by(SceneRow.media_id))] if ids else []
+    if not blobs:
+        return None
+    desc = np.concatenate([np.frombuffer(b, dtype=np.uint8).reshape(-1, scene.DESCRIPTOR_BYTES)
+                           for b in blobs])
+    return desc[rng.permutation(len(desc))[:sample]]
+
+
 def encode_scene_vectors(vs: VictimStore, retrain: bool = False, sample: int = 200_000,
                          progress: Callable[[int, int], None] | None = None) -> int:
     """Train the case's vocabulary if it has none (or `retrain`), then give every image
@@ -419,17 +436,9 @@ def encode_scene_vectors(vs: VictimStore, retrain: bool = False, sample: int = 2
     name = scene.default_extractor().name
     if vocab is None:
         with vs.session() as s, s.begin():
-            ids = list(s.scalars(select(SceneRow.media_id).where(SceneRow.extractor == name).order_by(SceneRow.media_id)))
-            rng = np.random.default_rng(0)
-            if len(ids) > VOCAB_IMAGES:
-                ids = sorted(rng.choice(ids, VOCAB_IMAGES, replace=False).tolist())
-            blobs = [b for (b,) in s.execute(select(SceneRow.descriptors).where(SceneRow.media_id.in_(ids))
-                                             .order_by(SceneRow.media_id))] if ids else []
-            if not blobs:
+            desc = _training_descriptors(s, name, sample)
+            if desc is None:
                 return 0
-            desc = np.concatenate([np.frombuffer(b, dtype=np.uint8).reshape(-1, scene.DESCRIPTOR_BYTES)
-                                   for b in blobs])
-            desc = desc[rng.permutation(len(desc))[:sample]]
             try:
                 vocab = scene.Vocabulary.train(desc)
             except VictimIdError:
@@ -468,17 +477,9 @@ def encode_scene_words(vs: VictimStore, retrain: bool = False, sample: int = sce
     found = None if retrain else load_word_vocabulary(vs)
     if found is None:
         with vs.session() as s, s.begin():
-            ids = list(s.scalars(select(SceneRow.media_id).where(SceneRow.extractor == name).order_by(SceneRow.media_id)))
-            rng = np.random.default_rng(0)
-            if len(ids) > VOCAB_IMAGES:
-                ids = sorted(rng.choice(ids, VOCAB_IMAGES, replace=False).tolist())
-            blobs = [b for (b,) in s.execute(select(SceneRow.descriptors).where(SceneRow.media_id.in_(ids))
-                                             .order_by(SceneRow.media_id))] if ids else []
-            if not blobs:
+            desc = _training_descriptors(s, name, sample)
+            if desc is None:
                 return 0
-            desc = np.concatenate([np.frombuffer(b, dtype=np.uint8).reshape(-1, scene.DESCRIPTOR_BYTES)
-                                   for b in blobs])
-            desc = desc[rng.permutation(len(desc))[:sample]]
             try:
                 words = scene.WordVocabulary.train(desc)
             except VictimIdError:
