@@ -158,7 +158,8 @@ def test_vectors_are_encoded_in_batches_from_a_sampled_vocabulary(tmp_path, monk
     vs = VictimStore(tmp_path / "case", create=True)
     calls = []
     indexer.Indexer(vs, indexer.IndexOptions(parts=("scene",))).run([str(ev)], on_vectors=lambda d, t: calls.append((d, t)))
-    assert calls == [(0, 5), (2, 5), (4, 5), (5, 5)]  # progress of the encoding, batch by batch
+    # progress of the encoding, batch by batch: the global vectors, then the visual words
+    assert calls == [(0, 5), (2, 5), (4, 5), (5, 5)] * 2
     with vs.session() as s:
         rows = list(s.scalars(select(SceneRow)))
         [voc] = list(s.scalars(select(VocabularyRow)))
