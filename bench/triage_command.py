@@ -76,33 +76,35 @@ def load() -> str:
     return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def limit_photo(path: Path) -> None:
-    """The floor per photo: DCT-scaled decode + the three digests of the bytes in memory."""
-    from PIL import Image
-
-    data = path.read_bytes()
-    with Image.open(io.BytesIO(data)) as im:
-        w, h = im.size
-        scale = FAST_SHORT_SIDE / min(w, h)
-        if scale < 1:
-            im.draft("RGB", (math.ceil(w * scale), math.ceil(h * scale)))
-        im.load()
+def _digests(data: bytes) -> None:
+    """MD5, SHA-1 and SHA-256 of the bytes in memory, as the floors count them."""
     for algo in ("md5", "sha1", "sha256"):
         hashlib.new(algo, data).digest()
+
+
+def _decode_scaled(data: bytes, mode: str) -> None:
+    """libjpeg-turbo's DCT-scaled decode to `mode` at the scale haven's fast path asks for."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        w, h = im.size
+        scale = min(1.0, FAST_SHORT_SIDE / min(w, h))
+        im.draft(mode, (math.ceil(w * scale), math.ceil(h * scale)))
+        im.load()
+
+
+def limit_photo(path: Path) -> None:
+    """The floor per photo: DCT-scaled decode + the three digests of the bytes in memory."""
+    data = path.read_bytes()
+    _decode_scaled(data, "RGB")
+    _digests(data)
 
 
 def luma_limit_photo(path: Path) -> None:
     """The floor of a luma decode: DCT-scaled decode to luma + the three digests."""
-    from PIL import Image
-
     data = path.read_bytes()
-    with Image.open(io.BytesIO(data)) as im:
-        w, h = im.size
-        scale = min(1.0, FAST_SHORT_SIDE / min(w, h))
-        im.draft("L", (math.ceil(w * scale), math.ceil(h * scale)))
-        im.load()
-    for algo in ("md5", "sha1", "sha256"):
-        hashlib.new(algo, data).digest()
+    _decode_scaled(data, "L")
+    _digests(data)
 
 
 def with_rgb_pdq_photo(path: Path) -> None:
@@ -110,8 +112,7 @@ def with_rgb_pdq_photo(path: Path) -> None:
     from pdq_paths import rgb_v1_query
 
     data = path.read_bytes()
-    for algo in ("md5", "sha1", "sha256"):
-        hashlib.new(algo, data).digest()
+    _digests(data)
     rgb_v1_query(data)
 
 
@@ -120,8 +121,7 @@ def with_pdq_photo(path: Path) -> None:
     from haven.signals.pdq import pdq_and_query_from_bytes
 
     data = path.read_bytes()
-    for algo in ("md5", "sha1", "sha256"):
-        hashlib.new(algo, data).digest()
+    _digests(data)
     pdq_and_query_from_bytes(data)
 
 
