@@ -47,6 +47,7 @@ import cv2
 import numpy as np
 from sqlalchemy import delete
 
+from haven.disjoint import DisjointSets
 from haven.victimid import scene, series
 from haven.victimid.indexer import Indexer, IndexOptions
 from haven.victimid.models import MediaRow
@@ -122,8 +123,8 @@ def separability(vs: VictimStore, place_of: dict[int, str], ids: list[int]) -> N
     places = sorted(m for m in ids if m in place_of)
     others = [m for m in ids if m not in place_of]
     chance = np.array([models(a, d) for a in places for d in others]).reshape(-1, 2)
-    true = np.array([models(a, b) for i, a in enumerate(places) for b in places[i + 1:]
-                     if place_of[a] == place_of[b]]).reshape(-1, 2)
+    true_pairs = [(a, b) for i, a in enumerate(places) for b in places[i + 1:] if place_of[a] == place_of[b]]
+    true = np.array([models(a, b) for a, b in true_pairs]).reshape(-1, 2)
     if not len(chance) or not len(true):
         print("## separability: needs place photos and distractors both")
         return
@@ -135,6 +136,15 @@ def separability(vs: VictimStore, place_of: dict[int, str], ids: list[int]) -> N
           f"{int(((true[:, 0] >= series.WEAK_H_INLIERS) | (true[:, 1] >= series.WEAK_F_INLIERS)).sum())}; "
           f">= {scene.MIN_INLIERS} H or >= {scene.MIN_F_INLIERS} F (verified) "
           f"{int(((true[:, 0] >= scene.MIN_INLIERS) | (true[:, 1] >= scene.MIN_F_INLIERS)).sum())}")
+    # The ceiling of series on these features: every true pair above every chance pair linked,
+    # and chained (a place's photos joined through each other, as series chain them).
+    sets = DisjointSets()
+    for (a, b), (h, f) in zip(true_pairs, true):
+        if h > mh or f > mf:
+            sets.union(sets.find(a), sets.find(b))
+    chained = sum(len(g) * (len(g) - 1) // 2 for g in sets.groups())
+    print(f"ceiling of series on these features (true pairs above every chance pair, chained through the "
+          f"place's photos): {chained} of {len(true)} same-place pairs, pair recall {chained / max(len(true), 1):.3f}")
 
 
 def main() -> None:

@@ -46,9 +46,20 @@ def images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXT)
 
 
+# Methods that detect their own keypoints (not haven's 1,500 SIFT keypoints); all in plain
+# OpenCV: denser SIFT (more features, a lower contrast threshold, a larger image), ASIFT
+# (`cv2.AffineFeature` over SIFT: simulated tilts for extreme viewpoints) and AKAZE (binary).
+OWN = {
+    "sift4k": lambda: (cv2.SIFT_create(nfeatures=4000, contrastThreshold=0.02), 1600),
+    "asift": lambda: (cv2.AffineFeature_create(cv2.SIFT_create(nfeatures=1500), maxTilt=3), 1024),
+    "akaze": lambda: (cv2.AKAZE_create(threshold=0.0005), 1024),
+}
+UNIONS = {"rootsift+akaze": ("rootsift", "akaze"), "rootsift+asift": ("rootsift", "asift")}
+
+
 def describers() -> dict:
     x = getattr(cv2, "xfeatures2d", None)
-    out = {"rootsift": None}
+    out = {"rootsift": None, **{k: None for k in OWN}, **{k: None for k in UNIONS}}
     if x is not None:
         out["vgg"] = lambda: x.VGG_create(scale_factor=SCALE["vgg"])
         out["boost"] = lambda: x.BoostDesc_create(scale_factor=SCALE["boost"])
@@ -65,6 +76,23 @@ def extract(path: Path, method: str, cache: Path, makers: dict) -> tuple[np.ndar
     if f.exists():
         z = np.load(f)
         return z["pts"], z["desc"], tuple(z["size"])
+    if base in OWN:
+        det, side = OWN[base]()
+        rgb = image_pixels(path.read_bytes())
+        gray = scene.to_gray(rgb, side)
+        # haven's frame: the long side scaled (down only) to 1,024 px
+        factor = min(1.0, 1024 / max(rgb.shape[:2])) / min(1.0, side / max(rgb.shape[:2]))
+        kps, desc = det.detectAndCompute(gray, None)
+        if desc is not None and desc.dtype != np.uint8:
+            desc = scene.rootsift(np.clip(np.rint(desc), 0, 255).astype(np.uint8))
+        if desc is None or not kps:
+            pts, desc = np.empty((0, 2), np.float32), np.empty((0, 1), np.float32)
+        else:
+            # every method's points in the 1,024-px frame, so the models' pixel thresholds agree
+            pts = np.array([k.pt for k in kps], dtype=np.float32) * np.float32(factor)
+        size = np.array([round(v * factor) for v in gray.shape[::-1]])
+        np.savez(f, pts=pts, desc=desc, size=size)
+        return pts, desc, tuple(size)
     gray = scene.to_gray(image_pixels(path.read_bytes()))
     sift = cv2.SIFT_create(nfeatures=scene.N_FEATURES)
     kps = sift.detect(gray, None)
@@ -108,11 +136,19 @@ def match(method: str, a: tuple, b: tuple) -> np.ndarray:
 
 
 def models(method: str, a: tuple, b: tuple) -> tuple[int, int]:
-    pairs = match(method, a, b)
-    if len(pairs) < 8:
+    if method in UNIONS:  # each part matched on its own; the correspondences pooled for the models
+        src, dst = [], []
+        for part, fa, fb in zip(UNIONS[method], a, b):
+            pairs = match(part, fa, fb)
+            src.append(fa[0][pairs[:, 0]])
+            dst.append(fb[0][pairs[:, 1]])
+        src, dst = np.ascontiguousarray(np.vstack(src)), np.ascontiguousarray(np.vstack(dst))
+    else:
+        pairs = match(method, a, b)
+        src = np.ascontiguousarray(a[0][pairs[:, 0]])
+        dst = np.ascontiguousarray(b[0][pairs[:, 1]])
+    if len(src) < 8:
         return 0, 0
-    src = np.ascontiguousarray(a[0][pairs[:, 0]])
-    dst = np.ascontiguousarray(b[0][pairs[:, 1]])
     return scene._homography_inliers(src, dst), scene._fundamental_inliers(src, dst)
 
 
@@ -144,7 +180,10 @@ def main() -> None:
             continue
         photos = sorted({p for pair in true_pairs + chance_pairs for p in pair})
         c0 = time.process_time()
-        feats = {p: extract(p, method, args.cache, makers) for p in photos}
+        if method in UNIONS:
+            feats = {p: tuple(extract(p, part, args.cache, makers) for part in UNIONS[method]) for p in photos}
+        else:
+            feats = {p: extract(p, method, args.cache, makers) for p in photos}
         c_ext = time.process_time() - c0
         c0 = time.process_time()
         t = np.array([models(method, feats[a], feats[b]) for a, b in true_pairs]).reshape(-1, 2)
