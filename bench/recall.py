@@ -199,6 +199,9 @@ def main() -> None:
     ap.add_argument("--kinds", default="",
                     help="hash-only: only these variant kinds, comma-separated (default all)")
     ap.add_argument("--quick", action="store_true", help="hash-only: 100 known, 2,000 unrelated")
+    ap.add_argument("--dev", action="store_true",
+                    help="hash-only: the development split (other query seeds and other "
+                         "unrelated images than the default run reports)")
     ap.add_argument("--pad", type=int, default=0,
                     help="hash-only: add N realistic padding known PDQ hashes (bench/pdq_corpus.py's "
                          "clustered generator) to the known list, e.g. --pad 1000000")
@@ -214,7 +217,7 @@ def main() -> None:
             n, m, min(args.queries, n), 1 if args.quick else args.photo_seeds, shared,
             folders=tuple(args.photos), folder_seeds=1 if args.quick else args.folder_seeds,
             kinds=tuple(k for k in args.kinds.split(",") if k), package_dir=args.package_photos,
-            pad=args.pad))
+            pad=args.pad, dev=args.dev))
         return
     width, height = (int(v) for v in args.size.lower().split("x"))
     r = run(args.n or 500, args.m or 2000, width, height, args.threshold)

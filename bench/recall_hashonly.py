@@ -16,7 +16,13 @@ Known sets, as PDQ only (the reference hash of the JPEG q90 file):
 
 Each photo family is also reported without its PDQ-unstable photos (`[family, PDQ-stable]`:
 pdqhash's own PDQ moves > 16 bits when the photo is moved by 1-2 px), and the 'before'
-column gives recall and false matches at `PREVIOUS_FAMILIES` from the same hits.
+column gives recall and false matches of the same run without the exact bands, logos and
+captions (`framing.exact_blocks`, `caption_blocks`: every item searched again without its PDQ
+samples, i.e. the previous hypotheses; timed too, so the cost lines give both).
+
+`--dev` draws other queries (seeds 100+ instead of 0+) and other unrelated images (indices
+from `DEV_UNRELATED` on) from the same known pictures: the split changes to the hypotheses
+are shaped on; the figures in docs/hash-only.md come from the default split.
 
 Queries: variants of known images (the kinds of bench/recall.py plus crop 8-15 %, banner
 6-12 %, corner logo 10-20 %), one per image and kind (photos: several seeds each).
@@ -203,12 +209,17 @@ def plain_query(data: bytes) -> tuple[list[str], bool, float]:
     return hexes, sig.trusted, time.process_time() - t
 
 
-def framing_item(data: bytes) -> tuple[framing.Item, float]:
-    """The item's grid for the hypotheses and its CPU seconds (the decode is shared with
-    `plain_query` on the same bytes object, as in the scan)."""
+def framing_item(data: bytes) -> tuple[framing.Item, float, float]:
+    """The item for the hypotheses, the CPU seconds of its grid alone (the previous code's
+    item) and of grid and PDQ samples (the decode is shared with `plain_query` on the same
+    bytes object, as in the scan)."""
+    pixels = pdq._prepared(data, True).pixels
     t = time.process_time()
-    item = framing.Item.from_pixels(pdq._prepared(data, True).pixels)
-    return item, time.process_time() - t
+    grid = framing.luma_grid(pixels)
+    t_grid = time.process_time() - t
+    cells = framing.pdq_cells(pixels)
+    t_all = time.process_time() - t
+    return framing.Item(grid, pixels.shape[1] / pixels.shape[0], cells), t_grid, t_all
 
 
 def _photo_sources(shared: Path | None) -> list[Image.Image]:
@@ -244,48 +255,52 @@ def _folder_photos(folder: Path, named: bool = False) -> list:
     return out
 
 
-def _cached_unrelated(m: int, progress: bool) -> dict:
-    """Grids (uint8), plain query codes, trusted flags and kinds of the first m unrelated."""
+def _cached_unrelated(m: int, progress: bool, first: int = 0) -> dict:
+    """Grids (uint8), PDQ samples (`framing.Item.cells`, float16 as a worker sends them), plain
+    query codes, trusted flags and kinds of the first m unrelated."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"unrelated-{m}-g{framing.GRID}.npz"
+    path = CACHE / f"unrelated-{m}-g{framing.GRID}-c64{f'-from{first}' if first else ''}.npz"
     if path.exists():
         z = np.load(path)
         return {k: z[k] for k in z.files}
     grids = np.empty((m, framing.GRID, framing.GRID), dtype=np.uint8)
     aspects = np.empty(m, dtype=np.float32)
+    cells = np.zeros((m, 64, 64), dtype=np.float16)
     codes = np.zeros((m, 32, 32), dtype=np.uint8)
     ncodes = np.zeros(m, dtype=np.int16)
     trusted = np.zeros(m, dtype=bool)
     kinds = np.empty(m, dtype="U12")
     t_plain = np.zeros(m)
     t_item = np.zeros(m)
+    t_grid = np.zeros(m)
     for j in range(m):
-        kind, img = unrelated_image(j)
+        kind, img = unrelated_image(first + j)
         data = recall._jpeg(img, 90)
         hexes, ok, tp = plain_query(data)
-        item, ti = framing_item(data)
+        item, tg, ti = framing_item(data)
+        t_grid[j] = tg
         grids[j] = np.clip(np.rint(item.grid), 0, 255)
         aspects[j] = item.aspect
+        cells[j] = item.cells
         raw = bytes.fromhex("".join(hexes))
         codes[j, :len(hexes)] = np.frombuffer(raw, np.uint8).reshape(-1, 32)
         ncodes[j] = len(hexes)
         trusted[j], kinds[j], t_plain[j], t_item[j] = ok, kind, tp, ti
         if progress and j % 2000 == 1999:
             print(f"  unrelated {j + 1}/{m} hashed", file=sys.stderr)
-    out = dict(grids=grids, aspects=aspects, codes=codes, ncodes=ncodes, trusted=trusted,
-               kinds=kinds, t_plain=t_plain, t_item=t_item)
+    out = dict(grids=grids, aspects=aspects, cells=cells, codes=codes, ncodes=ncodes,
+               trusted=trusted, kinds=kinds, t_plain=t_plain, t_item=t_item, t_grid=t_grid)
     np.savez(path, **out)
     return out
 
 
-#: The hypotheses' thresholds before this session's change (bench prints recall and false
-#: matches at both from the same hits: a hit at or under the old threshold of its family
-#: was found before, since the hypotheses themselves are unchanged).
-PREVIOUS_FAMILIES = {"frame": 36, "band": 36, "logo": 36}
-
-
-def _before(hit) -> bool:
-    return hit.distance <= PREVIOUS_FAMILIES[hit.tag.split("-")[0]]
+#: Hypothesis families that need the item's PDQ samples: 'before' = the same queries searched
+#: again without the samples (the previous hypotheses), timed beside.
+NEW_FAMILIES = ("xband", "xlogo", "xcaption")
+#: `--dev`: query seeds start here (the default split uses 0, 1, ...) and unrelated images
+#: are numbered from DEV_UNRELATED on (the default split uses 0 .. m-1).
+DEV_SEED = 100
+DEV_UNRELATED = 1_000_000
 
 
 #: A photo whose own PDQ moves by more than this many bits when the photo is moved by 1 or 2
@@ -324,7 +339,7 @@ def padding(pad: int) -> np.ndarray:
 def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
         progress: bool = True, folders: tuple[Path, ...] = (), folder_seeds: int = 2,
         kinds: tuple[str, ...] = (), package_dir: Path | None = None,
-        pad: int = 0) -> dict:
+        pad: int = 0, dev: bool = False) -> dict:
     """`pad`: that many padding known hashes (`padding`) are added to the known list after
     the real ones; matches to them count as wrong identities / false matches."""
     t0 = time.perf_counter()
@@ -369,21 +384,31 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
         print(f"  {len(known_hex)} known hashed, {pad} padding "
               f"({time.perf_counter() - t0:.0f}s)", file=sys.stderr)
 
+    # one-time costs (the compiled search, cached matrices) before anything is timed
+    warm = framing.Item.from_pixels(pdq._prepared(recall._jpeg(known_imgs[0][1], 90), True).pixels)
+    for w_item in (warm, framing.Item(warm.grid, warm.aspect, None)):
+        fidx.search(w_item)
+    framing.caption_blocks(warm.cells)
+
     def match(data: bytes):
         hexes, trusted, tp = plain_query(data)
         t = time.process_time()
         plain = {i for i, _d in plain_index.search(hexes, 31)} if trusted else set()
         tp += time.process_time() - t  # today = hashing + the plain search, same known list
-        item, ti = framing_item(data)
+        item, ti_old, ti = framing_item(data)
         t = time.process_time()
         hits = fidx.search(item) if trusted else []
         ts = time.process_time() - t
+        # the previous code (no PDQ samples, so no exact bands, logos or captions), timed
+        t = time.process_time()
+        old = fidx.search(framing.Item(item.grid, item.aspect, None)) if trusted else []
+        ts_old = time.process_time() - t
         framed = {h.row: h for h in hits}
-        return plain, framed, tp, ti + ts
+        return plain, framed, {h.row for h in old}, tp, ti + ts, ti_old + ts_old
 
     results: dict[str, dict] = {}
-    costs_plain, costs_extra = [], []
-    fam_costs: dict[str, list[tuple[float, float]]] = {}
+    costs_plain, costs_extra, costs_before = [], [], []
+    fam_costs: dict[str, list[tuple[float, float, float]]] = {}
     families = [("collages", list(range(min(queries, n))), 1)]
     for family in dict.fromkeys(f for f, _i in known_imgs if f != "collages"):
         ids = [k for k, (f, _i) in enumerate(known_imgs) if f == family]
@@ -404,17 +429,17 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
                                               dict(q=0, plain=0, both=0, wrong=0, fam={}))
             for i in ids:
                 for s in range(seeds):
-                    rng = np.random.default_rng([i, k, s])
-                    plain, framed, tp, te = match(fn(known_imgs[i][1], rng))
+                    rng = np.random.default_rng([i, k, s + (DEV_SEED if dev else 0)])
+                    plain, framed, before, tp, te, te_old = match(fn(known_imgs[i][1], rng))
                     costs_plain.append(tp)
                     costs_extra.append(te)
-                    fam_costs.setdefault(family, []).append((tp, te))
+                    costs_before.append(te_old)
+                    fam_costs.setdefault(family, []).append((tp, te, te_old))
                     for r in (r_all,) if r_stable is None or i in unstable else (r_all, r_stable):
                         r["q"] += 1
                         r["plain"] += i in plain
                         r["both"] += i in plain or i in framed
-                        r["before"] = r.get("before", 0) + (i in plain or (
-                            i in framed and _before(framed[i])))
+                        r["before"] = r.get("before", 0) + (i in plain or i in before)
                         r["wrong"] += bool((plain | set(framed)) - {i})
                         if (set(framed) - plain) - {i}:
                             r["wrong_framing"] = r.get("wrong_framing", 0) + 1
@@ -425,16 +450,17 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
             print(f"  {kind}: done ({time.perf_counter() - t0:.0f}s)", file=sys.stderr)
 
     # unrelated: cached grids and query codes, matched against today's known lists
-    u = _cached_unrelated(m, progress)
+    u = _cached_unrelated(m, progress, DEV_UNRELATED if dev else 0)
     fm_plain: dict[str, int] = {}
     fm_framed: dict[str, int] = {}
     fm_before: dict[str, int] = {}
     closest: dict[str, int] = {}
+    closest_fam: dict[tuple[str, str], int] = {}
     per_kind: dict[str, int] = {}
     untrusted: dict[str, int] = {}
     hist = np.zeros(257, dtype=np.int64)  # best hypothesis distance per (unrelated, known)
     pairs = 0
-    t_search = []
+    t_search, t_search_old = [], []
     t_plain_search = []
     for j in range(m):
         kind = str(u["kinds"][j])
@@ -447,25 +473,33 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
         if plain_index.search(hexes, 31):
             fm_plain[kind] = fm_plain.get(kind, 0) + 1
         t_plain_search.append(time.process_time() - t)
-        item = framing.Item(u["grids"][j].astype(np.float32), float(u["aspects"][j]))
+        item = framing.Item(u["grids"][j].astype(np.float32), float(u["aspects"][j]),
+                            u["cells"][j].astype(np.float32))
         t = time.process_time()
+        hits = fidx.search(item)
+        t_search.append(time.process_time() - t)
+        t = time.process_time()
+        old = fidx.search(framing.Item(item.grid, item.aspect, None))  # the previous code
+        t_search_old.append(time.process_time() - t)
         # the distance distribution behind the false-match arithmetic (first round only):
         # every row's best distance when the list is small, else the rows within PAD_RADIUS
         detail: dict = {"radius": PAD_RADIUS} if pad else {}
-        hits = fidx.search(item, detail)
-        t_search.append(time.process_time() - t)
+        assert [h.row for h in fidx.search(item, detail)] == [h.row for h in hits]
         if hits:
             fm_framed[kind] = fm_framed.get(kind, 0) + 1
-        if any(_before(h) for h in hits):
+        if old:
             fm_before[kind] = fm_before.get(kind, 0) + 1
         d = (detail["near_dist"] if pad else detail["first_round"]).astype(np.int64)
         hist += np.bincount(d, minlength=257)[:257]
         pairs += n_rows
         closest[kind] = min(closest.get(kind, 256), int(d.min()) if len(d) else 256)
+        for fam, fd in detail.get("first_round_family", {}).items():
+            key = (kind, fam)
+            closest_fam[key] = min(closest_fam.get(key, 256), int(fd.min()) if len(fd) else 256)
         if progress and j % 5000 == 4999:
             print(f"  unrelated {j + 1}/{m} matched ({time.perf_counter() - t0:.0f}s)",
                   file=sys.stderr)
-    return dict(results=results, n_known=len(known_hex), n_photos=len(photo_ids), m=m,
+    return dict(results=results, n_known=len(known_hex), n_photos=len(photo_ids), m=m, dev=dev,
                 pad=pad, pairs=pairs, cpu=time.process_time() - cpu0,
                 cost_unrelated_plain_search=float(np.mean(t_plain_search)) if t_plain_search
                 else 0.0,
@@ -477,11 +511,15 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
                 fam_costs={f: np.mean(v, axis=0).tolist() for f, v in fam_costs.items()},
                 per_kind=per_kind, untrusted=untrusted, fm_plain=fm_plain, fm_framed=fm_framed,
                 fm_before=fm_before,
-                closest=closest, hist=hist,
+                closest=closest, closest_fam=closest_fam, hist=hist,
                 cost_plain=float(np.mean(costs_plain)), cost_extra=float(np.mean(costs_extra)),
                 cost_unrelated_plain=float(np.mean(u["t_plain"])),
                 cost_unrelated_item=float(np.mean(u["t_item"])),
                 cost_unrelated_search=float(np.mean(t_search)) if t_search else 0.0,
+                cost_unrelated_search_before=float(np.mean(t_search_old)) if t_search_old
+                else 0.0,
+                cost_before=float(np.mean(costs_before)),
+                cost_unrelated_grid=float(np.mean(u["t_grid"])) if "t_grid" in u else 0.0,
                 elapsed=time.perf_counter() - t0, load=(load0, os.getloadavg()[0]))
 
 
@@ -503,7 +541,8 @@ def report(r: dict) -> None:
           f"{unst or 'none'}; '[family, PDQ-stable]' rows leave them out")
     print(f"thresholds: plain 31 (full 256 bits); hypotheses {framing.FAMILIES} on the "
           f"{256 - framing.DROP_BITS} most reliable bits")
-    print(f"previous thresholds {PREVIOUS_FAMILIES}: column 'before' (same hits)")
+    print(f"column 'before': the same run without the families {', '.join(NEW_FAMILIES)}"
+          f"{'; DEV split (other query seeds and unrelated images)' if r.get('dev') else ''}")
     print(f"{'variant [family]':<52}{'queries':>8}{'today':>9}{'before':>9}{'+framing':>10}  "
           "wrong-id today/added  found only by")
     for kind, v in r["results"].items():
@@ -519,6 +558,12 @@ def report(r: dict) -> None:
               f"{r['fm_before'].get(kind, 0)} / {r['fm_framed'].get(kind, 0)}"
               f"  closest {_closest(r, kind)}"
               f"  untrusted {r['untrusted'].get(kind, 0)}")
+    if r.get("closest_fam"):
+        fams = list(dict.fromkeys(f for _k, f in r["closest_fam"]))
+        print("  closest first-round distance per hypothesis family (threshold): "
+              + "; ".join(f"{f} ({framing.FAMILIES[f]}): " + ", ".join(
+                  f"{k} {d}" for (k, g), d in r["closest_fam"].items() if g == f)
+                  for f in fams))
     hist = r["hist"]
     cum = np.cumsum(hist)
     pairs = r.get("pairs") or int(cum[-1])
@@ -526,13 +571,21 @@ def report(r: dict) -> None:
     print(f"  best first-round distance over {pairs:,} (unrelated, known) pairs: {marks}")
     base = r["cost_plain"]
     print(f"cost per query image (CPU ms, decode included in today): today {base * 1e3:.2f}; "
-          f"framing adds {r['cost_extra'] * 1e3:.2f} (grid + hypotheses + search) -> "
-          f"{(base + r['cost_extra']) / base:.2f}x")
-    for fam, (tp, te) in r["fam_costs"].items():
+          f"framing adds {r['cost_extra'] * 1e3:.2f} (grid + PDQ samples + hypotheses + search)"
+          f" -> {(base + r['cost_extra']) / base:.2f}x; the previous code (grid + its search, "
+          f"same run) {r['cost_before'] * 1e3:.2f} -> {(base + r['cost_before']) / base:.2f}x")
+    for fam, (tp, te, tb) in r["fam_costs"].items():
         print(f"  queries of {fam:<22} today {tp * 1e3:.2f}, + framing {te * 1e3:.2f} -> "
-              f"{(tp + te) / tp:.2f}x")
+              f"{(tp + te) / tp:.2f}x (previous code + {tb * 1e3:.2f} -> {(tp + tb) / tp:.2f}x)")
     tp = r["cost_unrelated_plain"] + r.get("cost_unrelated_plain_search", 0.0)
     te = r["cost_unrelated_item"] + r["cost_unrelated_search"]
+    tb = (r.get("cost_unrelated_grid") or r["cost_unrelated_item"]) + r.get(
+        "cost_unrelated_search_before", 0.0)
+    split = ("(grid only)" if r.get("cost_unrelated_grid")
+             else "(grid and samples: not split in this cache)")
+    print(f"  unrelated: the previous hypotheses' search "
+          f"{r.get('cost_unrelated_search_before', 0) * 1e3:.2f} ms vs "
+          f"{r['cost_unrelated_search'] * 1e3:.2f} now; with the item {split} {(tp + tb) / tp:.2f}x")
     print(f"  unrelated {UNRELATED_SIZE[0]}x{UNRELATED_SIZE[1]} (hashing and grid timed when "
           f"cached; plain search {r.get('cost_unrelated_plain_search', 0.0) * 1e3:.2f} and "
           f"hypotheses {r['cost_unrelated_search'] * 1e3:.2f} in this run) "

@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 
 def make_image(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
@@ -47,6 +47,33 @@ def make_image(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
     noise = rng.normal(0, 6, (h, w, 3))
     arr = np.clip(np.asarray(img, dtype=np.float64) + grating + noise, 0, 255).astype(np.uint8)
     return Image.fromarray(arr, "RGB")
+
+
+_PAGE_WORDS = "alpha beta gamma delta river stone garden window paper light market bridge".split()
+
+
+def make_printed_page(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
+    """A benign 'photo of a printed page': lines of small dark text over a smooth colour field.
+
+    Its PDQ is PDQ-unstable (it moves by more than 16 bits when the picture is moved by 1-2
+    pixels: the hash rests on where PDQ's samples fall on the text), like photographed text,
+    fine texture and periodic patterns (docs/hash-only.md)."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w] / max(w, h)
+    field = np.zeros((h, w, 3))
+    for _ in range(4):
+        fx, fy, phase = rng.uniform(0.5, 3, 2).tolist() + [rng.uniform(0, 6.3)]
+        field += rng.uniform(10, 40, 3) * np.sin(2 * np.pi * (fx * x + fy * y) + phase)[..., None]
+    img = Image.fromarray(np.clip(field + 150, 0, 255).astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.load_default(size=int(rng.integers(9, 12)))
+    top = int(rng.integers(4, 12))
+    while top < h - 10:
+        line = " ".join(_PAGE_WORDS[int(i)] for i in rng.integers(0, len(_PAGE_WORDS), 30))
+        draw.text((int(rng.integers(2, 12)), top), line, font=font, fill=(20, 20, 30))
+        top += font.size + int(rng.integers(2, 5))
+    return img
 
 
 def jpeg_bytes(img: Image.Image, quality: int = 90) -> bytes:

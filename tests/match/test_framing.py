@@ -1,13 +1,15 @@
 """Hash-only hypotheses: a cropped, bannered or logo-marked copy is found from the known PDQ
 alone, an unrelated picture is not, and the emulated PDQ agrees with pdqhash."""
 
+import io
+
 import numpy as np
 import pdqhash
 from PIL import Image, ImageDraw
 
 from haven.match import framing
 from haven.match.framing import FramingIndex, Item
-from haven.signals import pdq
+from haven.signals import pdq, pdqluma
 
 
 def _picture(seed: int, size=(640, 480)) -> Image.Image:
@@ -151,3 +153,148 @@ def test_deeply_cropped_copy_is_found_by_the_wide_frames(monkeypatch):
     monkeypatch.setattr(framing, "WIDE_CUTS", ())
     monkeypatch.setattr(framing, "MAX_CUT", 0.12)
     assert index.search(_item(copy)) == []
+
+
+# -- exact bands and logos: PDQ-unstable pictures ----------------------------------------------
+def _printed_page(seed: int) -> Image.Image:
+    """Lines of small text over a smooth field (`haven.demo.make_printed_page`): PDQ-unstable."""
+    from haven.demo import make_printed_page
+
+    return make_printed_page(seed)
+
+
+def _jpeg(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def _jpeg_pdq(img: Image.Image) -> str:
+    return pdq.pdq_from_bytes(_jpeg(img)).hex
+
+
+def _jpeg_item(img: Image.Image) -> Item:
+    return Item.from_pixels(pdq._prepared(_jpeg(img), True).pixels)
+
+
+def _bannered(img: Image.Image, height: float, colour=(240, 240, 240), top=False) -> Image.Image:
+    w, h = img.size
+    out = img.copy()
+    band = int(height * h)
+    ImageDraw.Draw(out).rectangle((0, 0, w, band) if top else (0, h - band, w, h), fill=colour)
+    return out
+
+
+def test_items_own_samples_hash_to_its_pdq():
+    data = _jpeg(_printed_page(0))
+    item = Item.from_pixels(pdq._prepared(data, True).pixels)
+    assert item.cells.shape == (64, 64)
+    assert pdqluma.hex_of(pdqluma.dct16(item.cells)) == pdq.pdq_from_bytes(data).hex
+
+
+def test_bannered_copy_of_a_pdq_unstable_page_is_found_by_the_exact_bands():
+    found_exact = found_before = 0
+    for seed in range(6):
+        page = _printed_page(seed)
+        w, h = page.size
+        own = _jpeg_pdq(page)
+        # PDQ-unstable: moved by 1-2 px, its own PDQ moves by more than 16 bits
+        assert max(pdq.hamming(own, _jpeg_pdq(page.crop((d, d, w, h)))) for d in (1, 2)) > 16
+        copy = _bannered(page, 0.10)
+        assert pdq.hamming(own, _jpeg_pdq(copy)) > 31  # plain PDQ misses every one
+        index = _index([own], noise=50)
+        item = _jpeg_item(copy)
+        hits = index.search(item)
+        assert [hit.row for hit in hits] in ([], [0])
+        if hits:
+            found_exact += 1
+            assert hits[0].tag.startswith("x") and hits[0].distance <= 36
+        # the same search on the emulated grid only (the previous hypotheses)
+        found_before += bool(index.search(Item(item.grid, item.aspect, None)))
+    assert found_exact >= 5 and found_before <= 1
+
+
+def test_unrelated_pages_with_banners_are_not_matched_by_the_exact_bands():
+    index = _index([_jpeg_pdq(_printed_page(seed)) for seed in range(10)], noise=50)
+    for seed in range(20, 30):
+        detail: dict = {}
+        copy = _bannered(_printed_page(seed), 0.08, colour=(20, 90, 200), top=True)
+        assert index.search(_jpeg_item(copy), detail) == []
+        closest = detail["first_round_family"]
+        assert min(closest["xband"][:10].min(), closest["xlogo"][:10].min()) > 50
+
+
+def test_exact_masks_hide_whatever_lies_under_them():
+    cells = _jpeg_item(_printed_page(1)).cells
+    tags, blocks = framing.exact_blocks(cells)
+    k = framing.EXACT_BAND_CELLS[-1]
+    covered = cells.copy()
+    covered[64 - k:] = 255.0  # a white banner over the bottom k samples
+    c = framing.EXACT_LOGO_CELLS[0]
+    covered[:c, :c] = 0.0  # and a black logo in the top-left corner
+    tags2, blocks2 = framing.exact_blocks(covered)
+    assert tags2 == tags
+    band, logo = tags.index(f"xband-b{round(k / 64 * 100)}"), tags.index(
+        f"xlogo-tl{round(c / 64 * 100)}")
+    # the band hypothesis does not see the logo only where the logo is not hashed: compare the
+    # band with the banner alone, and the logo with the logo alone
+    banner_only = cells.copy()
+    banner_only[64 - k:] = 255.0
+    logo_only = cells.copy()
+    logo_only[:c, :c] = 0.0
+    assert np.allclose(framing.exact_blocks(banner_only)[1][band], blocks[band], atol=1e-3)
+    assert np.allclose(framing.exact_blocks(logo_only)[1][logo], blocks[logo], atol=1e-3)
+    # while the unmasked hash moves
+    assert not np.allclose(pdqluma.dct16(banner_only), pdqluma.dct16(cells), atol=1.0)
+    assert not np.allclose(blocks2[band], blocks[band], atol=1e-3)  # the logo is not masked
+
+
+def test_item_with_samples_survives_the_trip_and_old_form_still_reads():
+    item = _jpeg_item(_printed_page(2))
+    back = Item.from_bytes(item.to_bytes())
+    assert back.cells is not None and np.abs(back.cells - item.cells).max() < 0.25
+    assert np.abs(back.grid - item.grid).max() < 0.25 and abs(back.aspect - 640 / 480) < 1e-6
+    old = Item(item.grid, item.aspect, None)
+    again = Item.from_bytes(old.to_bytes())
+    assert again.cells is None and np.abs(again.grid - item.grid).max() < 0.25
+
+
+def test_caption_across_a_pdq_unstable_page_is_found_by_the_exact_captions():
+    from PIL import ImageFont
+
+    found = 0
+    for seed in range(6):
+        page = _printed_page(seed)
+        w, h = page.size
+        own = _jpeg_pdq(page)
+        copy = page.copy()
+        ImageDraw.Draw(copy).text((int(0.1 * w), int(0.45 * h)), "sunset over the harbour",
+                                  font=ImageFont.load_default(size=int(0.05 * h)),
+                                  fill=(255, 255, 255), stroke_width=2, stroke_fill=(0, 0, 0))
+        item = _jpeg_item(copy)
+        tags, _frames, codes, _masks = framing.hypotheses(item)
+        assert framing.looks_unstable(codes[0], item.cells)  # the gate lets it through
+        hits = _index([own], noise=50).search(item)
+        if pdq.hamming(own, _jpeg_pdq(copy)) <= 31:
+            continue  # plain PDQ finds this one
+        assert [hit.row for hit in hits] in ([], [0])
+        if hits:
+            assert hits[0].tag.startswith("xcaption-4")  # the band at 45 % of the height
+            found += 1
+            # without the exact captions the same search misses or lands further off
+            saved = framing.CAPTION_CELLS
+            try:
+                framing.CAPTION_CELLS = 0
+                rest = _index([own], noise=50).search(item)
+            finally:
+                framing.CAPTION_CELLS = saved
+            assert not rest or rest[0].distance > hits[0].distance + 8
+    assert found >= 3
+
+
+def test_ordinary_pictures_do_not_get_the_exact_captions():
+    for seed in range(6):
+        item = _jpeg_item(_picture(seed))
+        tags, _frames, codes, _masks = framing.hypotheses(item)
+        assert not framing.looks_unstable(codes[0], item.cells)
+        assert not any(t.startswith("xcaption") for t in tags)

@@ -53,3 +53,14 @@ def test_unmatched_transform_stays_honest():
     assert "query zoom7" in how_pdq("pdq@zoom7")  # unknown parts are shown, not dropped
     assert "does not record which" in how_pdq("pdq@unrecorded")  # national libraries
     assert len(DIHEDRAL) == 8 == len(pdqhash.compute_dihedral(_picture())[0])
+
+
+def test_exact_band_and_logo_hypotheses_are_told_as_the_emulated_ones():
+    from haven.match.how import bits_compared
+
+    assert "bottom 12% (banner or caption)" in how_pdq("pdq@xband-b12")
+    assert "top-right corner (20% of the width)" in how_pdq("pdq@xlogo-tr20")
+    assert "caption band across the copy (from 37% of its height, 6% high)" in how_pdq(
+        "pdq@xcaption-37h6")
+    assert bits_compared("pdq@xband-b12") == bits_compared("pdq@band-b9") < 256
+    assert bits_compared("pdq@xcaption-37h6") == bits_compared("pdq@band-b9")

@@ -44,3 +44,29 @@ def test_scan_finds_copies_against_a_hash_only_list(tmp_path):
     assert "cropped" in how_matched(m) and "of 224 bits" in how_matched(m)
     assert f["seizure/bannered.jpg"]["finding"] == "near-known"
     assert f["seizure/unrelated.jpg"]["finding"] == "fresh"
+
+
+def test_scan_finds_a_bannered_copy_of_a_pdq_unstable_picture(tmp_path):
+    """Photographed text is PDQ-unstable (its hash rests on the exact pixel grid): a banner
+    over it is found by the bands masked in the copy's own PDQ samples (`xband-`)."""
+    from haven.demo import make_printed_page
+
+    pages = [make_printed_page(seed) for seed in (1, 5, 40)]
+    listing = tmp_path / "pdq.csv"
+    listing.write_text("pdq;category\n" + "".join(
+        f"{pdq.pdq_from_bytes(jpeg_bytes(img, 90)).hex};1\n" for img in pages[:2]))
+    case = tmp_path / "case"
+    run("hashsets", "import", listing, "--name", "partner", "--case", case)
+    ev = tmp_path / "seizure"
+    ev.mkdir()
+    for name, page in (("known.jpg", pages[0]), ("unrelated.jpg", pages[2])):
+        w, h = page.size
+        copy = page.copy()
+        ImageDraw.Draw(copy).rectangle((0, h - 48, w, h), fill=(240, 240, 240))
+        (ev / name).write_bytes(jpeg_bytes(copy, 90))
+    run("scan", ev, "--case", case, "--workers", "1")
+    with open(case / "findings.jsonl") as fh:
+        f = {json.loads(line)["path"]: json.loads(line) for line in fh}
+    [m] = f["seizure/known.jpg"]["matches"]
+    assert m["matched_signal"].startswith("pdq@x") and "banner or caption" in how_matched(m)
+    assert f["seizure/unrelated.jpg"]["finding"] == "fresh"

@@ -125,6 +125,28 @@ def test_an_uploaded_cropped_copy_matches_a_hash_only_entry(service):
     assert m["distance"] <= m["threshold"]
 
 
+def test_an_uploaded_bannered_copy_of_a_pdq_unstable_picture_matches(service):
+    """Photographed text: its PDQ rests on the exact pixel grid; the banner is masked in the
+    upload's own PDQ samples (`xband-`), as `haven scan` does."""
+    from PIL import ImageDraw
+
+    from haven.demo import jpeg_bytes, make_printed_page
+    from haven.signals import pdq
+
+    page = make_printed_page(5)
+    known = pdq.pdq_from_bytes(jpeg_bytes(page, 90)).hex
+    copy = page.copy()
+    ImageDraw.Draw(copy).rectangle((0, 0, 640, 44), fill=(30, 30, 160))
+    assert pdq.hamming(pdq.pdq_from_bytes(jpeg_bytes(copy, 90)).hex, known) > 31
+    upload(service, "partner", f"pdq {known}\n".encode(), format="hma")
+    r = service.client.post("/api/v1/lookup", headers=service.h("lookup"),
+                            files={"file": ("copy.jpg", jpeg_bytes(copy, 90), "image/jpeg")})
+    assert r.status_code == 200, r.text
+    [m] = r.json()["matches"]
+    assert m["hashset"] == "partner" and m["hypothesis"].startswith("xband-t")
+    assert m["distance"] <= m["threshold"]
+
+
 def test_bad_signals_are_422(service):
     for signal_type, signal in (("md5", "abc"), ("crc32", "00"), ("sha1", "' OR 1=1 --"),
                                 ("pdq", "<script>")):

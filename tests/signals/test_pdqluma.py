@@ -154,3 +154,15 @@ def test_a_jpeg_decoded_to_luma_is_within_a_few_bits_of_its_decoded_rgb():
     assert y.shape == rgb.shape[:2] == (768, 1024)  # 1/2 DCT scale
     assert abs(y.astype(float) - pdq._float_luma(rgb)).mean() < 1.0
     assert pdq.hamming(pdqluma.pdq_hex(y)[0], pdqluma.pdq_hex(pdq._float_luma(rgb))[0]) <= 6
+
+
+def test_the_grid_of_the_plane_just_hashed_is_served_again_and_only_for_that_plane():
+    rng = np.random.default_rng(5)
+    plane = rng.integers(0, 256, (300, 400)).astype(np.float32)
+    first = pdqluma.grid64(plane)
+    again = pdqluma.grid64(plane)
+    assert np.array_equal(first, again) and again is not first  # a copy: callers may change it
+    other = plane.copy()
+    other[100:200] = 0.0
+    assert not np.array_equal(pdqluma.grid64(other), first)  # another array is reduced anew
+    assert np.array_equal(pdqluma.grid64(plane), first)

@@ -12,6 +12,18 @@ what the original's PDQ would be.
   strip is replaced by reflecting the rows next to it.
 - **Logos** (`logo-br15`): a mark covers a corner; the corner block is replaced by reflecting
   its neighbours.
+- **Exact bands and logos** (`xband-b9`, `xlogo-br20`): the same two overlays, masked in the
+  item's own 64 x 64 PDQ samples (`Item.cells`: pdqhash's filter and decimation of the item,
+  `haven.signals.pdqluma.grid64`) instead of the emulated grid. A banner or a logo does not
+  move the pixel grid: outside the mask those samples are the known picture's own, so these
+  hypotheses carry no emulation error. That matters on pictures whose PDQ rests on the exact
+  sampling positions (fine texture, printed text, periodic patterns: their emulated PDQ is
+  ~34 bits off pdqhash even unedited, docs/hash-only.md).
+- **Exact captions** (`xcaption-37h6`): a caption band anywhere across the item (here from 37 %
+  of its height, 6 % high) masked in those samples and filled from its nearer side. Only for
+  items that look PDQ-unstable themselves (`UNSTABLE_GATE`): on the others the emulated
+  hypotheses and the plain hashes already find captions, and these 59 hypotheses would only
+  add cost and exposure to false matches.
 
 Everything is linear until the median threshold: the item is reduced once to an R x R
 luminance grid `Q` (PIL box filter, in C), and a hypothesis that acts per axis is two 16 x R
@@ -51,6 +63,21 @@ BAND_HEIGHTS = (0.06, 0.09, 0.12)
 #: Corner logo sizes tried (fraction of the width; the block is as tall as it is wide in
 #: pixels, capped at 40 % of the height).
 LOGO_SIZES = (0.12, 0.2)
+
+#: Exact bands: heights in PDQ cells (of 64) masked at the top or at the bottom of the item's
+#: own PDQ samples (a band of 6-12 % of the height covers 4-8 cells, its edge bleeding into
+#: one more through PDQ's filter).
+EXACT_BAND_CELLS = (3, 4, 5, 6, 7, 8)
+#: Exact corner logos: sides in PDQ cells (of 64) of the corner block masked (12-23 %).
+EXACT_LOGO_CELLS = (8, 10, 13, 15)
+#: Exact captions: a band this many cells high (6 %: a caption 4-6 % of the height bleeds
+#: into ~4 cells through PDQ's filter) at every row from the second to the last but one.
+CAPTION_CELLS = 4
+#: An item whose emulated PDQ (the frame cutting nothing) is at least this many bits from its
+#: own PDQ looks PDQ-unstable (its hash rests on the exact sampling positions: ~10 bits on
+#: ordinary photos, ~34 on fine texture and printed text) and gets the exact captions. Set on
+#: the development split (docs/hash-only.md).
+UNSTABLE_GATE = 20
 
 _CELLS = 64
 _J = np.arange(_CELLS)
@@ -138,7 +165,9 @@ DROP_BITS = 32
 #: (first round, 1.96e7 pairs): crops 3-8 % +1.5-4 points, 8-15 % +11-14 on every family,
 #: 0 false matches of 20,000 before and after; it costs 2-12x the extrapolated false-match
 #: exposure of 36 (docs/hash-only.md, "False-match arithmetic").
-FAMILIES = {"frame": 40, "band": 36, "logo": 36}
+#: The exact bands and logos (`exact_blocks`) have the thresholds of the emulated ones, not
+#: tuned (docs/hash-only.md).
+FAMILIES = {"frame": 40, "band": 36, "logo": 36, "xband": 36, "xlogo": 36, "xcaption": 36}
 #: A known entry this close to a first-round frame hypothesis gets refined frames.
 CANDIDATE = 52
 #: Largest number of known hashes searched with hypotheses: the search is a pass over every
@@ -239,6 +268,109 @@ def logo_blocks(grid: np.ndarray, aspect: float, base: np.ndarray | None = None
     return tags, np.stack(blocks), np.stack(exposure)
 
 
+@lru_cache(maxsize=64)
+def cell_matrix(valid_lo: float, valid_hi: float) -> np.ndarray:
+    """16 x 64: PDQ's DCT rows of 64 cells of which those outside [valid_lo, valid_hi] (cell
+    centres, as fractions of the side) are filled from inside as `axis_matrix` fills (strip
+    of width 2d around the mirror image); the others read themselves, untouched."""
+    u = (_J + 0.5) / _CELLS
+    d = np.maximum(valid_lo - u, u - valid_hi).clip(0)
+    taps = (np.arange(_FILL_TAPS) + 0.5) / _FILL_TAPS - 0.5
+    pos = _reflect(_reflect(u, valid_lo, valid_hi)[:, None] + taps[None, :] * 2 * d[:, None]
+                   * FILL_BLUR, valid_lo, valid_hi)
+    fill = np.zeros((_CELLS, _CELLS))
+    rows = np.repeat(_J, _FILL_TAPS)
+    np.add.at(fill, (rows, np.clip((pos.ravel() * _CELLS).astype(np.int64), 0, _CELLS - 1)),
+              1.0 / _FILL_TAPS)
+    inside = d == 0
+    fill[inside] = np.eye(_CELLS)[inside]
+    return (_DCT @ fill).astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def _caption_stack() -> tuple[list[str], np.ndarray]:
+    """Tags and the stacked (n * 16) x 64 DCT-of-fill matrices of every exact caption."""
+    k = CAPTION_CELLS
+    taps = (np.arange(_FILL_TAPS) + 0.5) / _FILL_TAPS - 0.5
+    tags, mats = [], []
+    for a in range(1, _CELLS - k):
+        b = a + k
+        fill = np.eye(_CELLS)
+        for i in range(a, b):
+            fill[i] = 0.0
+            up, down = i - a + 0.5, b - i - 0.5  # distances to the hole's two edges
+            if up <= down:  # strip fill from above: mirror at a, positions folded into [0, a)
+                pos = a - up + taps * 2 * up * FILL_BLUR
+                pos = np.where(pos >= a, 2 * a - pos, pos)
+            else:  # from below: mirror at b, folded into [b, 64)
+                pos = b + down + taps * 2 * down * FILL_BLUR
+                pos = np.where(pos < b, 2 * b - pos, pos)
+            pos = np.abs(np.where(pos >= _CELLS, 2 * _CELLS - pos, pos))
+            lo, hi = (0, a - 1) if up <= down else (b, _CELLS - 1)
+            np.add.at(fill[i], np.clip(np.floor(pos).astype(np.int64), lo, hi), 1.0 / _FILL_TAPS)
+        tags.append(f"xcaption-{round(a / _CELLS * 100)}h{round(k / _CELLS * 100)}")
+        mats.append(_DCT @ fill)
+    return tags, np.concatenate(mats).astype(np.float32)
+
+
+def caption_blocks(cells: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """DCT blocks of the item's own PDQ samples with a caption band (`CAPTION_CELLS` rows)
+    masked at every height, filled from the band's nearer side (one matrix product)."""
+    tags, stack = _caption_stack()
+    gx = cells.astype(np.float32) @ _DCT.T.astype(np.float32)
+    return tags, (stack @ gx).reshape(len(tags), 16, 16)
+
+
+def looks_unstable(frame_code: np.ndarray, cells: np.ndarray) -> bool:
+    """Whether the item's emulated PDQ (`frame_code`, packed (4,) uint64 of the frame cutting
+    nothing) is `UNSTABLE_GATE` bits or more from the PDQ of its own samples."""
+    own, _m = _bits_of(_exact_dct(cells)[None], drop=0)
+    return int(np.bitwise_count(own[0] ^ frame_code).sum()) >= UNSTABLE_GATE
+
+
+def _exact_dct(cells: np.ndarray) -> np.ndarray:
+    dct = _DCT.astype(np.float32)
+    return dct @ cells.astype(np.float32) @ dct.T
+
+
+@lru_cache(maxsize=1)
+def _band_stack() -> tuple[tuple[str, ...], np.ndarray]:
+    """Tags and stacked (n * 16) x 64 fill matrices of the exact top and bottom bands."""
+    tags, mats = [], []
+    for k in EXACT_BAND_CELLS:
+        for where, lo, hi in (("t", k / _CELLS, 1.0), ("b", 0.0, 1.0 - k / _CELLS)):
+            tags.append(f"xband-{where}{round(k / _CELLS * 100)}")
+            mats.append(cell_matrix(lo, hi))
+    return tuple(tags), np.concatenate(mats)
+
+
+def exact_blocks(cells: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """DCT blocks of the item's own PDQ samples (64 x 64) with a band at the top or bottom
+    (`EXACT_BAND_CELLS`) or a corner block (`EXACT_LOGO_CELLS`) masked: bands filled from
+    the rows next to them (`cell_matrix`), corners by reflecting the neighbouring columns of
+    the same rows (as `logo_blocks`). Tags give the mask in % of the item's side."""
+    cells = cells.astype(np.float32)
+    dct = _DCT.astype(np.float32)
+    gx = cells @ dct.T  # (64, 16), shared by every band
+    tags, stack = _band_stack()
+    blocks = list((stack @ gx).reshape(len(tags), 16, 16))
+    tags = list(tags)
+    base = dct @ gx
+    n = _CELLS
+    for k in EXACT_LOGO_CELLS:
+        for corner in ("tl", "tr", "bl", "br"):
+            rows = slice(0, k) if corner[0] == "t" else slice(n - k, n)
+            if corner[1] == "l":
+                cols = slice(0, k)
+                diff = cells[rows, 2 * k - 1:k - 1:-1] - cells[rows, cols]
+            else:
+                cols = slice(n - k, n)
+                diff = cells[rows, n - k - 1:n - 2 * k - 1:-1] - cells[rows, cols]
+            tags.append(f"xlogo-{corner}{round(k / _CELLS * 100)}")
+            blocks.append(base + dct[:, rows] @ diff @ dct[:, cols].T)
+    return tags, np.stack(blocks)
+
+
 #: How much a coefficient's exposure to the guessed (filled or masked) part of the picture
 #: lowers its reliability: a bit is ranked by |c - median| / sqrt(1 + EXPOSURE_WEIGHT * e),
 #: e = the share of the coefficient's DCT energy that falls on guessed cells (0..1).
@@ -263,15 +395,25 @@ def _bits_of(blocks: np.ndarray, exposure: np.ndarray | None = None, drop: int =
     `exposure` (n, 16, 16), when given, is each coefficient's share of guessed content
     (`EXPOSURE_WEIGHT`)."""
     flat = blocks.reshape(len(blocks), 256)
-    med = np.median(flat, axis=1, keepdims=True)
+    # np.median's value (the mean of the 128th and 129th smallest), from a full sort: numpy's
+    # vectorised sort is ~15x faster than the partition np.median makes, on 256 values a row
+    ordered = np.sort(flat, axis=1)
+    med = (ordered[:, 127:128] + ordered[:, 128:129]) * flat.dtype.type(0.5)
     bits = flat > med
     reliable = np.ones_like(bits)
     if drop:
         margin = np.abs(flat - med)
         if exposure is not None and EXPOSURE_WEIGHT:
             margin = margin / np.sqrt(1.0 + EXPOSURE_WEIGHT * exposure.reshape(len(blocks), 256))
-        weakest = np.argpartition(margin, drop, axis=1)[:, :drop]
-        np.put_along_axis(reliable, weakest, False, axis=1)
+        # the `drop` smallest margins; a row where ties reach past them takes exactly `drop`
+        weak = margin <= np.sort(margin, axis=1)[:, drop - 1:drop]
+        ties = np.flatnonzero(weak.sum(1) != drop)
+        if len(ties):
+            exact = np.zeros((len(ties), flat.shape[1]), dtype=bool)
+            np.put_along_axis(exact, np.argpartition(margin[ties], drop, axis=1)[:, :drop],
+                              True, axis=1)
+            weak[ties] = exact
+        reliable = ~weak
     # PDQ's bit k is block cell 255 - k (row-major), packed MSB first
     codes = np.packbits(bits[:, ::-1], axis=1)
     masks = np.packbits(reliable[:, ::-1], axis=1)
@@ -297,27 +439,52 @@ def masked_distances(codes: np.ndarray, masks: np.ndarray, known: np.ndarray,
     return out
 
 
+def pdq_cells(pixels: np.ndarray) -> np.ndarray:
+    """The 64 x 64 samples PDQ hashes (pdqhash's luma, filter and decimation:
+    `haven.signals.pdqluma.grid64`) of luma or RGB pixels, float32."""
+    from haven.signals import pdqluma
+
+    if pixels.ndim == 3:  # pdqhash's own luma of RGB (as haven.signals.pdq's fast path)
+        pixels = (pixels[:, :, 0] * 0.299 + pixels[:, :, 1] * 0.587
+                  + pixels[:, :, 2] * 0.114).astype(np.float32)
+    if min(pixels.shape) < pdqluma.MIN_SIDE:
+        return np.zeros((_CELLS, _CELLS), np.float32)
+    return pdqluma.grid64(pixels).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class Item:
-    """What the hypotheses need from an item: its luminance grid and its aspect ratio."""
+    """What the hypotheses need from an item: its luminance grid, its aspect ratio and its own
+    PDQ samples (`cells`, for the exact bands and logos; None: those are not tried)."""
 
     grid: np.ndarray  # GRID x GRID float32
     aspect: float  # width / height
+    cells: np.ndarray | None = None  # 64 x 64 float32, `pdq_cells`
 
     @classmethod
     def from_pixels(cls, pixels: np.ndarray) -> Item:
         """From an RGB (or grey) pixel array as `haven.signals.pdq.PreparedImage` holds."""
-        return cls(luma_grid(pixels), pixels.shape[1] / pixels.shape[0])
+        return cls(luma_grid(pixels), pixels.shape[1] / pixels.shape[0], pdq_cells(pixels))
 
     def to_bytes(self) -> bytes:
-        """Compact form for a worker to send: float16 grid then the aspect as float32."""
-        return self.grid.astype(np.float16).tobytes() + np.float32(self.aspect).tobytes()
+        """Compact form for a worker to send: float16 grid, float16 cells (when present),
+        then the aspect as float32."""
+        cells = b"" if self.cells is None else self.cells.astype(np.float16).tobytes()
+        return (self.grid.astype(np.float16).tobytes() + cells
+                + np.float32(self.aspect).tobytes())
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Item:
-        side = int(round(((len(data) - 4) / 2) ** 0.5))
-        grid = np.frombuffer(data[:-4], dtype=np.float16).reshape(side, side).astype(np.float32)
-        return cls(grid, float(np.frombuffer(data[-4:], dtype=np.float32)[0]))
+        values = (len(data) - 4) // 2
+        side = int(round(values ** 0.5))
+        cells = None
+        if side * side != values:  # grid and cells
+            side = int(round((values - _CELLS * _CELLS) ** 0.5))
+            cells = np.frombuffer(data[2 * side * side:-4], dtype=np.float16).reshape(
+                _CELLS, _CELLS).astype(np.float32)
+        grid = np.frombuffer(data[:2 * side * side], dtype=np.float16).reshape(
+            side, side).astype(np.float32)
+        return cls(grid, float(np.frombuffer(data[-4:], dtype=np.float32)[0]), cells)
 
 
 def hypotheses(item: Item) -> tuple[list[str], list[tuple[float, float, float, float]],
@@ -334,9 +501,19 @@ def hypotheses(item: Item) -> tuple[list[str], list[tuple[float, float, float, f
         f_exp = np.concatenate([f_exp, w_exp])
     b_tags, b_blocks, b_exp = band_blocks(item.grid)
     l_tags, l_blocks, l_exp = logo_blocks(item.grid, item.aspect, f_blocks[0])
-    codes, masks = _bits_of(np.concatenate([f_blocks, b_blocks, l_blocks]),
-                            np.concatenate([f_exp, b_exp, l_exp]))
-    return f_tags + b_tags + l_tags, f_frames, codes, masks
+    x_tags, x_blocks = [], np.zeros((0, 16, 16), np.float32)
+    if item.cells is not None:
+        x_tags, x_blocks = exact_blocks(item.cells)
+    x_exp = np.zeros_like(x_blocks)  # not used (EXPOSURE_WEIGHT 0)
+    codes, masks = _bits_of(np.concatenate([f_blocks, b_blocks, l_blocks, x_blocks]),
+                            np.concatenate([f_exp, b_exp, l_exp, x_exp]))
+    tags = f_tags + b_tags + l_tags + x_tags
+    if item.cells is not None and CAPTION_CELLS and looks_unstable(codes[0], item.cells):
+        c_tags, c_blocks = caption_blocks(item.cells)
+        c_codes, c_masks = _bits_of(c_blocks)
+        tags += c_tags
+        codes, masks = np.concatenate([codes, c_codes]), np.concatenate([masks, c_masks])
+    return tags, f_frames, codes, masks
 
 
 @dataclass(frozen=True)
@@ -366,9 +543,10 @@ class FramingIndex:
 
         `detail`, when given, receives `first_round`: per known row, the smallest distance of
         any first-round hypothesis (what bench/recall.py --hash-only's false-match arithmetic
-        counts; a flat pass over all rows). With `detail["radius"]` set beforehand it
-        receives instead `near_rows` / `near_dist`: only the rows whose best first-round
-        distance is within that radius (the compiled pass, any list size)."""
+        counts; a flat pass over all rows), and `first_round_family`: the same per family.
+        With `detail["radius"]` set beforehand it receives instead `near_rows` / `near_dist`:
+        only the rows whose best first-round distance is within that radius (the compiled
+        pass, any list size)."""
         if not len(self.codes):
             return []
         _one_blas_thread()
@@ -385,6 +563,8 @@ class FramingIndex:
         if detail is not None and "radius" not in detail:
             dist = masked_distances(codes, masks, self.codes)  # (h, n)
             detail["first_round"] = dist.min(0)
+            fams = np.array([t.split("-")[0] for t in tags])
+            detail["first_round_family"] = {f: dist[fams == f].min(0) for f in dict.fromkeys(fams)}
             near = _from_matrix(dist, nf, CANDIDATE, other_radius)
         else:
             wide = max(CANDIDATE, other_radius, detail["radius"] if detail else 0)

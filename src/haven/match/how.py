@@ -10,7 +10,8 @@ enrolled hash). `matched_signal` records both as `<enrolled tag>[@<query tag>]`:
   hash-only lists (`haven.match.framing`), the hypothesis of the original framing
   (`frame-l4r6t0b2`: the item is the known picture with 4 % cut on the left, 6 % on the
   right; `band-b8`: a band over the bottom 8 % of the item masked; `logo-tl15`: a corner
-  logo masked).
+  logo masked; `xband-b9`, `xlogo-tl20`: the same, masked in the item's own PDQ samples;
+  `xcaption-37h6`: a caption band from 37 % of the item's height, 6 % high, masked there).
 
 `query_tag(k)` names position k of `haven.signals.pdq.query_hexes`; `how_pdq` turns a
 `matched_signal` into words.
@@ -43,8 +44,9 @@ _WINDOW = re.compile(r"pdq-w(\d+)x(\d+)([+-]\d+)([+-]\d+)$")
 _CENTRAL = re.compile(r"pdq-c(\d+)$")
 _QUERY_CENTRAL = re.compile(r"c(\d+)$")
 _FRAME = re.compile(r"frame-l(\d+)r(\d+)t(\d+)b(\d+)$")
-_BAND = re.compile(r"band-([tblr])(\d+)$")
-_LOGO = re.compile(r"logo-(tl|tr|bl|br)(\d+)$")
+_BAND = re.compile(r"x?band-([tblr])(\d+)$")
+_LOGO = re.compile(r"x?logo-(tl|tr|bl|br)(\d+)$")
+_CAPTION = re.compile(r"xcaption-(\d+)h(\d+)$")
 _SIDES = {"t": "top", "b": "bottom", "l": "left", "r": "right"}
 _CORNERS = {"tl": "top-left", "tr": "top-right", "bl": "bottom-left", "br": "bottom-right"}
 
@@ -83,6 +85,9 @@ def _query_words(part: str) -> str | None:
     if w := _LOGO.match(part):
         return (f"a logo or mark in the copy's {_CORNERS[w.group(1)]} corner ({w.group(2)}% of "
                 "the width) was masked before matching")
+    if w := _CAPTION.match(part):
+        return (f"a caption band across the copy (from {w.group(1)}% of its height, "
+                f"{w.group(2)}% high) was masked before matching")
     return None
 
 
@@ -90,7 +95,7 @@ def bits_compared(signal: str | None) -> int:
     """How many bits a PDQ match's distance counts: 256, or the reliable bits of a hash-only
     hypothesis (`haven.match.framing.DROP_BITS` least reliable ones left out)."""
     query = (signal or "").partition("@")[2]
-    if _FRAME.search(query) or _BAND.search(query) or _LOGO.search(query):
+    if any(p.search(query) for p in (_FRAME, _BAND, _LOGO, _CAPTION)):
         from haven.match.framing import DROP_BITS
 
         return 256 - DROP_BITS

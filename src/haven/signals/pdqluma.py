@@ -81,17 +81,29 @@ def reduction(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.where(inside, x, 0), np.where(inside, weights, 0.0).astype(np.float32)
 
 
+#: The last plane reduced (the object itself) and its grid: the hash-only hypotheses
+#: (`haven.match.framing.pdq_cells`) ask again for the grid of the plane the item's PDQ was
+#: just computed from. Planes are never changed once hashed (`haven.signals.pdq`).
+_last_grid: tuple[np.ndarray, np.ndarray] | None = None
+
+
 def grid64(luma: np.ndarray) -> np.ndarray:
     """The 64 x 64 float32 grid PDQ samples from an H x W luma plane (uint8 or float).
 
     A 64 x 64 plane is its own grid (PDQ's filter is then one pixel wide)."""
+    global _last_grid
     h, w = luma.shape
     if h == PDQ_SIDE and w == PDQ_SIDE:
         return luma.astype(np.float32)
+    last = _last_grid
+    if last is not None and last[0] is luma:
+        return last[1].copy()
     row_idx, row_w = reduction(h)
     col_idx, col_w = reduction(w)
     rows = np.einsum("ikx,ik->ix", luma[row_idx], row_w, dtype=np.float32)  # 64 x w
-    return np.einsum("ijk,jk->ij", rows[:, col_idx], col_w)  # 64 x 64
+    grid = np.einsum("ijk,jk->ij", rows[:, col_idx], col_w)  # 64 x 64
+    _last_grid = (luma, grid)
+    return grid
 
 
 def quality(grid: np.ndarray) -> int:
