@@ -16,6 +16,8 @@ matched once and each kind of evidence is computed (the pair's record is cached 
   fitted again on those matches (the fundamental matrix's count is `base`'s; guided along
   epipolar lines was tried and confirms itself: chance pairs reached 45 inliers);
 - `raw`: both models counted before the spread and plausibility rules.
+- `reverse`: `base` with the two photos' roles swapped (Lowe's ratio test is taken on the
+  first photo's side, so the matches differ); `both`: the larger of `base` and `reverse`.
 
 Printed per set and evidence: the chance maximum (place x distractor and cross-place pairs),
 the true pairs above it and the pairs their connected components join; then, over every
@@ -153,9 +155,27 @@ def pair_evidence(fa: scene.Features, fb: scene.Features) -> dict:
     return out
 
 
-def _pair_evidence(pair: tuple[int, int]) -> tuple[int, int, dict]:
+def _base(fa: scene.Features, fb: scene.Features) -> tuple[int, int]:
+    pairs = scene.match_descriptors(fa.root, fb.root)
+    if len(pairs) < 8:
+        return 0, 0
+    src = np.ascontiguousarray(fa.keypoints[pairs[:, 0]])
+    dst = np.ascontiguousarray(fb.keypoints[pairs[:, 1]])
+    return _fit_h(src, dst)[2], _fit_f(src, dst)[2]
+
+
+def _pair_evidence(pair: tuple[int, int], only_reverse: bool = False) -> tuple[int, int, dict]:
+    """The pair's evidence; `reverse` is `base` with the two photos' roles swapped (Lowe's
+    ratio test is taken on the first photo's side, so the matches differ), `both` the larger
+    of the two (a pair checked both ways)."""
     a, b = pair
-    return a, b, pair_evidence(_FEATS[a], _FEATS[b])
+    ev = {} if only_reverse else pair_evidence(_FEATS[a], _FEATS[b])
+    ev["reverse"] = _base(_FEATS[b], _FEATS[a])
+    return a, b, ev
+
+
+def _reverse_only(pair: tuple[int, int]) -> tuple[int, int, dict]:
+    return _pair_evidence(pair, only_reverse=True)
 
 
 def evidence(work: Path, cache: Path, workers: int) -> tuple[dict, dict[int, str], list[int]]:
@@ -167,7 +187,16 @@ def evidence(work: Path, cache: Path, workers: int) -> tuple[dict, dict[int, str
     places = sorted(place_of)
     todo = [(a, b) for i, a in enumerate(places) for b in places[i + 1:]]
     todo += [(a, d) for a in places for d in ids if d not in place_of]
+    missing = [p for p in todo if p in done and "reverse" not in done[p]]
     todo = [p for p in todo if p not in done]
+    if missing:  # a cache from before the reverse check: only that is computed
+        t0 = time.perf_counter()
+        with ProcessPoolExecutor(workers, initializer=_init, initargs=(str(work),)) as pool:
+            for a, b, ev in pool.map(_reverse_only, missing, chunksize=64):
+                done[(a, b)].update(ev)
+        key.write_bytes(pickle.dumps(done))
+        print(f"  {len(missing)} pairs checked the other way in {time.perf_counter() - t0:.0f} s wall, "
+              f"load {os.getloadavg()[0]:.1f}")
     if todo:
         t0, c0 = time.perf_counter(), time.process_time()
         with ProcessPoolExecutor(workers, initializer=_init, initargs=(str(work),)) as pool:
@@ -219,7 +248,10 @@ def _pr(links: list[tuple[int, int]], place_of: dict[int, str], within_places: b
 
 
 def report(name: str, done: dict, place_of: dict[int, str]) -> None:
-    kinds = [k for k in ("base", "hguided", "raw") if all(k in ev for ev in done.values())]
+    for ev in done.values():
+        if "reverse" in ev:
+            ev["both"] = tuple(max(x, y) for x, y in zip(ev["base"], ev["reverse"]))
+    kinds = [k for k in ("base", "reverse", "both", "hguided", "raw") if all(k in ev for ev in done.values())]
     true = {p: ev for p, ev in done.items() if place_of.get(p[0]) is not None and place_of.get(p[0]) == place_of.get(p[1])}
     chance = {p: ev for p, ev in done.items() if p not in true}
     cross = sum(b in place_of for _a, b in chance)
