@@ -166,3 +166,11 @@ def test_the_grid_of_the_plane_just_hashed_is_served_again_and_only_for_that_pla
     other[100:200] = 0.0
     assert not np.array_equal(pdqluma.grid64(other), first)  # another array is reduced anew
     assert np.array_equal(pdqluma.grid64(plane), first)
+
+
+def test_a_temporary_plane_is_not_held():
+    plane = np.random.default_rng(6).integers(0, 256, (120, 90)).astype(np.float32)
+    kept = pdqluma.grid64(plane)
+    temporary = plane * 0.5
+    assert np.allclose(pdqluma.grid64(temporary, remember=False), kept * 0.5, atol=1e-3)
+    assert pdqluma._last_grid[0] is plane  # the plane hashed before is still the one kept

@@ -444,12 +444,14 @@ def pdq_cells(pixels: np.ndarray) -> np.ndarray:
     `haven.signals.pdqluma.grid64`) of luma or RGB pixels, float32."""
     from haven.signals import pdqluma
 
-    if pixels.ndim == 3:  # pdqhash's own luma of RGB (as haven.signals.pdq's fast path)
+    temporary = pixels.ndim == 3
+    if temporary:  # pdqhash's own luma of RGB (as haven.signals.pdq's fast path)
         pixels = (pixels[:, :, 0] * 0.299 + pixels[:, :, 1] * 0.587
                   + pixels[:, :, 2] * 0.114).astype(np.float32)
     if min(pixels.shape) < pdqluma.MIN_SIDE:
         return np.zeros((_CELLS, _CELLS), np.float32)
-    return pdqluma.grid64(pixels).astype(np.float32)
+    # a luma plane is the one the item's PDQ was just computed from: its grid is kept there
+    return pdqluma.grid64(pixels, remember=not temporary).astype(np.float32)
 
 
 @dataclass(frozen=True)

@@ -87,10 +87,12 @@ def reduction(n: int) -> tuple[np.ndarray, np.ndarray]:
 _last_grid: tuple[np.ndarray, np.ndarray] | None = None
 
 
-def grid64(luma: np.ndarray) -> np.ndarray:
+def grid64(luma: np.ndarray, remember: bool = True) -> np.ndarray:
     """The 64 x 64 float32 grid PDQ samples from an H x W luma plane (uint8 or float).
 
-    A 64 x 64 plane is its own grid (PDQ's filter is then one pixel wide)."""
+    A 64 x 64 plane is its own grid (PDQ's filter is then one pixel wide). `remember`: keep
+    the plane and its grid for the next call on the same plane (`_last_grid`); a plane made
+    for one call only (a temporary) is not worth holding on to."""
     global _last_grid
     h, w = luma.shape
     if h == PDQ_SIDE and w == PDQ_SIDE:
@@ -102,7 +104,8 @@ def grid64(luma: np.ndarray) -> np.ndarray:
     col_idx, col_w = reduction(w)
     rows = np.einsum("ikx,ik->ix", luma[row_idx], row_w, dtype=np.float32)  # 64 x w
     grid = np.einsum("ijk,jk->ij", rows[:, col_idx], col_w)  # 64 x 64
-    _last_grid = (luma, grid)
+    if remember:
+        _last_grid = (luma, grid)
     return grid
 
 
