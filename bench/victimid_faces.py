@@ -4,6 +4,9 @@
     nice .venv/bin/python bench/victimid_faces.py gallery FACES [--work DIR] [--limit N]
         [--unlabelled-distinct] [--extrapolate N]
     nice .venv/bin/python bench/victimid_faces.py index PHOTOS [--detectors hog,hog+cnn] [--workers 1,2]
+    nice .venv/bin/python bench/victimid_faces.py generate FACES --work DIR [--count 96000] [--sheet 60]
+        [--shard i/n]   (one process per shard; each resumes from its checkpoint)
+    nice .venv/bin/python bench/victimid_faces.py literal FACES --work DIR
 
 Every folder is brought for local evaluation only (never committed); the bench reads it.
 
@@ -54,6 +57,31 @@ thresholds and a range around them:
   1 - (1 - FMR)^size, also at the FMR's upper bound; this assumes independent pairs and a
   gallery drawn from the same population as these faces — an estimate, labelled as one;
 - genuine-match rate: the share of same-person pairs closer than the threshold.
+
+**generate** and **literal**: a literal gallery of >= 100,000 faces. No offline public set of
+100,000 looked-at adult faces exists here, so most of the gallery is GENERATED from the
+looked-at adults of FACES (after `gallery` has cached their embeddings and boxes in --work):
+
+- identities: the labelled folders (ORL, Yale) are never parents; the unlabelled photos get
+  pseudo-identities (connected components closer than 0.4, so a celebrity photographed twice
+  is one person) and a random fifth of those persons is held out, never a parent;
+- each generated face is a morph of two real faces of different persons: their 150 px chips,
+  aligned by haven's 5-point model as its embedder sees them, put into dense correspondence by
+  optical flow, warped to the in-between geometry and blended (the second parent's share drawn
+  in 0.4-0.6); each pair of parents once. A new synthetic adult face, not a rendering of one
+  photo: flips, crops and jitter of one photo are the same person and are never counted;
+- `--sheet N` writes a PNG contact sheet of the first N (parent | generated | parent) to look at;
+- `--shard i/n` embeds every n-th generated face with haven's ResNet (checkpointed every 250).
+
+`literal` then builds haven's own `FaceIndex` (exact FAISS flat, the `faces find` search) over
+the generated faces plus every real face, and queries it with the faces of persons who are no
+parent: the held-out unlabelled persons (their pseudo-identity's other photos left out) and
+the labelled persons (their other photos in the gallery: the genuine side). Printed per
+threshold: false matches per query (against generated and real faces apart), the share of
+queries with one or more, the FMR per pair with its Clopper-Pearson bound, what the real faces'
+FMR alone would extrapolate at this size, the genuine-match rate and rank-1; before that, how
+near each generated face lies to its parents (the "morph attack" view: a parent as the query)
+and how spread the generated faces are against their parents.
 
 **index**: `haven index --parts faces` (the shipped path: decode, detect, align, embed, store)
 over a folder of photos, once per detector and worker count: wall time, photos/s, CPU seconds
@@ -547,6 +575,345 @@ def run_gallery(args) -> None:
     print(f"({load()})")
 
 
+# -- generate / literal: a literal gallery of >= 100,000 faces --------------------------------
+
+MORPH_SEED = 16
+HOLDOUT_SEED = 3
+PSEUDO_ID_DISTANCE = 0.4  # unlabelled photos closer than this (single link) count as one person
+ALPHA = (0.4, 0.6)  # a morph's share of its second parent
+
+
+def _paths(work: Path) -> dict[str, Path]:
+    return {"split": work / "literal_split.json", "chips": work / "literal_parent_chips.npy",
+            "pairs": work / "literal_pairs.npz"}
+
+
+def literal_split(root: Path, work: Path, holdout: float) -> dict:
+    """Which real faces are parents of generated faces, which are queries, and their persons.
+
+    Labelled folders (ORL, Yale: one folder per person) are never parents: their faces are
+    queries, and the same faces sit in the gallery as the genuine side (a query meets its own
+    person's other photos). Unlabelled folders (UTKFace, Caltech, AFW) get pseudo-identities:
+    connected components of pairs closer than PSEUDO_ID_DISTANCE (haven's `faces.cluster`),
+    so a celebrity photographed twice is one person. A random `holdout` share of those
+    persons (whole components) are queries only; the rest are parents and gallery faces."""
+    path = _paths(work)["split"]
+    if path.exists():
+        return json.loads(path.read_text())
+    cache = GalleryCache(work / f"gallery_{root.name}.npz")
+    rows = []
+    for person, f in gallery_photos(root):
+        key = f"{person}/{f.name}"
+        if key in cache.vec and np.isfinite(cache.vec[key]).all():
+            rows.append((key, person, str(f)))
+    unl = [r for r in rows if r[1].endswith(UNLABELLED)]
+    lab = [r for r in rows if not r[1].endswith(UNLABELLED)]
+    comp = F.cluster(np.stack([cache.vec[k] for k, _p, _f in unl]), PSEUDO_ID_DISTANCE)
+    ncomp = max(comp) + 1
+    held = set(np.random.default_rng(HOLDOUT_SEED).permutation(ncomp)[:int(round(holdout * ncomp))].tolist())
+    split = {"parents": [], "holdout": [], "labelled": []}
+    for (key, person, f), c in zip(unl, comp):
+        split["holdout" if c in held else "parents"].append(
+            {"key": key, "file": f, "box": list(cache.box[key]), "person": f"u{c}"})
+    for key, person, f in lab:
+        split["labelled"].append({"key": key, "file": f, "box": list(cache.box[key]), "person": person})
+    sizes = np.bincount(comp)
+    split["note"] = (f"{len(unl)} unlabelled faces in {ncomp} pseudo-identities (largest {sizes.max()}, "
+                     f"{int((sizes > 1).sum())} with several photos), {len(held)} held out")
+    path.write_text(json.dumps(split))
+    return split
+
+
+def face_chip(model: F.FaceModel, path: str, box) -> np.ndarray:
+    """The 150 px aligned chip haven's embedder sees (5-point alignment, padding 0.25)."""
+    import dlib
+
+    rgb = decode(Path(path))
+    shape = model._shape(rgb, dlib.rectangle(*box))
+    return np.ascontiguousarray(dlib.get_face_chip(rgb, shape, 150, 0.25))
+
+
+def morph(a: np.ndarray, b: np.ndarray, alpha: float) -> np.ndarray:
+    """A new face between two aligned chips: dense correspondence by optical flow (Farneback,
+    coarse to fine, wide windows: faces of two people differ, so the flow must stay smooth),
+    both faces warped to the in-between geometry, then blended (`alpha` = B's share).
+
+    No landmark model beyond the 5 points the chips were aligned on (dlib's 68-point model is
+    trained on data that forbids commercial use; haven never loads it)."""
+    import cv2
+
+    ga = cv2.GaussianBlur(cv2.cvtColor(a, cv2.COLOR_RGB2GRAY), (0, 0), 1.0)
+    gb = cv2.GaussianBlur(cv2.cvtColor(b, cv2.COLOR_RGB2GRAY), (0, 0), 1.0)
+    flow = cv2.calcOpticalFlowFarneback(ga, gb, None, 0.5, 4, 25, 5, 7, 1.5, 0)
+    fx, fy = flow[..., 0], flow[..., 1]
+    yy, xx = np.mgrid[0:a.shape[0], 0:a.shape[1]].astype(np.float32)
+    wa = cv2.remap(a, xx - alpha * fx, yy - alpha * fy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    wb = cv2.remap(b, xx + (1 - alpha) * fx, yy + (1 - alpha) * fy, cv2.INTER_LINEAR,
+                   borderMode=cv2.BORDER_REFLECT)
+    return np.clip((1 - alpha) * wa.astype(np.float32) + alpha * wb.astype(np.float32) + 0.5, 0, 255).astype(np.uint8)
+
+
+def prepare_generation(root: Path, work: Path, count: int, holdout: float) -> dict:
+    """Split, parents' aligned chips and the list of (parent a, parent b, alpha) per generated face."""
+    split = literal_split(root, work, holdout)
+    p = _paths(work)
+    parents = split["parents"]
+    if not p["chips"].exists():
+        model = _gallery_model()
+        t0 = time.process_time()
+        chips = np.stack([face_chip(model, r["file"], r["box"]) for r in parents])
+        np.save(p["chips"], chips)
+        print(f"{len(parents):,} parent chips in {time.process_time() - t0:.1f} CPU-s", flush=True)
+    if p["pairs"].exists() and len(np.load(p["pairs"])["a"]) >= count:
+        return split
+    person = np.array([r["person"] for r in parents])
+    rng = np.random.default_rng(MORPH_SEED)
+    a = rng.integers(0, len(parents), count * 2)
+    b = rng.integers(0, len(parents), count * 2)
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    _u, first = np.unique(lo * len(parents) + hi, return_index=True)
+    ok = np.zeros(len(a), bool)
+    ok[first] = True  # each pair of parents once
+    ok &= person[a] != person[b]  # two different persons
+    a, b = a[ok][:count], b[ok][:count]
+    if len(a) < count:
+        raise SystemExit(f"only {len(a):,} distinct parent pairs drawn; ask for fewer")
+    alpha = rng.uniform(*ALPHA, len(a)).astype(np.float32)
+    np.savez(p["pairs"], a=a, b=b, alpha=alpha)
+    pairs = set(zip(np.minimum(a, b).tolist(), np.maximum(a, b).tolist()))
+    print(f"{len(a):,} generated faces planned from {len(parents):,} parent faces "
+          f"({len(set(person)):,} persons; {len(pairs):,} distinct parent pairs)", flush=True)
+    return split
+
+
+def morph_sheet(work: Path, n: int, out: Path) -> None:
+    """PNG contact sheet of the first n generated faces, each with its two parents."""
+    from PIL import Image, ImageDraw
+
+    p = _paths(work)
+    chips = np.load(p["chips"], mmap_mode="r")
+    z = np.load(p["pairs"])
+    cols, cell = 6, 150 * 3 + 8
+    rows = (n + cols - 1) // cols
+    sheet = Image.new("RGB", (cols * cell, rows * 164), "white")
+    d = ImageDraw.Draw(sheet)
+    for i in range(n):
+        a, b, al = int(z["a"][i]), int(z["b"][i]), float(z["alpha"][i])
+        strip = np.concatenate([chips[a], morph(chips[a], chips[b], al), chips[b]], axis=1)
+        x, y = (i % cols) * cell, (i // cols) * 164
+        sheet.paste(Image.fromarray(strip), (x + 4, y + 12))
+        d.text((x + 4, y), f"{i}: a | morph {al:.2f} | b", fill="red")
+    sheet.save(out)
+    print(f"sheet {out}: {n} generated faces (parent a | generated | parent b)")
+
+
+def generate_shard(work: Path, count: int, shard: int, shards: int, seconds: float | None) -> None:
+    """Embed the generated faces i with i % shards == shard (checkpointed; resumes)."""
+    p = _paths(work)
+    chips = np.load(p["chips"], mmap_mode="r")
+    z = np.load(p["pairs"])
+    a, b, alpha = z["a"], z["b"], z["alpha"]
+    out = work / f"literal_morphs_{shard}of{shards}.npz"
+    done_idx, done_vec = [], []
+    if out.exists():
+        y = np.load(out)
+        done_idx, done_vec = list(y["idx"]), list(y["vecs"])
+    have = set(int(i) for i in done_idx)
+    todo = [i for i in range(shard, min(count, len(a)), shards) if i not in have]
+    print(f"shard {shard}/{shards}: {len(have):,} done, {len(todo):,} to do; {load()}", flush=True)
+    model = _gallery_model()
+    c0, w0 = time.process_time(), time.perf_counter()
+    deadline = time.monotonic() + seconds if seconds else None
+
+    def save():
+        tmp = out.with_suffix(".tmp.npz")
+        np.savez(tmp, idx=np.array(done_idx, np.int64),
+                 vecs=np.array(done_vec, np.float32).reshape(len(done_idx), 128))
+        os.replace(tmp, out)
+
+    for n, i in enumerate(todo, 1):
+        chip = morph(chips[a[i]], chips[b[i]], float(alpha[i]))
+        done_idx.append(i)
+        done_vec.append(np.asarray(model._embed.compute_face_descriptor(chip), np.float32))
+        if n % 250 == 0 or n == len(todo):
+            save()
+            print(f"  shard {shard}: {len(done_idx):,} embedded; {(time.process_time() - c0) / n * 1000:.1f} ms CPU, "
+                  f"{(time.perf_counter() - w0) / n * 1000:.1f} ms wall per face; {load()}", flush=True)
+        if deadline and time.monotonic() > deadline:
+            save()
+            break
+
+
+def run_generate(args) -> None:
+    root, work = Path(args.faces), Path(args.work)
+    prepare_generation(root, work, args.count, args.holdout)
+    if args.sheet:
+        morph_sheet(work, args.sheet, work / "literal_sheet.png")
+    if args.shard:
+        shard, shards = (int(v) for v in args.shard.split("/"))
+        generate_shard(work, args.count, shard, shards, args.seconds)
+
+
+def _generated(work: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(index into the plan, embedding) of every generated face embedded so far, by index."""
+    idx, vecs = [], []
+    for f in sorted(work.glob("literal_morphs_*of*.npz")):
+        if ".tmp" in f.name:
+            continue
+        z = np.load(f)
+        idx.append(z["idx"])
+        vecs.append(z["vecs"])
+    if not idx:
+        raise SystemExit(f"no generated faces in {work}: run `generate --shard i/n` first")
+    idx, vecs = np.concatenate(idx), np.concatenate(vecs)
+    order = np.argsort(idx)
+    return idx[order], vecs[order]
+
+
+def _dist(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(x.astype(np.float64) - y.astype(np.float64), axis=1)
+
+
+def run_literal(args) -> None:
+    """False and genuine matches of held-out real faces against the literal gallery, searched
+    with haven's own `FaceIndex` (exact FAISS flat L2, as `faces find` searches a store)."""
+    root, work = Path(args.faces), Path(args.work)
+    split = literal_split(root, work, args.holdout)
+    cache = GalleryCache(work / f"gallery_{root.name}.npz")
+    vec = lambda rows: np.stack([cache.vec[r["key"]] for r in rows]).astype(np.float32)  # noqa: E731
+    plan = np.load(_paths(work)["pairs"])
+    gidx, gen = _generated(work)
+    if args.limit:
+        gidx, gen = gidx[:args.limit], gen[:args.limit]
+    parents, labelled, holdout = split["parents"], split["labelled"], split["holdout"]
+    par, lab, hold = vec(parents), vec(labelled), vec(holdout)
+    pa, pb, alpha = plan["a"][gidx], plan["b"][gidx], plan["alpha"][gidx]
+    thresholds = [float(t) for t in args.thresholds.split(",")]
+    print(f"{split['note']}; {load()}")
+
+    # -- the generated faces themselves: how near their parents, how spread out
+    da, db = _dist(gen, par[pa]), _dist(gen, par[pb])
+    near = np.minimum(da, db)
+    print(f"\ngenerated faces: {len(gen):,} (of {len(plan['a']):,} planned), from {len(par):,} parent faces of "
+          f"{len(set(r['person'] for r in parents)):,} persons; share of the second parent {ALPHA[0]}-{ALPHA[1]}")
+    print(f"  distance to the nearer parent: {_quantiles(near, (0.0, 0.01, 0.1, 0.5, 0.9))}; "
+          f"to the farther: {_quantiles(np.maximum(da, db), (0.0, 0.01, 0.1, 0.5, 0.9))}")
+    print("  morph-attack view (a parent as the query, its generated child in the gallery):")
+    for t in thresholds:
+        print(f"    {t:.2f}: child within t of parent a {np.mean(da < t):.3f}, of parent b {np.mean(db < t):.3f}, "
+              f"of both {np.mean((da < t) & (db < t)):.3f}")
+    rng = np.random.default_rng(5)
+    m = min(200_000, len(gen) * 4)
+    i, j = rng.integers(0, len(gen), m), rng.integers(0, len(gen), m)
+    shared = (pa[i] == pa[j]) | (pa[i] == pb[j]) | (pb[i] == pa[j]) | (pb[i] == pb[j])
+    pp = np.array([r["person"] for r in parents])
+    shared |= (pp[pa[i]] == pp[pa[j]]) | (pp[pa[i]] == pp[pb[j]]) | (pp[pb[i]] == pp[pa[j]]) | (pp[pb[i]] == pp[pb[j]])
+    dg = _dist(gen[i[~shared & (i != j)]], gen[j[~shared & (i != j)]])
+    ri, rj = rng.integers(0, len(par), m), rng.integers(0, len(par), m)
+    ok = pp[ri] != pp[rj]
+    dr = _dist(par[ri[ok]], par[rj[ok]])
+    print(f"  random pairs of generated faces with no parent in common: {_quantiles(dg, (0.0, 1e-4, 1e-3, 0.01, 0.5))}")
+    print(f"  random pairs of their real parent faces (different persons): {_quantiles(dr, (0.0, 1e-4, 1e-3, 0.01, 0.5))}")
+
+    # -- the gallery: generated + every real face (parents, the labelled faces: the genuine
+    # side of the labelled queries, and the held-out faces: each query set's strangers)
+    gallery = np.concatenate([gen, par, lab, hold])
+    kind = np.concatenate([np.zeros(len(gen), np.int8), np.ones(len(par) + len(lab) + len(hold), np.int8)])
+    lab_person = np.array([r["person"] for r in labelled])
+    hold_person = np.array([r["person"] for r in holdout])
+    person = np.concatenate([np.full(len(gen), "g"), pp, lab_person, hold_person]).astype(object)
+    person[:len(gen)] = [f"g{i}" for i in range(len(gen))]
+    t0 = time.perf_counter()
+    index = F.FaceIndex(np.arange(len(gallery)), gallery)
+    print(f"\nliteral gallery: {len(gallery):,} faces = {len(gen):,} generated + {len(par):,} real parent faces "
+          f"(UTKFace 25+, Caltech, AFW adults) + {len(lab):,} labelled real faces (ORL, Yale) + {len(hold):,} "
+          f"held-out real faces; FaceIndex built in {time.perf_counter() - t0:.2f} s")
+    # no generated face has a query's person as a parent: queries are never parents
+    assert not set(r["person"] for r in holdout) & set(pp) and not set(lab_person) & set(pp)
+
+    def search(q: np.ndarray, self_row: int | None):
+        k = 2048
+        while True:
+            hits = index.nearest(q, k + 1)
+            if hits[-1][1] >= max(thresholds) or len(hits) >= len(gallery):
+                break
+            k *= 4
+        return [(r, d) for r, d in hits if r != self_row]
+
+    lat = []
+    for q in hold[:200]:
+        c0 = time.perf_counter()
+        index.nearest(q, 20)
+        lat.append(time.perf_counter() - c0)
+    print(f"FaceIndex.nearest(top 20) at {len(gallery):,} faces: median {np.median(lat) * 1000:.1f} ms, "
+          f"p95 {np.percentile(lat, 95) * 1000:.1f} ms wall (200 queries; {load()})")
+
+    N = args.extrapolate
+    base = len(gen) + len(par)
+    sets = [("held-out unlabelled persons (UTKFace 25+, Caltech, AFW)", hold,
+             np.arange(base + len(lab), len(gallery)), hold_person, False),
+            ("labelled persons (ORL, Yale)", lab, np.arange(base, base + len(lab)), lab_person, True)]
+    for name, queries, rows, qperson, labelled_set in sets:
+        c0, w0 = time.process_time(), time.perf_counter()
+        # a query's own row and, for a pseudo-identity (unlabelled photos closer than
+        # PSEUDO_ID_DISTANCE), its other photos are neither strangers nor a known genuine pair
+        res = [[(r, d) for r, d in search(q, int(rows[n])) if labelled_set or person[r] != qperson[n]]
+               for n, q in enumerate(queries)]
+        print(f"\n-- queries: {len(queries):,} faces of {name}; searched in {time.perf_counter() - w0:.1f} s wall, "
+              f"{time.process_time() - c0:.1f} CPU-s")
+        n_gen, n_real = len(gen), len(gallery) - len(gen)
+        real_person, counts = np.unique(person[n_gen:].astype(str), return_counts=True)
+        size_of = dict(zip(real_person, counts))
+        same = np.array([size_of[p] for p in qperson])  # the query's person's real faces, itself too
+        print(f"{'threshold':>9} {'false/query':>11} {'of which generated':>18} {'real':>6} {'queries >=1 false':>17} "
+              f"{'FMR/pair':>9} {'95% upper':>9} {'FMR gen':>8} {'FMR real':>9} "
+              f"{'extrap. @' + format(len(gallery), ',') + ' from real':>26} {'genuine rate':>12} {'rank-1':>7}")
+        for t in thresholds:
+            fg = np.zeros(len(queries))
+            fr = np.zeros(len(queries))
+            g_in = 0
+            for n, hits in enumerate(res):
+                for r, d in hits:
+                    if d >= t:
+                        break
+                    if person[r] == qperson[n]:
+                        g_in += 1
+                    elif kind[r] == 0:
+                        fg[n] += 1
+                    else:
+                        fr[n] += 1
+            real_size = n_real - same  # other persons' real faces
+            gen_pairs, g_pairs = len(queries) * n_gen, int((same - 1).sum()) if labelled_set else 0
+            real_pairs = int(real_size.sum())
+            fals = fg + fr
+            pairs = gen_pairs + real_pairs
+            fmr = fals.sum() / pairs
+            fmr_real = fr.sum() / real_pairs
+            rank1 = float("nan")
+            if labelled_set:
+                first = [hits[0] if hits else (None, 9.0) for hits in res]
+                rank1 = np.mean([r is not None and d < t and person[r] == qperson[n] for n, (r, d) in enumerate(first)])
+            mark = {F.SAME_PERSON: "  <- one to one", F.CLUSTER_DISTANCE: "  <- gallery"}.get(round(t, 2), "")
+            print(f"{t:9.2f} {fals.mean():11.3f} {fg.mean():18.3f} {fr.mean():6.3f} {np.mean(fals > 0):17.3f} "
+                  f"{fmr:9.2e} {fmr_upper(int(fals.sum()), pairs):9.2e} {fg.sum() / gen_pairs:8.2e} {fmr_real:9.2e} "
+                  f"{fmr_real * len(gallery):26.3f} {g_in / g_pairs if g_pairs else float('nan'):12.3f} "
+                  f"{rank1:7.3f}{mark}")
+        print(f"(false/query: faces of other persons closer than the threshold, measured in the {len(gallery):,}-face "
+              f"gallery; FMR gen / real: per pair against the generated / the real faces; 'extrap.': the real "
+              f"faces' FMR x the gallery size, what an extrapolation from real faces alone predicts; genuine rate: "
+              f"same-person pairs closer than the threshold; rank-1: the nearest face is the same person and "
+              f"closer than the threshold)")
+        if labelled_set:
+            ranks = []
+            for n, hits in enumerate(res):
+                rk = next((k for k, (r, _d) in enumerate(hits) if person[r] == qperson[n]), None)
+                ranks.append(rk if rk is not None else 10**9)
+            ranks = np.array(ranks)
+            print(f"first same-person face at rank 1: {np.mean(ranks == 0):.3f}, in the top 5: {np.mean(ranks < 5):.3f}, "
+                  f"in the top 20 (`faces find` shows 20): {np.mean(ranks < 20):.3f}")
+    print(f"({load()})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -569,12 +936,28 @@ def main() -> None:
                    help="compare the photos of an -unlabelled folder among themselves too, each taken for "
                         "a different person (an upper side: two photos of one person count as a false match)")
     g.add_argument("--extrapolate", type=int, default=100_000, help="gallery size for the per-query estimate")
+    n = sub.add_parser("generate", help="generated faces (morphs of two looked-at adults) for a literal gallery")
+    n.add_argument("faces", help="the gallery folder of `gallery` (its embeddings cached in --work)")
+    n.add_argument("--work", default="/tmp/haven-faces-bench")
+    n.add_argument("--count", type=int, default=96_000, help="generated faces to plan and embed")
+    n.add_argument("--holdout", type=float, default=0.2, help="share of unlabelled persons kept out as queries")
+    n.add_argument("--shard", help="embed shard i of n (e.g. 0/2; run one process per shard; resumes)")
+    n.add_argument("--seconds", type=float, help="stop embedding after this long (the shard file keeps what is done)")
+    n.add_argument("--sheet", type=int, default=0, help="write a PNG contact sheet of the first N generated faces")
+    lt = sub.add_parser("literal", help="false and genuine matches against the literal gallery (FaceIndex)")
+    lt.add_argument("faces", help="the gallery folder of `gallery` and `generate`")
+    lt.add_argument("--work", default="/tmp/haven-faces-bench")
+    lt.add_argument("--holdout", type=float, default=0.2, help="as given to generate")
+    lt.add_argument("--limit", type=int, help="only the first N generated faces")
+    lt.add_argument("--thresholds", default="0.3,0.35,0.4,0.45,0.5,0.55,0.6")
+    lt.add_argument("--extrapolate", type=int, default=100_000)
     i = sub.add_parser("index", help="photos/s of haven index --parts faces per detector and worker count")
     i.add_argument("photos")
     i.add_argument("--detectors", default="hog,hog+cnn")
     i.add_argument("--workers", default="1,2")
     args = ap.parse_args()
-    {"detect": run_detect, "gallery": run_gallery, "index": run_index}[args.cmd](args)
+    {"detect": run_detect, "gallery": run_gallery, "index": run_index, "generate": run_generate,
+     "literal": run_literal}[args.cmd](args)
 
 
 if __name__ == "__main__":
