@@ -686,8 +686,8 @@ def prepare_generation(root: Path, work: Path, count: int, holdout: float) -> di
     return split
 
 
-def morph_sheet(work: Path, n: int, out: Path) -> None:
-    """PNG contact sheet of the first n generated faces, each with its two parents."""
+def morph_sheet(work: Path, n: int, out: Path, start: int = 0) -> None:
+    """PNG contact sheet of generated faces start..start+n, each with its two parents."""
     from PIL import Image, ImageDraw
 
     p = _paths(work)
@@ -697,14 +697,14 @@ def morph_sheet(work: Path, n: int, out: Path) -> None:
     rows = (n + cols - 1) // cols
     sheet = Image.new("RGB", (cols * cell, rows * 164), "white")
     d = ImageDraw.Draw(sheet)
-    for i in range(n):
+    for k, i in enumerate(range(start, start + n)):
         a, b, al = int(z["a"][i]), int(z["b"][i]), float(z["alpha"][i])
         strip = np.concatenate([chips[a], morph(chips[a], chips[b], al), chips[b]], axis=1)
-        x, y = (i % cols) * cell, (i // cols) * 164
+        x, y = (k % cols) * cell, (k // cols) * 164
         sheet.paste(Image.fromarray(strip), (x + 4, y + 12))
         d.text((x + 4, y), f"{i}: a | morph {al:.2f} | b", fill="red")
     sheet.save(out)
-    print(f"sheet {out}: {n} generated faces (parent a | generated | parent b)")
+    print(f"sheet {out}: generated faces {start}-{start + n - 1} (parent a | generated | parent b)")
 
 
 def generate_shard(work: Path, count: int, shard: int, shards: int, seconds: float | None) -> None:
@@ -748,7 +748,7 @@ def run_generate(args) -> None:
     root, work = Path(args.faces), Path(args.work)
     prepare_generation(root, work, args.count, args.holdout)
     if args.sheet:
-        morph_sheet(work, args.sheet, work / "literal_sheet.png")
+        morph_sheet(work, args.sheet, work / f"literal_sheet_{args.sheet_from}.png", args.sheet_from)
     if args.shard:
         shard, shards = (int(v) for v in args.shard.split("/"))
         generate_shard(work, args.count, shard, shards, args.seconds)
@@ -943,7 +943,8 @@ def main() -> None:
     n.add_argument("--holdout", type=float, default=0.2, help="share of unlabelled persons kept out as queries")
     n.add_argument("--shard", help="embed shard i of n (e.g. 0/2; run one process per shard; resumes)")
     n.add_argument("--seconds", type=float, help="stop embedding after this long (the shard file keeps what is done)")
-    n.add_argument("--sheet", type=int, default=0, help="write a PNG contact sheet of the first N generated faces")
+    n.add_argument("--sheet", type=int, default=0, help="write a PNG contact sheet of N generated faces")
+    n.add_argument("--sheet-from", type=int, default=0, help="the sheet's first generated face")
     lt = sub.add_parser("literal", help="false and genuine matches against the literal gallery (FaceIndex)")
     lt.add_argument("faces", help="the gallery folder of `gallery` and `generate`")
     lt.add_argument("--work", default="/tmp/haven-faces-bench")
