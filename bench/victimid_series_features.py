@@ -59,7 +59,10 @@ UNIONS = {"rootsift+akaze": ("rootsift", "akaze"), "rootsift+asift": ("rootsift"
 
 def describers() -> dict:
     x = getattr(cv2, "xfeatures2d", None)
-    out = {"rootsift": None, **{k: None for k in OWN}, **{k: None for k in UNIONS}}
+    # AKAZE is in OpenCV 4's main package, in the contrib modules of OpenCV 5
+    own = {k: None for k in OWN if k != "akaze" or hasattr(cv2, "AKAZE_create")}
+    unions = {k: None for k, parts in UNIONS.items() if all(p in own or p == "rootsift" for p in parts)}
+    out = {"rootsift": None, **own, **unions}
     if x is not None:
         out["vgg"] = lambda: x.VGG_create(scale_factor=SCALE["vgg"])
         out["boost"] = lambda: x.BoostDesc_create(scale_factor=SCALE["boost"])
