@@ -236,6 +236,22 @@ def band_blocks(grid: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
     return tags, np.stack(blocks), np.stack(exposure)
 
 
+def _corner_mirror(grid: np.ndarray, corner: str, h: int, w: int
+                   ) -> tuple[slice, slice, np.ndarray]:
+    """Rows and columns of an `h` x `w` block in `corner` ("tl", "tr", "bl", "br") of a square
+    grid, and what replacing the block by its mirror image across its inner vertical edge
+    (the neighbouring columns of the same rows) adds to the grid there."""
+    n = grid.shape[0]
+    rows = slice(0, h) if corner[0] == "t" else slice(n - h, n)
+    if corner[1] == "l":
+        cols = slice(0, w)
+        mirror = grid[rows, 2 * w - 1:w - 1:-1]
+    else:
+        cols = slice(n - w, n)
+        mirror = grid[rows, n - w - 1:n - 2 * w - 1:-1]
+    return rows, cols, mirror - grid[rows, cols]
+
+
 def logo_blocks(grid: np.ndarray, aspect: float, base: np.ndarray | None = None
                 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """DCT blocks with a corner block replaced by its mirror image across the block's inner
@@ -251,13 +267,7 @@ def logo_blocks(grid: np.ndarray, aspect: float, base: np.ndarray | None = None
         w = max(1, round(size * side))
         h = max(1, min(round(size * aspect * side), int(0.4 * side)))
         for corner in ("tl", "tr", "bl", "br"):
-            rows = slice(0, h) if corner[0] == "t" else slice(side - h, side)
-            if corner[1] == "l":
-                cols = slice(0, w)
-                diff = grid[rows, 2 * w - 1:w - 1:-1] - grid[rows, cols]
-            else:
-                cols = slice(side - w, side)
-                diff = grid[rows, side - w - 1:side - 2 * w - 1:-1] - grid[rows, cols]
+            rows, cols, diff = _corner_mirror(grid, corner, h, w)
             tags.append(f"logo-{corner}{round(size * 100)}")
             blocks.append(base + p[:, rows] @ diff @ p[:, cols].T)
             ey = (1.0 - axis_known(0.0, 0.0, *((h / side, 1.0) if corner[0] == "t"
@@ -356,16 +366,9 @@ def exact_blocks(cells: np.ndarray) -> tuple[list[str], np.ndarray]:
     blocks = list((stack @ gx).reshape(len(tags), 16, 16))
     tags = list(tags)
     base = dct @ gx
-    n = _CELLS
     for k in EXACT_LOGO_CELLS:
         for corner in ("tl", "tr", "bl", "br"):
-            rows = slice(0, k) if corner[0] == "t" else slice(n - k, n)
-            if corner[1] == "l":
-                cols = slice(0, k)
-                diff = cells[rows, 2 * k - 1:k - 1:-1] - cells[rows, cols]
-            else:
-                cols = slice(n - k, n)
-                diff = cells[rows, n - k - 1:n - 2 * k - 1:-1] - cells[rows, cols]
+            rows, cols, diff = _corner_mirror(cells, corner, k, k)
             tags.append(f"xlogo-{corner}{round(k / _CELLS * 100)}")
             blocks.append(base + dct[:, rows] @ diff @ dct[:, cols].T)
     return tags, np.stack(blocks)
