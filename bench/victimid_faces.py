@@ -774,6 +774,56 @@ def _dist(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.linalg.norm(x.astype(np.float64) - y.astype(np.float64), axis=1)
 
 
+def literal_clusters(gallery: np.ndarray, n_gen: int, pa: np.ndarray, pb: np.ndarray, pp: np.ndarray,
+                     person: np.ndarray, thresholds=(0.3, 0.35, 0.4)) -> None:
+    """Every pair of the literal gallery closer than each threshold, as `faces cluster` would
+    join them (single link), by kind: the same real person; relatives (a generated face and
+    its parent's person, or two generated faces with a parent's person in common); strangers.
+    Then the connected components at each threshold: the largest, and how many mix persons."""
+    import faiss
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(gallery)
+    c0, w0 = time.process_time(), time.perf_counter()
+    index = faiss.IndexFlatL2(gallery.shape[1])
+    index.add(gallery)
+    lims, d2, rows = index.range_search(gallery, max(thresholds) ** 2)
+    q = np.repeat(np.arange(n), np.diff(lims.astype(np.int64)))
+    keep = rows > q
+    i, j, dist = q[keep], rows[keep].astype(np.int64), np.sqrt(np.maximum(d2[keep], 0))
+    # each face's persons: a real face its own; a generated face its two parents'
+    par_persons = [set() for _ in range(n)]
+    for g in range(n_gen):
+        par_persons[g] = {pp[pa[g]], pp[pb[g]]}
+    for r in range(n_gen, n):
+        par_persons[r] = {person[r]}
+    both_real = (i >= n_gen) & (j >= n_gen)
+    same = both_real & (person[i] == person[j])
+    related = np.array([bool(par_persons[a] & par_persons[b]) for a, b in zip(i, j)], bool) & ~same
+    print(f"\nclustering the whole literal gallery ({n:,} faces, every pair; range search "
+          f"{time.perf_counter() - w0:.0f} s wall, {time.process_time() - c0:.0f} CPU-s):")
+    for t in thresholds:
+        m = dist < t
+        strangers = m & ~same & ~related
+        gg = strangers & (i < n_gen) & (j < n_gen)
+        rr = strangers & both_real
+        print(f"  {t:.2f}: pairs joined {int(m.sum()):,}: same real person {int((m & same).sum()):,}, relatives "
+              f"(a generated face and a parent's person) {int((m & related).sum()):,}, strangers "
+              f"{int(strangers.sum()):,} (generated-generated {int(gg.sum()):,}, real-real {int(rr.sum()):,}, "
+              f"mixed {int(strangers.sum() - gg.sum() - rr.sum()):,})")
+        graph = coo_matrix((np.ones(int(m.sum())), (i[m], j[m])), shape=(n, n))
+        _k, lab = connected_components(graph, directed=False)
+        sizes = np.bincount(lab)
+        big = np.flatnonzero(sizes > 1)
+        order = np.argsort(lab, kind="stable")
+        groups = np.split(order, np.cumsum(sizes)[:-1])
+        # a component is mixed when no one person is shared by all its members
+        mixed = sum(1 for c in big if not set.intersection(*(par_persons[x] for x in groups[c])))
+        print(f"         components with more than one face {len(big):,}, largest {sizes.max():,}, "
+              f"joining faces with no person in common {mixed:,}")
+
+
 def run_literal(args) -> None:
     """False and genuine matches of held-out real faces against the literal gallery, searched
     with haven's own `FaceIndex` (exact FAISS flat L2, as `faces find` searches a store)."""
@@ -848,6 +898,8 @@ def run_literal(args) -> None:
     print(f"FaceIndex.nearest(top 20) at {len(gallery):,} faces: median {np.median(lat) * 1000:.1f} ms, "
           f"p95 {np.percentile(lat, 95) * 1000:.1f} ms wall (200 queries; {load()})")
 
+    if args.cluster:
+        literal_clusters(gallery, len(gen), pa, pb, pp, person)
     N = args.extrapolate
     base = len(gen) + len(par)
     sets = [("held-out unlabelled persons (UTKFace 25+, Caltech, AFW)", hold,
@@ -952,6 +1004,8 @@ def main() -> None:
     lt.add_argument("--limit", type=int, help="only the first N generated faces")
     lt.add_argument("--thresholds", default="0.3,0.35,0.4,0.45,0.5,0.55,0.6")
     lt.add_argument("--extrapolate", type=int, default=100_000)
+    lt.add_argument("--cluster", action="store_true",
+                    help="also join every pair of the whole gallery as `faces cluster` would (a minute or more)")
     i = sub.add_parser("index", help="photos/s of haven index --parts faces per detector and worker count")
     i.add_argument("photos")
     i.add_argument("--detectors", default="hog,hog+cnn")
