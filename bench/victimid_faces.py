@@ -6,7 +6,7 @@
     nice .venv/bin/python bench/victimid_faces.py index PHOTOS [--detectors hog,hog+cnn] [--workers 1,2]
     nice .venv/bin/python bench/victimid_faces.py generate FACES --work DIR [--count 96000] [--sheet 60]
         [--shard i/n]   (one process per shard; each resumes from its checkpoint)
-    nice .venv/bin/python bench/victimid_faces.py literal FACES --work DIR
+    nice .venv/bin/python bench/victimid_faces.py literal FACES --work DIR [--cluster]
 
 Every folder is brought for local evaluation only (never committed); the bench reads it.
 
