@@ -56,7 +56,7 @@ def test_float_luma_of_rgb_hashes_as_pdqhash_on_the_rgb(pdq_data):
             rgb = np.asarray(img.convert("RGB"))
         bits_list, quality = pdqhash.compute_dihedral(rgb)
         expected = [pdq._hex(b) for b in bits_list]
-        hexes, own_quality = pdqluma.dihedral_hexes(pdq._float_luma(rgb))
+        hexes, own_quality = pdqluma.dihedral_hexes(pdqluma.luma_of_rgb(rgb))
         assert own_quality == quality, path.name
         if quality >= pdq.MIN_TRUSTED_QUALITY:
             assert hexes == expected, path.name
@@ -152,8 +152,8 @@ def test_a_jpeg_decoded_to_luma_is_within_a_few_bits_of_its_decoded_rgb():
         rgb_img.draft("RGB", (683, 512))
         rgb = np.asarray(rgb_img.convert("RGB"))
     assert y.shape == rgb.shape[:2] == (768, 1024)  # 1/2 DCT scale
-    assert abs(y.astype(float) - pdq._float_luma(rgb)).mean() < 1.0
-    assert pdq.hamming(pdqluma.pdq_hex(y)[0], pdqluma.pdq_hex(pdq._float_luma(rgb))[0]) <= 6
+    assert abs(y.astype(float) - pdqluma.luma_of_rgb(rgb)).mean() < 1.0
+    assert pdq.hamming(pdqluma.pdq_hex(y)[0], pdqluma.pdq_hex(pdqluma.luma_of_rgb(rgb))[0]) <= 6
 
 
 def test_the_grid_of_the_plane_just_hashed_is_served_again_and_only_for_that_plane():

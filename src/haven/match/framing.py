@@ -449,8 +449,7 @@ def pdq_cells(pixels: np.ndarray) -> np.ndarray:
 
     temporary = pixels.ndim == 3
     if temporary:  # pdqhash's own luma of RGB (as haven.signals.pdq's fast path)
-        pixels = (pixels[:, :, 0] * 0.299 + pixels[:, :, 1] * 0.587
-                  + pixels[:, :, 2] * 0.114).astype(np.float32)
+        pixels = pdqluma.luma_of_rgb(pixels)
     if min(pixels.shape) < pdqluma.MIN_SIDE:
         return np.zeros((_CELLS, _CELLS), np.float32)
     # a luma plane is the one the item's PDQ was just computed from: its grid is kept there

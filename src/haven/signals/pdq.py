@@ -221,12 +221,7 @@ def _fast_luma(img: Image.Image) -> np.ndarray:
     factor = min(rgb.size) // FAST_SHORT_SIDE
     if factor >= 2:
         rgb = rgb.reduce(factor)
-    return _float_luma(np.asarray(rgb))
-
-
-def _float_luma(rgb: np.ndarray) -> np.ndarray:
-    """pdqhash's luma of RGB pixels, to the bit: float64 weighted sum, then float32."""
-    return (rgb[:, :, 0] * 0.299 + rgb[:, :, 1] * 0.587 + rgb[:, :, 2] * 0.114).astype(np.float32)
+    return pdqluma.luma_of_rgb(np.asarray(rgb))
 
 
 def _rgb(img: Image.Image) -> Image.Image:

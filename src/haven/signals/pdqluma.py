@@ -47,6 +47,11 @@ DIHEDRAL = ((False, False, False), (True, False, True), (False, True, True), (Tr
             (False, True, False), (False, False, True), (True, False, False), (True, True, True))
 
 
+def luma_of_rgb(rgb: np.ndarray) -> np.ndarray:
+    """pdqhash's luma of H x W x 3 RGB pixels, to the bit: float64 weighted sum, then float32."""
+    return (rgb[:, :, 0] * 0.299 + rgb[:, :, 1] * 0.587 + rgb[:, :, 2] * 0.114).astype(np.float32)
+
+
 @functools.lru_cache(maxsize=256)
 def reduction(n: int) -> tuple[np.ndarray, np.ndarray]:
     """PDQ's reduction of n samples to 64: its Jarosz filter (the box filter applied twice)
