@@ -107,6 +107,17 @@ def test_an_uploaded_image_is_hashed_and_matched(service):
     assert body["matches"][0]["hashset"] == "pictures" and body["matches"][0]["distance"] == 0
 
 
+def _only_match_against_hash_only(service, known: str, upload_jpeg: bytes) -> dict:
+    """Import `known` as the hash-only set "partner" (one PDQ, HMA format), post `upload_jpeg`
+    to the lookup and return its one match (the lookup must answer 200 with exactly one)."""
+    upload(service, "partner", f"pdq {known}\n".encode(), format="hma")
+    r = service.client.post("/api/v1/lookup", headers=service.h("lookup"),
+                            files={"file": ("copy.jpg", upload_jpeg, "image/jpeg")})
+    assert r.status_code == 200, r.text
+    [m] = r.json()["matches"]
+    return m
+
+
 def test_an_uploaded_cropped_copy_matches_a_hash_only_entry(service):
     """The known picture is in the library as one PDQ; the upload is a crop of it."""
     from haven.demo import jpeg_bytes, make_image
@@ -116,11 +127,7 @@ def test_an_uploaded_cropped_copy_matches_a_hash_only_entry(service):
     copy = original.crop((48, 24, 760, 560))  # 6 % left, 4 % top, 5 % right, 7 % bottom
     known = pdq.pdq_from_bytes(jpeg_bytes(original, 92)).hex
     assert pdq.hamming(pdq.pdq_from_bytes(jpeg_bytes(copy, 85)).hex, known) > 31
-    upload(service, "partner", f"pdq {known}\n".encode(), format="hma")
-    r = service.client.post("/api/v1/lookup", headers=service.h("lookup"),
-                            files={"file": ("copy.jpg", jpeg_bytes(copy, 85), "image/jpeg")})
-    assert r.status_code == 200, r.text
-    [m] = r.json()["matches"]
+    m = _only_match_against_hash_only(service, known, jpeg_bytes(copy, 85))
     assert m["hashset"] == "partner" and m["hypothesis"].startswith("frame-")
     assert m["distance"] <= m["threshold"]
 
@@ -138,11 +145,7 @@ def test_an_uploaded_bannered_copy_of_a_pdq_unstable_picture_matches(service):
     copy = page.copy()
     ImageDraw.Draw(copy).rectangle((0, 0, 640, 44), fill=(30, 30, 160))
     assert pdq.hamming(pdq.pdq_from_bytes(jpeg_bytes(copy, 90)).hex, known) > 31
-    upload(service, "partner", f"pdq {known}\n".encode(), format="hma")
-    r = service.client.post("/api/v1/lookup", headers=service.h("lookup"),
-                            files={"file": ("copy.jpg", jpeg_bytes(copy, 90), "image/jpeg")})
-    assert r.status_code == 200, r.text
-    [m] = r.json()["matches"]
+    m = _only_match_against_hash_only(service, known, jpeg_bytes(copy, 90))
     assert m["hashset"] == "partner" and m["hypothesis"].startswith("xband-t")
     assert m["distance"] <= m["threshold"]
 
