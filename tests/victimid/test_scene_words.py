@@ -147,3 +147,50 @@ def test_unverified_evidence_counts_fundamental_inliers_that_bunch_short_of_veri
     v = scene.verify(q, c, min_inliers=1000, min_f_inliers=1000, min_matches=8)
     assert not v.verified and v.f_inliers == 0 and v.f_raw >= 20
     assert v.inliers == max(v.h_inliers, v.f_raw)
+
+
+def test_word_agreement_counts_unique_shared_words_one_similarity_maps_onto_each_other():
+    rng = np.random.default_rng(3)
+    n_words = 4000
+    q_words = rng.choice(n_words, 400, replace=False).astype(np.uint16)
+    q_kp = rng.uniform(0, 800, (400, 2)).astype(np.float32)
+    q_words[[398, 399]] = q_words[0]  # a word the query has three of says nothing about where it is
+    table = scene.unique_words(q_words, n_words)
+    assert table[q_words[0]] == -1 and table[q_words[5]] == 5 and (table >= 0).sum() == 397
+    # The same scene: 40 of the query's features seen again, rotated, scaled and moved, among
+    # 300 features of words the query lacks or holds several of.
+    angle, scale = 0.3, 0.7
+    rot = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    seen = np.arange(10, 50)
+    kp = np.concatenate([q_kp[seen] @ rot.T + [120, -40] + rng.normal(0, 1.5, (40, 2)),
+                         rng.uniform(0, 800, (300, 2))]).astype(np.float32)
+    other = np.setdiff1d(np.arange(n_words), q_words)
+    words = np.concatenate([q_words[seen], rng.choice(other, 290, replace=False), np.repeat(q_words[0], 10)])
+    assert scene.word_agreement(table, q_kp, words.astype(np.uint16), kp) >= 38
+    # The same words at unrelated places: few pairs agree on one transform.
+    scattered = rng.uniform(0, 800, kp.shape).astype(np.float32)
+    assert scene.word_agreement(table, q_kp, words.astype(np.uint16), scattered) < 10
+    # A word the candidate holds twice is left out, and too few pairs score 0.
+    twice = words.copy()
+    twice[seen.size:seen.size + 40] = q_words[seen]
+    assert scene.word_agreement(table, q_kp, twice.astype(np.uint16), kp) == 0
+    assert scene.word_agreement(table, q_kp, words[:3].astype(np.uint16), kp[:3]) == 0
+
+
+def test_second_stage_verifies_a_view_neither_shortlist_verifies_when_its_words_agree(indexed_case):
+    vs, ids = indexed_case
+    store = StoreScenes(vs)
+    feats = store.features(ids["room_b_1.jpg"])
+    pool = [m for m in ids.values() if m != ids["room_b_1.jpg"]]
+    score = store.agreement(feats, pool)
+    assert set(score) == set(pool)
+    assert max(score, key=score.get) == ids["room_b_2.jpg"] and score[ids["room_b_2.jpg"]] >= scene.SECOND_MIN
+    # Nothing from the shortlists is verified (verify_top=0, no inverted file): only the second
+    # stage can bring the other view of the room to the verification.
+    kw = dict(shortlist=1, verify_top=0, exclude={ids["room_b_1.jpg"]}, expand=False)
+    assert not any(h.verified for h in scene.rank(feats, store.vocab, store.index, store.features, **kw))
+    off = scene.rank(feats, store.vocab, store.index, store.features, agree=store.agreement, second_top=0, **kw)
+    assert not any(h.verified for h in off)
+    hits = scene.rank(feats, store.vocab, store.index, store.features, agree=store.agreement, second_top=2, **kw)
+    assert hits[0].media_id == ids["room_b_2.jpg"] and hits[0].verified
+    assert sum(h.matches > 0 for h in hits) <= 2  # at most `second_top` checked

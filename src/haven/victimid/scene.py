@@ -87,6 +87,15 @@ WORDS_SAMPLE = 400_000  # descriptors the word vocabulary is trained on
 # not in it already). 25: on the real-photo sets 1-3, 25 and 50 ranked the same (re-ranking the
 # stored candidates offline), 15 lost a baseline-solved query of set 3.
 LOCAL_TOP = 25
+# The second stage: the deeper candidates neither shortlist verifies (the global top
+# `SECOND_GLOBAL`, the inverted file's top `SECOND_LOCAL`) are scored cheaply by
+# `word_agreement` (no descriptor is read), and the best `SECOND_TOP` of those scoring at least
+# `SECOND_MIN` are verified too: a true view that ranks deep in both shortlists (a sun-washed
+# photo, a reference with few keypoints) but shares a few geometrically consistent words.
+SECOND_GLOBAL = 150
+SECOND_LOCAL = 100
+SECOND_TOP = 10
+SECOND_MIN = 6
 _PROJECTION_SEED = 20240607  # fixed: vectors of every case and version stay comparable
 _ORB_BYTES = 32  # descriptors of cases indexed before RootSIFT (extractor "orb...")
 
@@ -586,6 +595,48 @@ def verify_many(query: Features, candidates: list[Features], *, threads: int | N
         return list(pool.map(lambda c: verify(query, c, **kw), candidates))
 
 
+def unique_words(words: np.ndarray, n_words: int) -> np.ndarray:
+    """Per word, the index of the one feature of an image with that word; -1 for words the
+    image has none or several of (an ambiguous word says nothing about where it lies)."""
+    words = np.asarray(words, dtype=np.int64)
+    table = np.full(max(n_words, int(words.max()) + 1 if len(words) else 0), -1, dtype=np.int32)
+    once = np.bincount(words, minlength=len(table))[words] == 1
+    table[words[once]] = np.nonzero(once)[0]
+    return table
+
+
+def word_agreement(query_table: np.ndarray, query_keypoints: np.ndarray, words: np.ndarray,
+                   keypoints: np.ndarray, threshold: float = 12.0, min_pairs: int = SECOND_MIN) -> int:
+    """A cheap stand-in for verification: the features of two images that share a visual word
+    found once in each (`query_table` from `unique_words`), and how many of those pairs one
+    similarity transform (RANSAC, `threshold` px) maps onto each other. Costs ~0.1 ms where
+    matching descriptors costs ~3 ms; unrelated photos rarely reach 6, true views often do
+    (docs/benchmarks.md)."""
+    words = np.asarray(words, dtype=np.int64)
+    words = words[words < len(query_table)]
+    at = np.nonzero(query_table[words] >= 0)[0] if len(words) == len(keypoints) else np.empty(0, np.int64)
+    if len(at) < min_pairs:
+        return 0
+    w = words[at]
+    order = np.argsort(w, kind="stable")
+    ws = w[order]
+    same = ws[1:] == ws[:-1]
+    dup = np.zeros(len(ws), dtype=bool)
+    dup[1:] |= same
+    dup[:-1] |= same
+    at = at[order[~dup]]  # words found once in the candidate too
+    if len(at) < min_pairs:
+        return 0
+    src = np.ascontiguousarray(query_keypoints[query_table[words[at]]], dtype=np.float32)
+    dst = np.ascontiguousarray(keypoints[at], dtype=np.float32)
+    try:
+        _, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=threshold,
+                                              maxIters=200)
+    except cv2.error:
+        return 0
+    return int(mask.sum()) if mask is not None else 0
+
+
 def _homography_inliers(src: np.ndarray, dst: np.ndarray) -> int:
     try:
         h, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, 4.0, maxIters=2000, confidence=0.999)
@@ -732,13 +783,15 @@ class SceneHit:
 Linked = Callable[[list[int]], dict[int, list[tuple[int, str]]]]
 LoadMany = Callable[[list[int]], dict[int, Features]]
 Local = Callable[[Features, int], list[tuple[int, float]]]
+Agree = Callable[[Features, list[int]], dict[int, int]]
 
 
 def rank(query: Features, vocab: Vocabulary, index: SceneIndex, load_features, *,
          shortlist: int = SHORTLIST, verify_top: int = VERIFY_TOP, min_inliers: int = MIN_INLIERS,
          exclude: set[int] | None = None, linked: Linked | None = None, expand: bool = True,
          max_linked: int = 50, load_many: LoadMany | None = None, local: Local | None = None,
-         local_top: int = LOCAL_TOP) -> list[SceneHit]:
+         local_top: int = LOCAL_TOP, agree: Agree | None = None, second_top: int = SECOND_TOP
+         ) -> list[SceneHit]:
     """Candidates for the query's scene, best first; `load_features(id)` gives stored features
     (`load_many(ids)`, when given, those of many ids in one read: {id: features}).
 
@@ -751,6 +804,9 @@ def rank(query: Features, vocab: Vocabulary, index: SceneIndex, load_features, *
     With `local` (the inverted file's search: `local(query, n)` gives (id, score) best first),
     its top `local_top` candidates are verified too, beside the global shortlist's: a true view
     that shares local features with the query but ranks far down by global appearance.
+    With `agree` (`agree(query, ids)` gives {id: `word_agreement`}), the deeper candidates of
+    both (global top `SECOND_GLOBAL`, local top `SECOND_LOCAL`) not verified already are
+    scored by it, and the best `second_top` scoring at least `SECOND_MIN` are verified too.
     Each group of candidates is read at once and verified on `VERIFY_THREADS` threads."""
     exclude = set(exclude or ())
     qv = vocab.encode(query)
@@ -776,28 +832,44 @@ def rank(query: Features, vocab: Vocabulary, index: SceneIndex, load_features, *
             out.append(hits[ident])
         return out
 
-    def search(vector: np.ndarray) -> list[tuple[int, float]]:
-        return [(i, s) for i, s in index.search(vector, shortlist + len(exclude) + len(hits))
-                if i not in exclude][:shortlist + len(hits)]
+    def search(vector: np.ndarray, depth: int = shortlist) -> list[tuple[int, float]]:
+        return [(i, s) for i, s in index.search(vector, depth + len(exclude) + len(hits))
+                if i not in exclude][:depth + len(hits)]
 
-    first = search(qv)[:shortlist]
+    second = agree is not None and second_top > 0
+    ranked = search(qv, max(shortlist, SECOND_GLOBAL if second else 0))
+    first = ranked[:shortlist]
     todo = first[:verify_top]
     local_scores: dict[int, float] = {}
+    found: list[tuple[int, float]] = []
     if local is not None and local_top > 0:
         # Scores of twice as many as are verified: evidence for ranking the unverified too.
-        found = [(i, sc) for i, sc in local(query, 2 * local_top + len(exclude)) if i not in exclude]
-        local_scores = dict(found)
-        near = {i for i, _ in todo}
-        sims = dict(first)
-        for ident, _score in found[:local_top]:
-            if ident in near:
-                continue
-            near.add(ident)
-            sim = sims.get(ident)
-            if sim is None:
-                vec = index.vector(ident)
-                sim = float(vec @ qv) if vec is not None else 0.0
-            todo.append((ident, sim))
+        deep = max(2 * local_top, SECOND_LOCAL if second else 0)
+        found = [(i, sc) for i, sc in local(query, deep + len(exclude)) if i not in exclude]
+        local_scores = dict(found[:2 * local_top])
+    near = {i for i, _ in todo}
+    sims = dict(first)
+
+    def add(ident: int) -> None:
+        near.add(ident)
+        sim = sims.get(ident)
+        if sim is None:
+            vec = index.vector(ident)
+            sim = float(vec @ qv) if vec is not None else 0.0
+        todo.append((ident, sim))
+
+    for ident, _score in found[:local_top]:
+        if ident not in near:
+            add(ident)
+    if second:
+        sims.update(ranked[shortlist:])
+        pool = [i for i in dict.fromkeys([i for i, _ in ranked[verify_top:SECOND_GLOBAL]]
+                                         + [i for i, _ in found[local_top:SECOND_LOCAL]]) if i not in near]
+        if pool:
+            score = agree(query, pool)
+            best = sorted((i for i in pool if score.get(i, 0) >= SECOND_MIN), key=lambda i: -score[i])
+            for ident in best[:second_top]:
+                add(ident)
     check(todo)
     for ident, sim in first[verify_top:]:
         if ident not in hits:

@@ -204,11 +204,37 @@ class StoreScenes:
                     out[m] = np.frombuffer(w, dtype=np.uint16)
         return out
 
+    def _query_words(self, feats: scene.Features) -> np.ndarray:
+        """The visual words of a query's features, assigned once per query (the last one kept)."""
+        last = getattr(self, "_last_words", None)
+        if last is None or last[0] is not feats:
+            last = self._last_words = (feats, self.words.assign(feats))
+        return last[1]
+
     def local(self, feats: scene.Features, top: int) -> list[tuple[int, float]]:
         """The `top` images sharing most (tf-idf weighted) visual words with `feats`."""
         if self.inverted is None or self.words is None:
             return []
-        return self.inverted.search(self.words.assign(feats), top)
+        return self.inverted.search(self._query_words(feats), top)
+
+    def keypoints_of(self, media_ids: list[int]) -> dict[int, np.ndarray]:
+        """Stored keypoints of media, without their descriptors (the column before them)."""
+        out = {}
+        with self.vs.session() as s:
+            for lo in range(0, len(media_ids), 4096):
+                for m, k in s.execute(select(SceneRow.media_id, SceneRow.keypoints).where(
+                        SceneRow.media_id.in_(media_ids[lo:lo + 4096]))):
+                    out[m] = np.frombuffer(k, dtype=np.float32).reshape(-1, 2)
+        return out
+
+    def agreement(self, feats: scene.Features, media_ids: list[int]) -> dict[int, int]:
+        """`scene.word_agreement` of the query with each of `media_ids` (stored words and
+        keypoints only: ~4 KB read per image, no descriptor)."""
+        if self.words is None or not media_ids:
+            return {}
+        table = scene.unique_words(self._query_words(feats), self.words.words)
+        words, kps = self.words_of(media_ids), self.keypoints_of(media_ids)
+        return {m: scene.word_agreement(table, feats.keypoints, w, kps[m]) for m, w in words.items() if m in kps}
 
     def features(self, media_id: int) -> scene.Features:
         with self.vs.session() as s:
@@ -258,7 +284,8 @@ class StoreScenes:
         hits = scene.rank(feats, self.vocab, self.index, self.features,
                           shortlist=max(top, verify_top, scene.SHORTLIST), verify_top=verify_top,
                           exclude=exclude, linked=self.linked, expand=expand, load_many=self.features_many,
-                          local=self.local if self.inverted is not None else None)
+                          local=self.local if self.inverted is not None else None,
+                          agree=self.agreement if self.inverted is not None else None)
         return hits[:top]
 
 
