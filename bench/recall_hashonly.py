@@ -210,16 +210,19 @@ def plain_query(data: bytes) -> tuple[list[str], bool, float]:
 
 
 def framing_item(data: bytes) -> tuple[framing.Item, float, float]:
-    """The item for the hypotheses, the CPU seconds of its grid alone (the previous code's
-    item) and of grid and PDQ samples (the decode is shared with `plain_query` on the same
-    bytes object, as in the scan)."""
+    """The item for the hypotheses, the CPU seconds of its grid and PDQ samples (the previous
+    code's item) and of those plus the luma the native frames need when the item looks
+    PDQ-unstable (the decode is shared with `plain_query` on the same bytes object, as in
+    the scan)."""
     pixels = pdq._prepared(data, True).pixels
     t = time.process_time()
     grid = framing.luma_grid(pixels)
-    t_grid = time.process_time() - t
     cells = framing.pdq_cells(pixels)
+    t_before = time.process_time() - t
+    luma = framing.native_luma(pixels, grid, cells)
     t_all = time.process_time() - t
-    return framing.Item(grid, pixels.shape[1] / pixels.shape[0], cells), t_grid, t_all
+    return (framing.Item(grid, pixels.shape[1] / pixels.shape[0], cells, luma), t_before,
+            t_all)
 
 
 def _photo_sources(shared: Path | None) -> list[Image.Image]:
@@ -294,9 +297,9 @@ def _cached_unrelated(m: int, progress: bool, first: int = 0) -> dict:
     return out
 
 
-#: Hypothesis families that need the item's PDQ samples: 'before' = the same queries searched
-#: again without the samples (the previous hypotheses), timed beside.
-NEW_FAMILIES = ("xband", "xlogo", "xcaption")
+#: Hypothesis families that need the item's luma at its own resolution: 'before' = the same
+#: queries searched again without it (the previous hypotheses), timed beside.
+NEW_FAMILIES = ("nframe",)
 #: `--dev`: query seeds start here (the default split uses 0, 1, ...) and unrelated images
 #: are numbered from DEV_UNRELATED on (the default split uses 0 .. m-1).
 DEV_SEED = 100
@@ -388,6 +391,9 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
     warm = framing.Item.from_pixels(pdq._prepared(recall._jpeg(known_imgs[0][1], 90), True).pixels)
     for w_item in (warm, framing.Item(warm.grid, warm.aspect, None)):
         fidx.search(w_item)
+    warm_luma = framing.native_luma(np.full((96, 96), 128, np.uint8), warm.grid, warm.cells)
+    framing.native_frame(np.zeros((96, 96), np.uint8) if warm_luma is None else warm_luma,
+                         fidx.codes[0], (0.04, 0.04, 0.04, 0.04))
     framing.caption_blocks(warm.cells)
 
     def match(data: bytes):
@@ -399,9 +405,9 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
         t = time.process_time()
         hits = fidx.search(item) if trusted else []
         ts = time.process_time() - t
-        # the previous code (no PDQ samples, so no exact bands, logos or captions), timed
+        # the previous code (no luma, so no native frames), timed
         t = time.process_time()
-        old = fidx.search(framing.Item(item.grid, item.aspect, None)) if trusted else []
+        old = fidx.search(framing.Item(item.grid, item.aspect, item.cells)) if trusted else []
         ts_old = time.process_time() - t
         framed = {h.row: h for h in hits}
         return plain, framed, {h.row for h in old}, tp, ti + ts, ti_old + ts_old
@@ -454,6 +460,9 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
     fm_plain: dict[str, int] = {}
     fm_framed: dict[str, int] = {}
     fm_before: dict[str, int] = {}
+    rebuilt: dict[str, int] = {}
+    native_closest: dict[str, int] = {}
+    native_pairs: dict[str, int] = {}
     closest: dict[str, int] = {}
     closest_fam: dict[tuple[str, str], int] = {}
     per_kind: dict[str, int] = {}
@@ -475,16 +484,32 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
         t_plain_search.append(time.process_time() - t)
         item = framing.Item(u["grids"][j].astype(np.float32), float(u["aspects"][j]),
                             u["cells"][j].astype(np.float32))
+        # the distance distribution behind the false-match arithmetic (first round only):
+        # every row's best distance when the list is small, else the rows within PAD_RADIUS
+        detail: dict = {"radius": PAD_RADIUS} if pad else {}
+        fidx.search(item, detail)
+        near = (detail["near_dist"] if pad else detail["first_round_family"]["frame"])
+        if len(near) and int(near.min()) <= framing.NATIVE_CANDIDATE:
+            # the cache holds no luma: an item close enough for native frames is made again
+            # from its image, and searched as the scan would (with its luma when gated)
+            _k, img = unrelated_image(j + (DEV_UNRELATED if dev else 0))
+            full = framing.Item.from_pixels(pdq._prepared(recall._jpeg(img, 90), True).pixels)
+            if full.luma is not None:
+                item = full
+                rebuilt[kind] = rebuilt.get(kind, 0) + 1
+                detail = {"radius": PAD_RADIUS} if pad else {}
+                fidx.search(item, detail)
         t = time.process_time()
         hits = fidx.search(item)
         t_search.append(time.process_time() - t)
         t = time.process_time()
-        old = fidx.search(framing.Item(item.grid, item.aspect, None))  # the previous code
+        old = fidx.search(framing.Item(item.grid, item.aspect, item.cells))  # the previous code
         t_search_old.append(time.process_time() - t)
-        # the distance distribution behind the false-match arithmetic (first round only):
-        # every row's best distance when the list is small, else the rows within PAD_RADIUS
-        detail: dict = {"radius": PAD_RADIUS} if pad else {}
-        assert [h.row for h in fidx.search(item, detail)] == [h.row for h in hits]
+        detail_check: dict = {"radius": PAD_RADIUS} if pad else {}
+        assert [h.row for h in fidx.search(item, detail_check)] == [h.row for h in hits]
+        for _row, nd in detail_check.get("native", ()):
+            native_closest[kind] = min(native_closest.get(kind, 256), int(nd))
+            native_pairs[kind] = native_pairs.get(kind, 0) + 1
         if hits:
             fm_framed[kind] = fm_framed.get(kind, 0) + 1
         if old:
@@ -510,7 +535,8 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
                                      for f in dict.fromkeys(g for g, _i in known_imgs)},
                 fam_costs={f: np.mean(v, axis=0).tolist() for f, v in fam_costs.items()},
                 per_kind=per_kind, untrusted=untrusted, fm_plain=fm_plain, fm_framed=fm_framed,
-                fm_before=fm_before,
+                fm_before=fm_before, rebuilt=rebuilt, native_closest=native_closest,
+                native_pairs=native_pairs,
                 closest=closest, closest_fam=closest_fam, hist=hist,
                 cost_plain=float(np.mean(costs_plain)), cost_extra=float(np.mean(costs_extra)),
                 cost_unrelated_plain=float(np.mean(u["t_plain"])),
@@ -564,6 +590,16 @@ def report(r: dict) -> None:
               + "; ".join(f"{f} ({framing.FAMILIES[f]}): " + ", ".join(
                   f"{k} {d}" for (k, g), d in r["closest_fam"].items() if g == f)
                   for f in fams))
+    if "rebuilt" in r:
+        kinds = list(r["per_kind"])
+        print(f"  native frames (nframe, threshold {framing.FAMILIES['nframe']}; only items that "
+              f"look PDQ-unstable and come within {framing.NATIVE_CANDIDATE} of a known hash "
+              "are searched): items rebuilt with their luma "
+              + ", ".join(f"{k} {r['rebuilt'].get(k, 0)}" for k in kinds)
+              + "; (item, known) pairs searched natively "
+              + ", ".join(f"{k} {r['native_pairs'].get(k, 0)}" for k in kinds)
+              + "; closest native distance "
+              + ", ".join(f"{k} {r['native_closest'].get(k, '-')}" for k in kinds))
     hist = r["hist"]
     cum = np.cumsum(hist)
     pairs = r.get("pairs") or int(cum[-1])

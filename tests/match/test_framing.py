@@ -298,3 +298,88 @@ def test_ordinary_pictures_do_not_get_the_exact_captions():
         tags, _frames, codes, _masks = framing.hypotheses(item)
         assert not framing.looks_unstable(codes[0], item.cells)
         assert not any(t.startswith("xcaption") for t in tags)
+
+
+def _cropped(img: Image.Image, cuts: tuple[int, int, int, int]) -> Image.Image:
+    w, h = img.size
+    left, right, top, bottom = cuts
+    return img.crop((left, top, w - right, h - bottom))
+
+
+def _grating(seed: int, size=(640, 480)) -> Image.Image:
+    """A benign generated picture whose PDQ rests on the sampling grid: a fine grating (period
+    ~10.5 px, PDQ's cell on a 640-px side is 10) over the middle 70 % of a smooth picture.
+    PDQ's filter folds the grating into a slow beat whose phase is the sampling grid's."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    base = np.asarray(_picture(seed, size)).astype(np.float64)
+    y, x = np.mgrid[0:h, 0:w]
+    period, angle = rng.uniform(10.2, 10.8), rng.uniform(-0.3, 0.3)
+    wave = np.sin(2 * np.pi * (x * np.cos(angle) + y * np.sin(angle)) / period)
+    inside = np.clip(np.minimum.reduce([x - 0.15 * w, 0.85 * w - x, y - 0.15 * h,
+                                        0.85 * h - y]) / 20, 0, 1)
+    return Image.fromarray(np.clip(base * 0.4 + 77 + 100 * (wave * inside)[..., None], 0,
+                                   255).astype(np.uint8))
+
+
+def test_native_frame_at_the_true_cuts_rebuilds_pdqhash_samples_of_the_original():
+    img = _grating(6)
+    w, h = img.size
+    known = np.frombuffer(bytes.fromhex(_jpeg_pdq(img)), np.uint8).view(np.uint64)
+    cuts = (20, 36, 26, 36)
+    item = _jpeg_item(_cropped(img, cuts))
+    assert item.luma is not None  # it looks PDQ-unstable: the luma travels with the item
+    frame = (cuts[0] / w, cuts[1] / w, cuts[2] / h, cuts[3] / h)
+    native, _found = framing.native_frame(item.luma, known, frame)
+    assert native <= 24  # (a grating repeats: cuts a period apart hash alike)
+    # started 1 % off on every side (the emulated refinement's step), it walks back
+    native2, _found = framing.native_frame(item.luma, known, tuple(v + 0.01 for v in frame))
+    assert native2 <= framing.FAMILIES["nframe"]
+    # while the emulated search, from its coarse frames, does not reach this copy
+    assert _index([_jpeg_pdq(img)], noise=0).search(Item(item.grid, item.aspect, item.cells)) == []
+
+
+def test_cropped_copies_of_pdq_unstable_pictures_are_found_by_the_native_frames():
+    rng = np.random.default_rng(7)
+    found = found_before = native = 0
+    for seed in range(8):
+        img = _grating(seed)
+        w, h = img.size
+        cuts = tuple(int(v) for v in np.round(rng.uniform(0.03, 0.08, 4) * (w, w, h, h)))
+        item = _jpeg_item(_cropped(img, cuts))
+        index = _index([_jpeg_pdq(img)], noise=50)
+        hits = index.search(item)
+        assert [hit.row for hit in hits] in ([], [0])
+        found += bool(hits)
+        found_before += bool(index.search(Item(item.grid, item.aspect, item.cells)))
+        if hits and hits[0].tag.startswith("nframe-"):
+            native += 1
+            assert hits[0].distance <= framing.FAMILIES["nframe"]
+    assert native >= 2 and found == found_before + native
+
+
+def test_native_search_forced_onto_unrelated_pictures_stays_far_from_them():
+    known = [np.frombuffer(bytes.fromhex(_jpeg_pdq(_grating(seed))), np.uint8).view(np.uint64)
+             for seed in range(6)]
+    closest = 256
+    for seed in range(20, 26):
+        img = _grating(seed)  # the same kind of picture, another one
+        w, h = img.size
+        item = _jpeg_item(_cropped(img, (round(0.05 * w), round(0.03 * w), round(0.06 * h), 0)))
+        if item.luma is None:
+            continue
+        # searched toward every known hash, however far (the index searches only those
+        # within NATIVE_CANDIDATE of a first-round frame)
+        for code in known:
+            closest = min(closest, framing.native_frame(item.luma, code, (0.05, 0.03, 0.06, 0.0))[0])
+    assert framing.FAMILIES["nframe"] + 8 < closest < 256
+
+
+def test_ordinary_pictures_carry_no_luma_and_the_luma_survives_the_trip():
+    assert _jpeg_item(_picture(0)).luma is None
+    item = _jpeg_item(_printed_page(2))
+    back = Item.from_bytes(item.to_bytes())
+    assert back.luma is not None and back.luma.dtype == np.uint8
+    assert np.array_equal(back.luma, item.luma) and back.luma.shape == (480, 640)
+    assert np.array_equal(back.cells, item.cells.astype(np.float16).astype(np.float32))
+    assert abs(back.aspect - 640 / 480) < 1e-6

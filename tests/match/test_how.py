@@ -64,3 +64,12 @@ def test_exact_band_and_logo_hypotheses_are_told_as_the_emulated_ones():
         "pdq@xcaption-37h6")
     assert bits_compared("pdq@xband-b12") == bits_compared("pdq@band-b9") < 256
     assert bits_compared("pdq@xcaption-37h6") == bits_compared("pdq@band-b9")
+
+
+def test_native_frames_are_told_as_crops_found_in_the_copys_own_pixels():
+    from haven.match.how import bits_compared
+
+    words = how_pdq("pdq@nframe-l4r6t0b2")
+    assert "cropped" in words and "own pixels" in words and "4% left, 6% right, 2% bottom cut" in words
+    assert "top" not in words  # a side cut by 0 % is not named
+    assert bits_compared("pdq@nframe-l4r6t0b2") == bits_compared("pdq@frame-l4r6t0b2") < 256

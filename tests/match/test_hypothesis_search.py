@@ -41,7 +41,7 @@ def _at_distance(code, mask, d: int, rng) -> np.ndarray:
 def _adversarial_known(codes, masks, nf, rng, n_random=3000) -> np.ndarray:
     rows = [rng.integers(0, 2 ** 63, (n_random, 4), dtype=np.int64).view(np.uint64)]
     radius_f = framing.CANDIDATE
-    radius_o = max(v for k, v in framing.FAMILIES.items() if k != "frame")
+    radius_o = framing.first_round_other_radius()
     for q in rng.choice(len(codes), 40, replace=False):
         r = radius_f if q < nf else radius_o
         for d in (0, r - 1, r, r + 1, r + 2, r + 9):

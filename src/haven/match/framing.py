@@ -78,6 +78,16 @@ CAPTION_CELLS = 4
 #: ordinary photos, ~34 on fine texture and printed text) and gets the exact captions. Set on
 #: the development split (docs/hash-only.md).
 UNSTABLE_GATE = 20
+#: Native frames (`nframe`), on items that look PDQ-unstable only: a known row whose best
+#: first-round frame is within this many reliable bits (and not matched otherwise) gets a
+#: search over integer cuts in the item's own pixels (`native_frame`).
+NATIVE_CANDIDATE = 64
+#: The native search moves each pair of opposite cuts by up to this many pixels at a time
+#: around the emulated frame, one axis after the other, `NATIVE_PASSES` times.
+NATIVE_SPAN = 6
+NATIVE_PASSES = 3
+#: Items whose short side is below this get no native frames (too few pixels per PDQ cell).
+NATIVE_MIN_SIDE = 64
 
 _CELLS = 64
 _J = np.arange(_CELLS)
@@ -167,7 +177,17 @@ DROP_BITS = 32
 #: exposure of 36 (docs/hash-only.md, "False-match arithmetic").
 #: The exact bands and logos (`exact_blocks`) have the thresholds of the emulated ones, not
 #: tuned (docs/hash-only.md).
-FAMILIES = {"frame": 40, "band": 36, "logo": 36, "xband": 36, "xlogo": 36, "xcaption": 36}
+#: The native frames (`nframe`) have their own threshold, set against the distances the same
+#: search reaches on unrelated images (docs/hash-only.md).
+FAMILIES = {"frame": 40, "band": 36, "logo": 36, "xband": 36, "xlogo": 36, "xcaption": 36,
+            "nframe": 40}
+def first_round_other_radius() -> int:
+    """The radius the first round keeps band/logo (non-frame) hypotheses within: the largest
+    threshold of the families decided on their first-round distance (not the frames, emulated
+    or native, which are refined or searched afterwards)."""
+    return max(v for k, v in FAMILIES.items() if k not in ("frame", "nframe"))
+
+
 #: A known entry this close to a first-round frame hypothesis gets refined frames.
 CANDIDATE = 52
 #: Largest number of known hashes searched with hypotheses: the search is a pass over every
@@ -456,29 +476,65 @@ def pdq_cells(pixels: np.ndarray) -> np.ndarray:
     return pdqluma.grid64(pixels, remember=not temporary).astype(np.float32)
 
 
+def native_luma(pixels: np.ndarray, grid: np.ndarray, cells: np.ndarray) -> np.ndarray | None:
+    """The item's luma at its own resolution (uint8, rounded) when the item looks PDQ-unstable
+    (`looks_unstable`, the gate of the exact captions) and is large enough, else None: what
+    the native frames (`native_frame`) search in."""
+    if min(pixels.shape[:2]) < NATIVE_MIN_SIDE or not cells.any():
+        return None
+    _t, _f, blocks, _e = _frames(grid, [(0.0, 0.0)], [(0.0, 0.0)])
+    code, _m = _bits_of(blocks)
+    if not looks_unstable(code[0], cells):
+        return None
+    from haven.signals import pdqluma
+
+    luma = pdqluma.luma_of_rgb(pixels) if pixels.ndim == 3 else pixels
+    if luma.dtype != np.uint8:
+        luma = np.clip(np.rint(luma), 0, 255).astype(np.uint8)
+    return luma
+
+
+_LUMA_MARK = b"NLUM"
+
+
 @dataclass(frozen=True)
 class Item:
-    """What the hypotheses need from an item: its luminance grid, its aspect ratio and its own
-    PDQ samples (`cells`, for the exact bands and logos; None: those are not tried)."""
+    """What the hypotheses need from an item: its luminance grid, its aspect ratio, its own
+    PDQ samples (`cells`, for the exact bands and logos; None: those are not tried) and, only
+    on items that look PDQ-unstable, its luma at its own resolution (`luma`, uint8, for the
+    native frames; None: those are not tried)."""
 
     grid: np.ndarray  # GRID x GRID float32
     aspect: float  # width / height
     cells: np.ndarray | None = None  # 64 x 64 float32, `pdq_cells`
+    luma: np.ndarray | None = None  # H x W uint8, `native_luma`
 
     @classmethod
     def from_pixels(cls, pixels: np.ndarray) -> Item:
         """From an RGB (or grey) pixel array as `haven.signals.pdq.PreparedImage` holds."""
-        return cls(luma_grid(pixels), pixels.shape[1] / pixels.shape[0], pdq_cells(pixels))
+        grid, cells = luma_grid(pixels), pdq_cells(pixels)
+        return cls(grid, pixels.shape[1] / pixels.shape[0], cells,
+                   native_luma(pixels, grid, cells))
 
     def to_bytes(self) -> bytes:
         """Compact form for a worker to send: float16 grid, float16 cells (when present),
-        then the aspect as float32."""
+        the aspect as float32, then (when present) the luma, its height and width (uint32)
+        and a 4-byte mark."""
         cells = b"" if self.cells is None else self.cells.astype(np.float16).tobytes()
-        return (self.grid.astype(np.float16).tobytes() + cells
-                + np.float32(self.aspect).tobytes())
+        out = (self.grid.astype(np.float16).tobytes() + cells
+               + np.float32(self.aspect).tobytes())
+        if self.luma is not None:
+            out += (np.ascontiguousarray(self.luma, dtype=np.uint8).tobytes()
+                    + np.array(self.luma.shape, dtype=np.uint32).tobytes() + _LUMA_MARK)
+        return out
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Item:
+        luma = None
+        if data[-4:] == _LUMA_MARK:
+            h, w = (int(v) for v in np.frombuffer(data[-12:-4], dtype=np.uint32))
+            luma = np.frombuffer(data[-12 - h * w:-12], dtype=np.uint8).reshape(h, w)
+            data = data[:-12 - h * w]
         values = (len(data) - 4) // 2
         side = int(round(values ** 0.5))
         cells = None
@@ -488,7 +544,97 @@ class Item:
                 _CELLS, _CELLS).astype(np.float32)
         grid = np.frombuffer(data[:2 * side * side], dtype=np.float16).reshape(
             side, side).astype(np.float32)
-        return cls(grid, float(np.frombuffer(data[-4:], dtype=np.float32)[0]), cells)
+        return cls(grid, float(np.frombuffer(data[-4:], dtype=np.float32)[0]), cells, luma)
+
+
+@lru_cache(maxsize=4096)
+def _native_axis(n_copy: int, cut_lo: int, cut_hi: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """pdqhash's reduction of an original axis of n_copy + cut_lo + cut_hi samples, read from
+    the copy: indices into the copy (64, k; mirrored at its edges), weights (64, k), and the
+    DCT rows with the cells whose filter reaches past the copy's edge strip-filled
+    (`cell_matrix`, 16 x 64)."""
+    from haven.signals import pdqluma
+
+    idx, w = pdqluma.reduction(n_copy + cut_lo + cut_hi)
+    local = idx - cut_lo
+    ok = (((local >= 0) & (local < n_copy)) | (w == 0)).all(1)
+    local = np.abs(local)
+    local = np.clip(np.where(local >= n_copy, 2 * n_copy - 2 - local, local), 0, n_copy - 1)
+    inside = np.flatnonzero(ok)
+    if not len(inside):
+        inside = np.array([0, _CELLS - 1])
+    return local, w, cell_matrix(inside[0] / _CELLS, (inside[-1] + 1) / _CELLS)
+
+
+def _native_rows(luma: np.ndarray, cuts: tuple[int, int]) -> np.ndarray:
+    """16 x W: PDQ's DCT rows of the original's axis 0 (cut `cuts` pixels), read from `luma`."""
+    idx, w, fill = _native_axis(luma.shape[0], *cuts)
+    return fill @ np.einsum("ikx,ik->ix", luma[idx], w)
+
+
+def _native_distances(half: np.ndarray, n: int, pairs: list[tuple[int, int]],
+                      code: np.ndarray, transpose: bool) -> np.ndarray:
+    """Reliable-bit distances to `code` of the frames with every cut pair of one axis, the
+    other axis already applied (`half`: 16 x n)."""
+    ops = [_native_axis(n, a, b) for a, b in pairs]
+    k = max(o[0].shape[1] for o in ops)
+    idx = np.zeros((len(ops), _CELLS, k), np.int64)
+    w = np.zeros((len(ops), _CELLS, k), np.float32)
+    for p, (i, ww, _f) in enumerate(ops):
+        idx[p, :, :i.shape[1]] = i
+        w[p, :, :i.shape[1]] = ww
+    cells = np.einsum("ipjk,pjk->pij", half[:, idx], w)  # (P, 16, 64)
+    blocks = cells @ np.stack([o[2] for o in ops]).transpose(0, 2, 1)
+    if transpose:
+        blocks = blocks.transpose(0, 2, 1)
+    codes, masks = _bits_of(np.ascontiguousarray(blocks))
+    return np.bitwise_count((codes ^ code[None]) & masks).sum(1)
+
+
+def native_frame(luma: np.ndarray, code: np.ndarray, frame: tuple[float, float, float, float]
+                 ) -> tuple[int, tuple[int, int, int, int]]:
+    """The best native frame toward one known code ((4,) uint64): the item's own pixels
+    reduced exactly as pdqhash reduces an original of which the item is a crop by integer
+    cuts (l, r, t, b) in pixels, cells whose filter reaches past the item's edge strip-filled.
+    Starts from the emulated `frame` (fractions) and moves the left/right then the top/bottom
+    cuts by up to `NATIVE_SPAN` pixels each, `NATIVE_PASSES` times. Returns (distance on the
+    reliable bits, cuts)."""
+    h, w = luma.shape
+    left, right, top, bottom = frame
+    wo, ho = w / (1 - left - right), h / (1 - top - bottom)
+    cut = [round(left * wo), round(right * wo), round(top * ho), round(bottom * ho)]
+    lim = (round(MAX_CUT * w / (1 - 2 * MAX_CUT)), round(MAX_CUT * h / (1 - 2 * MAX_CUT)))
+    rows_luma = luma.astype(np.float32)
+    cols_luma = np.ascontiguousarray(rows_luma.T)
+    best = NATIVE_NONE
+
+    def around(a: int, b: int, top_: int) -> list[tuple[int, int]]:
+        return [(x, y) for x in range(max(0, a - NATIVE_SPAN), min(top_, a + NATIVE_SPAN) + 1)
+                for y in range(max(0, b - NATIVE_SPAN), min(top_, b + NATIVE_SPAN) + 1)]
+
+    for _ in range(NATIVE_PASSES):
+        pairs = around(cut[0], cut[1], lim[0])
+        d = _native_distances(_native_rows(rows_luma, (cut[2], cut[3])), w, pairs, code, False)
+        k = int(d.argmin())
+        cut[0], cut[1], best = pairs[k][0], pairs[k][1], int(d[k])
+        pairs = around(cut[2], cut[3], lim[1])
+        d = _native_distances(_native_rows(cols_luma, (cut[0], cut[1])), h, pairs, code, True)
+        k = int(d.argmin())
+        cut[2], cut[3], best = pairs[k][0], pairs[k][1], int(d[k])
+    return best, (cut[0], cut[1], cut[2], cut[3])
+
+
+NATIVE_NONE = 999
+
+
+def native_tag(shape: tuple[int, int], cuts: tuple[int, int, int, int]) -> str:
+    """`nframe-l4r6t1b2`: the native frame's cuts in % of the original's side."""
+    h, w = shape
+    left, right, top, bottom = cuts
+    wo, ho = w + left + right, h + top + bottom
+    return (f"nframe-l{round(100 * left / wo)}r{round(100 * right / wo)}"
+            f"t{round(100 * top / ho)}b{round(100 * bottom / ho)}")
 
 
 def hypotheses(item: Item) -> tuple[list[str], list[tuple[float, float, float, float]],
@@ -563,17 +709,19 @@ class FramingIndex:
         from haven.match.hypothesis_search import _from_matrix, first_round
 
         # bands and logos are decided on their first-round distance; frames are refined first
-        other_radius = max(v for k, v in FAMILIES.items() if k != "frame")
+        other_radius = first_round_other_radius()
+        # items that carry their luma (PDQ-unstable ones) look further for native frames
+        frame_radius = CANDIDATE if item.luma is None else max(CANDIDATE, NATIVE_CANDIDATE)
         if detail is not None and "radius" not in detail:
             dist = masked_distances(codes, masks, self.codes)  # (h, n)
             detail["first_round"] = dist.min(0)
             fams = np.array([t.split("-")[0] for t in tags])
             detail["first_round_family"] = {f: dist[fams == f].min(0) for f in dict.fromkeys(fams)}
-            near = _from_matrix(dist, nf, CANDIDATE, other_radius)
+            near = _from_matrix(dist, nf, frame_radius, other_radius)
         else:
-            wide = max(CANDIDATE, other_radius, detail["radius"] if detail else 0)
+            wide = max(frame_radius, other_radius, detail["radius"] if detail else 0)
             near = first_round(codes, masks, nf, self.codes,
-                               CANDIDATE if detail is None else wide,
+                               frame_radius if detail is None else wide,
                                other_radius if detail is None else wide, self.threads)
             if detail is not None:
                 best = np.minimum(near.frame_dist, near.other_dist)
@@ -589,15 +737,22 @@ class FramingIndex:
         for row, d, k in zip(near.rows, near.other_dist, near.other_hyp):
             if d <= other_radius:
                 take(int(row), int(d), tags[int(k)])
-        # frames: refine around the best first-round frame of each close known row
+        # frames: refine around the best first-round frame of each close known row; on items
+        # carrying their luma, a row still not matched gets the native search from there
         for row, d, k in zip(near.rows, near.frame_dist, near.frame_hyp):
-            if d > CANDIDATE:
+            if d > frame_radius:
                 continue
-            row, d, k = int(row), int(d), int(k)
-            frame, tag = f_frames[k], tags[k]
+            row, d0, k = int(row), int(d), int(k)
+            frame, d, tag = f_frames[k], d0, tags[k]
             for step in REFINE_STEPS:
                 frame, d, tag = self._refine(item, row, frame, d, tag, step)
-            take(row, d, tag)
+            if d0 <= CANDIDATE:  # emulated frames are decided as before
+                take(row, d, tag)
+            if item.luma is not None and row not in best:
+                nd, cuts = native_frame(item.luma, self.codes[row], frame)
+                take(row, nd, native_tag(item.luma.shape, cuts))
+                if detail is not None:
+                    detail.setdefault("native", []).append((row, nd))
         return [Hit(row, d, tag) for row, (d, tag) in
                 sorted(best.items(), key=lambda t: (t[1][0], t[0]))]
 

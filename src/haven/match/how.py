@@ -11,7 +11,9 @@ enrolled hash). `matched_signal` records both as `<enrolled tag>[@<query tag>]`:
   (`frame-l4r6t0b2`: the item is the known picture with 4 % cut on the left, 6 % on the
   right; `band-b8`: a band over the bottom 8 % of the item masked; `logo-tl15`: a corner
   logo masked; `xband-b9`, `xlogo-tl20`: the same, masked in the item's own PDQ samples;
-  `xcaption-37h6`: a caption band from 37 % of the item's height, 6 % high, masked there).
+  `xcaption-37h6`: a caption band from 37 % of the item's height, 6 % high, masked there;
+  `nframe-l4r6t1b2`: a frame found in the item's own pixels, cut as pdqhash samples the
+  known picture, on items whose PDQ rests on the sampling grid).
 
 `query_tag(k)` names position k of `haven.signals.pdq.query_hexes`; `how_pdq` turns a
 `matched_signal` into words.
@@ -44,6 +46,7 @@ _WINDOW = re.compile(r"pdq-w(\d+)x(\d+)([+-]\d+)([+-]\d+)$")
 _CENTRAL = re.compile(r"pdq-c(\d+)$")
 _QUERY_CENTRAL = re.compile(r"c(\d+)$")
 _FRAME = re.compile(r"frame-l(\d+)r(\d+)t(\d+)b(\d+)$")
+_NFRAME = re.compile(r"nframe-l(\d+)r(\d+)t(\d+)b(\d+)$")
 _BAND = re.compile(r"x?band-([tblr])(\d+)$")
 _LOGO = re.compile(r"x?logo-(tl|tr|bl|br)(\d+)$")
 _CAPTION = re.compile(r"xcaption-(\d+)h(\d+)$")
@@ -79,6 +82,12 @@ def _query_words(part: str) -> str | None:
                                                    (int(g) for g in w.groups())) if v]
         return ("the copy is cropped (hash-only match: the known picture rebuilt around it, "
                 f"about {', '.join(cuts)} cut)" if cuts else None)
+    if w := _NFRAME.match(part):
+        cuts = [f"{v}% {side}" for side, v in zip(("left", "right", "top", "bottom"),
+                                                   (int(g) for g in w.groups())) if v]
+        return ("the copy is cropped (hash-only match: the known picture's PDQ samples rebuilt "
+                "from the copy's own pixels" + (f", about {', '.join(cuts)} cut)" if cuts
+                                                 else ")"))
     if w := _BAND.match(part):
         return (f"a band over the copy's {_SIDES[w.group(1)]} {w.group(2)}% (banner or caption) "
                 "was masked or cut away before matching")
@@ -95,7 +104,7 @@ def bits_compared(signal: str | None) -> int:
     """How many bits a PDQ match's distance counts: 256, or the reliable bits of a hash-only
     hypothesis (`haven.match.framing.DROP_BITS` least reliable ones left out)."""
     query = (signal or "").partition("@")[2]
-    if any(p.search(query) for p in (_FRAME, _BAND, _LOGO, _CAPTION)):
+    if any(p.search(query) for p in (_FRAME, _NFRAME, _BAND, _LOGO, _CAPTION)):
         from haven.match.framing import DROP_BITS
 
         return 256 - DROP_BITS
