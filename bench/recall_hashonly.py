@@ -16,9 +16,11 @@ Known sets, as PDQ only (the reference hash of the JPEG q90 file):
 
 Each photo family is also reported without its PDQ-unstable photos (`[family, PDQ-stable]`:
 pdqhash's own PDQ moves > 16 bits when the photo is moved by 1-2 px), and the 'before'
-column gives recall and false matches of the same run without the exact bands, logos and
-captions (`framing.exact_blocks`, `caption_blocks`: every item searched again without its PDQ
-samples, i.e. the previous hypotheses; timed too, so the cost lines give both).
+column gives recall and false matches of the same run without the native frames
+(`framing.native_frame`: every item searched again without its luma, i.e. the previous
+hypotheses; timed too, so the cost lines give both). The unrelated images are cached
+without their luma: one that looks PDQ-unstable and comes within `framing.NATIVE_CANDIDATE`
+of a known hash is made again from its generator and searched with it.
 
 `--dev` draws other queries (seeds 100+ instead of 0+) and other unrelated images (indices
 from `DEV_UNRELATED` on) from the same known pictures: the split changes to the hypotheses
@@ -358,7 +360,8 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
     for folder in folders:
         for img in _folder_photos(folder):
             known_imgs.append((folder.name, img))
-    known_hex = [pdq.pdq_from_bytes(recall._jpeg(img, 90)).hex for _f, img in known_imgs]
+    known_sigs = [pdq.pdq_from_bytes(recall._jpeg(img, 90)) for _f, img in known_imgs]
+    known_hex = [sig.hex for sig in known_sigs]
     # a known list holds one entry per picture: drop photos within 31 bits of an earlier one
     # (scikit-image's motorcycle_left/right are a stereo pair, near-duplicates by nature)
     keep, dropped = [], 0
@@ -369,6 +372,9 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
             continue
         keep.append(k)
     known_imgs = [known_imgs[k] for k in keep]
+    # known pictures whose own PDQ is below PDQ's quality bar (< 50): their copies are mostly
+    # untrusted too and never near-matched, plainly or with hypotheses (reported, not dropped)
+    low_quality = {i for i, k in enumerate(keep) if not known_sigs[k].trusted}
     known_hex = [known_hex[k] for k in keep]
     unstable = {k for k, (f, img) in enumerate(known_imgs)
                 if f != "collages" and shift_bits(img) > UNSTABLE_SHIFT}
@@ -531,6 +537,8 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
                 dropped=dropped,
                 known_per_family={f: sum(g == f for g, _i in known_imgs)
                                   for f in dict.fromkeys(g for g, _i in known_imgs)},
+                low_quality={f: sum(known_imgs[k][0] == f for k in low_quality)
+                             for f in dict.fromkeys(g for g, _i in known_imgs)},
                 unstable_per_family={f: sum(known_imgs[k][0] == f for k in unstable)
                                      for f in dict.fromkeys(g for g, _i in known_imgs)},
                 fam_costs={f: np.mean(v, axis=0).tolist() for f, v in fam_costs.items()},
@@ -563,6 +571,9 @@ def report(r: dict) -> None:
           f"photos dropped){pad}, {r['m']} unrelated, {r['elapsed']:.0f}s wall, "
           f"{r['cpu']:.0f}s CPU, load {r['load'][0]:.1f} -> {r['load'][1]:.1f}")
     unst = ", ".join(f"{f} {c}" for f, c in r["unstable_per_family"].items() if c)
+    low = ", ".join(f"{f} {c}" for f, c in r.get("low_quality", {}).items() if c)
+    print(f"known pictures whose own PDQ quality is < 50 (their copies are untrusted and never "
+          f"near-matched, plainly or with hypotheses; kept in the rows): {low or 'none'}")
     print(f"PDQ-unstable photos (own PDQ moves > {UNSTABLE_SHIFT} bits under a 1-2 px shift): "
           f"{unst or 'none'}; '[family, PDQ-stable]' rows leave them out")
     print(f"thresholds: plain 31 (full 256 bits); hypotheses {framing.FAMILIES} on the "
