@@ -308,3 +308,50 @@ def test_the_media_pages_speak_french(world):
             assert r.status_code == 200 and text in r.text.replace("&#39;", "'"), url
     finally:
         c.cookies.delete("haven_lang")
+
+
+def test_same_room_and_face_pages_load_the_case_caches_on_either_service_database(world, monkeypatch):
+    """The service's own database (SQLite or PostgreSQL) holds accounts and audit; each case
+    is its own case.db, so its search caches work the same under both: the second query loads
+    the files in the case's victimid-cache/, a change to the case rebuilds."""
+    from haven.victimid import faces as facemod
+    from haven.victimid import scene
+    from haven.victimid.models import FaceRow
+    from haven.victimid.store import VictimStore
+
+    c, case, ids = world["svc"].client, world["case"], world["ids"]
+    cache = world["case_dir"] / "victimid-cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    built = {"scene": 0, "words": 0, "faces": 0}
+
+    def counting(kind, real):
+        def build(*a, **k):
+            built[kind] += 1
+            return real(*a, **k)
+        return build
+
+    monkeypatch.setattr(scene.SceneIndex, "build", counting("scene", scene.SceneIndex.build))
+    monkeypatch.setattr(scene.InvertedFile, "build", counting("words", scene.InvertedFile.build))
+    real_init = facemod.FaceIndex.__init__
+    monkeypatch.setattr(facemod.FaceIndex, "__init__",
+                        lambda self, *a, **k: (built.__setitem__("faces", built["faces"] + 1),
+                                               real_init(self, *a, **k))[1])
+    page_login(c, "analyst", PASSWORD)
+    r1, face = ids["room_1.jpg"], ids["face:astronaut.png"]
+    for _ in range(2):
+        room = c.get(f"/cases/{case}/media/{r1}/scene")
+        assert room.status_code == 200 and "room_2.jpg" in room.text.split("<tbody>")[1].split("</tr>")[0]
+        assert c.get(f"/cases/{case}/faces/{face}").status_code == 200
+    assert built == {"scene": 1, "words": 1, "faces": 1}
+    assert {p.name.split("-")[0] for p in cache.glob("*.index")} == {"scene", "faces"}
+
+    vs = VictimStore(world["case_dir"])
+    try:
+        with vs.session() as s, s.begin():
+            s.add(FaceRow(media_id=ids["coffee.jpg"], model="test-model", left=1, top=1, right=50,
+                          bottom=50, detector_score=1.0, embedding=np.zeros(128, np.float32).tobytes()))
+    finally:
+        vs.close()
+    assert c.get(f"/cases/{case}/faces/{face}").status_code == 200
+    assert c.get(f"/cases/{case}/media/{r1}/scene").status_code == 200
+    assert built == {"scene": 1, "words": 1, "faces": 2}  # a face changed: only faces rebuilt

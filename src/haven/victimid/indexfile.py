@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import faiss
 import numpy as np
+
+
+def temp_path(path: str | os.PathLike) -> Path:
+    """A name beside `path` to write it under before the rename: unique per process AND thread,
+    since the service answers requests in threads of one process and two of them may cache the
+    same index at once (a name per process only let one thread rename the other's half-written
+    file, or fail to find its own)."""
+    path = Path(path)
+    return path.with_name(f"{path.name}.tmp{os.getpid()}-{threading.get_ident()}")
 
 
 def save(index: faiss.Index, ids: np.ndarray, path: str | os.PathLike) -> None:
@@ -15,13 +25,14 @@ def save(index: faiss.Index, ids: np.ndarray, path: str | os.PathLike) -> None:
     Each file is written under a temporary name and renamed, ids first: a reader that finds
     `path` also finds the ids that belong to it."""
     path = Path(path)
-    tmp = f".tmp{os.getpid()}"
     ids_path = path.with_name(path.name + ".ids.npy")
-    with open(ids_path.with_name(ids_path.name + tmp), "wb") as fh:
+    tmp = temp_path(ids_path)
+    with open(tmp, "wb") as fh:
         np.save(fh, ids)
-    os.replace(ids_path.with_name(ids_path.name + tmp), ids_path)
-    faiss.write_index(index, str(path.with_name(path.name + tmp)))
-    os.replace(path.with_name(path.name + tmp), path)
+    os.replace(tmp, ids_path)
+    tmp = temp_path(path)
+    faiss.write_index(index, str(tmp))
+    os.replace(tmp, path)
 
 
 def load(path: str | os.PathLike) -> tuple[faiss.Index, np.ndarray]:

@@ -196,7 +196,7 @@ def _projection(in_dim: int, out_dim: int, cache_dir: str | os.PathLike | None =
     rng = np.random.default_rng(_PROJECTION_SEED)
     mat = (rng.standard_normal(key, dtype=np.float32) * scale).astype(np.float32)
     if path is not None:
-        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+        tmp = indexfile.temp_path(path)
         try:
             path.parent.mkdir(exist_ok=True)
             with open(tmp, "wb") as fh:
@@ -485,7 +485,7 @@ class InvertedFile:
         path = Path(path)
         for part in reversed(self._PARTS):  # `path` itself (the ids) last: its presence means complete
             target = path if part == "ids" else path.with_name(f"{path.name}.{part}.npy")
-            tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
+            tmp = indexfile.temp_path(target)
             with open(tmp, "wb") as fh:
                 np.save(fh, getattr(self, part))
             os.replace(tmp, target)

@@ -22,11 +22,13 @@ _FTS_DDL = (
 )
 
 
-# Generation counters of what the search caches are built from (`vi_scene` + `vi_vocabulary`
+# Generation tokens of what the search caches are built from (`vi_scene` + `vi_vocabulary`
 # for the scene index, `vi_faces` for faces), kept by triggers so any writer — the indexer,
 # a re-train, a delete — makes a cached index stale without the writer knowing about caches.
-# 'instance' is a random number fixed at creation: a re-created database never matches a
-# cache built for an earlier one.
+# Each change draws a fresh random token rather than counting up: a case.db restored from an
+# older copy and then changed again must not arrive back at a number its `victimid-cache/`
+# (which the restore left in place) was built for. 'instance' is a random number fixed at
+# creation: a re-created database never matches a cache built for an earlier one.
 _STATE_DDL = (
     "CREATE TABLE IF NOT EXISTS vi_search_state (name TEXT PRIMARY KEY, generation INTEGER NOT NULL)",
     "INSERT OR IGNORE INTO vi_search_state VALUES ('instance', abs(random())), ('scene', 0), ('faces', 0)",
@@ -42,14 +44,20 @@ _WATCHED = {"vi_scene": "scene", "vi_vocabulary": "scene", "vi_scene_words": "sc
 _VECTOR_INDEX_DDL = "CREATE INDEX IF NOT EXISTS ix_vi_scene_vector ON vi_scene (media_id, vector)"
 
 
-def _trigger_ddl() -> list[str]:
+def _trigger_ddl(have: set[str]) -> list[str]:
+    """The statements that bring the generation triggers up to date, given the triggers the
+    database `have`s (only what is missing or outdated). Stores made before
+    the random tokens had counting triggers (`*_gen_*`), replaced here."""
     out = []
     for table, name in _WATCHED.items():
         for op in ("INSERT", "UPDATE", "DELETE"):
-            out.append(
-                f"CREATE TRIGGER IF NOT EXISTS {table}_gen_{op.lower()} AFTER {op} ON {table} BEGIN "
-                f"UPDATE vi_search_state SET generation = generation + 1 WHERE name = '{name}'; END"
-            )
+            if f"{table}_gen_{op.lower()}" in have:
+                out.append(f"DROP TRIGGER {table}_gen_{op.lower()}")
+            if f"{table}_token_{op.lower()}" not in have:
+                out.append(
+                    f"CREATE TRIGGER IF NOT EXISTS {table}_token_{op.lower()} AFTER {op} ON {table} BEGIN "
+                    f"UPDATE vi_search_state SET generation = random() & 9223372036854775807 "
+                    f"WHERE name = '{name}'; END")
     return out
 
 
@@ -86,7 +94,8 @@ class VictimStore:
         if self.fts:
             with self.engine.begin() as conn:
                 conn.execute(text(_FTS_DDL))
-                for ddl in (*_STATE_DDL, *_trigger_ddl(), _VECTOR_INDEX_DDL):
+                have = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
+                for ddl in (*_STATE_DDL, *_trigger_ddl(have), _VECTOR_INDEX_DDL):
                     conn.execute(text(ddl))
 
     @property
@@ -107,7 +116,9 @@ class VictimStore:
 
     def generation(self, name: str) -> str | None:
         """A token that changes whenever the rows behind search cache `name` ('scene' or
-        'faces') change; None where it is not tracked (non-SQLite databases: no caching)."""
+        'faces') change (never back to an earlier value, see `_STATE_DDL`); None where it is
+        not tracked. A case store is always SQLite (`case.db`), so None is only for a
+        database `CaseStore` does not make today."""
         if not self.fts:
             return None
         with self.engine.connect() as conn:
