@@ -305,16 +305,38 @@ def strong_link(link: LinkRow) -> bool:
     return True
 
 
+def _independent(ends: set[int], other: set[int], tied) -> bool:
+    """Two weak links between the same two groups are two paths when they share no view, or
+    when they share one view that is `tied` to its own group by a verified link and end at two
+    different views of the other group (a chance photo matching two different photos of one
+    place is as unlikely as two unrelated chance links)."""
+    shared = ends & other
+    if not shared:
+        return True
+    return len(shared) == 1 and ends != other and tied(next(iter(shared)))
+
+
 def join_groups(links: list[LinkRow], locked: set[int] = frozenset()) -> list[list[int]]:
     """Connected groups over `links` (pure), with a guard against chaining: a weak link
     (`strong_link` false) adds a single view to a group, but joins two groups of two or more
-    views only when a second weak link, sharing no view with the first, joins the same two
-    groups (two independent paths), so one chance match between a distractor and two places
-    cannot fuse the places. Strong links join anything. Media in `locked` are left out."""
+    views only when a second weak link joins the same two groups by another path (sharing no
+    view with the first, or sharing one view that a verified link ties to its own group and
+    ending at another view of the other group: `_independent`), so one chance match between a
+    distractor and two places cannot fuse the places. Strong links join anything. Media in `locked` are left out."""
     sets = DisjointSets()
     find, union, size = sets.find, sets.union, sets.size
 
     usable = [l for l in links if l.media_a not in locked and l.media_b not in locked]
+    verified_to: dict[int, list[int]] = defaultdict(list)  # views each view is verified-linked to
+    for l in usable:
+        if strong_link(l) or (l.kind == "scene" and not l.detail.startswith("weak")):
+            verified_to[l.media_a].append(l.media_b)
+            verified_to[l.media_b].append(l.media_a)
+
+    def tied(view: int) -> bool:
+        """`view` holds its place in its group by a verified link (not by weak links alone)."""
+        return any(find(o) == find(view) for o in verified_to.get(view, ()))
+
     weak = []
     for l in usable:
         find(l.media_a), find(l.media_b)
@@ -339,7 +361,7 @@ def join_groups(links: list[LinkRow], locked: set[int] = frozenset()) -> list[li
                 continue
             key = _pair(ra, rb)
             ends = {l.media_a, l.media_b}
-            if any(not ends & {o.media_a, o.media_b} for o in bridges[key]):
+            if any(_independent(ends, {o.media_a, o.media_b}, tied) for o in bridges[key]):
                 union(ra, rb)
                 changed = True
                 continue
