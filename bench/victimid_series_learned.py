@@ -226,15 +226,14 @@ def shortlist_ceiling(work: Path, set_dir: Path, place: dict[str, str], sizes) -
         path = {m.id: str(set_dir / Path(m.path).relative_to("evidence")) for m in vs.all_media()}
         ids = [int(i) for i in store.index._ids.tolist()]
         vec = {i: store.index.vector(i) for i in ids}
-        far = max(v for v, _w in sizes)
-        near_v = {i: [int(o) for o, _ in store.index.search(vec[i], far + 1) if o != i] for i in ids}
         words = store.words_of(ids) if store.inverted is not None else {}
-        far_w = max(w for _v, w in sizes)
-        near_w = {i: [int(o) for o, _ in store.inverted.search(w, far_w + 1) if o != i] for i, w in words.items()}
         pl = [i for i in ids if path[i] in place]
         true = {(a, b) for a in pl for b in pl if a < b and place[path[a]] == place[path[b]]}
-        for kv, kw in sizes:
-            reach = {(min(i, o), max(i, o)) for i in ids for o in near_v[i][:kv] + near_w.get(i, [])[:kw]}
+        for kv, kw in sizes:  # the searches exactly as scene_links asks them (k + 1 results, itself skipped)
+            reach = {(min(i, int(o)), max(i, int(o))) for i in ids if vec[i] is not None and np.any(vec[i])
+                     for o, _ in store.index.search(vec[i], kv + 1) if o != i}
+            reach |= {(min(i, int(o)), max(i, int(o))) for i, w in words.items() for o, _ in store.inverted.search(w, kw + 1)
+                      if o != i}
             links = true & reach
             nb = defaultdict(set)
             for a, b in links:
@@ -243,7 +242,7 @@ def shortlist_ceiling(work: Path, set_dir: Path, place: dict[str, str], sizes) -
             qe = set(reach)
             for i in ids:
                 near = [vec[n] for n in sorted(nb[i])][:3]
-                if near:
+                if near and vec[i] is not None and np.any(vec[i]):
                     ev = vec[i] + np.sum(near, axis=0)
                     ev /= max(float(np.linalg.norm(ev)), 1e-12)
                     qe |= {(min(i, int(o)), max(i, int(o))) for o, _ in store.index.search(ev, kv // 2 + 1 + len(near)) if o != i}
@@ -287,9 +286,13 @@ def main() -> None:
                          "WORK's case store (a victimid_realscene.py --work directory of that set), not a sample")
     ap.add_argument("--vlad", type=int, default=30, help="shortlist: nearest by global vector (series default 30)")
     ap.add_argument("--words", type=int, default=20, help="shortlist: nearest by shared words (series default 20)")
-    ap.add_argument("--rootsift", action="append", default=[], metavar="SET=PKL",
-                    help="victimid_series_ceiling.py's evidence cache of SET's WORK (same store as --candidates): "
-                         "RootSIFT homography / F inliers of every pair, for the combined report")
+    ap.add_argument("--rootsift", action="append", default=[], metavar="SET=WORK,PKL",
+                    help="victimid_series_ceiling.py's evidence cache PKL of SET's WORK: RootSIFT homography / F "
+                         "inliers of every pair, for the combined report")
+    ap.add_argument("--hardest", type=int, default=0, metavar="N",
+                    help="of the candidate sets' chance pairs, match only the N per set with the most F inliers "
+                         "in --hardest-from (e.g. the same pairs matched with fewer keypoints): the tail, cheaply")
+    ap.add_argument("--hardest-from", type=Path, default=None, metavar="PAIRS_JSON")
     ap.add_argument("--combine", action="store_true",
                     help="report only: DISK, ALIKED and RootSIFT evidence of the candidate sets, alone and together")
     ap.add_argument("--shortlist-ceiling", action="store_true",
@@ -352,6 +355,12 @@ def main() -> None:
         n_true = sum(1 for a, _b in true if a.startswith(str(s_dir) + "/"))
         print(f"{name}: shortlist (vlad {args.vlad} + words {args.words}) reaches {len(reach)} pairs with a place photo: "
               f"{t_in} of {n_true} same-place pairs, {len(mine)} chance pairs (place x distractor and cross-place)")
+        if args.hardest:
+            prior = json.loads(args.hardest_from.read_text())
+            ranked = sorted((p for p in mine if f"{p[0]}|{p[1]}" in prior), key=lambda p: -prior[f"{p[0]}|{p[1]}"]["inliers"])
+            mine = ranked[:args.hardest]
+            print(f"{name}: the {len(mine)} chance pairs with the most F inliers in {args.hardest_from.name} "
+                  f"({prior[f'{mine[-1][0]}|{mine[-1][1]}']['inliers'] if mine else 0}+)")
         if not args.only_true:
             chance += mine
     if args.combine:
@@ -450,101 +459,124 @@ def _judge(links, place: dict[str, str], n_true: int) -> tuple[float, float, int
 
 
 def combine(args, true, chance, place, shortlist) -> None:
-    """Exact precision over each candidate set (every chance pair the shortlist reaches was
-    matched): DISK, ALIKED, RootSIFT alone and their union, links chained."""
+    """DISK, ALIKED and RootSIFT evidence alone and together, links chained, per set and scope:
+
+    - `shortlist` (sets given with --candidates): links only between pairs haven's shortlist
+      reaches; the chance pairs are the shortlist's own, every one matched: precision exact;
+    - `every pair`: links between any same-place pair (a verifier that checks every pair);
+      the chance pairs are every one measured of the set (the sample, the shortlist's, and
+      RootSIFT's exhaustive ones). A chance pair not measured by a kind counts as no link of
+      that kind, so precision is an upper bound and so is the recall at precision >= 0.99."""
     import pickle
 
     recs = {}
     for ex in ("disk", "aliked"):
         f = args.cache / f"pairs-{'' if ex == 'disk' else ex + '-'}k{args.keypoints}-s{args.long_side}{_m(args)}.json"
-        recs[ex] = json.loads(f.read_text()) if f.exists() else {}
+        recs[ex] = {tuple(k.split("|")): v["inliers"] for k, v in json.loads(f.read_text()).items()} if f.exists() else {}
     rsift = {}
     for spec in args.rootsift:
-        name, pkl = spec.split("=", 1)
-        path = shortlist[name][1]
-        for (i, j), ev in pickle.loads(Path(pkl).read_bytes()).items():
-            rsift[(path[i], path[j])] = rsift[(path[j], path[i])] = ev["base"]
-
-    def get(kind, a, b):
-        if kind == "rootsift":
-            return rsift.get((a, b))
-        r = recs[kind].get(f"{a}|{b}") or recs[kind].get(f"{b}|{a}")
-        return None if r is None else r["inliers"]
-
-    for name, (reach, _path) in shortlist.items():
+        name, rest = spec.split("=", 1)
+        work, pkl = rest.split(",", 1)
         s_dir = next(s for s in args.sets if s.name == name)
-        tr = [(a, b) for a, b in true if a.startswith(str(s_dir) + "/")]
-        ch = [(a, b) for a, b in chance if a.startswith(str(s_dir) + "/")]
-        inshort = {p for p in tr if p in reach or (p[1], p[0]) in reach}
-        kinds = [k for k in ("disk", "aliked", "rootsift") if all(get(k, a, b) is not None for a, b in tr)]
-        print(f"## {name}: {len(tr)} same-place pairs, {len(inshort)} in the shortlist; {len(ch)} chance pairs "
-              f"(shortlist vlad {args.vlad} + words {args.words}); matched keypoints {args.match_keypoints or args.keypoints}")
-        score = {}
+        path = _paths(Path(work), s_dir)
+        for (i, j), ev in pickle.loads(Path(pkl).read_bytes()).items():
+            rsift[(path[i], path[j])] = ev["base"]
+
+    def value(kind: str, p) -> tuple:
+        d = rsift if kind == "rootsift" else recs[kind]
+        v = d.get(p, d.get((p[1], p[0])))
+        return (0, 0) if v is None and kind == "rootsift" else (0 if v is None else v)
+
+    for s_dir in args.sets:
+        name = s_dir.name
+        inset = str(s_dir) + "/"
+        tr = [(a, b) for a, b in true if a.startswith(inset)]
+        if not tr:
+            continue
+        trs = set(tr)
+        kinds = [k for k in ("disk", "aliked") if all(value(k, p) is not None and (p in recs[k] or (p[1], p[0]) in recs[k]) for p in tr)]
+        kinds += ["rootsift"] if any(p in rsift or (p[1], p[0]) in rsift for p in tr) else []
+        measured: dict[str, set] = {}
+        sorted_true = {tuple(sorted(t)) for t in trs}
         for k in kinds:
-            got = [(p, get(k, *p)) for p in ch]
-            have = [(p, v) for p, v in got if v is not None]
+            d = rsift if k == "rootsift" else recs[k]
+            measured[k] = {tuple(sorted(p)) for p in d if p[0].startswith(inset) and (p[0] in place or p[1] in place)}
+            measured[k] -= sorted_true
+        every = sorted(set().union(*measured.values())) if measured else []
+        reach = shortlist.get(name, (None,))[0]
+        scopes = [("every pair", tr, every)]
+        if reach is not None:
+            short_ch = sorted({tuple(sorted(p)) for p in chance if p[0].startswith(inset)})
+            scopes.insert(0, ("shortlist", [p for p in tr if p in reach or (p[1], p[0]) in reach], short_ch))
+        print(f"## {name}: {len(tr)} same-place pairs; evidence {', '.join(kinds)}; matched keypoints "
+              f"{args.match_keypoints or args.keypoints}")
+        for k in kinds:
+            ch_k = sorted(measured[k])
             if k == "rootsift":
-                score[k] = {p: v for p, v in have + [(p, get(k, *p)) for p in tr]}
-                mh = max((v[0] for _p, v in have), default=0)
-                mf = max((v[1] for _p, v in have), default=0)
-                print(f"   rootsift: chance pairs {len(have)} of {len(ch)}; chance max H {mh} / F {mf}")
-                continue
-            score[k] = {p: v for p, v in have + [(p, get(k, *p)) for p in tr]}
-            cmax = max((v for _p, v in have), default=0)
-            above = [p for p in tr if score[k][p] > cmax]
-            print(f"   {k}: chance pairs matched {len(have)} of {len(ch)}; chance max {cmax} F inliers; same-place pairs "
-                  f"above it {len(above)} of {len(tr)} ({sum(p in inshort for p in above)} in the shortlist)")
-        rules = _rules(score, kinds)
-        complete = [p for p in ch if all(p in score[k] for k in kinds)]
-        if len(complete) < len(ch):
-            print(f"   only {len(complete)} of {len(ch)} chance pairs have every kind of evidence: precision below is an upper bound")
-        best = {}
-        for label, rule in rules:
-            for scope in ("shortlist", "every pair"):
-                pool = [p for p in tr if scope == "every pair" or p in inshort] + complete
-                links = [p for p in pool if rule(p)]
+                mh = max((value(k, p)[0] for p in ch_k), default=0)
+                mf = max((value(k, p)[1] for p in ch_k), default=0)
+                print(f"   rootsift: {len(ch_k)} chance pairs; max H {mh} / F {mf}")
+            else:
+                cmax = max((value(k, p) for p in ch_k), default=0)
+                above = sum(value(k, p) > cmax for p in tr)
+                print(f"   {k}: {len(ch_k)} chance pairs measured; max {cmax} F inliers "
+                      f"(99.9th pct {np.percentile([value(k, p) for p in ch_k] or [0], 99.9):.1f}); same-place pairs above: {above} of {len(tr)}")
+        for scope, t_links, ch in scopes:
+            if scope == "shortlist":
+                missing = {k: sum(1 for p in ch if k != "rootsift" and p not in recs[k] and (p[1], p[0]) not in recs[k]) for k in kinds}
+                print(f"   shortlist: {len(t_links)} of {len(tr)} same-place pairs reached, {len(ch)} chance pairs; "
+                      f"not matched: {missing}")
+            pool = t_links + ch
+            cols = {k: np.array([value(k, p) for p in pool]) for k in kinds}
+            best = {}
+            for label, mask in _rules(cols, kinds):
+                links = [pool[i] for i in np.flatnonzero(mask)]
                 r, pr, tp, fp = _judge(links, place, len(tr))
-                key = (label.split(":")[0], scope)
+                key = label.split(":")[0]
                 if pr >= 0.99 and r > best.get(key, (-1,))[0]:
                     best[key] = (r, pr, tp, fp, label)
-        for (kind, scope), (r, pr, tp, fp, label) in sorted(best.items()):
-            print(f"   best chained recall at precision >= 0.99, {kind:>22} ({scope}): {r:.3f} ({tp} of {len(tr)}, "
-                  f"{fp} false pairs) with {label}")
+            for kind, (r, pr, tp, fp, label) in sorted(best.items()):
+                print(f"   {scope:>10}: best chained recall at precision >= 0.99, {kind:>14}: {r:.3f} ({tp} of {len(tr)}, "
+                      f"{fp} false pairs) with {label}")
 
 
-def _rules(score, kinds):
-    """(label, link rule) over thresholds: each evidence alone and the union of all."""
-    out = []
-    grid = list(range(8, 41)) + list(range(42, 101, 2))
-    for k in kinds:
-        if k == "rootsift":
-            for th in (8, 10, 12, 14, 16, 18, 20, 25, 30):
-                for tf in (10, 12, 14, 16, 18, 20, 24, 30, 40):
-                    out.append((f"rootsift: H >= {th} or F >= {tf}",
-                                lambda p, th=th, tf=tf: score["rootsift"][p][0] >= th or score["rootsift"][p][1] >= tf))
-        else:
-            for t in grid:
-                out.append((f"{k}: F >= {t}", lambda p, k=k, t=t: score[k][p] >= t))
+def _paths(work: Path, set_dir: Path) -> dict[int, str]:
+    from haven.victimid.store import VictimStore
+
+    vs = VictimStore(work / "case")
+    try:
+        return {m.id: str(set_dir / Path(m.path).relative_to("evidence")) for m in vs.all_media()}
+    finally:
+        vs.close()
+
+
+def _rules(cols: dict[str, np.ndarray], kinds: list[str]):
+    """(label, link mask) over thresholds: each evidence alone and the unions."""
+    grid = list(range(8, 61)) + list(range(62, 151, 4))
+    coarse = list(range(8, 61, 2)) + list(range(64, 151, 8))
     learned = [k for k in kinds if k != "rootsift"]
+    if "rootsift" in kinds:
+        h, f = cols["rootsift"][:, 0], cols["rootsift"][:, 1]
+        for th in (8, 10, 12, 14, 16, 18, 20, 25, 30):
+            for tf in (10, 12, 14, 16, 18, 20, 24, 30, 40):
+                yield f"rootsift: H >= {th} or F >= {tf}", (h >= th) | (f >= tf)
+        weak = (h >= 12) | (f >= 16)
+    for k in learned:
+        for t in grid:
+            yield f"{k}: F >= {t}", cols[k] >= t
     if len(learned) == 2:
-        for td in grid[::2]:
-            for ta in grid[::2]:
-                out.append((f"disk+aliked: DISK F >= {td} or ALIKED F >= {ta}",
-                            lambda p, td=td, ta=ta: score["disk"][p] >= td or score["aliked"][p] >= ta))
-    if "rootsift" in kinds and learned:
+        for td in coarse:
+            for ta in coarse:
+                yield f"disk+aliked: DISK F >= {td} or ALIKED F >= {ta}", (cols["disk"] >= td) | (cols["aliked"] >= ta)
+    if "rootsift" in kinds:
         for k in learned:
-            for t in grid[::2]:
-                for th, tf in ((12, 16), (15, 24)):
-                    out.append((f"{k}+rootsift: {k} F >= {t} or RootSIFT H >= {th} or F >= {tf}",
-                                lambda p, k=k, t=t, th=th, tf=tf: score[k][p] >= t or score["rootsift"][p][0] >= th
-                                or score["rootsift"][p][1] >= tf))
+            for t in grid:
+                yield f"{k}+rootsift: {k} F >= {t} or RootSIFT H >= 12 or F >= 16", (cols[k] >= t) | weak
         if len(learned) == 2:
-            for td in grid[::2]:
-                for ta in grid[::2]:
-                    out.append((f"all three: DISK F >= {td} or ALIKED F >= {ta} or RootSIFT H >= 12 or F >= 16",
-                                lambda p, td=td, ta=ta: score["disk"][p] >= td or score["aliked"][p] >= ta
-                                or score["rootsift"][p][0] >= 12 or score["rootsift"][p][1] >= 16))
-    return out
+            for td in coarse:
+                for ta in coarse:
+                    yield (f"all three: DISK F >= {td} or ALIKED F >= {ta} or RootSIFT H >= 12 or F >= 16",
+                           (cols["disk"] >= td) | (cols["aliked"] >= ta) | weak)
 
 
 def _components(links: list[tuple[str, str]]) -> dict[str, str]:
