@@ -42,7 +42,7 @@ import recall  # noqa: E402
 import recall_hashonly  # noqa: E402
 
 from haven.match import framing  # noqa: E402
-from haven.signals import pdq, pdqluma  # noqa: E402
+from haven.signals import pdq  # noqa: E402
 
 
 def _code(hex_: str) -> np.ndarray:
@@ -81,23 +81,12 @@ def _crop(img, rng):
     return recall._jpeg(img.crop(box)), cuts, pixels
 
 
-def _native_axis(n_copy: int, cut_lo: int, cut_hi: int) -> tuple[np.ndarray, np.ndarray, tuple]:
-    """pdqhash's reduction of the original axis (n_copy + cuts samples) read from the copy:
-    indices into the copy (mirrored at its edges), weights, and the valid cells' span."""
-    idx, w = pdqluma.reduction(n_copy + cut_lo + cut_hi)
-    local = idx - cut_lo
-    ok = (((local >= 0) & (local < n_copy)) | (w == 0)).all(1)
-    local = np.abs(local)
-    local = np.clip(np.where(local >= n_copy, 2 * n_copy - 2 - local, local), 0, n_copy - 1)
-    inside = np.flatnonzero(ok)
-    return local, w, (inside[0] / 64, (inside[-1] + 1) / 64)
-
 
 def _native(luma: np.ndarray, pixels: tuple[int, int, int, int]) -> np.ndarray:
     """DCT block of the native-scale oracle (see the module docstring)."""
     left, right, top, bottom = pixels
-    ri, rw, (r0, r1) = _native_axis(luma.shape[0], top, bottom)
-    ci, cw, (c0, c1) = _native_axis(luma.shape[1], left, right)
+    ri, rw, (r0, r1) = framing.native_reduction(luma.shape[0], top, bottom)
+    ci, cw, (c0, c1) = framing.native_reduction(luma.shape[1], left, right)
     rows = np.einsum("ikx,ik->ix", luma[ri], rw, dtype=np.float32)
     cells = np.einsum("ijk,jk->ij", rows[:, ci], cw)
     return framing.cell_matrix(r0, r1) @ cells @ framing.cell_matrix(c0, c1).T

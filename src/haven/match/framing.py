@@ -547,13 +547,11 @@ class Item:
         return cls(grid, float(np.frombuffer(data[-4:], dtype=np.float32)[0]), cells, luma)
 
 
-@lru_cache(maxsize=4096)
-def _native_axis(n_copy: int, cut_lo: int, cut_hi: int
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def native_reduction(n_copy: int, cut_lo: int, cut_hi: int
+                     ) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
     """pdqhash's reduction of an original axis of n_copy + cut_lo + cut_hi samples, read from
     the copy: indices into the copy (64, k; mirrored at its edges), weights (64, k), and the
-    DCT rows with the cells whose filter reaches past the copy's edge strip-filled
-    (`cell_matrix`, 16 x 64)."""
+    span (start, end, fractions of the axis) of the cells whose filter stays inside the copy."""
     from haven.signals import pdqluma
 
     idx, w = pdqluma.reduction(n_copy + cut_lo + cut_hi)
@@ -564,7 +562,16 @@ def _native_axis(n_copy: int, cut_lo: int, cut_hi: int
     inside = np.flatnonzero(ok)
     if not len(inside):
         inside = np.array([0, _CELLS - 1])
-    return local, w, cell_matrix(inside[0] / _CELLS, (inside[-1] + 1) / _CELLS)
+    return local, w, (inside[0] / _CELLS, (inside[-1] + 1) / _CELLS)
+
+
+@lru_cache(maxsize=4096)
+def _native_axis(n_copy: int, cut_lo: int, cut_hi: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`native_reduction` with the DCT rows of that axis, the cells whose filter reaches past
+    the copy's edge strip-filled (`cell_matrix`, 16 x 64)."""
+    local, w, span = native_reduction(n_copy, cut_lo, cut_hi)
+    return local, w, cell_matrix(*span)
 
 
 def _native_rows(luma: np.ndarray, cuts: tuple[int, int]) -> np.ndarray:
