@@ -498,10 +498,13 @@ def combine(args, true, chance, place, shortlist) -> None:
         kinds += ["rootsift"] if any(p in rsift or (p[1], p[0]) in rsift for p in tr) else []
         measured: dict[str, set] = {}
         sorted_true = {tuple(sorted(t)) for t in trs}
-        for k in kinds:
+        for k in list(kinds):
             d = rsift if k == "rootsift" else recs[k]
             measured[k] = {tuple(sorted(p)) for p in d if p[0].startswith(inset) and (p[0] in place or p[1] in place)}
             measured[k] -= sorted_true
+            if not measured[k]:  # no chance pair of this set matched: no bound at all, leave the kind out
+                print(f"   {name}: no chance pair matched with {k} at these settings: left out")
+                kinds.remove(k)
         every = sorted(set().union(*measured.values())) if measured else []
         reach = shortlist.get(name, (None,))[0]
         scopes = [("every pair", tr, every)]
