@@ -53,7 +53,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from haven.disjoint import DisjointSets
+import victimid_series_ceiling as ceiling  # bench/ is on sys.path when run
 
 IMAGE_EXT = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -439,22 +439,10 @@ def _m(args) -> str:
 
 
 def _judge(links, place: dict[str, str], n_true: int) -> tuple[float, float, int, int]:
-    """Links chained into connected components, as series chain them: (pair recall, pair
-    precision, true pairs joined, false pairs joined); a joined pair is false when one end
-    is a place photo and the other is not of its place (pairs of two distractors: unknown)."""
-    comp = _components(links)
-    by = defaultdict(list)
-    for m, r in comp.items():
-        by[r].append(m)
-    tp = fp = 0
-    for members in by.values():
-        for i, a in enumerate(members):
-            for b in members[i + 1:]:
-                if a in place or b in place:
-                    if place.get(a) == place.get(b):
-                        tp += 1
-                    else:
-                        fp += 1
+    """Links chained into connected components, as series chain them (`victimid_series_ceiling.judge`):
+    (pair recall, pair precision, true pairs joined, false pairs joined); a joined pair is false
+    when one end is a place photo and the other is not of its place (pairs of two distractors: unknown)."""
+    tp, fp, _ = ceiling.judge(links, place)
     return tp / n_true, tp / (tp + fp) if tp + fp else 1.0, tp, fp
 
 
@@ -582,13 +570,6 @@ def _rules(cols: dict[str, np.ndarray], kinds: list[str]):
                            (cols["disk"] >= td) | (cols["aliked"] >= ta) | weak)
 
 
-def _components(links: list[tuple[str, str]]) -> dict[str, str]:
-    sets = DisjointSets()
-    for a, b in links:
-        sets.union(sets.find(a), sets.find(b))
-    return {m: sets.find(m) for g in sets.groups() for m in g}
-
-
 def report(sets, true, chance, place, population, done) -> None:
     for s in sets:
         tr = [(a, b) for a, b in true if a.startswith(str(s) + "/") and f"{a}|{b}" in done]
@@ -616,7 +597,7 @@ def _report_key(s, key, tr, ch, population, done) -> None:
         direct = (len(tp_links) / len(tr), len(tp_links) / (len(tp_links) + fp_est) if tp_links or fp_est else 1.0)
         # chained: true links close components; a sampled false link (scaled) joins a
         # distractor to a place photo's component, counted as that component's size in pairs
-        comp = _components(tp_links)
+        comp = ceiling.components(tp_links)
         size = defaultdict(int)
         for m, r in comp.items():
             size[r] += 1
