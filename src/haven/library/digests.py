@@ -516,6 +516,12 @@ class DigestStore:
         out.extend(self._delta_map[kind].get(raw, ()))
         return out
 
+    def holds(self, kind: str) -> bool:
+        """Whether any row of `kind` is stored (tombstoned rows count until the next
+        compaction): a scan computes a digest it does not always compute only then."""
+        return (any(seg.kind == kind and seg.count for seg in self.segments)
+                or bool(self._delta_map.get(kind)))
+
     def __len__(self) -> int:
         """Rows stored (tombstoned rows count until the next compaction)."""
         return sum(s.count for s in self.segments) + sum(len(d.ids) for d in self._delta.values())

@@ -186,6 +186,18 @@ class CaseHashSets:
         framing hypotheses over the case's PDQ hashes (`haven.match.framing`)."""
         return len(self.framing) > 0
 
+    @property
+    def extra_digests(self) -> tuple[str, ...]:
+        """The digest types a scan does not compute for every item (`scanned = False`: SHA-512)
+        that these hash sets or an attached national library hold at least one value of: a
+        scan computes them too (`haven.scan.analyse.analyse`, `extra_digests`), in the same
+        read, so an item listed by them alone is found; sets without them cost nothing more."""
+        return tuple(
+            t.name for t in signals.digest_types()
+            if not t.scanned and (len(self.exact[t.name]) > 0
+                                  or any(lib.digests.holds(t.name) for lib in self.libraries))
+        )
+
     def _lib_ref(self, k: int, lab) -> EntryRef:
         return EntryRef(lab.entry_id, self._lib_sets[k][lab.set_id], lab.hashset, lab.known_good,
                         lab.category, lab.scheme, lab.series, lab.hashset_version)

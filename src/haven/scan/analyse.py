@@ -1,4 +1,5 @@
-"""Per-item analysis: type from content, the scanned digests, PDQ for images, vPDQ for videos.
+"""Per-item analysis: type from content, the scanned digests (plus any `extra_digests` asked
+for, such as SHA-512, in the same read), PDQ for images, vPDQ for videos.
 
 `analyse` is pure with respect to the case (no store, no hash sets), so it runs in worker
 processes; it takes either a path on disk or the item's bytes.
@@ -31,6 +32,9 @@ class Analysis:
     md5: str | None = None
     sha1: str | None = None
     sha256: str | None = None
+    #: digests beyond the scanned ones, computed when asked (`analyse(extra_digests=...)`:
+    #: SHA-512 when the case's hash sets list it); matched, not stored per item
+    extra_digests: dict[str, str] = field(default_factory=dict)
     pdq: str | None = None
     pdq_quality: int | None = None
     pdq_trusted: bool | None = None
@@ -101,12 +105,20 @@ def _video_signals(result: Analysis, fs_path: str | None, data: bytes | None, fa
 
 def analyse(path: str, *, fs_path: str | None = None, data: bytes | None = None,
             fast: bool = True, flags: dict | None = None, video_fps: float = 1.0,
-            framing: bool = True) -> Analysis:
+            framing: bool = True, extra_digests: tuple[str, ...] = ()) -> Analysis:
     """Analyse one item given its evidence path and either `fs_path` or `data`.
 
     `framing`: also compute a trusted image's luminance grid (`Analysis.framing`), which only
     hash-only framing hypotheses against PDQ hash sets use; a scan of a case without such sets
-    leaves it out (`ScanEngine.framing`)."""
+    leaves it out (`ScanEngine.framing`). `extra_digests`: digest types a scan does not
+    compute for every item (`scanned = False`, e.g. "sha512") to compute as well, in the same
+    read, into `Analysis.extra_digests` (`ScanEngine.extra_digests`)."""
+    kinds = None
+    if extra_digests:
+        from haven import signals
+
+        kinds = [t.name for t in signals.scanned_digests()]
+        kinds += [k for k in extra_digests if k not in kinds]
     started = time.perf_counter()
     result = Analysis(path=path, flags=dict(flags or {}))
     try:
@@ -120,15 +132,18 @@ def analyse(path: str, *, fs_path: str | None = None, data: bytes | None = None,
                     fh.seek(0)  # read whole at once: no copy of the rest joined to the head
                     data = fh.read()
                 else:
-                    d = digest_stream(fh, size_hint, head=head)
+                    d = digest_stream(fh, size_hint, head=head, kinds=kinds)
         else:
             info = sniff(data[:HEAD_SIZE], path)
         if data is not None:
-            d = digest_bytes(data)
+            d = digest_bytes(data, kinds)
         result.mime, result.media, result.extension_mismatch = info.mime, info.media, info.extension_mismatch
         result.size = d.size
         for name, value in d.values.items():
-            setattr(result, name, value)
+            if name in extra_digests:
+                result.extra_digests[name] = value
+            else:
+                setattr(result, name, value)
         if info.extension_mismatch:
             result.notes.append(f"content is {info.mime} but the name says otherwise")
         if info.media == "image":

@@ -90,6 +90,9 @@ class ScanProgress:
     counting: bool = False
     #: whether the engine computed images' luminance grids (`ScanEngine.framing`)
     framing: bool = False
+    #: digest types computed beyond the scanned ones (`ScanEngine.extra_digests`): ("sha512",)
+    #: when the hash sets matched against list SHA-512, else ()
+    extra_digests: tuple[str, ...] = ()
 
     @property
     def expected_items(self) -> int:
@@ -189,7 +192,8 @@ class _Writer:
     def _decide(self, a: Analysis) -> tuple[list, str]:
         """(matches, finding) of one analysed item."""
         matches = self.library.match(
-            {d.name: getattr(a, d.name) for d in signals.scanned_digests()}, a.query_hexes,
+            {**{d.name: getattr(a, d.name) for d in signals.scanned_digests()},
+             **a.extra_digests}, a.query_hexes,
             a.vpdq, framing=a.framing,
         )
         decodable = a.pdq is not None or bool(a.vpdq)
@@ -436,6 +440,9 @@ class ScanEngine(Protocol):
     #: hypotheses: `run_scan` sets it once the case's hash sets are loaded (only PDQ sets that
     #: `haven.match.framing` searches use it; without them the grid would be thrown away)
     framing: bool
+    #: digest types not computed for every item (SHA-512) that the case's hash sets hold
+    #: values of (`CaseHashSets.extra_digests`): `run_scan` sets it, workers compute them too
+    extra_digests: tuple[str, ...]
 
     def submit(self, item: Item) -> Iterator[Analysis]:
         """Have `item` analysed; yields the analyses (of any items) finished meanwhile."""
@@ -459,13 +466,15 @@ class LocalEngine:
                  head_start: HeadStart | None = None):
         self.options, self.pool, self.head_start = options, pool, head_start
         self.framing = True  # until `run_scan` knows the hash sets
+        self.extra_digests: tuple[str, ...] = ()
         self.workdir = tempfile.mkdtemp(prefix="scan-tmp-", dir=store.dir)
         self.pending: dict[Future, str | None] = {}
         self.window = 4 * (pool._max_workers if pool else 1)
 
     def submit(self, item: Item) -> Iterator[Analysis]:
         kwargs: dict = {"fast": self.options.fast, "flags": item.flags,
-                        "video_fps": self.options.video_fps, "framing": self.framing}
+                        "video_fps": self.options.video_fps, "framing": self.framing,
+                        "extra_digests": self.extra_digests}
         tmp = None
         if item.fs_path is not None:
             kwargs["fs_path"] = item.fs_path
@@ -482,7 +491,8 @@ class LocalEngine:
             yield result
             return
         running = None
-        if self.head_start is not None and tmp is None:
+        if self.head_start is not None and tmp is None and not self.extra_digests:
+            # the head start computes the scanned digests only
             running = self.head_start.take(item, self.options.fast, self.options.video_fps,
                                            self.framing)
         self.pending[running or self.pool.submit(analyse, item.path, **kwargs)] = tmp
@@ -542,7 +552,8 @@ def run_scan(evidence: list[str], store: CaseStore, options: ScanOptions, engine
     try:
         library = open_library(store, options)
         engine.framing = library.searches_framing
-        progress = ScanProgress(framing=engine.framing)
+        engine.extra_digests = library.extra_digests
+        progress = ScanProgress(framing=engine.framing, extra_digests=engine.extra_digests)
         follow_hash_sets(store, library, options, progress)
         writer = _Writer(store, library, progress, on_progress)
         start_census(evidence, progress)

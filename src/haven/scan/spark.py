@@ -61,11 +61,12 @@ class _Task:
     flags: dict = field(default_factory=dict)
 
 
-def _analyse_partition(tasks, fast: bool, video_fps: float, framing: bool = True):
+def _analyse_partition(tasks, fast: bool, video_fps: float, framing: bool = True,
+                       extra_digests: tuple[str, ...] = ()):
     """Executor side: analyse each task of one partition (pure, no case store)."""
     for t in tasks:
         yield analyse(t.path, fs_path=t.fs_path, data=t.data, fast=fast, flags=t.flags,
-                      video_fps=video_fps, framing=framing)
+                      video_fps=video_fps, framing=framing, extra_digests=extra_digests)
 
 
 def spark_context(master: str = "local[2]", app_name: str = "haven-scan",
@@ -85,6 +86,7 @@ class _Batches:
     def __init__(self, sc, options: ScanOptions, batch_items: int, batch_bytes: int):
         self.sc, self.options = sc, options
         self.framing = True  # the engine's (`SparkEngine.framing`), set by `run_scan`
+        self.extra_digests: tuple[str, ...] = ()  # likewise (`SparkEngine.extra_digests`)
         self.batch_items, self.batch_bytes = batch_size(sc, batch_items), batch_bytes
         self.tasks: list[_Task] = []
         self.staged: list[str] = []
@@ -103,9 +105,10 @@ class _Batches:
 
     def _run(self, tasks: list[_Task]) -> list[Analysis]:
         fast, fps, framing = self.options.fast, self.options.video_fps, self.framing
+        extra = self.extra_digests
         slices = max(1, min(len(tasks), self.sc.defaultParallelism * SLICES_PER_CORE))
         rdd = self.sc.parallelize(tasks, slices)
-        return rdd.mapPartitions(lambda part: _analyse_partition(part, fast, fps, framing)).collect()
+        return rdd.mapPartitions(lambda part: _analyse_partition(part, fast, fps, framing, extra)).collect()
 
     def submit(self) -> Iterator[Analysis]:
         if not self.tasks:
@@ -155,6 +158,15 @@ class SparkEngine:
     @framing.setter
     def framing(self, value: bool) -> None:
         self.batches.framing = value
+
+    @property
+    def extra_digests(self) -> tuple[str, ...]:
+        """Digests executors compute beyond the scanned ones (`ScanEngine.extra_digests`)."""
+        return self.batches.extra_digests
+
+    @extra_digests.setter
+    def extra_digests(self, value: tuple[str, ...]) -> None:
+        self.batches.extra_digests = tuple(value)
 
     def submit(self, item: Item) -> Iterator[Analysis]:
         if item.fs_path is not None:

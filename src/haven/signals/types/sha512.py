@@ -4,9 +4,13 @@ Schema decision: hash-set entries hold it in a `sha512` column (`HashEntry`, the
 `hash_entries`, added to older case.db files when opened; the service's `svc_hash_entries`,
 migration 0007), so every reader, the per-case and service indexes, the national library
 (kind byte 4) and deconfliction take it. A scan does not compute it for every item
-(`scanned = False`: a fourth digest would cost every scan for lists that rarely carry it), so
-in a case it matches only through the stores that are given SHA-512 values: the service's
-matching API and the national library.
+(`scanned = False`: a fourth digest would cost every scan for lists that rarely carry it, and
+no item column holds it): a scan computes it, in the same read as the other digests, only when
+the hash sets it matches against (or an attached national library) hold at least one SHA-512
+value (`CaseHashSets.extra_digests`), and matches it like MD5 or SHA-256 (signal type
+`sha512`). It is not stored per item, so a re-match (`haven.match.rematch`) cannot find a
+SHA-512-only entry imported after the item was scanned: that item is found only when a scan
+analyses it again, or through the service's matching API.
 """
 
 from haven.signals.base import DigestSignal
