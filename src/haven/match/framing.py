@@ -88,6 +88,8 @@ NATIVE_SPAN = 6
 NATIVE_PASSES = 3
 #: Items whose short side is below this get no native frames (too few pixels per PDQ cell).
 NATIVE_MIN_SIDE = 64
+#: `native_frame`'s distance before any frame is tried (none with `NATIVE_PASSES` 0).
+NATIVE_NONE = 999
 
 _CELLS = 64
 _J = np.arange(_CELLS)
@@ -181,6 +183,8 @@ DROP_BITS = 32
 #: search reaches on unrelated images (docs/hash-only.md).
 FAMILIES = {"frame": 40, "band": 36, "logo": 36, "xband": 36, "xlogo": 36, "xcaption": 36,
             "nframe": 40}
+
+
 def first_round_other_radius() -> int:
     """The radius the first round keeps band/logo (non-frame) hypotheses within: the largest
     threshold of the families decided on their first-round distance (not the frames, emulated
@@ -630,9 +634,6 @@ def native_frame(luma: np.ndarray, code: np.ndarray, frame: tuple[float, float, 
         k = int(d.argmin())
         cut[2], cut[3], best = pairs[k][0], pairs[k][1], int(d[k])
     return best, (cut[0], cut[1], cut[2], cut[3])
-
-
-NATIVE_NONE = 999
 
 
 def native_tag(shape: tuple[int, int], cuts: tuple[int, int, int, int]) -> str:
