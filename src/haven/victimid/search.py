@@ -190,6 +190,7 @@ class StoreScenes:
         self.words = found[1] if found else None
         self.words_id = found[0] if found else None
         self.inverted = _word_index(vs, found[0], found[1].words) if found else None
+        self._last_words: tuple[scene.Features, np.ndarray] | None = None  # `_query_words`
 
     def words_of(self, media_ids: list[int]) -> dict[int, np.ndarray]:
         """The stored visual words of media (those without words under the current vocabulary left out)."""
@@ -206,7 +207,7 @@ class StoreScenes:
 
     def _query_words(self, feats: scene.Features) -> np.ndarray:
         """The visual words of a query's features, assigned once per query (the last one kept)."""
-        last = getattr(self, "_last_words", None)
+        last = self._last_words
         if last is None or last[0] is not feats:
             last = self._last_words = (feats, self.words.assign(feats))
         return last[1]

@@ -288,6 +288,11 @@ def _reasons(links: list[LinkRow], member: int, members: set[int], paths: dict[i
 PDQ_STRONG = 16  # PDQ distance at most this: a strong link (near-blank photos cluster above it)
 
 
+def weak_scene_link(link: LinkRow) -> bool:
+    """A scene link short of a search's verification (`scene_link_reason` says "weak")."""
+    return link.kind == "scene" and link.detail.startswith("weak")
+
+
 def strong_link(link: LinkRow) -> bool:
     """A link that may join two series on its own: serial, confirmed face, a PDQ distance of
     at most `PDQ_STRONG`, or a verified (not weak) scene link with `STRONG_FACTOR` times its model's threshold of
@@ -296,7 +301,7 @@ def strong_link(link: LinkRow) -> bool:
     from haven.victimid import scene
 
     if link.kind == "scene":
-        if link.detail.startswith("weak"):  # short of a search's verification: never strong
+        if weak_scene_link(link):  # short of a search's verification: never strong
             return False
         threshold = scene.MIN_INLIERS if "planar part" in link.detail else scene.MIN_F_INLIERS
         return (link.score or 0) >= STRONG_FACTOR * threshold
@@ -329,7 +334,7 @@ def join_groups(links: list[LinkRow], locked: set[int] = frozenset()) -> list[li
     usable = [l for l in links if l.media_a not in locked and l.media_b not in locked]
     verified_to: dict[int, list[int]] = defaultdict(list)  # views each view is verified-linked to
     for l in usable:
-        if strong_link(l) or (l.kind == "scene" and not l.detail.startswith("weak")):
+        if strong_link(l) or (l.kind == "scene" and not weak_scene_link(l)):
             verified_to[l.media_a].append(l.media_b)
             verified_to[l.media_b].append(l.media_a)
 
