@@ -103,7 +103,8 @@ def recorded_libraries(store, given: list[Path] | None = None) -> list:
 
 def print_rematch(result, quiet_if_nothing: bool = True) -> None:
     """One or two lines on what re-matching changed."""
-    if quiet_if_nothing and not result.items_checked and not result.skipped_libraries:
+    if (quiet_if_nothing and not result.items_checked and not result.skipped_libraries
+            and not result.unhashed):
         return
     sets = ", ".join(
         f"{c.name} {'v' + str(c.from_version) if c.from_version else '(new)'}→v{c.to_version}"
@@ -113,6 +114,10 @@ def print_rematch(result, quiet_if_nothing: bool = True) -> None:
               f"{result.changed} finding(s) changed{' (' + changes + ')' if changes else ''}, "
               f"matches +{result.matches_added} −{result.matches_removed} "
               f"in {result.seconds:.1f} s.", soft_wrap=True)
+    for name, n in sorted(result.unhashed.items()):
+        out.print(f"[yellow]{n} item(s) were scanned without {name.upper()}:[/] entries "
+                  f"listing {name.upper()} alone cannot find them until `haven scan --rehash` "
+                  "reads their evidence again", soft_wrap=True)
     if result.skipped_libraries:
         out.print(f"[yellow]not re-matched (library not at hand):[/] "
                   f"{', '.join(result.skipped_libraries)}", soft_wrap=True)

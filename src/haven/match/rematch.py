@@ -11,7 +11,8 @@ set, the version and import time matched against, and for a library the highest 
 - matches whose entry is gone (no longer listed by the new version, retracted, or its library
   set replaced) are dropped, and their items re-decided;
 - entries added since (a new set, the new entries of a re-import, a feed) are looked up:
-  items with the same digest (SQL on the items' digest indexes; the library's digest store),
+  items with the same digest (SQL on the items' digest indexes, SHA-512 where the scan kept
+  it; the library's digest store),
   and items whose stored query hashes are near a new PDQ or video frame (`QueryIndex`); those
   items are matched against the added entries only, with the scan's own `MatchLibrary.match`;
 - labels of kept entries (category, series, known-good) are copied onto their matches.
@@ -32,7 +33,7 @@ from datetime import datetime
 from typing import Callable
 
 import numpy as np
-from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from haven import signals
@@ -73,6 +74,10 @@ class RematchResult:
     relabelled: int = 0
     changes: Counter = field(default_factory=Counter)  # "known -> fresh": items
     skipped_libraries: list[str] = field(default_factory=list)  # recorded but not at hand
+    #: digest -> items stored without it although entries added now list it (SHA-512: a
+    #: scan computes it only when the case's lists hold it); re-matching does not read
+    #: evidence, so those items need `haven scan --rehash` to be found by it
+    unhashed: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -187,6 +192,7 @@ def rematch(store: CaseStore, *, libraries: list | None = None, names: list[str]
     lib_new = [k for k in range(len(libraries)) if lib_max[k] > floors[k]]
     if added or lib_new:
         affected |= _candidates(store, added, libraries, lib_new, floors, threshold)
+        result.unhashed = _unhashed(store, added, libraries, lib_new)
 
     delta = None
     if added or lib_new:
@@ -280,8 +286,32 @@ def _library_codes(lib, floor: int) -> np.ndarray:
 
 
 def _item_digests() -> list[str]:
-    """The digests items are stored with (every scanned digest type), in order."""
-    return [t.name for t in signals.scanned_digests()]
+    """The digests items are stored with (every scanned digest type, and SHA-512 where the
+    scan computed it), in order."""
+    return [t.name for t in signals.item_digests()]
+
+
+def _unhashed(store: CaseStore, added: list, libraries: list, lib_new: list[int]
+              ) -> dict[str, int]:
+    """Per digest a scan computes only when asked (SHA-512): when entries added now hold a
+    value of it, the items stored without it (scanned while no list held one, or before it
+    was kept), which those entries cannot find without reading the evidence again."""
+    out: dict[str, int] = {}
+    asked = [t.name for t in signals.item_digests() if not t.scanned]
+    if not asked:
+        return out
+    with store.session() as s:
+        for name in asked:
+            held = any(libraries[k].digests.holds(name) for k in lib_new)
+            if not held and added:
+                held = s.scalar(select(HashEntryRow.id).where(
+                    or_(*added), getattr(HashEntryRow, name).is_not(None)).limit(1)) is not None
+            if held:
+                n = s.scalar(select(func.count()).select_from(ItemRow).where(
+                    ItemRow.sha256.is_not(None), getattr(ItemRow, name).is_(None)))
+                if n:
+                    out[name] = n
+    return out
 
 
 def _candidates(store: CaseStore, added: list, libraries: list, lib_new: list[int],

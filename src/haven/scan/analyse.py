@@ -33,7 +33,7 @@ class Analysis:
     sha1: str | None = None
     sha256: str | None = None
     #: digests beyond the scanned ones, computed when asked (`analyse(extra_digests=...)`:
-    #: SHA-512 when the case's hash sets list it); matched, not stored per item
+    #: SHA-512 when the case's hash sets list it); matched, and stored in the item's column
     extra_digests: dict[str, str] = field(default_factory=dict)
     pdq: str | None = None
     pdq_quality: int | None = None

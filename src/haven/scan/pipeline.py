@@ -315,6 +315,9 @@ def _item_values(a: Analysis, finding: str, stamp: str | None, now) -> dict:
         "size", "mime", "media", "extension_mismatch", *(t.name for t in signals.item_types()),
         "pdq_quality", "pdq_preprocess", "vpdq", "vpdq_preprocess", "video", "error",
         "notes", "flags", "elapsed")}
+    # digests computed only when asked (SHA-512): kept when computed, for re-matching
+    values.update({t.name: a.extra_digests.get(t.name) for t in signals.item_digests()
+                   if not t.scanned})
     values.update(finding=finding, stamp=stamp, analysed_at=now)
     return values
 

@@ -12,6 +12,7 @@ from haven.signals.registry import (
     digest_types,
     entry_types,
     get,
+    item_digests,
     item_types,
     names,
     near_names,
@@ -26,5 +27,5 @@ from haven.signals.registry import (
 MIN_TRUSTED_QUALITY = 50
 
 __all__ = ["InvalidSignal", "MIN_TRUSTED_QUALITY", "SignalType", "UnknownSignalType",
-           "by_hex_length", "digest_types", "entry_types", "get", "item_types", "names", "near_names",
+           "by_hex_length", "digest_types", "entry_types", "get", "item_digests", "item_types", "names", "near_names",
            "near_types", "register", "scanned_digests", "signal_types"]

@@ -94,6 +94,11 @@ class DigestSignal(SignalType):
     #: Kind byte in the national library's segment files (`haven.library.digests`); a file
     #: contract: never reuse or renumber one.
     store_code: ClassVar[int]
+    #: Schema decision: items have a column of this name (`items`), holding the value
+    #: whenever a scan computed it: always for a `scanned` type; for another (SHA-512) when the
+    #: scan was asked for it (`haven.scan.analyse.analyse`, `extra_digests`), else NULL.
+    #: Re-matching (`haven.match.rematch`) looks new entries up in these columns.
+    item_column: ClassVar[bool] = True
 
     @property
     def width(self) -> int:

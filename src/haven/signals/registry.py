@@ -74,6 +74,12 @@ def scanned_digests() -> list[DigestSignal]:
     return [t for t in digest_types() if t.scanned]
 
 
+def item_digests() -> list[DigestSignal]:
+    """The digests an item's row has a column for (`DigestSignal.item_column`): the scanned
+    ones, always filled, and those a scan computes only when asked (SHA-512)."""
+    return [t for t in digest_types() if t.item_column]
+
+
 def near_types() -> list[SignalType]:
     """Perceptual types matched by distance (pdq, vpdq)."""
     return [t for t in signal_types() if t.near]

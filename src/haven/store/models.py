@@ -113,6 +113,10 @@ class ItemRow(Base):
     # kept, and for rows standing for a walker problem: re-analysed on the next scan.
     stamp: Mapped[str | None] = mapped_column(Text)
     analysed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # SHA-512 when the scan computed it (only when the case's lists held a SHA-512 value:
+    # `haven.signals.types.sha512`); NULL otherwise, and in cases made before it was kept.
+    # Last, as `ALTER TABLE ... ADD COLUMN` puts it in an upgraded case.
+    sha512: Mapped[str | None] = mapped_column(String(128))
 
     matches: Mapped[list[MatchRow]] = relationship(
         back_populates="item", cascade="all, delete-orphan", order_by="MatchRow.id"
@@ -195,4 +199,5 @@ Index("ix_items_finding_path", ItemRow.finding, ItemRow.path)
 # exact re-matching looks items up by digest; rematch finds the matches of an entry
 Index("ix_items_md5", ItemRow.md5)
 Index("ix_items_sha1", ItemRow.sha1)
+Index("ix_items_sha512", ItemRow.sha512)
 Index("ix_matches_entry", MatchRow.hashset_id, MatchRow.entry_id)

@@ -101,6 +101,7 @@ SCHEMA = (
         '\telapsed FLOAT, \n'
         '\tstamp TEXT, \n'
         '\tanalysed_at DATETIME, \n'
+        '\tsha512 VARCHAR(128), \n'
         '\tPRIMARY KEY (id), \n'
         '\tFOREIGN KEY(seizure_id) REFERENCES seizures (id), \n'
         '\tUNIQUE (path)\n'
@@ -109,6 +110,7 @@ SCHEMA = (
     'CREATE INDEX ix_items_finding ON items (finding)',
     'CREATE INDEX ix_items_sha1 ON items (sha1)',
     'CREATE INDEX ix_items_md5 ON items (md5)',
+    'CREATE INDEX ix_items_sha512 ON items (sha512)',
     'CREATE INDEX ix_items_seizure_id ON items (seizure_id)',
     'CREATE INDEX ix_items_sha256 ON items (sha256)',
     'CREATE INDEX ix_items_finding_path ON items (finding, path)',

@@ -4,13 +4,15 @@ Schema decision: hash-set entries hold it in a `sha512` column (`HashEntry`, the
 `hash_entries`, added to older case.db files when opened; the service's `svc_hash_entries`,
 migration 0007), so every reader, the per-case and service indexes, the national library
 (kind byte 4) and deconfliction take it. A scan does not compute it for every item
-(`scanned = False`: a fourth digest would cost every scan for lists that rarely carry it, and
-no item column holds it): a scan computes it, in the same read as the other digests, only when
-the hash sets it matches against (or an attached national library) hold at least one SHA-512
-value (`CaseHashSets.extra_digests`), and matches it like MD5 or SHA-256 (signal type
-`sha512`). It is not stored per item, so a re-match (`haven.match.rematch`) cannot find a
-SHA-512-only entry imported after the item was scanned: that item is found only when a scan
-analyses it again, or through the service's matching API.
+(`scanned = False`: a fourth digest would cost every scan for lists that rarely carry it): a
+scan computes it, in the same read as the other digests, only when the hash sets it matches
+against (or an attached national library) hold at least one SHA-512 value
+(`CaseHashSets.extra_digests`), and matches it like MD5 or SHA-256 (signal type `sha512`). It is kept in the item's `sha512` column when computed (`item_column`; NULL
+otherwise, and in cases made before the column), so a SHA-512-only list imported after the
+scan finds those items by re-matching (`haven.match.rematch`). Items scanned while no list
+held SHA-512 have none: re-matching never reads evidence, so it counts them
+(`RematchResult.unhashed`) and `haven scan --rehash` computes it (the measured cost, +0.08 s
+CPU per 100 MB read, is in docs/benchmarks.md).
 """
 
 from haven.signals.base import DigestSignal
