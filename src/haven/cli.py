@@ -104,7 +104,7 @@ def recorded_libraries(store, given: list[Path] | None = None) -> list:
 def print_rematch(result, quiet_if_nothing: bool = True) -> None:
     """One or two lines on what re-matching changed."""
     if (quiet_if_nothing and not result.items_checked and not result.skipped_libraries
-            and not result.unhashed):
+            and not result.unhashed and not result.without_hypotheses):
         return
     sets = ", ".join(
         f"{c.name} {'v' + str(c.from_version) if c.from_version else '(new)'}→v{c.to_version}"
@@ -114,6 +114,11 @@ def print_rematch(result, quiet_if_nothing: bool = True) -> None:
               f"{result.changed} finding(s) changed{' (' + changes + ')' if changes else ''}, "
               f"matches +{result.matches_added} −{result.matches_removed} "
               f"in {result.seconds:.1f} s.", soft_wrap=True)
+    if result.without_hypotheses:
+        out.print(f"[yellow]{result.without_hypotheses} item(s) were scanned before hypotheses "
+                  "were stored:[/] re-matched with their plain PDQ hashes only; `haven scan "
+                  "--rehash` searches them with the framing hypotheses (crops, banners, logos)",
+                  soft_wrap=True)
     for name, n in sorted(result.unhashed.items()):
         out.print(f"[yellow]{n} item(s) were scanned without {name.upper()}:[/] entries "
                   f"listing {name.upper()} alone cannot find them until `haven scan --rehash` "
@@ -436,7 +441,9 @@ def rematch(
 
     Only what changed is looked at: entries a new version no longer lists (or a library
     retracted) lose their matches, new entries are looked up among the items' stored digests
-    and PDQ hashes. Changed findings are listed in findings.jsonl under `history`.
+    and PDQ hashes, and new hash-only PDQs also with the crop/banner/logo hypotheses, from what
+    the scan kept per image (CASE/hypotheses.db). Changed findings are listed in findings.jsonl
+    under `history`.
     """
     from haven.store.case import CaseStore
 

@@ -1,5 +1,7 @@
-"""Workers compute an image's luminance grid (hash-only framing hypotheses) only for a case
-whose hash sets the hypotheses search; everything else an analysis finds is the same."""
+"""Workers compute what an image's hash-only framing hypotheses need (its luminance grid,
+PDQ samples, and luma when it looks PDQ-unstable) for every trusted image: the scan searches it
+when the case has hash-only PDQs and keeps it either way (`haven.store.hypotheses`), for lists
+imported later; without it everything else an analysis finds is the same."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from haven.demo import jpeg_bytes, make_image
 from haven.scan.analyse import analyse
 from haven.scan.pipeline import ScanOptions, scan
 from haven.signals import pdq
+from haven.match.framing import Item
 from haven.store.case import CaseStore
+from haven.store.hypotheses import HypothesisStore
 
 
 def test_without_the_grid_an_analysis_is_otherwise_the_same(tmp_path: Path):
@@ -38,12 +42,16 @@ def _seizure(root: Path) -> Path:
     return root
 
 
-def test_the_grid_is_computed_only_when_the_case_has_hash_only_pdqs(tmp_path: Path):
+def test_the_grid_is_computed_and_kept_with_or_without_hash_only_pdqs(tmp_path: Path):
     ev = _seizure(tmp_path / "seizure")
     plain = ScanOptions(workers=2)
     progress = scan([str(ev)], CaseStore(tmp_path / "plain", create=True), plain)
-    assert progress.framing is False  # no hash sets: nothing would search the grid
+    assert progress.framing is True  # no hash sets yet: kept for lists imported later
     assert plain == ScanOptions(workers=2)  # the caller's options are left as they were
+    with HypothesisStore(tmp_path / "plain", create=False) as kept:
+        records = [r for rows in kept.scan() for r in rows]
+    assert len(records) == 2
+    assert all(Item.unpack(data).grid.shape == (128, 128) for _id, data in records)
 
     listing = tmp_path / "pdq.csv"
     listing.write_text("pdq;category\n"

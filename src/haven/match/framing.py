@@ -499,6 +499,30 @@ def native_luma(pixels: np.ndarray, grid: np.ndarray, cells: np.ndarray) -> np.n
 
 
 _LUMA_MARK = b"NLUM"
+#: First bytes of `Item.pack`'s form (a later layout takes another mark).
+PACK_MARK = b"HVF1"
+_PACK_HEAD = "<4sfHBII"  # mark, aspect, grid side, has cells, luma height, luma width
+
+
+def _pack_half(values: np.ndarray) -> bytes:
+    """A 2-D array as float16, losslessly and compactly: the bit patterns' differences from
+    their left and upper neighbours (zigzag), split into byte planes, deflated."""
+    import zlib
+
+    u = values.astype(np.float16).view(np.uint16).astype(np.int32)
+    d = np.diff(np.diff(u, axis=0, prepend=0), axis=1, prepend=0)
+    z = np.ascontiguousarray(((d << 1) ^ (d >> 31)).astype(np.uint32))
+    return zlib.compress(np.ascontiguousarray(z.view(np.uint8).reshape(-1, 4).T).tobytes(), 6)
+
+
+def _unpack_half(data: bytes, shape: tuple[int, int]) -> np.ndarray:
+    import zlib
+
+    planes = np.frombuffer(zlib.decompress(data), np.uint8).reshape(4, -1)
+    z = np.ascontiguousarray(planes.T).view(np.uint32).reshape(shape).astype(np.int64)
+    d = (z >> 1) ^ -(z & 1)
+    u = np.cumsum(np.cumsum(d, axis=1), axis=0)
+    return u.astype(np.uint16).view(np.float16).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -521,9 +545,9 @@ class Item:
                    native_luma(pixels, grid, cells))
 
     def to_bytes(self) -> bytes:
-        """Compact form for a worker to send: float16 grid, float16 cells (when present),
-        the aspect as float32, then (when present) the luma, its height and width (uint32)
-        and a 4-byte mark."""
+        """The plain form: float16 grid, float16 cells (when present), the aspect as float32,
+        then (when present) the luma, its height and width (uint32) and a 4-byte mark. What
+        a scan worker sends and keeps is `pack`, the same values compressed."""
         cells = b"" if self.cells is None else self.cells.astype(np.float16).tobytes()
         out = (self.grid.astype(np.float16).tobytes() + cells
                + np.float32(self.aspect).tobytes())
@@ -531,6 +555,55 @@ class Item:
             out += (np.ascontiguousarray(self.luma, dtype=np.uint8).tobytes()
                     + np.array(self.luma.shape, dtype=np.uint32).tobytes() + _LUMA_MARK)
         return out
+
+    def pack(self) -> bytes:
+        """The compact form a scan sends and keeps per item (`haven.store.hypotheses`): the
+        same values as `to_bytes` (float16 grid and cells, float32 aspect, uint8 luma), so
+        `unpack(pack())` equals `from_bytes(to_bytes())` exactly, losslessly compressed: the
+        float16 planes by `_pack_half`, the luma as PNG (docs/hash-only.md: sizes)."""
+        import io
+        import struct
+
+        h, w = self.luma.shape if self.luma is not None else (0, 0)
+        grid = _pack_half(self.grid)
+        cells = _pack_half(self.cells) if self.cells is not None else b""
+        luma = b""
+        if self.luma is not None:
+            buf = io.BytesIO()
+            Image.fromarray(np.ascontiguousarray(self.luma, dtype=np.uint8)).save(buf, "PNG")
+            luma = buf.getvalue()
+        return (struct.pack(_PACK_HEAD, PACK_MARK, self.aspect, self.grid.shape[0],
+                            self.cells is not None, h, w)
+                + struct.pack("<II", len(grid), len(cells)) + grid + cells + luma)
+
+    @classmethod
+    def unpack(cls, data: bytes) -> Item:
+        """The item `pack` wrote (`HavenError` for anything else)."""
+        import io
+        import struct
+        import zlib
+
+        from haven.errors import HavenError
+
+        head = struct.calcsize(_PACK_HEAD) + 8
+        if len(data) < head or data[:4] != PACK_MARK:
+            raise HavenError("not an item's stored hypothesis data (unknown layout)")
+        try:
+            _mark, aspect, side, has_cells, h, w = struct.unpack_from(_PACK_HEAD, data)
+            n_grid, n_cells = struct.unpack_from("<II", data, head - 8)
+            grid = _unpack_half(data[head:head + n_grid], (side, side))
+            at = head + n_grid
+            cells = (_unpack_half(data[at:at + n_cells], (_CELLS, _CELLS))
+                     if has_cells else None)
+            luma = None
+            if h:
+                with Image.open(io.BytesIO(data[at + n_cells:])) as img:
+                    luma = np.asarray(img, dtype=np.uint8)
+                if luma.shape != (h, w):
+                    raise ValueError("luma size")
+        except (struct.error, zlib.error, ValueError, OSError) as exc:
+            raise HavenError(f"an item's stored hypothesis data is damaged ({exc})") from None
+        return cls(grid, float(np.float32(aspect)), cells, luma)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Item:

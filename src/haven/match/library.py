@@ -77,10 +77,12 @@ class CaseHashSets:
 
     def __init__(self, store: CaseStore, names: list[str] | None = None, threshold: int = 31,
                  libraries: list | None = None, *, entries=None,
-                 library_floors: list[int] | None = None):
+                 library_floors: list[int] | None = None, hypotheses: bool = True):
         """`entries` (an SQL condition on `HashEntryRow`) and `library_floors` (per library,
         only entry ids above it) narrow the library to part of its entries: re-matching
-        (`haven.match.rematch`) matches items against what changed only."""
+        (`haven.match.rematch`) matches items against what changed only. `hypotheses`: False
+        leaves the hash-only framing hypotheses out (re-matching, when the whole case's PDQ
+        hashes exceed `framing.MAX_ROWS`: a scan would not run them)."""
         self.threshold = threshold
         #: national libraries (`haven.library.national.NationalLibrary`) consulted after the case's sets
         self.libraries = list(libraries or ())
@@ -163,7 +165,7 @@ class CaseHashSets:
 
                 # hash-only hypotheses rebuild a known picture's whole frame: its own PDQ
                 own = [k for k, tag in enumerate(near_tags) if tag == "pdq"]
-                if len(own) <= MAX_ROWS:  # a flat search: larger sets get plain PDQ only
+                if hypotheses and len(own) <= MAX_ROWS:  # flat: larger sets get plain PDQ
                     self.framing = FramingIndex(hexes_to_codes([near_hexes[k] for k in own]))
                     self.framing_ids = [near_ids[k] for k in own]
 
@@ -220,7 +222,7 @@ class CaseHashSets:
 
         `query_hexes` are an image's query hashes (PDQ, dihedral); `video_frames` a video's
         vPDQ rows. Images are also looked up among known video frames, and videos among known
-        images (a known image seen as a frame). `framing` (`Analysis.framing`) adds the
+        images (a known image seen as a frame). `framing` (`Analysis.framing`, `Item.pack`) adds the
         hash-only hypotheses of `haven.match.framing` against the case's hash sets.
         """
         out: list[Match] = []
@@ -253,7 +255,7 @@ class CaseHashSets:
             from haven.match.framing import Item
             from haven.match.how import matched_signal
 
-            for hit in self.framing.search(Item.from_bytes(framing)):
+            for hit in self.framing.search(Item.unpack(framing)):
                 add(Match(self.refs[self.framing_ids[hit.row]], "pdq", hit.distance,
                           matched_signal("pdq", hit.tag)))
         if query_hexes:

@@ -12,9 +12,12 @@ set, the version and import time matched against, and for a library the highest 
   set replaced) are dropped, and their items re-decided;
 - entries added since (a new set, the new entries of a re-import, a feed) are looked up:
   items with the same digest (SQL on the items' digest indexes, SHA-512 where the scan kept
-  it; the library's digest store),
-  and items whose stored query hashes are near a new PDQ or video frame (`QueryIndex`); those
-  items are matched against the added entries only, with the scan's own `MatchLibrary.match`;
+  it; the library's digest store), items whose stored query hashes are near a new PDQ or
+  video frame (`QueryIndex`), and items whose stored hypothesis data
+  (`haven.store.hypotheses`) the hash-only framing hypotheses find near a new PDQ of a case
+  set (`FramingIndex` over the added rows, only while the case's own PDQ hashes stay within
+  `framing.MAX_ROWS`, as in a scan); those items are matched against the added entries only,
+  with the scan's own `MatchLibrary.match` (hypotheses included);
 - labels of kept entries (category, series, known-good) are copied onto their matches.
 
 Matching is a union over entries, so old matches that survive plus matches to the added
@@ -78,6 +81,10 @@ class RematchResult:
     #: scan computes it only when the case's lists hold it); re-matching does not read
     #: evidence, so those items need `haven scan --rehash` to be found by it
     unhashed: dict[str, int] = field(default_factory=dict)
+    #: trusted images without stored hypothesis data (scanned before it was kept) while new
+    #: PDQ hashes were searched with the hash-only hypotheses: matched with their plain query
+    #: hashes only; `haven scan --rehash` searches them with the hypotheses
+    without_hypotheses: int = 0
     seconds: float = 0.0
 
     @property
@@ -199,7 +206,11 @@ def rematch(store: CaseStore, *, libraries: list | None = None, names: list[str]
         delta = MatchLibrary(store, None, threshold, libraries=libraries,
                              entries=or_(*added) if added else HashEntryRow.id < 0,
                              library_floors=[floors[k] if k in lib_new else lib_max[k]
-                                             for k in range(len(libraries))])
+                                             for k in range(len(libraries))],
+                             hypotheses=bool(added) and _within_framing_cap(store, names))
+        if delta.searches_framing:
+            found, result.without_hypotheses = _hypothesis_candidates(store, delta)
+            affected |= found
 
     # -- re-decide ------------------------------------------------------------------------
     versions = {st.hs.id: st.hs.version for st in sets}
@@ -347,9 +358,54 @@ def _candidates(store: CaseStore, added: list, libraries: list, lib_new: list[in
     return found
 
 
+def _within_framing_cap(store: CaseStore, names: list[str] | None) -> bool:
+    """Whether a scan of this case would search with the hash-only hypotheses: its sets' own
+    PDQ hashes (not known-good; of `names` when given) are at most `framing.MAX_ROWS`."""
+    from haven.match.framing import MAX_ROWS
+
+    with store.session() as s:
+        q = (select(func.count()).select_from(HashEntryRow)
+             .join(HashSet, HashSet.id == HashEntryRow.hashset_id)
+             .where(HashSet.known_good.is_(False), HashEntryRow.pdq.is_not(None)))
+        if names:
+            q = q.where(HashSet.name.in_(names))
+        return s.scalar(q) <= MAX_ROWS
+
+
+def _hypothesis_candidates(store: CaseStore, delta: MatchLibrary) -> tuple[set[int], int]:
+    """Items whose stored hypothesis data the framing hypotheses find near an added PDQ, and
+    the trusted images that have none (scanned before it was kept, or damaged)."""
+    from haven.errors import HavenError
+    from haven.match.framing import Item
+    from haven.store.hypotheses import HypothesisStore
+
+    found: set[int] = set()
+    searched = 0
+    with HypothesisStore(store.dir, create=False) as kept:
+        for rows in kept.scan():
+            for item_id, data in rows:
+                try:
+                    item = Item.unpack(data)
+                except HavenError:
+                    continue  # counted below as an item without it
+                searched += 1
+                if delta.framing.search(item):
+                    found.add(item_id)
+    with store.session() as s:
+        trusted = s.scalar(select(func.count()).select_from(ItemRow).where(
+            ItemRow.pdq_quality >= signals.MIN_TRUSTED_QUALITY, ItemRow.pdq.is_not(None)))
+    return found, max(0, trusted - searched)
+
+
 def _redecide(store: CaseStore, item_ids: list[int], dead: dict[int, list[MatchRow]],
               delta: MatchLibrary | None, versions: dict[int, int], result: RematchResult,
               now: datetime) -> None:
+    framing: dict[int, bytes] = {}
+    if delta is not None and delta.searches_framing:
+        from haven.store.hypotheses import HypothesisStore
+
+        with HypothesisStore(store.dir, create=False) as kept:
+            framing = kept.get(item_ids)
     with store.session() as s, s.begin():
         items = s.scalars(select(ItemRow).where(ItemRow.id.in_(item_ids))
                           .options(selectinload(ItemRow.matches)))
@@ -367,7 +423,8 @@ def _redecide(store: CaseStore, item_ids: list[int], dead: dict[int, list[MatchR
                 query_hexes = codes_to_hexes(codes) if source in ("query", "pdq") else []
                 have = {(m.hashset_id, m.entry_id) for m in kept}
                 for m in delta.match({d: getattr(row, d) for d in _item_digests()}, query_hexes,
-                                     row.vpdq if row.vpdq else None):
+                                     row.vpdq if row.vpdq else None,
+                                     framing=framing.get(row.id)):
                     if (m.entry.hashset_id, m.entry.entry_id) not in have:
                         have.add((m.entry.hashset_id, m.entry.entry_id))
                         gained.append(m)

@@ -40,7 +40,9 @@ class Analysis:
     pdq_trusted: bool | None = None
     pdq_preprocess: str | None = None
     query_hexes: list[str] = field(default_factory=list)  # what near matching searches with
-    #: the image's luminance grid for hash-only framing hypotheses (`haven.match.framing`)
+    #: what hash-only framing hypotheses search with (`haven.match.framing.Item.pack`: the
+    #: luminance grid, PDQ samples, luma of PDQ-unstable images), for a trusted image; the
+    #: scan searches it and keeps it for re-matching (`haven.store.hypotheses`)
     framing: bytes | None = None
     vpdq: list[list] | None = None  # video frame hashes: [frame, quality, hex, timestamp]
     vpdq_preprocess: str | None = None
@@ -67,7 +69,7 @@ def _image_signals(result: Analysis, data: bytes, fast: bool, framing: bool) -> 
             from haven.match.framing import Item
 
             # the pixels just decoded (same bytes object): no second decode
-            result.framing = Item.from_pixels(pdq._prepared(data, fast).pixels).to_bytes()
+            result.framing = Item.from_pixels(pdq._prepared(data, fast).pixels).pack()
     else:
         result.notes.append(
             f"PDQ quality {sig.quality} < 50: hashed but not trusted for near matching"
@@ -108,9 +110,9 @@ def analyse(path: str, *, fs_path: str | None = None, data: bytes | None = None,
             framing: bool = True, extra_digests: tuple[str, ...] = ()) -> Analysis:
     """Analyse one item given its evidence path and either `fs_path` or `data`.
 
-    `framing`: also compute a trusted image's luminance grid (`Analysis.framing`), which only
-    hash-only framing hypotheses against PDQ hash sets use; a scan of a case without such sets
-    leaves it out (`ScanEngine.framing`). `extra_digests`: digest types a scan does not
+    `framing`: also compute what the hash-only framing hypotheses of a trusted image need
+    (`Analysis.framing`; a scan always asks for it: searched against the case's PDQ hash sets
+    and kept for re-matching against lists imported later). `extra_digests`: digest types a scan does not
     compute for every item (`scanned = False`, e.g. "sha512") to compute as well, in the same
     read, into `Analysis.extra_digests` (`ScanEngine.extra_digests`)."""
     kinds = None

@@ -45,8 +45,8 @@ class HeadStart:
     def __init__(self, pool: ProcessPoolExecutor, evidence: list[str], *, fast: bool,
                  video_fps: float, limit: int):
         self.fast, self.video_fps = fast, video_fps
-        # A new case holds no hash sets, so no framing hypotheses: no luminance grids.
-        self.framing = False
+        # every scan computes what the framing hypotheses need (kept for re-matching)
+        self.framing = True
         self.running: dict[str, tuple[str, str | None, dict, Future]] = {}
         if not evidence or limit <= 0:
             return

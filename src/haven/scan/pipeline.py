@@ -88,7 +88,8 @@ class ScanProgress:
     member_files: int = 0
     member_bytes: int = 0
     counting: bool = False
-    #: whether the engine computed images' luminance grids (`ScanEngine.framing`)
+    #: whether the engine computed what images' framing hypotheses need (`ScanEngine.framing`;
+    #: always, since it is kept for re-matching: `haven.store.hypotheses`)
     framing: bool = False
     #: digest types computed beyond the scanned ones (`ScanEngine.extra_digests`): ("sha512",)
     #: when the hash sets matched against list SHA-512, else ()
@@ -205,6 +206,7 @@ class _Writer:
         db = self.store.db
         counts = self.progress.counts
         queries: list[tuple[int, bytes, str]] = []
+        kept: list[tuple[int, bytes | None]] = []  # hypothesis data, after the items
         with db.transaction():
             for a in self.buffer:
                 matches, finding = self._decide(a)
@@ -216,9 +218,12 @@ class _Writer:
                 codes, source = item_query_codes(a.query_hexes, a.pdq, a.pdq_quality, a.vpdq)
                 if codes:
                     queries.append((item_id, codes, source))
+                if a.framing is not None:
+                    kept.append((item_id, a.framing))
                 counts[finding] = counts.get(finding, 0) + 1
             for item_id, codes, source in queries:
                 db.insert("item_queries", {"item_id": item_id, "codes": codes, "source": source})
+        _keep_hypotheses(self.store, kept)
 
     def _write_again(self, now) -> None:
         """Store a batch holding items analysed again (a rescan): through the models, the
@@ -228,6 +233,7 @@ class _Writer:
         with self.store.session() as s, s.begin():
             stored = self._stored_rows(s)
             queries: list[tuple[ItemRow, bytes, str]] = []
+            kept: list[tuple[ItemRow, bytes | None]] = []
             for a in self.buffer:
                 matches, finding = self._decide(a)
                 stamp = self.stamps.pop(a.path, None)
@@ -242,12 +248,16 @@ class _Writer:
                 codes, source = item_query_codes(a.query_hexes, a.pdq, a.pdq_quality, a.vpdq)
                 if codes:
                     queries.append((row, codes, source))
+                kept.append((row, a.framing))  # None: drops what an earlier analysis kept
                 counts = self.progress.counts
                 counts[finding] = counts.get(finding, 0) + 1
             if queries:
                 s.flush()  # item ids
                 s.add_all(ItemQueries(item_id=row.id, codes=codes, source=source)
                           for row, codes, source in queries)
+            s.flush()
+            kept_ids = [(row.id, data) for row, data in kept]
+        _keep_hypotheses(self.store, kept_ids)
 
     def _stored_rows(self, s) -> dict[str, ItemRow]:
         """The stored rows of the buffered items analysed again, by path, with their matches;
@@ -307,6 +317,18 @@ class _Writer:
                 if finding not in ("known", "near-known", "known-good"):
                     values["finding"] = "error"
                 db.update("items", item_id, values)
+
+
+def _keep_hypotheses(store: CaseStore, rows: list[tuple[int, bytes | None]]) -> None:
+    """Keep what items' framing hypotheses need (`Analysis.framing`) in the case's sidecar
+    (`haven.store.hypotheses`), after the items' own transaction: a crash in between leaves
+    items without it (re-matched with their plain query hashes), never data without an item."""
+    if not rows:
+        return
+    from haven.store.hypotheses import HypothesisStore
+
+    with HypothesisStore(store.dir) as kept:
+        kept.put(rows)
 
 
 def _item_values(a: Analysis, finding: str, stamp: str | None, now) -> dict:
@@ -439,9 +461,9 @@ class ScanEngine(Protocol):
     """
 
     workdir: str  # where the walk and the engine spill container members (temporary)
-    #: whether images' luminance grids (`Analysis.framing`) are computed for hash-only framing
-    #: hypotheses: `run_scan` sets it once the case's hash sets are loaded (only PDQ sets that
-    #: `haven.match.framing` searches use it; without them the grid would be thrown away)
+    #: whether what images' hash-only framing hypotheses need (`Analysis.framing`) is computed:
+    #: `run_scan` sets it, always (searched against the case's PDQ sets, and kept for
+    #: re-matching against lists imported later: `haven.store.hypotheses`)
     framing: bool
     #: digest types not computed for every item (SHA-512) that the case's hash sets hold
     #: values of (`CaseHashSets.extra_digests`): `run_scan` sets it, workers compute them too
@@ -468,7 +490,7 @@ class LocalEngine:
     def __init__(self, store: CaseStore, options: ScanOptions, pool: ProcessPoolExecutor | None,
                  head_start: HeadStart | None = None):
         self.options, self.pool, self.head_start = options, pool, head_start
-        self.framing = True  # until `run_scan` knows the hash sets
+        self.framing = True  # what the hypotheses need: always computed (`run_scan`)
         self.extra_digests: tuple[str, ...] = ()
         self.workdir = tempfile.mkdtemp(prefix="scan-tmp-", dir=store.dir)
         self.pending: dict[Future, str | None] = {}
@@ -554,7 +576,9 @@ def run_scan(evidence: list[str], store: CaseStore, options: ScanOptions, engine
     its known material changed meanwhile. `engine` is closed at the end, whatever happens."""
     try:
         library = open_library(store, options)
-        engine.framing = library.searches_framing
+        # computed for every trusted image: searched when the case has hash-only PDQs, and
+        # kept either way, for lists imported later (`haven.store.hypotheses`)
+        engine.framing = True
         engine.extra_digests = library.extra_digests
         progress = ScanProgress(framing=engine.framing, extra_digests=engine.extra_digests)
         follow_hash_sets(store, library, options, progress)

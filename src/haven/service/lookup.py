@@ -654,7 +654,7 @@ class ServiceHashSets:
             return []
         codes, ids = near.rows()
         out = []
-        for hit in FramingIndex(codes).search(Item.from_bytes(analysis.framing)):
+        for hit in FramingIndex(codes).search(Item.unpack(analysis.framing)):
             eid = int(ids[hit.row])
             info = index.info(eid)
             # quarantined entries and negative sets' are never answered, as in `answer`
