@@ -14,11 +14,12 @@ For each known photo (its PDQ is all the list holds) and two copies cropped by 3
 - emu: `haven.match.framing`'s emulated PDQ of the uncropped photo vs pdqhash (the floor
   every hypothesis carries).
 - oracle: the frame hypothesis at the true cuts, border filled by mirror reflection
-  (FILL_BLUR 0) and by the current fill (`framing.FILL_BLUR`): what the fill costs.
+  (`framing.Fill(0.0)`) and by the current fill (`framing.FRAME_FILL`): what the fill costs
+  (bench/hashonly_fill_oracle.py compares more fills).
 - native: the oracle in pdqhash's own domain: the copy's pixels reduced exactly as pdqhash
   reduces the ORIGINAL (its size = the copy's + the true integer cuts: the same box-filter
   windows and sampling positions, `haven.signals.pdqluma.reduction`), cells whose filter
-  reaches past the copy's edge filled from inside (strip fill, as `framing.cell_matrix`).
+  reaches past the copy's edge filled from inside (`framing.FRAME_FILL`, as the native frames).
   What a search over exact integer cuts could reach at best, without any emulation error.
 - found: the distance `FramingIndex.search` reports (threshold `framing.FAMILIES['frame']`),
   or '-' when missed.
@@ -56,18 +57,14 @@ def _bits(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> int:
     return int(np.bitwise_count(x).sum())
 
 
-def _frame(item: framing.Item, cuts, blur: float) -> tuple[np.ndarray, np.ndarray]:
+def _frame(item: framing.Item, cuts, fill: framing.Fill) -> tuple[np.ndarray, np.ndarray]:
     left, right, top, bottom = cuts
-    saved = framing.FILL_BLUR
-    framing.FILL_BLUR = blur
-    framing.axis_matrix.cache_clear()
-    framing._axis_stack.cache_clear()
+    saved = framing.FRAME_FILL
+    framing.FRAME_FILL = fill
     try:
         _t, _f, blocks, exposure = framing._frames(item.grid, [(top, bottom)], [(left, right)])
     finally:
-        framing.FILL_BLUR = saved
-        framing.axis_matrix.cache_clear()
-        framing._axis_stack.cache_clear()
+        framing.FRAME_FILL = saved
     return framing._bits_of(blocks, exposure)
 
 
@@ -89,7 +86,8 @@ def _native(luma: np.ndarray, pixels: tuple[int, int, int, int]) -> np.ndarray:
     ci, cw, (c0, c1) = framing.native_reduction(luma.shape[1], left, right)
     rows = np.einsum("ikx,ik->ix", luma[ri], rw, dtype=np.float32)
     cells = np.einsum("ijk,jk->ij", rows[:, ci], cw)
-    return framing.cell_matrix(r0, r1) @ cells @ framing.cell_matrix(c0, c1).T
+    fill = framing.FRAME_FILL
+    return framing.cell_matrix(r0, r1, fill) @ cells @ framing.cell_matrix(c0, c1, fill).T
 
 
 def _plain(hex_: str, data: bytes) -> int:
@@ -111,15 +109,15 @@ def diagnose(photos: list[tuple[str, str, object]], seeds: int = 2) -> list[dict
                                                           max(1, round(h * 0.3)))), 90)),
                  _plain(sig.hex, recall._jpeg(img.crop((1, 1, w, h)), 90)))
         whole = framing.Item.from_pixels(pdq._prepared(data, True).pixels)
-        c, m = _frame(whole, (0, 0, 0, 0), framing.FILL_BLUR)
+        c, m = _frame(whole, (0, 0, 0, 0), framing.FRAME_FILL)
         emu, emu_r = _bits(c, known), _bits(c, known, m)
         index = framing.FramingIndex(np.frombuffer(bytes.fromhex(sig.hex), np.uint8))
         for s in range(seeds):
             copy, cuts, cut_px = _crop(img, np.random.default_rng([i, 5, s]))
             pixels = pdq._prepared(copy, True).pixels
             item = framing.Item.from_pixels(pixels)
-            c0, m0 = _frame(item, cuts, 0.0)
-            c1, m1 = _frame(item, cuts, framing.FILL_BLUR)
+            c0, m0 = _frame(item, cuts, framing.Fill(0.0))
+            c1, m1 = _frame(item, cuts, framing.FRAME_FILL)
             luma = pixels if pixels.ndim == 2 else pdq._float_luma(pixels)
             c2, m2 = framing._bits_of(_native(luma, cut_px)[None])
             hits = index.search(item)

@@ -205,6 +205,10 @@ def main() -> None:
     ap.add_argument("--pad", type=int, default=0,
                     help="hash-only: add N realistic padding known PDQ hashes (bench/pdq_corpus.py's "
                          "clustered generator) to the known list, e.g. --pad 1000000")
+    ap.add_argument("--queries-out", type=Path, default=None,
+                    help="hash-only: write one JSON line per query (kind, family, known picture, "
+                         "seed, found plainly / with hypotheses, tag, distance) to this file, to "
+                         "compare two runs query for query")
     args = ap.parse_args()
     if args.hash_only:
         import recall_hashonly
@@ -217,7 +221,7 @@ def main() -> None:
             n, m, min(args.queries, n), 1 if args.quick else args.photo_seeds, shared,
             folders=tuple(args.photos), folder_seeds=1 if args.quick else args.folder_seeds,
             kinds=tuple(k for k in args.kinds.split(",") if k), package_dir=args.package_photos,
-            pad=args.pad, dev=args.dev))
+            pad=args.pad, dev=args.dev, queries_out=args.queries_out))
         return
     width, height = (int(v) for v in args.size.lower().split("x"))
     r = run(args.n or 500, args.m or 2000, width, height, args.threshold)

@@ -344,9 +344,10 @@ def padding(pad: int) -> np.ndarray:
 def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
         progress: bool = True, folders: tuple[Path, ...] = (), folder_seeds: int = 2,
         kinds: tuple[str, ...] = (), package_dir: Path | None = None,
-        pad: int = 0, dev: bool = False) -> dict:
+        pad: int = 0, dev: bool = False, queries_out: Path | None = None) -> dict:
     """`pad`: that many padding known hashes (`padding`) are added to the known list after
-    the real ones; matches to them count as wrong identities / false matches."""
+    the real ones; matches to them count as wrong identities / false matches. `queries_out`:
+    one JSON line per query written there (to compare two runs query for query)."""
     t0 = time.perf_counter()
     load0 = os.getloadavg()[0]
     cpu0 = time.process_time()
@@ -427,6 +428,7 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
         families.append((family, ids, photo_seeds if family == "package photos"
                          else folder_seeds))
     photo_ids = [k for k, (f, _i) in enumerate(known_imgs) if f != "collages"]
+    per_query: list[dict] = []
     for k, (kind, fn) in enumerate(VARIANTS.items()):
         if kinds and kind not in kinds:
             continue
@@ -447,6 +449,13 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
                     costs_extra.append(te)
                     costs_before.append(te_old)
                     fam_costs.setdefault(family, []).append((tp, te, te_old))
+                    own = framed.get(i)
+                    per_query.append(dict(kind=kind, family=family, known=i, seed=s,
+                                          plain=i in plain, found=i in plain or i in framed,
+                                          tag=own.tag if own else None,
+                                          distance=own.distance if own else None,
+                                          wrong=sorted(int(v) for v in
+                                                       (plain | set(framed)) - {i})))
                     for r in (r_all,) if r_stable is None or i in unstable else (r_all, r_stable):
                         r["q"] += 1
                         r["plain"] += i in plain
@@ -530,6 +539,10 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
         if progress and j % 5000 == 4999:
             print(f"  unrelated {j + 1}/{m} matched ({time.perf_counter() - t0:.0f}s)",
                   file=sys.stderr)
+    if queries_out is not None:
+        import json
+
+        queries_out.write_text("".join(json.dumps(q) + "\n" for q in per_query))
     return dict(results=results, n_known=len(known_hex), n_photos=len(photo_ids), m=m, dev=dev,
                 pad=pad, pairs=pairs, cpu=time.process_time() - cpu0,
                 cost_unrelated_plain_search=float(np.mean(t_plain_search)) if t_plain_search

@@ -7,7 +7,8 @@ what the original's PDQ would be.
 
 - **Frames** (`frame-l4r6t0b2`): the item is the original with l/r/t/b % cut from each side
   (each side independently, 0-16 %). The original's 64x64 luminance is the item's, placed
-  where the guess puts it, with the cut border filled from the item's edge (`FILL_BLUR`).
+  where the guess puts it, with the cut border filled from the strip along the item's edge,
+  leaning toward the row's (column's) mean the further out it lies (`FRAME_FILL`).
 - **Bands** (`band-b8`): a banner or caption strip covers the item's top or bottom h %; the
   strip is replaced by reflecting the rows next to it.
 - **Logos** (`logo-br15`): a mark covers a corner; the corner block is replaced by reflecting
@@ -126,22 +127,97 @@ FILL_BLUR = 1.0
 _FILL_TAPS = 8
 
 
+@dataclass(frozen=True)
+class Fill:
+    """How a frame's cut border is filled, per axis (a linear map of the item's samples, so
+    it is folded into the cached axis matrices and costs nothing per item).
+
+    A point at distance d (fraction of the item's side) outside the edge reads the strip fill
+    (`blur`: see `FILL_BLUR`), then
+    - `slope`: plus that many times the linear extrapolation from the strip's centre to the
+      point (the slope a least-squares line takes over the `band` next to the edge; 0: none);
+    - `mean_scale`: blended toward the mean of the whole axis with weight 1 - exp(-d /
+      mean_scale) (the best linear guess of a far value under a decaying correlation; 0:
+      none), the mean over the `mean_band` of the axis next to that edge (1: all of it)."""
+
+    blur: float = FILL_BLUR
+    slope: float = 0.0
+    band: float = 0.08
+    mean_scale: float = 0.0
+    mean_band: float = 1.0
+
+
+#: The strip fill (bands and masks always use it).
+STRIP = Fill()
+#: The fill of the frames' cut border (emulated `axis_matrix` frames and native frames): the
+#: strip fill 1.5x as wide, blended toward the axis's mean with weight 1 - exp(-d / 0.1),
+#: chosen on the development split at the true cuts (bench/hashonly_fill_oracle.py,
+#: docs/hash-only.md "The border fill").
+FRAME_FILL = Fill(1.5, mean_scale=0.1)
+_MEAN_TAPS = 64
+_SLOPE_TAPS = 16
+
+
+def border_taps(u: np.ndarray, lo: float, hi: float, fill: Fill = STRIP
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Where each position `u` (fractions of the item's side) reads the item, as (n, k)
+    positions inside [lo, hi] and (n, k) weights summing to 1 per row: a position inside the
+    span reads itself, one outside reads `fill`."""
+    u = np.asarray(u, dtype=np.float64)
+    d = np.maximum(lo - u, u - hi).clip(0)
+    mirror = _reflect(u, lo, hi)
+    if fill.blur > 0:
+        taps = (np.arange(_FILL_TAPS) + 0.5) / _FILL_TAPS - 0.5
+        pos = _reflect(mirror[:, None] + taps[None, :] * 2 * d[:, None] * fill.blur, lo, hi)
+        w = np.full(pos.shape, 1.0 / _FILL_TAPS)
+    else:
+        pos, w = mirror[:, None], np.ones((len(u), 1))
+    parts_p, parts_w = [pos], [w]
+    outside = d > 0
+    if fill.slope and outside.any():
+        # inward coordinate t from the edge the point lies beyond; the strip reads ~f(t = d)
+        inward = np.where(u < lo, 1.0, -1.0)
+        edge = np.where(u < lo, lo, hi)
+        band = min(fill.band, hi - lo)
+        t = (np.arange(_SLOPE_TAPS) + 0.5) / _SLOPE_TAPS * band
+        tc = t - band / 2
+        # f(-d) - f(d) ~ -2 d * slope, slope = sum(tc * f) / sum(tc ** 2)
+        sw = (-2 * d * fill.slope)[:, None] * (tc / (tc ** 2).sum())[None, :]
+        parts_p.append(edge[:, None] + inward[:, None] * t[None, :])
+        parts_w.append(np.where(outside[:, None], sw, 0.0))
+    if fill.mean_scale and outside.any():
+        a = 1.0 - np.exp(-d / fill.mean_scale)
+        parts_w[0] = parts_w[0] * (1.0 - a)[:, None]
+        if len(parts_w) > 1:
+            parts_w[1] = parts_w[1] * (1.0 - a)[:, None]
+        reach = min(fill.mean_band, 1.0) * (hi - lo)
+        t = (np.arange(_MEAN_TAPS) + 0.5) / _MEAN_TAPS * reach
+        parts_p.append(np.where((u < lo)[:, None], lo + t[None, :], hi - t[None, :]))
+        parts_w.append(a[:, None] / _MEAN_TAPS * np.ones((1, _MEAN_TAPS)))
+    return np.concatenate(parts_p, axis=1), np.concatenate(parts_w, axis=1)
+
+
 @lru_cache(maxsize=4096)
 def axis_matrix(cut_lo: float, cut_hi: float, valid_lo: float = 0.0, valid_hi: float = 1.0,
-                side: int = GRID, blur: float | None = None) -> np.ndarray:
+                side: int = GRID, blur: float | None = None, fill: Fill | None = None
+                ) -> np.ndarray:
     """16 x side: PDQ's DCT rows of the original's 64 cells, read from the item's grid.
 
     The original axis [0, 1] maps to the item as u = (x - cut_lo) / (1 - cut_lo - cut_hi);
     item positions outside [valid_lo, valid_hi] (the cut border, or a masked band) are
-    filled from inside it (`FILL_BLUR`). Each cell is PDQ's tent (two box passes of half a
-    cell), sampled.
+    filled from inside it (`fill`; default the strip fill, `blur` its width, `FILL_BLUR`).
+    Each cell is PDQ's tent (two box passes of half a cell), sampled.
     """
-    return _DCT @ _resample(cut_lo, cut_hi, valid_lo, valid_hi, side,
-                            FILL_BLUR if blur is None else blur).astype(np.float32)
+    if fill is None:
+        fill = Fill(FILL_BLUR if blur is None else blur)
+    return _DCT @ _resample(cut_lo, cut_hi, valid_lo, valid_hi, side, fill).astype(np.float32)
 
 
-def _resample(cut_lo, cut_hi, valid_lo, valid_hi, side, blur) -> np.ndarray:
-    """64 x side: each of the original's cells as weights over the item's grid cells."""
+def _resample(cut_lo, cut_hi, valid_lo, valid_hi, side, fill) -> np.ndarray:
+    """64 x side: each of the original's cells as weights over the item's grid cells
+    (`fill`: a `Fill`, or a number: the strip fill of that width)."""
+    if not isinstance(fill, Fill):
+        fill = Fill(float(fill))
     scale = 1.0 - cut_lo - cut_hi
     # tent of base one cell around each cell centre, _SUB * 2 samples
     offs = (np.arange(2 * _SUB) + 0.5) / (2 * _SUB) - 0.5  # -0.5..0.5 of a cell
@@ -149,22 +225,12 @@ def _resample(cut_lo, cut_hi, valid_lo, valid_hi, side, blur) -> np.ndarray:
     weights /= weights.sum()
     x = ((_J[:, None] + 0.5) + offs[None, :]) / _CELLS  # original positions (64, 2*_SUB)
     u = ((x - cut_lo) / scale).ravel()
-    w = np.tile(weights, _CELLS)
-    cell = np.repeat(_J, 2 * _SUB)
-    mirror = _reflect(u, valid_lo, valid_hi)
-    if blur > 0:
-        # distance outside the valid span; spread over a window around the mirror point
-        d = np.maximum(valid_lo - u, u - valid_hi).clip(0)
-        taps = (np.arange(_FILL_TAPS) + 0.5) / _FILL_TAPS - 0.5
-        pos = mirror[:, None] + taps[None, :] * 2 * d[:, None] * blur
-        u = _reflect(pos, valid_lo, valid_hi).ravel()
-        w = np.repeat(w / _FILL_TAPS, _FILL_TAPS)
-        cell = np.repeat(cell, _FILL_TAPS)
-    else:
-        u = mirror
-    bins = np.clip((u * side).astype(np.int64), 0, side - 1)
+    pos, w = border_taps(u, valid_lo, valid_hi, fill)
+    w = w * np.tile(weights, _CELLS)[:, None]
+    cell = np.broadcast_to(np.repeat(_J, 2 * _SUB)[:, None], pos.shape)
+    bins = np.clip((pos * side).astype(np.int64), 0, side - 1)
     resample = np.zeros((_CELLS, side))
-    np.add.at(resample, (cell, bins), w)
+    np.add.at(resample, (cell.ravel(), bins.ravel()), w.ravel())
     return resample
 
 
@@ -219,10 +285,12 @@ def _key(v: float) -> float:
 
 
 @lru_cache(maxsize=1024)
-def _axis_stack(pairs: tuple[tuple[float, float], ...], side: int
+def _axis_stack(pairs: tuple[tuple[float, float], ...], side: int, fill: Fill
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """The axis matrices of `pairs` stacked ((16 k) x side) and their known shares (k, 16)."""
-    return (np.concatenate([axis_matrix(_key(a), _key(b), side=side) for a, b in pairs]),
+    """The axis matrices of `pairs` (border filled by `fill`) stacked ((16 k) x side) and
+    their known shares (k, 16)."""
+    return (np.concatenate([axis_matrix(_key(a), _key(b), side=side, fill=fill)
+                            for a, b in pairs]),
             np.stack([axis_known(_key(a), _key(b)) for a, b in pairs]))
 
 
@@ -231,7 +299,8 @@ def _frames(grid: np.ndarray, rows: list[tuple[float, float]], cols: list[tuple[
     """Every (rows x cols) frame: tags, (l, r, t, b), DCT blocks (n, 16, 16) and each
     coefficient's exposure to the filled border (n, 16, 16)."""
     side = grid.shape[0]
-    (sy, ky), (sx, kx) = _axis_stack(tuple(rows), side), _axis_stack(tuple(cols), side)
+    (sy, ky), (sx, kx) = (_axis_stack(tuple(rows), side, FRAME_FILL),
+                          _axis_stack(tuple(cols), side, FRAME_FILL))
     blocks = (sy @ grid @ sx.T).reshape(len(rows), 16, len(cols), 16).transpose(0, 2, 1, 3)
     exposure = 1.0 - ky[:, None, :, None] * kx[None, :, None, :]
     tags, frames = [], []
@@ -302,23 +371,20 @@ def logo_blocks(grid: np.ndarray, aspect: float, base: np.ndarray | None = None
     return tags, np.stack(blocks), np.stack(exposure)
 
 
-@lru_cache(maxsize=64)
-def cell_matrix(valid_lo: float, valid_hi: float) -> np.ndarray:
+@lru_cache(maxsize=256)
+def cell_matrix(valid_lo: float, valid_hi: float, fill: Fill = STRIP) -> np.ndarray:
     """16 x 64: PDQ's DCT rows of 64 cells of which those outside [valid_lo, valid_hi] (cell
-    centres, as fractions of the side) are filled from inside as `axis_matrix` fills (strip
-    of width 2d around the mirror image); the others read themselves, untouched."""
+    centres, as fractions of the side) are filled from inside as `axis_matrix` fills (`fill`,
+    default the strip fill); the others read themselves, untouched."""
     u = (_J + 0.5) / _CELLS
-    d = np.maximum(valid_lo - u, u - valid_hi).clip(0)
-    taps = (np.arange(_FILL_TAPS) + 0.5) / _FILL_TAPS - 0.5
-    pos = _reflect(_reflect(u, valid_lo, valid_hi)[:, None] + taps[None, :] * 2 * d[:, None]
-                   * FILL_BLUR, valid_lo, valid_hi)
-    fill = np.zeros((_CELLS, _CELLS))
-    rows = np.repeat(_J, _FILL_TAPS)
-    np.add.at(fill, (rows, np.clip((pos.ravel() * _CELLS).astype(np.int64), 0, _CELLS - 1)),
-              1.0 / _FILL_TAPS)
-    inside = d == 0
-    fill[inside] = np.eye(_CELLS)[inside]
-    return (_DCT @ fill).astype(np.float32)
+    pos, w = border_taps(u, valid_lo, valid_hi, fill)
+    fill_m = np.zeros((_CELLS, _CELLS))
+    rows = np.broadcast_to(_J[:, None], pos.shape)
+    np.add.at(fill_m, (rows.ravel(), np.clip((pos.ravel() * _CELLS).astype(np.int64), 0,
+                                               _CELLS - 1)), w.ravel())
+    inside = (u >= valid_lo) & (u <= valid_hi)
+    fill_m[inside] = np.eye(_CELLS)[inside]
+    return (_DCT @ fill_m).astype(np.float32)
 
 
 @lru_cache(maxsize=1)
@@ -642,13 +708,18 @@ def native_reduction(n_copy: int, cut_lo: int, cut_hi: int
     return local, w, (inside[0] / _CELLS, (inside[-1] + 1) / _CELLS)
 
 
-@lru_cache(maxsize=4096)
 def _native_axis(n_copy: int, cut_lo: int, cut_hi: int
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`native_reduction` with the DCT rows of that axis, the cells whose filter reaches past
-    the copy's edge strip-filled (`cell_matrix`, 16 x 64)."""
+    the copy's edge filled by `FRAME_FILL` (`cell_matrix`, 16 x 64)."""
+    return _native_axis_filled(n_copy, cut_lo, cut_hi, FRAME_FILL)
+
+
+@lru_cache(maxsize=4096)
+def _native_axis_filled(n_copy: int, cut_lo: int, cut_hi: int, fill: Fill
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     local, w, span = native_reduction(n_copy, cut_lo, cut_hi)
-    return local, w, cell_matrix(*span)
+    return local, w, cell_matrix(*span, fill)
 
 
 def _native_rows(luma: np.ndarray, cuts: tuple[int, int]) -> np.ndarray:
