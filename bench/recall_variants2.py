@@ -15,8 +15,11 @@ earlier one are dropped (one entry per picture).
 
 Queries: per kind and family, variants of the known pictures (collages: the first
 `--queries`; package photos `--photo-seeds` per photo, other folders `--folder-seeds`):
-- second generator: every kind of `variants2.KINDS`, the tool alternating per query between
-  ImageMagick's `convert` and OpenCV (`--tool` forces one); seeds [photo, 1000 + kind, seed];
+- second generator: every kind of `variants2.KINDS` (or those named by `--kinds`, which may
+  also name `variants2.EXTRA_KINDS`: aspect crops, straightening, colour filters, stickers,
+  phone screenshots, edits beyond issue 17's list, with no target), the tool alternating per
+  query between ImageMagick's `convert` and OpenCV (`--tool` forces one); seeds [photo,
+  1000 + kind, seed];
 - first generator (`--no-first` leaves it out): the kinds of bench/recall_hashonly.py beside
   which the second's are read (same seeds as its default split).
 A query is found when its own known row comes back from today's plain PDQ search (8
@@ -30,8 +33,9 @@ distance, overall and to each family's rows.
 
 `--log FILE` writes every query as a JSON line (generator, kind, family, photo and its file,
 tool, the edit, found or not; for a miss its best plain distance and best first-round
-hypothesis distance to its own row) for diagnosis. CPU seconds are process time (this process and, for ImageMagick,
-its children).
+hypothesis distance to its own row, and every other known row that came back) for diagnosis.
+CPU seconds are process time (this process and, for ImageMagick, its children). A smaller
+`--m` is sliced from a larger cached set when there is one (the cache may be shared).
 """
 from __future__ import annotations
 
@@ -163,8 +167,10 @@ def run(args) -> dict:
         ids = [k for k, (f, _i) in enumerate(imgs) if f == fam]
         families.append((fam, ids, args.photo_seeds if fam == "package photos"
                          else args.folder_seeds))
-    kinds2 = [k for k in variants2.KINDS if not args.kinds or k in args.kinds]
-    first_kinds = [] if args.no_first else [COUNTERPART[k] for k in kinds2 if COUNTERPART[k]]
+    every = variants2.KINDS + variants2.EXTRA_KINDS
+    kinds2 = [k for k in every if k in args.kinds] if args.kinds else list(variants2.KINDS)
+    first_kinds = [] if args.no_first else [COUNTERPART[k] for k in kinds2
+                                            if COUNTERPART.get(k)]
     res: dict[tuple[str, str, str], dict] = {}
     costs: dict[str, list] = {"first": [], "second": []}
     log = open(args.log, "w") if args.log else None
@@ -210,7 +216,7 @@ def run(args) -> dict:
 
     for fam, ids, seeds in families:
         for kind in kinds2:
-            k2 = variants2.KINDS.index(kind)
+            k2 = every.index(kind)
             for i in ids:
                 if i not in src_cache:
                     src_cache[i] = recall._jpeg(imgs[i][1], 90)
@@ -315,14 +321,14 @@ def report(r: dict) -> None:
             s = res.get(("second", kind, fam))
             if s is None:
                 continue
-            fk = COUNTERPART[kind]
+            fk = COUNTERPART.get(kind)
             f = res.get(("first", fk, fam)) if fk else None
             tools = " / ".join(f"{t[1]}/{t[0]}" for t in (s["tools"].get("magick"),
                                                           s["tools"].get("cv2")) if t)
             by = ", ".join(f"{k} {c}" for k, c in sorted(s["fam"].items()))
             first = f"{_pct(f)} ({fk})" if fk else "-"
             wrong = f"{s['wrong']}/{s['wrong_added']}"
-            print(f"{kind + ' [' + fam + ']':<50}{TARGETS[kind]:>10}{_pct(s):>17}"
+            print(f"{kind + ' [' + fam + ']':<50}{TARGETS.get(kind, '(none)'):>10}{_pct(s):>17}"
                   f"{s['plain'] / s['q']:>8.1%}{wrong:>8}  {first:<32} {tools}; {by}")
     print("unrelated (false matches, plain or hypotheses; closest first-round distance; "
           "untrusted skipped):")
@@ -360,9 +366,10 @@ def main() -> None:
     ap.add_argument("--quiet", dest="progress", action="store_false")
     args = ap.parse_args()
     args.kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
-    bad = [k for k in args.kinds if k not in variants2.KINDS]
+    every = variants2.KINDS + variants2.EXTRA_KINDS
+    bad = [k for k in args.kinds if k not in every]
     if bad:
-        raise SystemExit(f"unknown kinds {bad}; known: {', '.join(variants2.KINDS)}")
+        raise SystemExit(f"unknown kinds {bad}; known: {', '.join(every)}")
     for d in ([args.package_photos] if args.package_photos else []) + args.photos:
         if not d.is_dir():
             raise SystemExit(f"not a folder: {d}")

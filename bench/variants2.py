@@ -37,6 +37,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+#: Edits beyond issue 17's list (measured, no target): what phone editors and apps also do.
+EXTRA_KINDS = ("aspect crop 1:1/4:5", "straighten 1-4 deg", "colour filter", "sticker mid-picture",
+               "phone screenshot")
 KINDS = ("crop 3-8%/side", "crop 8-15%/side", "banner 6-12%", "banner 6-12% translucent",
          "caption", "corner logo 10-20%", "corner logo translucent", "jpeg q30-85",
          "resize 25-60%")
@@ -148,6 +151,12 @@ class Plan:
     quality: int = 90
     sampling: str = "4:2:0"
     progressive: bool = False
+    rotate: float = 0.0  # degrees, then the largest centred frame of the same aspect
+    aspect: float = 0.0  # crop to this width / height (the cut split by `aspect_split`)
+    aspect_split: float = 0.5
+    width_to: int = 0  # final width in pixels (instead of `scale`)
+    tone: tuple | None = None  # brightness %, contrast, saturation, tint rgb, tint, vignette
+    screen: tuple | None = None  # (dark, name): the picture shown in a phone screenshot
 
     def describe(self, tool: str) -> str:
         parts = [tool]
@@ -162,6 +171,18 @@ class Plan:
             g = self.logo
             parts.append(f"logo {g.style}({g.letters}) x{g.x0:.2f} w{g.w:.2f} "
                          f"{'bottom' if g.bottom else 'top'} a{g.alpha:.2f}")
+        if self.rotate:
+            parts.append(f"rotate {self.rotate:+.2f}")
+        if self.aspect:
+            parts.append(f"aspect {self.aspect:.2f} split {self.aspect_split:.2f}")
+        if self.tone:
+            parts.append("tone b{:+.0f} c{:.2f} s{:.2f} tint{} {:.2f} vignette {:.2f}".format(
+                *self.tone))
+        if self.screen:
+            parts.append(f"screenshot {'dark' if self.screen[0] else 'light'}")
+        if self.width_to:
+            names = _MAGICK_FILTERS if tool == "magick" else list(_CV2_FILTERS)
+            parts.append(f"width {self.width_to} {names[self.filt % len(names)]}")
         if self.scale != 1.0:
             names = _MAGICK_FILTERS if tool == "magick" else list(_CV2_FILTERS)
             parts.append(f"scale {self.scale:.2f} {names[self.filt % len(names)]}")
@@ -242,6 +263,34 @@ def plan_variant(kind: str, rng: np.random.Generator) -> Plan:
         plan.scale = float(rng.uniform(0.25, 0.6))
         plan.filt = int(rng.integers(0, 5))
         _encode(plan, rng, 75, 92)
+    elif kind.startswith("aspect crop"):
+        plan.aspect = float(rng.choice([1.0, 0.8]))
+        plan.aspect_split = float(rng.uniform(0.2, 0.8))
+        plan.width_to = 1080 if rng.random() < 0.5 else 0
+        plan.filt = int(rng.integers(0, 5))
+        _encode(plan, rng)
+    elif kind.startswith("straighten"):
+        plan.rotate = float(rng.uniform(1.0, 4.0) * rng.choice([-1, 1]))
+        plan.filt = int(rng.integers(0, 5))
+        _encode(plan, rng)
+    elif kind == "colour filter":
+        tint = _COLOURS[int(rng.integers(len(_COLOURS)))]
+        plan.tone = (float(rng.uniform(-15, 15)), float(rng.uniform(0.8, 1.3)),
+                     float(rng.uniform(0.5, 1.5)), tint, float(rng.uniform(0.0, 0.15)),
+                     float(rng.uniform(0.2, 0.5)) if rng.random() < 0.5 else 0.0)
+        _encode(plan, rng)
+    elif kind == "sticker mid-picture":
+        for _ in range(1 if rng.random() < 0.7 else 2):
+            plan.shapes.append(Shape("sticker", (float(rng.uniform(0.25, 0.75)),
+                                                 float(rng.uniform(0.25, 0.75)),
+                                                 float(rng.uniform(0.10, 0.20)), 0.0),
+                                     (250, 200, 30) if rng.random() < 0.7 else
+                                     _COLOURS[int(rng.integers(len(_COLOURS)))]))
+        _encode(plan, rng)
+    elif kind == "phone screenshot":
+        plan.screen = (bool(rng.random() < 0.5), _PHRASES[int(rng.integers(len(_PHRASES)))])
+        plan.filt = int(rng.integers(0, 5))
+        _encode(plan, rng)
     else:
         raise ValueError(f"unknown kind {kind!r}")
     return plan
@@ -250,8 +299,15 @@ def plan_variant(kind: str, rng: np.random.Generator) -> Plan:
 # -- pixel geometry shared by both renderers ---------------------------------------------------
 def _pixel_shapes(plan: Plan, w: int, h: int) -> list[tuple[Shape, tuple[int, int, int, int]]]:
     """Every overlay element with its pixel box (x0, y0, x1, y1) on a w x h picture."""
-    out = [(s, (round(s.box[0] * w), round(s.box[1] * h), round(s.box[2] * w),
-                round(s.box[3] * h))) for s in plan.shapes]
+    out = []
+    for s in plan.shapes:
+        if s.kind == "sticker":  # box = centre x, centre y, diameter as a fraction of w
+            d = max(8, round(s.box[2] * w))
+            x0, y0 = round(s.box[0] * w) - d // 2, round(s.box[1] * h) - d // 2
+            out.append((s, (x0, y0, x0 + d, y0 + d)))
+        else:
+            out.append((s, (round(s.box[0] * w), round(s.box[1] * h), round(s.box[2] * w),
+                            round(s.box[3] * h))))
     g = plan.logo
     if g is None:
         return out
@@ -283,51 +339,141 @@ def _pixel_shapes(plan: Plan, w: int, h: int) -> list[tuple[Shape, tuple[int, in
 
 
 def _crop_box(plan: Plan, w: int, h: int) -> tuple[int, int, int, int]:
+    if plan.aspect:
+        if w / h > plan.aspect:
+            nw = round(h * plan.aspect)
+            x0 = round((w - nw) * plan.aspect_split)
+            return x0, 0, x0 + nw, h
+        nh = round(w / plan.aspect)
+        y0 = round((h - nh) * plan.aspect_split)
+        return 0, y0, w, y0 + nh
     l, r, t, b = plan.crop
     return round(l * w), round(t * h), w - round(r * w), h - round(b * h)
 
 
+def _inner(w: int, h: int, degrees: float) -> tuple[int, int]:
+    """The largest centred w:h frame inside a w x h picture rotated by `degrees`."""
+    a = np.radians(abs(degrees))
+    c, s = np.cos(a), np.sin(a)
+    f = min(w / (w * c + h * s), h / (w * s + h * c))
+    return int(w * f), int(h * f)
+
+
+def _screen_layout(plan: Plan, pw: int, ph: int):
+    """Canvas size, the picture's box on it and the interface elements of a phone
+    screenshot (status bar, app header with a name, message bar) for a pw x ph picture."""
+    cw = max(360, pw)
+    ch = round(cw * 19.5 / 9)
+    sw, sh = cw, round(cw * ph / pw)
+    if sh > 0.7 * ch:
+        sh = round(0.7 * ch)
+        sw = round(sh * pw / ph)
+    dark, name = plan.screen
+    bar = (28, 28, 30) if dark else (246, 246, 246)
+    ink = (255, 255, 255) if dark else (0, 0, 0)
+    x0, y0 = (cw - sw) // 2, (ch - sh) // 2 + round(0.02 * ch)
+    sb, hb, mb = round(0.035 * ch), round(0.07 * ch), round(0.08 * ch)
+    ui = [(Shape("rect", (0, 0, 0, 0), bar), (0, 0, cw, sb + hb)),
+          (Shape("text", (0, 0, 0, 0), ink, text="9:41"),
+           (round(0.05 * cw), round(0.2 * sb), cw, round(0.8 * sb))),
+          (Shape("rect", (0, 0, 0, 0), ink), (cw - round(0.1 * cw), round(0.3 * sb),
+                                               cw - round(0.04 * cw), round(0.7 * sb))),
+          (Shape("circle", (0, 0, 0, 0), (120, 120, 200)),
+           (round(0.04 * cw), sb + round(0.15 * hb), round(0.04 * cw) + round(0.7 * hb),
+            sb + round(0.85 * hb))),
+          (Shape("text", (0, 0, 0, 0), ink, text=name),
+           (round(0.04 * cw) + hb, sb + round(0.3 * hb), cw, sb + round(0.7 * hb))),
+          (Shape("rect", (0, 0, 0, 0), bar), (0, ch - mb, cw, ch)),
+          (Shape("round", (0, 0, 0, 0), (90, 90, 90) if dark else (225, 225, 225)),
+           (round(0.04 * cw), ch - mb + round(0.2 * mb), cw - round(0.04 * cw),
+            ch - round(0.2 * mb)))]
+    return (cw, ch), (x0, y0, x0 + sw, y0 + sh), (0, 0, 0) if dark else (255, 255, 255), ui
+
+
 # -- ImageMagick --------------------------------------------------------------------------------
+def _magick_draw(s: Shape, box: tuple[int, int, int, int], fonts: list[str]) -> list[str]:
+    """convert options drawing one element in its pixel box."""
+    a, b, c, d = box
+    fill = f"rgba({s.rgb[0]},{s.rgb[1]},{s.rgb[2]},{s.alpha:.3f})"
+    if s.kind == "rect":
+        return ["-stroke", "none", "-fill", fill, "-draw", f"rectangle {a},{b} {c - 1},{d - 1}"]
+    if s.kind == "round":
+        rr = max(2, (d - b) // 4)
+        return ["-stroke", "none", "-fill", fill,
+                "-draw", f"roundrectangle {a},{b} {c - 1},{d - 1} {rr},{rr}"]
+    if s.kind == "circle":
+        cx, cy, rad = (a + c) // 2, (b + d) // 2, (c - a) // 2
+        ring = f"rgba(255,255,255,{s.alpha:.3f})"
+        return ["-fill", fill, "-stroke", ring, "-strokewidth", str(max(1, rad // 10)),
+                "-draw", f"circle {cx},{cy} {cx + rad - rad // 10},{cy}"]
+    if s.kind == "sticker":  # a round face: disc, two eyes, a smile
+        cx, cy, rad = (a + c) // 2, (b + d) // 2, (c - a) // 2
+        e = max(1, rad // 7)
+        return ["-stroke", "rgb(60,40,0)", "-strokewidth", str(max(1, rad // 15)), "-fill", fill,
+                "-draw", f"circle {cx},{cy} {cx + rad},{cy}",
+                "-fill", "rgb(60,40,0)", "-stroke", "none",
+                "-draw", f"circle {cx - rad // 3},{cy - rad // 4} {cx - rad // 3 + e},"
+                         f"{cy - rad // 4}",
+                "-draw", f"circle {cx + rad // 3},{cy - rad // 4} {cx + rad // 3 + e},"
+                         f"{cy - rad // 4}",
+                "-fill", "none", "-stroke", "rgb(60,40,0)", "-strokewidth", str(max(1, rad // 9)),
+                "-draw", f"ellipse {cx},{cy + rad // 8} {rad // 2},{rad // 3} 20,160"]
+    # text: pointsize so the glyph height ~ box height; left edge a, top b
+    pt = max(6, round((d - b) * 1.3))
+    if s.fit:  # inside a logo: fit the width too (~0.62 em per glyph)
+        pt = max(6, min(pt, round((c - a) / (0.62 * max(1, len(s.text))))))
+    out = ["-font", fonts[s.font % len(fonts)], "-pointsize", str(pt), "-gravity", "NorthWest"]
+    if s.outline:
+        out += ["-stroke", f"rgba(0,0,0,{s.alpha:.3f})", "-strokewidth", str(max(1, pt // 14))]
+    else:
+        out += ["-stroke", "none"]
+    return out + ["-fill", fill, "-annotate", f"+{a}+{max(0, b - pt // 5)}", s.text]
+
+
+def _magick_resize(plan: Plan, nw: int, nh: int) -> list[str]:
+    filt = _MAGICK_FILTERS[plan.filt % len(_MAGICK_FILTERS)]
+    if filt == "Point":
+        return ["-sample", f"{nw}x{nh}!"]
+    return ["-filter", filt, "-resize", f"{nw}x{nh}!"]
+
+
 def _magick_args(plan: Plan, w: int, h: int, fonts: list[str]) -> list[str]:
     args: list[str] = []
+    if plan.rotate:  # straighten: rotate about the centre, keep the largest inner frame
+        iw, ih = _inner(w, h, plan.rotate)
+        args += ["-virtual-pixel", "edge", "-distort", "SRT", f"{plan.rotate:.3f}",
+                 "-gravity", "center", "-crop", f"{iw}x{ih}+0+0", "+repage",
+                 "-gravity", "NorthWest"]
+        w, h = iw, ih
     x0, y0, x1, y1 = _crop_box(plan, w, h)
     if (x0, y0, x1, y1) != (0, 0, w, h):
         args += ["-crop", f"{x1 - x0}x{y1 - y0}+{x0}+{y0}", "+repage"]
     cw, ch = x1 - x0, y1 - y0
-    for s, (a, b, c, d) in _pixel_shapes(plan, cw, ch):
-        fill = f"rgba({s.rgb[0]},{s.rgb[1]},{s.rgb[2]},{s.alpha:.3f})"
-        if s.kind == "rect":
-            args += ["-stroke", "none", "-fill", fill,
-                     "-draw", f"rectangle {a},{b} {c - 1},{d - 1}"]
-        elif s.kind == "round":
-            rr = max(2, (d - b) // 4)
-            args += ["-stroke", "none", "-fill", fill,
-                     "-draw", f"roundrectangle {a},{b} {c - 1},{d - 1} {rr},{rr}"]
-        elif s.kind == "circle":
-            cx, cy, rad = (a + c) // 2, (b + d) // 2, (c - a) // 2
-            ring = f"rgba(255,255,255,{s.alpha:.3f})"
-            args += ["-fill", fill, "-stroke", ring, "-strokewidth", str(max(1, rad // 10)),
-                     "-draw", f"circle {cx},{cy} {cx + rad - rad // 10},{cy}"]
-        else:  # text: pointsize so the glyph height ~ box height; left edge a, top b
-            pt = max(6, round((d - b) * 1.3))
-            if s.fit:  # inside a logo: fit the width too (~0.62 em per glyph)
-                pt = max(6, min(pt, round((c - a) / (0.62 * max(1, len(s.text))))))
-            args += ["-font", fonts[s.font % len(fonts)], "-pointsize", str(pt),
-                     "-gravity", "NorthWest"]
-            if s.outline:
-                args += ["-stroke", f"rgba(0,0,0,{s.alpha:.3f})",
-                         "-strokewidth", str(max(1, pt // 14))]
-            else:
-                args += ["-stroke", "none"]
-            args += ["-fill", f"rgba({s.rgb[0]},{s.rgb[1]},{s.rgb[2]},{s.alpha:.3f})",
-                     "-annotate", f"+{a}+{max(0, b - pt // 5)}", s.text]
-    if plan.scale != 1.0:
-        nw, nh = max(8, round(cw * plan.scale)), max(8, round(ch * plan.scale))
-        filt = _MAGICK_FILTERS[plan.filt % len(_MAGICK_FILTERS)]
-        if filt == "Point":
-            args += ["-sample", f"{nw}x{nh}!"]
-        else:
-            args += ["-filter", filt, "-resize", f"{nw}x{nh}!"]
+    if plan.tone:
+        bright, contrast, sat, tint, amount, vig = plan.tone
+        args += ["-modulate", f"{100 + bright:.0f},{100 * sat:.0f},100",
+                 "-brightness-contrast", f"0x{100 * (contrast - 1):.0f}"]
+        if amount > 0:
+            args += ["-fill", f"rgb({tint[0]},{tint[1]},{tint[2]})", "-colorize",
+                     f"{100 * amount:.0f}%"]
+        if vig > 0:
+            args += ["-background", "black", "-vignette",
+                     f"0x{0.5 * vig * min(cw, ch):.0f}-{round(0.08 * cw)}-{round(0.08 * ch)}"]
+    for s, box in _pixel_shapes(plan, cw, ch):
+        args += _magick_draw(s, box, fonts)
+    if plan.screen:
+        (sw, sh), (px0, py0, px1, py1), bg, ui = _screen_layout(plan, cw, ch)
+        args += _magick_resize(plan, px1 - px0, py1 - py0)
+        args += ["-background", f"rgb{bg}", "-gravity", "NorthWest",
+                 "-extent", f"{sw}x{sh}-{px0}-{py0}"]
+        for s, box in ui:
+            args += _magick_draw(s, box, fonts)
+        cw, ch = sw, sh
+    if plan.width_to:
+        args += _magick_resize(plan, plan.width_to, max(8, round(ch * plan.width_to / cw)))
+    elif plan.scale != 1.0:
+        args += _magick_resize(plan, max(8, round(cw * plan.scale)),
+                               max(8, round(ch * plan.scale)))
     args += ["-strip", "-quality", str(plan.quality),
              "-sampling-factor", _MAGICK_SAMPLING[plan.sampling]]
     if plan.progressive:
@@ -351,47 +497,104 @@ def _blend(img: np.ndarray, layer: np.ndarray, alpha: float) -> np.ndarray:
     return cv2.addWeighted(layer, alpha, img, 1.0 - alpha, 0.0)
 
 
+def _cv2_draw(img: np.ndarray, s: Shape, box: tuple[int, int, int, int]) -> np.ndarray:
+    """img with one element drawn in its pixel box (blended by its alpha)."""
+    a, b, c, d = box
+    bgr = (int(s.rgb[2]), int(s.rgb[1]), int(s.rgb[0]))
+    layer = img.copy()
+    if s.kind == "rect":
+        cv2.rectangle(layer, (a, b), (c - 1, d - 1), bgr, -1)
+    elif s.kind == "round":
+        rr = max(2, (d - b) // 4)
+        cv2.rectangle(layer, (a + rr, b), (c - 1 - rr, d - 1), bgr, -1)
+        cv2.rectangle(layer, (a, b + rr), (c - 1, d - 1 - rr), bgr, -1)
+        for cx, cy in ((a + rr, b + rr), (c - 1 - rr, b + rr), (a + rr, d - 1 - rr),
+                       (c - 1 - rr, d - 1 - rr)):
+            cv2.circle(layer, (cx, cy), rr, bgr, -1, cv2.LINE_AA)
+    elif s.kind == "circle":
+        rad = (c - a) // 2
+        centre = ((a + c) // 2, (b + d) // 2)
+        cv2.circle(layer, centre, rad, bgr, -1, cv2.LINE_AA)
+        cv2.circle(layer, centre, rad - max(1, rad // 10), (255, 255, 255),
+                   max(1, rad // 10), cv2.LINE_AA)
+    elif s.kind == "sticker":
+        rad = (c - a) // 2
+        cx, cy = (a + c) // 2, (b + d) // 2
+        ink = (0, 40, 60)
+        cv2.circle(layer, (cx, cy), rad, bgr, -1, cv2.LINE_AA)
+        cv2.circle(layer, (cx, cy), rad, ink, max(1, rad // 15), cv2.LINE_AA)
+        for ex in (cx - rad // 3, cx + rad // 3):
+            cv2.circle(layer, (ex, cy - rad // 4), max(1, rad // 7), ink, -1, cv2.LINE_AA)
+        cv2.ellipse(layer, (cx, cy + rad // 8), (rad // 2, rad // 3), 0, 20, 160, ink,
+                    max(1, rad // 9), cv2.LINE_AA)
+    else:
+        font = _HERSHEY[s.font % len(_HERSHEY)]
+        th = max(1, (d - b) // 8)
+        (tw, tph), _base = cv2.getTextSize(s.text, font, 1.0, th)
+        scale = max(0.2, (d - b) / max(1, tph))
+        if s.fit:  # inside a logo: fit the width too
+            scale = min(scale, (c - a) / max(1, tw))
+        org = (a, b + round(tph * scale))
+        if s.outline:
+            cv2.putText(layer, s.text, org, font, scale, (0, 0, 0), th + 2 * max(1, th // 2),
+                        cv2.LINE_AA)
+        cv2.putText(layer, s.text, org, font, scale, bgr, th, cv2.LINE_AA)
+    return _blend(img, layer, s.alpha)
+
+
+def _cv2_resize(plan: Plan, img: np.ndarray, nw: int, nh: int) -> np.ndarray:
+    interp = list(_CV2_FILTERS.values())[plan.filt % len(_CV2_FILTERS)]
+    return cv2.resize(img, (nw, nh), interpolation=interp)
+
+
+def _cv2_tone(img: np.ndarray, tone: tuple) -> np.ndarray:
+    bright, contrast, sat, tint, amount, vig = tone
+    f = img.astype(np.float32)
+    f = (f - f.mean()) * contrast + f.mean() + 2.55 * bright
+    hsv = cv2.cvtColor(np.clip(f, 0, 255).astype(np.uint8), cv2.COLOR_BGR2HSV).astype(np.float32)
+    hsv[..., 1] = np.clip(hsv[..., 1] * sat, 0, 255)
+    f = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2BGR).astype(np.float32)
+    if amount > 0:
+        f = f * (1 - amount) + np.array(tint[::-1], np.float32) * amount
+    if vig > 0:
+        h, w = f.shape[:2]
+        yy, xx = np.mgrid[0:h, 0:w]
+        r2 = ((xx - w / 2) / (w / 2)) ** 2 + ((yy - h / 2) / (h / 2)) ** 2
+        f = f * (1 - vig * np.clip(r2 / 2, 0, 1))[..., None]
+    return np.clip(np.rint(f), 0, 255).astype(np.uint8)
+
+
 def render_cv2(plan: Plan, src: bytes) -> bytes:
     img = cv2.imdecode(np.frombuffer(src, np.uint8), cv2.IMREAD_COLOR)
     h, w = img.shape[:2]
+    if plan.rotate:  # straighten: rotate about the centre, keep the largest inner frame
+        interp = list(_CV2_FILTERS.values())[plan.filt % len(_CV2_FILTERS)]
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), plan.rotate, 1.0)
+        img = cv2.warpAffine(img, m, (w, h), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+        iw, ih = _inner(w, h, plan.rotate)
+        x0, y0 = (w - iw) // 2, (h - ih) // 2
+        img = np.ascontiguousarray(img[y0:y0 + ih, x0:x0 + iw])
+        h, w = ih, iw
     x0, y0, x1, y1 = _crop_box(plan, w, h)
     img = np.ascontiguousarray(img[y0:y1, x0:x1])
     ch, cw = img.shape[:2]
-    for s, (a, b, c, d) in _pixel_shapes(plan, cw, ch):
-        bgr = (int(s.rgb[2]), int(s.rgb[1]), int(s.rgb[0]))
-        layer = img.copy()
-        if s.kind == "rect":
-            cv2.rectangle(layer, (a, b), (c - 1, d - 1), bgr, -1)
-        elif s.kind == "round":
-            rr = max(2, (d - b) // 4)
-            cv2.rectangle(layer, (a + rr, b), (c - 1 - rr, d - 1), bgr, -1)
-            cv2.rectangle(layer, (a, b + rr), (c - 1, d - 1 - rr), bgr, -1)
-            for cx, cy in ((a + rr, b + rr), (c - 1 - rr, b + rr), (a + rr, d - 1 - rr),
-                           (c - 1 - rr, d - 1 - rr)):
-                cv2.circle(layer, (cx, cy), rr, bgr, -1, cv2.LINE_AA)
-        elif s.kind == "circle":
-            rad = (c - a) // 2
-            centre = ((a + c) // 2, (b + d) // 2)
-            cv2.circle(layer, centre, rad, bgr, -1, cv2.LINE_AA)
-            cv2.circle(layer, centre, rad - max(1, rad // 10), (255, 255, 255),
-                       max(1, rad // 10), cv2.LINE_AA)
-        else:
-            font = _HERSHEY[s.font % len(_HERSHEY)]
-            th = max(1, (d - b) // 8)
-            (tw, tph), _base = cv2.getTextSize(s.text, font, 1.0, th)
-            scale = max(0.2, (d - b) / max(1, tph))
-            if s.fit:  # inside a logo: fit the width too
-                scale = min(scale, (c - a) / max(1, tw))
-            org = (a, b + round(tph * scale))
-            if s.outline:
-                cv2.putText(layer, s.text, org, font, scale, (0, 0, 0), th + 2 * max(1, th // 2),
-                            cv2.LINE_AA)
-            cv2.putText(layer, s.text, org, font, scale, bgr, th, cv2.LINE_AA)
-        img = _blend(img, layer, s.alpha)
-    if plan.scale != 1.0:
-        nw, nh = max(8, round(cw * plan.scale)), max(8, round(ch * plan.scale))
-        interp = list(_CV2_FILTERS.values())[plan.filt % len(_CV2_FILTERS)]
-        img = cv2.resize(img, (nw, nh), interpolation=interp)
+    if plan.tone:
+        img = _cv2_tone(img, plan.tone)
+    for s, box in _pixel_shapes(plan, cw, ch):
+        img = _cv2_draw(img, s, box)
+    if plan.screen:
+        (sw, sh), (px0, py0, px1, py1), bg, ui = _screen_layout(plan, cw, ch)
+        canvas = np.empty((sh, sw, 3), np.uint8)
+        canvas[:] = bg[::-1]
+        canvas[py0:py1, px0:px1] = _cv2_resize(plan, img, px1 - px0, py1 - py0)
+        for s, box in ui:
+            canvas = _cv2_draw(canvas, s, box)
+        img, cw, ch = canvas, sw, sh
+    if plan.width_to:
+        img = _cv2_resize(plan, img, plan.width_to, max(8, round(ch * plan.width_to / cw)))
+    elif plan.scale != 1.0:
+        img = _cv2_resize(plan, img, max(8, round(cw * plan.scale)),
+                          max(8, round(ch * plan.scale)))
     params = [cv2.IMWRITE_JPEG_QUALITY, plan.quality,
               cv2.IMWRITE_JPEG_SAMPLING_FACTOR, _CV2_SAMPLING[plan.sampling],
               cv2.IMWRITE_JPEG_OPTIMIZE, 1,
@@ -423,7 +626,7 @@ class Generator:
         return data, tool, plan.describe(tool)
 
 
-def sample_sheet(path: str, seed: int = 1_000_000, thumb: int = 240) -> None:
+def sample_sheet(path: str, seed: int = 1_000_000, thumb: int = 200) -> None:
     """A PNG of every kind made by each tool from one generated collage (bench/imagegen.py,
     no photograph): what the variants look like (docs/figures/variants2-sample.png)."""
     import io
@@ -441,9 +644,10 @@ def sample_sheet(path: str, seed: int = 1_000_000, thumb: int = 240) -> None:
     src = buf.getvalue()
     cols = len(gen.tools)
     th = round(thumb * 3 / 4)
-    sheet = Image.new("RGB", (cols * thumb, len(KINDS) * (th + 16)), "white")
+    kinds = KINDS + EXTRA_KINDS
+    sheet = Image.new("RGB", (cols * thumb, len(kinds) * (th + 16)), "white")
     draw = ImageDraw.Draw(sheet)
-    for r, kind in enumerate(KINDS):
+    for r, kind in enumerate(kinds):
         for c in range(cols):
             rng = np.random.default_rng([seed, r, c])
             data, tool, _desc = gen.make(kind, src, img.size, rng, c)
