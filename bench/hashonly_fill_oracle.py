@@ -13,8 +13,10 @@ per family (photo families split by PDQ-stable / -unstable, as the bench does): 
 distance to the known hash on the 224 reliable bits and how many queries come within the
 frame threshold (`framing.FAMILIES`), for every fill; then the queries a fill wins or loses
 against the strip fill. No search: what a fill allows at best, not what the product finds.
-In pdqhash's domain a 2-D fill is measured too (`harmonic_fill`, Laplace inpainting of the
-border cells): not a pair of axis matrices, so not a candidate for the product as it stands.
+Two 2-D fills are measured too, not pairs of axis matrices, so not candidates for the product
+as it stands: `harmonic_fill` (Laplace inpainting of the border cells; both domains, in the
+emulated one from the adopted fill's 64 x 64 cells) and `tangential_blur` (the adopted fill's
+side borders blurred along the edge, sigma = the cell's distance outside; emulated only).
 Fill names: "strip bX" = strip fill X times as wide; "slope X" = plus X times the linear
 extrapolation; "mean L" = blended toward the axis's mean with weight 1 - exp(-d / L) ("near
 .5": the mean of the half of the axis next to that edge); "b1.5 mean L.1" is the one adopted
@@ -108,6 +110,26 @@ def harmonic_fill(cells: np.ndarray, rows: tuple[float, float], cols: tuple[floa
     return x
 
 
+def tangential_blur(cells: np.ndarray, rows: tuple[float, float], cols: tuple[float, float],
+                    scale: float = 1.0) -> np.ndarray:
+    """The 64 x 64 cells with those of the left/right border blurred along their column, then
+    those of the top/bottom border along their row, a Gaussian of sigma = `scale` x the cell's
+    distance outside the span (in cells)."""
+    u = (np.arange(64) + 0.5) / 64
+    idx = np.arange(64)
+    out = cells.astype(np.float64).copy()
+    for axis, (lo, hi) in ((1, cols), (0, rows)):
+        dist = np.maximum(lo - u, u - hi).clip(0) * 64
+        for j in np.flatnonzero(dist > 0):
+            g = np.exp(-0.5 * ((idx[:, None] - idx[None, :]) / (scale * dist[j])) ** 2)
+            g /= g.sum(1, keepdims=True)
+            if axis == 1:
+                out[:, j] = g @ out[:, j]
+            else:
+                out[j, :] = g @ out[j, :]
+    return out
+
+
 def _dist(blocks: np.ndarray, known: np.ndarray) -> np.ndarray:
     codes, masks = framing._bits_of(blocks)
     return np.bitwise_count((codes ^ known[None]) & masks).sum(1)
@@ -117,6 +139,7 @@ def measure(known, dev: bool, queries: int, photo_seeds: int, folder_seeds: int,
             kinds: list[str]) -> list[dict]:
     kind_index = {k: i for i, k in enumerate(rh.VARIANTS)}
     fills = list(CANDIDATES.items())
+    adopted = framing.FRAME_FILL
     rows = []
     shift_of: dict[int, int] = {}
     n_coll = sum(f[0] == "collages" for f in known)
@@ -154,13 +177,22 @@ def measure(known, dev: bool, queries: int, photo_seeds: int, folder_seeds: int,
                     emu.append(b[0])
                     nat.append(framing.cell_matrix(r0, r1, fill) @ cells
                                @ framing.cell_matrix(c0, c1, fill).T)
-                framing.FRAME_FILL = framing.STRIP
+                framing.FRAME_FILL = adopted
+                # 2-D fills in the emulated domain, from the adopted fill's 64 x 64 cells; the
+                # item's span in the original's coordinates
+                fill = adopted
+                emu_cells = (framing._resample(cuts[2], cuts[3], 0.0, 1.0, framing.GRID, fill)
+                             @ grid @ framing._resample(cuts[0], cuts[1], 0.0, 1.0,
+                                                        framing.GRID, fill).T)
+                span_r, span_c = (cuts[2], 1 - cuts[3]), (cuts[0], 1 - cuts[1])
                 dct = framing._DCT
+                emu.append(dct @ harmonic_fill(emu_cells, span_r, span_c) @ dct.T)
+                emu.append(dct @ tangential_blur(emu_cells, span_r, span_c) @ dct.T)
                 nat.append(dct @ harmonic_fill(cells, (r0, r1), (c0, c1)) @ dct.T)
                 rows.append(dict(kind=kind, family=family, photo=i - n_coll, seed=s, name=name,
                                  unstable=shift_of.get(i, 0) > rh.UNSTABLE_SHIFT,
-                                 emu=_dist(np.stack(emu), code),
-                                 native=_dist(np.stack(nat), code)))
+                                 emu=_dist(np.stack(emu).astype(np.float32), code),
+                                 native=_dist(np.stack(nat).astype(np.float32), code)))
     return rows
 
 
@@ -183,9 +215,10 @@ def report(rows: list[dict]) -> None:
         sub = "collages" if r["family"] == "collages" else (
             f"{r['family']}, {'unstable' if r['unstable'] else 'stable'}")
         groups.setdefault((r["kind"], sub), []).append(r)
+    base = names
     for domain in ("emu", "native"):
-        if domain == "native":
-            names = names + ["harmonic 2-D"]
+        names = base + (["harmonic 2-D", "tangential blur"] if domain == "emu"
+                        else ["harmonic 2-D"])
         print(f"\n== {domain}: mean reliable-bit distance at the true cuts / within {thr} ==")
         head = "".join(f"{k[0][:11]:>13}" for k in groups)
         print(f"{'fill':<20}" + head)
