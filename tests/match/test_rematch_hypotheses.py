@@ -94,3 +94,20 @@ def test_an_older_case_without_hypothesis_data_rematches_as_before_and_says_so(t
     assert _findings(case)["cropped.jpg"]["finding"] == "near-known"
     with HypothesisStore(case, create=False) as kept:
         assert len(kept) == 2
+
+
+def test_over_the_framing_cap_rematching_runs_no_hypotheses_as_a_scan(tmp_path, monkeypatch):
+    from haven.match import framing
+
+    ev, listing = _seizure(tmp_path)
+    case = tmp_path / "case"
+    run("scan", ev, "--case", case, "--workers", "1")
+    monkeypatch.setattr(framing, "MAX_ROWS", 0)  # the case's one PDQ is over the cap
+    out = run("hashsets", "import", listing, "--name", "partner", "--case", case)
+    assert "scanned before hypotheses" not in out
+    assert _findings(case)["cropped.jpg"]["finding"] == "fresh"
+    # a scan over the cap does not find it either
+    rescanned = tmp_path / "rescanned"
+    run("hashsets", "import", listing, "--name", "partner", "--case", rescanned)
+    run("scan", ev, "--case", rescanned, "--workers", "1")
+    assert _findings(rescanned)["cropped.jpg"]["finding"] == "fresh"

@@ -8,9 +8,9 @@ the scan (`haven.match.rematch`) gets the same crop/band/logo/caption hypotheses
 run, without reading the evidence.
 
 They live in a sidecar SQLite file, `hypotheses.db` in the case directory, not in `case.db`:
-they are ~25-40 KB per image (~30 GB for a case of a million images; docs/hash-only.md), where
-everything else a scan stores is ~1-2 KB, so the case database stays as small and as quick to
-copy as before, and the file can be left out (or deleted) without harm: items without a record
+they are 14-40 KB per image on our data (15-41 GB for a case of a million images;
+docs/hash-only.md), where everything else a scan stores is ~1-2 KB, so the case database stays
+as small and as quick to copy as before, and the file can be left out (or deleted) without harm: items without a record
 are re-matched with their plain query hashes, as in cases scanned before this file existed.
 A batch is written after the case database's own transaction, so a crash in between leaves
 items without a record (counted as such by re-matching), never a record without its item.
