@@ -15,7 +15,7 @@ from haven.commandline import (
 )
 from haven.store.lock import case_lock
 from haven.terminal import LogTicker, console, fail as _fail, interrupted, out, print_json
-from haven.errors import HashSetFormatError, HavenError
+from haven.errors import HavenError
 
 class _Haven(HavenGroup):
     # Imported when they run or when help lists them: `haven scan` never loads the service,
@@ -244,7 +244,7 @@ def scan(
     from haven.evidence.keys import load_keyring
     from haven.report.findings import write_reports
     from haven.report.html import load_template
-    from haven.scan.pipeline import ScanOptions, ScanProgress
+    from haven.scan.pipeline import ScanOptions, ScanProgress, remove_stale_workdirs
     from haven.scan.pipeline import scan as run_scan
     from haven.store.case import CaseStore
 
@@ -262,6 +262,7 @@ def scan(
         keys = load_keyring(passwords, key_file or ())
         store = CaseStore(case, create=True, evidence=evidence)
         with case_lock(store.dir, "scanned"):
+            remove_stale_workdirs(store.dir)  # a killed scan's copies of container members
             # Victim-ID code is imported only on request; the indexer is built before the scan so
             # a missing face model or Tesseract stops the run before any evidence is read.
             limits = Limits(max_ratio=max_ratio, max_item_size=max_item_size,
@@ -474,14 +475,15 @@ def hashsets_import(
 
     Example: haven hashsets import vics_export.json --name projectvic --case cases/op-rose
 
-    Formats: plain md5/sha1/sha256 lists, CSV with a header (md5, sha1, sha256, pdq, category,
-    series), Project VIC VICS JSON 1.x/2.0, INTERPOL ICSE CSV, NSRL RDS v3 SQLite (known-good),
+    Formats: plain md5/sha1/sha256/sha512 lists (one hash a line), CSV with a header (md5,
+    sha1, sha256, sha512, pdq, category, series; a CSV without one is refused, saying what to
+    add), Project VIC VICS JSON 1.x/2.0, INTERPOL ICSE CSV, NSRL RDS v3 SQLite (known-good),
     python-threatexchange/HMA signal files, vPDQ text (one file per video, or a directory of
     them). Format names are case-blind. Malformed lines are counted and listed; the rest
     imports. A file that yields no entry at all is refused (nothing is stored) unless
     --allow-empty.
     """
-    from haven.hashsets.formats.registry import read_hashset
+    from haven.hashsets.formats.registry import read_hashset, require_entries
     from haven.store.case import CaseStore
 
     if not file.exists():
@@ -490,8 +492,7 @@ def hashsets_import(
         kwargs = {"scheme": scheme} if scheme else {}
         with console.status(f"reading {file}"):
             result = read_hashset(str(file), format, **kwargs)
-        if not result.entries and not allow_empty:
-            raise HashSetFormatError(_no_entries(file, result))
+        require_entries(file, result, allow_empty)
         is_good = known_good or result.known_good_hint
         store = CaseStore(case, create=True)
         with case_lock(store.dir, "updated"):
@@ -517,17 +518,6 @@ def hashsets_import(
             out.print(f"  line {m.line}: {escape(m.reason)}", highlight=False)
         if len(result.malformed) > 20:
             out.print(f"  … and {len(result.malformed) - 20} more (see `haven hashsets list --problems`)")
-
-
-def _no_entries(file: Path, result) -> str:
-    """Why an import read nothing, with the first malformed line as the hint."""
-    why = f"{file.name}: no hash entries read (format {result.format}"
-    if result.malformed:
-        first = result.malformed[0]
-        why += (f"; {len(result.malformed)} malformed line(s), first line {first.line}: "
-                f"{first.reason}")
-    return why + "); nothing imported. Check --format, or pass --allow-empty to import an " \
-        "empty set on purpose"
 
 
 @hashsets_app.command("add-media")

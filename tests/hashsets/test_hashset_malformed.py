@@ -8,6 +8,7 @@ import pytest
 
 from haven.errors import HashSetFormatError
 from haven.hashsets.formats import read_hashset
+from haven.hashsets.formats.registry import require_entries
 
 MD5_A = "360ebe8964fab73553a60189969cc478"
 MD5_B = "59f78a4a8438289df25bf0b0f4449cc5"
@@ -24,7 +25,8 @@ def test_plain_list_reports_non_hash_lines_by_number(tmp_path):
     result = read_hashset(path)
     assert [e.md5 for e in result.entries] == [MD5_A, MD5_B]
     assert [m.line for m in result.malformed] == [3, 5]
-    assert "not a 32, 40 or 64 character hex digest" in result.malformed[0].reason
+    reason = result.malformed[0].reason
+    assert "not a hex digest of 32 (MD5), 40 (SHA1), 64 (SHA256) or 128 (SHA512)" in reason
 
 
 def test_csv_bad_value_costs_its_row_with_the_physical_line_number(tmp_path):
@@ -155,7 +157,11 @@ def test_utf16_plain_list_from_windows_powershell_imports(tmp_path):
 
 
 def test_an_empty_file_is_refused_and_called_empty(tmp_path):
+    # an empty set, not an unknown format: refused as empty unless the import allows it
     path = tmp_path / "empty.txt"
     path.write_bytes(b"")
-    with pytest.raises(HashSetFormatError, match="empty"):
-        read_hashset(path)
+    result = read_hashset(path)
+    assert result.empty_file and result.entries == []
+    with pytest.raises(HashSetFormatError, match="the file is empty"):
+        require_entries(path, result, allow_empty=False)
+    require_entries(path, result, allow_empty=True)

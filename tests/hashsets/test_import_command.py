@@ -61,3 +61,32 @@ def test_malformed_lines_are_shown_as_written_never_as_markup(tmp_path):
     res = _import(path, "--name", "x", "--case", tmp_path / "case")
     assert res.exit_code == 0, res.output
     assert "'[bold red]not a hash[/]' is not" in res.output
+
+
+def test_an_empty_file_is_refused_as_empty_and_stored_with_allow_empty(tmp_path):
+    # what a feed sends when it retracts everything: nothing, or a BOM and blank CRLF lines
+    for name, body in (("empty.csv", b""), ("blank.txt", b"\xef\xbb\xbf\r\n\r\n")):
+        case = tmp_path / f"case-{name}"
+        path = tmp_path / name
+        path.write_bytes(body)
+        res = _import(path, "--name", "feed", "--case", case)
+        assert res.exit_code == 2
+        text = " ".join(res.output.split())
+        assert f"{name}: the file is empty; nothing imported" in text and "--allow-empty" in text
+        assert "not a hash-set format" not in text and "Traceback" not in res.output
+        assert not case.exists()
+        res = _import(path, "--name", "feed", "--case", case, "--allow-empty")
+        assert res.exit_code == 0, res.output
+        assert "Imported 0 entries" in res.output
+
+
+def test_a_csv_without_header_is_refused_saying_which_header_to_add(tmp_path):
+    path = tmp_path / "feed.csv"
+    path.write_text(f"{MD5},{'ab' * 20}\r\n{MD5},{'cd' * 20}\r\n")
+    for fmt in ("auto", "csv"):
+        res = _import(path, "--name", "x", "--case", tmp_path / "case", "--format", fmt)
+        assert res.exit_code == 2
+        text = " ".join(res.output.split())
+        assert "the first line holds hashes, not column names" in text
+        assert "'md5,sha1'" in text and "sha512" in text
+        assert "name the format with --format" not in text

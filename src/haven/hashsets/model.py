@@ -49,6 +49,7 @@ class ImportResult:
     malformed: list[Malformed] = field(default_factory=list)
     scheme: str | None = None
     known_good_hint: bool = False  # the format itself says known-good (NSRL, VICS 1.2 list)
+    empty_file: bool = False  # the file held nothing at all (blank lines or a BOM at most)
     #: source ids the file retracts (an incremental feed's deleted media, e.g. NCMEC's
     #: `deletedImage`): a store that keeps earlier feeds deletes their entries
     tombstones: list[str] = field(default_factory=list)

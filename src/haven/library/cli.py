@@ -60,17 +60,24 @@ def import_(
     format: str = typer.Option("auto", "--format", help="auto, txt, csv, vics, icse, nsrl, hma, ncmec-xml."),
     known_good: bool = typer.Option(False, "--known-good", help="Known-good list (excluded from review)."),
     scheme: Optional[str] = typer.Option(None, help="Category scheme of a CSV set."),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help="Accept a set with 0 entries "
+                                     "(e.g. a re-import that retracts everything)."),
 ) -> None:
     """Import a hash set into the library (digests into the digest store, PDQ into a new
     multi-index segment saved on disk).
 
+    A file that yields no entry at all (wrong --format, a garbled or empty download) is
+    refused and the set left as it was, unless --allow-empty.
+
     Example: haven library import /srv/haven/national icse-2026-11.csv --name icse
     """
+    from haven.hashsets.formats.registry import require_entries
     from haven.library.national import HashLibrary
     from haven.store.case import source_sha256
 
     try:
         result = _read(file, format, scheme)
+        require_entries(file, result, allow_empty)
         with HashLibrary(library, verify=False) as lib, console.status(
                 f"storing {len(result.entries):,} entries"):
             n = lib.import_result(result, name=name, source_path=str(file.resolve()),

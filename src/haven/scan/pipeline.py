@@ -482,6 +482,26 @@ class ScanEngine(Protocol):
         ...
 
 
+#: Temporary folders scans make in the case directory (`LocalEngine`, the Spark engine's staging)
+WORKDIR_PATTERNS = ("scan-tmp-*", "spark-staging-*")
+
+
+def remove_stale_workdirs(case_dir: str | os.PathLike) -> int:
+    """Remove the temporary folders a killed scan left in the case directory; how many.
+
+    A scan removes its own when it ends, even on Ctrl-C; a SIGKILL, a power cut or an
+    out-of-memory kill leaves it, with copies of container members (evidence content) inside.
+    Call only with the case lock held: then no other scan is using one.
+    """
+    removed = 0
+    for pattern in WORKDIR_PATTERNS:
+        for path in Path(case_dir).glob(pattern):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+                removed += 1
+    return removed
+
+
 class LocalEngine:
     """Analyses items in worker processes on this machine (`pool`), or in this process when
     there is none (`workers=1`); at most four items per worker are in flight. `head_start`:

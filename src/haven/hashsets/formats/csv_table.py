@@ -66,10 +66,7 @@ class CsvReader:
         header, rows = read_table(path)
         mapping = column_fields(header)
         if not any(f in HASH_FIELDS for f in mapping.values()):
-            raise HashSetFormatError(
-                f"{path.name}: the header names no hash column (wanted md5, sha1, sha256 or pdq; "
-                f"found {_shown_header(header)})"
-            )
+            raise HashSetFormatError(f"{path.name}: {no_hash_column(header)}")
         for row in rows:
             if any(c.strip() for c in row.surplus):
                 result.malformed.append(Malformed(
@@ -101,6 +98,21 @@ class CsvReader:
         if not any(getattr(entry, f) for f in HASH_FIELDS):
             raise ValueError("no hash value in the row")
         return entry
+
+
+def no_hash_column(header: list[str]) -> str:
+    """Why a header is refused, and what to do when the first line holds hashes, not names."""
+    wanted = ", ".join(HASH_FIELDS[:-1]) + f" or {HASH_FIELDS[-1]}"
+    if fields.headerless_hashes(header):
+        return (f"the first line holds hashes, not column names: a CSV without a header. Add a "
+                f"header line naming its columns ({wanted}), e.g. "
+                f"'{_example_header(header)}', then import it again")
+    return f"the header names no hash column (wanted {wanted}; found {_shown_header(header)})"
+
+
+def _example_header(cells: list[str]) -> str:
+    # each cell named by its length (a 64-hex column could also be PDQ: the user decides)
+    return ",".join(fields.algorithm_of(c.strip()) or "?" for c in cells if c.strip())
 
 
 def _shown_header(header: list[str]) -> str:

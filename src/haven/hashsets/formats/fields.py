@@ -36,6 +36,18 @@ def algorithm_of(text: str) -> str | None:
     return None
 
 
+def digest_lengths() -> str:
+    """The hex lengths a bare digest may have, in words: "32 (MD5), 40 (SHA-1), … characters"."""
+    kinds = [f"{t.hex_length} ({t.name.upper()})" for t in signals.digest_types()]
+    return ", ".join(kinds[:-1]) + f" or {kinds[-1]}" if len(kinds) > 1 else kinds[0]
+
+
+def headerless_hashes(cells: list[str]) -> bool:
+    """True when a would-be header row holds only bare hex digests: a CSV without a header."""
+    cells = [c.strip() for c in cells if c.strip()]
+    return bool(cells) and all(algorithm_of(c) is not None for c in cells)
+
+
 def entry_field(name: str) -> str | None:
     """The `HashEntry` field a signal named `name` fills (md5, sha1, sha256, pdq, …); None
     when haven has no such signal type or entries do not hold it in a field of its own."""

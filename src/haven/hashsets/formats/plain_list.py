@@ -1,6 +1,6 @@
 """Plain hash lists: one hex digest per line, the algorithm told by its length.
 
-32 hex = MD5, 40 = SHA-1, 64 = SHA-256 (a 64-hex line is never taken for PDQ: a plain list
+32 hex = MD5, 40 = SHA-1, 64 = SHA-256, 128 = SHA-512 (a 64-hex line is never taken for PDQ: a plain list
 cannot say so). Blank lines and `#` comments are skipped; anything else is malformed.
 
 Auto-detection reads the first lines of the head and tolerates a few malformed ones (a title
@@ -45,8 +45,8 @@ class PlainListReader:
                 algorithm = fields.algorithm_of(text)
                 if algorithm is None:
                     result.malformed.append(Malformed(
-                        number, f"'{fields.printable(text)}' is not a 32, 40 or 64 character "
-                        "hex digest"))
+                        number, f"'{fields.printable(text)}' is not a hex digest of "
+                        f"{fields.digest_lengths()} characters"))
                     continue
                 entry = HashEntry(scheme=scheme, line=number)
                 setattr(entry, algorithm, text.lower())

@@ -98,6 +98,7 @@ def detect(path: PathLike) -> HashSetReader:
     for reader in tried:
         if reader.sniff(path, head):
             return reader
+    _headerless_csv(path, head)
     raise HashSetFormatError(
         f"{path.name}: not a hash-set format haven recognises{_looks_like(head)} "
         f"(tried {', '.join(r.name for r in tried)}); "
@@ -117,6 +118,16 @@ def _looks_like(head: bytes) -> str:
     return ""
 
 
+def _headerless_csv(path: Path, head: bytes) -> None:
+    """HashSetFormatError saying what to add when the file is a CSV of hashes with no header."""
+    from haven.hashsets.formats.csv_table import no_hash_column  # the CSV reader's own words
+    from haven.hashsets.formats.table import first_line, split_header
+
+    header = split_header(first_line(fields.head_text(head)))
+    if len(header) > 1 and fields.headerless_hashes(header):
+        raise HashSetFormatError(f"{path.name}: {no_hash_column(header)}")
+
+
 def read_hashset(path: PathLike, fmt: str = "auto", *, scheme: str | None = None) -> ImportResult:
     """Read a hash-set file in format `fmt` ("auto" detects it from the content).
 
@@ -127,6 +138,11 @@ def read_hashset(path: PathLike, fmt: str = "auto", *, scheme: str | None = None
     if not path.exists():
         raise HashSetFormatError(f"hash set {path} does not exist")
     auto = fmt.strip().lower() == "auto"
+    if path.is_file() and _is_blank(path):
+        # An empty file is an empty set (a feed retracting everything), not an unknown format:
+        # `require_entries` refuses it unless the user says it is on purpose.
+        name = "txt" if auto else get_reader(fmt).name
+        return ImportResult(format=name, scheme=scheme, empty_file=True)
     reader = detect(path) if auto else get_reader(fmt)
     if not auto and not getattr(reader, "binary", False) and path.is_file():
         head = _head(path)
@@ -142,3 +158,32 @@ def read_hashset(path: PathLike, fmt: str = "auto", *, scheme: str | None = None
         problem.reason = fields.printable(problem.reason, 200)
     return result
 
+
+
+def _is_blank(path: Path) -> bool:
+    """True when the file holds at most a BOM and white space."""
+    if path.stat().st_size > HEAD_BYTES:
+        return False
+    return not _head(path).lstrip(b"\xef\xbb\xbf \t\r\n")
+
+
+def require_entries(path: PathLike, result: ImportResult, allow_empty: bool) -> None:
+    """Refuse an import that read no entry (nothing is stored) unless `allow_empty`.
+
+    A wrong --format, a garbled download or an empty file would otherwise replace a set with
+    nothing; the message says why nothing was read, with the first malformed line as the hint.
+    """
+    if result.entries or allow_empty:
+        return
+    name = Path(path).name
+    on_purpose = "pass --allow-empty to import an empty set on purpose, e.g. a re-import that " \
+        "retracts everything"
+    if result.empty_file:
+        raise HashSetFormatError(f"{name}: the file is empty; nothing imported. To store it, "
+                                 f"{on_purpose}")
+    why = f"{name}: no hash entries read (format {result.format}"
+    if result.malformed:
+        first = result.malformed[0]
+        why += (f"; {len(result.malformed)} malformed line(s), first line {first.line}: "
+                f"{first.reason}")
+    raise HashSetFormatError(why + f"); nothing imported. Check --format, or {on_purpose}")
