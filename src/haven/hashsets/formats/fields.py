@@ -37,8 +37,8 @@ def algorithm_of(text: str) -> str | None:
 
 
 def digest_lengths() -> str:
-    """The hex lengths a bare digest may have, in words: "32 (MD5), 40 (SHA-1), … characters"."""
-    kinds = [f"{t.hex_length} ({t.name.upper()})" for t in signals.digest_types()]
+    """The hex lengths a bare digest may have, in words: "32, 40, 64 or 128"."""
+    kinds = [str(t.hex_length) for t in signals.digest_types()]
     return ", ".join(kinds[:-1]) + f" or {kinds[-1]}" if len(kinds) > 1 else kinds[0]
 
 
