@@ -15,6 +15,7 @@ from typing import Iterator
 
 from haven import __version__, signals
 from haven.evidence.base import stamp_modified
+from haven.report.html import how_matched
 from haven.store.case import CaseStore, utcnow
 from haven.store.direct import from_bool, from_datetime, from_json
 
@@ -24,7 +25,7 @@ FINDINGS = ("known", "near-known", "known-good", "fresh", "other", "error")
 CSV_COLUMNS = (
     "path", "size", "mime", "extension_mismatch", "deleted", "carved",
     *(t.name for t in signals.item_types()), "pdq_quality", "finding", "match_set", "match_kind", "match_distance",
-    "match_category", "match_series", "error", "notes", "paths",
+    "match_category", "match_series", "error", "notes", "paths", "match_how",
 )
 MATCH_SEP = "; "
 
@@ -204,6 +205,8 @@ def csv_row(f: dict) -> list[str]:
             (f"{m['scheme']}:{m['category']}" if m["scheme"] else m["category"])
             if m["category"] is not None else "" for m in ms),
         "match_series": MATCH_SEP.join(m["series"] or "" for m in ms),
+        # the report's words: a distance of a crop hypothesis counts 224 bits, not 256
+        "match_how": MATCH_SEP.join(how_matched(m).replace("; ", ", ") for m in ms),
         "notes": MATCH_SEP.join(f["notes"]),
         "paths": MATCH_SEP.join(f["paths"]),
     }
