@@ -336,10 +336,15 @@ def import_hashset_cmd(
     known_good: bool = typer.Option(False, "--known-good", help="A known-good list."),
     append: bool = typer.Option(False, "--append", help="Add to the set (incremental feed; "
                                 "NCMEC tombstones delete entries)."),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help="Accept a set with 0 entries "
+                                     "(e.g. a re-import that retracts everything)."),
     data_dir: Optional[Path] = DATA_DIR,
     database_url: Optional[str] = DB_URL,
 ) -> None:
     """Import a hash set for the matching API (a running server picks it up on restart).
+
+    A file that yields no entry at all (wrong --format, a garbled or empty download) is
+    refused and the set left as it was, unless --allow-empty or --append.
 
     Example: haven service import-hashset ncmec-2026-01-10.xml --name ncmec --append
     """
@@ -350,7 +355,8 @@ def import_hashset_cmd(
     try:
         with sessions() as s:
             hs, result, tombstones = import_file(s, path, name=name, fmt=fmt,
-                                                 known_good=known_good, append=append)
+                                                 known_good=known_good, append=append,
+                                                 allow_empty=allow_empty)
             audit.record(s, "cli", "hashset.import", f"hashset:{hs.name}", version=hs.version,
                          format=result.format, entries=len(result.entries),
                          malformed=len(result.malformed), tombstones=tombstones,

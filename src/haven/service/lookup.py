@@ -779,13 +779,19 @@ def apply_controls(hs: LookupHashSet, controls: dict, *, bump: bool = True) -> d
 
 def import_file(s: Session, path: Path, *, name: str, fmt: str = "auto",
                 known_good: bool = False, append: bool = False, owner: str | None = None,
-                controls: dict | None = None) -> tuple[LookupHashSet, ImportResult, int]:
+                controls: dict | None = None,
+                allow_empty: bool = False) -> tuple[LookupHashSet, ImportResult, int]:
     """Read a hash-set file with haven's readers and store it; the ids the file retracts
-    (`ImportResult.tombstones`, e.g. an NCMEC feed's deleted media) delete earlier entries."""
-    from haven.hashsets.formats import detect, get_reader
+    (`ImportResult.tombstones`, e.g. an NCMEC feed's deleted media) delete earlier entries.
 
-    reader = detect(path) if fmt == "auto" else get_reader(fmt)
-    result = reader.read(path)
+    A file that yields no entry (a wrong format, a garbled or empty download) would replace
+    the set with nothing: it is refused (`HashSetFormatError`) unless `allow_empty`, or
+    `append` (an incremental feed may bring only tombstones)."""
+    from haven.hashsets.formats.registry import read_hashset, require_entries
+
+    result = read_hashset(path, fmt)
+    if not append:
+        require_entries(path, result, allow_empty)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     hs = store_hashset(s, result, name=name, source_sha256=digest, known_good=known_good,
                        tombstones=result.tombstones, append=append, owner=owner,

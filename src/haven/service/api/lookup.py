@@ -53,7 +53,10 @@ def add_hashset(p: Who, s: DB, request: Request,
                 suppresses: Annotated[str, Form(max_length=4000, description="comma-separated "
                                                 "set names a negative set suppresses "
                                                 "(empty: every set)")] = "",
-                feed: Annotated[str | None, Form(max_length=200)] = None) -> dict:
+                feed: Annotated[str | None, Form(max_length=200)] = None,
+                allow_empty: Annotated[bool, Form(description="accept a file that yields no "
+                                                  "entry (a set emptied on purpose); refused "
+                                                  "otherwise")] = False) -> dict:
     authz.coordinator(p)
     st = state(request)
     controls = {"pdq_threshold": pdq_threshold, "negative": negative,
@@ -73,7 +76,8 @@ def add_hashset(p: Who, s: DB, request: Request,
             controls = None    # and keeps its controls (PATCH changes them)
         hs, result, tombstones = import_file(s, Path(tmp.name), name=name, fmt=format,
                                              known_good=known_good, append=append,
-                                             owner=p.actor, controls=controls)
+                                             owner=p.actor, controls=controls,
+                                             allow_empty=allow_empty)
         audit.record(s, p.actor, "hashset.import", f"hashset:{hs.name}",
                      version=hs.version, format=result.format, entries=len(result.entries),
                      malformed=len(result.malformed), tombstones=tombstones,
