@@ -465,7 +465,8 @@ def hashsets_import(
     file: Path = typer.Argument(..., help="Hash-set file (or a directory of vPDQ text files)."),
     name: str = typer.Option(..., "--name", help="Name of the set in the case (re-import replaces it)."),
     case: Path = typer.Option(..., "--case", help="Case directory (created if missing)."),
-    format: str = typer.Option("auto", "--format", help="auto, txt, csv, vics, icse, nsrl, hma, ncmec-xml or vpdq."),
+    format: str = typer.Option("auto", "--format", help="auto, txt, csv, vics, icse, nsrl, "
+                               "hma, ncmec-xml, caseuco or vpdq."),
     known_good: bool = typer.Option(False, "--known-good", help="Known-good list (excluded from review)."),
     scheme: Optional[str] = typer.Option(None, help="Category scheme of a CSV set (e.g. industry, baseline)."),
     allow_empty: bool = typer.Option(False, "--allow-empty", help="Accept a set with 0 entries "
@@ -478,10 +479,10 @@ def hashsets_import(
     Formats: plain md5/sha1/sha256/sha512 lists (one hash a line), CSV with a header (md5,
     sha1, sha256, sha512, pdq, category, series; a CSV without one is refused, saying what to
     add), Project VIC VICS JSON 1.x/2.0, INTERPOL ICSE CSV, NSRL RDS v3 SQLite (known-good),
-    python-threatexchange/HMA signal files, vPDQ text (one file per video, or a directory of
-    them). Format names are case-blind. Malformed lines are counted and listed; the rest
-    imports. A file that yields no entry at all is refused (nothing is stored) unless
-    --allow-empty.
+    python-threatexchange/HMA signal files, NCMEC hash-sharing XML, CASE/UCO JSON-LD (the
+    file hashes of a CASE export), vPDQ text (one file per video, or a directory of them).
+    Format names are case-blind. Malformed lines are counted and listed; the rest imports. A
+    file that yields no entry at all is refused (nothing is stored) unless --allow-empty.
     """
     from haven.hashsets.formats.registry import read_hashset, require_entries
     from haven.store.case import CaseStore

@@ -18,13 +18,13 @@ EXAMPLES = [
     ("vics/vics_1.3_case_export.json", "vics"),
     ("vics/vics_1.2_media_knowngood_list.json", "vics"),
     ("hashlists/ncmec_hashsharing_v2_entries_synthetic.xml", "ncmec-xml"),
+    ("case/haven_hash_match_example.jsonld", "caseuco"),  # a partner's CASE export's file hashes
+    ("case/exif_data.json", "caseuco"),
 ]
 
 NOT_HASH_SETS = [
     "ncmec/cybertipline_report_example.xml",
     "dfxml/haven_example.dfxml",
-    "case/haven_hash_match_example.jsonld",
-    "case/exif_data.json",
     "exif/exif_gps_fixture.jpg",
     "nsrl/rdsv3_minimal_schema_and_sample.sql",
     "README.md",
@@ -33,7 +33,8 @@ NOT_HASH_SETS = [
 
 
 def test_every_format_is_registered():
-    assert set(format_names()) == {"txt", "csv", "vics", "icse", "nsrl", "hma", "vpdq", "ncmec-xml"}
+    assert set(format_names()) == {"txt", "csv", "vics", "icse", "nsrl", "hma", "vpdq", "ncmec-xml",
+                                   "caseuco"}
 
 
 @pytest.mark.parametrize(("relative", "expected"), EXAMPLES)

@@ -57,7 +57,8 @@ def import_(
     library: Path = LIB,
     file: Path = typer.Argument(..., help="Hash-set file (any format `haven hashsets import` reads)."),
     name: str = typer.Option(..., "--name", help="Set name (importing the same name again replaces it)."),
-    format: str = typer.Option("auto", "--format", help="auto, txt, csv, vics, icse, nsrl, hma, ncmec-xml."),
+    format: str = typer.Option("auto", "--format", help="auto, txt, csv, vics, icse, nsrl, "
+                               "hma, ncmec-xml, caseuco."),
     known_good: bool = typer.Option(False, "--known-good", help="Known-good list (excluded from review)."),
     scheme: Optional[str] = typer.Option(None, help="Category scheme of a CSV set."),
     allow_empty: bool = typer.Option(False, "--allow-empty", help="Accept a set with 0 entries "

@@ -114,7 +114,7 @@ def _looks_like(head: bytes) -> str:
     if text.startswith(b"<"):
         return "; it looks like XML, but not an NCMEC hash-sharing feed (the one XML format read)"
     if text[:1] in (b"{", b"["):
-        return "; it is JSON but neither VICS nor an HMA signal body"
+        return "; it is JSON but neither VICS, CASE/UCO nor an HMA signal body"
     return ""
 
 
