@@ -139,6 +139,13 @@ def follow_known_material(store, libraries: list[Path] | None = None, *, full: b
     try:
         with console.status("re-matching findings"):
             result = run_rematch(store, libraries=libs, full=full, threshold=threshold)
+    except KeyboardInterrupt:
+        # The sets are stored; what a re-match had not finished is redone by the next one
+        # (the versions the findings follow are recorded only when it completes).
+        console.print("interrupted: the hash sets are stored but the findings are not "
+                      f"re-matched yet; run `haven rematch --case {store.dir}` (the next scan "
+                      "or report runs it too)", highlight=False, soft_wrap=True)
+        raise typer.Exit(130) from None
     finally:
         for lib in libs:
             lib.close()
