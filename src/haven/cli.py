@@ -520,6 +520,8 @@ def hashsets_import(
         out.print(f"Against version {hs.version - 1}: {c['added']} added, {c['removed']} removed, "
                   f"{c['kept']} kept ({c['relabelled']} with new labels).", soft_wrap=True)
     print_rematch(rematched)
+    for note in result.notes:
+        out.print(f"Note: {escape(note)}", highlight=False, soft_wrap=True)
     if result.malformed:
         out.print(f"[yellow]{len(result.malformed)} malformed line(s) skipped:[/]")
         for m in result.malformed[:20]:

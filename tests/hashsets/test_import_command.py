@@ -90,3 +90,18 @@ def test_a_csv_without_header_is_refused_saying_which_header_to_add(tmp_path):
         assert "the first line holds hashes, not column names" in text
         assert "'md5,sha1'" in text and "sha512" in text
         assert "name the format with --format" not in text
+
+
+def test_a_plain_list_of_64_hex_lines_says_it_read_sha256_and_how_to_mean_pdq(tmp_path):
+    # a feed's "PDQ list" with no header: 64 hex digits are SHA-256 to a plain list
+    pdq = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+    path = tmp_path / "pdq_hashes.txt"
+    path.write_text(f"{pdq}\n{MD5}\n")
+    res = _import(path, "--name", "feed", "--case", tmp_path / "case")
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "1 line(s) of 64 hex digits read as SHA-256" in text and "`pdq`" in text
+    fixed = tmp_path / "pdq_hashes.csv"
+    fixed.write_text(f"pdq\n{pdq}\n")
+    res = _import(fixed, "--name", "feed", "--case", tmp_path / "case")
+    assert res.exit_code == 0 and "format csv" in res.output and "SHA-256" not in res.output

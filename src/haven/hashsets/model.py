@@ -53,3 +53,5 @@ class ImportResult:
     #: source ids the file retracts (an incremental feed's deleted media, e.g. NCMEC's
     #: `deletedImage`): a store that keeps earlier feeds deletes their entries
     tombstones: list[str] = field(default_factory=list)
+    #: what the user should know about how the file was read (printed after the import)
+    notes: list[str] = field(default_factory=list)

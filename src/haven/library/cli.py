@@ -88,6 +88,8 @@ def import_(
         fail(exc)
     out.print(f"Imported {n:,} entries into '{name}' (format {result.format}).")
     out.print(FOLLOW, soft_wrap=True)
+    for note in result.notes:
+        out.print(f"Note: {note}", highlight=False, soft_wrap=True, markup=False)
     if result.malformed:
         out.print(f"[yellow]{len(result.malformed)} malformed line(s) skipped[/], e.g. line "
                   f"{result.malformed[0].line}: {result.malformed[0].reason}")

@@ -51,4 +51,10 @@ class PlainListReader:
                 entry = HashEntry(scheme=scheme, line=number)
                 setattr(entry, algorithm, text.lower())
                 result.entries.append(entry)
+        sha256 = sum(1 for e in result.entries if e.sha256)
+        if sha256:
+            # PDQ is 64 hex too: a PDQ list read as SHA-256 would import and never match
+            result.notes.append(
+                f"{sha256} line(s) of 64 hex digits read as SHA-256; if they are PDQ hashes, "
+                "add a first line `pdq` (a one-column CSV) and import the file again")
         return result
