@@ -594,18 +594,30 @@ def hamming_rows(codes64: np.ndarray, rows: np.ndarray, q64: np.ndarray, qnum: n
     return (x[:, 0] + x[:, 1] + x[:, 2] + x[:, 3]).astype(np.int64)
 
 
+#: (query, row) pairs `flat_search` compares at once (~40 bytes of temporaries each)
+PAIRS = 1 << 20
+
+
 def flat_search(codes64: np.ndarray, qcodes: np.ndarray, threshold: int, block: int = 1 << 16
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Brute-force (query number, row, distance) within `threshold`: the reference and the fallback."""
+    """Brute-force (query number, row, distance) within `threshold`: the reference and the fallback.
+
+    Rows are taken `block` at a time and queries in chunks of at most `PAIRS` (query, row)
+    pairs: the temporaries stay ~`PAIRS` x 40 bytes whatever the number of queries (a
+    re-match looks tens of thousands of new PDQs up at once: all of them against 10,000 item
+    query hashes in one go took ~16 GB)."""
     q64 = np.ascontiguousarray(qcodes, dtype=np.uint8).reshape(-1, 32).view(np.uint64).reshape(-1, 4)
     qs, rs, ds = [], [], []
     for lo in range(0, codes64.shape[0], block):
         part = codes64[lo:lo + block]
-        d = np.bitwise_count(part[None, :, :] ^ q64[:, None, :]).sum(axis=2, dtype=np.int64)
-        qi, ri = np.nonzero(d <= threshold)
-        qs.append(qi)
-        rs.append(ri + lo)
-        ds.append(d[qi, ri])
+        step = max(1, PAIRS // max(1, part.shape[0]))
+        for qlo in range(0, q64.shape[0], step):  # in order: (query, row) as one pass gives
+            d = np.bitwise_count(part[None, :, :] ^ q64[qlo:qlo + step, None, :]).sum(
+                axis=2, dtype=np.int64)
+            qi, ri = np.nonzero(d <= threshold)
+            qs.append(qi + qlo)
+            rs.append(ri + lo)
+            ds.append(d[qi, ri])
     if not qs:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, empty

@@ -156,6 +156,8 @@ class _Writer:
         self.replacing: dict[str, str] = {}  # paths stored before -> why analysed again
         self.extractions: list[Extraction] = []  # phone extractions met by this seizure's walk
         self.flushing = False
+        #: hypothesis data of stored items not yet written (`keep_hypotheses`)
+        self.pending_hypotheses: list[tuple[int, bytes | None]] = []
 
     def add(self, a: Analysis) -> None:
         self.buffer.append(a)
@@ -180,12 +182,14 @@ class _Writer:
             self.last_refresh = time.monotonic()
         now = utcnow()
         if any(a.path in self.replacing for a in self.buffer):
-            self._write_again(now)
+            kept = self._write_again(now)
         else:
-            self._write_new(now)
+            kept = self._write_new(now)
         self.progress.saved += len(self.buffer)
+        self.pending_hypotheses += kept
         self.flushing = False
         self.buffer.clear()
+        self.keep_hypotheses()
         self.last_flush = time.monotonic()
         if self.on_progress:
             self.on_progress(self.progress)
@@ -200,9 +204,18 @@ class _Writer:
         decodable = a.pdq is not None or bool(a.vpdq)
         return matches, decide(a.media, a.error, decodable, matches)
 
-    def _write_new(self, now) -> None:
+    def keep_hypotheses(self) -> None:
+        """Write the stored items' hypothesis data (`_keep_hypotheses`), after their own
+        transaction; kept pending until written, so a Ctrl-C in the middle (which rolls the
+        sidecar's transaction back) is made good by `flush_on_interrupt`."""
+        if self.pending_hypotheses:
+            _keep_hypotheses(self.store, self.pending_hypotheses)
+            self.pending_hypotheses = []
+
+    def _write_new(self, now) -> list[tuple[int, bytes | None]]:
         """Store a batch of items new to the case: rows, matches and query hashes, in one
-        transaction, through `sqlite3` (`haven.store.direct`)."""
+        transaction, through `sqlite3` (`haven.store.direct`); returns their hypothesis data
+        (item id, `Analysis.framing`), written after it."""
         db = self.store.db
         counts = self.progress.counts
         queries: list[tuple[int, bytes, str]] = []
@@ -223,11 +236,12 @@ class _Writer:
                 counts[finding] = counts.get(finding, 0) + 1
             for item_id, codes, source in queries:
                 db.insert("item_queries", {"item_id": item_id, "codes": codes, "source": source})
-        _keep_hypotheses(self.store, kept)
+        return kept
 
-    def _write_again(self, now) -> None:
+    def _write_again(self, now) -> list[tuple[int, bytes | None]]:
         """Store a batch holding items analysed again (a rescan): through the models, the
-        superseded findings kept in the items' history (`_supersede`)."""
+        superseded findings kept in the items' history (`_supersede`); returns the items'
+        hypothesis data (None: an earlier analysis's is dropped), written after it."""
         from haven.store.models import ItemQueries, ItemRow
 
         with self.store.session() as s, s.begin():
@@ -257,7 +271,7 @@ class _Writer:
                           for row, codes, source in queries)
             s.flush()
             kept_ids = [(row.id, data) for row, data in kept]
-        _keep_hypotheses(self.store, kept_ids)
+        return kept_ids
 
     def _stored_rows(self, s) -> dict[str, ItemRow]:
         """The stored rows of the buffered items analysed again, by path, with their matches;
@@ -280,8 +294,10 @@ class _Writer:
 
     def flush_on_interrupt(self) -> None:
         """Ctrl-C: keep what is analysed (the next run resumes after it), unless the
-        interrupt landed in the middle of writing a batch."""
+        interrupt landed in the middle of writing a batch; and the hypothesis data of the
+        batches stored, if the interrupt landed while it was being written."""
         if not self.flushing:
+            self.keep_hypotheses()
             self.flush()
 
     def apply_problems(self, problems: list[Problem]) -> None:
