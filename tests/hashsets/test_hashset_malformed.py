@@ -165,3 +165,21 @@ def test_an_empty_file_is_refused_and_called_empty(tmp_path):
     with pytest.raises(HashSetFormatError, match="the file is empty"):
         require_entries(path, result, allow_empty=False)
     require_entries(path, result, allow_empty=True)
+
+
+def test_md5sum_sha256sum_and_bsd_tag_output_read_as_plain_lists(tmp_path):
+    import hashlib
+
+    sha256 = hashlib.sha256(b"benign").hexdigest()
+    sha1 = hashlib.sha1(b"benign").hexdigest()
+    path = tmp_path / "sums.txt"
+    path.write_text(f"{MD5_A}  photo one.jpg\r\n{sha256.upper()} *bin/two.png\r\n"
+                    f"\\{MD5_B}  odd\\\\name.jpg\r\nSHA1 (three.jpg) = {sha1}\r\n"
+                    f"MD5 (four.jpg) = {sha1}\r\n{MD5_A}\r\n")
+    result = read_hashset(path)
+    assert result.format == "txt"
+    assert [(e.md5 or e.sha256 or e.sha1, e.extra.get("file_name")) for e in result.entries] == [
+        (MD5_A, "photo one.jpg"), (sha256, "bin/two.png"), (MD5_B, "odd\\\\name.jpg"),
+        (sha1, "three.jpg"), (MD5_A, None)]
+    assert [m.line for m in result.malformed] == [5]  # a tag naming the wrong algorithm
+    assert result.notes == []  # named SHA-256 lines are no PDQ in disguise
