@@ -101,14 +101,19 @@ def recorded_libraries(store, given: list[Path] | None = None) -> list:
     return libs
 
 
-def print_rematch(result, quiet_if_nothing: bool = True) -> None:
-    """One or two lines on what re-matching changed."""
+def print_rematch(result, quiet_if_nothing: bool = True, full: bool = False) -> None:
+    """One or two lines on what re-matching changed (`full`: `rematch --all`, which looks
+    every entry up again, so no set is "new")."""
     if (quiet_if_nothing and not result.items_checked and not result.skipped_libraries
             and not result.unhashed and not result.without_hypotheses):
         return
-    sets = ", ".join(
-        f"{c.name} {'v' + str(c.from_version) if c.from_version else '(new)'}→v{c.to_version}"
-        for c in result.sets) or "no set changed"
+    if full:
+        sets = "every entry of " + (", ".join(f"{c.name} v{c.to_version}" for c in result.sets)
+                                    or "no set")
+    else:
+        sets = ", ".join(
+            f"{c.name} {'v' + str(c.from_version) if c.from_version else '(new)'}→v{c.to_version}"
+            for c in result.sets) or "no set changed"
     changes = "; ".join(f"{k}: {v}" for k, v in sorted(result.changes.items()))
     out.print(f"Re-matched ({sets}): {result.items_checked} item(s) checked, "
               f"{result.changed} finding(s) changed{' (' + changes + ')' if changes else ''}, "
@@ -464,7 +469,7 @@ def rematch(
     if as_json:
         print_json({**vars(result), "changed": result.changed})
         return
-    print_rematch(result, quiet_if_nothing=False)
+    print_rematch(result, quiet_if_nothing=False, full=full)
 
 
 @hashsets_app.command("import")

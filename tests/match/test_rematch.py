@@ -369,6 +369,7 @@ def test_rematch_all_looks_everything_up_again_and_lands_where_it_was(seized):
     before = findings(case)
     out = " ".join(run("rematch", "--case", case, "--all").split())
     assert "1 item(s) checked" in out and "0 finding(s) changed" in out  # old.jpg: its match
+    assert "Re-matched (every entry of pv v1)" in out and "(new)" not in out  # nothing is new
     after = findings(case)
     assert {p: (f["finding"], f["matches"]) for p, f in after.items()} == {
         p: (f["finding"], f["matches"]) for p, f in before.items()}
