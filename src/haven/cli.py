@@ -101,11 +101,22 @@ def recorded_libraries(store, given: list[Path] | None = None) -> list:
     return libs
 
 
+def print_framing_capped(known_pdqs: int) -> None:
+    """Say that the hash-only hypotheses were left out: edited copies are found less often."""
+    from haven.match.framing import MAX_ROWS
+
+    out.print(f"[yellow]Crops, banners and logos were not searched for:[/] the case's hash sets "
+              f"hold {known_pdqs:,} known PDQ hashes, more than {MAX_ROWS:,} (the hypotheses' "
+              "cost grows with every known hash: docs/hash-only.md); edited copies were matched "
+              "by plain PDQ only", soft_wrap=True)
+
+
 def print_rematch(result, quiet_if_nothing: bool = True, full: bool = False) -> None:
     """One or two lines on what re-matching changed (`full`: `rematch --all`, which looks
     every entry up again, so no set is "new")."""
     if (quiet_if_nothing and not result.items_checked and not result.skipped_libraries
-            and not result.unhashed and not result.without_hypotheses):
+            and not result.unhashed and not result.without_hypotheses
+            and not result.framing_capped):
         return
     if full:
         sets = "every entry of " + (", ".join(f"{c.name} v{c.to_version}" for c in result.sets)
@@ -119,6 +130,8 @@ def print_rematch(result, quiet_if_nothing: bool = True, full: bool = False) -> 
               f"{result.changed} finding(s) changed{' (' + changes + ')' if changes else ''}, "
               f"matches +{result.matches_added} −{result.matches_removed} "
               f"in {result.seconds:.1f} s.", soft_wrap=True)
+    if result.framing_capped:
+        print_framing_capped(result.framing_capped)
     if result.without_hypotheses:
         out.print(f"[yellow]{result.without_hypotheses} item(s) were scanned before hypotheses "
                   "were stored:[/] re-matched with their plain PDQ hashes only; `haven scan "
@@ -341,6 +354,8 @@ def scan(
         print_json(data)
         return
     print_summary(summary, case)
+    if result.framing_capped:
+        print_framing_capped(result.framing_capped)
     if indexer is not None:
         out.print(f"Victim-ID index: indexed {vstats.indexed}, skipped {vstats.skipped}, "
                   f"with errors {vstats.errors}; faces {vstats.faces}, images with text {vstats.texts}")

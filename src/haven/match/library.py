@@ -98,6 +98,9 @@ class CaseHashSets:
         self.near = _NO_HASHES
         self.video = _NO_HASHES
         self.framing = _NO_HASHES  # haven.match.framing.FramingIndex over the known PDQs
+        #: the known PDQ hashes when more than `framing.MAX_ROWS` kept the hypotheses out
+        #: (0 otherwise): said to the user, since edited copies are then found less often
+        self.framing_capped = 0
         self.framing_ids: list[int] = []
         self.hashset_names: list[str] = []
         if not names and entries is None and not store.has_hash_sets():
@@ -168,6 +171,8 @@ class CaseHashSets:
                 if hypotheses and len(own) <= MAX_ROWS:  # flat: larger sets get plain PDQ
                     self.framing = FramingIndex(hexes_to_codes([near_hexes[k] for k in own]))
                     self.framing_ids = [near_ids[k] for k in own]
+                elif hypotheses:
+                    self.framing_capped = len(own)
 
                 self.near = NearIndex()
                 self.near.add(near_hexes, near_ids, near_tags)

@@ -85,6 +85,9 @@ class RematchResult:
     #: PDQ hashes were searched with the hash-only hypotheses: matched with their plain query
     #: hashes only; `haven scan --rehash` searches them with the hypotheses
     without_hypotheses: int = 0
+    #: the case's known PDQ hashes when more than `framing.MAX_ROWS` kept the hypotheses out
+    #: of this re-match (as out of a scan); 0 otherwise
+    framing_capped: int = 0
     seconds: float = 0.0
 
     @property
@@ -203,11 +206,16 @@ def rematch(store: CaseStore, *, libraries: list | None = None, names: list[str]
 
     delta = None
     if added or lib_new:
+        from haven.match.framing import MAX_ROWS
+
+        own_pdqs = _own_pdq_count(store, names) if added else 0
         delta = MatchLibrary(store, None, threshold, libraries=libraries,
                              entries=or_(*added) if added else HashEntryRow.id < 0,
                              library_floors=[floors[k] if k in lib_new else lib_max[k]
                                              for k in range(len(libraries))],
-                             hypotheses=bool(added) and _within_framing_cap(store, names))
+                             hypotheses=bool(added) and own_pdqs <= MAX_ROWS)
+        if own_pdqs > MAX_ROWS and len(delta.near):
+            result.framing_capped = own_pdqs
         if delta.searches_framing:
             found, result.without_hypotheses = _hypothesis_candidates(store, delta)
             affected |= found
@@ -358,18 +366,16 @@ def _candidates(store: CaseStore, added: list, libraries: list, lib_new: list[in
     return found
 
 
-def _within_framing_cap(store: CaseStore, names: list[str] | None) -> bool:
-    """Whether a scan of this case would search with the hash-only hypotheses: its sets' own
-    PDQ hashes (not known-good; of `names` when given) are at most `framing.MAX_ROWS`."""
-    from haven.match.framing import MAX_ROWS
-
+def _own_pdq_count(store: CaseStore, names: list[str] | None) -> int:
+    """The case sets' own PDQ hashes (not known-good; of `names` when given): a scan searches
+    with the hash-only hypotheses while they are at most `framing.MAX_ROWS`."""
     with store.session() as s:
         q = (select(func.count()).select_from(HashEntryRow)
              .join(HashSet, HashSet.id == HashEntryRow.hashset_id)
              .where(HashSet.known_good.is_(False), HashEntryRow.pdq.is_not(None)))
         if names:
             q = q.where(HashSet.name.in_(names))
-        return s.scalar(q) <= MAX_ROWS
+        return s.scalar(q)
 
 
 def _hypothesis_candidates(store: CaseStore, delta: MatchLibrary) -> tuple[set[int], int]:

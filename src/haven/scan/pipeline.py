@@ -94,6 +94,9 @@ class ScanProgress:
     #: digest types computed beyond the scanned ones (`ScanEngine.extra_digests`): ("sha512",)
     #: when the hash sets matched against list SHA-512, else ()
     extra_digests: tuple[str, ...] = ()
+    #: the known PDQ hashes when more than `framing.MAX_ROWS` kept the hash-only hypotheses
+    #: out of this scan (`MatchLibrary.framing_capped`); 0 otherwise
+    framing_capped: int = 0
 
     @property
     def expected_items(self) -> int:
@@ -616,7 +619,8 @@ def run_scan(evidence: list[str], store: CaseStore, options: ScanOptions, engine
         # kept either way, for lists imported later (`haven.store.hypotheses`)
         engine.framing = True
         engine.extra_digests = library.extra_digests
-        progress = ScanProgress(framing=engine.framing, extra_digests=engine.extra_digests)
+        progress = ScanProgress(framing=engine.framing, extra_digests=engine.extra_digests,
+                                framing_capped=library.framing_capped)
         follow_hash_sets(store, library, options, progress)
         writer = _Writer(store, library, progress, on_progress)
         start_census(evidence, progress)
