@@ -60,3 +60,11 @@ def test_haven_hashsets_import_takes_a_case_uco_export(tmp_path, formats_dir):
         "--name", "partner", "--case", str(tmp_path / "case")])
     assert res.exit_code == 0, res.output
     assert "Imported 1 entries" in res.output and "format caseuco" in res.output
+
+
+def test_a_utf16_export_from_windows_is_detected_too(tmp_path, formats_dir):
+    text = (formats_dir / "case" / "haven_hash_match_example.jsonld").read_text()
+    path = tmp_path / "export.jsonld"
+    path.write_text(text, encoding="utf-16")
+    assert detect(path).name == "caseuco"
+    assert [e.md5 for e in read_hashset(path).entries] == ["0123456789abcdef0123456789abcdef"]

@@ -28,7 +28,7 @@ from haven.hashsets.model import HashEntry, ImportResult, Malformed
 
 SCHEME = "caseuco"
 #: what the head of a CASE/UCO document names (its @context's ontology IRIs)
-ONTOLOGY_IRIS = (b"unifiedcyberontology.org", b"caseontology.org")
+ONTOLOGY_IRIS = ("unifiedcyberontology.org", "caseontology.org")
 #: hashMethod (upper-case, without '-' or '_') -> HashEntry field
 METHODS = {"MD5": "md5", "SHA1": "sha1", "SHA256": "sha256", "SHA512": "sha512", "PDQ": "pdq"}
 
@@ -107,8 +107,8 @@ class CaseUcoReader:
     priority = 12  # JSON naming the CASE/UCO ontologies: unmistakable, ahead of the text readers
 
     def sniff(self, path: Path, head: bytes) -> bool:
-        text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-        return text[:1] in (b"{", b"[") and any(iri in head for iri in ONTOLOGY_IRIS)
+        text = fields.head_text(head).lstrip()  # BOM gone, UTF-16 decoded
+        return text[:1] in ("{", "[") and any(iri in text for iri in ONTOLOGY_IRIS)
 
     def read(self, path: Path, *, scheme: str | None = None) -> ImportResult:
         try:
