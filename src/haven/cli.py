@@ -133,8 +133,8 @@ def print_rematch(result, quiet_if_nothing: bool = True, full: bool = False) -> 
     if result.framing_capped:
         print_framing_capped(result.framing_capped)
     if result.without_hypotheses:
-        out.print(f"[yellow]{result.without_hypotheses} item(s) were scanned before hypotheses "
-                  "were stored:[/] re-matched with their plain PDQ hashes only; `haven scan "
+        out.print(f"[yellow]{result.without_hypotheses} item(s) have no hypothesis data kept "
+                  "(scanned before it was kept, or with --no-keep-hypotheses):[/] re-matched with their plain PDQ hashes only; `haven scan "
                   "--rehash` searches them with the framing hypotheses (crops, banners, logos)",
                   soft_wrap=True)
     for name, n in sorted(result.unhashed.items()):
@@ -211,6 +211,12 @@ def scan(
         False, "--rehash",
         help="Analyse every item again, changed or not (a rescan otherwise re-analyses only "
         "items whose size, times or CRC changed).",
+    ),
+    keep_hypotheses: bool = typer.Option(
+        True, "--keep-hypotheses/--no-keep-hypotheses",
+        help="Keep what each image's crop/banner/logo hypotheses need in CASE/hypotheses.db "
+        "(~15-41 KB per image) so hash-only lists imported later find edited copies by "
+        "re-matching; --no-keep-hypotheses saves the space, and such lists then need a rescan.",
     ),
     victim_id: bool = typer.Option(
         False, "--victim-id",
@@ -297,6 +303,7 @@ def scan(
                 hashsets=hashset or None, threshold=threshold, workers=workers, fast=not full_res,
                 video_fps=video_fps, libraries=[str(p) for p in library or ()],
                 match_threads=match_threads, rehash=rehash, limits=limits,
+                keep_hypotheses=keep_hypotheses,
             )
             # Off a terminal the bar draws nothing until its last line (LogTicker writes the
             # log lines): no refresh thread rebuilding it ten times a second meanwhile.

@@ -61,7 +61,7 @@ def test_a_hash_only_list_imported_after_the_scan_finds_the_crop_as_a_rescan_doe
     shutil.rmtree(ev)  # what changes now comes from the stored data alone
 
     out = run("hashsets", "import", listing, "--name", "partner", "--case", case)
-    assert "fresh -> near-known: 1" in out and "scanned before hypotheses" not in out
+    assert "fresh -> near-known: 1" in out and "no hypothesis data kept" not in out
     after = _findings(case)
     assert after["other.jpg"]["finding"] == "fresh"
     cropped = after["cropped.jpg"]
@@ -86,7 +86,7 @@ def test_an_older_case_without_hypothesis_data_rematches_as_before_and_says_so(t
     run("scan", ev, "--case", case, "--workers", "1")
     (case / FILE_NAME).unlink()  # as a case scanned before the data was kept
     out = run("hashsets", "import", listing, "--name", "partner", "--case", case)
-    assert "2 item(s) were scanned before hypotheses were stored" in out
+    assert "2 item(s) have no hypothesis data kept" in out
     assert "haven scan --rehash" in out
     assert _findings(case)["cropped.jpg"]["finding"] == "fresh"  # plain PDQ misses the crop
     # a rescan that analyses them again keeps the data, and the hypotheses find the crop
@@ -104,10 +104,41 @@ def test_over_the_framing_cap_rematching_runs_no_hypotheses_as_a_scan(tmp_path, 
     run("scan", ev, "--case", case, "--workers", "1")
     monkeypatch.setattr(framing, "MAX_ROWS", 0)  # the case's one PDQ is over the cap
     out = run("hashsets", "import", listing, "--name", "partner", "--case", case)
-    assert "scanned before hypotheses" not in out
+    assert "no hypothesis data kept" not in out
     assert _findings(case)["cropped.jpg"]["finding"] == "fresh"
     # a scan over the cap does not find it either
     rescanned = tmp_path / "rescanned"
     run("hashsets", "import", listing, "--name", "partner", "--case", rescanned)
     run("scan", ev, "--case", rescanned, "--workers", "1")
     assert _findings(rescanned)["cropped.jpg"]["finding"] == "fresh"
+
+
+def test_no_keep_hypotheses_keeps_nothing_but_a_scan_against_a_list_still_searches_them(tmp_path):
+    ev, listing = _seizure(tmp_path)
+    # the list in the case already: the hypotheses are computed and searched, not kept
+    case = tmp_path / "with-list"
+    run("hashsets", "import", listing, "--name", "partner", "--case", case)
+    run("scan", ev, "--case", case, "--workers", "1", "--no-keep-hypotheses")
+    assert _findings(case)["cropped.jpg"]["finding"] == "near-known"
+    if (case / FILE_NAME).exists():
+        with HypothesisStore(case, create=False) as kept:
+            assert len(kept) == 0
+    # no list: nothing kept, so a list imported later finds the crop only after a rescan
+    bare = tmp_path / "bare"
+    run("scan", ev, "--case", bare, "--workers", "1", "--no-keep-hypotheses")
+    out = run("hashsets", "import", listing, "--name", "partner", "--case", bare)
+    assert "2 item(s) have no hypothesis data kept" in out
+    assert _findings(bare)["cropped.jpg"]["finding"] == "fresh"
+    run("scan", ev, "--case", bare, "--workers", "1", "--rehash")  # keeps it by default
+    assert _findings(bare)["cropped.jpg"]["finding"] == "near-known"
+
+
+def test_a_rescan_without_keeping_drops_what_an_earlier_analysis_kept(tmp_path):
+    ev, _ = _seizure(tmp_path)
+    case = tmp_path / "case"
+    run("scan", ev, "--case", case, "--workers", "1")
+    with HypothesisStore(case, create=False) as kept:
+        assert len(kept) == 2
+    run("scan", ev, "--case", case, "--workers", "1", "--rehash", "--no-keep-hypotheses")
+    with HypothesisStore(case, create=False) as kept:
+        assert len(kept) == 0  # stale data of items analysed again is not left behind

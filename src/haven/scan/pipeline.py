@@ -62,6 +62,9 @@ class ScanOptions:
     libraries: list[str] = field(default_factory=list)  # national hash library directories
     match_threads: int = 1  # threads per PDQ search in those libraries
     rehash: bool = False  # analyse every item again, changed or not
+    #: keep what each image's framing hypotheses need in CASE/hypotheses.db (~15-41 KB per
+    #: image), so hash-only lists imported later are searched with them by re-matching
+    keep_hypotheses: bool = True
 
 
 @dataclass
@@ -148,8 +151,9 @@ class _Writer:
     """Buffers analysed items and writes them with their matches in batches."""
 
     def __init__(self, store: CaseStore, library: MatchLibrary, progress: ScanProgress,
-                 on_progress: ProgressFn | None):
+                 on_progress: ProgressFn | None, keep: bool = True):
         self.store, self.library = store, library
+        self.keep = keep  # `ScanOptions.keep_hypotheses`
         self.progress, self.on_progress = progress, on_progress
         self.buffer: list[Analysis] = []
         self.last_flush = time.monotonic()
@@ -184,10 +188,10 @@ class _Writer:
             self.library.refresh()  # a feed imported meanwhile matches from this batch on
             self.last_refresh = time.monotonic()
         now = utcnow()
-        if any(a.path in self.replacing for a in self.buffer):
-            kept = self._write_again(now)
-        else:
-            kept = self._write_new(now)
+        again = any(a.path in self.replacing for a in self.buffer)
+        kept = self._write_again(now) if again else self._write_new(now)
+        if not self.keep:  # nothing kept; items analysed again drop what was kept before
+            kept = [(item_id, None) for item_id, _ in kept] if again else []
         self.progress.saved += len(self.buffer)
         self.pending_hypotheses += kept
         self.flushing = False
@@ -616,13 +620,14 @@ def run_scan(evidence: list[str], store: CaseStore, options: ScanOptions, engine
     try:
         library = open_library(store, options)
         # computed for every trusted image: searched when the case has hash-only PDQs, and
-        # kept either way, for lists imported later (`haven.store.hypotheses`)
-        engine.framing = True
+        # kept either way, for lists imported later (`haven.store.hypotheses`), unless the
+        # scan is told not to keep it (then only computed when searched, as before)
+        engine.framing = options.keep_hypotheses or library.searches_framing
         engine.extra_digests = library.extra_digests
         progress = ScanProgress(framing=engine.framing, extra_digests=engine.extra_digests,
                                 framing_capped=library.framing_capped)
         follow_hash_sets(store, library, options, progress)
-        writer = _Writer(store, library, progress, on_progress)
+        writer = _Writer(store, library, progress, on_progress, options.keep_hypotheses)
         start_census(evidence, progress)
         try:
             with library.searching_on_one_thread():
