@@ -519,11 +519,13 @@ def hashsets_import(
     file that yields no entry at all is refused (nothing is stored) unless --allow-empty.
     """
     from haven.hashsets.formats.registry import read_hashset, require_entries
+    from haven.hashsets.model import check_set_name
     from haven.store.case import CaseStore
 
     if not file.exists():
         _fail(HavenError(f"hash-set file {file} does not exist"))
     try:
+        name = check_set_name(name)
         kwargs = {"scheme": scheme} if scheme else {}
         with console.status(f"reading {file}"):
             result = read_hashset(str(file), format, **kwargs)
@@ -577,12 +579,14 @@ def hashsets_add_media(
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     from haven.hashsets.media import enrol_media
+    from haven.hashsets.model import check_set_name
     from haven.store.case import CaseStore, keep_apart
 
     for m in media:
         if not m.exists():
             _fail(HavenError(f"{m} does not exist"))
     try:
+        name = check_set_name(name)
         keep_apart(case, media)  # before reading anything
         with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"),
                       TextColumn("{task.completed} items"), console=console) as bar:

@@ -23,6 +23,10 @@ class HashSetFormatError(HavenError):
     """A hash-set file is not in the format asked for (or none could be detected)."""
 
 
+class HashSetNameError(HavenError):
+    """A hash-set name that would be blank or ambiguous in findings and reports."""
+
+
 class CaseStoreError(HavenError):
     """The case directory or its store is missing, locked or inconsistent."""
 

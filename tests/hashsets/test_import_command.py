@@ -105,3 +105,21 @@ def test_a_plain_list_of_64_hex_lines_says_it_read_sha256_and_how_to_mean_pdq(tm
     fixed.write_text(f"pdq\n{pdq}\n")
     res = _import(fixed, "--name", "feed", "--case", tmp_path / "case")
     assert res.exit_code == 0 and "format csv" in res.output and "SHA-256" not in res.output
+
+
+def test_a_blank_or_ambiguous_set_name_is_refused_before_anything_is_stored(tmp_path):
+    # `--name "$FEED"` with FEED unset; a ';' would split the set in findings.csv's match_set
+    path = tmp_path / "list.txt"
+    path.write_text(MD5 + "\n")
+    case = tmp_path / "case"
+    for bad, why in (("", "blank"), ("  ", "blank"), ("icse; ncmec", "';'"), ("a\tb", "';'")):
+        res = _import(path, "--name", bad, "--case", case)
+        assert res.exit_code == 2, (bad, res.output)
+        assert why in res.output and "Traceback" not in res.output
+        assert not case.exists()
+    res = _import(path, "--name", "  Polizei Österreich (2026-12)  ", "--case", case)
+    assert res.exit_code == 0 and "'Polizei Österreich (2026-12)'" in res.output, res.output
+    lib = tmp_path / "national"
+    assert runner.invoke(app, ["library", "create", str(lib)]).exit_code == 0
+    res = runner.invoke(app, ["library", "import", str(lib), str(path), "--name", " "])
+    assert res.exit_code == 2 and "blank" in res.output

@@ -4,6 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from haven.errors import HashSetNameError
+
+#: findings.csv joins several matches' set names with "; " (`haven.report.findings.MATCH_SEP`)
+NAME_FORBIDDEN = ";"
+NAME_MAX = 200
+
+
+def check_set_name(name: str) -> str:
+    """The name a hash set is stored under (surrounding spaces dropped); `HashSetNameError`
+    when it is blank (an unset shell variable), too long, or holds a control character or
+    ';' (findings.csv separates matches with it)."""
+    clean = name.strip()
+    if not clean:
+        raise HashSetNameError("the hash-set name is blank: give --name a name, e.g. --name ncmec")
+    if len(clean) > NAME_MAX:
+        raise HashSetNameError(f"the hash-set name is {len(clean)} characters long; at most "
+                               f"{NAME_MAX}")
+    if NAME_FORBIDDEN in clean or not clean.isprintable():
+        raise HashSetNameError(f"the hash-set name {clean[:60]!r} holds ';' or a control "
+                               "character; findings.csv separates matches with ';'")
+    return clean
+
 
 @dataclass
 class HashEntry:

@@ -73,10 +73,12 @@ def import_(
     Example: haven library import /srv/haven/national icse-2026-11.csv --name icse
     """
     from haven.hashsets.formats.registry import require_entries
+    from haven.hashsets.model import check_set_name
     from haven.library.national import HashLibrary
     from haven.store.case import source_sha256
 
     try:
+        name = check_set_name(name)
         result = _read(file, format, scheme)
         require_entries(file, result, allow_empty)
         with HashLibrary(library, verify=False) as lib, console.status(
