@@ -511,8 +511,8 @@ def hashsets_import(
     Example: haven hashsets import vics_export.json --name projectvic --case cases/op-rose
 
     Formats: plain md5/sha1/sha256/sha512 lists (one hash a line, or md5sum/sha256sum
-    output), CSV with a header (md5, sha1, sha256, sha512, pdq, category, series; a CSV
-    without one is refused, saying what to add), Project VIC VICS JSON 1.x/2.0, INTERPOL ICSE CSV, NSRL RDS v3 SQLite (known-good),
+    output), CSV with a header (md5, sha1, sha256, sha512, pdq or a generic hash column,
+    category, series; a CSV without one is refused, saying what to add), Project VIC VICS JSON 1.x/2.0, INTERPOL ICSE CSV, NSRL RDS v3 SQLite (known-good),
     python-threatexchange/HMA signal files, NCMEC hash-sharing XML, CASE/UCO JSON-LD (the
     file hashes of a CASE export), vPDQ text (one file per video, or a directory of them).
     Format names are case-blind. Malformed lines are counted and listed; the rest imports. A

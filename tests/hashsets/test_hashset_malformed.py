@@ -183,3 +183,26 @@ def test_md5sum_sha256sum_and_bsd_tag_output_read_as_plain_lists(tmp_path):
         (sha1, "three.jpg"), (MD5_A, None)]
     assert [m.line for m in result.malformed] == [5]  # a tag naming the wrong algorithm
     assert result.notes == []  # named SHA-256 lines are no PDQ in disguise
+
+
+def test_a_generic_hash_column_is_read_by_length_as_forensic_suites_export_it(tmp_path):
+    import hashlib
+
+    sha1 = hashlib.sha1(b"benign").hexdigest()
+    sha256 = hashlib.sha256(b"benign").hexdigest()
+    path = tmp_path / "export.csv"
+    path.write_text(f"File Name;Hash Value;Category\r\na.jpg;{MD5_A.upper()};1\r\n"
+                    f"b.jpg;{sha1};2\r\nc.jpg;{sha256};\r\nd.jpg;zz;3\r\n\r\n")
+    result = read_hashset(path)
+    assert result.format == "csv"
+    assert [(e.md5, e.sha1, e.sha256, e.category) for e in result.entries] == [
+        (MD5_A, None, None, "1"), (None, sha1, None, "2"), (None, None, sha256, None)]
+    assert [m.line for m in result.malformed] == [5]
+    assert "not a hex digest of 32, 40, 64 or 128" in result.malformed[0].reason
+    assert all("_generic_sha256" not in e.extra for e in result.entries)
+    assert result.notes == ["1 value(s) of 64 hex digits in the hash column read as SHA-256; "
+                            "if they are PDQ hashes, name the column `pdq` and import the file "
+                            "again"]
+    named = tmp_path / "named.csv"
+    named.write_text(f"hash,md5\n{sha1},{MD5_B}\n,{MD5_A}\n")
+    assert [(e.md5, e.sha1) for e in read_hashset(named).entries] == [(MD5_B, sha1), (MD5_A, None)]
