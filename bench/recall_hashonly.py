@@ -299,9 +299,10 @@ def _cached_unrelated(m: int, progress: bool, first: int = 0) -> dict:
     return out
 
 
-#: Hypothesis families that need the item's luma at its own resolution: 'before' = the same
-#: queries searched again without it (the previous hypotheses), timed beside.
-NEW_FAMILIES = ("nframe",)
+#: The newest hypothesis families: 'before' = the same queries searched again without them
+#: (without the item's luma the native frames need, and with `framing.INNER` off), timed
+#: beside.
+NEW_FAMILIES = ("nframe", "inner")
 #: `--dev`: query seeds start here (the default split uses 0, 1, ...) and unrelated images
 #: are numbered from DEV_UNRELATED on (the default split uses 0 .. m-1).
 DEV_SEED = 100
@@ -339,6 +340,15 @@ def padding(pad: int) -> np.ndarray:
     codes, _families = Corpus(photos=600, blanks=40, seed=PAD_SEED).library(
         pad, np.random.default_rng(PAD_SEED))
     return codes
+
+
+def _previous(fidx: framing.FramingIndex, item: framing.Item) -> list[framing.Hit]:
+    """The search without `NEW_FAMILIES` (the previous code): no luma, no inner pictures."""
+    framing.INNER = False
+    try:
+        return fidx.search(framing.Item(item.grid, item.aspect, item.cells))
+    finally:
+        framing.INNER = True
 
 
 def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
@@ -414,7 +424,7 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
         ts = time.process_time() - t
         # the previous code (no luma, so no native frames), timed
         t = time.process_time()
-        old = fidx.search(framing.Item(item.grid, item.aspect, item.cells)) if trusted else []
+        old = _previous(fidx, item) if trusted else []
         ts_old = time.process_time() - t
         framed = {h.row: h for h in hits}
         return plain, framed, {h.row for h in old}, tp, ti + ts, ti_old + ts_old
@@ -518,7 +528,7 @@ def run(n: int, m: int, queries: int, photo_seeds: int, shared: Path | None,
         hits = fidx.search(item)
         t_search.append(time.process_time() - t)
         t = time.process_time()
-        old = fidx.search(framing.Item(item.grid, item.aspect, item.cells))  # the previous code
+        old = _previous(fidx, item)
         t_search_old.append(time.process_time() - t)
         detail_check: dict = {"radius": PAD_RADIUS} if pad else {}
         assert [h.row for h in fidx.search(item, detail_check)] == [h.row for h in hits]

@@ -73,3 +73,11 @@ def test_native_frames_are_told_as_crops_found_in_the_copys_own_pixels():
     assert "cropped" in words and "own pixels" in words and "4% left, 6% right, 2% bottom cut" in words
     assert "top" not in words  # a side cut by 0 % is not named
     assert bits_compared("pdq@nframe-l4r6t0b2") == bits_compared("pdq@frame-l4r6t0b2") < 256
+
+
+def test_inner_pictures_are_told_as_a_picture_inside_a_larger_copy():
+    from haven.match.how import bits_compared
+
+    words = how_pdq("pdq@inner-l0r0t22b31")
+    assert "inside a larger copy" in words and "0% left, 0% right, 22% top, 31% bottom" in words
+    assert bits_compared("pdq@inner-l0r0t22b31") == bits_compared("pdq@band-b9") < 256

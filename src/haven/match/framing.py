@@ -25,6 +25,12 @@ what the original's PDQ would be.
   items that look PDQ-unstable themselves (`UNSTABLE_GATE`): on the others the emulated
   hypotheses and the plain hashes already find captions, and these 59 hypotheses would only
   add cost and exposure to false matches.
+- **Inner pictures** (`inner-l0r0t35b31`): the item shows the known picture inside a larger
+  copy (a phone screenshot: the picture between plain margins and interface bars). The box is
+  found on the grid (`inner_box`: the longest run of rows, then columns, that are not flat
+  background, with background on both sides) and its span stretched to PDQ's 64 cells is
+  hashed, each inner edge at its estimate and half a grid cell either side. Only items where
+  such a box is found get them (`inner_blocks`).
 
 Everything is linear until the median threshold: the item is reduced once to an R x R
 luminance grid `Q` (PIL box filter, in C), and a hypothesis that acts per axis is two 16 x R
@@ -91,6 +97,28 @@ NATIVE_PASSES = 3
 NATIVE_MIN_SIDE = 64
 #: `native_frame`'s distance before any frame is tried (none with `NATIVE_PASSES` 0).
 NATIVE_NONE = 999
+
+#: Inner pictures (`inner-l0r0t22b31`): the item shows the known picture inside a larger
+#: frame (a phone screenshot: the picture letterboxed between plain margins and interface
+#: bars; a picture pasted on a plain border). False: none are tried (bench/recall_hashonly.py
+#: measures its 'before' column so).
+INNER = True
+#: A grid row (column) whose values spread less than this (standard deviation, grey levels)
+#: is flat margin.
+INNER_FLAT = 2.0
+#: The picture's box must cover at least this share of the item's area (a 16:9 picture
+#: across a 9:19.5 portrait screen covers 26 %, a 2:1 one 23 %) ...
+INNER_MIN_AREA = 0.2
+#: ... and leave a margin of at least this share of the item's side on some side (nearer the
+#: full frame, the frames and bands already cover it).
+INNER_MIN_MARGIN = 0.04
+#: Flat rows (columns) within this many grey levels of the commonest flat level are the
+#: background; the picture is the longest run of other rows, with background on both sides
+#: (one plain background, not a sky above and a floor below).
+INNER_SAME_LEVEL = 6.0
+#: Each detected edge inside the item is tried at its estimate and this many grid cells to
+#: either side (the box reduction blurs an edge over one cell).
+INNER_STEP = 0.5
 
 _CELLS = 64
 _J = np.arange(_CELLS)
@@ -247,8 +275,10 @@ DROP_BITS = 32
 #: tuned (docs/hash-only.md).
 #: The native frames (`nframe`) have their own threshold, set against the distances the same
 #: search reaches on unrelated images (docs/hash-only.md).
+#: The inner pictures (`inner_blocks`) take the threshold of the other emulated families
+#: decided on their first-round distance (bands, logos), not tuned.
 FAMILIES = {"frame": 40, "band": 36, "logo": 36, "xband": 36, "xlogo": 36, "xcaption": 36,
-            "nframe": 40}
+            "nframe": 40, "inner": 36}
 
 
 def first_round_other_radius() -> int:
@@ -792,6 +822,97 @@ def native_tag(shape: tuple[int, int], cuts: tuple[int, int, int, int]) -> str:
             f"t{round(100 * top / ho)}b{round(100 * bottom / ho)}")
 
 
+def _inner_rows(grid: np.ndarray) -> tuple[float, float, int, int] | None:
+    """The picture's rows inside flat margins: (top, bottom) edges in grid cells (sub-cell
+    estimates) and the integer run [a, b) of non-flat rows, or None."""
+    n = grid.shape[0]
+    flat = grid.std(1) <= INNER_FLAT
+    if flat.sum() < 2:
+        return None
+    means = grid.mean(1)
+    # the background: the commonest level of the flat rows
+    levels = np.round(means[flat] / INNER_SAME_LEVEL)
+    values, counts = np.unique(levels, return_counts=True)
+    background = float(np.median(means[flat][levels == values[int(np.argmax(counts))]]))
+    margin = flat & (np.abs(means - background) <= INNER_SAME_LEVEL)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], (~margin).astype(np.int8), [0]])))
+    if not len(edges):
+        return None
+    runs = edges.reshape(-1, 2)
+    a, b = (int(v) for v in runs[int(np.argmax(runs[:, 1] - runs[:, 0]))])
+    if a == 0 or b == n or b - a < 3:
+        return None  # not bounded by the background on both sides
+    above, below = grid[a - 1], grid[b]
+
+    def share(edge_row: np.ndarray, inner_row: np.ndarray, margin: np.ndarray) -> float:
+        # an edge row mixes the picture (like the row inside it) and the margin in proportion
+        full = float(np.abs(inner_row - margin).mean())
+        return 1.0 if full <= 0 else min(1.0, float(np.abs(edge_row - margin).mean()) / full)
+
+    top = a + 1 - share(grid[a], grid[a + 1], above)
+    bottom = b - 1 + share(grid[b - 1], grid[b - 2], below)
+    return top, bottom, a, b
+
+
+def inner_box(grid: np.ndarray) -> tuple[float, float, float, float] | None:
+    """The box (left, right, top, bottom margins, fractions of the item's sides) of a picture
+    shown inside plain margins (`INNER_FLAT`...`INNER_SAME_LEVEL`), or None: the longest run
+    of non-flat rows bounded by flat rows of one background, then the non-flat columns
+    across it (or the same with columns first)."""
+    n = grid.shape[0]
+    for g, transposed in ((grid, False), (grid.T, True)):
+        rows = _inner_rows(g)
+        if rows is None:
+            continue
+        top, bottom, a, b = rows
+        cols = _inner_rows(np.ascontiguousarray(g[a:b].T))
+        left, right = (0.0, float(n)) if cols is None else cols[:2]
+        if cols is None:
+            busy = np.flatnonzero(g[a:b].std(0) > INNER_FLAT)
+            if len(busy) and (busy[0] > 0 or busy[-1] < n - 1):
+                continue  # margins at the sides that are not one flat background
+        box = (left / n, 1 - right / n, top / n, 1 - bottom / n)
+        if transposed:
+            box = (box[2], box[3], box[0], box[1])
+        if ((1 - box[0] - box[1]) * (1 - box[2] - box[3]) >= INNER_MIN_AREA
+                and max(box) >= INNER_MIN_MARGIN):
+            return box
+    return None
+
+
+def _inner_spans(lo: float, hi: float, side: int) -> list[tuple[float, float]]:
+    """Spans (start, end: fractions of the item's side) tried for one axis of the box: each
+    edge inside the item at its estimate and `INNER_STEP` cells either side."""
+    step = INNER_STEP / side
+    los = [lo] if lo <= 0 else [max(0.0, lo - step), lo, lo + step]
+    his = [hi] if hi >= 1 else [hi - step, hi, min(1.0, hi + step)]
+    return [(_key(a), _key(b)) for a in los for b in his]
+
+
+def inner_blocks(grid: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """DCT blocks of the picture inside the item's plain margins (`inner_box`), hashed as
+    the original (the box's span of the grid stretched to PDQ's 64 cells), or none when no
+    such box is found (then the item pays nothing)."""
+    box = inner_box(grid) if INNER else None
+    if box is None:
+        return [], np.zeros((0, 16, 16), np.float32)
+    left, right, top, bottom = box
+    side = grid.shape[0]
+    rows = _inner_spans(top, 1 - bottom, side)
+    cols = _inner_spans(left, 1 - right, side)
+
+    def matrices(spans: list[tuple[float, float]]) -> np.ndarray:
+        # the original's [0, 1] on the item's [p0, p1]: negative cuts of the frame's map
+        return np.concatenate([axis_matrix(_key(-p0 / (p1 - p0)), _key(-(1 - p1) / (p1 - p0)),
+                                           side=side) for p0, p1 in spans])
+
+    sy, sx = matrices(rows), matrices(cols)
+    blocks = (sy @ grid @ sx.T).reshape(len(rows), 16, len(cols), 16).transpose(0, 2, 1, 3)
+    tags = [f"inner-l{round(100 * c0)}r{round(100 * (1 - c1))}"
+            f"t{round(100 * r0)}b{round(100 * (1 - r1))}" for r0, r1 in rows for c0, c1 in cols]
+    return tags, np.ascontiguousarray(blocks.reshape(-1, 16, 16), dtype=np.float32)
+
+
 def hypotheses(item: Item) -> tuple[list[str], list[tuple[float, float, float, float]],
                                      np.ndarray, np.ndarray]:
     """An item's first-round hypotheses: tags, the frames' (l, r, t, b) (the frames come
@@ -818,6 +939,11 @@ def hypotheses(item: Item) -> tuple[list[str], list[tuple[float, float, float, f
         c_codes, c_masks = _bits_of(c_blocks)
         tags += c_tags
         codes, masks = np.concatenate([codes, c_codes]), np.concatenate([masks, c_masks])
+    i_tags, i_blocks = inner_blocks(item.grid)
+    if i_tags:  # only items showing a picture inside plain margins
+        i_codes, i_masks = _bits_of(i_blocks)
+        tags += i_tags
+        codes, masks = np.concatenate([codes, i_codes]), np.concatenate([masks, i_masks])
     return tags, f_frames, codes, masks
 
 

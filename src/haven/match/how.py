@@ -13,7 +13,9 @@ enrolled hash). `matched_signal` records both as `<enrolled tag>[@<query tag>]`:
   logo masked; `xband-b9`, `xlogo-tl20`: the same, masked in the item's own PDQ samples;
   `xcaption-37h6`: a caption band from 37 % of the item's height, 6 % high, masked there;
   `nframe-l4r6t1b2`: a frame found in the item's own pixels, cut as pdqhash samples the
-  known picture, on items whose PDQ rests on the sampling grid).
+  known picture, on items whose PDQ rests on the sampling grid);
+  `inner-l0r0t22b31`: the known picture shown inside a larger copy (a phone screenshot, a
+  picture on a plain border), found as the box with those margins in % of the copy.
 
 `query_tag(k)` names position k of `haven.signals.pdq.query_hexes`; `how_pdq` turns a
 `matched_signal` into words.
@@ -50,6 +52,7 @@ _NFRAME = re.compile(r"nframe-l(\d+)r(\d+)t(\d+)b(\d+)$")
 _BAND = re.compile(r"x?band-([tblr])(\d+)$")
 _LOGO = re.compile(r"x?logo-(tl|tr|bl|br)(\d+)$")
 _CAPTION = re.compile(r"xcaption-(\d+)h(\d+)$")
+_INNER = re.compile(r"inner-l(\d+)r(\d+)t(\d+)b(\d+)$")
 _SIDES = {"t": "top", "b": "bottom", "l": "left", "r": "right"}
 _CORNERS = {"tl": "top-left", "tr": "top-right", "bl": "bottom-left", "br": "bottom-right"}
 
@@ -94,6 +97,11 @@ def _query_words(part: str) -> str | None:
     if w := _LOGO.match(part):
         return (f"a logo or mark in the copy's {_CORNERS[w.group(1)]} corner ({w.group(2)}% of "
                 "the width) was masked before matching")
+    if w := _INNER.match(part):
+        margins = ", ".join(f"{v}% {side}" for side, v in zip(
+            ("left", "right", "top", "bottom"), (int(g) for g in w.groups())))
+        return ("the known picture is shown inside a larger copy (a screenshot or a plain "
+                f"border around it; hash-only match on the picture's box, margins {margins})")
     if w := _CAPTION.match(part):
         return (f"a caption band across the copy (from {w.group(1)}% of its height, "
                 f"{w.group(2)}% high) was masked before matching")
@@ -104,7 +112,7 @@ def bits_compared(signal: str | None) -> int:
     """How many bits a PDQ match's distance counts: 256, or the reliable bits of a hash-only
     hypothesis (`haven.match.framing.DROP_BITS` least reliable ones left out)."""
     query = (signal or "").partition("@")[2]
-    if any(p.search(query) for p in (_FRAME, _NFRAME, _BAND, _LOGO, _CAPTION)):
+    if any(p.search(query) for p in (_FRAME, _NFRAME, _BAND, _LOGO, _CAPTION, _INNER)):
         from haven.match.framing import DROP_BITS
 
         return 256 - DROP_BITS
