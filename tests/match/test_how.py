@@ -81,3 +81,10 @@ def test_inner_pictures_are_told_as_a_picture_inside_a_larger_copy():
     words = how_pdq("pdq@inner-l0r0t22b31")
     assert "inside a larger copy" in words and "0% left, 0% right, 22% top, 31% bottom" in words
     assert bits_compared("pdq@inner-l0r0t22b31") == bits_compared("pdq@band-b9") < 256
+
+
+def test_a_hash_only_hypothesis_is_not_also_called_the_whole_picture():
+    assert how_pdq("pdq@frame-l4r6t0b2").startswith("the copy is cropped (hash-only match")
+    assert "whole picture" not in how_pdq("pdq@xband-b12")
+    assert "whole picture" not in how_pdq("pdq@inner-l0r0t22b31")
+    assert how_pdq("pdq@rot90") == "whole picture; the copy is rotated 90° clockwise"

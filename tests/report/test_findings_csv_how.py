@@ -23,7 +23,7 @@ def test_each_match_has_its_how_in_the_same_order_as_the_other_match_columns():
     row = dict(zip(CSV_COLUMNS, csv_row(finding)))
     assert row["match_kind"] == "pdq; md5"
     crop, exact = row["match_how"].split(MATCH_SEP)
-    assert crop.startswith(f"11 of {256 - DROP_BITS} bits differ, whole picture, the copy is cropped")
+    assert crop.startswith(f"11 of {256 - DROP_BITS} bits differ, the copy is cropped")
     assert "6% left, 6% right, 4% top, 7% bottom cut" in crop
     assert exact == "identical file (MD5 digest)"
     plain = dict(zip(CSV_COLUMNS, csv_row({**finding, "matches": [_match("pdq", 4, "pdq")]})))

@@ -112,7 +112,7 @@ def bits_compared(signal: str | None) -> int:
     """How many bits a PDQ match's distance counts: 256, or the reliable bits of a hash-only
     hypothesis (`haven.match.framing.DROP_BITS` least reliable ones left out)."""
     query = (signal or "").partition("@")[2]
-    if any(p.search(query) for p in (_FRAME, _NFRAME, _BAND, _LOGO, _CAPTION, _INNER)):
+    if _hash_only(query):
         from haven.match.framing import DROP_BITS
 
         return 256 - DROP_BITS
@@ -139,4 +139,12 @@ def how_pdq(signal: str | None) -> str:
         parts.append(words or f"query {piece}")
     if len(parts) == 1 and where == "whole picture":
         parts.append("as is")
+    elif where == "whole picture" and _hash_only(query):
+        # "whole picture; the copy is cropped" reads as a contradiction: the hypothesis says it
+        parts.pop(0)
     return "; ".join(parts)
+
+
+def _hash_only(query: str) -> bool:
+    """Whether a query tag holds a hash-only hypothesis (frame, band, logo, caption)."""
+    return any(p.search(query) for p in (_FRAME, _NFRAME, _BAND, _LOGO, _CAPTION, _INNER))
