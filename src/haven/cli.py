@@ -259,6 +259,10 @@ def scan(
             _fail(HavenError(f"evidence {ev} does not exist"))
         if not has_files(ev):
             _fail(HavenError(f"no files found in evidence {ev}"))
+    for lib in library or ():
+        if not (lib / "entries.db").is_file():  # before a case directory is made for nothing
+            _fail(HavenError(f"{lib} is not a hash library (no entries.db); create one with "
+                             "`haven library create`"))
     # The workers start before anything else (forked from this one-thread process, which
     # imports the analysis code once for all of them), and analyse while this process loads
     # the store and the hash sets.

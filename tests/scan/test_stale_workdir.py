@@ -1,5 +1,6 @@
-"""A scan killed hard (SIGKILL, power cut) leaves its temporary folder of container members in
-the case; the next scan of the case, holding its lock, removes it."""
+"""What a scan leaves in the case directory when it cannot finish: a scan killed hard (SIGKILL,
+power cut) leaves its temporary folder of container members, which the next scan of the case,
+holding its lock, removes; a scan refused for a wrong --library makes no case at all."""
 
 from __future__ import annotations
 
@@ -29,3 +30,14 @@ def test_the_next_scan_removes_a_killed_scans_temporary_folders(tmp_path):
     assert (case / "scan-tmp-note").is_file()
     assert not list(case.glob("scan-tmp-*/"))  # the scan's own folder is gone too
     assert remove_stale_workdirs(case) == 0
+
+
+def test_a_scan_naming_no_library_fails_before_making_a_case(tmp_path):
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    (ev / "note.txt").write_text("hello\n")
+    case = tmp_path / "case"
+    r = runner.invoke(app, ["scan", str(ev), "--case", str(case), "--library",
+                            str(tmp_path / "nowhere"), "--workers", "1"])
+    assert r.exit_code == 2 and "is not a hash library" in " ".join(r.output.split())
+    assert not case.exists()
