@@ -367,6 +367,11 @@ def scan(
     print_summary(summary, case)
     if result.framing_capped:
         print_framing_capped(result.framing_capped)
+    if result.library_pdqs:
+        out.print(f"[yellow]The libraries' {result.library_pdqs:,} PDQ hashes were matched as they "
+                  "are (rotations and mirrors included):[/] crops, banners and logos are searched "
+                  "for against a case's own hash sets only (import a hash-only list into the case "
+                  "with `haven hashsets import`; docs/hash-only.md)", soft_wrap=True)
     if indexer is not None:
         out.print(f"Victim-ID index: indexed {vstats.indexed}, skipped {vstats.skipped}, "
                   f"with errors {vstats.errors}; faces {vstats.faces}, images with text {vstats.texts}")

@@ -1,5 +1,6 @@
-"""Above `framing.MAX_ROWS` known PDQ hashes a scan and a re-match leave the hash-only
-hypotheses out; both now say so, instead of finding fewer edited copies in silence."""
+"""Where the hash-only hypotheses are not searched, the user is told instead of finding fewer
+edited copies in silence: above `framing.MAX_ROWS` known PDQ hashes (a scan and a re-match
+leave them out), and against national libraries' PDQ hashes."""
 
 from __future__ import annotations
 
@@ -46,3 +47,19 @@ def test_a_rematch_and_a_scan_say_when_the_known_pdqs_exceed_the_cap(tmp_path, m
     assert r.exit_code == 0, r.output
     assert "hold 7 known PDQ hashes, more than 3" in " ".join(r.output.split())
 
+
+
+def test_a_scan_with_a_library_says_its_pdqs_get_no_hypotheses(tmp_path):
+    ev, case, lib = _evidence(tmp_path), tmp_path / "case", tmp_path / "national"
+    listing = tmp_path / "feed.csv"
+    _pdq_list(listing, 5)
+    assert runner.invoke(app, ["library", "create", str(lib)]).exit_code == 0
+    assert runner.invoke(app, ["library", "import", str(lib), str(listing), "--name", "f"]).exit_code == 0
+    r = runner.invoke(app, ["scan", str(ev), "--case", str(case), "--workers", "1",
+                            "--library", str(lib)])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "The libraries' 5 PDQ hashes were matched as they are" in text
+    assert "against a case's own hash sets only" in text
+    r = runner.invoke(app, ["scan", str(ev), "--case", str(tmp_path / "plain"), "--workers", "1"])
+    assert "PDQ hashes were matched as they are" not in r.output

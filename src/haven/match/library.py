@@ -101,6 +101,9 @@ class CaseHashSets:
         #: the known PDQ hashes when more than `framing.MAX_ROWS` kept the hypotheses out
         #: (0 otherwise): said to the user, since edited copies are then found less often
         self.framing_capped = 0
+        #: PDQ rows of the attached national libraries: matched as they are (rotations and
+        #: mirrors included), never with the hash-only hypotheses, which search case sets only
+        self.library_pdqs = sum(s.n for lib in self.libraries for s in getattr(lib, "segments", ()))
         self.framing_ids: list[int] = []
         self.hashset_names: list[str] = []
         if not names and entries is None and not store.has_hash_sets():

@@ -100,6 +100,9 @@ class ScanProgress:
     #: the known PDQ hashes when more than `framing.MAX_ROWS` kept the hash-only hypotheses
     #: out of this scan (`MatchLibrary.framing_capped`); 0 otherwise
     framing_capped: int = 0
+    #: PDQ rows of the attached national libraries (`MatchLibrary.library_pdqs`): no hash-only
+    #: hypotheses are searched against them
+    library_pdqs: int = 0
 
     @property
     def expected_items(self) -> int:
@@ -625,7 +628,8 @@ def run_scan(evidence: list[str], store: CaseStore, options: ScanOptions, engine
         engine.framing = options.keep_hypotheses or library.searches_framing
         engine.extra_digests = library.extra_digests
         progress = ScanProgress(framing=engine.framing, extra_digests=engine.extra_digests,
-                                framing_capped=library.framing_capped)
+                                framing_capped=library.framing_capped,
+                                library_pdqs=library.library_pdqs)
         follow_hash_sets(store, library, options, progress)
         writer = _Writer(store, library, progress, on_progress, options.keep_hypotheses)
         start_census(evidence, progress)
