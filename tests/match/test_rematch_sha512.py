@@ -64,6 +64,8 @@ def test_a_sha512_only_list_imported_after_the_scan_finds_the_item(tmp_path: Pat
     [m] = f["listed.jpg"]["matches"]
     assert (m["signal_type"], m["hashset"], m["distance"]) == ("sha512", "later", 0)
     assert "later v1: new sha512 match" in f["listed.jpg"]["history"][0]["reason"]
+    # findings.jsonl carries the SHA-512 the scan computed (null where it computed none)
+    assert f["listed.jpg"]["sha512"] == hashlib.sha512(listed).hexdigest()
 
 
 def test_items_scanned_without_sha512_are_named_and_found_after_a_rehash(tmp_path: Path):
@@ -74,6 +76,7 @@ def test_items_scanned_without_sha512_are_named_and_found_after_a_rehash(tmp_pat
               "--name", "later", "--case", case)
     assert "2 item(s) were scanned without SHA512" in out and "haven scan --rehash" in out
     assert _findings(case)["listed.jpg"]["finding"] == "fresh"
+    assert _findings(case)["listed.jpg"]["sha512"] is None  # not computed by that scan
     run("scan", ev, "--case", case, "--workers", "1", "--rehash")
     assert _findings(case)["listed.jpg"]["finding"] == "known"
     assert "without SHA512" not in run("rematch", "--case", case, "--all")

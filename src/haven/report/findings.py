@@ -61,7 +61,9 @@ def iter_findings(store: CaseStore) -> Iterator[dict]:
             **({"earlier": earlier} if earlier is not None else {}),
         })
     item_types = [t.name for t in signals.item_types()]
-    columns = ("id", "path", "size", "mime", "media", "extension_mismatch", *item_types,
+    # digests a scan computes only when asked (SHA-512): null when it did not
+    extra = [t.name for t in signals.item_digests() if t.name not in item_types]
+    columns = ("id", "path", "size", "mime", "media", "extension_mismatch", *item_types, *extra,
                "pdq_quality", "pdq_preprocess", "vpdq", "vpdq_preprocess", "video", "finding",
                "error", "notes", "flags", "stamp")
     after = None  # the last path read: the next round reads the paths above it
@@ -90,6 +92,7 @@ def iter_findings(store: CaseStore) -> Iterator[dict]:
                 "media": r["media"],
                 "extension_mismatch": bool(r["extension_mismatch"]),
                 **{name: r[name] for name in item_types},
+                **{name: r[name] for name in extra},
                 "pdq_quality": r["pdq_quality"],
                 "pdq_preprocess": r["pdq_preprocess"],
                 "vpdq": from_json(r["vpdq"]),
