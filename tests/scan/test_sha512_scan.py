@@ -86,9 +86,9 @@ def test_a_sha512_only_hash_set_finds_the_item(tmp_path: Path, monkeypatch):
         "seizure/listed.jpg": "known", "seizure/other.jpg": "fresh", "seizure/note.txt": "other"}
     [m] = f["seizure/listed.jpg"]["matches"]
     assert (m["signal_type"], m["hashset"], m["distance"]) == ("sha512", "partner", 0)
-    # the same keys as a finding without SHA-512: nothing renamed, no per-item column added
+    # the same keys on every finding: nothing renamed; the SHA-512 the scan computed is given
     assert f["seizure/listed.jpg"].keys() == f["seizure/other.jpg"].keys()
-    assert "sha512" not in f["seizure/listed.jpg"]
+    assert f["seizure/listed.jpg"]["sha512"] == hashlib.sha512(listed).hexdigest()
     assert f["seizure/listed.jpg"]["md5"] == hashlib.md5(listed).hexdigest()
 
 
