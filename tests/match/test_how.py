@@ -63,6 +63,9 @@ def test_exact_band_and_logo_hypotheses_are_told_as_the_emulated_ones():
     assert "caption band across the copy (from 37% of its height, 6% high)" in how_pdq(
         "pdq@xcaption-37h6")
     assert bits_compared("pdq@xband-b12") == bits_compared("pdq@band-b9") < 256
+    # what was left out, not an edit seen: a bottom banner can match with a corner left out
+    for tag in ("pdq@xband-b12", "pdq@logo-tl12", "pdq@xcaption-37h6"):
+        assert "left out" in how_pdq(tag) and "not an edit seen" in how_pdq(tag)
     assert bits_compared("pdq@xcaption-37h6") == bits_compared("pdq@band-b9")
 
 

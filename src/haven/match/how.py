@@ -47,6 +47,9 @@ _DIHEDRAL_WORDS = {
 _WINDOW = re.compile(r"pdq-w(\d+)x(\d+)([+-]\d+)([+-]\d+)$")
 _CENTRAL = re.compile(r"pdq-c(\d+)$")
 _QUERY_CENTRAL = re.compile(r"c(\d+)$")
+#: A band, corner or caption hypothesis names the part of the copy the match ignored, which
+#: is not always where the edit is (a bottom banner can match with a corner left out).
+_LEFT_OUT = ": it names the part ignored, not an edit seen"
 _FRAME = re.compile(r"frame-l(\d+)r(\d+)t(\d+)b(\d+)$")
 _NFRAME = re.compile(r"nframe-l(\d+)r(\d+)t(\d+)b(\d+)$")
 _BAND = re.compile(r"x?band-([tblr])(\d+)$")
@@ -92,19 +95,19 @@ def _query_words(part: str) -> str | None:
                 "from the copy's own pixels" + (f", about {', '.join(cuts)} cut)" if cuts
                                                  else ")"))
     if w := _BAND.match(part):
-        return (f"a band over the copy's {_SIDES[w.group(1)]} {w.group(2)}% (banner or caption) "
-                "was masked or cut away before matching")
+        return (f"hash-only match with the copy's {_SIDES[w.group(1)]} {w.group(2)}% (banner or "
+                f"caption) left out{_LEFT_OUT}")
     if w := _LOGO.match(part):
-        return (f"a logo or mark in the copy's {_CORNERS[w.group(1)]} corner ({w.group(2)}% of "
-                "the width) was masked before matching")
+        return (f"hash-only match with the copy's {_CORNERS[w.group(1)]} corner ({w.group(2)}% of "
+                f"the width) left out, where a logo or mark would sit{_LEFT_OUT}")
     if w := _INNER.match(part):
         margins = ", ".join(f"{v}% {side}" for side, v in zip(
             ("left", "right", "top", "bottom"), (int(g) for g in w.groups())))
         return ("the known picture is shown inside a larger copy (a screenshot or a plain "
                 f"border around it; hash-only match on the picture's box, margins {margins})")
     if w := _CAPTION.match(part):
-        return (f"a caption band across the copy (from {w.group(1)}% of its height, "
-                f"{w.group(2)}% high) was masked before matching")
+        return (f"hash-only match with a caption band across the copy (from {w.group(1)}% of "
+                f"its height, {w.group(2)}% high) left out{_LEFT_OUT}")
     return None
 
 
