@@ -273,7 +273,7 @@ def scan(
         from haven.scan.headstart import head_start
 
         head = head_start(pool, [str(e) for e in evidence], case, fast=not full_res,
-                          video_fps=video_fps)
+                          video_fps=video_fps, framing=keep_hypotheses)
 
     from haven.evidence.base import Limits
     from haven.evidence.keys import load_keyring

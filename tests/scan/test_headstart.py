@@ -51,6 +51,25 @@ def test_the_scan_takes_over_the_head_start_and_finds_the_same(tmp_path: Path):
     assert found == _findings(tmp_path / "plain") and "ev/b.zip/inner/b.jpg" in found
 
 
+def test_a_scan_that_keeps_no_hypothesis_data_takes_over_a_head_start_made_so(tmp_path: Path):
+    ev = _evidence(tmp_path / "ev")
+    pool = start_workers(2)
+    head = head_start(pool, [str(ev)], tmp_path / "case", fast=True, video_fps=1.0,
+                      framing=False)
+    taken = []
+    take = head.take
+
+    def recording(*args, **kwargs):
+        taken.append(take(*args, **kwargs))
+        return taken[-1]
+
+    head.take = recording
+    scan([str(ev)], CaseStore(tmp_path / "case", create=True),
+         ScanOptions(workers=2, keep_hypotheses=False), pool=pool, head_start=head)
+    # every head-start analysis was used, none cancelled and made again
+    assert len([f for f in taken if f is not None]) == 4 and head.running == {}
+
+
 def test_a_file_changed_since_the_head_start_is_analysed_again(tmp_path: Path):
     ev = _evidence(tmp_path / "ev")
     pool = start_workers(2)

@@ -43,10 +43,11 @@ class HeadStart:
     """Up to `limit` files of `evidence[0]` submitted to `pool` (see the module docstring)."""
 
     def __init__(self, pool: ProcessPoolExecutor, evidence: list[str], *, fast: bool,
-                 video_fps: float, limit: int):
+                 video_fps: float, limit: int, framing: bool = True):
         self.fast, self.video_fps = fast, video_fps
-        # every scan computes what the framing hypotheses need (kept for re-matching)
-        self.framing = True
+        # A new case holds no hash sets: what the framing hypotheses need is computed only to
+        # be kept for re-matching (`ScanOptions.keep_hypotheses`), as the scan will ask.
+        self.framing = framing
         self.running: dict[str, tuple[str, str | None, dict, Future]] = {}
         if not evidence or limit <= 0:
             return
@@ -95,14 +96,15 @@ class HeadStart:
 
 
 def head_start(pool: ProcessPoolExecutor | None, evidence: list[str], case_dir: str | os.PathLike,
-               *, fast: bool, video_fps: float) -> HeadStart | None:
+               *, fast: bool, video_fps: float, framing: bool = True) -> HeadStart | None:
     """A `HeadStart` for a new case scanned with worker processes, else None; up to
-    `FILES_PER_WORKER` files per worker."""
+    `FILES_PER_WORKER` files per worker. `framing`: the scan's `keep_hypotheses` (a new case
+    has no lists, so the scan computes the hypotheses' data only to keep it)."""
     if pool is None or not evidence or (Path(case_dir) / _CASE_DB).exists():
         return None
     # Resolved, as the scan walks it: the same paths and names, or nothing would be taken.
     return HeadStart(pool, [str(Path(evidence[0]).resolve())], fast=fast, video_fps=video_fps,
-                     limit=FILES_PER_WORKER * pool._max_workers)
+                     limit=FILES_PER_WORKER * pool._max_workers, framing=framing)
 
 
 def _is_container(fs_path: str, size: int | None) -> bool:
