@@ -227,17 +227,14 @@ def border_taps(u: np.ndarray, lo: float, hi: float, fill: Fill = STRIP
 
 @lru_cache(maxsize=4096)
 def axis_matrix(cut_lo: float, cut_hi: float, valid_lo: float = 0.0, valid_hi: float = 1.0,
-                side: int = GRID, blur: float | None = None, fill: Fill | None = None
-                ) -> np.ndarray:
+                side: int = GRID, fill: Fill = STRIP) -> np.ndarray:
     """16 x side: PDQ's DCT rows of the original's 64 cells, read from the item's grid.
 
     The original axis [0, 1] maps to the item as u = (x - cut_lo) / (1 - cut_lo - cut_hi);
     item positions outside [valid_lo, valid_hi] (the cut border, or a masked band) are
-    filled from inside it (`fill`; default the strip fill, `blur` its width, `FILL_BLUR`).
+    filled from inside it (`fill`; default the strip fill, `FILL_BLUR` wide).
     Each cell is PDQ's tent (two box passes of half a cell), sampled.
     """
-    if fill is None:
-        fill = Fill(FILL_BLUR if blur is None else blur)
     return _DCT @ _resample(cut_lo, cut_hi, valid_lo, valid_hi, side, fill).astype(np.float32)
 
 
@@ -784,7 +781,8 @@ def native_frame(luma: np.ndarray, code: np.ndarray, frame: tuple[float, float, 
                  ) -> tuple[int, tuple[int, int, int, int]]:
     """The best native frame toward one known code ((4,) uint64): the item's own pixels
     reduced exactly as pdqhash reduces an original of which the item is a crop by integer
-    cuts (l, r, t, b) in pixels, cells whose filter reaches past the item's edge strip-filled.
+    cuts (l, r, t, b) in pixels, cells whose filter reaches past the item's edge filled by
+    `FRAME_FILL` (`_native_axis`).
     Starts from the emulated `frame` (fractions) and moves the left/right then the top/bottom
     cuts by up to `NATIVE_SPAN` pixels each, `NATIVE_PASSES` times. Returns (distance on the
     reliable bits, cuts)."""
